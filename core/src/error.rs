@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+
+/// The one error type of tellus-core. Messages are written for the person using the app
+/// and never carry story text, names or consent details.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Something the user typed or a caller passed is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// No such thing in this data folder.
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: String },
+
+    /// The storyteller's consent does not allow this.
+    #[error("{0}")]
+    ConsentRequired(String),
+
+    /// The data folder has no project set up yet.
+    #[error("no project is set up in this data folder yet")]
+    NoProject,
+
+    /// The database was written by a newer version of Tellus than this one.
+    #[error(
+        "the database at {path} was written by a newer Tellus (schema {found}, this build knows {known}); update the app"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("project configuration is not valid: {0}")]
+    Config(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidInput(msg.into())
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

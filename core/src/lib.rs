@@ -1,0 +1,14 @@
+//! tellus-core: all of Tellus's app logic. The FFI library, the server, the CLI and the
+//! phone shells are thin layers over this crate. No FFI types live here.
+
+pub mod error;
+pub mod model;
+pub mod position;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use position::AudioPosition;
+pub use store::{OpenReport, Store};
+
+/// The version of this crate, for logs and the FFI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

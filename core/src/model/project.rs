@@ -1,0 +1,267 @@
+//! A project's configuration, handed to every reporter's phone: the consent forms the
+//! storytellers agree to, the interview guide, the theme tags and the upload policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Keys of consent items that the core itself acts on.
+pub mod items {
+    /// Without it nothing may be recorded, marked ready or uploaded.
+    pub const RECORD: &str = "record";
+    pub const SHARE_PUBLICLY: &str = "share_publicly";
+    pub const RESEARCH_USE: &str = "research_use";
+    pub const QUOTE_ANONYMOUSLY: &str = "quote_anonymously";
+    /// The storyteller's real name may be kept (and credited) only with this item.
+    pub const CREDIT_BY_NAME: &str = "credit_by_name";
+    /// Contact details may be kept only with this item.
+    pub const RECONTACT: &str = "recontact";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectConfig {
+    /// Stable id of the project on its server, e.g. "healthwatch-coproduction-2026".
+    pub id: String,
+    pub name: String,
+    /// Every version of every consent form that a storyteller may have seen; old versions
+    /// stay so that the consent they recorded can still be read.
+    pub consent_forms: Vec<ConsentForm>,
+    pub guide: Vec<Question>,
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub upload_policy: UploadPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentForm {
+    pub id: String,
+    pub version: u32,
+    /// The introduction read to the storyteller, by language tag ("en", "cy", "pl", ...).
+    pub intro: BTreeMap<String, String>,
+    pub items: Vec<ConsentItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentItem {
+    pub key: String,
+    pub required: bool,
+    /// What the storyteller is asked, by language tag, in plain words.
+    pub label: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    /// Short stable id such as "q1", used to tie markers to the question.
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadPolicy {
+    /// Hold audio until the phone is on an unmetered network (Wi-Fi).
+    pub audio_on_unmetered_only: bool,
+    /// Largest recording the server accepts, in bytes.
+    pub max_recording_bytes: u64,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        UploadPolicy {
+            audio_on_unmetered_only: true,
+            max_recording_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl ProjectConfig {
+    pub fn from_json(text: &str) -> Result<Self> {
+        let config: ProjectConfig =
+            serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a project config always serialises")
+    }
+
+    /// Checks what the rest of the app relies on, so that a bad configuration is refused
+    /// when it arrives rather than when a storyteller is waiting.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |msg: String| Err(Error::Config(msg));
+        if self.id.trim().is_empty() || self.name.trim().is_empty() {
+            return fail("a project needs an id and a name".into());
+        }
+        if self.consent_forms.is_empty() {
+            return fail("a project needs at least one consent form".into());
+        }
+        let mut seen = BTreeSet::new();
+        for form in &self.consent_forms {
+            if !seen.insert((&form.id, form.version)) {
+                return fail(format!(
+                    "consent form {} version {} appears twice",
+                    form.id, form.version
+                ));
+            }
+            form.validate()?;
+        }
+        let mut question_ids = BTreeSet::new();
+        for q in &self.guide {
+            if q.id.trim().is_empty() || q.text.trim().is_empty() {
+                return fail("every guide question needs an id and a text".into());
+            }
+            if !question_ids.insert(&q.id) {
+                return fail(format!("guide question {} appears twice", q.id));
+            }
+        }
+        let mut tags = BTreeSet::new();
+        for tag in &self.tags {
+            if tag.trim().is_empty() || tag != tag.trim() {
+                return fail(format!("tag {tag:?} is empty or has surrounding spaces"));
+            }
+            if !tags.insert(tag) {
+                return fail(format!("tag {tag} appears twice"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn form(&self, id: &str, version: u32) -> Option<&ConsentForm> {
+        self.consent_forms
+            .iter()
+            .find(|f| f.id == id && f.version == version)
+    }
+
+    /// The newest version of each form id, in the order they first appear: what a
+    /// reporter is offered for a new storyteller.
+    pub fn current_forms(&self) -> Vec<&ConsentForm> {
+        let mut newest: Vec<&ConsentForm> = Vec::new();
+        for form in &self.consent_forms {
+            match newest.iter_mut().find(|f| f.id == form.id) {
+                Some(slot) if slot.version < form.version => *slot = form,
+                Some(_) => {}
+                None => newest.push(form),
+            }
+        }
+        newest
+    }
+
+    pub fn question(&self, id: &str) -> Option<&Question> {
+        self.guide.iter().find(|q| q.id == id)
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
+impl ConsentForm {
+    fn validate(&self) -> Result<()> {
+        let fail = |msg: String| Err(Error::Config(msg));
+        let name = format!("consent form {} version {}", self.id, self.version);
+        if self.id.trim().is_empty() {
+            return fail("a consent form needs an id".into());
+        }
+        if self.intro.is_empty() {
+            return fail(format!("{name} has no text in any language"));
+        }
+        if !self.items.iter().any(|i| i.key == items::RECORD && i.required) {
+            return fail(format!("{name} must have a required '{}' item", items::RECORD));
+        }
+        let mut keys = BTreeSet::new();
+        for item in &self.items {
+            if !keys.insert(&item.key) {
+                return fail(format!("{name} has item {} twice", item.key));
+            }
+            for language in self.intro.keys() {
+                if !item.label.contains_key(language) {
+                    return fail(format!(
+                        "{name} item {} has no label in language {language}",
+                        item.key
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn languages(&self) -> impl Iterator<Item = &str> {
+        self.intro.keys().map(String::as_str)
+    }
+
+    pub fn item(&self, key: &str) -> Option<&ConsentItem> {
+        self.items.iter().find(|i| i.key == key)
+    }
+
+    /// The exact text shown to the storyteller in one language: the introduction, then
+    /// each item on its own line. Consent events record the SHA-256 of this text.
+    pub fn rendered_text(&self, language: &str) -> Option<String> {
+        let mut text = self.intro.get(language)?.trim_end().to_string();
+        text.push('\n');
+        for item in &self.items {
+            let mark = if item.required { " (required)" } else { "" };
+            let label = item.label.get(language)?;
+            text.push_str(&format!("\n[{}]{mark} {}", item.key, label.trim()));
+        }
+        text.push('\n');
+        Some(text)
+    }
+
+    /// SHA-256 (hex) of [`Self::rendered_text`].
+    pub fn text_sha256(&self, language: &str) -> Option<String> {
+        self.rendered_text(language)
+            .map(|text| hex::encode(Sha256::digest(text.as_bytes())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample_project;
+
+    #[test]
+    fn the_sample_project_is_valid_and_round_trips() {
+        let sample = sample_project();
+        sample.validate().unwrap();
+        assert_eq!(ProjectConfig::from_json(&sample.to_json()).unwrap(), sample);
+    }
+
+    #[test]
+    fn a_form_without_a_required_record_item_is_refused() {
+        let mut config = sample_project();
+        config.consent_forms[0]
+            .items
+            .retain(|i| i.key != items::RECORD);
+        assert!(matches!(config.validate(), Err(Error::Config(m)) if m.contains("record")));
+    }
+
+    #[test]
+    fn a_label_missing_in_one_language_is_refused() {
+        let mut config = sample_project();
+        let form = &mut config.consent_forms[0];
+        form.intro.insert("xx".into(), "intro".into());
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn text_hash_changes_with_the_words_shown() {
+        let config = sample_project();
+        let form = &config.consent_forms[0];
+        let mut changed = form.clone();
+        changed.items[1].label.insert("en".into(), "Something else".into());
+        assert_ne!(form.text_sha256("en"), changed.text_sha256("en"));
+        assert_eq!(form.text_sha256("zz"), None);
+    }
+
+    #[test]
+    fn current_forms_picks_the_newest_version() {
+        let config = sample_project();
+        let current = config.current_forms();
+        assert_eq!(current.len(), 1);
+        let newest = config.consent_forms.iter().map(|f| f.version).max();
+        assert_eq!(Some(current[0].version), newest);
+    }
+}

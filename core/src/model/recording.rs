@@ -1,0 +1,58 @@
+use serde::{Deserialize, Serialize};
+
+use super::{RecordingId, StoryId, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingState {
+    /// Finished normally.
+    Complete,
+    /// Rebuilt from a `.partial.wav` that a crash left behind.
+    Recovered,
+}
+
+impl RecordingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingState::Complete => "complete",
+            RecordingState::Recovered => "recovered",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "complete" => Some(RecordingState::Complete),
+            "recovered" => Some(RecordingState::Recovered),
+            _ => None,
+        }
+    }
+}
+
+/// An audio file of a story, indexed by the store. The file lives in the data folder's
+/// `recordings/` beside the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    pub id: RecordingId,
+    pub story_id: StoryId,
+    /// File name inside `recordings/`, e.g. "<id>.wav".
+    pub file_name: String,
+    /// "wav" (16-bit PCM).
+    pub format: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub frames: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub state: RecordingState,
+    pub created_at: Timestamp,
+}
+
+impl Recording {
+    pub fn duration_ms(&self) -> u64 {
+        if self.sample_rate == 0 {
+            0
+        } else {
+            self.frames * 1000 / u64::from(self.sample_rate)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The device's store: one SQLite database in a data folder, with the audio files beside
+//! it in `recordings/`. One writer connection (every write is one IMMEDIATE transaction)
+//! and a small pool of read-only connections that see consistent snapshots (WAL).
+
+mod consent;
+mod notes;
+mod open;
+mod project;
+mod recordings;
+mod rows;
+pub(crate) mod schema;
+mod stories;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::Result;
+
+pub use open::OpenReport;
+
+/// File name of the database inside a data folder.
+pub const DATABASE_FILE: &str = "tellus.db";
+/// Folder of the audio files inside a data folder.
+pub const RECORDINGS_DIR: &str = "recordings";
+
+/// How many idle read connections are kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+pub struct Store {
+    dir: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    report: OpenReport,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. A database that cannot be read is moved
+    /// aside, never deleted, and a fresh one is created; `open_report()` says so.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        let (writer, report) = open::open_writer(&dir)?;
+        Ok(Store {
+            dir,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            report,
+        })
+    }
+
+    /// What happened while opening: a damaged database moved aside, a new one created.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.join(DATABASE_FILE)
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.dir.join(RECORDINGS_DIR)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer connection: it commits when
+    /// `f` returns Ok and rolls back otherwise, so a failed call changes nothing.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` in a read transaction on a pooled read-only connection: every query in it
+    /// sees the same snapshot, whatever the writer commits meanwhile.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let pooled = lock(&self.readers).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => open::open_reader(&self.database_path())?,
+        };
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = f(&tx)?;
+            tx.finish()?;
+            Ok(value)
+        })();
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Test hook: runs `during` while a write transaction that has already inserted
+    /// `stories` stories is open and uncommitted, then commits.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn testing_write_stories_then(&self, stories: usize, during: impl FnOnce()) -> Result<()> {
+        self.write(|tx| {
+            project::load(tx)?;
+            for n in 0..stories {
+                let story = crate::model::NewStory {
+                    title: format!("Bulk story {n}"),
+                    ..Default::default()
+                };
+                stories::insert(tx, &story)?;
+            }
+            during();
+            Ok(())
+        })
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the connection
+/// itself is still sound (an unfinished transaction rolls back on drop).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,70 @@
+use rusqlite::{Transaction, params};
+
+use super::rows::parse_enum;
+use super::{Store, stories};
+use crate::error::{Error, Result};
+use crate::model::{Recording, RecordingState, StoryId};
+
+pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, story_id, file_name, format, sample_rate, channels, frames, bytes, sha256,
+                state, created_at
+         FROM recordings WHERE story_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([story], |r| {
+        Ok(Recording {
+            id: r.get(0)?,
+            story_id: r.get(1)?,
+            file_name: r.get(2)?,
+            format: r.get(3)?,
+            sample_rate: r.get(4)?,
+            channels: r.get(5)?,
+            frames: r.get::<_, i64>(6)? as u64,
+            bytes: r.get::<_, i64>(7)? as u64,
+            sha256: r.get(8)?,
+            state: parse_enum(r, 9, RecordingState::parse)?,
+            created_at: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+impl Store {
+    /// Indexes a finished audio file (already in `recordings/`) under its story.
+    pub fn add_recording(&self, recording: &Recording) -> Result<()> {
+        let frames = i64::try_from(recording.frames)
+            .map_err(|_| Error::invalid("a recording's frame count is out of range"))?;
+        let bytes = i64::try_from(recording.bytes)
+            .map_err(|_| Error::invalid("a recording's size is out of range"))?;
+        self.write(|tx| {
+            stories::ensure_exists(tx, recording.story_id)?;
+            tx.execute(
+                "INSERT INTO recordings (id, story_id, file_name, format, sample_rate, channels,
+                    frames, bytes, sha256, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    recording.id,
+                    recording.story_id,
+                    recording.file_name,
+                    recording.format,
+                    recording.sample_rate,
+                    recording.channels,
+                    frames,
+                    bytes,
+                    recording.sha256,
+                    recording.state.as_str(),
+                    recording.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The story's recordings, oldest first.
+    pub fn recordings(&self, story: StoryId) -> Result<Vec<Recording>> {
+        self.read(|tx| {
+            stories::ensure_exists(tx, story)?;
+            for_story(tx, story)
+        })
+    }
+}

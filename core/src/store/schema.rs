@@ -1,0 +1,130 @@
+//! The database schema as a ladder of migrations. `PRAGMA user_version` holds the number
+//! of steps applied; opening a database climbs the rest of the ladder in one transaction.
+//! Never edit a step that has shipped: add a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the foundation: project, participants, stories, consent, notes, tags.
+    r#"
+    CREATE TABLE project (
+        singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+        config_json TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE participants (
+        id         TEXT PRIMARY KEY,
+        label      TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    -- Real names and contact details, apart from the stories. A row exists only while the
+    -- storyteller's consent grants the matching item.
+    CREATE TABLE participant_identities (
+        participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+        name           TEXT,
+        contact        TEXT,
+        CHECK (name IS NOT NULL OR contact IS NOT NULL)
+    );
+    CREATE TABLE stories (
+        id                TEXT PRIMARY KEY,
+        participant_id    TEXT NOT NULL REFERENCES participants(id),
+        title             TEXT NOT NULL CHECK (length(trim(title)) > 0),
+        summary           TEXT NOT NULL DEFAULT '',
+        status            TEXT NOT NULL CHECK (status IN ('draft', 'ready')),
+        revision          INTEGER NOT NULL DEFAULT 1 CHECK (revision > 0),
+        demographics_json TEXT NOT NULL DEFAULT '{}',
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL
+    );
+    CREATE INDEX stories_participant ON stories(participant_id);
+    CREATE TABLE consent_events (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        story_id       TEXT NOT NULL REFERENCES stories(id),
+        participant_id TEXT NOT NULL REFERENCES participants(id),
+        kind           TEXT NOT NULL CHECK (kind IN ('given', 'amended', 'withdrawn')),
+        form_id        TEXT,
+        form_version   INTEGER,
+        language       TEXT,
+        text_sha256    TEXT,
+        granted_json   TEXT NOT NULL,
+        method_json    TEXT NOT NULL,
+        captured_by    TEXT NOT NULL,
+        captured_at    INTEGER NOT NULL,
+        erase_audio    INTEGER NOT NULL DEFAULT 0 CHECK (erase_audio IN (0, 1))
+    );
+    CREATE INDEX consent_events_story ON consent_events(story_id, seq);
+    -- Consent is append-only: what a storyteller agreed to is never rewritten.
+    CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+    BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END;
+    CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
+    BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END;
+    CREATE TABLE notes (
+        id          TEXT PRIMARY KEY,
+        story_id    TEXT NOT NULL REFERENCES stories(id),
+        kind        TEXT NOT NULL CHECK (kind IN ('note', 'marker')),
+        text        TEXT NOT NULL,
+        position_ms INTEGER CHECK (position_ms >= 0),
+        question_id TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX notes_story ON notes(story_id);
+    CREATE TABLE story_tags (
+        story_id TEXT NOT NULL REFERENCES stories(id),
+        tag      TEXT NOT NULL,
+        PRIMARY KEY (story_id, tag)
+    ) WITHOUT ROWID;
+    "#,
+    // 2: recordings, indexed with size and SHA-256; the audio files live beside the database.
+    r#"
+    CREATE TABLE recordings (
+        id          TEXT PRIMARY KEY,
+        story_id    TEXT NOT NULL REFERENCES stories(id),
+        file_name   TEXT NOT NULL UNIQUE,
+        format      TEXT NOT NULL,
+        sample_rate INTEGER NOT NULL CHECK (sample_rate > 0),
+        channels    INTEGER NOT NULL CHECK (channels > 0),
+        frames      INTEGER NOT NULL CHECK (frames >= 0),
+        bytes       INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256      TEXT NOT NULL CHECK (length(sha256) = 64),
+        state       TEXT NOT NULL CHECK (state IN ('complete', 'recovered')),
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX recordings_story ON recordings(story_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+/// Applies the missing steps up to `target` in one IMMEDIATE transaction, so a crash
+/// leaves the database at its old version or at the new one, never in between.
+pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = user_version(&tx)?;
+    if current > LATEST {
+        return Err(Error::NewerSchema {
+            path: tx.path().map(Into::into).unwrap_or_default(),
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (step, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(current as usize)
+    {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", step as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

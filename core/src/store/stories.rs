@@ -1,0 +1,265 @@
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::rows::{optional_text, parse_enum, parse_json, required_text, to_json};
+use super::{Store, consent, project};
+use crate::error::{Error, Result};
+use crate::model::{
+    ConsentState, ConsentStatus, NewStory, Participant, ParticipantId, Story,
+    StoryEdit, StoryId, StoryStatus, StorySummary, Timestamp, items,
+};
+
+const MAX_TITLE: usize = 200;
+const MAX_SUMMARY: usize = 10_000;
+const MAX_LABEL: usize = 100;
+const MAX_DEMOGRAPHIC: usize = 200;
+/// The most stories one page of the list may hold.
+pub const MAX_PAGE: u32 = 500;
+
+pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory) -> Result<Story> {
+    let title = required_text("a story's title", &new.title, MAX_TITLE)?;
+    let summary = optional_text("a story's summary", &new.summary, MAX_SUMMARY)?;
+    let label = optional_text("a storyteller's label", &new.participant_label, MAX_LABEL)?;
+    let label = if label.is_empty() { "Storyteller".to_string() } else { label };
+    let now = Timestamp::now();
+    let participant = Participant {
+        id: ParticipantId::new(),
+        label,
+        created_at: now,
+    };
+    tx.execute(
+        "INSERT INTO participants (id, label, created_at) VALUES (?1, ?2, ?3)",
+        params![participant.id, participant.label, participant.created_at],
+    )?;
+    let id = StoryId::new();
+    tx.execute(
+        "INSERT INTO stories (id, participant_id, title, summary, status, revision, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'draft', 1, ?5, ?5)",
+        params![id, participant.id, title, summary, now],
+    )?;
+    Ok(Story {
+        id,
+        participant,
+        title,
+        summary,
+        status: StoryStatus::Draft,
+        revision: 1,
+        tags: Vec::new(),
+        demographics: BTreeMap::new(),
+        consent: ConsentState::default(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub(super) fn load(tx: &Transaction<'_>, id: StoryId) -> Result<Story> {
+    let story = tx
+        .query_row(
+            "SELECT s.id, s.title, s.summary, s.status, s.revision, s.demographics_json,
+                    s.created_at, s.updated_at, p.id, p.label, p.created_at
+             FROM stories s JOIN participants p ON p.id = s.participant_id
+             WHERE s.id = ?1",
+            [id],
+            |r| {
+                Ok(Story {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    summary: r.get(2)?,
+                    status: parse_enum(r, 3, StoryStatus::parse)?,
+                    revision: r.get(4)?,
+                    demographics: parse_json(r, 5)?,
+                    created_at: r.get(6)?,
+                    updated_at: r.get(7)?,
+                    participant: Participant {
+                        id: r.get(8)?,
+                        label: r.get(9)?,
+                        created_at: r.get(10)?,
+                    },
+                    tags: Vec::new(),
+                    consent: ConsentState::default(),
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| not_found(id))?;
+    let mut stmt = tx.prepare_cached("SELECT tag FROM story_tags WHERE story_id = ?1 ORDER BY tag")?;
+    let tags = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let consent = ConsentState::fold(&consent::events(tx, id)?);
+    Ok(Story {
+        tags,
+        consent,
+        ..story
+    })
+}
+
+/// Fails with NotFound unless the story exists.
+pub(super) fn ensure_exists(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
+    let found: Option<i64> = tx
+        .query_row("SELECT 1 FROM stories WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    found.map(|_| ()).ok_or_else(|| not_found(id))
+}
+
+pub(super) fn not_found(id: StoryId) -> Error {
+    Error::NotFound {
+        what: StoryId::WHAT,
+        id: id.to_string(),
+    }
+}
+
+fn touch(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
+    tx.execute(
+        "UPDATE stories SET revision = revision + 1, updated_at = ?2 WHERE id = ?1",
+        params![id, Timestamp::now()],
+    )?;
+    Ok(())
+}
+
+fn list(tx: &Transaction<'_>, limit: u32, before: Option<StoryId>) -> Result<Vec<StorySummary>> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Error::invalid(format!(
+            "a page holds from 1 to {MAX_PAGE} stories"
+        )));
+    }
+    const COLUMNS: &str = "SELECT s.id, s.title, p.label, s.status, s.created_at, s.updated_at,
+            (SELECT count(*) FROM notes n WHERE n.story_id = s.id),
+            (SELECT count(*) FROM recordings r WHERE r.story_id = s.id)
+         FROM stories s JOIN participants p ON p.id = s.participant_id";
+    // Ids are UUIDv7, so id order is creation order and a page is a range of the key.
+    let (sql, cursor) = match before {
+        Some(id) => (
+            format!("{COLUMNS} WHERE s.id < ?1 ORDER BY s.id DESC LIMIT ?2"),
+            Some(id),
+        ),
+        None => (format!("{COLUMNS} WHERE ?1 IS NULL ORDER BY s.id DESC LIMIT ?2"), None),
+    };
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![cursor, limit], |r| {
+        Ok(StorySummary {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            participant_label: r.get(2)?,
+            status: parse_enum(r, 3, StoryStatus::parse)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            note_count: r.get(6)?,
+            recording_count: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+impl Store {
+    /// Creates a draft story with its storyteller.
+    pub fn create_story(&self, new: &NewStory) -> Result<Story> {
+        self.write(|tx| {
+            // A story only exists inside a project.
+            project::load(tx)?;
+            insert(tx, new)
+        })
+    }
+
+    /// The story with its storyteller, tags and current consent.
+    pub fn story(&self, id: StoryId) -> Result<Story> {
+        self.read(|tx| load(tx, id))
+    }
+
+    /// Up to `limit` stories, newest first, older than `before` when given.
+    pub fn list_stories(&self, limit: u32, before: Option<StoryId>) -> Result<Vec<StorySummary>> {
+        self.read(|tx| list(tx, limit, before))
+    }
+
+    pub fn count_stories(&self) -> Result<i64> {
+        self.read(|tx| Ok(tx.query_row("SELECT count(*) FROM stories", [], |r| r.get(0))?))
+    }
+
+    pub fn edit_story(&self, id: StoryId, edit: &StoryEdit) -> Result<Story> {
+        self.write(|tx| {
+            let mut story = load(tx, id)?;
+            if let Some(title) = &edit.title {
+                story.title = required_text("a story's title", title, MAX_TITLE)?;
+            }
+            if let Some(summary) = &edit.summary {
+                story.summary = optional_text("a story's summary", summary, MAX_SUMMARY)?;
+            }
+            for (key, value) in &edit.demographics {
+                let key = required_text("a demographic's name", key, MAX_LABEL)?;
+                match value {
+                    Some(value) => {
+                        let value = required_text("a demographic's value", value, MAX_DEMOGRAPHIC)?;
+                        story.demographics.insert(key, value);
+                    }
+                    None => {
+                        story.demographics.remove(&key);
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE stories SET title = ?2, summary = ?3, demographics_json = ?4 WHERE id = ?1",
+                params![id, story.title, story.summary, to_json(&story.demographics)],
+            )?;
+            touch(tx, id)?;
+            load(tx, id)
+        })
+    }
+
+    /// Marks a story finished and deliverable. Refused unless the storyteller's current
+    /// consent grants `record`.
+    pub fn mark_ready(&self, id: StoryId) -> Result<Story> {
+        self.write(|tx| {
+            let story = load(tx, id)?;
+            match story.consent.status {
+                ConsentStatus::Withdrawn => {
+                    return Err(Error::ConsentRequired(
+                        "this story cannot be marked ready: the storyteller withdrew consent".into(),
+                    ));
+                }
+                _ if !story.consent.grants(items::RECORD) => {
+                    return Err(Error::ConsentRequired(format!(
+                        "this story cannot be marked ready: the storyteller has not granted '{}'",
+                        items::RECORD
+                    )));
+                }
+                _ => {}
+            }
+            if story.status == StoryStatus::Ready {
+                return Ok(story);
+            }
+            tx.execute("UPDATE stories SET status = 'ready' WHERE id = ?1", [id])?;
+            touch(tx, id)?;
+            load(tx, id)
+        })
+    }
+
+    /// Adds theme tags from the project's vocabulary; tags already there are kept once.
+    pub fn add_tags(&self, id: StoryId, tags: &[String]) -> Result<Story> {
+        self.write(|tx| {
+            let project = project::load(tx)?;
+            ensure_exists(tx, id)?;
+            if tags.is_empty() {
+                return Err(Error::invalid("name at least one tag"));
+            }
+            let mut added = 0;
+            for tag in tags {
+                let tag = tag.trim();
+                if !project.has_tag(tag) {
+                    return Err(Error::invalid(format!(
+                        "'{tag}' is not one of this project's tags ({})",
+                        project.tags.join(", ")
+                    )));
+                }
+                added += tx.execute(
+                    "INSERT OR IGNORE INTO story_tags (story_id, tag) VALUES (?1, ?2)",
+                    params![id, tag],
+                )?;
+            }
+            if added > 0 {
+                touch(tx, id)?;
+            }
+            load(tx, id)
+        })
+    }
+}
