@@ -1,1 +1,115 @@
-fn main() {}
+//! `tellus`: the command line for reporters' laptops and operators. Thin over tellus-core:
+//! it parses arguments, calls the core and prints tables (or JSON with `--json`).
+
+mod consent;
+mod demo;
+mod note;
+mod output;
+mod project;
+mod story;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tellus_core::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "tellus",
+    version,
+    about = "Capture people's stories with their consent, offline first",
+    propagate_version = true
+)]
+struct Cli {
+    /// Folder holding the database and recordings [default: your user data folder]
+    #[arg(long, global = true, env = "TELLUS_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Print JSON for scripts instead of tables for people
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up or show the project this data folder belongs to
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
+    /// Create, list, show, edit and finish stories
+    #[command(subcommand)]
+    Story(story::StoryCommand),
+    /// Add notes and markers to a story
+    #[command(subcommand)]
+    Note(note::NoteCommand),
+    /// Record, amend, withdraw and show a storyteller's consent
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
+    /// Tag stories with the project's themes
+    #[command(subcommand)]
+    Tag(story::TagCommand),
+    /// Walk through a reporter's journey in a temporary data folder and print it
+    Demo(demo::DemoArgs),
+}
+
+/// What every command gets: where the data is and how to print.
+pub struct Context {
+    data_dir: Option<PathBuf>,
+    pub json: bool,
+}
+
+impl Context {
+    /// Opens the store, telling the user about anything opening found.
+    pub fn open_store(&self) -> Result<Store, String> {
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => directories::ProjectDirs::from("org", "Tellus", "tellus")
+                .map(|dirs| dirs.data_dir().to_path_buf())
+                .ok_or("cannot find your user data folder; pass --data-dir")?,
+        };
+        let store = Store::open(&dir).map_err(|e| e.to_string())?;
+        let report = store.open_report();
+        if let Some(moved) = &report.damaged_database_moved_to {
+            eprintln!(
+                "warning: the database could not be read ({}); it was moved to {} and a new one was created",
+                report.damage.as_deref().unwrap_or("unknown damage"),
+                moved.display()
+            );
+        }
+        Ok(store)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context {
+        data_dir: cli.data_dir,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Project(cmd) => project::run(&ctx, cmd),
+        Command::Story(cmd) => story::run(&ctx, cmd),
+        Command::Note(cmd) => note::run(&ctx, cmd),
+        Command::Consent(cmd) => consent::run(&ctx, cmd),
+        Command::Tag(cmd) => story::run_tag(&ctx, cmd),
+        Command::Demo(args) => demo::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Every command returns its failure as the one line the user sees.
+pub type CmdResult = Result<(), String>;
+
+/// Turns a core error into that line.
+pub fn fail(e: tellus_core::Error) -> String {
+    e.to_string()
+}

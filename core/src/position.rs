@@ -67,7 +67,9 @@ fn parse(text: &str) -> Option<AudioPosition> {
     if numbers[1..].iter().any(|&n| n >= 60) || parts[1..].iter().any(|p| p.len() != 2) {
         return None;
     }
-    let seconds = numbers.iter().try_fold(0u64, |acc, &n| acc.checked_mul(60)?.checked_add(n))?;
+    let seconds = numbers
+        .iter()
+        .try_fold(0u64, |acc, &n| acc.checked_mul(60)?.checked_add(n))?;
     let millis = match fraction {
         None => 0,
         Some(f) if !f.is_empty() && f.len() <= 3 => {
@@ -76,7 +78,10 @@ fn parse(text: &str) -> Option<AudioPosition> {
         }
         Some(_) => return None,
     };
-    seconds.checked_mul(1000)?.checked_add(millis).map(AudioPosition)
+    seconds
+        .checked_mul(1000)?
+        .checked_add(millis)
+        .map(AudioPosition)
 }
 
 fn digits(text: &str) -> Option<u64> {
@@ -91,7 +96,9 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> Option<u64> {
-        text.parse::<AudioPosition>().ok().map(AudioPosition::as_millis)
+        text.parse::<AudioPosition>()
+            .ok()
+            .map(AudioPosition::as_millis)
     }
 
     #[test]
@@ -109,8 +116,22 @@ mod tests {
     #[test]
     fn refuses_malformed_positions() {
         for bad in [
-            "12:7x", "", ":", "12:", ":30", "1:75", "1:5", "a", "-1", "1:02:03:04", "1.", "1.2345",
-            "1:00.x", "99999999999999:00", "+5", "1 2",
+            "12:7x",
+            "",
+            ":",
+            "12:",
+            ":30",
+            "1:75",
+            "1:5",
+            "a",
+            "-1",
+            "1:02:03:04",
+            "1.",
+            "1.2345",
+            "1:00.x",
+            "99999999999999:00",
+            "+5",
+            "1 2",
         ] {
             assert_eq!(ms(bad), None, "{bad:?} should be refused");
         }

@@ -405,29 +405,53 @@ mod tests {
         let project = sample_project();
         let none = ConsentState::default();
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 9, "en", &["record"]))
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 9, "en", &["record"]),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "en", &["research_use"]))
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "en", &["research_use"]),
+            )
             .unwrap_err();
         assert!(matches!(err, Error::ConsentRequired(_)), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "en", &["record", "fly"]))
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "en", &["record", "fly"]),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("'fly'"), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "es", &["record"]))
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "es", &["record"]),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("language"), "{err}");
-        assert!(none.check_draft(&project, &ConsentDraft::amend(&["record"])).is_err());
-        assert!(none.check_draft(&project, &ConsentDraft::withdraw(false)).is_err());
+        assert!(
+            none.check_draft(&project, &ConsentDraft::amend(&["record"]))
+                .is_err()
+        );
+        assert!(
+            none.check_draft(&project, &ConsentDraft::withdraw(false))
+                .is_err()
+        );
         let ok = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 2, "es", &["record"]))
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 2, "es", &["record"]),
+            )
             .unwrap();
         assert_eq!(
             ok.text_sha256,
-            project.form("storyteller-consent", 2).unwrap().text_sha256("es")
+            project
+                .form("storyteller-consent", 2)
+                .unwrap()
+                .text_sha256("es")
         );
     }
 }

@@ -168,8 +168,15 @@ impl ConsentForm {
         if self.intro.is_empty() {
             return fail(format!("{name} has no text in any language"));
         }
-        if !self.items.iter().any(|i| i.key == items::RECORD && i.required) {
-            return fail(format!("{name} must have a required '{}' item", items::RECORD));
+        if !self
+            .items
+            .iter()
+            .any(|i| i.key == items::RECORD && i.required)
+        {
+            return fail(format!(
+                "{name} must have a required '{}' item",
+                items::RECORD
+            ));
         }
         let mut keys = BTreeSet::new();
         for item in &self.items {
@@ -251,7 +258,9 @@ mod tests {
         let config = sample_project();
         let form = &config.consent_forms[0];
         let mut changed = form.clone();
-        changed.items[1].label.insert("en".into(), "Something else".into());
+        changed.items[1]
+            .label
+            .insert("en".into(), "Something else".into());
         assert_ne!(form.text_sha256("en"), changed.text_sha256("en"));
         assert_eq!(form.text_sha256("zz"), None);
     }

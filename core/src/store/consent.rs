@@ -4,8 +4,8 @@ use super::rows::{optional_text, parse_enum, parse_json, required_text, to_json}
 use super::{Store, project, stories};
 use crate::error::Result;
 use crate::model::{
-    ConsentDraft, ConsentEvent, ConsentEventId, ConsentKind, ConsentState, Identity,
-    ParticipantId, StoryId, Timestamp, items,
+    ConsentDraft, ConsentEvent, ConsentEventId, ConsentKind, ConsentState, Identity, ParticipantId,
+    StoryId, Timestamp, items,
 };
 
 const MAX_NAME: usize = 200;

@@ -117,8 +117,41 @@ impl Store {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Store {
+    /// Test hook: every row of every table, as text, in a stable order, so a test can
+    /// prove that a failed call changed nothing.
+    #[doc(hidden)]
+    pub fn testing_dump(&self) -> Result<Vec<String>> {
+        self.read(|tx| {
+            let tables: Vec<String> = tx
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::new();
+            for table in tables {
+                let mut stmt = tx.prepare(&format!("SELECT * FROM \"{table}\""))?;
+                let columns = stmt.column_count();
+                let mut rows: Vec<String> = stmt
+                    .query_map([], |r| {
+                        let cells: Vec<String> = (0..columns)
+                            .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                            .collect::<rusqlite::Result<_>>()?;
+                        Ok(format!("{table}: {}", cells.join(" | ")))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                rows.sort();
+                out.extend(rows);
+            }
+            Ok(out)
+        })
+    }
+}
+
 /// A poisoned lock only means another thread panicked while holding it; the connection
 /// itself is still sound (an unfinished transaction rolls back on drop).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -21,7 +21,9 @@ pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Note
             story_id: r.get(1)?,
             kind: parse_enum(r, 2, NoteKind::parse)?,
             text: r.get(3)?,
-            at: r.get::<_, Option<i64>>(4)?.map(|ms| AudioPosition(ms as u64)),
+            at: r
+                .get::<_, Option<i64>>(4)?
+                .map(|ms| AudioPosition(ms as u64)),
             question_id: r.get(5)?,
             created_at: r.get(6)?,
         })
@@ -34,9 +36,11 @@ impl Store {
     /// to must be in the project's guide, and gives a marker its text when none is typed.
     pub fn add_note(&self, story: StoryId, new: &NewNote) -> Result<Note> {
         let mut text = optional_text("a note", &new.text, MAX_NOTE)?;
-        let at = new.at.map(|p| i64::try_from(p.as_millis())).transpose().map_err(|_| {
-            Error::invalid("that audio position is too large")
-        })?;
+        let at = new
+            .at
+            .map(|p| i64::try_from(p.as_millis()))
+            .transpose()
+            .map_err(|_| Error::invalid("that audio position is too large"))?;
         if new.kind == NoteKind::Marker && at.is_none() {
             return Err(Error::invalid("a marker needs an audio position"));
         }
@@ -96,7 +100,11 @@ impl Store {
     pub fn story_with_details(
         &self,
         story: StoryId,
-    ) -> Result<(crate::model::Story, Vec<Note>, Vec<crate::model::ConsentEvent>)> {
+    ) -> Result<(
+        crate::model::Story,
+        Vec<Note>,
+        Vec<crate::model::ConsentEvent>,
+    )> {
         self.read(|tx| {
             let full = stories::load(tx, story)?;
             let notes = for_story(tx, story)?;

@@ -24,8 +24,12 @@ pub struct OpenReport {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) fn open_writer(dir: &Path) -> Result<(Connection, OpenReport)> {
-    std::fs::create_dir_all(dir.join(RECORDINGS_DIR))
-        .map_err(|e| Error::io(format!("cannot create the data folder {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir.join(RECORDINGS_DIR)).map_err(|e| {
+        Error::io(
+            format!("cannot create the data folder {}", dir.display()),
+            e,
+        )
+    })?;
     let path = dir.join(DATABASE_FILE);
     let mut report = OpenReport {
         created: !path.exists(),

@@ -8,7 +8,11 @@ use crate::model::{ProjectConfig, Timestamp};
 
 pub(super) fn load(tx: &Transaction<'_>) -> Result<ProjectConfig> {
     let json: Option<String> = tx
-        .query_row("SELECT config_json FROM project WHERE singleton = 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT config_json FROM project WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     ProjectConfig::from_json(&json.ok_or(Error::NoProject)?)
 }

@@ -128,3 +128,134 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+    use crate::model::{ConsentDraft, NewNote, NewStory, sample_project};
+
+    /// Everything that defines the schema, in a form that does not depend on how a table
+    /// was reached (CREATE TABLE text differs after ALTER TABLE, the structure must not).
+    fn describe(conn: &Connection) -> Vec<String> {
+        let mut out = vec![format!("user_version {}", user_version(conn).unwrap())];
+        let mut objects = conn
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        let objects: Vec<(String, String, String, Option<String>)> = objects
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (kind, name, table, sql) in objects {
+            out.push(format!("{kind} {name} on {table}"));
+            let pragmas: &[&str] = match kind.as_str() {
+                "table" => &["table_xinfo", "foreign_key_list", "index_list"],
+                "index" => &["index_xinfo"],
+                _ => {
+                    out.push(format!("  sql {}", sql.unwrap_or_default()));
+                    &[]
+                }
+            };
+            for pragma in pragmas {
+                let mut stmt = conn
+                    .prepare(&format!("SELECT * FROM pragma_{pragma}(?1)"))
+                    .unwrap();
+                let columns = stmt.column_count();
+                let rows: Vec<String> = stmt
+                    .query_map([&name], |r| {
+                        Ok((0..columns)
+                            .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                            .collect::<Vec<_>>()
+                            .join(","))
+                    })
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                for row in rows {
+                    out.push(format!("  {pragma} {row}"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_first_schema_migrates_to_the_newest_with_its_data() {
+        let old = tempfile::tempdir().unwrap();
+        let story_id;
+        {
+            // A database as the first release wrote it, with a story in it.
+            let mut conn = Connection::open(old.path().join(crate::store::DATABASE_FILE)).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            migrate_to(&mut conn, 1).unwrap();
+            assert_eq!(user_version(&conn).unwrap(), 1);
+        }
+        {
+            // Fill it through the store's own code at version 1: the writes below touch
+            // only version-1 tables.
+            let mut conn = Connection::open(old.path().join(crate::store::DATABASE_FILE)).unwrap();
+            conn.execute(
+                "INSERT INTO project (singleton, config_json, updated_at) VALUES (1, ?1, 0)",
+                [sample_project().to_json()],
+            )
+            .unwrap();
+            let tx = conn.transaction().unwrap();
+            story_id = crate::store::stories::insert(
+                &tx,
+                &NewStory {
+                    title: "Before the upgrade".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id;
+            tx.commit().unwrap();
+        }
+        let migrated = Store::open(old.path()).unwrap();
+        migrated
+            .record_consent(story_id, &{
+                let mut d = ConsentDraft::give("storyteller-consent", 1, "en", &["record"]);
+                d.captured_by = "r".into();
+                d
+            })
+            .unwrap();
+        migrated
+            .add_note(story_id, &NewNote::note("after the upgrade", None))
+            .unwrap();
+        assert_eq!(
+            migrated.story(story_id).unwrap().title,
+            "Before the upgrade"
+        );
+        assert!(migrated.recordings(story_id).unwrap().is_empty());
+        drop(migrated);
+
+        let fresh = tempfile::tempdir().unwrap();
+        drop(Store::open(fresh.path()).unwrap());
+        let open = |dir: &std::path::Path| {
+            Connection::open(dir.join(crate::store::DATABASE_FILE)).unwrap()
+        };
+        let (a, b) = (describe(&open(old.path())), describe(&open(fresh.path())));
+        assert_eq!(a, b, "a migrated schema must equal a fresh one");
+        assert!(a[0].ends_with(&LATEST.to_string()));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_release_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let path = dir.path().join(crate::store::DATABASE_FILE);
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", LATEST + 5)
+            .unwrap();
+        let err = Store::open(dir.path()).err().expect("must refuse");
+        assert!(matches!(err, Error::NewerSchema { .. }), "{err}");
+        assert!(path.exists(), "the newer database must stay where it is");
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, LATEST + 5);
+    }
+}

@@ -6,8 +6,8 @@ use super::rows::{optional_text, parse_enum, parse_json, required_text, to_json}
 use super::{Store, consent, project};
 use crate::error::{Error, Result};
 use crate::model::{
-    ConsentState, ConsentStatus, NewStory, Participant, ParticipantId, Story,
-    StoryEdit, StoryId, StoryStatus, StorySummary, Timestamp, items,
+    ConsentState, ConsentStatus, NewStory, Participant, ParticipantId, Story, StoryEdit, StoryId,
+    StoryStatus, StorySummary, Timestamp, items,
 };
 
 const MAX_TITLE: usize = 200;
@@ -21,7 +21,11 @@ pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory) -> Result<Story> {
     let title = required_text("a story's title", &new.title, MAX_TITLE)?;
     let summary = optional_text("a story's summary", &new.summary, MAX_SUMMARY)?;
     let label = optional_text("a storyteller's label", &new.participant_label, MAX_LABEL)?;
-    let label = if label.is_empty() { "Storyteller".to_string() } else { label };
+    let label = if label.is_empty() {
+        "Storyteller".to_string()
+    } else {
+        label
+    };
     let now = Timestamp::now();
     let participant = Participant {
         id: ParticipantId::new(),
@@ -83,7 +87,8 @@ pub(super) fn load(tx: &Transaction<'_>, id: StoryId) -> Result<Story> {
         )
         .optional()?
         .ok_or_else(|| not_found(id))?;
-    let mut stmt = tx.prepare_cached("SELECT tag FROM story_tags WHERE story_id = ?1 ORDER BY tag")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT tag FROM story_tags WHERE story_id = ?1 ORDER BY tag")?;
     let tags = stmt
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -134,7 +139,10 @@ fn list(tx: &Transaction<'_>, limit: u32, before: Option<StoryId>) -> Result<Vec
             format!("{COLUMNS} WHERE s.id < ?1 ORDER BY s.id DESC LIMIT ?2"),
             Some(id),
         ),
-        None => (format!("{COLUMNS} WHERE ?1 IS NULL ORDER BY s.id DESC LIMIT ?2"), None),
+        None => (
+            format!("{COLUMNS} WHERE ?1 IS NULL ORDER BY s.id DESC LIMIT ?2"),
+            None,
+        ),
     };
     let mut stmt = tx.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![cursor, limit], |r| {
@@ -214,7 +222,8 @@ impl Store {
             match story.consent.status {
                 ConsentStatus::Withdrawn => {
                     return Err(Error::ConsentRequired(
-                        "this story cannot be marked ready: the storyteller withdrew consent".into(),
+                        "this story cannot be marked ready: the storyteller withdrew consent"
+                            .into(),
                     ));
                 }
                 _ if !story.consent.grants(items::RECORD) => {

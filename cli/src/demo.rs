@@ -1,0 +1,158 @@
+//! `tellus demo`: a reporter's journey on the embedded defaults, printed as it goes.
+
+use clap::Args;
+use tellus_core::Store;
+use tellus_core::model::{
+    ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, items, sample_project,
+};
+
+use crate::{CmdResult, Context, fail, project, story};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data folder instead of deleting it at the end
+    #[arg(long)]
+    keep: bool,
+}
+
+pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
+    let temp = tempfile::Builder::new()
+        .prefix("tellus-demo-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary data folder: {e}"))?;
+    let dir = temp.path().to_path_buf();
+    let store = Store::open(&dir).map_err(fail)?;
+    let result = journey(ctx, &store);
+    if args.keep {
+        let kept = temp.keep();
+        println!("\nThe demo's data folder is kept at {}", kept.display());
+        println!(
+            "Look around with: tellus --data-dir {} story list",
+            kept.display()
+        );
+    }
+    result
+}
+
+fn step(ctx: &Context, text: &str) {
+    if !ctx.json {
+        println!("\n== {text}");
+    }
+}
+
+fn journey(ctx: &Context, store: &Store) -> CmdResult {
+    let config = sample_project();
+    step(ctx, "A project lead's configuration arrives on the phone");
+    store.set_project(&config).map_err(fail)?;
+    if !ctx.json {
+        project::print_project(&config);
+    }
+
+    step(ctx, "The reporter starts a story with a storyteller");
+    let story = store
+        .create_story(&NewStory {
+            title: "Being heard at the housing office".into(),
+            summary: String::new(),
+            participant_label: "Participant 1".into(),
+        })
+        .map_err(fail)?;
+    if !ctx.json {
+        println!("Story {} for {}", story.id, story.participant.label);
+    }
+
+    step(
+        ctx,
+        "They read the consent form together and record her choices, item by item",
+    );
+    let form = config.current_forms()[0];
+    if !ctx.json {
+        print!("{}", form.rendered_text("en").unwrap_or_default());
+    }
+    let mut consent = ConsentDraft::give(
+        &form.id,
+        form.version,
+        "en",
+        &[
+            items::RECORD,
+            items::RESEARCH_USE,
+            items::QUOTE_ANONYMOUSLY,
+            items::CREDIT_BY_NAME,
+        ],
+    );
+    consent.captured_by = "Demo reporter".into();
+    consent.name = Some("Amina K.".into());
+    store.record_consent(story.id, &consent).map_err(fail)?;
+
+    step(
+        ctx,
+        "During the interview: markers at guide questions and notes at the audio position",
+    );
+    let notes = [
+        NewNote::marker("", "0:05".parse().map_err(fail)?, Some("q1")),
+        NewNote::note(
+            "Repairs request ignored for months; damp in the children's room",
+            Some("1:12".parse().map_err(fail)?),
+        ),
+        NewNote::marker("", "4:30".parse().map_err(fail)?, Some("q3")),
+        NewNote::marker(
+            "Key moment: tenants' panel changed the repairs process",
+            "6:02".parse().map_err(fail)?,
+            None,
+        ),
+        NewNote::note(
+            "Follow up: ask the council about the tenants' panel minutes",
+            None,
+        ),
+    ];
+    for note in &notes {
+        store.add_note(story.id, note).map_err(fail)?;
+    }
+
+    step(
+        ctx,
+        "Afterwards: summary, tags, demographics, and the story is marked ready",
+    );
+    let mut edit = StoryEdit {
+        summary: Some("A tenant describes months of unanswered repair requests, and how joining a tenants' panel finally got the council to listen.".into()),
+        ..Default::default()
+    };
+    edit.demographics
+        .insert("age_band".into(), Some("35-44".into()));
+    store.edit_story(story.id, &edit).map_err(fail)?;
+    store
+        .add_tags(story.id, &["housing".into(), "being-listened-to".into()])
+        .map_err(fail)?;
+    store.mark_ready(story.id).map_err(fail)?;
+
+    step(
+        ctx,
+        "A second storyteller withdraws after giving consent verbally",
+    );
+    let second = store
+        .create_story(&NewStory {
+            title: "Waiting for a mental health referral".into(),
+            summary: String::new(),
+            participant_label: "Participant 2".into(),
+        })
+        .map_err(fail)?;
+    let mut verbal = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);
+    verbal.method = ConsentMethod::Verbal {
+        at: "0:08".parse().map_err(fail)?,
+    };
+    verbal.captured_by = "Demo reporter".into();
+    store.record_consent(second.id, &verbal).map_err(fail)?;
+    let mut withdraw = ConsentDraft::withdraw(true);
+    withdraw.captured_by = "Demo reporter".into();
+    store.record_consent(second.id, &withdraw).map_err(fail)?;
+    if let Err(e) = store.mark_ready(second.id) {
+        if !ctx.json {
+            println!("Marking it ready is refused: {e}");
+        }
+    }
+
+    step(ctx, "The stories on this phone");
+    story::list(ctx, store, 50, None)?;
+    step(ctx, "The first story in full");
+    story::show(ctx, store, story.id)?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Printing for people (tables) and for scripts (JSON).
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+use tellus_core::model::{
+    ConsentEvent, ConsentMethod, ConsentState, ConsentStatus, Identity, Note, Story,
+};
+
+pub fn json<T: Serialize>(value: &T) -> crate::CmdResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    table
+}
+
+pub fn consent_line(state: &ConsentState) -> String {
+    match state.status {
+        ConsentStatus::None => "not recorded".to_string(),
+        ConsentStatus::Withdrawn => format!(
+            "withdrawn{}",
+            state.since.map(|t| format!(" on {t}")).unwrap_or_default()
+        ),
+        ConsentStatus::Active => format!(
+            "given on form {} v{} ({}): {}",
+            state.form_id.as_deref().unwrap_or("?"),
+            state.form_version.unwrap_or_default(),
+            state.language.as_deref().unwrap_or("?"),
+            state.granted.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+pub fn method_text(method: &ConsentMethod) -> String {
+    match method {
+        ConsentMethod::AppCheckbox => "in the app".into(),
+        ConsentMethod::Verbal { at } => format!("verbally at {at}"),
+        ConsentMethod::Signed => "signed on paper".into(),
+    }
+}
+
+pub fn print_story(story: &Story, notes: &[Note], events: &[ConsentEvent], identity: &Identity) {
+    println!("{}", story.title);
+    println!("  id           {}", story.id);
+    println!(
+        "  status       {} (revision {})",
+        story.status.as_str(),
+        story.revision
+    );
+    println!("  storyteller  {}", story.participant.label);
+    if let Some(name) = &identity.name {
+        println!("  credited as  {name}");
+    }
+    if let Some(contact) = &identity.contact {
+        println!("  contact      {contact}");
+    }
+    println!("  consent      {}", consent_line(&story.consent));
+    if !story.tags.is_empty() {
+        println!("  tags         {}", story.tags.join(", "));
+    }
+    for (key, value) in &story.demographics {
+        println!("  {key:<12} {value}");
+    }
+    println!("  created      {}", story.created_at);
+    if !story.summary.is_empty() {
+        println!("\n{}", story.summary);
+    }
+    if !notes.is_empty() {
+        let mut t = table(&["at", "kind", "question", "text"]);
+        for note in notes {
+            t.add_row(vec![
+                note.at.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                note.kind.as_str().to_string(),
+                note.question_id.clone().unwrap_or_default(),
+                note.text.clone(),
+            ]);
+        }
+        println!("\nNotes and markers\n{t}");
+    }
+    if !events.is_empty() {
+        let mut t = table(&["when", "event", "form", "granted", "how", "by"]);
+        for e in events {
+            t.add_row(vec![
+                e.captured_at.to_string(),
+                e.kind.as_str().to_string(),
+                match (&e.form_id, e.form_version, &e.language) {
+                    (Some(id), Some(v), Some(lang)) => format!("{id} v{v} ({lang})"),
+                    _ => "-".into(),
+                },
+                e.granted.iter().cloned().collect::<Vec<_>>().join(", "),
+                method_text(&e.method),
+                e.captured_by.clone(),
+            ]);
+        }
+        println!("\nConsent history\n{t}");
+    }
+}
