@@ -146,7 +146,7 @@ fn journey(ctx: &Context, store: &Store) -> CmdResult {
     store.record_consent(second.id, &withdraw).map_err(fail)?;
     if let Err(e) = store.mark_ready(second.id) {
         if !ctx.json {
-            println!("Marking it ready is refused: {e}");
+            println!("Marking it ready is refused, as it must be. The app says: {e}");
         }
     }
 

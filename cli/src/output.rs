@@ -1,6 +1,6 @@
 //! Printing for people (tables) and for scripts (JSON).
 
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
 use serde::Serialize;
 use tellus_core::model::{
     ConsentEvent, ConsentMethod, ConsentState, ConsentStatus, Identity, Note, Story,
@@ -12,10 +12,13 @@ pub fn json<T: Serialize>(value: &T) -> crate::CmdResult {
     Ok(())
 }
 
+/// A header rule and nothing else: readable in any terminal, easy to copy from.
+const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
-        .load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .load_style(STYLE)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
     table

@@ -1,0 +1,171 @@
+//! The `tellus` binary as a person or a script uses it, on a real data folder.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tellus_core::Store;
+
+struct Tellus {
+    dir: tempfile::TempDir,
+}
+
+impl Tellus {
+    fn new() -> Self {
+        let tellus = Tellus {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        tellus.ok(&["project", "init"]);
+        tellus
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tellus"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env_remove("TELLUS_DATA_DIR")
+            .env_remove("TELLUS_REPORTER")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tellus {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs a command that must fail: one line on stderr, exit code 1, and the database
+    /// exactly as it was. Returns the line.
+    fn fails(&self, args: &[&str]) -> String {
+        let before = dump(self.dir.path());
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "tellus {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one clear line, got: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(dump(self.dir.path()), before, "tellus {args:?} changed the database");
+        stderr
+    }
+
+    fn new_story(&self, title: &str) -> String {
+        let story = self.json(&["story", "new", "--title", title, "--storyteller", "P1"]);
+        story["id"].as_str().unwrap().to_string()
+    }
+}
+
+fn dump(dir: &Path) -> Vec<String> {
+    Store::open(dir).unwrap().testing_dump().unwrap()
+}
+
+#[test]
+fn a_reporter_records_a_story_from_the_command_line() {
+    let t = Tellus::new();
+    let id = t.new_story("Bus passes and the day centre");
+    t.ok(&[
+        "consent", "give", "--story", &id, "--grant", "record,research_use,credit_by_name",
+        "--name", "Dee", "--by", "Sam",
+    ]);
+    t.ok(&["note", "add", "--story", &id, "--at", "12:34", "The driver knew her by name"]);
+    t.ok(&["note", "add", "--story", &id, "--at", "0:10", "--marker", "--question", "q1"]);
+    t.ok(&["tag", "add", "--story", &id, "transport", "older-people"]);
+    t.ok(&["story", "edit", &id, "--summary", "About getting to the day centre", "--set", "age_band=65-74"]);
+    let ready = t.json(&["story", "ready", &id]);
+    assert_eq!(ready["status"], "ready");
+
+    let shown = t.json(&["story", "show", &id]);
+    assert_eq!(shown["story"]["title"], "Bus passes and the day centre");
+    assert_eq!(shown["story"]["demographics"]["age_band"], "65-74");
+    assert_eq!(shown["story"]["tags"], serde_json::json!(["older-people", "transport"]));
+    assert_eq!(shown["identity"]["name"], "Dee");
+    assert_eq!(shown["consent_events"][0]["captured_by"], "Sam");
+    let notes = shown["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 2);
+    assert_eq!((notes[0]["kind"].as_str(), notes[0]["at"].as_u64()), (Some("marker"), Some(10_000)));
+    assert_eq!(notes[1]["at"], 754_000);
+
+    let human = t.ok(&["story", "show", &id]);
+    assert!(human.contains("12:34") && human.contains("credited as  Dee"), "{human}");
+    let list = t.json(&["story", "list"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["note_count"], 2);
+
+    t.ok(&["consent", "withdraw", "--story", &id, "--erase-audio"]);
+    let consent = t.json(&["consent", "show", "--story", &id]);
+    assert_eq!(consent["current"]["status"], "withdrawn");
+    assert_eq!(consent["identity"]["name"], Value::Null);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_changes_nothing() {
+    let t = Tellus::new();
+    let id = t.new_story("A story");
+    let unknown = "01936f5e-0000-7000-8000-000000000000";
+
+    let line = t.fails(&["story", "show", unknown]);
+    assert!(line.contains("no story with id"), "{line}");
+    t.fails(&["story", "ready", unknown]);
+    t.fails(&["note", "add", "--story", unknown, "hello"]);
+    let line = t.fails(&["story", "show", "not-an-id"]);
+    assert!(line.contains("not a story id"), "{line}");
+
+    let line = t.fails(&["note", "add", "--story", &id, "--at", "12:7x", "text"]);
+    assert!(line.contains("'12:7x' is not an audio position"), "{line}");
+    let line = t.fails(&[
+        "consent", "give", "--story", &id, "--form-version", "9", "--grant", "record",
+    ]);
+    assert!(line.contains("version 9"), "{line}");
+    let line = t.fails(&["story", "new", "--title", ""]);
+    assert!(line.contains("title cannot be empty"), "{line}");
+    let line = t.fails(&["story", "ready", &id]);
+    assert!(line.contains("'record'"), "{line}");
+    let line = t.fails(&["consent", "give", "--story", &id, "--grant", "record", "--name", "Al"]);
+    assert!(line.contains("credit_by_name"), "{line}");
+    t.fails(&["tag", "add", "--story", &id, "not-a-theme"]);
+    t.fails(&["consent", "withdraw", "--story", &id]);
+    t.fails(&["story", "edit", &id]);
+}
+
+#[test]
+fn a_data_folder_without_a_project_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
+        .args(["story", "new", "--title", "x", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no project is set up"), "{stderr}");
+}
+
+#[test]
+fn the_demo_walks_through_a_reporters_journey() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "Being heard at the housing office",
+        "ready (revision",
+        "credited as  Amina K.",
+        "withdrew consent",
+        "Key moment",
+    ] {
+        assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
+    }
+}

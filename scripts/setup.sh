@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tellus needs on a Debian or Ubuntu machine.
+# Idempotent: when everything is there it installs nothing and asks no network.
+# Sourced by scripts/demo.sh and scripts/test.sh; runs as root or through sudo.
+set -euo pipefail
+
+# pkg-config and the ALSA headers are what cpal (audio capture) needs to build.
+TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
+
+tellus_missing_debs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+tellus_apt_install() {
+  local missing
+  missing=$(tellus_missing_debs "$@")
+  [ -z "$missing" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo="sudo"
+    else
+      echo "tellus setup: these Debian packages are needed, and installing them needs root or sudo: $missing" >&2
+      return 1
+    fi
+  fi
+  echo "tellus setup: installing $(echo $missing)" >&2
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "tellus setup: this script installs packages on Debian or Ubuntu; elsewhere install: ${TELLUS_DEB_PACKAGES[*]}" >&2
+else
+  tellus_apt_install "${TELLUS_DEB_PACKAGES[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "tellus setup: Rust is needed (cargo 1.85 or newer); install it with rustup" >&2
+  exit 1
+fi
