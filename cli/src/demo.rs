@@ -144,10 +144,12 @@ fn journey(ctx: &Context, store: &Store) -> CmdResult {
     let mut withdraw = ConsentDraft::withdraw(true);
     withdraw.captured_by = "Demo reporter".into();
     store.record_consent(second.id, &withdraw).map_err(fail)?;
-    if let Err(e) = store.mark_ready(second.id) {
-        if !ctx.json {
-            println!("Marking it ready is refused, as it must be. The app says: {e}");
+    match store.mark_ready(second.id) {
+        Ok(_) => return Err("a story whose consent was withdrawn was marked ready".into()),
+        Err(e) if !ctx.json => {
+            println!("Marking it ready is refused, as it must be. The app says: {e}")
         }
+        Err(_) => {}
     }
 
     step(ctx, "The stories on this phone");

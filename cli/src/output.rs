@@ -13,7 +13,8 @@ pub fn json<T: Serialize>(value: &T) -> crate::CmdResult {
 }
 
 /// A header rule and nothing else: readable in any terminal, easy to copy from.
-const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
 
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();

@@ -56,7 +56,11 @@ impl Tellus {
         assert_eq!(stderr.lines().count(), 1, "one clear line, got: {stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert_eq!(dump(self.dir.path()), before, "tellus {args:?} changed the database");
+        assert_eq!(
+            dump(self.dir.path()),
+            before,
+            "tellus {args:?} changed the database"
+        );
         stderr
     }
 
@@ -75,29 +79,72 @@ fn a_reporter_records_a_story_from_the_command_line() {
     let t = Tellus::new();
     let id = t.new_story("Bus passes and the day centre");
     t.ok(&[
-        "consent", "give", "--story", &id, "--grant", "record,research_use,credit_by_name",
-        "--name", "Dee", "--by", "Sam",
+        "consent",
+        "give",
+        "--story",
+        &id,
+        "--grant",
+        "record,research_use,credit_by_name",
+        "--name",
+        "Dee",
+        "--by",
+        "Sam",
     ]);
-    t.ok(&["note", "add", "--story", &id, "--at", "12:34", "The driver knew her by name"]);
-    t.ok(&["note", "add", "--story", &id, "--at", "0:10", "--marker", "--question", "q1"]);
+    t.ok(&[
+        "note",
+        "add",
+        "--story",
+        &id,
+        "--at",
+        "12:34",
+        "The driver knew her by name",
+    ]);
+    t.ok(&[
+        "note",
+        "add",
+        "--story",
+        &id,
+        "--at",
+        "0:10",
+        "--marker",
+        "--question",
+        "q1",
+    ]);
     t.ok(&["tag", "add", "--story", &id, "transport", "older-people"]);
-    t.ok(&["story", "edit", &id, "--summary", "About getting to the day centre", "--set", "age_band=65-74"]);
+    t.ok(&[
+        "story",
+        "edit",
+        &id,
+        "--summary",
+        "About getting to the day centre",
+        "--set",
+        "age_band=65-74",
+    ]);
     let ready = t.json(&["story", "ready", &id]);
     assert_eq!(ready["status"], "ready");
 
     let shown = t.json(&["story", "show", &id]);
     assert_eq!(shown["story"]["title"], "Bus passes and the day centre");
     assert_eq!(shown["story"]["demographics"]["age_band"], "65-74");
-    assert_eq!(shown["story"]["tags"], serde_json::json!(["older-people", "transport"]));
+    assert_eq!(
+        shown["story"]["tags"],
+        serde_json::json!(["older-people", "transport"])
+    );
     assert_eq!(shown["identity"]["name"], "Dee");
     assert_eq!(shown["consent_events"][0]["captured_by"], "Sam");
     let notes = shown["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 2);
-    assert_eq!((notes[0]["kind"].as_str(), notes[0]["at"].as_u64()), (Some("marker"), Some(10_000)));
+    assert_eq!(
+        (notes[0]["kind"].as_str(), notes[0]["at"].as_u64()),
+        (Some("marker"), Some(10_000))
+    );
     assert_eq!(notes[1]["at"], 754_000);
 
     let human = t.ok(&["story", "show", &id]);
-    assert!(human.contains("12:34") && human.contains("credited as  Dee"), "{human}");
+    assert!(
+        human.contains("12:34") && human.contains("credited as  Dee"),
+        "{human}"
+    );
     let list = t.json(&["story", "list"]);
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["note_count"], 2);
@@ -124,14 +171,23 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     let line = t.fails(&["note", "add", "--story", &id, "--at", "12:7x", "text"]);
     assert!(line.contains("'12:7x' is not an audio position"), "{line}");
     let line = t.fails(&[
-        "consent", "give", "--story", &id, "--form-version", "9", "--grant", "record",
+        "consent",
+        "give",
+        "--story",
+        &id,
+        "--form-version",
+        "9",
+        "--grant",
+        "record",
     ]);
     assert!(line.contains("version 9"), "{line}");
     let line = t.fails(&["story", "new", "--title", ""]);
     assert!(line.contains("title cannot be empty"), "{line}");
     let line = t.fails(&["story", "ready", &id]);
     assert!(line.contains("'record'"), "{line}");
-    let line = t.fails(&["consent", "give", "--story", &id, "--grant", "record", "--name", "Al"]);
+    let line = t.fails(&[
+        "consent", "give", "--story", &id, "--grant", "record", "--name", "Al",
+    ]);
     assert!(line.contains("credit_by_name"), "{line}");
     t.fails(&["tag", "add", "--story", &id, "not-a-theme"]);
     t.fails(&["consent", "withdraw", "--story", &id]);
@@ -157,7 +213,11 @@ fn the_demo_walks_through_a_reporters_journey() {
         .arg("demo")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for expected in [
         "Being heard at the housing office",
@@ -166,6 +226,9 @@ fn the_demo_walks_through_a_reporters_journey() {
         "withdrew consent",
         "Key moment",
     ] {
-        assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
+        assert!(
+            text.contains(expected),
+            "demo output lacks {expected:?}:\n{text}"
+        );
     }
 }

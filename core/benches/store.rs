@@ -66,9 +66,14 @@ fn main() {
         consent.captured_by = "Bench reporter".into();
         store.record_consent(story.id, &consent).expect("consent");
         for k in 0..NOTES_PER_STORY {
-            let at = format!("{}:{:02}", k * 3, (n + k) % 60).parse().expect("position");
+            let at = format!("{}:{:02}", k * 3, (n + k) % 60)
+                .parse()
+                .expect("position");
             store
-                .add_note(story.id, &NewNote::note(format!("Note {k} about what was said"), Some(at)))
+                .add_note(
+                    story.id,
+                    &NewNote::note(format!("Note {k} about what was said"), Some(at)),
+                )
                 .expect("note");
         }
         ids.push(story.id);

@@ -29,13 +29,15 @@ impl Store {
     pub fn set_project(&self, config: &ProjectConfig) -> Result<()> {
         config.validate()?;
         self.write(|tx| {
-            if let Ok(current) = load(tx) {
-                if current.id != config.id {
+            match load(tx) {
+                Ok(current) if current.id != config.id => {
                     return Err(Error::invalid(format!(
                         "this data folder belongs to project {}, not {}",
                         current.id, config.id
                     )));
                 }
+                Ok(_) | Err(Error::NoProject) => {}
+                Err(other) => return Err(other),
             }
             let mut stmt = tx.prepare(
                 "SELECT DISTINCT form_id, form_version FROM consent_events WHERE form_id IS NOT NULL",
