@@ -11,6 +11,10 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole suite (cargo prints one per test binary).
+echo "== the FFI library from Kotlin, Python and the Swift header"
+bash tests/ffi/run.sh 2>&1 | tee -a "$log"
+# One closing line for the whole suite (cargo prints one per test binary; the FFI
+# runners print "LANGUAGE: N passed, N failed").
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     /^[a-z-]+: [0-9]+ passed, [0-9]+ failed$/ { passed += $2; failed += $4 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

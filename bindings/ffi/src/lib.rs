@@ -1,7 +1,16 @@
 //! tellus-ffi: the one library the Android and iOS shells link. It wraps tellus-core in
-//! uniffi proc-macro types; no app logic lives here.
+//! uniffi proc-macro types; no app logic lives here. Objects hold `Arc`s to the core and
+//! take `&self`; every error crosses as `TellusError`, mapped in `error.rs`.
 
 uniffi::setup_scaffolding!();
+
+mod app;
+mod error;
+mod records;
+
+pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
+pub use error::TellusError;
+pub use records::*;
 
 /// The version of the core this library was built from, so a shell can log it.
 #[uniffi::export]

@@ -1,0 +1,295 @@
+//! Plain records that cross the boundary. Ids are strings, times are milliseconds since
+//! the Unix epoch, audio positions are milliseconds from the start of the recording.
+
+use tellus_core::model::{
+    ConsentEvent, ConsentForm, ConsentMethod, ConsentState, ConsentStatus, Identity, Note,
+    NoteKind, ProjectConfig, Story, StorySummary,
+};
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+    pub guide: Vec<QuestionView>,
+    pub tags: Vec<String>,
+    pub audio_on_unmetered_only: bool,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct QuestionView {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentFormView {
+    pub form_id: String,
+    pub version: u32,
+    pub language: String,
+    pub languages: Vec<String>,
+    pub intro: String,
+    pub items: Vec<ConsentItemView>,
+    /// The exact text whose SHA-256 the consent event records.
+    pub text: String,
+    pub text_sha256: String,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentItemView {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum StoryState {
+    Draft,
+    Ready,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct StoryView {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub storyteller_label: String,
+    pub state: StoryState,
+    pub revision: u32,
+    pub tags: Vec<String>,
+    pub consent: ConsentView,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct StoryListItem {
+    pub id: String,
+    pub title: String,
+    pub storyteller_label: String,
+    pub state: StoryState,
+    pub note_count: u32,
+    pub recording_count: u32,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsentStatusView {
+    NotRecorded,
+    Given,
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentView {
+    pub status: ConsentStatusView,
+    pub form_id: Option<String>,
+    pub form_version: Option<u32>,
+    pub language: Option<String>,
+    pub granted: Vec<String>,
+    pub event_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsentHow {
+    AppCheckbox,
+    /// Said aloud on the recording, at this position.
+    Verbal {
+        at_ms: u64,
+    },
+    Signed,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentEventView {
+    pub id: String,
+    pub kind: String,
+    pub form_id: Option<String>,
+    pub form_version: Option<u32>,
+    pub language: Option<String>,
+    pub text_sha256: Option<String>,
+    pub granted: Vec<String>,
+    pub how: ConsentHow,
+    pub captured_by: String,
+    pub captured_at_ms: i64,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct IdentityView {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NoteKindView {
+    Note,
+    Marker,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct NoteView {
+    pub id: String,
+    pub kind: NoteKindView,
+    pub text: String,
+    pub at_ms: Option<u64>,
+    pub question_id: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl From<&ProjectConfig> for ProjectView {
+    fn from(p: &ProjectConfig) -> Self {
+        ProjectView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            guide: p
+                .guide
+                .iter()
+                .map(|q| QuestionView {
+                    id: q.id.clone(),
+                    text: q.text.clone(),
+                })
+                .collect(),
+            tags: p.tags.clone(),
+            audio_on_unmetered_only: p.upload_policy.audio_on_unmetered_only,
+        }
+    }
+}
+
+impl ConsentFormView {
+    pub fn new(form: &ConsentForm, language: &str) -> Option<Self> {
+        Some(ConsentFormView {
+            form_id: form.id.clone(),
+            version: form.version,
+            language: language.to_string(),
+            languages: form.languages().map(str::to_string).collect(),
+            intro: form.intro.get(language)?.clone(),
+            items: form
+                .items
+                .iter()
+                .map(|i| {
+                    Some(ConsentItemView {
+                        key: i.key.clone(),
+                        label: i.label.get(language)?.clone(),
+                        required: i.required,
+                    })
+                })
+                .collect::<Option<_>>()?,
+            text: form.rendered_text(language)?,
+            text_sha256: form.text_sha256(language)?,
+        })
+    }
+}
+
+impl From<&ConsentState> for ConsentView {
+    fn from(s: &ConsentState) -> Self {
+        ConsentView {
+            status: match s.status {
+                ConsentStatus::None => ConsentStatusView::NotRecorded,
+                ConsentStatus::Active => ConsentStatusView::Given,
+                ConsentStatus::Withdrawn => ConsentStatusView::Withdrawn,
+            },
+            form_id: s.form_id.clone(),
+            form_version: s.form_version,
+            language: s.language.clone(),
+            granted: s.granted.iter().cloned().collect(),
+            event_count: s.events as u32,
+        }
+    }
+}
+
+impl From<&Story> for StoryView {
+    fn from(s: &Story) -> Self {
+        StoryView {
+            id: s.id.to_string(),
+            title: s.title.clone(),
+            summary: s.summary.clone(),
+            storyteller_label: s.participant.label.clone(),
+            state: state(s.status),
+            revision: s.revision,
+            tags: s.tags.clone(),
+            consent: (&s.consent).into(),
+            created_at_ms: s.created_at.as_millis(),
+            updated_at_ms: s.updated_at.as_millis(),
+        }
+    }
+}
+
+fn state(status: tellus_core::model::StoryStatus) -> StoryState {
+    match status {
+        tellus_core::model::StoryStatus::Draft => StoryState::Draft,
+        tellus_core::model::StoryStatus::Ready => StoryState::Ready,
+    }
+}
+
+impl From<&StorySummary> for StoryListItem {
+    fn from(s: &StorySummary) -> Self {
+        StoryListItem {
+            id: s.id.to_string(),
+            title: s.title.clone(),
+            storyteller_label: s.participant_label.clone(),
+            state: state(s.status),
+            note_count: s.note_count,
+            recording_count: s.recording_count,
+            created_at_ms: s.created_at.as_millis(),
+        }
+    }
+}
+
+impl From<ConsentHow> for ConsentMethod {
+    fn from(how: ConsentHow) -> Self {
+        match how {
+            ConsentHow::AppCheckbox => ConsentMethod::AppCheckbox,
+            ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal {
+                at: tellus_core::AudioPosition::from_millis(at_ms),
+            },
+            ConsentHow::Signed => ConsentMethod::Signed,
+        }
+    }
+}
+
+impl From<&ConsentEvent> for ConsentEventView {
+    fn from(e: &ConsentEvent) -> Self {
+        ConsentEventView {
+            id: e.id.to_string(),
+            kind: e.kind.as_str().to_string(),
+            form_id: e.form_id.clone(),
+            form_version: e.form_version,
+            language: e.language.clone(),
+            text_sha256: e.text_sha256.clone(),
+            granted: e.granted.iter().cloned().collect(),
+            how: match e.method {
+                ConsentMethod::AppCheckbox => ConsentHow::AppCheckbox,
+                ConsentMethod::Verbal { at } => ConsentHow::Verbal {
+                    at_ms: at.as_millis(),
+                },
+                ConsentMethod::Signed => ConsentHow::Signed,
+            },
+            captured_by: e.captured_by.clone(),
+            captured_at_ms: e.captured_at.as_millis(),
+        }
+    }
+}
+
+impl From<Identity> for IdentityView {
+    fn from(i: Identity) -> Self {
+        IdentityView {
+            name: i.name,
+            contact: i.contact,
+        }
+    }
+}
+
+impl From<&Note> for NoteView {
+    fn from(n: &Note) -> Self {
+        NoteView {
+            id: n.id.to_string(),
+            kind: match n.kind {
+                NoteKind::Note => NoteKindView::Note,
+                NoteKind::Marker => NoteKindView::Marker,
+            },
+            text: n.text.clone(),
+            at_ms: n.at.map(|p| p.as_millis()),
+            question_id: n.question_id.clone(),
+            created_at_ms: n.created_at.as_millis(),
+        }
+    }
+}
