@@ -30,8 +30,12 @@ pub enum Error {
         known: i64,
     },
 
+    /// The disk is full. The write was rolled back; nothing saved before is lost.
+    #[error("the device's storage is full: free some space and try again (nothing saved was lost)")]
+    StorageFull,
+
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
 
     #[error("{context}: {source}")]
     Io {
@@ -42,6 +46,15 @@ pub enum Error {
 
     #[error("project configuration is not valid: {0}")]
     Config(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::StorageFull,
+            _ => Error::Database(e),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

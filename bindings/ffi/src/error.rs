@@ -37,9 +37,10 @@ impl From<CoreError> for TellusError {
                 what: what.to_string(),
                 id,
             },
-            CoreError::NewerSchema { .. } | CoreError::Database(_) | CoreError::Io { .. } => {
-                TellusError::Storage { reason }
-            }
+            CoreError::NewerSchema { .. }
+            | CoreError::StorageFull
+            | CoreError::Database(_)
+            | CoreError::Io { .. } => TellusError::Storage { reason },
         }
     }
 }

@@ -90,13 +90,12 @@ pub struct ConsentDraft {
 }
 
 impl ConsentDraft {
-    /// A draft for giving consent on `form`, in `language`, ticked in the app.
-    pub fn give(form_id: &str, version: u32, language: &str, granted: &[&str]) -> Self {
+    fn of_kind(kind: ConsentKind, granted: &[&str]) -> Self {
         ConsentDraft {
-            kind: ConsentKind::Given,
-            form_id: Some(form_id.into()),
-            form_version: Some(version),
-            language: Some(language.into()),
+            kind,
+            form_id: None,
+            form_version: None,
+            language: None,
             granted: granted.iter().map(|k| k.to_string()).collect(),
             method: ConsentMethod::AppCheckbox,
             captured_by: String::new(),
@@ -106,30 +105,27 @@ impl ConsentDraft {
         }
     }
 
-    pub fn amend(granted: &[&str]) -> Self {
+    /// A draft for giving consent on a form version, in `language`, ticked in the app.
+    pub fn give(form_id: &str, version: u32, language: &str, granted: &[&str]) -> Self {
         ConsentDraft {
-            kind: ConsentKind::Amended,
-            form_id: None,
-            form_version: None,
-            language: None,
-            ..ConsentDraft::give("", 0, "", granted)
+            form_id: Some(form_id.into()),
+            form_version: Some(version),
+            language: Some(language.into()),
+            ..ConsentDraft::of_kind(ConsentKind::Given, granted)
         }
     }
 
+    /// A draft that changes the granted items of the current form.
+    pub fn amend(granted: &[&str]) -> Self {
+        ConsentDraft::of_kind(ConsentKind::Amended, granted)
+    }
+
+    /// A draft withdrawing consent; `erase_audio` when the storyteller asked for the audio
+    /// on the device to be deleted too.
     pub fn withdraw(erase_audio: bool) -> Self {
         ConsentDraft {
             erase_audio,
-            ..ConsentDraft::withdraw_keeping_audio()
-        }
-    }
-
-    fn withdraw_keeping_audio() -> Self {
-        ConsentDraft {
-            kind: ConsentKind::Withdrawn,
-            form_id: None,
-            form_version: None,
-            language: None,
-            ..ConsentDraft::give("", 0, "", &[])
+            ..ConsentDraft::of_kind(ConsentKind::Withdrawn, &[])
         }
     }
 }
