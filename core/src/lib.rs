@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod model;
+pub mod observe;
 pub mod position;
 pub mod store;
 

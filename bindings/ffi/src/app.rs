@@ -229,6 +229,15 @@ impl TellusApp {
         Ok((&self.store.add_note(story_id(&story)?, &note)?).into())
     }
 
+    /// Calls `observer` whenever a story changes, until the returned handle is cancelled
+    /// or freed.
+    pub fn observe_stories(
+        &self,
+        observer: Arc<dyn crate::observers::StoryObserver>,
+    ) -> Arc<crate::observers::SubscriptionHandle> {
+        Arc::new(crate::observers::observe_stories(&self.store, observer))
+    }
+
     pub fn notes(&self, story: String) -> Result<Vec<NoteView>> {
         Ok(self
             .store

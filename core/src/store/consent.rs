@@ -110,7 +110,7 @@ impl Store {
         let captured_by = required_text("who captured the consent", &draft.captured_by, MAX_NAME)?;
         let name = non_empty(draft.name.as_deref(), "a name", MAX_NAME)?;
         let contact = non_empty(draft.contact.as_deref(), "contact details", MAX_CONTACT)?;
-        self.write(|tx| {
+        let event = self.write(|tx| {
             let project = project::load(tx)?;
             let participant = participant_of(tx, story)?;
             let before = ConsentState::fold(&events(tx, story)?);
@@ -157,7 +157,9 @@ impl Store {
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;
             Ok(event)
-        })
+        })?;
+        self.story_changed(story);
+        Ok(event)
     }
 
     /// Every consent event of the story, oldest first.

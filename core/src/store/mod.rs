@@ -17,6 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::Result;
+use crate::model::StoryId;
+use crate::observe::{Hub, Observer, Subscription};
 
 pub use open::OpenReport;
 
@@ -33,6 +35,7 @@ pub struct Store {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     report: OpenReport,
+    story_changes: Hub<StoryId, StoryId>,
 }
 
 impl Store {
@@ -46,6 +49,7 @@ impl Store {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             report,
+            story_changes: Hub::default(),
         })
     }
 
@@ -64,6 +68,18 @@ impl Store {
 
     pub fn recordings_dir(&self) -> PathBuf {
         self.dir.join(RECORDINGS_DIR)
+    }
+
+    /// Calls `observer` with the id of every story that changes (created, edited, ready,
+    /// consent, notes, tags, recordings), after the change is committed. Rapid changes to
+    /// one story are coalesced; closing or dropping the subscription stops it.
+    pub fn subscribe_story_changes(&self, observer: impl Observer<StoryId>) -> Subscription {
+        self.story_changes.subscribe(observer)
+    }
+
+    /// Tells subscribers that `story` changed; called after the change is committed.
+    fn story_changed(&self, story: StoryId) {
+        self.story_changes.publish(story, story);
     }
 
     /// Runs `f` in one IMMEDIATE transaction on the writer connection: it commits when

@@ -44,7 +44,7 @@ impl Store {
         if new.kind == NoteKind::Marker && at.is_none() {
             return Err(Error::invalid("a marker needs an audio position"));
         }
-        self.write(|tx| {
+        let note = self.write(|tx| {
             let project = project::load(tx)?;
             stories::ensure_exists(tx, story)?;
             if let Some(qid) = &new.question_id {
@@ -85,7 +85,9 @@ impl Store {
                 ],
             )?;
             Ok(note)
-        })
+        })?;
+        self.story_changed(story);
+        Ok(note)
     }
 
     /// The story's notes and markers in timeline order.

@@ -57,7 +57,9 @@ impl Store {
                 ],
             )?;
             Ok(())
-        })
+        })?;
+        self.story_changed(recording.story_id);
+        Ok(())
     }
 
     /// The story's recordings, oldest first.

@@ -163,11 +163,13 @@ fn list(tx: &Transaction<'_>, limit: u32, before: Option<StoryId>) -> Result<Vec
 impl Store {
     /// Creates a draft story with its storyteller.
     pub fn create_story(&self, new: &NewStory) -> Result<Story> {
-        self.write(|tx| {
+        let story = self.write(|tx| {
             // A story only exists inside a project.
             project::load(tx)?;
             insert(tx, new)
-        })
+        })?;
+        self.story_changed(story.id);
+        Ok(story)
     }
 
     /// The story with its storyteller, tags and current consent.
@@ -185,7 +187,7 @@ impl Store {
     }
 
     pub fn edit_story(&self, id: StoryId, edit: &StoryEdit) -> Result<Story> {
-        self.write(|tx| {
+        let story = self.write(|tx| {
             let mut story = load(tx, id)?;
             if let Some(title) = &edit.title {
                 story.title = required_text("a story's title", title, MAX_TITLE)?;
@@ -211,13 +213,15 @@ impl Store {
             )?;
             touch(tx, id)?;
             load(tx, id)
-        })
+        })?;
+        self.story_changed(id);
+        Ok(story)
     }
 
     /// Marks a story finished and deliverable. Refused unless the storyteller's current
     /// consent grants `record`.
     pub fn mark_ready(&self, id: StoryId) -> Result<Story> {
-        self.write(|tx| {
+        let story = self.write(|tx| {
             let story = load(tx, id)?;
             match story.consent.status {
                 ConsentStatus::Withdrawn => {
@@ -240,12 +244,14 @@ impl Store {
             tx.execute("UPDATE stories SET status = 'ready' WHERE id = ?1", [id])?;
             touch(tx, id)?;
             load(tx, id)
-        })
+        })?;
+        self.story_changed(id);
+        Ok(story)
     }
 
     /// Adds theme tags from the project's vocabulary; tags already there are kept once.
     pub fn add_tags(&self, id: StoryId, tags: &[String]) -> Result<Story> {
-        self.write(|tx| {
+        let story = self.write(|tx| {
             let project = project::load(tx)?;
             ensure_exists(tx, id)?;
             if tags.is_empty() {
@@ -269,6 +275,8 @@ impl Store {
                 touch(tx, id)?;
             }
             load(tx, id)
-        })
+        })?;
+        self.story_changed(id);
+        Ok(story)
     }
 }

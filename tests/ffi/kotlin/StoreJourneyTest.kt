@@ -3,6 +3,10 @@
 
 import org.tellus.core.*
 import java.nio.file.Files
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
 import kotlin.system.exitProcess
 
 private var passed = 0
@@ -46,6 +50,15 @@ private fun consentChoices(vararg granted: String, name: String? = null) = Conse
     name = name,
     contact = null,
 )
+
+/** (VmRSS in kB, Threads) of this process, after a GC so the heap does not count twice. */
+private fun processStatus(): Pair<Long, Int> {
+    System.gc()
+    val status = java.io.File("/proc/self/status").readLines()
+    val rss = status.first { it.startsWith("VmRSS:") }.split(Regex("\\s+"))[1].toLong()
+    val threads = status.first { it.startsWith("Threads:") }.split(Regex("\\s+"))[1].toInt()
+    return rss to threads
+}
 
 fun main() {
     check("a story with consent, markers and notes becomes ready") {
@@ -96,6 +109,62 @@ fun main() {
         TellusApp.open(Files.createTempDirectory("tellus-kt-empty").toString()).use { empty ->
             expectThrows<TellusException.NotEnrolled> { empty.project() }
         }
+    }
+
+    check("observers are called from Rust threads and never after cancel") {
+        freshApp().use { app ->
+            val mainThread = Thread.currentThread()
+            val firstCall = CountDownLatch(1)
+            val cancelled = AtomicBoolean(false)
+            val lateCalls = AtomicInteger(0)
+            var callerThread: Thread? = null
+            val handle = app.observeStories(object : StoryObserver {
+                override fun storyChanged(story: StoryView) {
+                    if (cancelled.get()) lateCalls.incrementAndGet()
+                    callerThread = Thread.currentThread()
+                    firstCall.countDown()
+                }
+            })
+            val story = app.createStory("Observed", "P")
+            expect(firstCall.await(10, TimeUnit.SECONDS)) { "no callback arrived" }
+            expect(callerThread != null && callerThread != mainThread) { "called on $callerThread" }
+
+            // A second observer that stays subscribed shows when later changes went out.
+            val seenByOther = CountDownLatch(1)
+            app.observeStories(object : StoryObserver {
+                override fun storyChanged(story: StoryView) {
+                    if (story.title == "Renamed 49") seenByOther.countDown()
+                }
+            }).use { _ ->
+                handle.cancel()
+                cancelled.set(true)
+                for (n in 0 until 50) app.editStory(story.id, "Renamed $n", null)
+                expect(seenByOther.await(10, TimeUnit.SECONDS)) { "the other observer saw nothing" }
+            }
+            expect(lateCalls.get() == 0) { "${lateCalls.get()} calls after cancel" }
+            handle.close()
+        }
+    }
+
+    check("10,000 open/observe/close cycles keep memory and threads flat") {
+        val dir = Files.createTempDirectory("tellus-kt-cycles").toString()
+        TellusApp.open(dir).use { it.setProjectJson(sampleProjectJson()) }
+        val noop = object : StoryObserver { override fun storyChanged(story: StoryView) {} }
+        fun cycle() {
+            TellusApp.open(dir).use { app ->
+                app.observeStories(noop).use { handle -> handle.cancel() }
+                app.project()
+            }
+        }
+        repeat(2_000) { cycle() }
+        val (rssBefore, threadsBefore) = processStatus()
+        repeat(8_000) { cycle() }
+        val (rssAfter, threadsAfter) = processStatus()
+        println("     RSS ${rssBefore / 1024} MB -> ${rssAfter / 1024} MB, threads $threadsBefore -> $threadsAfter")
+        expect(threadsAfter <= threadsBefore + 2) { "threads grew from $threadsBefore to $threadsAfter" }
+        // 8,000 leaked stores (each with SQLite connections and caches) would be hundreds
+        // of MB; the JVM's own heap wobbles by a few.
+        expect(rssAfter - rssBefore < 32 * 1024) { "RSS grew by ${(rssAfter - rssBefore) / 1024} MB" }
     }
 
     println("kotlin: $passed passed, ${failures.size} failed")
