@@ -177,6 +177,47 @@ fn pause_resume_and_markers_sit_at_audio_positions_in_one_file() {
 }
 
 #[test]
+fn levels_reach_a_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store,
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        RecorderOptions::default(),
+    )
+    .unwrap();
+    let mut sink = rx.recv().unwrap();
+    let (levels_tx, levels) = mpsc::channel();
+    let levels_tx = std::sync::Mutex::new(levels_tx);
+    let _subscription = recorder.subscribe_levels(move |level: tellus_core::audio::Level| {
+        let _ = levels_tx.lock().unwrap().send(level);
+    });
+    // 50 ms of a loud square wave, then 50 ms of silence: one window each.
+    let loud: Vec<i16> = (0..800)
+        .map(|i| if i % 2 == 0 { 16_384 } else { -16_384 })
+        .collect();
+    sink.push(&loud, 1, |s| s);
+    let first = levels.recv_timeout(Duration::from_secs(10)).unwrap();
+    sink.push(&[0i16; 800], 1, |s| s);
+    let second = loop {
+        let level = levels.recv_timeout(Duration::from_secs(10)).unwrap();
+        if level.at.as_millis() == 100 {
+            break level;
+        }
+    };
+    assert_eq!(first.at.as_millis(), 50);
+    assert!((first.rms_dbfs + 6.02).abs() < 0.1, "{first:?}");
+    assert!(second.rms_dbfs < -100.0, "{second:?}");
+    assert_eq!(recorder.stats().level, Some(second));
+    recorder.stop().unwrap();
+}
+
+#[test]
 fn a_full_ring_drops_frames_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
