@@ -88,7 +88,8 @@ pub fn devices(ctx: &Context) -> CmdResult {
 enum Command {
     TogglePause,
     Marker(String),
-    Note(String),
+    /// A note, at the position where the person began typing it (None: now).
+    Note(String, Option<AudioPosition>),
     Stop,
 }
 
@@ -133,7 +134,8 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
         }
     }
     let _cooked = Cooked;
-    let mut typing: Option<String> = None;
+    // A note being typed, and the audio position where typing began.
+    let mut typing: Option<(String, AudioPosition)> = None;
     let mut last_message = String::new();
     let mut out = std::io::stdout();
     loop {
@@ -148,20 +150,20 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
                 key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
             let command = match (&mut typing, key.code) {
                 _ if ctrl_c => Some(Command::Stop),
-                (Some(text), KeyCode::Enter) => {
-                    let text = std::mem::take(text);
+                (Some((text, at)), KeyCode::Enter) => {
+                    let command = Command::Note(std::mem::take(text), Some(*at));
                     typing = None;
-                    Some(Command::Note(text))
+                    Some(command)
                 }
                 (Some(_), KeyCode::Esc) => {
                     typing = None;
                     None
                 }
-                (Some(text), KeyCode::Backspace) => {
+                (Some((text, _)), KeyCode::Backspace) => {
                     text.pop();
                     None
                 }
-                (Some(text), KeyCode::Char(c)) => {
+                (Some((text, _)), KeyCode::Char(c)) => {
                     text.push(c);
                     None
                 }
@@ -169,7 +171,7 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
                 (None, KeyCode::Char(' ')) => Some(Command::TogglePause),
                 (None, KeyCode::Char('m')) => Some(Command::Marker("Marker".into())),
                 (None, KeyCode::Char('n')) => {
-                    typing = Some(String::new());
+                    typing = Some((String::new(), recorder.position()));
                     None
                 }
                 (None, KeyCode::Char('q') | KeyCode::Esc) => Some(Command::Stop),
@@ -183,7 +185,7 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
         }
         let stats = recorder.stats();
         let line = match &typing {
-            Some(text) => format!("note at {}: {text}_", stats.position),
+            Some((text, at)) => format!("note at {at}: {text}_"),
             None => format!("{}  {last_message}", meter_line(&stats)),
         };
         let _ = write!(
@@ -263,7 +265,7 @@ fn read_commands() -> Receiver<Command> {
             let command = match word {
                 "space" | "p" | "pause" | "resume" => Command::TogglePause,
                 "m" => Command::Marker(if rest.is_empty() { "Marker" } else { rest }.into()),
-                "n" => Command::Note(rest.to_string()),
+                "n" => Command::Note(rest.to_string(), None),
                 "q" | "quit" | "stop" => Command::Stop,
                 _ => continue,
             };
@@ -287,8 +289,11 @@ fn apply(recorder: &Recorder, command: Command) -> String {
         Command::Marker(text) => recorder
             .add_marker(&text, None)
             .map(|n| format!("marker at {}", position_text(n.at))),
-        Command::Note(text) => recorder
-            .add_note(&text)
+        Command::Note(text, at) => at
+            .map_or_else(
+                || recorder.add_note(&text),
+                |at| recorder.add_note_at(&text, at),
+            )
             .map(|n| format!("note at {}", position_text(n.at))),
         Command::Stop => Ok(String::new()),
     };

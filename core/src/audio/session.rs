@@ -277,7 +277,11 @@ impl Recorder {
 
     /// A note at the current audio position.
     pub fn add_note(&self, text: &str) -> Result<Note> {
-        let at = self.position();
+        self.add_note_at(text, self.position())
+    }
+
+    /// A note at an audio position taken earlier: where the reporter started typing it.
+    pub fn add_note_at(&self, text: &str, at: AudioPosition) -> Result<Note> {
         self.shared
             .store
             .add_note(self.shared.story, &NewNote::note(text, Some(at)))
