@@ -204,18 +204,24 @@ struct Pulse {
 impl Pulse {
     fn start() -> Pulse {
         let dir = tempfile::tempdir().unwrap();
+        let server = format!("unix:{}/native", dir.path().display());
+        let pulse = Pulse { dir, server };
+        pulse.daemon("start");
+        pulse
+    }
+
+    /// Runs `test-pulse.sh start|stop` for this test's daemon.
+    fn daemon(&self, action: &str) {
         let out = Command::new(support().join("test-pulse.sh"))
-            .arg("start")
-            .env("TELLUS_PULSE_DIR", dir.path())
+            .arg(action)
+            .env("TELLUS_PULSE_DIR", self.dir.path())
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "PulseAudio did not start (scripts/setup.sh installs it): {}",
+            "PulseAudio {action} failed (scripts/setup.sh installs it): {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let server = format!("unix:{}/native", dir.path().display());
-        Pulse { dir, server }
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -245,6 +251,25 @@ impl Drop for Pulse {
             .arg("stop")
             .env("TELLUS_PULSE_DIR", self.dir.path())
             .status();
+    }
+}
+
+/// Waits until a stopped daemon no longer answers.
+fn wait_gone(pulse: &Pulse) {
+    let socket = pulse.dir.path().join("native");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Command::new("pactl")
+        .arg(format!("--server=unix:{}", socket.display()))
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PulseAudio did not stop"
+        );
     }
 }
 
@@ -436,6 +461,96 @@ fn pulse_a_recording_paused_for_two_of_its_ten_seconds_holds_the_other_eight() {
     let marker = &shown["notes"][0];
     assert_eq!(marker["text"], "after the pause");
     assert!(marker["at"].as_u64().unwrap() >= boundary * 1000 / rate);
+}
+
+#[test]
+fn pulse_a_sound_server_that_dies_mid_recording_leaves_a_gap_not_a_lost_recording() {
+    let pulse = Pulse::start();
+    let t = Tellus::new();
+    let mut live = Live::start(
+        &t,
+        &["--device", "tellus_pulse_mic", "--for", "6s"],
+        &pulse.env(),
+    );
+    let started = live.until("it started", |v| v["event"] == "started");
+    let rate = started["sample_rate"].as_u64().unwrap();
+    live.until("2 s of audio", |v| {
+        is_status(v) && stat(v, "position") >= 2_000
+    });
+    // The server dies without the stream reporting an error: it just stops delivering.
+    pulse.daemon("stop");
+    wait_gone(&pulse);
+    pulse.daemon("start");
+    let (stopped, _) = live.finish();
+
+    assert_eq!(stopped["reason"], "duration_reached", "{stopped}");
+    assert!(
+        stopped["stats"]["restarts"].as_u64().unwrap() >= 1,
+        "{stopped}"
+    );
+    assert!(
+        stopped["stats"]["stream_errors"].as_u64().unwrap() >= 1,
+        "{stopped}"
+    );
+    let frames = stopped["recording"]["frames"].as_u64().unwrap();
+    assert!(
+        (frames * 1000 / rate).abs_diff(6_000) <= 50,
+        "{frames} frames"
+    );
+    let segments = stopped["segments"].as_array().unwrap();
+    let gap = segments
+        .iter()
+        .find(|s| s["kind"] == "gap")
+        .expect("a gap boundary");
+    assert!(gap["at_frame"].as_u64().unwrap() >= 2 * rate, "{gap}");
+    let (_, samples) = wav_samples(stopped["path"].as_str().unwrap());
+    assert_eq!(
+        samples.len() as u64,
+        frames,
+        "one file, before and after the gap"
+    );
+    let shown = t.run(&["--json", "story", "show", &t.story], &[]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let texts: Vec<&str> = shown["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert!(texts.iter().any(|t| t.starts_with("Gap")), "{texts:?}");
+}
+
+#[test]
+fn pulse_a_sound_server_that_does_not_come_back_stops_cleanly_keeping_the_audio() {
+    let pulse = Pulse::start();
+    let t = Tellus::new();
+    let mut live = Live::start(
+        &t,
+        &["--device", "tellus_pulse_mic", "--for", "60s"],
+        &pulse.env(),
+    );
+    let started = live.until("it started", |v| v["event"] == "started");
+    let rate = started["sample_rate"].as_u64().unwrap();
+    live.until("2 s of audio", |v| {
+        is_status(v) && stat(v, "position") >= 2_000
+    });
+    pulse.daemon("stop");
+    let (stopped, _) = live.finish();
+
+    assert_eq!(stopped["reason"], "device_failed", "{stopped}");
+    assert!(
+        stopped["message"]
+            .as_str()
+            .unwrap()
+            .contains("everything captured was kept")
+    );
+    let frames = stopped["recording"]["frames"].as_u64().unwrap();
+    assert!(frames >= 2 * rate, "{frames} frames kept");
+    let (_, samples) = wav_samples(stopped["path"].as_str().unwrap());
+    assert_eq!(samples.len() as u64, frames);
+    let shown = t.run(&["--json", "story", "show", &t.story], &[]);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["recordings"][0]["frames"].as_u64().unwrap(), frames);
 }
 
 /// A deterministic, speech-loud signal: every sample differs from its neighbours.

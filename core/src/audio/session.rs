@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ pub struct RecorderOptions {
     pub checkpoint_every: Duration,
     /// The level meter's window.
     pub level_window: Duration,
+    /// A stream that delivers nothing for this long is treated as failed and rebuilt
+    /// (a sound server that died, a device that went away without an error).
+    pub stall_timeout: Duration,
 }
 
 impl Default for RecorderOptions {
@@ -51,6 +54,8 @@ impl Default for RecorderOptions {
             ring: Duration::from_secs(10),
             checkpoint_every: Duration::from_secs(1),
             level_window: Duration::from_millis(50),
+            // The first callback of a stream can come 2 s late; a stall is longer.
+            stall_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -415,7 +420,7 @@ struct Session {
 impl Session {
     fn run(mut self) {
         let reason = self.record();
-        self.stream = None;
+        release(self.stream.take());
         // Whatever is still in the ring was captured: it goes into the file too.
         let reason = match self.drain() {
             Ok(_) => reason,
@@ -435,6 +440,8 @@ impl Session {
         let mut last_space_check = Instant::now();
         let frame_bytes = 2 * u64::from(shared.format.channels);
         let mut written_at_check = 0u64;
+        let mut last_device_frames = 0u64;
+        let mut last_delivery = Instant::now();
         loop {
             let limit_reached = counters.limit_reached();
             let ended = counters.input_ended.load(Ordering::Acquire);
@@ -455,8 +462,21 @@ impl Session {
                     StopReason::InputEnded
                 };
             }
-            if counters.stream_failed.swap(false, Ordering::AcqRel) && !self.restart() {
+            if counters.stream_failed.swap(false, Ordering::AcqRel)
+                && !self.restart("the audio stream failed and was restarted")
+            {
                 return StopReason::DeviceFailed;
+            }
+            let device_frames = counters.device_frames.load(Ordering::Acquire);
+            if device_frames != last_device_frames {
+                last_device_frames = device_frames;
+                last_delivery = Instant::now();
+            } else if !ended && last_delivery.elapsed() >= self.options.stall_timeout {
+                counters.stream_errors.fetch_add(1, Ordering::AcqRel);
+                if !self.restart("the audio stream stopped delivering and was restarted") {
+                    return StopReason::DeviceFailed;
+                }
+                last_delivery = Instant::now();
             }
             if last_checkpoint.elapsed() >= self.options.checkpoint_every {
                 last_checkpoint = Instant::now();
@@ -518,8 +538,8 @@ impl Session {
 
     /// Rebuilds a failed stream into the same recording, with a gap marker where the
     /// audio is missing. False when the device cannot be restarted.
-    fn restart(&mut self) -> bool {
-        self.stream = None;
+    fn restart(&mut self, why: &str) -> bool {
+        release(self.stream.take());
         let _ = self.drain();
         let shared = self.shared.clone();
         let at_frame = shared.counters.captured.load(Ordering::Acquire);
@@ -529,7 +549,7 @@ impl Session {
             &CaptureEvent {
                 at_frame,
                 kind: CaptureEventKind::Gap,
-                detail: "the audio stream failed and was restarted".into(),
+                detail: why.into(),
             },
         );
         // The marker puts the gap on the story's timeline; the event above is the record.
@@ -604,6 +624,26 @@ impl Session {
             stats,
             path,
         })
+    }
+}
+
+/// Stops a stream without waiting on it forever: a sound server that died can leave the
+/// stream's own thread stuck inside the audio library (seen with ALSA's PulseAudio
+/// plugin), and the recording must go on, or end, regardless. A stream that does not stop
+/// within 2 s is left to its thread.
+fn release(stream: Option<Box<dyn RunningStream>>) {
+    let Some(stream) = stream else {
+        return;
+    };
+    let (done, stopped) = mpsc::channel();
+    let releasing = thread::Builder::new()
+        .name("tellus-stream-release".into())
+        .spawn(move || {
+            drop(stream);
+            let _ = done.send(());
+        });
+    if releasing.is_ok() {
+        let _ = stopped.recv_timeout(Duration::from_secs(2));
     }
 }
 
