@@ -99,7 +99,11 @@ fn the_callback_body_neither_allocates_nor_blocks() {
             Arc::new(store),
             story,
             Box::new(HandDriven(tx)),
-            RecorderOptions::default(),
+            RecorderOptions {
+                // Silent between the test's pushes by design: not a stall.
+                stall_timeout: Duration::from_secs(3_600),
+                ..RecorderOptions::default()
+            },
         )
         .unwrap(),
     );

@@ -61,6 +61,14 @@ impl AudioSource for HandDriven {
     }
 }
 
+/// A hand-driven device is silent between the test's pushes; that is not a stall.
+fn hand_options() -> RecorderOptions {
+    RecorderOptions {
+        stall_timeout: Duration::from_secs(3_600),
+        ..RecorderOptions::default()
+    }
+}
+
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !condition() {
@@ -93,7 +101,7 @@ fn pause_resume_and_markers_sit_at_audio_positions_in_one_file() {
             format: MONO_16K,
             sinks: tx,
         }),
-        RecorderOptions::default(),
+        hand_options(),
     )
     .unwrap();
     let mut sink = rx.recv().unwrap();
@@ -188,7 +196,7 @@ fn levels_reach_a_subscriber() {
             format: MONO_16K,
             sinks: tx,
         }),
-        RecorderOptions::default(),
+        hand_options(),
     )
     .unwrap();
     let mut sink = rx.recv().unwrap();
@@ -231,7 +239,7 @@ fn a_full_ring_drops_frames_and_counts_them() {
         }),
         RecorderOptions {
             ring: Duration::from_millis(100), // 1,600 frames of room
-            ..RecorderOptions::default()
+            ..hand_options()
         },
     )
     .unwrap();
@@ -260,7 +268,7 @@ fn stereo_is_kept_when_asked_and_mono_is_the_mean_of_the_channels() {
             store.clone(),
             story,
             Box::new(HandDriven { format, sinks: tx }),
-            RecorderOptions::default(),
+            hand_options(),
         )
         .unwrap();
         let mut sink = rx.recv().unwrap();
@@ -312,6 +320,51 @@ fn a_failed_stream_restarts_into_the_same_recording_with_a_gap_marker() {
     let gap = notes.iter().find(|n| n.kind == NoteKind::Marker).unwrap();
     assert!(gap.text.starts_with("Gap"), "{}", gap.text);
     assert_eq!(gap.at.unwrap().as_millis(), 1_000);
+}
+
+#[test]
+fn a_stream_that_stops_delivering_is_rebuilt_into_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store.clone(),
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        RecorderOptions {
+            stall_timeout: Duration::from_millis(200),
+            ..RecorderOptions::default()
+        },
+    )
+    .unwrap();
+    let mut first = rx.recv().unwrap();
+    let before = ramp(8_000, 1);
+    first.push(&before, 1, |s| s);
+    // Then silence from this stream: the recorder gives up on it and starts another.
+    let mut second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let after = ramp(4_000, 2);
+    second.push(&after, 1, |s| s);
+    wait_until("both parts are written", || {
+        recorder.stats().frames_written == 12_000
+    });
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.stats.restarts, 1);
+    assert_eq!(done.stats.stream_errors, 1);
+    assert_eq!(wav_samples(&done.path).1, [before, after].concat());
+    let events = store.capture(done.recording.id).unwrap().events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].kind, events[0].at_frame),
+        (CaptureEventKind::Gap, 8_000)
+    );
+    assert!(
+        events[0].detail.contains("stopped delivering"),
+        "{}",
+        events[0].detail
+    );
 }
 
 #[test]
