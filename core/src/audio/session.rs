@@ -115,6 +115,12 @@ pub struct Recorder {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+// The FFI shares one recorder between the UI and the service threads.
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Recorder>();
+};
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
