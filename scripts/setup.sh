@@ -6,6 +6,9 @@ set -euo pipefail
 
 # pkg-config and the ALSA headers are what cpal (audio capture) needs to build.
 TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
+# The recording tests' microphones (tests/support/audio): ALSA's tools and plugins,
+# speech from espeak-ng and sox, and a private PulseAudio for real-time capture.
+TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
 
 tellus_missing_debs() {
   local p

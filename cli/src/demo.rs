@@ -1,9 +1,15 @@
 //! `tellus demo`: a reporter's journey on the embedded defaults, printed as it goes.
 
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use clap::Args;
 use tellus_core::Store;
+use tellus_core::audio::{CpalSource, Recorder, RecorderOptions};
 use tellus_core::model::{
-    ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, items, sample_project,
+    ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, StoryId, items, sample_project,
 };
 
 use crate::{CmdResult, Context, fail, project, story};
@@ -21,7 +27,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
         .tempdir()
         .map_err(|e| format!("cannot create a temporary data folder: {e}"))?;
     let dir = temp.path().to_path_buf();
-    let store = Store::open(&dir).map_err(fail)?;
+    let store = Arc::new(Store::open(&dir).map_err(fail)?);
     let result = journey(ctx, &store);
     if args.keep {
         let kept = temp.keep();
@@ -40,7 +46,7 @@ fn step(ctx: &Context, text: &str) {
     }
 }
 
-fn journey(ctx: &Context, store: &Store) -> CmdResult {
+fn journey(ctx: &Context, store: &Arc<Store>) -> CmdResult {
     let config = sample_project();
     step(ctx, "A project lead's configuration arrives on the phone");
     store.set_project(&config).map_err(fail)?;
@@ -82,6 +88,9 @@ fn journey(ctx: &Context, store: &Store) -> CmdResult {
     consent.captured_by = "Demo reporter".into();
     consent.name = Some("Amina K.".into());
     store.record_consent(story.id, &consent).map_err(fail)?;
+
+    step(ctx, "The interview is recorded (a short clip)");
+    record_clip(ctx, store, story.id)?;
 
     step(
         ctx,
@@ -156,5 +165,98 @@ fn journey(ctx: &Context, store: &Store) -> CmdResult {
     story::list(ctx, store, 50, None)?;
     step(ctx, "The first story in full");
     story::show(ctx, store, story.id)?;
+    Ok(())
+}
+
+/// How long the demo records.
+const CLIP: Duration = Duration::from_secs(4);
+
+/// Records a few seconds into the story: from the default input device if one opens,
+/// else from the project's file-backed test microphone (tests/support/audio, with the
+/// speech `scripts/demo.sh` made), and says which it used.
+fn record_clip(ctx: &Context, store: &Arc<Store>, story: StoryId) -> CmdResult {
+    match CpalSource::open(None, None, false) {
+        Ok(source) => {
+            let name = tellus_core::audio::AudioSource::describe(&source);
+            let options = RecorderOptions {
+                max_duration: Some(CLIP),
+                ..RecorderOptions::default()
+            };
+            let recorder =
+                Recorder::start(store.clone(), story, Box::new(source), options).map_err(fail)?;
+            // A device that opens but never delivers must not hang the demo.
+            let deadline = Instant::now() + CLIP * 3;
+            while !recorder.has_stopped() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let done = recorder.stop().map_err(fail)?;
+            if !ctx.json {
+                println!(
+                    "Recorded {} from the default input device, {name}",
+                    tellus_core::AudioPosition::from_millis(done.recording.duration_ms())
+                );
+            }
+            Ok(())
+        }
+        Err(no_default) => {
+            if !ctx.json {
+                println!("No default input device here ({no_default}).");
+            }
+            record_from_test_microphone(ctx, store.dir(), story)
+        }
+    }
+}
+
+/// Runs `tellus record` in a child process with ALSA pointed at the file-backed test
+/// microphone: ALSA reads its configuration from the environment once per process.
+fn record_from_test_microphone(ctx: &Context, dir: &Path, story: StoryId) -> CmdResult {
+    let (Ok(mic_dir), Ok(speech)) = (
+        std::env::var("TELLUS_DEMO_MIC_DIR"),
+        std::env::var("TELLUS_DEMO_SPEECH"),
+    ) else {
+        if !ctx.json {
+            println!(
+                "Skipped: no microphone, and no test microphone was set up (run ./scripts/demo.sh)."
+            );
+        }
+        return Ok(());
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find tellus itself: {e}"))?;
+    let out = Command::new(exe)
+        .arg("--data-dir")
+        .arg(dir)
+        .args([
+            "record",
+            "--story",
+            &story.to_string(),
+            "--device",
+            "tellus_mic",
+        ])
+        .args(["--rate", "16000", "--for", &format!("{}s", CLIP.as_secs())])
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{mic_dir}/alsa-test-mic.conf"),
+        )
+        .env("TELLUS_MIC_INFILE", &speech)
+        .env("TELLUS_MIC_RATE", "16000")
+        .env("TELLUS_MIC_CHANNELS", "1")
+        .output()
+        .map_err(|e| format!("cannot run tellus record: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "recording from the test microphone failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    if !ctx.json {
+        println!(
+            "Recorded from the project's file-backed test microphone ({mic_dir}/alsa-test-mic.conf, speech made by make-speech.sh):"
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if !line.starts_with('●') && !line.starts_with('⏸') {
+                println!("  {line}");
+            }
+        }
+    }
     Ok(())
 }

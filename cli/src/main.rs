@@ -6,6 +6,7 @@ mod demo;
 mod note;
 mod output;
 mod project;
+mod record;
 mod story;
 
 use std::path::PathBuf;
@@ -51,6 +52,10 @@ enum Command {
     /// Tag stories with the project's themes
     #[command(subcommand)]
     Tag(story::TagCommand),
+    /// List the audio input devices
+    Devices,
+    /// Record a story's interview from a microphone (keys: space, m, n, q)
+    Record(record::RecordArgs),
     /// Walk through a reporter's journey in a temporary data folder and print it
     Demo(demo::DemoArgs),
 }
@@ -79,6 +84,17 @@ impl Context {
                 moved.display()
             );
         }
+        for r in &report.recovered_recordings {
+            eprintln!(
+                "recovered: a recording of story {} was interrupted; {} ms of audio were saved as {}",
+                r.story_id,
+                r.duration_ms,
+                r.file.display()
+            );
+        }
+        for p in &report.audio_problems {
+            eprintln!("warning: {}: {}", p.file.display(), p.problem);
+        }
         Ok(store)
     }
 }
@@ -95,6 +111,8 @@ fn main() -> ExitCode {
         Command::Note(cmd) => note::run(&ctx, cmd),
         Command::Consent(cmd) => consent::run(&ctx, cmd),
         Command::Tag(cmd) => story::run_tag(&ctx, cmd),
+        Command::Devices => record::devices(&ctx),
+        Command::Record(args) => record::record(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
     };
     match result {

@@ -157,6 +157,19 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
         }));
     }
     output::print_story(&story, &notes, &events, &identity);
+    if !recordings.is_empty() {
+        let mut t = output::table(&["recording", "length", "format", "state", "sha256"]);
+        for r in &recordings {
+            t.add_row(vec![
+                r.id.to_string(),
+                tellus_core::AudioPosition::from_millis(r.duration_ms()).to_string(),
+                format!("{} Hz, {} ch", r.sample_rate, r.channels),
+                r.state.as_str().to_string(),
+                r.sha256[..12].to_string(),
+            ]);
+        }
+        println!("\nRecordings\n{t}");
+    }
     Ok(())
 }
 

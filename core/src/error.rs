@@ -44,6 +44,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Recording: no microphone, a device that cannot be opened, a recording that
+    /// already stopped.
+    #[error("{0}")]
+    Audio(String),
+
     #[error("project configuration is not valid: {0}")]
     Config(String),
 }

@@ -1,6 +1,7 @@
 //! tellus-core: all of Tellus's app logic. The FFI library, the server, the CLI and the
 //! phone shells are thin layers over this crate. No FFI types live here.
 
+pub mod audio;
 pub mod error;
 pub mod model;
 pub mod observe;

@@ -28,7 +28,9 @@ impl From<CoreError> for TellusError {
         // Kotlin errors already have a `message`, so the text travels as `reason`.
         let reason = e.to_string();
         match e {
-            CoreError::InvalidInput(_) | CoreError::Config(_) => {
+            // Recording is not on the FFI surface yet; its errors read as refusals until
+            // the FFI issue gives them their own variant.
+            CoreError::InvalidInput(_) | CoreError::Config(_) | CoreError::Audio(_) => {
                 TellusError::InvalidInput { reason }
             }
             CoreError::ConsentRequired(_) => TellusError::ConsentMissing { reason },

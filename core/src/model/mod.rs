@@ -1,6 +1,7 @@
 //! The things Tellus keeps: the project's configuration, stories, participants, consent,
 //! notes and markers, tags and recordings.
 
+mod capture;
 mod consent;
 mod ids;
 mod note;
@@ -10,6 +11,7 @@ mod sample;
 mod story;
 mod timestamp;
 
+pub use capture::{Capture, CaptureEvent, CaptureEventKind, CaptureStats, StopReason};
 pub use consent::{
     ConsentDraft, ConsentEvent, ConsentKind, ConsentMethod, ConsentState, ConsentStatus, Identity,
 };

@@ -2,6 +2,7 @@
 //! it in `recordings/`. One writer connection (every write is one IMMEDIATE transaction)
 //! and a small pool of read-only connections that see consistent snapshots (WAL).
 
+mod captures;
 mod consent;
 mod notes;
 mod open;
@@ -20,6 +21,7 @@ use crate::error::Result;
 use crate::model::StoryId;
 use crate::observe::{Hub, Observer, Subscription};
 
+pub use captures::NewCapture;
 pub use open::OpenReport;
 
 /// File name of the database inside a data folder.
@@ -44,16 +46,22 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
         let (writer, report) = open::open_writer(&dir)?;
-        Ok(Store {
+        let mut store = Store {
             dir,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             report,
             story_changes: Hub::default(),
-        })
+        };
+        // Audio a crash left behind is repaired and indexed before anything else runs.
+        let (recovered, problems) = crate::audio::recovery::recover(&store);
+        store.report.recovered_recordings = recovered;
+        store.report.audio_problems = problems;
+        Ok(store)
     }
 
-    /// What happened while opening: a damaged database moved aside, a new one created.
+    /// What happened while opening: a damaged database moved aside, a new one created,
+    /// recordings recovered after a crash, audio files that could not be used.
     pub fn open_report(&self) -> &OpenReport {
         &self.report
     }

@@ -19,6 +19,10 @@ pub struct OpenReport {
     pub damage: Option<String>,
     /// The database did not exist and was created.
     pub created: bool,
+    /// Recordings a crash interrupted, repaired and indexed as recovered.
+    pub recovered_recordings: Vec<crate::audio::RecoveredRecording>,
+    /// Files in the recordings folder that are damaged or not ours, left in place.
+    pub audio_problems: Vec<crate::audio::AudioFileProblem>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

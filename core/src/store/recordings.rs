@@ -29,34 +29,47 @@ pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Reco
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Inserts a recording's row; the caller has checked the story exists.
+pub(super) fn insert(
+    tx: &Transaction<'_>,
+    recording: &Recording,
+    frames: i64,
+    bytes: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO recordings (id, story_id, file_name, format, sample_rate, channels,
+            frames, bytes, sha256, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            recording.id,
+            recording.story_id,
+            recording.file_name,
+            recording.format,
+            recording.sample_rate,
+            recording.channels,
+            frames,
+            bytes,
+            recording.sha256,
+            recording.state.as_str(),
+            recording.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// A frame or byte count as SQLite stores it.
+pub(super) fn to_sql_count(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::invalid(format!("{what} is out of range")))
+}
+
 impl Store {
     /// Indexes a finished audio file (already in `recordings/`) under its story.
     pub fn add_recording(&self, recording: &Recording) -> Result<()> {
-        let frames = i64::try_from(recording.frames)
-            .map_err(|_| Error::invalid("a recording's frame count is out of range"))?;
-        let bytes = i64::try_from(recording.bytes)
-            .map_err(|_| Error::invalid("a recording's size is out of range"))?;
+        let frames = to_sql_count(recording.frames, "a recording's frame count")?;
+        let bytes = to_sql_count(recording.bytes, "a recording's size")?;
         self.write(|tx| {
             stories::ensure_exists(tx, recording.story_id)?;
-            tx.execute(
-                "INSERT INTO recordings (id, story_id, file_name, format, sample_rate, channels,
-                    frames, bytes, sha256, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    recording.id,
-                    recording.story_id,
-                    recording.file_name,
-                    recording.format,
-                    recording.sample_rate,
-                    recording.channels,
-                    frames,
-                    bytes,
-                    recording.sha256,
-                    recording.state.as_str(),
-                    recording.created_at
-                ],
-            )?;
-            Ok(())
+            insert(tx, recording, frames, bytes)
         })?;
         self.story_changed(recording.story_id);
         Ok(())

@@ -95,6 +95,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX recordings_story ON recordings(story_id);
     "#,
+    // 3: recording sessions ("captures"): written when recording starts, so a crash leaves
+    // enough to recover the audio under its story; with their statistics and the pause,
+    // resume and gap boundaries, as frame offsets into the recording's audio.
+    r#"
+    CREATE TABLE captures (
+        recording_id    TEXT PRIMARY KEY,
+        story_id        TEXT NOT NULL REFERENCES stories(id),
+        device          TEXT NOT NULL,
+        sample_rate     INTEGER NOT NULL CHECK (sample_rate > 0),
+        channels        INTEGER NOT NULL CHECK (channels > 0),
+        started_at      INTEGER NOT NULL,
+        stopped_at      INTEGER,
+        stop_reason     TEXT,
+        frames_captured INTEGER NOT NULL DEFAULT 0 CHECK (frames_captured >= 0),
+        frames_dropped  INTEGER NOT NULL DEFAULT 0 CHECK (frames_dropped >= 0),
+        stream_errors   INTEGER NOT NULL DEFAULT 0 CHECK (stream_errors >= 0),
+        restarts        INTEGER NOT NULL DEFAULT 0 CHECK (restarts >= 0)
+    );
+    CREATE INDEX captures_story ON captures(story_id);
+    CREATE TABLE capture_events (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        recording_id TEXT NOT NULL REFERENCES captures(recording_id),
+        at_frame     INTEGER NOT NULL CHECK (at_frame >= 0),
+        kind         TEXT NOT NULL CHECK (kind IN ('pause', 'resume', 'gap')),
+        detail       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX capture_events_recording ON capture_events(recording_id, seq);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,378 @@
+//! `tellus devices` and `tellus record`: capture an interview from a microphone with a
+//! live level meter, elapsed audio time and keys for pause, markers, notes and stop.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tellus_core::AudioPosition;
+use tellus_core::audio::{
+    AudioSource, CpalSource, FinishedRecording, GeneratedSource, Pacing, Recorder, RecorderOptions,
+    RecorderStats, list_input_devices,
+};
+use tellus_core::model::StoryId;
+
+use crate::{CmdResult, Context, fail, output};
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// The story to record
+    #[arg(long)]
+    story: StoryId,
+    /// Input device, as `tellus devices` lists it [default: the default input device]
+    #[arg(long, value_name = "NAME", conflicts_with = "from_file")]
+    device: Option<String>,
+    /// Record a 16-bit WAV file, played in real time, instead of a microphone
+    #[arg(long, value_name = "WAV")]
+    from_file: Option<PathBuf>,
+    /// Stop after this long: 30s, 500ms, 2m, 1h or 1:30 (paused time counts)
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Ask the device for this sample rate [default: the device's own]
+    #[arg(long, value_name = "HZ")]
+    rate: Option<u32>,
+    /// Keep two channels instead of recording mono
+    #[arg(long)]
+    stereo: bool,
+}
+
+/// "30s", "500ms", "2m", "1h", or an audio position such as "1:30" or "75".
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let units: [(&str, u64); 4] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+    for (unit, millis) in units {
+        if let Some(number) = text.strip_suffix(unit)
+            && let Ok(n) = number.trim().parse::<f64>()
+            && n.is_finite()
+            && n > 0.0
+        {
+            return Ok(Duration::from_millis((n * millis as f64).round() as u64));
+        }
+    }
+    match text.parse::<AudioPosition>() {
+        Ok(p) if p.as_millis() > 0 => Ok(Duration::from_millis(p.as_millis())),
+        _ => Err(format!(
+            "'{text}' is not a length: use 30s, 500ms, 2m, 1h or 1:30"
+        )),
+    }
+}
+
+pub fn devices(ctx: &Context) -> CmdResult {
+    let devices = list_input_devices().map_err(fail)?;
+    if ctx.json {
+        return output::json(&devices);
+    }
+    if devices.is_empty() {
+        println!("No audio input devices were found.");
+        return Ok(());
+    }
+    let mut t = output::table(&["name", "default", "format", "description"]);
+    for d in &devices {
+        t.add_row(vec![
+            d.name.clone(),
+            if d.is_default { "yes" } else { "" }.to_string(),
+            d.default_config
+                .clone()
+                .unwrap_or_else(|| "cannot be opened now".into()),
+            d.description.clone(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// What the person asks for while recording.
+enum Command {
+    TogglePause,
+    Marker(String),
+    /// A note, at the position where the person began typing it (None: now).
+    Note(String, Option<AudioPosition>),
+    Stop,
+}
+
+pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
+    let store = Arc::new(ctx.open_store()?);
+    store.story(args.story).map_err(fail)?;
+    let source: Box<dyn AudioSource> = match &args.from_file {
+        Some(path) => Box::new(GeneratedSource::from_wav(path, Pacing::RealTime).map_err(fail)?),
+        None => Box::new(
+            CpalSource::open(args.device.as_deref(), args.rate, args.stereo).map_err(fail)?,
+        ),
+    };
+    let device = source.describe();
+    let options = RecorderOptions {
+        max_duration: args.duration,
+        ..RecorderOptions::default()
+    };
+    let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(fail)?;
+    let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
+        interactive(&recorder, &device)
+    } else {
+        scripted(ctx, &recorder, &device, args.duration.is_some())
+    };
+    let finished = recorder.stop().map_err(fail)?;
+    done?;
+    report(ctx, store.as_ref(), &finished)
+}
+
+/// A terminal: raw-mode keys and a redrawn meter line.
+fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
+    use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+    use crossterm::terminal;
+
+    println!("Recording from {device}");
+    println!("Keys: space pause/resume · m marker · n note · q stop");
+    terminal::enable_raw_mode().map_err(|e| format!("cannot read keys: {e}"))?;
+    // Raw mode is undone on every way out of this function.
+    struct Cooked;
+    impl Drop for Cooked {
+        fn drop(&mut self) {
+            let _ = crossterm::terminal::disable_raw_mode();
+        }
+    }
+    let _cooked = Cooked;
+    // A note being typed, and the audio position where typing began.
+    let mut typing: Option<(String, AudioPosition)> = None;
+    let mut last_message = String::new();
+    let mut out = std::io::stdout();
+    loop {
+        if recorder.has_stopped() {
+            break;
+        }
+        if event::poll(Duration::from_millis(50)).unwrap_or(false)
+            && let Ok(Event::Key(key)) = event::read()
+            && key.kind != KeyEventKind::Release
+        {
+            let ctrl_c =
+                key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+            let command = match (&mut typing, key.code) {
+                _ if ctrl_c => Some(Command::Stop),
+                (Some((text, at)), KeyCode::Enter) => {
+                    let command = Command::Note(std::mem::take(text), Some(*at));
+                    typing = None;
+                    Some(command)
+                }
+                (Some(_), KeyCode::Esc) => {
+                    typing = None;
+                    None
+                }
+                (Some((text, _)), KeyCode::Backspace) => {
+                    text.pop();
+                    None
+                }
+                (Some((text, _)), KeyCode::Char(c)) => {
+                    text.push(c);
+                    None
+                }
+                (Some(_), _) => None,
+                (None, KeyCode::Char(' ')) => Some(Command::TogglePause),
+                (None, KeyCode::Char('m')) => Some(Command::Marker("Marker".into())),
+                (None, KeyCode::Char('n')) => {
+                    typing = Some((String::new(), recorder.position()));
+                    None
+                }
+                (None, KeyCode::Char('q') | KeyCode::Esc) => Some(Command::Stop),
+                _ => None,
+            };
+            match command {
+                Some(Command::Stop) => break,
+                Some(command) => last_message = apply(recorder, command),
+                None => {}
+            }
+        }
+        let stats = recorder.stats();
+        let line = match &typing {
+            Some((text, at)) => format!("note at {at}: {text}_"),
+            None => format!("{}  {last_message}", meter_line(&stats)),
+        };
+        let _ = write!(
+            out,
+            "\r{}{line}",
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::CurrentLine)
+        );
+        let _ = out.flush();
+    }
+    drop(_cooked);
+    println!();
+    Ok(())
+}
+
+/// Not a terminal (a script, a test): status lines every 50 ms and commands as stdin
+/// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` decides
+/// when to stop; without it the recording stops then.
+fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) -> CmdResult {
+    let commands = read_commands();
+    let format = recorder.format();
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "event": "started",
+            "recording_id": recorder.recording_id(),
+            "device": device,
+            "sample_rate": format.sample_rate,
+            "channels": format.channels,
+        }));
+    } else {
+        println!("Recording from {device}");
+    }
+    let mut last_plain = Instant::now();
+    let mut stdin_open = true;
+    loop {
+        if recorder.has_stopped() {
+            break;
+        }
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Stop) => return Ok(()),
+                Ok(command) => {
+                    let message = apply(recorder, command);
+                    if ctx.json {
+                        print_json(&serde_json::json!({"event": "command", "result": message}));
+                    } else {
+                        println!("{message}");
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if stdin_open && !has_length {
+                        return Ok(());
+                    }
+                    stdin_open = false;
+                    break;
+                }
+            }
+        }
+        let stats = recorder.stats();
+        if ctx.json {
+            print_json(&serde_json::json!({"event": "status", "stats": stats}));
+        } else if last_plain.elapsed() >= Duration::from_millis(500) {
+            last_plain = Instant::now();
+            println!("{}", meter_line(&stats));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn read_commands() -> Receiver<Command> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let (word, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+            let command = match word {
+                "space" | "p" | "pause" | "resume" => Command::TogglePause,
+                "m" => Command::Marker(if rest.is_empty() { "Marker" } else { rest }.into()),
+                "n" => Command::Note(rest.to_string(), None),
+                "q" | "quit" | "stop" => Command::Stop,
+                _ => continue,
+            };
+            if tx.send(command).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Carries out a command; returns the line that tells the person what happened.
+fn apply(recorder: &Recorder, command: Command) -> String {
+    let result = match command {
+        Command::TogglePause if recorder.is_paused() => recorder
+            .resume()
+            .map(|_| format!("resumed at {}", recorder.position())),
+        Command::TogglePause => recorder
+            .pause()
+            .map(|_| format!("paused at {}", recorder.position())),
+        Command::Marker(text) => recorder
+            .add_marker(&text, None)
+            .map(|n| format!("marker at {}", position_text(n.at))),
+        Command::Note(text, at) => at
+            .map_or_else(
+                || recorder.add_note(&text),
+                |at| recorder.add_note_at(&text, at),
+            )
+            .map(|n| format!("note at {}", position_text(n.at))),
+        Command::Stop => Ok(String::new()),
+    };
+    result.unwrap_or_else(|e| format!("not done: {e}"))
+}
+
+fn position_text(at: Option<AudioPosition>) -> String {
+    at.map(|p| p.to_string()).unwrap_or_default()
+}
+
+fn meter_line(stats: &RecorderStats) -> String {
+    let state = if stats.paused {
+        "⏸ PAUSED"
+    } else {
+        "● REC"
+    };
+    let (bar, db) = match stats.level {
+        Some(level) => {
+            // -60 dBFS and below is an empty bar; 0 dBFS a full one.
+            let filled = (((level.rms_dbfs + 60.0) / 60.0).clamp(0.0, 1.0) * 20.0) as usize;
+            (
+                format!("{}{}", "█".repeat(filled), "░".repeat(20 - filled)),
+                format!("{:>6.1} dBFS", level.rms_dbfs),
+            )
+        }
+        None => ("░".repeat(20), "     - dBFS".to_string()),
+    };
+    let mut line = format!("{state} {}  {bar} {db}", stats.position);
+    if stats.frames_dropped > 0 || stats.stream_errors > 0 {
+        line.push_str(&format!(
+            "  dropped {} frames, {} stream errors",
+            stats.frames_dropped, stats.stream_errors
+        ));
+    }
+    line
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecording) -> CmdResult {
+    let capture = store.capture(finished.recording.id).map_err(fail)?;
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "event": "stopped",
+            "reason": finished.reason,
+            "message": finished.reason.message(),
+            "recording": finished.recording,
+            "path": finished.path,
+            "stats": finished.stats,
+            "segments": capture.events,
+        }));
+        return Ok(());
+    }
+    let r = &finished.recording;
+    println!("Stopped: {}", finished.reason.message());
+    println!("  recording  {}", r.id);
+    println!("  file       {}", finished.path.display());
+    println!(
+        "  audio      {} ({} Hz, {} ch, {} frames, {} bytes)",
+        AudioPosition::from_millis(r.duration_ms()),
+        r.sample_rate,
+        r.channels,
+        r.frames,
+        r.bytes
+    );
+    println!("  sha256     {}", r.sha256);
+    let s = &finished.stats;
+    println!(
+        "  dropped {} frames · {} stream errors · {} restarts · {} pauses",
+        s.frames_dropped,
+        s.stream_errors,
+        s.restarts,
+        capture
+            .events
+            .iter()
+            .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
+            .count()
+    );
+    Ok(())
+}

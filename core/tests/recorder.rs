@@ -1,0 +1,472 @@
+//! The recorder on real files in temporary data folders, driven by sources whose every
+//! frame the test knows: what is captured is exactly what is stored, pause/resume and
+//! markers sit at audio positions, and every way a recording can end is clean.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tellus_core::Store;
+use tellus_core::audio::{
+    AudioFormat, AudioSource, CaptureSink, GeneratedSource, Pacing, Recorder, RecorderOptions,
+    RunningStream, StreamFault,
+};
+use tellus_core::model::{
+    CaptureEventKind, NewStory, NoteKind, RecordingState, StopReason, StoryId, sample_project,
+};
+
+const MONO_16K: AudioFormat = AudioFormat {
+    sample_rate: 16_000,
+    channels: 1,
+};
+
+fn store_with_story(dir: &Path) -> (Arc<Store>, StoryId) {
+    let store = Store::open(dir).unwrap();
+    store.set_project(&sample_project()).unwrap();
+    let story = store
+        .create_story(&NewStory {
+            title: "Recorded".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    (Arc::new(store), story.id)
+}
+
+/// A device whose callback the test calls itself: the test pushes frames through the
+/// very sink the recorder made.
+struct HandDriven {
+    format: AudioFormat,
+    sinks: mpsc::Sender<CaptureSink>,
+}
+
+struct Idle;
+impl RunningStream for Idle {}
+
+impl AudioSource for HandDriven {
+    fn describe(&self) -> String {
+        "hand-driven test device".into()
+    }
+    fn format(&self) -> AudioFormat {
+        self.format
+    }
+    fn start(
+        &mut self,
+        sink: CaptureSink,
+        _faults: StreamFault,
+    ) -> tellus_core::Result<Box<dyn RunningStream>> {
+        self.sinks.send(sink).unwrap();
+        Ok(Box::new(Idle))
+    }
+}
+
+/// A hand-driven device is silent between the test's pushes; that is not a stall.
+fn hand_options() -> RecorderOptions {
+    RecorderOptions {
+        stall_timeout: Duration::from_secs(3_600),
+        ..RecorderOptions::default()
+    }
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::yield_now();
+    }
+}
+
+fn wav_samples(path: &Path) -> (hound::WavSpec, Vec<i16>) {
+    let reader = hound::WavReader::open(path).unwrap();
+    let spec = reader.spec();
+    (spec, reader.into_samples().map(Result::unwrap).collect())
+}
+
+fn ramp(n: usize, offset: i32) -> Vec<i16> {
+    (0..n as i32)
+        .map(|i| ((i * 13 + offset) % 30_000) as i16)
+        .collect()
+}
+
+#[test]
+fn pause_resume_and_markers_sit_at_audio_positions_in_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store.clone(),
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        hand_options(),
+    )
+    .unwrap();
+    let mut sink = rx.recv().unwrap();
+
+    let first = ramp(32_000, 0); // 2 s
+    sink.push(&first, 1, |s| s);
+    let marker = recorder.add_marker("key moment", None).unwrap();
+    recorder.pause().unwrap();
+    sink.push(&ramp(16_000, 999), 1, |s| s); // 1 s said while paused: not recorded
+    recorder.resume().unwrap();
+    let second = ramp(8_000, 7); // 0.5 s
+    sink.push(&second, 1, |s| s);
+    let note = recorder.add_note("she laughs").unwrap();
+    wait_until("everything is written", || {
+        recorder.stats().frames_written == 40_000
+    });
+    let stats = recorder.stats();
+    assert_eq!(
+        stats.session.as_millis(),
+        3_500,
+        "the session clock counts the pause"
+    );
+    assert_eq!(
+        stats.position.as_millis(),
+        2_500,
+        "the audio position does not"
+    );
+    let done = recorder.stop().unwrap();
+
+    assert_eq!(done.reason, StopReason::Requested);
+    assert_eq!(done.recording.frames, 40_000);
+    let (spec, samples) = wav_samples(&done.path);
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (16_000, 1, 16)
+    );
+    assert_eq!(samples, [first, second].concat());
+    assert_eq!(marker.at.unwrap().as_millis(), 2_000);
+    assert_eq!(note.at.unwrap().as_millis(), 2_500);
+
+    let capture = store.capture(done.recording.id).unwrap();
+    let boundaries: Vec<_> = capture
+        .events
+        .iter()
+        .map(|e| (e.kind, e.at_frame))
+        .collect();
+    assert_eq!(
+        boundaries,
+        [
+            (CaptureEventKind::Pause, 32_000),
+            (CaptureEventKind::Resume, 32_000)
+        ]
+    );
+    assert_eq!(capture.events[1].detail, "paused for 1000 ms");
+    assert_eq!(capture.stop_reason, Some(StopReason::Requested));
+    assert_eq!(capture.stats.frames_captured, 40_000);
+    assert_eq!(capture.stats.frames_dropped, 0);
+
+    let indexed = store.recordings(story).unwrap();
+    assert_eq!(indexed.len(), 1);
+    assert_eq!(indexed[0].state, RecordingState::Complete);
+    assert_eq!(indexed[0].duration_ms(), 2_500);
+    assert_eq!(
+        indexed[0].bytes,
+        std::fs::metadata(&done.path).unwrap().len()
+    );
+    assert_eq!(
+        indexed[0].sha256,
+        tellus_core::audio::wav::sha256_file(&done.path).unwrap().0
+    );
+    assert!(
+        !dir.path()
+            .join("recordings")
+            .join(format!("{}.partial.wav", done.recording.id))
+            .exists()
+    );
+    assert!(
+        recorder.pause().is_err(),
+        "a stopped recording cannot be paused"
+    );
+}
+
+#[test]
+fn levels_reach_a_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store,
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        hand_options(),
+    )
+    .unwrap();
+    let mut sink = rx.recv().unwrap();
+    let (levels_tx, levels) = mpsc::channel();
+    let levels_tx = std::sync::Mutex::new(levels_tx);
+    let _subscription = recorder.subscribe_levels(move |level: tellus_core::audio::Level| {
+        let _ = levels_tx.lock().unwrap().send(level);
+    });
+    // 50 ms of a loud square wave, then 50 ms of silence: one window each.
+    let loud: Vec<i16> = (0..800)
+        .map(|i| if i % 2 == 0 { 16_384 } else { -16_384 })
+        .collect();
+    sink.push(&loud, 1, |s| s);
+    let first = levels.recv_timeout(Duration::from_secs(10)).unwrap();
+    sink.push(&[0i16; 800], 1, |s| s);
+    let second = loop {
+        let level = levels.recv_timeout(Duration::from_secs(10)).unwrap();
+        if level.at.as_millis() == 100 {
+            break level;
+        }
+    };
+    assert_eq!(first.at.as_millis(), 50);
+    assert!((first.rms_dbfs + 6.02).abs() < 0.1, "{first:?}");
+    assert!(second.rms_dbfs < -100.0, "{second:?}");
+    assert_eq!(recorder.stats().level, Some(second));
+    recorder.stop().unwrap();
+}
+
+#[test]
+fn a_full_ring_drops_frames_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store,
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        RecorderOptions {
+            ring: Duration::from_millis(100), // 1,600 frames of room
+            ..hand_options()
+        },
+    )
+    .unwrap();
+    let mut sink = rx.recv().unwrap();
+    // One burst far larger than the ring: most of it cannot fit.
+    sink.push(&ramp(20_000, 0), 1, |s| s);
+    let stats = recorder.stats();
+    assert_eq!(stats.frames_captured + stats.frames_dropped, 20_000);
+    assert!(stats.frames_dropped >= 18_000, "{stats:?}");
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.stats.frames_dropped, stats.frames_dropped);
+    assert_eq!(done.recording.frames, stats.frames_captured);
+}
+
+#[test]
+fn stereo_is_kept_when_asked_and_mono_is_the_mean_of_the_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    for channels in [1u16, 2] {
+        let (tx, rx) = mpsc::channel();
+        let format = AudioFormat {
+            sample_rate: 48_000,
+            channels,
+        };
+        let recorder = Recorder::start(
+            store.clone(),
+            story,
+            Box::new(HandDriven { format, sinks: tx }),
+            hand_options(),
+        )
+        .unwrap();
+        let mut sink = rx.recv().unwrap();
+        // A stereo f32 device: left 0.5, right -0.25.
+        let frames: Vec<f32> = [0.5f32, -0.25].repeat(480);
+        sink.push(&frames, 2, |s| (s * 32768.0) as i16);
+        wait_until("written", || recorder.stats().frames_written == 480);
+        let done = recorder.stop().unwrap();
+        let (spec, samples) = wav_samples(&done.path);
+        assert_eq!(spec.channels, channels);
+        let expected = if channels == 1 {
+            vec![4096; 480]
+        } else {
+            [16384, -8192].repeat(480)
+        };
+        assert_eq!(samples, expected);
+    }
+}
+
+#[test]
+fn a_failed_stream_restarts_into_the_same_recording_with_a_gap_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let input = ramp(48_000, 3);
+    let source = GeneratedSource::from_samples(MONO_16K, input.clone(), Pacing::AsFastAsTaken)
+        .failing_after(16_000);
+    let recorder = Recorder::start(
+        store.clone(),
+        story,
+        Box::new(source),
+        RecorderOptions::default(),
+    )
+    .unwrap();
+    wait_until("the input ends", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::InputEnded);
+    assert_eq!(done.stats.restarts, 1);
+    assert_eq!(done.stats.stream_errors, 1);
+    let (_, samples) = wav_samples(&done.path);
+    assert_eq!(
+        samples, input,
+        "the restarted stream continues the same file"
+    );
+    let capture = store.capture(done.recording.id).unwrap();
+    assert_eq!(capture.events.len(), 1);
+    assert_eq!(capture.events[0].kind, CaptureEventKind::Gap);
+    assert_eq!(capture.events[0].at_frame, 16_000);
+    let notes = store.notes(story).unwrap();
+    let gap = notes.iter().find(|n| n.kind == NoteKind::Marker).unwrap();
+    assert!(gap.text.starts_with("Gap"), "{}", gap.text);
+    assert_eq!(gap.at.unwrap().as_millis(), 1_000);
+}
+
+#[test]
+fn a_stream_that_stops_delivering_is_rebuilt_into_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (tx, rx) = mpsc::channel();
+    let recorder = Recorder::start(
+        store.clone(),
+        story,
+        Box::new(HandDriven {
+            format: MONO_16K,
+            sinks: tx,
+        }),
+        RecorderOptions {
+            stall_timeout: Duration::from_millis(200),
+            ..RecorderOptions::default()
+        },
+    )
+    .unwrap();
+    let mut first = rx.recv().unwrap();
+    let before = ramp(8_000, 1);
+    first.push(&before, 1, |s| s);
+    // Then silence from this stream: the recorder gives up on it and starts another.
+    let mut second = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let after = ramp(4_000, 2);
+    second.push(&after, 1, |s| s);
+    wait_until("both parts are written", || {
+        recorder.stats().frames_written == 12_000
+    });
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.stats.restarts, 1);
+    assert_eq!(done.stats.stream_errors, 1);
+    assert_eq!(wav_samples(&done.path).1, [before, after].concat());
+    let events = store.capture(done.recording.id).unwrap().events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].kind, events[0].at_frame),
+        (CaptureEventKind::Gap, 8_000)
+    );
+    assert!(
+        events[0].detail.contains("stopped delivering"),
+        "{}",
+        events[0].detail
+    );
+}
+
+#[test]
+fn a_requested_length_is_recorded_to_the_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let source = GeneratedSource::tone(MONO_16K, 440.0, 0.5, None, Pacing::AsFastAsTaken);
+    let recorder = Recorder::start(
+        store,
+        story,
+        Box::new(source),
+        RecorderOptions {
+            max_duration: Some(Duration::from_millis(2_345)),
+            ..RecorderOptions::default()
+        },
+    )
+    .unwrap();
+    wait_until("the length is reached", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::DurationReached);
+    assert_eq!(done.recording.frames, 37_520);
+    assert_eq!(wav_samples(&done.path).1.len(), 37_520);
+}
+
+#[test]
+fn the_size_limit_stops_cleanly_and_keeps_everything_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let source = GeneratedSource::tone(MONO_16K, 440.0, 0.5, None, Pacing::AsFastAsTaken);
+    let recorder = Recorder::start(
+        store.clone(),
+        story,
+        Box::new(source),
+        RecorderOptions {
+            // A small limit stands in for 4 GiB: the decision is the same.
+            max_file_bytes: 100_001,
+            ..RecorderOptions::default()
+        },
+    )
+    .unwrap();
+    wait_until("the limit is reached", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::FileSizeLimit);
+    assert_eq!(done.recording.frames, 50_000);
+    assert_eq!(wav_samples(&done.path).1.len(), 50_000);
+    assert!(done.reason.message().contains("4 GiB"));
+    assert_eq!(
+        store.capture(done.recording.id).unwrap().stop_reason,
+        Some(StopReason::FileSizeLimit)
+    );
+}
+
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn low_free_space_stops_cleanly_and_keeps_what_was_captured() {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(_tmpfs) = Tmpfs::mount(mount_point.path(), "8m") else {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    };
+    let (store, story) = store_with_story(&mount_point.path().join("data"));
+    let options = RecorderOptions {
+        min_free_bytes: 6 << 20,
+        ..RecorderOptions::default()
+    };
+    let source = GeneratedSource::tone(MONO_16K, 440.0, 0.5, None, Pacing::AsFastAsTaken);
+    let recorder =
+        Recorder::start(store.clone(), story, Box::new(source), options.clone()).unwrap();
+    wait_until("storage runs low", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::LowDiskSpace);
+    assert!(
+        done.recording.frames > 16_000,
+        "{} frames",
+        done.recording.frames
+    );
+    assert_eq!(
+        wav_samples(&done.path).1.len() as u64,
+        done.recording.frames
+    );
+    assert_eq!(store.recordings(story).unwrap().len(), 1);
+
+    // With the margin already gone, a new recording is refused with a clear error.
+    let source = GeneratedSource::tone(MONO_16K, 440.0, 0.5, None, Pacing::AsFastAsTaken);
+    let refused = Recorder::start(store.clone(), story, Box::new(source), options);
+    assert!(matches!(refused, Err(tellus_core::Error::StorageFull)));
+}
