@@ -6,6 +6,7 @@ mod demo;
 mod note;
 mod output;
 mod project;
+mod server;
 mod story;
 
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ enum Command {
     Tag(story::TagCommand),
     /// Walk through a reporter's journey in a temporary data folder and print it
     Demo(demo::DemoArgs),
+    /// Run the project server (data in --data-dir, default <user data folder>/server)
+    Serve(server::ServeArgs),
+    /// Operate the project server: projects, invites, revocation
+    #[command(subcommand)]
+    Admin(server::AdminCommand),
 }
 
 /// What every command gets: where the data is and how to print.
@@ -96,6 +102,8 @@ fn main() -> ExitCode {
         Command::Consent(cmd) => consent::run(&ctx, cmd),
         Command::Tag(cmd) => story::run_tag(&ctx, cmd),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Serve(args) => server::serve(&ctx, args),
+        Command::Admin(cmd) => server::admin(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
