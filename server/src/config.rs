@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub invite_expiry_secs: u64,
     /// Most changes per feed page.
     pub feed_page_max: u32,
+    /// A request body that sends nothing for this long counts as cut (its received
+    /// prefix is kept).
+    pub body_idle_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             upload_expiry_secs: 7 * 24 * 3600,
             invite_expiry_secs: 14 * 24 * 3600,
             feed_page_max: 500,
+            body_idle_timeout_secs: 30,
         }
     }
 }

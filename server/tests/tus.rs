@@ -164,9 +164,20 @@ async fn two_clients_patching_one_upload_leave_a_correct_file() {
                 .unwrap();
             let end = (offset + 100_000).min(data.len());
             let chunk = &data[offset..end];
-            let r = device
-                .patch(&path, offset as u64, chunk, Some(checksum("sha256", chunk)))
+            // A refused PATCH may also see its connection closed before its body is sent
+            // (the server answers without reading it): that is a refusal too.
+            let sent = device
+                .tus(Method::PATCH, &path)
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", offset.to_string())
+                .header("Upload-Checksum", checksum("sha256", chunk))
+                .body(chunk.to_vec())
+                .send()
                 .await;
+            let Ok(r) = sent else {
+                refusals += 1;
+                continue;
+            };
             match r.status() {
                 StatusCode::NO_CONTENT => {}
                 StatusCode::CONFLICT | StatusCode::LOCKED => refusals += 1,
@@ -317,40 +328,52 @@ async fn a_body_cut_mid_way_keeps_the_bytes_that_arrived() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = Server::start().await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
-    let story = reporter.consented_story().await;
-    let data = audio(400_000, 9);
-    let recording = new_id();
-    let path = reporter.new_upload(&story, &recording, &data).await;
-    // A raw connection that announces the whole body, sends 150,000 bytes and hangs up.
-    let addr = server.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
-        reporter.token,
-        data.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&data[..150_000]).await.unwrap();
-    stream.flush().await.unwrap();
-    stream.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest).await;
-    // The server commits the prefix once it notices the cut; poll for it with a deadline.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut offset = reporter.offset(&path).await;
-    while offset != 150_000 && std::time::Instant::now() < deadline {
-        tokio::task::yield_now().await;
-        offset = reporter.offset(&path).await;
+    // Half-closed (the client stops sending and waits) and hung up outright (the socket
+    // dropped, as a phone losing its network does).
+    for hang_up in [false, true] {
+        let story = reporter.consented_story().await;
+        let data = audio(3_000_000, 9);
+        let recording = new_id();
+        let path = reporter.new_upload(&story, &recording, &data).await;
+        // A raw connection that announces the whole body, sends part of it and stops.
+        let sent = 1_500_000;
+        let addr = server.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+             Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
+            reporter.token,
+            data.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&data[..sent]).await.unwrap();
+        stream.flush().await.unwrap();
+        if hang_up {
+            drop(stream);
+        } else {
+            stream.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        }
+        // The server commits the prefix once it notices the cut; poll for it with a deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut offset = reporter.offset(&path).await;
+        while offset != sent as u64 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            offset = reporter.offset(&path).await;
+        }
+        assert_eq!(
+            offset, sent as u64,
+            "the received prefix is kept (hang_up: {hang_up})"
+        );
+        let rest = &data[sent..];
+        let r = reporter
+            .patch(&path, sent as u64, rest, Some(checksum("sha1", rest)))
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let receipt: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
+        assert_eq!(receipt["sha256"], sha256_hex(&data));
     }
-    assert_eq!(offset, 150_000, "the received prefix is kept");
-    let rest = &data[150_000..];
-    let r = reporter
-        .patch(&path, 150_000, rest, Some(checksum("sha1", rest)))
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let receipt: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
-    assert_eq!(receipt["sha256"], sha256_hex(&data));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,4 +451,42 @@ async fn malformed_tus_headers_are_400s() {
         "no Tus-Resumable"
     );
     assert_eq!(reporter.offset(&path).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_goes_silent_counts_as_cut_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start_with(|c| c.body_idle_timeout_secs = 1).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(500_000, 11);
+    let recording = new_id();
+    let path = reporter.new_upload(&story, &recording, &data).await;
+    // A link that dies without a reset: part of the body, then silence, socket open.
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
+        reporter.token,
+        data.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&data[..200_000]).await.unwrap();
+    stream.flush().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut offset = reporter.offset(&path).await;
+    while offset != 200_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        offset = reporter.offset(&path).await;
+    }
+    assert_eq!(
+        offset, 200_000,
+        "the prefix is committed and the upload is free again"
+    );
+    let r = reporter.patch(&path, 200_000, &data[200_000..], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    drop(stream);
+    let receipt: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
+    assert_eq!(receipt["sha256"], sha256_hex(&data));
 }

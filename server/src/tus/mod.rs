@@ -48,6 +48,19 @@ impl Locks {
         lock.try_lock_owned().ok()
     }
 
+    /// Waits up to `wait` for the upload's lock (None when it stays busy).
+    async fn lock_within(
+        &self,
+        id: &str,
+        wait: std::time::Duration,
+    ) -> Option<OwnedMutexGuard<()>> {
+        let lock = {
+            let mut map = self.map.lock().ok()?;
+            map.entry(id.to_string()).or_default().clone()
+        };
+        tokio::time::timeout(wait, lock.lock_owned()).await.ok()
+    }
+
     /// Drops the lock of an upload that is finished or gone.
     pub fn forget(&self, id: &str) {
         if let Ok(mut map) = self.map.lock() {
@@ -76,6 +89,9 @@ async fn with_tus_resumable(mut response: Response) -> Response {
         .insert(h::TUS_RESUMABLE, HeaderValue::from_static(h::TUS_VERSION_1));
     response
 }
+
+/// How long a HEAD waits for a PATCH in flight on the same upload to finish.
+const HEAD_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 const EXTENSIONS: &str =
     "creation,creation-with-upload,creation-defer-length,checksum,termination,expiration";
@@ -294,14 +310,15 @@ async fn create(
     let mut upload = upload;
     if with_body {
         let guard = app.uploads.try_lock(&upload.id);
-        match write_chunk(&app, &mut upload, &headers, body).await {
+        let (result, written) = write_detached(&app, upload, headers, body, guard).await?;
+        upload = written;
+        match result {
             Ok(_) | Err(Error::Refused { .. }) => {}
             Err(e) => {
                 let _ = state::remove(&app, &upload.id).await;
                 return Err(e);
             }
         }
-        drop(guard);
     }
     let mut response =
         (StatusCode::CREATED, [(header::LOCATION.as_str(), location)]).into_response();
@@ -339,6 +356,14 @@ async fn head(
 ) -> Result<Response> {
     check_resumable(&headers)?;
     let upload = owned(&app, &who, &id).await?;
+    // A client asks for the offset right after its connection broke; the server may
+    // still be committing what arrived on it. Waiting briefly for that write to settle
+    // answers with the whole received prefix instead of an older offset.
+    let settled = app.uploads.lock_within(&upload.id, HEAD_SETTLE).await;
+    let upload = match settled {
+        Some(_guard) => owned(&app, &who, &id).await?,
+        None => upload,
+    };
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -369,7 +394,7 @@ async fn patch(
         .ok_or_else(|| bad("a PATCH needs Upload-Offset".into()))
         .and_then(|v| headers::parse_u64("Upload-Offset", v).map_err(bad))?;
     let mut upload = owned(&app, &who, &id).await?;
-    let Some(_guard) = app.uploads.try_lock(&upload.id) else {
+    let Some(guard) = app.uploads.try_lock(&upload.id) else {
         return Err(Error::refused(
             StatusCode::LOCKED,
             "upload_busy",
@@ -387,7 +412,8 @@ async fn patch(
             ),
         ));
     }
-    let receipt = write_chunk(&app, &mut upload, &headers, body).await?;
+    let (result, upload) = write_detached(&app, upload, headers, body, Some(guard)).await?;
+    let receipt = result?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     for (name, value) in upload_headers(&app, &upload) {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -400,6 +426,27 @@ async fn patch(
         }
     }
     Ok(response)
+}
+
+/// Runs `write_chunk` on a task of its own, holding the upload's lock. When the client
+/// hangs up, hyper may drop the request's future; the task goes on, sees the body end
+/// early, and commits the prefix that arrived (DESIGN.md §3) before it lets go of the
+/// lock.
+async fn write_detached(
+    app: &App,
+    mut upload: Upload,
+    headers: HeaderMap,
+    body: Body,
+    guard: Option<OwnedMutexGuard<()>>,
+) -> Result<(Result<Option<String>>, Upload)> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let result = write_chunk(&app, &mut upload, &headers, body).await;
+        (result, upload)
+    })
+    .await
+    .map_err(|e| Error::Config(format!("an upload task failed: {e}")))
 }
 
 /// Writes one PATCH (or creation-with-upload) body at the upload's offset. Returns the

@@ -86,14 +86,17 @@ pub async fn receive(
     let mut committed = start;
     let mut cut = false;
     let mut stream = body.into_data_stream();
+    let idle = std::time::Duration::from_secs(app.config.body_idle_timeout_secs.max(1));
     let failure: Option<Error> = loop {
-        let bytes = match stream.next().await {
-            None => break None,
-            Some(Err(_)) => {
+        // A link that dies without a reset sends nothing more; after `idle` the body
+        // counts as cut, so the upload's lock is not held until TCP gives up.
+        let bytes = match tokio::time::timeout(idle, stream.next()).await {
+            Ok(None) => break None,
+            Ok(Some(Err(_))) | Err(_) => {
                 cut = true;
                 break None;
             }
-            Some(Ok(bytes)) => bytes,
+            Ok(Some(Ok(bytes))) => bytes,
         };
         if start + received + bytes.len() as u64 > limit {
             break Some(Error::refused(
