@@ -95,10 +95,15 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("TELLUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    // Structured logs on stderr; TELLUS_LOG_FORMAT=json for one JSON object per line.
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("TELLUS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

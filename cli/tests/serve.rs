@@ -339,7 +339,7 @@ fn sigterm_finishes_the_request_in_flight_then_stops() {
         .path()
         .join("spool")
         .join(s.path.rsplit('/').next().unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::fs::metadata(&spool).map(|m| m.len()).unwrap_or(0) == 0
         && std::time::Instant::now() < deadline
     {

@@ -153,7 +153,11 @@ async fn two_clients_patching_one_upload_leave_a_correct_file() {
     let writer = |device: Device, path: String, data: Vec<u8>| async move {
         let mut refusals = 0;
         loop {
-            let head = device.tus(Method::HEAD, &path).send().await.unwrap();
+            // A connection the server closed after refusing a PATCH may fail the next
+            // request on it; ask again.
+            let Ok(head) = device.tus(Method::HEAD, &path).send().await else {
+                continue;
+            };
             if head.status() == StatusCode::NOT_FOUND {
                 return refusals; // completed by the other writer
             }
@@ -356,7 +360,7 @@ async fn a_body_cut_mid_way_keeps_the_bytes_that_arrived() {
             let _ = stream.read_to_end(&mut rest).await;
         }
         // The server commits the prefix once it notices the cut; poll for it with a deadline.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut offset = reporter.offset(&path).await;
         while offset != sent as u64 && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -474,7 +478,7 @@ async fn a_body_that_goes_silent_counts_as_cut_after_the_idle_timeout() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&data[..200_000]).await.unwrap();
     stream.flush().await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut offset = reporter.offset(&path).await;
     while offset != 200_000 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -489,4 +493,53 @@ async fn a_body_that_goes_silent_counts_as_cut_after_the_idle_timeout() {
     drop(stream);
     let receipt: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
     assert_eq!(receipt["sha256"], sha256_hex(&data));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_upload_is_gone_and_swept_on_restart() {
+    let server = Server::start_with(|c| c.upload_expiry_secs = 0).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(1000, 12);
+    let r = reporter.create_upload(&story, &new_id(), &data).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.headers().contains_key("upload-expires"));
+    let path = r.headers()["location"].to_str().unwrap().to_string();
+    let r = reporter.tus(Method::HEAD, &path).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    let r = reporter.patch(&path, 0, &data, None).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(server.spool_files(), 1);
+    // A restart sweeps it away, file and row.
+    let dir = server.stop().await;
+    let server = Server::start_in(dir, |c| c.upload_expiry_secs = 0).await;
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.upload_rows(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_answer_json() {
+    let server = Server::start().await;
+    let r = server
+        .http
+        .get(server.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "no_route"
+    );
+    let r = server
+        .http
+        .delete(server.url("/api/v1/changes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "method_not_allowed"
+    );
 }
