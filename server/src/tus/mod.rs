@@ -33,13 +33,33 @@ use receive::{Outcome, receive};
 pub use state::{Upload, delete_spool, recover, spawn_expiry_sweeper};
 
 /// One lock per upload in progress: two PATCHes on one upload never interleave; the
-/// second is refused with 423 (tus clients retry it after asking for the offset).
+/// second waits briefly, then is refused with 423 (tus clients retry it after asking
+/// for the offset).
 #[derive(Default)]
 pub struct Locks {
     map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The running SHA-256 of each upload's bytes so far, by the offset it covers, so
+    /// that completion need not read the whole file again. Lost on restart; completion
+    /// then hashes the file.
+    hashes: Mutex<HashMap<String, (u64, sha2::Sha256)>>,
 }
 
 impl Locks {
+    /// The running hash of the first `offset` bytes of an upload, if it is known.
+    fn take_hash(&self, id: &str, offset: u64) -> Option<sha2::Sha256> {
+        let mut hashes = self.hashes.lock().ok()?;
+        match hashes.remove(id) {
+            Some((at, hash)) if at == offset => Some(hash),
+            _ => None,
+        }
+    }
+
+    fn keep_hash(&self, id: &str, offset: u64, hash: sha2::Sha256) {
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.insert(id.to_string(), (offset, hash));
+        }
+    }
+
     fn try_lock(&self, id: &str) -> Option<OwnedMutexGuard<()>> {
         let lock = {
             let mut map = self.map.lock().ok()?;
@@ -66,6 +86,9 @@ impl Locks {
         if let Ok(mut map) = self.map.lock() {
             map.remove(id);
         }
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.remove(id);
+        }
     }
 }
 
@@ -90,8 +113,9 @@ async fn with_tus_resumable(mut response: Response) -> Response {
     response
 }
 
-/// How long a HEAD waits for a PATCH in flight on the same upload to finish.
-const HEAD_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a request waits for another one on the same upload to finish: a HEAD then
+/// reports the settled offset, a PATCH or DELETE goes ahead (or gets 423 after it).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 const EXTENSIONS: &str =
     "creation,creation-with-upload,creation-defer-length,checksum,termination,expiration";
@@ -359,10 +383,15 @@ async fn head(
     // A client asks for the offset right after its connection broke; the server may
     // still be committing what arrived on it. Waiting briefly for that write to settle
     // answers with the whole received prefix instead of an older offset.
-    let settled = app.uploads.lock_within(&upload.id, HEAD_SETTLE).await;
-    let upload = match settled {
-        Some(_guard) => owned(&app, &who, &id).await?,
-        None => upload,
+    let settled = app
+        .uploads
+        .lock_within(&upload.id, LOCK_WAIT)
+        .await
+        .is_some();
+    let upload = if settled {
+        owned(&app, &who, &id).await?
+    } else {
+        upload
     };
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -394,7 +423,7 @@ async fn patch(
         .ok_or_else(|| bad("a PATCH needs Upload-Offset".into()))
         .and_then(|v| headers::parse_u64("Upload-Offset", v).map_err(bad))?;
     let mut upload = owned(&app, &who, &id).await?;
-    let Some(guard) = app.uploads.try_lock(&upload.id) else {
+    let Some(guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
         return Err(Error::refused(
             StatusCode::LOCKED,
             "upload_busy",
@@ -518,7 +547,7 @@ async fn terminate(
 ) -> Result<StatusCode> {
     check_resumable(&headers)?;
     let upload = owned(&app, &who, &id).await?;
-    let Some(_guard) = app.uploads.try_lock(&upload.id) else {
+    let Some(_guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
         return Err(Error::refused(
             StatusCode::LOCKED,
             "upload_busy",

@@ -82,6 +82,12 @@ pub async fn receive(
         .map_err(|e| Error::io("cannot seek in the spool file", e))?;
 
     let mut hasher = checksum.as_ref().map(|(a, _)| Hasher::new(*a));
+    // The whole file's running hash, when it is known up to `start`.
+    let mut whole = app
+        .uploads
+        .take_hash(&upload.id, start)
+        .or_else(|| (start == 0).then(Sha256::new));
+    let before = whole.clone();
     let mut received: u64 = 0;
     let mut committed = start;
     let mut cut = false;
@@ -107,6 +113,9 @@ pub async fn receive(
         }
         if let Some(h) = hasher.as_mut() {
             h.update(&bytes);
+        }
+        if let Some(w) = whole.as_mut() {
+            w.update(&bytes);
         }
         if let Err(e) = file.write_all(&bytes).await {
             break Some(Error::io("cannot write the spool file", e));
@@ -144,6 +153,9 @@ pub async fn receive(
                     .await
                     .map_err(|e| Error::io("cannot discard a corrupted chunk", e))?;
                 upload.offset = start;
+                if let Some(before) = before {
+                    app.uploads.keep_hash(&upload.id, start, before);
+                }
                 return Err(Error::refused(
                     StatusCode::from_u16(tellus_protocol::headers::STATUS_CHECKSUM_MISMATCH)
                         .unwrap_or(StatusCode::BAD_REQUEST),
@@ -169,6 +181,9 @@ pub async fn receive(
     upload.offset = start + received;
     if upload.offset != committed {
         state::set_offset(app, &upload.id, upload.offset).await?;
+    }
+    if let Some(whole) = whole {
+        app.uploads.keep_hash(&upload.id, upload.offset, whole);
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
 }
