@@ -69,7 +69,7 @@ fn server_config(ctx: &Context, file: Option<&PathBuf>) -> Result<ServerConfig, 
     };
     match &ctx.data_dir {
         Some(dir) => config.data_dir = dir.clone(),
-        None if file.is_some() => {}
+        None if !config.data_dir.as_os_str().is_empty() => {}
         None => {
             config.data_dir = directories::ProjectDirs::from("org", "Tellus", "tellus")
                 .map(|dirs| dirs.data_dir().join("server"))

@@ -41,8 +41,13 @@ struct Serving {
 
 impl Serving {
     fn start(dir: &Path) -> Serving {
-        let mut child = tellus(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = tellus(dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        Serving::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Serving {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -369,5 +374,75 @@ fn sigterm_finishes_the_request_in_flight_then_stops() {
     assert_eq!(
         std::fs::read(s.dir.path().join("audio").join(&s.recording)).unwrap(),
         data
+    );
+}
+
+#[test]
+fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("from-toml");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmax_upload_bytes = 12345\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let max_size = |server: &Serving| -> String {
+        let r = Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/uploads", server.base),
+            )
+            .send()
+            .unwrap();
+        r.headers()["tus-max-size"].to_str().unwrap().to_string()
+    };
+    let bare = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tellus"));
+        cmd.env_remove("TELLUS_DATA_DIR")
+            .env_remove("TELLUS_LISTEN")
+            .env_remove("TELLUS_MAX_UPLOAD_BYTES");
+        cmd
+    };
+    let mut cmd = bare();
+    cmd.args(["serve", "--config"]).arg(&config);
+    let server = Serving::spawn(cmd);
+    assert_eq!(max_size(&server), "12345");
+    assert!(
+        data.join("server.db").exists(),
+        "the data folder comes from the file"
+    );
+    server.kill();
+
+    let mut cmd = bare();
+    cmd.args(["serve", "--config"])
+        .arg(&config)
+        .env("TELLUS_MAX_UPLOAD_BYTES", "777");
+    let server = Serving::spawn(cmd);
+    assert_eq!(max_size(&server), "777", "environment overrides the file");
+    server.kill();
+
+    let mut cmd = bare();
+    cmd.args(["serve", "--max-upload-bytes", "55", "--config"])
+        .arg(&config)
+        .env("TELLUS_MAX_UPLOAD_BYTES", "777");
+    let server = Serving::spawn(cmd);
+    assert_eq!(max_size(&server), "55", "a flag overrides both");
+    server.kill();
+
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nmax_upload_byte = 1\n").unwrap();
+    let out = bare()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_upload_byte"),
+        "a misspelt key is named: {err}"
     );
 }

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 use tellus_protocol::Role;
 
@@ -145,16 +145,4 @@ impl FromRequestParts<App> for Principal {
             }),
         }
     }
-}
-
-/// Looks up a principal's role by id (used by admin revoke).
-pub fn principal_exists(conn: &rusqlite::Connection, id: &str) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM principals WHERE id = ?1",
-            params![id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
 }

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 pub struct ServerConfig {
     /// Address to listen on, e.g. "127.0.0.1:8080" (port 0 picks a free one).
     pub listen: SocketAddr,
-    /// Holds `server.db`, `audio/` and `spool/`.
+    /// Holds `server.db`, `audio/` and `spool/` (empty: the caller chooses; the CLI
+    /// uses `<user data folder>/server`).
     pub data_dir: PathBuf,
     /// Largest recording accepted, in bytes.
     pub max_upload_bytes: u64,
@@ -34,7 +35,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_dir: PathBuf::from("tellus-server-data"),
+            data_dir: PathBuf::new(),
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
             upload_expiry_secs: 7 * 24 * 3600,

@@ -43,6 +43,9 @@ impl App {
     /// Opens (or creates) the data folder: database, audio storage and upload spool, and
     /// tidies what a crash may have left (see `tus::recover`).
     pub fn open(config: ServerConfig) -> Result<App> {
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(Error::Config("no data folder is set (data_dir)".into()));
+        }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
         let db = Db::open(&config.db_path())?;
@@ -62,6 +65,9 @@ impl App {
 
     /// Opens only the database, for the operator's commands.
     pub fn open_db(config: &ServerConfig) -> Result<Db> {
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(Error::Config("no data folder is set (data_dir)".into()));
+        }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
         Db::open(&config.db_path())

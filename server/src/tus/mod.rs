@@ -222,7 +222,7 @@ fn declared(headers: &HeaderMap) -> Result<Declared> {
     })
 }
 
-fn upload_headers(app: &App, upload: &Upload) -> Vec<(&'static str, String)> {
+fn upload_headers(upload: &Upload) -> Vec<(&'static str, String)> {
     let mut out = vec![
         (h::UPLOAD_OFFSET, upload.offset.to_string()),
         (h::UPLOAD_EXPIRES, http_date(upload.expires_at)),
@@ -231,7 +231,6 @@ fn upload_headers(app: &App, upload: &Upload) -> Vec<(&'static str, String)> {
         Some(length) => out.push((h::UPLOAD_LENGTH, length.to_string())),
         None => out.push((h::UPLOAD_DEFER_LENGTH, "1".to_string())),
     }
-    let _ = app;
     out
 }
 
@@ -346,7 +345,7 @@ async fn create(
     }
     let mut response =
         (StatusCode::CREATED, [(header::LOCATION.as_str(), location)]).into_response();
-    for (name, value) in upload_headers(&app, &upload) {
+    for (name, value) in upload_headers(&upload) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, v);
         }
@@ -396,7 +395,7 @@ async fn head(
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for (name, value) in upload_headers(&app, &upload) {
+    for (name, value) in upload_headers(&upload) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(name, v);
         }
@@ -444,7 +443,7 @@ async fn patch(
     let (result, upload) = write_detached(&app, upload, headers, body, Some(guard)).await?;
     let receipt = result?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for (name, value) in upload_headers(&app, &upload) {
+    for (name, value) in upload_headers(&upload) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, v);
         }

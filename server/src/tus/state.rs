@@ -187,10 +187,10 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     }
     let storage = app.storage.clone();
     let (recording, spool) = (upload.recording_id.clone(), spool_path(app, &upload.id));
-    blocking(move || {
-        storage
-            .put(&recording, &spool)
-            .map_err(|e| Error::io("cannot move the audio into storage", e))
+    // A withdrawal may have deleted the spool file under this PATCH: the upload is gone.
+    blocking(move || match storage.put(&recording, &spool) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(gone()),
+        other => other.map_err(|e| Error::io("cannot move the audio into storage", e)),
     })
     .await?;
     let u = upload.clone();
