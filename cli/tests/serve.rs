@@ -42,16 +42,13 @@ struct Serving {
 impl Serving {
     fn start(dir: &Path) -> Serving {
         let mut cmd = tellus(dir);
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::null());
         Serving::spawn(cmd)
     }
 
     fn spawn(mut cmd: Command) -> Serving {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
         // The server prints its address once it is listening; this read waits for it.
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -404,7 +401,8 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tellus"));
         cmd.env_remove("TELLUS_DATA_DIR")
             .env_remove("TELLUS_LISTEN")
-            .env_remove("TELLUS_MAX_UPLOAD_BYTES");
+            .env_remove("TELLUS_MAX_UPLOAD_BYTES")
+            .stderr(Stdio::null());
         cmd
     };
     let mut cmd = bare();
@@ -445,4 +443,105 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
         err.contains("max_upload_byte"),
         "a misspelt key is named: {err}"
     );
+}
+
+#[test]
+fn the_logs_carry_no_story_text_names_or_consent_details() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["admin", "project", "create"]);
+    let invite: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &[
+            "--json",
+            "admin",
+            "invite",
+            "--project",
+            PROJECT,
+            "--role",
+            "reporter",
+        ],
+    ))
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let mut cmd = tellus(dir.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TELLUS_LOG", "debug")
+        .env("TELLUS_LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let server = Serving::spawn(cmd);
+    let http = Client::new();
+    let enrolled: Value = http
+        .post(format!("{}/api/v1/enrol", server.base))
+        .json(&json!({ "invite_code": invite["code"], "device_label": "phone" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = enrolled["token"].as_str().unwrap();
+    let story = id();
+    let consent = |kind: &str, granted: &[&str]| {
+        json!({
+            "id": id(), "story_id": story, "participant_id": id(), "kind": kind,
+            "form_id": "storyteller-consent", "form_version": 2, "language": "en",
+            "granted": granted, "method": { "kind": "app_checkbox" },
+            "captured_by": "r", "captured_at": "2026-11-22T10:00:00Z"
+        })
+    };
+    let post = |body: Value| {
+        http.post(format!("{}/api/v1/stories/{story}/consent", server.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        post(consent("given", &["record", "credit_by_name", "recontact"])),
+        StatusCode::CREATED
+    );
+    let doc = json!({
+        "id": story, "revision": 1, "title": "TitleOfAStoryThatMustNotBeLogged",
+        "summary": "SummaryThatMustNotBeLogged", "status": "ready", "tags": ["housing"],
+        "storyteller": { "id": id(), "label": "LabelThatMustNotBeLogged" },
+        "notes": [{ "id": id(), "kind": "note", "text": "NoteThatMustNotBeLogged", "created_at": "2026-11-22T10:00:00Z" }],
+        "identity": { "name": "NameThatMustNotBeLogged", "contact": "ContactThatMustNotBeLogged" },
+        "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"
+    });
+    let r = http
+        .put(format!("{}/api/v1/stories/{story}", server.base))
+        .bearer_auth(token)
+        .json(&doc)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // A refused write too: its message must not reach the log either.
+    let r = http
+        .put(format!("{}/api/v1/stories/{story}", server.base))
+        .bearer_auth(token)
+        .json(&doc)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut withdrawal = consent("withdrawn", &[]);
+    withdrawal["form_id"] = Value::Null;
+    assert_eq!(post(withdrawal), StatusCode::CREATED);
+    server.kill();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("story stored"),
+        "the log has the events: {text}"
+    );
+    assert!(text.contains("consent withdrawn"), "{text}");
+    for secret in [
+        "MustNotBeLogged",
+        "credit_by_name",
+        "recontact",
+        "storyteller-consent",
+        token,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the log contains {secret:?}: {text}"
+        );
+    }
 }
