@@ -435,6 +435,7 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
     let out = bare()
         .args(["serve", "--config"])
         .arg(&config)
+        .stderr(Stdio::piped())
         .output()
         .unwrap();
     assert!(!out.status.success());
