@@ -180,3 +180,34 @@ fn migrate(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_again_is_a_no_op_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let db = Db::open(&path).unwrap();
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO projects (id, name, config, created_at) VALUES ('p', 'P', '{}', 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        let count: i64 = db
+            .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(count, 1, "reopening keeps the data");
+        db.with(|c| Ok(c.pragma_update(None, "user_version", 99)?))
+            .unwrap();
+        drop(db);
+        let err = Db::open(&path).err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}
