@@ -39,7 +39,7 @@ url=$(grep -o 'http://[0-9.:]*' "$data/serve.out" | head -1)
 
 status=0
 echo "== tus-js-client against tellus serve"
-TELLUS_URL="$url" TELLUS_INVITES="$(invites 4)" node "$TUS_NODE_DIR/tus_js_test.mjs" || status=1
+TELLUS_URL="$url" TELLUS_INVITES="$(invites 8)" node "$TUS_NODE_DIR/tus_js_test.mjs" || status=1
 echo "== tuspy against tellus serve"
 TELLUS_URL="$url" TELLUS_INVITES="$(invites 2)" "$TUS_PYTHON" tests/tus/test_tuspy.py || status=1
 exit $status
