@@ -2,6 +2,9 @@
 //   node bench.mjs compare FILE TELLUS_URL ADMIN_TOKEN NODE_TUS_URL ROUNDS
 //     tus-js-client uploads FILE to tellus-server and to @tus/server, alternating;
 //     prints the median time of each and the ratio.
+//   node bench.mjs cuts FILE TELLUS_URL ADMIN_TOKEN NODE_TUS_URL CUT_MB
+//     the same through a proxy that cuts every connection after CUT_MB, to each server:
+//     bytes sent over the payload (tus-js-client's own retries resume each time).
 //   node bench.mjs devices TELLUS_URL ADMIN_TOKEN DEVICES MB
 //     that many simulated devices at once, each enrolling, recording consent, PUTting a
 //     story and uploading MB megabytes with tus-js-client; every receipt is verified;
@@ -9,6 +12,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tus from 'tus-js-client';
+import { cuttingProxy } from './cutting_proxy.mjs';
 
 const PROJECT = 'coproduction-stories-2026';
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
@@ -54,11 +58,11 @@ async function consentAndStory(base, token) {
   return { storyId, putMs: now() - t0 };
 }
 
-function upload(endpoint, data, digest, headers, metadata) {
+function upload(endpoint, data, digest, headers, metadata, retryDelays = [0, 200, 1000, 3000]) {
   return new Promise((resolve, reject) => {
     const u = new tus.Upload(data, {
       endpoint, headers, metadata: { ...metadata, sha256: digest, content_type: 'audio/wav' },
-      retryDelays: [0, 200, 1000, 3000], storeFingerprintForResuming: false,
+      retryDelays, storeFingerprintForResuming: false,
       onSuccess: () => resolve(u.url), onError: reject,
     });
     u.start();
@@ -99,6 +103,38 @@ async function compare([file, base, admin, nodeUrl, rounds]) {
   }));
 }
 
+// The same file through a proxy that cuts every connection after CUT_MB, to each server:
+// bytes the client sent over the payload, and time.
+async function cuts([file, base, admin, nodeUrl, cutMb]) {
+  const data = readFileSync(file);
+  const digest = sha256(data);
+  const token = await device(base, admin);
+  const out = { bytes: data.length, cut_every_bytes: Number(cutMb) * 1024 * 1024 };
+  for (const [name, target] of [['tellus', base], ['node_tus', nodeUrl]]) {
+    const proxy = await cuttingProxy(target, out.cut_every_bytes);
+    const path = new URL(target).pathname.replace(/\/$/, '');
+    const t0 = now();
+    try {
+      if (name === 'tellus') {
+        const { storyId } = await consentAndStory(base, token);
+        const recordingId = id();
+        await upload(`${proxy.url}/api/v1/uploads`, data, digest, { Authorization: `Bearer ${token}` },
+          { story_id: storyId, recording_id: recordingId }, Array(200).fill(20));
+        const receipt = await json('GET', `${base}/api/v1/recordings/${recordingId}/receipt`, token);
+        if (receipt.sha256 !== digest) throw new Error('receipt does not match');
+      } else {
+        await upload(`${proxy.url}${path}`, data, digest, {}, { filename: 'bench.wav' }, Array(200).fill(20));
+      }
+    } finally {
+      proxy.close();
+    }
+    out[`${name}_ms`] = Math.round(now() - t0);
+    out[`${name}_cuts`] = proxy.stats.cuts;
+    out[`${name}_sent_over_payload`] = +(proxy.stats.fromClient / data.length).toFixed(3);
+  }
+  console.log(JSON.stringify(out));
+}
+
 async function devices([base, admin, count, mbs]) {
   const n = Number(count);
   const data = randomBytes(Number(mbs) * 1024 * 1024);
@@ -127,4 +163,4 @@ async function devices([base, admin, count, mbs]) {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-await (mode === 'compare' ? compare(args) : devices(args));
+await ({ compare, cuts, devices }[mode])(args);

@@ -2,9 +2,9 @@
 // independent peer. Run by tests/tus/run.sh with TELLUS_URL and TELLUS_INVITES (reporter
 // invite codes, one per test). Prints "tus-js: N passed, N failed" last.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import * as tus from 'tus-js-client';
+import { cuttingProxy } from './cutting_proxy.mjs';
 
 const base = process.env.TELLUS_URL;
 const invites = (process.env.TELLUS_INVITES || '').split(/\s+/).filter(Boolean);
@@ -75,44 +75,6 @@ async function offsetOf(token, url) {
   return { status: r.status, offset: Number(r.headers.get('upload-offset')) };
 }
 
-
-// A TCP proxy that cuts every connection after `cutEvery` bytes from the client (the
-// fault DESIGN.md §3 names) and counts what the client sent.
-function cuttingProxy(targetUrl, cutEvery) {
-  const target = new URL(targetUrl);
-  const stats = { fromClient: 0, cuts: 0 };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    let forwarded = 0;
-    const close = () => { client.destroy(); upstream.destroy(); };
-    client.on('data', (buf) => {
-      stats.fromClient += buf.length;
-      const room = cutEvery - forwarded;
-      if (buf.length >= room) {
-        client.pause();
-        stats.cuts++;
-        upstream.write(buf.subarray(0, room), close);
-        forwarded = cutEvery;
-        return;
-      }
-      forwarded += buf.length;
-      if (!upstream.write(buf)) {
-        client.pause();
-        upstream.once('drain', () => client.resume());
-      }
-    });
-    upstream.on('data', (buf) => client.write(buf));
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}`, stats, close: () => server.close() });
-    });
-  });
-}
 
 function check(cond, message) {
   if (!cond) throw new Error(message);
