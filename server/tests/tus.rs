@@ -543,3 +543,42 @@ async fn unknown_routes_and_methods_answer_json() {
         "method_not_allowed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_with_the_whole_body_delivers_at_once_or_keeps_nothing() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(30_000, 13);
+    let create = |declared: String| {
+        reporter
+            .tus(Method::POST, "/api/v1/uploads")
+            .header("Upload-Length", data.len().to_string())
+            .header("Upload-Metadata", declared)
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(data.clone())
+            .send()
+    };
+    let recording = new_id();
+    let r = create(metadata(&story, &recording, &sha256_hex(&data)))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        r.headers()["tellus-receipt-sha256"].to_str().unwrap(),
+        sha256_hex(&data)
+    );
+    assert_eq!(reporter.receipt(&recording).await.status(), StatusCode::OK);
+
+    let wrong = new_id();
+    let r = create(metadata(&story, &wrong, &sha256_hex(b"not this")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reporter.receipt(&wrong).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.upload_rows(), 0);
+}

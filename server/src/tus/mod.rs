@@ -331,12 +331,17 @@ async fn create(
     tracing::info!(upload = %upload.id, recording = %upload.recording_id, "upload created");
     let location = format!("{}/uploads/{}", crate::API_PREFIX, upload.id);
     let mut upload = upload;
+    let mut receipt = None;
     if with_body {
         let guard = app.uploads.try_lock(&upload.id);
         let (result, written) = write_detached(&app, upload, headers, body, guard).await?;
         upload = written;
         match result {
-            Ok(_) | Err(Error::Refused { .. }) => {}
+            Ok(sha256) => receipt = sha256,
+            // The upload exists with what was stored of the body (a chunk that failed
+            // its checksum is not); the client resumes from the offset.
+            Err(Error::Refused { code, .. }) if code != "file_mismatch" && code != "not_found" => {}
+            Err(e @ Error::Refused { .. }) => return Err(e),
             Err(e) => {
                 let _ = state::remove(&app, &upload.id).await;
                 return Err(e);
@@ -349,6 +354,9 @@ async fn create(
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, v);
         }
+    }
+    if let Some(v) = receipt.and_then(|sha| HeaderValue::from_str(&sha).ok()) {
+        response.headers_mut().insert(h::TELLUS_RECEIPT_SHA256, v);
     }
     Ok(response)
 }
