@@ -49,3 +49,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "tellus setup: Rust is needed (cargo 1.85 or newer); install it with rustup" >&2
   exit 1
 fi
+
+# The official tus peers (npm and PyPI) that tests/tus/ runs against the project server.
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/tus/install.sh"

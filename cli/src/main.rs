@@ -7,6 +7,7 @@ mod note;
 mod output;
 mod project;
 mod record;
+mod server;
 mod story;
 
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ enum Command {
     Record(record::RecordArgs),
     /// Walk through a reporter's journey in a temporary data folder and print it
     Demo(demo::DemoArgs),
+    /// Run the project server (data in --data-dir, default <user data folder>/server)
+    Serve(server::ServeArgs),
+    /// Operate the project server: projects, invites, revocation
+    #[command(subcommand)]
+    Admin(server::AdminCommand),
 }
 
 /// What every command gets: where the data is and how to print.
@@ -114,6 +120,8 @@ fn main() -> ExitCode {
         Command::Devices => record::devices(&ctx),
         Command::Record(args) => record::record(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Serve(args) => server::serve(&ctx, args),
+        Command::Admin(cmd) => server::admin(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,157 @@
 //! tellus-server: the project server where stories arrive and leads pull from
-//! (DESIGN.md §5). The HTTP surface is built on top of `tellus-protocol`.
+//! (DESIGN.md §4, §5). axum on tokio; SQLite and a local audio folder under one data
+//! folder; tus 1.0 for audio; every error a JSON `ApiError`.
 
-pub use tellus_protocol::API_PREFIX;
+pub mod admin;
+pub mod auth;
+mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+mod json;
+mod routes;
+pub mod storage;
+pub mod tus;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+pub use db::Db;
+pub use error::{Error, Result};
+pub use tellus_protocol::{API_PREFIX, Role};
+
+use storage::{AudioStorage, LocalStorage};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub config: Arc<ServerConfig>,
+    pub storage: Arc<dyn AudioStorage>,
+    pub uploads: Arc<tus::Locks>,
+}
+
+impl App {
+    /// Opens (or creates) the data folder: database, audio storage and upload spool, and
+    /// tidies what a crash may have left (see `tus::recover`).
+    pub fn open(config: ServerConfig) -> Result<App> {
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(Error::Config("no data folder is set (data_dir)".into()));
+        }
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
+        let db = Db::open(&config.db_path())?;
+        let storage = LocalStorage::new(config.audio_dir())
+            .map_err(|e| Error::io("cannot create the audio folder", e))?;
+        std::fs::create_dir_all(config.spool_dir())
+            .map_err(|e| Error::io("cannot create the upload spool folder", e))?;
+        let app = App {
+            db,
+            config: Arc::new(config),
+            storage: Arc::new(storage),
+            uploads: Arc::new(tus::Locks::default()),
+        };
+        tus::recover(&app)?;
+        Ok(app)
+    }
+
+    /// Opens only the database, for the operator's commands.
+    pub fn open_db(config: &ServerConfig) -> Result<Db> {
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(Error::Config("no data folder is set (data_dir)".into()));
+        }
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
+        Db::open(&config.db_path())
+    }
+}
+
+/// Every route of DESIGN.md §4, plus the admin routes and the lead's CSV export.
+pub fn router(app: App) -> Router {
+    let json_limit = DefaultBodyLimit::max(app.config.max_json_bytes);
+    let api = Router::new()
+        .route("/enrol", post(routes::basic::enrol))
+        .route("/project", get(routes::basic::project))
+        .route("/admin/projects", post(routes::basic::admin_create_project))
+        .route("/admin/invites", post(routes::basic::admin_invite))
+        .route("/admin/revoke/{id}", post(routes::basic::admin_revoke))
+        .route(
+            "/stories/{id}",
+            put(routes::stories::put_story).get(routes::stories::get_story),
+        )
+        .route("/stories/{id}/consent", post(routes::stories::post_consent))
+        .route("/recordings/{id}/receipt", get(routes::lead::receipt))
+        .route("/recordings/{id}/audio", get(routes::lead::audio))
+        .route("/changes", get(routes::lead::changes))
+        .route("/export.csv", get(routes::lead::export_csv))
+        .layer(json_limit)
+        .merge(tus::routes());
+    Router::new()
+        .nest(API_PREFIX, api)
+        .fallback(|| async {
+            Error::refused(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "there is no such route; see DESIGN.md §4",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            Error::refused(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .with_state(app)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight. Calls
+/// `on_listening` with the bound address (port 0 picks a free port).
+pub async fn serve(
+    config: ServerConfig,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listening address", e))?;
+    let app = App::open(config)?;
+    tus::spawn_expiry_sweeper(app.clone());
+    tracing::info!(%addr, "listening");
+    on_listening(addr);
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::io("the server stopped", e))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

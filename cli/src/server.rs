@@ -1,0 +1,201 @@
+//! `tellus serve` and `tellus admin ...`: thin over tellus-server. The operator's
+//! commands work on the server's data folder directly, also while it is serving.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use tellus_core::model::{ProjectConfig, sample_project};
+use tellus_server::{App, ServerConfig, admin};
+
+use crate::{CmdResult, Context, output};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A TOML file with the server's settings (flags and environment override it)
+    #[arg(long, value_name = "FILE", env = "TELLUS_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", env = "TELLUS_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Largest recording accepted, in bytes [default: 2 GiB]
+    #[arg(long, value_name = "BYTES", env = "TELLUS_MAX_UPLOAD_BYTES")]
+    max_upload_bytes: Option<u64>,
+    /// Largest JSON request body, in bytes [default: 1 MiB]
+    #[arg(long, value_name = "BYTES", env = "TELLUS_MAX_JSON_BYTES")]
+    max_json_bytes: Option<usize>,
+    /// Seconds before an unfinished upload is deleted [default: 7 days]
+    #[arg(long, value_name = "SECS", env = "TELLUS_UPLOAD_EXPIRY_SECS")]
+    upload_expiry_secs: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create projects on this server
+    #[command(subcommand)]
+    Project(AdminProjectCommand),
+    /// Make a single-use invite code (and its QR code) for a reporter or a lead
+    Invite {
+        #[arg(long, value_name = "PROJECT_ID")]
+        project: String,
+        #[arg(long, value_parser = ["reporter", "lead"])]
+        role: String,
+    },
+    /// Revoke an invite or an enrolled device by its id
+    Revoke { id: String },
+    /// Make a token for the admin routes of the API
+    Token {
+        #[arg(long, default_value = "operator")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminProjectCommand {
+    /// Create a project (the built-in sample when no file is given)
+    Create {
+        /// A project configuration in JSON
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// The server's data folder: `--data-dir`, else `<user data folder>/server`.
+fn server_config(ctx: &Context, file: Option<&PathBuf>) -> Result<ServerConfig, String> {
+    let mut config = match file {
+        Some(path) => ServerConfig::from_toml_file(path).map_err(|e| e.to_string())?,
+        None => ServerConfig::default(),
+    };
+    match &ctx.data_dir {
+        Some(dir) => config.data_dir = dir.clone(),
+        None if !config.data_dir.as_os_str().is_empty() => {}
+        None => {
+            config.data_dir = directories::ProjectDirs::from("org", "Tellus", "tellus")
+                .map(|dirs| dirs.data_dir().join("server"))
+                .ok_or("cannot find your user data folder; pass --data-dir")?;
+        }
+    }
+    Ok(config)
+}
+
+pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
+    let mut config = server_config(ctx, args.config.as_ref())?;
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.max_upload_bytes {
+        config.max_upload_bytes = v;
+    }
+    if let Some(v) = args.max_json_bytes {
+        config.max_json_bytes = v;
+    }
+    if let Some(v) = args.upload_expiry_secs {
+        config.upload_expiry_secs = v;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TELLUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Structured logs on stderr; TELLUS_LOG_FORMAT=json for one JSON object per line.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("TELLUS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let data_dir = config.data_dir.clone();
+    runtime
+        .block_on(tellus_server::serve(
+            config,
+            |addr| {
+                // Scripts and tests read this line to find the port.
+                println!(
+                    "listening on http://{addr} (data in {})",
+                    data_dir.display()
+                );
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+            },
+            tellus_server::shutdown_signal(),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
+    let config = server_config(ctx, None)?;
+    let db = App::open_db(&config).map_err(|e| e.to_string())?;
+    match cmd {
+        AdminCommand::Project(AdminProjectCommand::Create { config: file }) => {
+            let project = match file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    ProjectConfig::from_json(&text).map_err(crate::fail)?
+                }
+                None => sample_project(),
+            };
+            let created =
+                admin::create_project(&db, &project.to_json()).map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&created);
+            }
+            println!(
+                "Project \"{}\" ({}) created in {}",
+                created.name,
+                created.id,
+                config.data_dir.display()
+            );
+            Ok(())
+        }
+        AdminCommand::Invite { project, role } => {
+            let role = tellus_server::Role::parse(&role).ok_or("role must be reporter or lead")?;
+            let invite = admin::create_invite(&db, &project, role, config.invite_expiry_secs)
+                .map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&invite);
+            }
+            let qr = QrCode::new(invite.code.as_bytes())
+                .map_err(|e| format!("cannot draw the QR code: {e}"))?
+                .render::<Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            println!("{qr}");
+            println!(
+                "Invite code for a {} of {}: {}",
+                role.as_str(),
+                invite.project_id,
+                invite.code
+            );
+            println!(
+                "Single use; expires {}. Invite id (to revoke): {}",
+                invite.expires_at, invite.invite_id
+            );
+            Ok(())
+        }
+        AdminCommand::Revoke { id } => {
+            let what = admin::revoke(&db, &id).map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "revoked": id, "kind": what }));
+            }
+            match what {
+                admin::Revoked::Invite => println!("Invite {id} revoked: it can no longer be used"),
+                admin::Revoked::Token => println!("Device {id} revoked: its token no longer works"),
+            }
+            Ok(())
+        }
+        AdminCommand::Token { label } => {
+            let token = admin::create_admin_token(&db, &label).map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&token);
+            }
+            println!("Admin token (shown once; store it safely): {}", token.token);
+            println!("Token id (to revoke): {}", token.id);
+            Ok(())
+        }
+    }
+}

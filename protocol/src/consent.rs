@@ -1,0 +1,196 @@
+//! Consent events on the wire, and their fold.
+//!
+//! The fold lives here, not only in tellus-core, because the server must evaluate consent
+//! too and depends on the protocol alone (DESIGN.md §2: shells → bindings → core →
+//! protocol ← server). It is the same rule as `ConsentState::apply` in the core: a
+//! `given` event sets the form and the granted items, `amended` replaces the items, a
+//! `withdrawn` event clears them.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentKind {
+    Given,
+    Amended,
+    Withdrawn,
+}
+
+/// How the storyteller expressed their choice (mirrors the core's `ConsentMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ConsentMethod {
+    AppCheckbox,
+    /// Said aloud on the recording, at this position in milliseconds.
+    Verbal {
+        at: u64,
+    },
+    Signed,
+}
+
+/// One consent event (mirrors the core's `ConsentEvent`; the JSON is the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEventDoc {
+    pub id: String,
+    pub story_id: String,
+    pub participant_id: String,
+    pub kind: ConsentKind,
+    #[serde(default)]
+    pub form_id: Option<String>,
+    #[serde(default)]
+    pub form_version: Option<u32>,
+    #[serde(default)]
+    pub language: Option<String>,
+    /// SHA-256 of the exact text shown.
+    #[serde(default)]
+    pub text_sha256: Option<String>,
+    #[serde(default)]
+    pub granted: BTreeSet<String>,
+    pub method: ConsentMethod,
+    pub captured_by: String,
+    /// RFC 3339.
+    pub captured_at: String,
+    #[serde(default)]
+    pub erase_audio: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    None,
+    Active,
+    Withdrawn,
+}
+
+/// What a storyteller agrees to now: the fold of their events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentSummary {
+    pub status: ConsentStatus,
+    pub form_id: Option<String>,
+    pub form_version: Option<u32>,
+    pub language: Option<String>,
+    pub granted: BTreeSet<String>,
+    pub events: usize,
+}
+
+impl Default for ConsentSummary {
+    fn default() -> Self {
+        ConsentSummary {
+            status: ConsentStatus::None,
+            form_id: None,
+            form_version: None,
+            language: None,
+            granted: BTreeSet::new(),
+            events: 0,
+        }
+    }
+}
+
+impl ConsentSummary {
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a ConsentEventDoc>) -> Self {
+        events
+            .into_iter()
+            .fold(ConsentSummary::default(), ConsentSummary::apply)
+    }
+
+    pub fn apply(mut self, event: &ConsentEventDoc) -> Self {
+        self.events += 1;
+        match event.kind {
+            ConsentKind::Given => {
+                self.status = ConsentStatus::Active;
+                self.form_id = event.form_id.clone();
+                self.form_version = event.form_version;
+                self.language = event.language.clone();
+                self.granted = event.granted.clone();
+            }
+            ConsentKind::Amended => self.granted = event.granted.clone(),
+            ConsentKind::Withdrawn => {
+                self.status = ConsentStatus::Withdrawn;
+                self.granted.clear();
+            }
+        }
+        self
+    }
+
+    /// Whether `item` is granted now (never after a withdrawal).
+    pub fn grants(&self, item: &str) -> bool {
+        self.status == ConsentStatus::Active && self.granted.contains(item)
+    }
+
+    /// Why `event` cannot follow this state, if it cannot.
+    pub fn refuses(&self, event: &ConsentEventDoc) -> Option<&'static str> {
+        match event.kind {
+            ConsentKind::Given if event.form_id.is_none() || event.form_version.is_none() => {
+                Some("a 'given' event must name the consent form and its version")
+            }
+            ConsentKind::Given if !event.granted.contains(crate::items::RECORD) => {
+                Some("'record' is required to give consent; record a withdrawal instead")
+            }
+            ConsentKind::Given => None,
+            ConsentKind::Amended if self.status != ConsentStatus::Active => {
+                Some("there is no active consent to amend")
+            }
+            ConsentKind::Amended if !event.granted.contains(crate::items::RECORD) => {
+                Some("'record' is required; to take it away, record a withdrawal")
+            }
+            ConsentKind::Amended => None,
+            ConsentKind::Withdrawn if !event.granted.is_empty() => {
+                Some("a withdrawal grants nothing")
+            }
+            ConsentKind::Withdrawn => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: ConsentKind, granted: &[&str]) -> ConsentEventDoc {
+        ConsentEventDoc {
+            id: "e".into(),
+            story_id: "s".into(),
+            participant_id: "p".into(),
+            kind,
+            form_id: Some("f".into()),
+            form_version: Some(1),
+            language: Some("en".into()),
+            text_sha256: None,
+            granted: granted.iter().map(|s| s.to_string()).collect(),
+            method: ConsentMethod::AppCheckbox,
+            captured_by: "r".into(),
+            captured_at: "2026-01-01T00:00:00Z".into(),
+            erase_audio: false,
+        }
+    }
+
+    #[test]
+    fn fold_follows_give_amend_withdraw() {
+        let events = [
+            event(ConsentKind::Given, &["record", "share_publicly"]),
+            event(ConsentKind::Amended, &["record"]),
+            event(ConsentKind::Withdrawn, &[]),
+        ];
+        let s1 = ConsentSummary::fold(&events[..1]);
+        assert!(s1.grants("share_publicly"));
+        let s2 = ConsentSummary::fold(&events[..2]);
+        assert!(s2.grants("record") && !s2.grants("share_publicly"));
+        let s3 = ConsentSummary::fold(&events);
+        assert_eq!(s3.status, ConsentStatus::Withdrawn);
+        assert!(!s3.grants("record"));
+        assert_eq!(s3.events, 3);
+    }
+
+    #[test]
+    fn the_json_matches_the_cores_event_shape() {
+        let json = r#"{"id":"e","story_id":"s","participant_id":"p","kind":"given",
+            "form_id":"f","form_version":2,"language":"es","text_sha256":"ab",
+            "granted":["record"],"method":{"kind":"verbal","at":1500},
+            "captured_by":"r","captured_at":"2026-01-01T00:00:00Z","erase_audio":false}"#;
+        let e: ConsentEventDoc = serde_json::from_str(json).unwrap();
+        assert_eq!(e.method, ConsentMethod::Verbal { at: 1500 });
+        assert!(ConsentSummary::default().refuses(&e).is_none());
+    }
+}

@@ -1,0 +1,54 @@
+//! The lead's changes feed and the delivery receipt.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/recordings/{id}/receipt`: what the server holds, verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub recording_id: String,
+    pub story_id: String,
+    /// Lowercase hex SHA-256 of the whole file, computed by the server.
+    pub sha256: String,
+    pub bytes: u64,
+    /// RFC 3339.
+    pub received_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A story document arrived or changed (see `revision`).
+    Story,
+    /// A recording was delivered and verified.
+    Recording,
+    /// The storyteller withdrew: the audio is gone; delete every copy.
+    Withdrawal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Position in the feed; pass the last one seen as `after`.
+    pub cursor: String,
+    pub kind: ChangeKind,
+    pub story_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// `GET /api/v1/changes?after=CURSOR&limit=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass as `after` for the next page (unchanged when there was nothing new).
+    pub next_cursor: String,
+    /// More changes are waiting beyond this page.
+    pub more: bool,
+}

@@ -1,0 +1,243 @@
+//! What an operator does: create projects, invite reporters and leads, mint admin tokens,
+//! revoke. Called by `tellus admin ...` on the data folder directly and by the admin
+//! routes; enrolment (spending an invite) lives here too.
+
+use axum::http::StatusCode;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use tellus_protocol::{EnrolResponse, InviteResponse, Role};
+
+use crate::auth::{new_invite_code, new_token, normalize_code, sha256_hex};
+use crate::clock::{now_ms, rfc3339};
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCreated {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminToken {
+    pub id: String,
+    pub token: String,
+}
+
+/// What `revoke` found under an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoked {
+    Invite,
+    Token,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Creates a project from its configuration (tellus-core's `ProjectConfig` as JSON).
+pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
+    let config: serde_json::Value = serde_json::from_str(config_json).map_err(|e| {
+        Error::bad_request(
+            "invalid_config",
+            format!("the project configuration is not JSON: {e}"),
+        )
+    })?;
+    let field = |name: &str| {
+        config
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_config",
+                    format!("the project configuration needs a '{name}'"),
+                )
+            })
+    };
+    let (id, name) = (field("id")?, field("name")?);
+    let compact = config.to_string();
+    db.write(|tx| {
+        let exists = tx
+            .query_row("SELECT 1 FROM projects WHERE id = ?1", [&id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            return Err(Error::conflict(
+                "project_exists",
+                format!("a project with id '{id}' already exists"),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO projects (id, name, config, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name, compact, now_ms()],
+        )?;
+        Ok(())
+    })?;
+    Ok(ProjectCreated { id, name })
+}
+
+/// A single-use invite for a reporter or a lead of `project_id`, valid for `ttl_secs`.
+pub fn create_invite(
+    db: &Db,
+    project_id: &str,
+    role: Role,
+    ttl_secs: u64,
+) -> Result<InviteResponse> {
+    if role == Role::Admin {
+        return Err(Error::bad_request(
+            "invalid_role",
+            "invites are for reporters and leads; make an admin token with 'tellus admin token'",
+        ));
+    }
+    let code = new_invite_code();
+    let id = new_id();
+    let expires_at =
+        now_ms().saturating_add(i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+    db.write(|tx| {
+        let exists = tx
+            .query_row("SELECT 1 FROM projects WHERE id = ?1", [project_id], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some();
+        if !exists {
+            return Err(Error::not_found("project"));
+        }
+        tx.execute(
+            "INSERT INTO invites (id, code_hash, project_id, role, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                sha256_hex(&normalize_code(&code)),
+                project_id,
+                role.as_str(),
+                now_ms(),
+                expires_at
+            ],
+        )?;
+        Ok(())
+    })?;
+    Ok(InviteResponse {
+        invite_id: id,
+        code,
+        project_id: project_id.to_string(),
+        role,
+        expires_at: rfc3339(expires_at),
+    })
+}
+
+/// An operator's token for the admin routes.
+pub fn create_admin_token(db: &Db, label: &str) -> Result<AdminToken> {
+    let token = new_token();
+    let id = new_id();
+    db.write(|tx| {
+        tx.execute(
+            "INSERT INTO principals (id, token_hash, role, project_id, label, created_at)
+             VALUES (?1, ?2, 'admin', NULL, ?3, ?4)",
+            params![id, sha256_hex(&token), label, now_ms()],
+        )?;
+        Ok(())
+    })?;
+    Ok(AdminToken { id, token })
+}
+
+/// Revokes an invite or a device's token by its id.
+pub fn revoke(db: &Db, id: &str) -> Result<Revoked> {
+    db.write(|tx| {
+        let now = now_ms();
+        if tx.execute(
+            "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![id, now],
+        )? > 0
+        {
+            return Ok(Revoked::Invite);
+        }
+        if tx.execute(
+            "UPDATE principals SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![id, now],
+        )? > 0
+        {
+            return Ok(Revoked::Token);
+        }
+        Err(Error::refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no invite or device with id '{id}'"),
+        ))
+    })
+}
+
+/// Spends an invite code: a new device token for its project and role.
+pub fn enrol(db: &Db, code: &str, device_label: &str) -> Result<EnrolResponse> {
+    let label = device_label.trim();
+    if label.is_empty() || label.chars().count() > 200 {
+        return Err(Error::bad_request(
+            "invalid_label",
+            "give the device a label of 1 to 200 characters",
+        ));
+    }
+    let hash = sha256_hex(&normalize_code(code));
+    let token = new_token();
+    let id = new_id();
+    let (role, project_id, config) = db.write(|tx| {
+        let invite = tx
+            .query_row(
+                "SELECT i.id, i.role, i.project_id, i.expires_at, i.used_at, i.revoked_at, p.config
+                 FROM invites i JOIN projects p ON p.id = i.project_id WHERE i.code_hash = ?1",
+                [&hash],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let refused = |message: &str| {
+            Error::refused(StatusCode::FORBIDDEN, "invalid_invite", message.to_string())
+        };
+        let Some((invite_id, role, project_id, expires_at, used_at, revoked_at, config)) = invite
+        else {
+            return Err(refused(
+                "this invite code is not known; check it or ask for a new one",
+            ));
+        };
+        if used_at.is_some() {
+            return Err(refused(
+                "this invite code was already used; each code enrols one device",
+            ));
+        }
+        if revoked_at.is_some() {
+            return Err(refused("this invite code was revoked; ask for a new one"));
+        }
+        if expires_at <= now_ms() {
+            return Err(refused("this invite code has expired; ask for a new one"));
+        }
+        tx.execute(
+            "UPDATE invites SET used_at = ?2 WHERE id = ?1",
+            params![invite_id, now_ms()],
+        )?;
+        tx.execute(
+            "INSERT INTO principals (id, token_hash, role, project_id, label, invite_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, sha256_hex(&token), role, project_id, label, invite_id, now_ms()],
+        )?;
+        Ok((role, project_id, config))
+    })?;
+    Ok(EnrolResponse {
+        token,
+        reporter_id: id,
+        role: Role::parse(&role).unwrap_or(Role::Reporter),
+        project_id,
+        project: serde_json::from_str(&config)
+            .map_err(|e| Error::Config(format!("stored project configuration: {e}")))?,
+    })
+}

@@ -1,0 +1,127 @@
+//! The one error type of tellus-server. Every error leaves as a JSON `ApiError` with a
+//! stable code and a message a person can act on; internal details go to the log only
+//! (and never carry story text, names or consent details).
+
+use std::io;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tellus_protocol::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A refusal the client can understand and act on.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+
+    /// The server's disk is full; whatever was being written was rolled back.
+    #[error("the server's storage is full; nothing of this request was kept, try again later")]
+    StorageFull,
+
+    #[error("database error: {0}")]
+    Database(rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Error::Refused {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::refused(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Error::refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} with that id is visible to you"),
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::refused(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::refused(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        if is_disk_full(&source) {
+            return Error::StorageFull;
+        }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Refused { status, .. } => *status,
+            Error::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ApiError {
+        match self {
+            Error::Refused { code, message, .. } => ApiError {
+                code: (*code).to_string(),
+                message: message.clone(),
+            },
+            Error::StorageFull => ApiError {
+                code: "storage_full".into(),
+                message: self.to_string(),
+            },
+            _ => ApiError {
+                code: "internal".into(),
+                message: "the server failed to handle this request; it has been logged".into(),
+            },
+        }
+    }
+}
+
+pub fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::StorageFull,
+            _ => Error::Database(e),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (status, axum::Json(self.body())).into_response()
+    }
+}

@@ -1,0 +1,108 @@
+//! Enrolment, the project configuration, and the operator's routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rusqlite::OptionalExtension;
+use tellus_protocol::{EnrolRequest, EnrolResponse, InviteRequest, InviteResponse};
+
+use crate::App;
+use crate::admin::{self, ProjectCreated, Revoked};
+use crate::auth::{Principal, sha256_hex};
+use crate::db::blocking;
+use crate::error::{Error, Result};
+use crate::json::JsonBody;
+
+pub async fn enrol(
+    State(app): State<App>,
+    JsonBody(req): JsonBody<EnrolRequest>,
+) -> Result<(StatusCode, Json<EnrolResponse>)> {
+    let db = app.db.clone();
+    let response = blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label)).await?;
+    tracing::info!(principal = %response.reporter_id, role = response.role.as_str(), "device enrolled");
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// The project configuration of the caller's project, with an ETag so a phone can ask
+/// cheaply whether it changed.
+pub async fn project(
+    State(app): State<App>,
+    who: Principal,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let project_id = match who.role {
+        tellus_protocol::Role::Admin => {
+            return Err(Error::forbidden(
+                "an admin token belongs to no project; use a reporter's or lead's",
+            ));
+        }
+        _ => who.project_id.clone().unwrap_or_default(),
+    };
+    let config = app
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT config FROM projects WHERE id = ?1",
+                    [&project_id],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?)
+        })
+        .await?
+        .ok_or_else(|| Error::not_found("project"))?;
+    let etag = format!("\"{}\"", sha256_hex(&config));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, etag),
+            (header::CONTENT_TYPE, "application/json".to_string()),
+        ],
+        config,
+    )
+        .into_response())
+}
+
+pub async fn admin_create_project(
+    State(app): State<App>,
+    who: Principal,
+    JsonBody(config): JsonBody<serde_json::Value>,
+) -> Result<(StatusCode, Json<ProjectCreated>)> {
+    who.admin("create projects")?;
+    let db = app.db.clone();
+    let created = blocking(move || admin::create_project(&db, &config.to_string())).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn admin_invite(
+    State(app): State<App>,
+    who: Principal,
+    JsonBody(req): JsonBody<InviteRequest>,
+) -> Result<(StatusCode, Json<InviteResponse>)> {
+    who.admin("create invites")?;
+    let db = app.db.clone();
+    let ttl = app.config.invite_expiry_secs;
+    let invite =
+        blocking(move || admin::create_invite(&db, &req.project_id, req.role, ttl)).await?;
+    Ok((StatusCode::CREATED, Json(invite)))
+}
+
+pub async fn admin_revoke(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    who.admin("revoke invites and devices")?;
+    let db = app.db.clone();
+    let what = blocking(move || admin::revoke(&db, &id)).await?;
+    Ok(Json(
+        serde_json::json!({ "revoked": what == Revoked::Token || what == Revoked::Invite, "kind": what }),
+    ))
+}

@@ -1,0 +1,361 @@
+//! What a lead reads: the changes feed, receipts, the audio (with Range and ETag), and
+//! the CSV export filtered by consent scope. A reporter may read only the receipts of
+//! its own recordings.
+
+use std::collections::HashMap;
+use std::io::{Seek, SeekFrom};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rusqlite::{OptionalExtension, params};
+use tellus_protocol::{
+    Change, ChangeKind, ChangesPage, ConsentStatus, Receipt, StoryDocument, items,
+};
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use super::parse_id;
+use super::stories::load_consent;
+use crate::App;
+use crate::auth::Principal;
+use crate::clock::rfc3339;
+use crate::error::{Error, Result};
+use tellus_protocol::Role;
+
+pub async fn changes(
+    State(app): State<App>,
+    who: Principal,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ChangesPage>> {
+    let project_id = who.lead("read the changes feed")?.to_string();
+    let after: i64 = match query.get("after").map(String::as_str) {
+        None | Some("") => 0,
+        Some(text) => text.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+            Error::bad_request(
+                "invalid_cursor",
+                "'after' must be a cursor from an earlier page",
+            )
+        })?,
+    };
+    let max = app.config.feed_page_max;
+    let limit: u32 = match query.get("limit") {
+        None => max.min(100),
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_limit",
+                    format!("'limit' must be between 1 and {max}"),
+                )
+            })?,
+    };
+    let page = app
+        .db
+        .call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, kind, story_id, recording_id, revision, sha256, bytes, at
+                 FROM changes WHERE project_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1], |r| {
+                let kind: String = r.get(1)?;
+                Ok(Change {
+                    cursor: r.get::<_, i64>(0)?.to_string(),
+                    kind: match kind.as_str() {
+                        "story" => ChangeKind::Story,
+                        "recording" => ChangeKind::Recording,
+                        _ => ChangeKind::Withdrawal,
+                    },
+                    story_id: r.get(2)?,
+                    recording_id: r.get(3)?,
+                    revision: r.get(4)?,
+                    sha256: r.get(5)?,
+                    bytes: r.get(6)?,
+                    at: rfc3339(r.get(7)?),
+                })
+            })?;
+            let mut changes = rows.collect::<rusqlite::Result<Vec<Change>>>()?;
+            let more = changes.len() > limit as usize;
+            changes.truncate(limit as usize);
+            let next_cursor = changes
+                .last()
+                .map_or(after.to_string(), |c| c.cursor.clone());
+            Ok(ChangesPage {
+                changes,
+                next_cursor,
+                more,
+            })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+struct Stored {
+    story_id: String,
+    project_id: String,
+    reporter_id: String,
+    sha256: String,
+    bytes: u64,
+    content_type: String,
+    received_at: i64,
+}
+
+async fn stored(app: &App, id: &str) -> Result<Option<Stored>> {
+    let id = id.to_string();
+    app.db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT story_id, project_id, reporter_id, sha256, bytes, content_type, received_at FROM recordings WHERE id = ?1",
+                    [&id],
+                    |r| {
+                        Ok(Stored {
+                            story_id: r.get(0)?,
+                            project_id: r.get(1)?,
+                            reporter_id: r.get(2)?,
+                            sha256: r.get(3)?,
+                            bytes: r.get(4)?,
+                            content_type: r.get(5)?,
+                            received_at: r.get(6)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+}
+
+/// The delivery receipt: for the reporter who uploaded the recording, and for the leads
+/// of its project.
+pub async fn receipt(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Receipt>> {
+    if who.role == Role::Admin {
+        return Err(Error::forbidden("receipts are for reporters and leads"));
+    }
+    let id = parse_id(&id, "recording")?;
+    let rec = stored(&app, &id)
+        .await?
+        .filter(|r| match who.role {
+            Role::Reporter => r.reporter_id == who.id,
+            _ => Some(&r.project_id) == who.project_id.as_ref(),
+        })
+        .ok_or_else(|| Error::not_found("delivered recording"))?;
+    Ok(Json(Receipt {
+        recording_id: id,
+        story_id: rec.story_id,
+        sha256: rec.sha256,
+        bytes: rec.bytes,
+        received_at: rfc3339(rec.received_at),
+    }))
+}
+
+/// One `bytes=` range, resolved against the file size; None when unsatisfiable.
+fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>> {
+    let malformed =
+        || Error::bad_request("invalid_range", "Range must be one 'bytes=START-END' range");
+    let spec = value.trim().strip_prefix("bytes=").ok_or_else(malformed)?;
+    if spec.contains(',') {
+        return Err(Error::bad_request(
+            "invalid_range",
+            "only one range per request is served",
+        ));
+    }
+    let (first, last) = spec.split_once('-').ok_or_else(malformed)?;
+    let number = |t: &str| t.trim().parse::<u64>().map_err(|_| malformed());
+    let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
+        (false, true) => (number(first)?, size.saturating_sub(1)),
+        (false, false) => (number(first)?, number(last)?.min(size.saturating_sub(1))),
+        (true, false) => {
+            let n = number(last)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
+        (true, true) => return Err(malformed()),
+    };
+    if size == 0 || start > end || start >= size {
+        return Ok(None);
+    }
+    Ok(Some((start, end)))
+}
+
+pub async fn audio(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let project_id = who.lead("download audio")?.to_string();
+    let id = parse_id(&id, "recording")?;
+    let rec = stored(&app, &id)
+        .await?
+        .filter(|r| r.project_id == project_id)
+        .ok_or_else(|| Error::not_found("delivered recording"))?;
+    let etag = format!("\"{}\"", rec.sha256);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let storage = app.storage.clone();
+    let key = id.clone();
+    let opened = tokio::task::spawn_blocking(move || storage.open(&key))
+        .await
+        .map_err(|e| Error::Config(format!("a blocking task failed: {e}")))?
+        .map_err(|e| Error::io("cannot open stored audio", e))?;
+    let (file, size) = opened.ok_or_else(|| Error::not_found("delivered recording"))?;
+    // A Range is honoured unless If-Range names another version.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) if if_range_ok => match parse_range(value, size)? {
+            Some(r) => Some(r),
+            None => {
+                return Ok((
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+                    Json(tellus_protocol::ApiError {
+                        code: "range_not_satisfiable".into(),
+                        message: format!("the recording is {size} bytes long"),
+                    }),
+                )
+                    .into_response());
+            }
+        },
+        _ => None,
+    };
+    let (start, len) = range.map_or((0, size), |(s, e)| (s, e - s + 1));
+    let mut file = file;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io("cannot seek in stored audio", e))?;
+    let reader = tokio::fs::File::from_std(file).take(len);
+    let mut response =
+        Body::from_stream(ReaderStream::with_capacity(reader, 256 * 1024)).into_response();
+    *response.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, name: header::HeaderName, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    };
+    set(h, header::ETAG, etag);
+    set(h, header::CONTENT_TYPE, rec.content_type);
+    set(h, header::CONTENT_LENGTH, len.to_string());
+    set(h, header::ACCEPT_RANGES, "bytes".into());
+    if let Some((s, e)) = range {
+        set(h, header::CONTENT_RANGE, format!("bytes {s}-{e}/{size}"));
+    }
+    Ok(response)
+}
+
+/// Which stories an export may hold, by what their storytellers agreed to.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Everything the project holds with `record` consent (internal use).
+    All,
+    Research,
+    Public,
+}
+
+impl Scope {
+    fn item(self) -> &'static str {
+        match self {
+            Scope::All => items::RECORD,
+            Scope::Research => items::RESEARCH_USE,
+            Scope::Public => items::SHARE_PUBLICLY,
+        }
+    }
+}
+
+/// A CSV field: quoted, quotes doubled, and a leading = + - @ defused so a spreadsheet
+/// does not run it as a formula.
+fn csv_field(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+pub async fn export_csv(
+    State(app): State<App>,
+    who: Principal,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let project_id = who.lead("export stories")?.to_string();
+    let scope = match query.get("scope").map(String::as_str) {
+        None | Some("all") => Scope::All,
+        Some("research") => Scope::Research,
+        Some("public") => Scope::Public,
+        Some(_) => {
+            return Err(Error::bad_request(
+                "invalid_scope",
+                "scope must be 'all', 'research' or 'public'",
+            ));
+        }
+    };
+    let csv = app
+        .db
+        .call(move |conn| {
+            let mut out = String::from(
+                "story_id,revision,status,title,summary,storyteller,credited_name,tags,recordings,consent_granted,updated_at\n",
+            );
+            let mut stmt = conn.prepare(
+                "SELECT id, document, identity, updated_at FROM stories WHERE project_id = ?1 AND document IS NOT NULL ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([&project_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, i64>(3)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (id, document, identity, updated_at) in rows {
+                let consent = load_consent(conn, &id)?;
+                if consent.status != ConsentStatus::Active || !consent.grants(scope.item()) || !consent.grants(items::RECORD) {
+                    continue;
+                }
+                let Ok(doc) = serde_json::from_str::<StoryDocument>(&document) else { continue };
+                let name = identity
+                    .and_then(|t| serde_json::from_str::<tellus_protocol::IdentityDoc>(&t).ok())
+                    .and_then(|i| i.name)
+                    .filter(|_| consent.grants(items::CREDIT_BY_NAME))
+                    .unwrap_or_default();
+                let delivered: u32 =
+                    conn.query_row("SELECT COUNT(*) FROM recordings WHERE story_id = ?1", [&id], |r| r.get(0))?;
+                let fields = [
+                    id.clone(),
+                    doc.revision.to_string(),
+                    doc.status,
+                    doc.title,
+                    doc.summary,
+                    doc.storyteller.label,
+                    name,
+                    doc.tags.join(";"),
+                    delivered.to_string(),
+                    consent.granted.iter().cloned().collect::<Vec<_>>().join(";"),
+                    rfc3339(updated_at),
+                ];
+                out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+                out.push('\n');
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}

@@ -1,0 +1,428 @@
+//! Stories and consent: a reporter PUTs its own stories and POSTs consent events; a lead
+//! reads a story of its project. A withdrawal purges the audio and the story's text and
+//! leaves a tombstone in the feed.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
+use tellus_protocol::{
+    ConsentAccepted, ConsentEventDoc, ConsentKind, ConsentStatus, ConsentSummary, IdentityDoc,
+    StoryAccepted, StoryDocument, items,
+};
+
+use super::parse_id;
+use crate::App;
+use crate::auth::Principal;
+use crate::clock::now_ms;
+use crate::error::{Error, Result};
+use crate::json::JsonBody;
+
+/// A story row as the server keeps it.
+pub struct StoryRow {
+    pub project_id: String,
+    pub reporter_id: String,
+    pub revision: u32,
+    pub document: Option<String>,
+    pub identity: Option<String>,
+}
+
+pub fn load_story(conn: &Connection, id: &str) -> Result<Option<StoryRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT project_id, reporter_id, revision, document, identity FROM stories WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(StoryRow {
+                    project_id: r.get(0)?,
+                    reporter_id: r.get(1)?,
+                    revision: r.get(2)?,
+                    document: r.get(3)?,
+                    identity: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The story's current consent: the fold of its events in the order they arrived.
+pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary> {
+    let mut stmt =
+        conn.prepare_cached("SELECT body FROM consent_events WHERE story_id = ?1 ORDER BY seq")?;
+    let bodies = stmt
+        .query_map([story_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let mut events = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let event: ConsentEventDoc = serde_json::from_str(&body)
+            .map_err(|e| Error::Config(format!("a stored consent event cannot be read: {e}")))?;
+        events.push(event);
+    }
+    Ok(ConsentSummary::fold(&events))
+}
+
+fn check_identity(identity: &IdentityDoc, consent: &ConsentSummary) -> Result<()> {
+    let refuse = |item: &str, what: &str| {
+        Error::refused(
+            StatusCode::FORBIDDEN,
+            "consent_required",
+            format!("{what} can only be kept when the storyteller granted '{item}'"),
+        )
+    };
+    if identity
+        .name
+        .as_deref()
+        .is_some_and(|n| !n.trim().is_empty())
+        && !consent.grants(items::CREDIT_BY_NAME)
+    {
+        return Err(refuse(items::CREDIT_BY_NAME, "a real name"));
+    }
+    if identity
+        .contact
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty())
+        && !consent.grants(items::RECONTACT)
+    {
+        return Err(refuse(items::RECONTACT, "contact details"));
+    }
+    Ok(())
+}
+
+fn validate(doc: &StoryDocument, id: &str) -> Result<()> {
+    if parse_id(&doc.id, "story")? != id {
+        return Err(Error::bad_request(
+            "id_mismatch",
+            "the document's id is not the id in the path",
+        ));
+    }
+    if doc.status != "draft" && doc.status != "ready" {
+        return Err(Error::bad_request(
+            "invalid_status",
+            "status must be 'draft' or 'ready'",
+        ));
+    }
+    if let Some(note) = doc
+        .notes
+        .iter()
+        .find(|n| n.kind != "note" && n.kind != "marker")
+    {
+        return Err(Error::bad_request(
+            "invalid_note",
+            format!(
+                "note {} has kind '{}'; it must be 'note' or 'marker'",
+                note.id, note.kind
+            ),
+        ));
+    }
+    for recording in &doc.recordings {
+        parse_id(&recording.id, "recording")?;
+    }
+    Ok(())
+}
+
+pub async fn put_story(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(mut doc): JsonBody<StoryDocument>,
+) -> Result<Json<StoryAccepted>> {
+    let project_id = who.reporter("write stories")?.to_string();
+    let id = parse_id(&id, "story")?;
+    validate(&doc, &id)?;
+    doc.id = id.clone();
+    let identity = doc.identity.take().unwrap_or_default();
+    // Leads are shown the server's own view of consent, never the phone's.
+    doc.consent = None;
+    let reporter_id = who.id.clone();
+    let revision = doc.revision;
+    let story_id = id.clone();
+    app.db
+        .call_write(move |tx| {
+            let existing = load_story(tx, &id)?;
+            if let Some(row) = &existing {
+                if row.reporter_id != reporter_id || row.project_id != project_id {
+                    return Err(Error::forbidden("this story belongs to another reporter"));
+                }
+            }
+            let consent = load_consent(tx, &id)?;
+            if consent.status == ConsentStatus::Withdrawn {
+                return Err(Error::refused(
+                    StatusCode::GONE,
+                    "withdrawn",
+                    "the storyteller withdrew this story; the server keeps only its tombstone",
+                ));
+            }
+            if doc.status == "ready" && !consent.grants(items::RECORD) {
+                return Err(Error::refused(
+                    StatusCode::FORBIDDEN,
+                    "consent_required",
+                    "a story can only be ready with 'record' consent; send the consent event first",
+                ));
+            }
+            check_identity(&identity, &consent)?;
+            let text = serde_json::to_string(&doc)
+                .map_err(|e| Error::Config(format!("cannot serialise a story: {e}")))?;
+            if let Some(row) = &existing {
+                if let Some(stored) = &row.document {
+                    if revision < row.revision {
+                        return Err(Error::conflict(
+                            "stale_revision",
+                            format!("the server holds revision {}; this is {revision}", row.revision),
+                        ));
+                    }
+                    if revision == row.revision {
+                        // A retry of what is already stored is fine; a different
+                        // document under the same revision is a conflict.
+                        return if *stored == text {
+                            Ok(())
+                        } else {
+                            Err(Error::conflict(
+                                "stale_revision",
+                                format!("the server already holds a different revision {revision}"),
+                            ))
+                        };
+                    }
+                }
+            }
+            let identity_text = (identity.name.is_some() || identity.contact.is_some())
+                .then(|| serde_json::to_string(&identity).unwrap_or_default());
+            tx.execute(
+                "INSERT INTO stories (id, project_id, reporter_id, revision, document, identity, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET revision = ?4, document = ?5, identity = ?6, updated_at = ?7",
+                params![id, project_id, reporter_id, revision, text, identity_text, now_ms()],
+            )?;
+            tx.execute(
+                "INSERT INTO changes (project_id, kind, story_id, revision, at) VALUES (?1, 'story', ?2, ?3, ?4)",
+                params![project_id, id, revision, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(story = %story_id, revision, "story stored");
+    Ok(Json(StoryAccepted {
+        id: story_id,
+        revision,
+    }))
+}
+
+pub async fn post_consent(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(event): JsonBody<ConsentEventDoc>,
+) -> Result<(StatusCode, Json<ConsentAccepted>)> {
+    let project_id = who.reporter("record consent")?.to_string();
+    let story_id = parse_id(&id, "story")?;
+    if parse_id(&event.story_id, "story")? != story_id {
+        return Err(Error::bad_request(
+            "id_mismatch",
+            "the event's story_id is not the story in the path",
+        ));
+    }
+    let event_id = parse_id(&event.id, "consent event")?;
+    let reporter_id = who.id.clone();
+    let event_text = serde_json::to_string(&event)
+        .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
+    let (accepted, purge) = app
+        .db
+        .call_write(move |tx| {
+            let known: Option<(String, String)> = tx
+                .query_row("SELECT story_id, body FROM consent_events WHERE id = ?1", [&event_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((known_story, body)) = known {
+                let same = known_story == story_id
+                    && serde_json::from_str::<ConsentEventDoc>(&body).is_ok_and(|stored| stored == event);
+                if !same {
+                    return Err(Error::conflict("event_conflict", "a different consent event already has this id"));
+                }
+                let row = load_story(tx, &story_id)?;
+                if row.is_some_and(|r| r.reporter_id != reporter_id) {
+                    return Err(Error::forbidden("this story belongs to another reporter"));
+                }
+                let consent = load_consent(tx, &story_id)?;
+                return Ok((ConsentAccepted { event_id, new: false, consent }, None));
+            }
+            match load_story(tx, &story_id)? {
+                Some(row) if row.reporter_id != reporter_id || row.project_id != project_id => {
+                    return Err(Error::forbidden("this story belongs to another reporter"));
+                }
+                Some(_) => {}
+                None => {
+                    // Consent may arrive before the story document (DESIGN.md §3 sends
+                    // metadata and consent first, in either order): keep a stub.
+                    tx.execute(
+                        "INSERT INTO stories (id, project_id, reporter_id, revision, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+                        params![story_id, project_id, reporter_id, now_ms()],
+                    )?;
+                }
+            }
+            let before = load_consent(tx, &story_id)?;
+            if let Some(why) = before.refuses(&event) {
+                return Err(Error::conflict("invalid_consent", why));
+            }
+            tx.execute(
+                "INSERT INTO consent_events (id, story_id, body, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![event_id, story_id, event_text, now_ms()],
+            )?;
+            let after = before.apply(&event);
+            let purge = match event.kind {
+                ConsentKind::Withdrawn => Some(withdraw(tx, &project_id, &story_id)?),
+                _ => {
+                    tx.execute("UPDATE stories SET withdrawn_at = NULL WHERE id = ?1", [&story_id])?;
+                    forget_identity_beyond(tx, &story_id, &after)?;
+                    None
+                }
+            };
+            Ok((ConsentAccepted { event_id, new: true, consent: after }, purge))
+        })
+        .await?;
+    if let Some(purge) = purge {
+        purge.run(&app).await;
+        tracing::info!(story = %id, "consent withdrawn: audio purged, tombstone kept");
+    }
+    let status = if accepted.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(accepted)))
+}
+
+/// Erases a stored real name or contact that the consent no longer allows.
+fn forget_identity_beyond(tx: &Connection, story_id: &str, consent: &ConsentSummary) -> Result<()> {
+    let stored: Option<String> = tx.query_row(
+        "SELECT identity FROM stories WHERE id = ?1",
+        [story_id],
+        |r| r.get(0),
+    )?;
+    let Some(mut identity) = stored.and_then(|t| serde_json::from_str::<IdentityDoc>(&t).ok())
+    else {
+        return Ok(());
+    };
+    if !consent.grants(items::CREDIT_BY_NAME) {
+        identity.name = None;
+    }
+    if !consent.grants(items::RECONTACT) {
+        identity.contact = None;
+    }
+    let text = (identity.name.is_some() || identity.contact.is_some())
+        .then(|| serde_json::to_string(&identity).unwrap_or_default());
+    tx.execute(
+        "UPDATE stories SET identity = ?2 WHERE id = ?1",
+        params![story_id, text],
+    )?;
+    Ok(())
+}
+
+/// Files to delete once the withdrawal is committed.
+pub struct Purge {
+    recordings: Vec<String>,
+    uploads: Vec<String>,
+}
+
+impl Purge {
+    /// Deletes the audio and any upload in progress. The database already forgot them,
+    /// so a crash here leaves only orphans, which the next start sweeps away.
+    pub async fn run(self, app: &App) {
+        for upload in &self.uploads {
+            app.uploads.forget(upload);
+            crate::tus::delete_spool(app, upload);
+        }
+        let storage = app.storage.clone();
+        let recordings = self.recordings;
+        let result = tokio::task::spawn_blocking(move || {
+            for id in &recordings {
+                storage.delete(id)?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        if !matches!(result, Ok(Ok(()))) {
+            tracing::error!("deleting withdrawn audio failed; the next start sweeps the orphans");
+        }
+    }
+}
+
+/// The database half of a withdrawal: the story's text, identity, recordings and uploads
+/// are forgotten and a tombstone enters the feed.
+fn withdraw(tx: &Connection, project_id: &str, story_id: &str) -> Result<Purge> {
+    let ids = |sql: &str| -> Result<Vec<String>> {
+        let mut stmt = tx.prepare(sql)?;
+        let rows = stmt.query_map([story_id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    };
+    let recordings = ids("SELECT id FROM recordings WHERE story_id = ?1")?;
+    let uploads = ids("SELECT id FROM uploads WHERE story_id = ?1")?;
+    tx.execute("DELETE FROM recordings WHERE story_id = ?1", [story_id])?;
+    tx.execute("DELETE FROM uploads WHERE story_id = ?1", [story_id])?;
+    tx.execute(
+        "UPDATE stories SET document = NULL, identity = NULL, withdrawn_at = ?2, updated_at = ?2 WHERE id = ?1",
+        params![story_id, now_ms()],
+    )?;
+    tx.execute(
+        "INSERT INTO changes (project_id, kind, story_id, at) VALUES (?1, 'withdrawal', ?2, ?3)",
+        params![project_id, story_id, now_ms()],
+    )?;
+    Ok(Purge {
+        recordings,
+        uploads,
+    })
+}
+
+/// A lead reads one story of its project, with the server's view of its consent; the
+/// real name and contact only as that consent allows.
+pub async fn get_story(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<StoryDocument>> {
+    let project_id = who.lead("read stories")?.to_string();
+    let id = parse_id(&id, "story")?;
+    let doc = app
+        .db
+        .call(move |conn| {
+            let row = load_story(conn, &id)?
+                .filter(|r| r.project_id == project_id)
+                .ok_or_else(|| Error::not_found("story"))?;
+            let consent = load_consent(conn, &id)?;
+            if consent.status == ConsentStatus::Withdrawn {
+                return Err(Error::refused(
+                    StatusCode::GONE,
+                    "withdrawn",
+                    "the storyteller withdrew this story; delete every copy you hold",
+                ));
+            }
+            let text = row.document.ok_or_else(|| Error::not_found("story"))?;
+            let mut doc: StoryDocument = serde_json::from_str(&text)
+                .map_err(|e| Error::Config(format!("a stored story cannot be read: {e}")))?;
+            let mut identity: IdentityDoc = row
+                .identity
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            if !consent.grants(items::CREDIT_BY_NAME) {
+                identity.name = None;
+            }
+            if !consent.grants(items::RECONTACT) {
+                identity.contact = None;
+            }
+            doc.identity =
+                (identity.name.is_some() || identity.contact.is_some()).then_some(identity);
+            for recording in &mut doc.recordings {
+                recording.delivered = conn
+                    .query_row(
+                        "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
+                        [&recording.id, &id],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+            }
+            doc.consent = Some(consent);
+            Ok(doc)
+        })
+        .await?;
+    Ok(Json(doc))
+}

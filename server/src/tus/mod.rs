@@ -1,0 +1,567 @@
+//! tus 1.0 at `/api/v1/uploads`: core, creation, creation-with-upload,
+//! creation-defer-length, checksum (sha1, sha256), termination, expiration.
+//!
+//! An upload is a row in `uploads` (its offset is what was received, fsynced) and a
+//! spool file `spool/<upload id>`. On the last byte the whole file is hashed, compared
+//! with the SHA-256 and size declared at creation, moved into storage and the receipt is
+//! written; a mismatch keeps nothing.
+
+pub mod headers;
+mod receive;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tellus_protocol::headers as h;
+use tellus_protocol::{ConsentStatus, items, metadata};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::App;
+use crate::auth::Principal;
+use crate::clock::{http_date, now_ms};
+use crate::error::{Error, Result};
+use crate::routes::parse_id;
+use crate::routes::stories::{load_consent, load_story};
+use receive::{Outcome, receive};
+pub use state::{Upload, delete_spool, recover, spawn_expiry_sweeper};
+
+/// One lock per upload in progress: two PATCHes on one upload never interleave; the
+/// second waits briefly, then is refused with 423 (tus clients retry it after asking
+/// for the offset).
+#[derive(Default)]
+pub struct Locks {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The running SHA-256 of each upload's bytes so far, by the offset it covers, so
+    /// that completion need not read the whole file again. Lost on restart; completion
+    /// then hashes the file.
+    hashes: Mutex<HashMap<String, (u64, sha2::Sha256)>>,
+}
+
+impl Locks {
+    /// The running hash of the first `offset` bytes of an upload, if it is known.
+    fn take_hash(&self, id: &str, offset: u64) -> Option<sha2::Sha256> {
+        let mut hashes = self.hashes.lock().ok()?;
+        match hashes.remove(id) {
+            Some((at, hash)) if at == offset => Some(hash),
+            _ => None,
+        }
+    }
+
+    fn keep_hash(&self, id: &str, offset: u64, hash: sha2::Sha256) {
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.insert(id.to_string(), (offset, hash));
+        }
+    }
+
+    fn try_lock(&self, id: &str) -> Option<OwnedMutexGuard<()>> {
+        let lock = {
+            let mut map = self.map.lock().ok()?;
+            map.entry(id.to_string()).or_default().clone()
+        };
+        lock.try_lock_owned().ok()
+    }
+
+    /// Waits up to `wait` for the upload's lock (None when it stays busy).
+    async fn lock_within(
+        &self,
+        id: &str,
+        wait: std::time::Duration,
+    ) -> Option<OwnedMutexGuard<()>> {
+        let lock = {
+            let mut map = self.map.lock().ok()?;
+            map.entry(id.to_string()).or_default().clone()
+        };
+        tokio::time::timeout(wait, lock.lock_owned()).await.ok()
+    }
+
+    /// Drops the lock of an upload that is finished or gone.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(id);
+        }
+        if let Ok(mut hashes) = self.hashes.lock() {
+            hashes.remove(id);
+        }
+    }
+}
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/uploads", post(create).options(options))
+        .route(
+            "/uploads/{id}",
+            axum::routing::head(head)
+                .patch(patch)
+                .delete(terminate)
+                .options(options),
+        )
+        .layer(axum::middleware::map_response(with_tus_resumable))
+        .layer(DefaultBodyLimit::disable())
+}
+
+async fn with_tus_resumable(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(h::TUS_RESUMABLE, HeaderValue::from_static(h::TUS_VERSION_1));
+    response
+}
+
+/// How long a request waits for another one on the same upload to finish: a HEAD then
+/// reports the settled offset, a PATCH or DELETE goes ahead (or gets 423 after it).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+const EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,checksum,termination,expiration";
+
+async fn options(State(app): State<App>) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (h::TUS_VERSION, h::TUS_VERSION_1.to_string()),
+            (h::TUS_EXTENSION, EXTENSIONS.to_string()),
+            (h::TUS_MAX_SIZE, app.config.max_upload_bytes.to_string()),
+            (h::TUS_CHECKSUM_ALGORITHM, "sha1,sha256".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                Error::bad_request("invalid_header", format!("{name} is not readable text"))
+            })
+        })
+        .transpose()
+}
+
+fn check_resumable(headers: &HeaderMap) -> Result<()> {
+    match header(headers, h::TUS_RESUMABLE)? {
+        Some(h::TUS_VERSION_1) => Ok(()),
+        _ => Err(Error::refused(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            "send 'Tus-Resumable: 1.0.0'; this server speaks tus 1.0.0 only",
+        )),
+    }
+}
+
+fn bad(message: String) -> Error {
+    Error::bad_request("invalid_header", message)
+}
+
+fn too_large(app: &App, length: u64) -> Error {
+    let mb = |b: u64| b as f64 / 1_000_000.0;
+    Error::refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "this recording is {:.1} MB, and this server accepts recordings of up to {:.1} MB; nothing was stored",
+            mb(length),
+            mb(app.config.max_upload_bytes)
+        ),
+    )
+}
+
+fn is_offset_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(h::OFFSET_OCTET_STREAM))
+}
+
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>> {
+    header(headers, header::CONTENT_LENGTH.as_str())?
+        .map(|v| headers::parse_u64("Content-Length", v).map_err(bad))
+        .transpose()
+}
+
+/// What the client declared at creation, read from `Upload-Metadata`.
+struct Declared {
+    story_id: String,
+    recording_id: String,
+    sha256: String,
+    content_type: String,
+}
+
+fn declared(headers: &HeaderMap) -> Result<Declared> {
+    let raw = header(headers, h::UPLOAD_METADATA)?.unwrap_or_default();
+    let mut pairs = headers::parse_metadata(raw).map_err(bad)?;
+    let mut text = |key: &str| -> Result<String> {
+        let value = pairs.remove(key).ok_or_else(|| {
+            Error::bad_request(
+                "missing_metadata",
+                format!("Upload-Metadata must carry '{key}' (story_id, recording_id, sha256, content_type)"),
+            )
+        })?;
+        String::from_utf8(value).map_err(|_| bad(format!("Upload-Metadata '{key}' is not UTF-8")))
+    };
+    let story_id = parse_id(&text(metadata::STORY_ID)?, "story")?;
+    let recording_id = parse_id(&text(metadata::RECORDING_ID)?, "recording")?;
+    let sha256 = headers::parse_sha256_hex(text(metadata::SHA256)?.as_bytes()).map_err(bad)?;
+    let content_type = text(metadata::CONTENT_TYPE)?;
+    if content_type.is_empty() || content_type.len() > 100 {
+        return Err(bad(
+            "Upload-Metadata 'content_type' must be a media type such as audio/wav".into(),
+        ));
+    }
+    Ok(Declared {
+        story_id,
+        recording_id,
+        sha256,
+        content_type,
+    })
+}
+
+fn upload_headers(upload: &Upload) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        (h::UPLOAD_OFFSET, upload.offset.to_string()),
+        (h::UPLOAD_EXPIRES, http_date(upload.expires_at)),
+    ];
+    match upload.length {
+        Some(length) => out.push((h::UPLOAD_LENGTH, length.to_string())),
+        None => out.push((h::UPLOAD_DEFER_LENGTH, "1".to_string())),
+    }
+    out
+}
+
+async fn create(
+    State(app): State<App>,
+    who: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    check_resumable(&headers)?;
+    let project_id = who.reporter("upload audio")?.to_string();
+    let length = match (
+        header(&headers, h::UPLOAD_LENGTH)?,
+        header(&headers, h::UPLOAD_DEFER_LENGTH)?,
+    ) {
+        (Some(v), None) => Some(headers::parse_u64("Upload-Length", v).map_err(bad)?),
+        (None, Some("1")) => None,
+        _ => {
+            return Err(bad(
+                "send either Upload-Length or 'Upload-Defer-Length: 1' (not both)".into(),
+            ));
+        }
+    };
+    if let Some(length) = length.filter(|l| *l > app.config.max_upload_bytes) {
+        return Err(too_large(&app, length));
+    }
+    let declared = declared(&headers)?;
+    let with_body = is_offset_stream(&headers);
+    if with_body {
+        if let (Some(cl), Some(length)) = (content_length(&headers)?, length) {
+            if cl > length {
+                return Err(too_large(&app, cl));
+            }
+        }
+    }
+    let reporter_id = who.id.clone();
+    let expires_at = now_ms().saturating_add(
+        i64::try_from(app.config.upload_expiry_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
+    let upload = Upload {
+        id: uuid::Uuid::now_v7().to_string(),
+        reporter_id,
+        project_id,
+        story_id: declared.story_id,
+        recording_id: declared.recording_id,
+        sha256: declared.sha256,
+        content_type: declared.content_type,
+        length,
+        offset: 0,
+        expires_at,
+    };
+    // Consent and ownership are checked before the spool file exists: an upload for a
+    // story without `record` consent stores nothing at all.
+    let row = upload.clone();
+    app.db
+        .call_write(move |tx| {
+            let story = load_story(tx, &row.story_id)?;
+            match story {
+                Some(s) if s.reporter_id != row.reporter_id || s.project_id != row.project_id => {
+                    return Err(Error::forbidden("this story belongs to another reporter"));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(Error::refused(
+                        StatusCode::FORBIDDEN,
+                        "consent_required",
+                        "the server has no consent for this story; send its consent event (with 'record' granted) first",
+                    ));
+                }
+            }
+            let consent = load_consent(tx, &row.story_id)?;
+            if !consent.grants(items::RECORD) {
+                let why = if consent.status == ConsentStatus::Withdrawn {
+                    "the storyteller withdrew consent for this story; its audio is not accepted"
+                } else {
+                    "the storyteller has not granted 'record' for this story; no audio is accepted"
+                };
+                return Err(Error::refused(StatusCode::FORBIDDEN, "consent_required", why));
+            }
+            let delivered: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT story_id FROM recordings WHERE id = ?1",
+                [&row.recording_id],
+                |r| r.get(0),
+            ))?;
+            if delivered.is_some() {
+                return Err(Error::conflict(
+                    "already_delivered",
+                    "this recording is already delivered; fetch its receipt",
+                ));
+            }
+            state::insert(tx, &row)
+        })
+        .await?;
+    if let Err(e) = state::create_spool(&app, &upload.id).await {
+        let _ = state::remove(&app, &upload.id).await;
+        return Err(e);
+    }
+    tracing::info!(upload = %upload.id, recording = %upload.recording_id, "upload created");
+    let location = format!("{}/uploads/{}", crate::API_PREFIX, upload.id);
+    let mut upload = upload;
+    let mut receipt = None;
+    if with_body {
+        let guard = app.uploads.try_lock(&upload.id);
+        let (result, written) = write_detached(&app, upload, headers, body, guard).await?;
+        upload = written;
+        match result {
+            Ok(sha256) => receipt = sha256,
+            // The upload exists with what was stored of the body (a chunk that failed
+            // its checksum is not); the client resumes from the offset.
+            Err(Error::Refused { code, .. }) if code != "file_mismatch" && code != "not_found" => {}
+            Err(e @ Error::Refused { .. }) => return Err(e),
+            Err(e) => {
+                let _ = state::remove(&app, &upload.id).await;
+                return Err(e);
+            }
+        }
+    }
+    let mut response =
+        (StatusCode::CREATED, [(header::LOCATION.as_str(), location)]).into_response();
+    for (name, value) in upload_headers(&upload) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    if let Some(v) = receipt.and_then(|sha| HeaderValue::from_str(&sha).ok()) {
+        response.headers_mut().insert(h::TELLUS_RECEIPT_SHA256, v);
+    }
+    Ok(response)
+}
+
+/// Loads an upload that `who` owns and that has not expired.
+async fn owned(app: &App, who: &Principal, id: &str) -> Result<Upload> {
+    who.reporter("upload audio")?;
+    let id = parse_id(id, "upload")?;
+    let upload = state::load(app, &id).await?;
+    let upload = upload
+        .filter(|u| u.reporter_id == who.id)
+        .ok_or_else(|| Error::not_found("upload"))?;
+    if upload.expires_at <= now_ms() {
+        return Err(Error::refused(
+            StatusCode::GONE,
+            "expired",
+            "this upload expired before it was finished; start a new one",
+        ));
+    }
+    Ok(upload)
+}
+
+async fn head(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_resumable(&headers)?;
+    let upload = owned(&app, &who, &id).await?;
+    // A client asks for the offset right after its connection broke; the server may
+    // still be committing what arrived on it. Waiting briefly for that write to settle
+    // answers with the whole received prefix instead of an older offset.
+    let settled = app
+        .uploads
+        .lock_within(&upload.id, LOCK_WAIT)
+        .await
+        .is_some();
+    let upload = if settled {
+        owned(&app, &who, &id).await?
+    } else {
+        upload
+    };
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in upload_headers(&upload) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    Ok(response)
+}
+
+async fn patch(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    check_resumable(&headers)?;
+    if !is_offset_stream(&headers) {
+        return Err(Error::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "a PATCH body must be 'Content-Type: application/offset+octet-stream'",
+        ));
+    }
+    let offset = header(&headers, h::UPLOAD_OFFSET)?
+        .ok_or_else(|| bad("a PATCH needs Upload-Offset".into()))
+        .and_then(|v| headers::parse_u64("Upload-Offset", v).map_err(bad))?;
+    let mut upload = owned(&app, &who, &id).await?;
+    let Some(guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
+        return Err(Error::refused(
+            StatusCode::LOCKED,
+            "upload_busy",
+            "another request is writing to this upload; ask for its offset (HEAD) and try again",
+        ));
+    };
+    // Read again under the lock: a PATCH that just finished may have moved the offset.
+    upload = owned(&app, &who, &id).await?;
+    if offset != upload.offset {
+        return Err(Error::conflict(
+            "offset_mismatch",
+            format!(
+                "the upload is at offset {}, not {offset}; resume from there",
+                upload.offset
+            ),
+        ));
+    }
+    let (result, upload) = write_detached(&app, upload, headers, body, Some(guard)).await?;
+    let receipt = result?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for (name, value) in upload_headers(&upload) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    if let Some(sha256) = receipt {
+        if let Ok(v) = HeaderValue::from_str(&sha256) {
+            response.headers_mut().insert(h::TELLUS_RECEIPT_SHA256, v);
+        }
+    }
+    Ok(response)
+}
+
+/// Runs `write_chunk` on a task of its own, holding the upload's lock. When the client
+/// hangs up, hyper may drop the request's future; the task goes on, sees the body end
+/// early, and commits the prefix that arrived (DESIGN.md §3) before it lets go of the
+/// lock.
+async fn write_detached(
+    app: &App,
+    mut upload: Upload,
+    headers: HeaderMap,
+    body: Body,
+    guard: Option<OwnedMutexGuard<()>>,
+) -> Result<(Result<Option<String>>, Upload)> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let result = write_chunk(&app, &mut upload, &headers, body).await;
+        (result, upload)
+    })
+    .await
+    .map_err(|e| Error::Config(format!("an upload task failed: {e}")))
+}
+
+/// Writes one PATCH (or creation-with-upload) body at the upload's offset. Returns the
+/// verified SHA-256 when this body completed the upload.
+async fn write_chunk(
+    app: &App,
+    upload: &mut Upload,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<String>> {
+    if let Some(v) = header(headers, h::UPLOAD_LENGTH)? {
+        let length = headers::parse_u64("Upload-Length", v).map_err(bad)?;
+        match upload.length {
+            Some(known) if known != length => {
+                return Err(bad(format!("Upload-Length was already set to {known}")));
+            }
+            Some(_) => {}
+            None => {
+                if length > app.config.max_upload_bytes {
+                    return Err(too_large(app, length));
+                }
+                if length < upload.offset {
+                    return Err(bad(
+                        "Upload-Length is smaller than what was already received".into(),
+                    ));
+                }
+                state::set_length(app, &upload.id, length).await?;
+                upload.length = Some(length);
+            }
+        }
+    }
+    let checksum = header(headers, h::UPLOAD_CHECKSUM)?
+        .map(|v| headers::parse_checksum(v).map_err(bad))
+        .transpose()?;
+    let limit = upload.length.unwrap_or(app.config.max_upload_bytes);
+    if let Some(cl) = content_length(headers)? {
+        if upload.offset.saturating_add(cl) > limit {
+            return Err(match upload.length {
+                Some(_) => Error::refused(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "beyond_length",
+                    "this body goes past the declared Upload-Length; nothing of it was stored",
+                ),
+                None => too_large(app, upload.offset.saturating_add(cl)),
+            });
+        }
+    }
+    match receive(app, upload, checksum, body, limit).await? {
+        Outcome::Cut => Err(Error::bad_request(
+            "connection_cut",
+            "the body ended early; the bytes received are kept, ask for the offset",
+        )),
+        Outcome::Stored => {
+            if upload.length == Some(upload.offset) {
+                let receipt = state::complete(app, upload).await?;
+                Ok(Some(receipt))
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+async fn terminate(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    check_resumable(&headers)?;
+    let upload = owned(&app, &who, &id).await?;
+    let Some(_guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
+        return Err(Error::refused(
+            StatusCode::LOCKED,
+            "upload_busy",
+            "another request is writing to this upload; try again",
+        ));
+    };
+    state::remove(&app, &upload.id).await?;
+    tracing::info!(upload = %upload.id, "upload terminated");
+    Ok(StatusCode::NO_CONTENT)
+}

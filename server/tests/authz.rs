@@ -1,0 +1,339 @@
+//! Every route × every kind of caller, in one table: reporter A (owner), reporter B
+//! (same project), the lead of this project, the lead of another project, an admin, a
+//! revoked device, and no token at all.
+
+mod support;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use support::*;
+use tellus_server::Role;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    ReporterA,
+    ReporterB,
+    Lead,
+    OtherLead,
+    Admin,
+    Revoked,
+    Nobody,
+}
+
+const EVERYONE: [Who; 7] = [
+    Who::ReporterA,
+    Who::ReporterB,
+    Who::Lead,
+    Who::OtherLead,
+    Who::Admin,
+    Who::Revoked,
+    Who::Nobody,
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    Project,
+    PutStory,
+    PostConsent,
+    GetStory,
+    UploadOptions,
+    UploadCreate,
+    UploadHead,
+    UploadPatch,
+    UploadDelete,
+    Receipt,
+    Audio,
+    Changes,
+    Export,
+    AdminProject,
+    AdminInvite,
+    AdminRevoke,
+}
+
+struct World {
+    server: Server,
+    a: Device,
+    b: Device,
+    lead: Device,
+    other_lead: Device,
+    admin: Device,
+    revoked: Device,
+    story: String,
+    recording: String,
+    revision: std::sync::atomic::AtomicU32,
+}
+
+impl World {
+    fn device(&self, who: Who) -> Option<&Device> {
+        match who {
+            Who::ReporterA => Some(&self.a),
+            Who::ReporterB => Some(&self.b),
+            Who::Lead => Some(&self.lead),
+            Who::OtherLead => Some(&self.other_lead),
+            Who::Admin => Some(&self.admin),
+            Who::Revoked => Some(&self.revoked),
+            Who::Nobody => None,
+        }
+    }
+
+    fn req(&self, who: Who, method: Method, path: &str) -> RequestBuilder {
+        match self.device(who) {
+            Some(d) => d.req(method, path),
+            None => self.server.http.request(method, self.server.url(path)),
+        }
+    }
+
+    /// Sends `route` as `who`; resources the call would use up are made fresh by A.
+    async fn call(&self, route: Route, who: Who) -> StatusCode {
+        let story = &self.story;
+        let tus = |req: RequestBuilder| req.header("Tus-Resumable", "1.0.0");
+        let req = match route {
+            Route::Project => self.req(who, Method::GET, "/api/v1/project"),
+            Route::PutStory => self
+                .req(who, Method::PUT, &format!("/api/v1/stories/{story}"))
+                .json(&story_doc(
+                    story,
+                    self.revision
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                    "ready",
+                )),
+            Route::PostConsent => self
+                .req(
+                    who,
+                    Method::POST,
+                    &format!("/api/v1/stories/{story}/consent"),
+                )
+                .json(&consent_event(
+                    story,
+                    "amended",
+                    &["record", "research_use", "credit_by_name"],
+                )),
+            Route::GetStory => self.req(who, Method::GET, &format!("/api/v1/stories/{story}")),
+            Route::UploadOptions => self.req(who, Method::OPTIONS, "/api/v1/uploads"),
+            Route::UploadCreate => tus(self.req(who, Method::POST, "/api/v1/uploads"))
+                .header("Upload-Length", "10")
+                .header(
+                    "Upload-Metadata",
+                    metadata(story, &new_id(), &sha256_hex(b"0123456789")),
+                ),
+            Route::UploadHead | Route::UploadPatch | Route::UploadDelete => {
+                let path = self.a.new_upload(story, &new_id(), b"0123456789").await;
+                match route {
+                    Route::UploadHead => tus(self.req(who, Method::HEAD, &path)),
+                    Route::UploadDelete => tus(self.req(who, Method::DELETE, &path)),
+                    _ => tus(self.req(who, Method::PATCH, &path))
+                        .header("Content-Type", "application/offset+octet-stream")
+                        .header("Upload-Offset", "0")
+                        .body("01234"),
+                }
+            }
+            Route::Receipt => self.req(
+                who,
+                Method::GET,
+                &format!("/api/v1/recordings/{}/receipt", self.recording),
+            ),
+            Route::Audio => self.req(
+                who,
+                Method::GET,
+                &format!("/api/v1/recordings/{}/audio", self.recording),
+            ),
+            Route::Changes => self.req(who, Method::GET, "/api/v1/changes"),
+            Route::Export => self.req(who, Method::GET, "/api/v1/export.csv?scope=public"),
+            Route::AdminProject => {
+                let mut config: serde_json::Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
+                config["id"] = serde_json::json!(new_id());
+                self.req(who, Method::POST, "/api/v1/admin/projects")
+                    .json(&config)
+            }
+            Route::AdminInvite => self
+                .req(who, Method::POST, "/api/v1/admin/invites")
+                .json(&serde_json::json!({ "project_id": PROJECT, "role": "reporter" })),
+            Route::AdminRevoke => {
+                let invite = tellus_server::admin::create_invite(
+                    &self.server.db(),
+                    PROJECT,
+                    Role::Reporter,
+                    60,
+                )
+                .unwrap();
+                self.req(
+                    who,
+                    Method::POST,
+                    &format!("/api/v1/admin/revoke/{}", invite.invite_id),
+                )
+            }
+        };
+        req.send().await.unwrap().status()
+    }
+}
+
+/// The expected status of `route` for `who`.
+fn expected(route: Route, who: Who) -> u16 {
+    use Who::*;
+    // Tokens that are not (or no longer) valid never get past authentication; OPTIONS is
+    // tus discovery and needs no token.
+    if matches!(route, Route::UploadOptions) {
+        return 204;
+    }
+    if matches!(who, Revoked | Nobody) {
+        return 401;
+    }
+    match (route, who) {
+        (Route::Project, Admin) => 403,
+        (Route::Project, _) => 200,
+
+        (Route::PutStory, ReporterA) => 200,
+        (Route::PostConsent, ReporterA) => 201,
+        (Route::UploadCreate, ReporterA) => 201,
+        (Route::UploadHead, ReporterA) => 200,
+        (Route::UploadPatch, ReporterA) => 204,
+        (Route::UploadDelete, ReporterA) => 204,
+        // Another reporter may not write A's story; A's uploads are invisible to it.
+        (Route::PutStory | Route::PostConsent | Route::UploadCreate, ReporterB) => 403,
+        (Route::UploadHead | Route::UploadPatch | Route::UploadDelete, ReporterB) => 404,
+        (Route::PutStory | Route::PostConsent | Route::UploadCreate, _) => 403,
+        (Route::UploadHead | Route::UploadPatch | Route::UploadDelete, _) => 403,
+
+        // A reporter reads nothing but its own receipts.
+        (Route::Receipt, ReporterA | Lead) => 200,
+        (Route::Receipt, ReporterB | OtherLead) => 404,
+        (Route::Receipt, _) => 403,
+        (Route::GetStory | Route::Audio, Lead) => 200,
+        (Route::GetStory | Route::Audio, OtherLead) => 404,
+        (Route::GetStory | Route::Audio, _) => 403,
+        // Another project's lead gets its own (here empty) feed and export.
+        (Route::Changes | Route::Export, Lead | OtherLead) => 200,
+        (Route::Changes | Route::Export, _) => 403,
+
+        (Route::AdminProject | Route::AdminInvite, Admin) => 201,
+        (Route::AdminRevoke, Admin) => 200,
+        (Route::AdminProject | Route::AdminInvite | Route::AdminRevoke, _) => 403,
+        (Route::UploadOptions, _) => 204,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_for_every_role() {
+    let server = Server::start().await;
+    let other = server.other_project();
+    let a = server.enrol(PROJECT, Role::Reporter).await;
+    let b = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let other_lead = server.enrol(other, Role::Lead).await;
+    let admin = server.admin();
+    let revoked = server.enrol(PROJECT, Role::Reporter).await;
+    tellus_server::admin::revoke(&server.db(), &revoked.id).unwrap();
+    let story = a.consented_story().await;
+    let recording = a.upload(&story, &audio(5000, 1), 5000).await;
+    let world = World {
+        server,
+        a,
+        b,
+        lead,
+        other_lead,
+        admin,
+        revoked,
+        story,
+        recording,
+        revision: 2.into(),
+    };
+
+    let routes = [
+        Route::Project,
+        Route::PutStory,
+        Route::PostConsent,
+        Route::GetStory,
+        Route::UploadOptions,
+        Route::UploadCreate,
+        Route::UploadHead,
+        Route::UploadPatch,
+        Route::UploadDelete,
+        Route::Receipt,
+        Route::Audio,
+        Route::Changes,
+        Route::Export,
+        Route::AdminProject,
+        Route::AdminInvite,
+        Route::AdminRevoke,
+    ];
+    let mut failures = Vec::new();
+    for route in routes {
+        for who in EVERYONE {
+            let got = world.call(route, who).await.as_u16();
+            let want = expected(route, who);
+            if got != want {
+                failures.push(format!("{route:?} as {who:?}: got {got}, expected {want}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cells wrong:\n{}",
+        failures.len(),
+        routes.len() * EVERYONE.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_are_single_use_expire_and_can_be_revoked() {
+    let server = Server::start().await;
+    let enrol = |code: String| {
+        let server = &server;
+        async move {
+            server
+                .http
+                .post(server.url("/api/v1/enrol"))
+                .json(&serde_json::json!({ "invite_code": code, "device_label": "phone" }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let code = server.invite(PROJECT, Role::Reporter);
+    // Typed in lower case with spaces: still the same code.
+    let typed = code.to_lowercase().replace('-', " ");
+    let r = enrol(typed).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["role"], "reporter");
+    assert_eq!(body["project"]["id"], PROJECT);
+    assert_eq!(
+        enrol(code.clone()).await.status(),
+        StatusCode::FORBIDDEN,
+        "single use"
+    );
+
+    let expired =
+        tellus_server::admin::create_invite(&server.db(), PROJECT, Role::Lead, 0).unwrap();
+    assert_eq!(
+        enrol(expired.code).await.status(),
+        StatusCode::FORBIDDEN,
+        "expired"
+    );
+
+    let revoked =
+        tellus_server::admin::create_invite(&server.db(), PROJECT, Role::Lead, 3600).unwrap();
+    tellus_server::admin::revoke(&server.db(), &revoked.invite_id).unwrap();
+    assert_eq!(
+        enrol(revoked.code).await.status(),
+        StatusCode::FORBIDDEN,
+        "revoked"
+    );
+
+    // Neither codes nor tokens are stored in clear.
+    let token = body["token"].as_str().unwrap().to_string();
+    let dump: Vec<String> = server
+        .db()
+        .with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT token_hash FROM principals UNION ALL SELECT code_hash FROM invites",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .unwrap();
+    assert!(
+        dump.iter()
+            .all(|h| h.len() == 64 && *h != token && !h.contains(&code))
+    );
+}

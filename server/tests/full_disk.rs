@@ -1,0 +1,82 @@
+//! A full disk: the PATCH that does not fit gets 507 with a JSON error, the offset and
+//! the spool file are back where they were, and the upload completes once there is
+//! space. Uses a real full file system (a small tmpfs), so it needs root; it says so and
+//! skips without.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::StatusCode;
+use support::*;
+use tellus_server::Role;
+
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_507_and_nothing_is_half_written() {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(_tmpfs) = Tmpfs::mount(mount_point.path(), "3m") else {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    };
+    let dir = tempfile::tempdir_in(mount_point.path()).unwrap();
+    let server = Server::start_in(dir, |_| {}).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(5_000_000, 1);
+    let recording = new_id();
+    let path = reporter.new_upload(&story, &recording, &data).await;
+    assert_eq!(
+        reporter
+            .patch(&path, 0, &data[..1_000_000], None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let r = reporter
+        .patch(&path, 1_000_000, &data[1_000_000..], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "storage_full");
+    assert!(body["message"].as_str().unwrap().contains("full"), "{body}");
+    assert_eq!(reporter.offset(&path).await, 1_000_000);
+    let spool = std::fs::read_dir(server.config.spool_dir())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::metadata(&spool).unwrap().len(),
+        1_000_000,
+        "the spool file is back at the offset"
+    );
+    assert_eq!(std::fs::read(&spool).unwrap(), &data[..1_000_000]);
+
+    // The server keeps working: another, smaller story's upload fits.
+    let small = audio(200_000, 2);
+    let other = reporter.upload(&story, &small, 100_000).await;
+    let receipt: serde_json::Value = reporter.receipt(&other).await.json().await.unwrap();
+    assert_eq!(receipt["sha256"], sha256_hex(&small));
+}
