@@ -61,6 +61,21 @@ impl AudioSource for HandDriven {
     }
 }
 
+/// Starts a recorder on a hand-driven device; returns it, the sinks channel (a restart
+/// sends a new sink) and the first sink.
+fn start_hand_driven(
+    store: &Arc<Store>,
+    story: StoryId,
+    format: AudioFormat,
+    options: RecorderOptions,
+) -> (Recorder, mpsc::Receiver<CaptureSink>, CaptureSink) {
+    let (tx, rx) = mpsc::channel();
+    let source = HandDriven { format, sinks: tx };
+    let recorder = Recorder::start(store.clone(), story, Box::new(source), options).unwrap();
+    let sink = rx.recv().unwrap();
+    (recorder, rx, sink)
+}
+
 /// A hand-driven device is silent between the test's pushes; that is not a stall.
 fn hand_options() -> RecorderOptions {
     RecorderOptions {
@@ -93,18 +108,7 @@ fn ramp(n: usize, offset: i32) -> Vec<i16> {
 fn pause_resume_and_markers_sit_at_audio_positions_in_one_file() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (tx, rx) = mpsc::channel();
-    let recorder = Recorder::start(
-        store.clone(),
-        story,
-        Box::new(HandDriven {
-            format: MONO_16K,
-            sinks: tx,
-        }),
-        hand_options(),
-    )
-    .unwrap();
-    let mut sink = rx.recv().unwrap();
+    let (recorder, _, mut sink) = start_hand_driven(&store, story, MONO_16K, hand_options());
 
     let first = ramp(32_000, 0); // 2 s
     sink.push(&first, 1, |s| s);
@@ -188,18 +192,7 @@ fn pause_resume_and_markers_sit_at_audio_positions_in_one_file() {
 fn levels_reach_a_subscriber() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (tx, rx) = mpsc::channel();
-    let recorder = Recorder::start(
-        store,
-        story,
-        Box::new(HandDriven {
-            format: MONO_16K,
-            sinks: tx,
-        }),
-        hand_options(),
-    )
-    .unwrap();
-    let mut sink = rx.recv().unwrap();
+    let (recorder, _, mut sink) = start_hand_driven(&store, story, MONO_16K, hand_options());
     let (levels_tx, levels) = mpsc::channel();
     let levels_tx = std::sync::Mutex::new(levels_tx);
     let _subscription = recorder.subscribe_levels(move |level: tellus_core::audio::Level| {
@@ -229,21 +222,15 @@ fn levels_reach_a_subscriber() {
 fn a_full_ring_drops_frames_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (tx, rx) = mpsc::channel();
-    let recorder = Recorder::start(
-        store,
+    let (recorder, _, mut sink) = start_hand_driven(
+        &store,
         story,
-        Box::new(HandDriven {
-            format: MONO_16K,
-            sinks: tx,
-        }),
+        MONO_16K,
         RecorderOptions {
             ring: Duration::from_millis(100), // 1,600 frames of room
             ..hand_options()
         },
-    )
-    .unwrap();
-    let mut sink = rx.recv().unwrap();
+    );
     // One burst far larger than the ring: most of it cannot fit.
     sink.push(&ramp(20_000, 0), 1, |s| s);
     let stats = recorder.stats();
@@ -259,19 +246,11 @@ fn stereo_is_kept_when_asked_and_mono_is_the_mean_of_the_channels() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
     for channels in [1u16, 2] {
-        let (tx, rx) = mpsc::channel();
         let format = AudioFormat {
             sample_rate: 48_000,
             channels,
         };
-        let recorder = Recorder::start(
-            store.clone(),
-            story,
-            Box::new(HandDriven { format, sinks: tx }),
-            hand_options(),
-        )
-        .unwrap();
-        let mut sink = rx.recv().unwrap();
+        let (recorder, _, mut sink) = start_hand_driven(&store, story, format, hand_options());
         // A stereo f32 device: left 0.5, right -0.25.
         let frames: Vec<f32> = [0.5f32, -0.25].repeat(480);
         sink.push(&frames, 2, |s| (s * 32768.0) as i16);
@@ -326,21 +305,15 @@ fn a_failed_stream_restarts_into_the_same_recording_with_a_gap_marker() {
 fn a_stream_that_stops_delivering_is_rebuilt_into_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (tx, rx) = mpsc::channel();
-    let recorder = Recorder::start(
-        store.clone(),
+    let (recorder, rx, mut first) = start_hand_driven(
+        &store,
         story,
-        Box::new(HandDriven {
-            format: MONO_16K,
-            sinks: tx,
-        }),
+        MONO_16K,
         RecorderOptions {
             stall_timeout: Duration::from_millis(200),
             ..RecorderOptions::default()
         },
-    )
-    .unwrap();
-    let mut first = rx.recv().unwrap();
+    );
     let before = ramp(8_000, 1);
     first.push(&before, 1, |s| s);
     // Then silence from this stream: the recorder gives up on it and starts another.
