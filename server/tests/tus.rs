@@ -582,3 +582,35 @@ async fn creation_with_the_whole_body_delivers_at_once_or_keeps_nothing() {
     assert_eq!(server.spool_files(), 0);
     assert_eq!(server.upload_rows(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_uploads_of_one_recording_never_overwrite_a_delivered_file() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let recording = new_id();
+    let first = audio(20_000, 14);
+    let second = audio(20_000, 15);
+    // Both created before either finishes (the second is not refused as delivered yet).
+    let a = reporter.new_upload(&story, &recording, &first).await;
+    let b = reporter.new_upload(&story, &recording, &second).await;
+    let c = reporter.new_upload(&story, &recording, &first).await;
+    assert_eq!(
+        reporter.patch(&a, 0, &first, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = reporter.patch(&b, 0, &second, None).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "already_delivered"
+    );
+    // The same bytes again: the receipt stands.
+    let r = reporter.patch(&c, 0, &first, None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(std::fs::read(server.audio_path(&recording)).unwrap(), first);
+    let receipt: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
+    assert_eq!(receipt["sha256"], sha256_hex(&first));
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.upload_rows(), 0);
+}

@@ -4,25 +4,25 @@
 # @tus/file-store; PyPI: tuspy) into a cache folder outside the repository, idempotently
 # (nothing is fetched when the lock files have not changed).
 # Sets TUS_NODE_DIR (node_modules lives there) and TUS_PYTHON.
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+tus_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v node >/dev/null 2>&1 || tellus_apt_install nodejs npm
 command -v python3 >/dev/null 2>&1 || tellus_apt_install python3 python3-venv
-cache="${TELLUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tellus}/tus-peers"
-TUS_NODE_DIR="$cache/node"
+tus_cache="${TELLUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tellus}/tus-peers"
+TUS_NODE_DIR="$tus_cache/node"
 mkdir -p "$TUS_NODE_DIR"
-if [ ! -d "$TUS_NODE_DIR/node_modules" ] || ! cmp -s "$here/package-lock.json" "$TUS_NODE_DIR/package-lock.json"; then
+if [ ! -d "$TUS_NODE_DIR/node_modules" ] || ! cmp -s "$tus_here/package-lock.json" "$TUS_NODE_DIR/package-lock.json"; then
   echo "tellus setup: installing the tus peers from npm into $TUS_NODE_DIR" >&2
-  cp "$here/package.json" "$here/package-lock.json" "$TUS_NODE_DIR/"
+  cp "$tus_here/package.json" "$tus_here/package-lock.json" "$TUS_NODE_DIR/"
   (cd "$TUS_NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
-venv="$cache/venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" >&2 || { tellus_apt_install python3-venv && python3 -m venv "$venv" >&2; }
+tus_venv="$tus_cache/venv"
+if [ ! -x "$tus_venv/bin/python" ]; then
+  python3 -m venv "$tus_venv" >&2 || { tellus_apt_install python3-venv && python3 -m venv "$tus_venv" >&2; }
 fi
-TUS_PYTHON="$venv/bin/python"
-if ! cmp -s "$here/requirements.txt" "$venv/tellus-requirements.txt"; then
-  echo "tellus setup: installing tuspy from PyPI into $venv" >&2
-  "$TUS_PYTHON" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" >&2
-  cp "$here/requirements.txt" "$venv/tellus-requirements.txt"
+TUS_PYTHON="$tus_venv/bin/python"
+if ! cmp -s "$tus_here/requirements.txt" "$tus_venv/tellus-requirements.txt"; then
+  echo "tellus setup: installing tuspy from PyPI into $tus_venv" >&2
+  "$TUS_PYTHON" -m pip install -q --disable-pip-version-check -r "$tus_here/requirements.txt" >&2
+  cp "$tus_here/requirements.txt" "$tus_venv/tellus-requirements.txt"
 fi
 export TUS_NODE_DIR TUS_PYTHON

@@ -42,6 +42,22 @@ pub struct Locks {
     /// that completion need not read the whole file again. Lost on restart; completion
     /// then hashes the file.
     hashes: Mutex<HashMap<String, (u64, sha2::Sha256)>>,
+    /// Recordings whose upload is being completed right now.
+    completing: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+/// While it lives, no other upload of the same recording can complete.
+pub struct Completing {
+    set: Arc<Mutex<std::collections::HashSet<String>>>,
+    recording_id: String,
+}
+
+impl Drop for Completing {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.recording_id);
+        }
+    }
 }
 
 impl Locks {
@@ -79,6 +95,15 @@ impl Locks {
             map.entry(id.to_string()).or_default().clone()
         };
         tokio::time::timeout(wait, lock.lock_owned()).await.ok()
+    }
+
+    /// Marks `recording_id` as completing; None when another upload of it already is.
+    fn completing(&self, recording_id: &str) -> Option<Completing> {
+        let mut set = self.completing.lock().ok()?;
+        set.insert(recording_id.to_string()).then(|| Completing {
+            set: self.completing.clone(),
+            recording_id: recording_id.to_string(),
+        })
     }
 
     /// Drops the lock of an upload that is finished or gone.

@@ -185,6 +185,40 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
             "the whole file does not match the SHA-256 and size declared at creation; nothing was kept, upload it again",
         ));
     }
+    // One completion per recording at a time, and never over a delivered recording: two
+    // uploads of the same recording id must not overwrite each other's file.
+    let Some(_completing) = app.uploads.completing(&upload.recording_id) else {
+        return Err(Error::refused(
+            StatusCode::LOCKED,
+            "upload_busy",
+            "another upload of this recording is completing; ask for its receipt",
+        ));
+    };
+    let recording = upload.recording_id.clone();
+    let delivered: Option<String> = app
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT sha256 FROM recordings WHERE id = ?1",
+                    [&recording],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await?;
+    if let Some(delivered) = delivered {
+        remove(app, &upload.id).await?;
+        return if delivered == sha256 {
+            // The same bytes arrived twice: the receipt stands.
+            Ok(sha256)
+        } else {
+            Err(Error::conflict(
+                "already_delivered",
+                "a different file was already delivered under this recording id; nothing was kept",
+            ))
+        };
+    }
     let storage = app.storage.clone();
     let (recording, spool) = (upload.recording_id.clone(), spool_path(app, &upload.id));
     // A withdrawal may have deleted the spool file under this PATCH: the upload is gone.
