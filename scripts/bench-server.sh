@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+. tests/tus/install.sh
 file_mb=${1:-200}
 rounds=${2:-5}
 devices=${3:-200}

@@ -50,5 +50,3 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# The official tus peers (npm and PyPI) that tests/tus/ runs against the project server.
-. "$(dirname "${BASH_SOURCE[0]}")/../tests/tus/install.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by scripts/setup.sh: installs the official tus peers that tests/tus/ and
+# Sourced by scripts/test.sh, tests/tus/run.sh and scripts/bench-server.sh: installs the official tus peers that tests/tus/ and
 # scripts/bench-server.sh run against tellus-server (npm: tus-js-client, @tus/server,
 # @tus/file-store; PyPI: tuspy) into a cache folder outside the repository, idempotently
 # (nothing is fetched when the lock files have not changed).

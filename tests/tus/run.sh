@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/setup.sh
+. tests/tus/install.sh
 cargo build -q --locked -p tellus-cli
 TELLUS_BIN="${CARGO_TARGET_DIR:-target}/debug/tellus"
 # The scripts run from beside node_modules so that their imports resolve.
