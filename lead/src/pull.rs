@@ -1,0 +1,484 @@
+//! `pull`: the stories of the lead's project from the server into a folder,
+//! incrementally through the changes feed (DESIGN.md §4), safe to stop at any point.
+//!
+//! Each page of the feed is applied whole (withdrawals, then story documents, then audio)
+//! and only then are the manifest and, after it, the cursor written. A run killed
+//! anywhere leaves the cursor before the page it was in; the next run applies that page
+//! again, which is harmless: documents are rewritten, audio already in place is hashed
+//! and kept, partial audio resumes with a Range, a withdrawal is logged once.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::PathBuf;
+
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use tellus_protocol::{ChangeKind, ChangesPage, IdentityDoc, NoteDoc, StoryDocument};
+
+use crate::client::{LeadClient, StoryFetch, server_identity};
+use crate::download::{self, Outcome, Wanted};
+use crate::fsutil::{empty_dir, now_rfc3339, write_atomic};
+use crate::layout::{self, Layout, checked_id, story_file};
+use crate::manifest::Manifest;
+use crate::withdrawals::WithdrawalLog;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// `https://host[:port]` of the project server.
+    pub server: String,
+    /// A lead's token (from enrolling with a lead's invite).
+    pub token: String,
+    /// The folder to pull into; created when missing.
+    pub out: PathBuf,
+    /// Recordings downloaded at once.
+    pub concurrency: usize,
+    /// Changes asked for per page of the feed (the server allows up to 500).
+    pub page_size: u32,
+}
+
+impl PullOptions {
+    pub fn new(
+        server: impl Into<String>,
+        token: impl Into<String>,
+        out: impl Into<PathBuf>,
+    ) -> Self {
+        PullOptions {
+            server: server.into(),
+            token: token.into(),
+            out: out.into(),
+            concurrency: 4,
+            page_size: 200,
+        }
+    }
+}
+
+/// What a pull hears as it goes, for progress bars. Called from the pull's tasks; keep
+/// it quick.
+pub trait PullProgress: Send + Sync {
+    /// A page of the feed is about to be applied: this many story documents and
+    /// recordings (of this many bytes) are to come.
+    fn planned(&self, _stories: usize, _recordings: usize, _bytes: u64) {}
+    fn story_done(&self) {}
+    /// Bytes of audio arrived (or were found already held).
+    fn audio_bytes(&self, _bytes: u64) {}
+    fn recording_done(&self) {}
+    fn withdrawn(&self, _story_id: &str, _files_removed: usize) {}
+}
+
+/// For callers that want no progress.
+pub struct NoProgress;
+impl PullProgress for NoProgress {}
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PullReport {
+    /// Changes read from the feed.
+    pub changes: usize,
+    /// Story documents written (with their notes and consent).
+    pub stories_written: usize,
+    pub recordings_downloaded: usize,
+    /// Recordings found whole in the folder already (from a run that was stopped).
+    pub recordings_already_present: usize,
+    /// Audio bytes that came over the network in this run.
+    pub bytes_downloaded: u64,
+    /// Audio bytes an interrupted run had already fetched, resumed with a Range.
+    pub bytes_resumed: u64,
+    pub withdrawals: usize,
+    /// Files removed because their story was withdrawn.
+    pub files_removed: usize,
+    /// Recordings in the feed that the server no longer holds (withdrawn since).
+    pub recordings_gone: Vec<String>,
+    /// Stories in the feed the server no longer shows (withdrawn since, or no
+    /// document yet).
+    pub stories_unavailable: Vec<String>,
+    /// Files the manifest now lists.
+    pub files: usize,
+    /// Where the next pull starts.
+    pub cursor: String,
+}
+
+/// What a folder remembers between pulls, in `.tellus-pull/state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PullState {
+    server: String,
+    #[serde(default)]
+    project_id: Option<String>,
+    cursor: String,
+    pulled_at: String,
+}
+
+/// Pulls everything new since the last pull into `options.out`.
+pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<PullReport> {
+    let server = server_identity(&options.server)?;
+    let client = LeadClient::new(&options.server, &options.token)?;
+    let layout = Layout::new(&options.out);
+    let _lock = open_folder(&layout)?;
+    let mut state = load_state(&layout)?;
+    if let Some(state) = &state {
+        if state.server != server {
+            return Err(Error::Folder(format!(
+                "{} was pulled from {}, not {server}; pull into another folder",
+                layout.root().display(),
+                state.server
+            )));
+        }
+    }
+    empty_dir(&layout.tmp_dir())?;
+    let mut manifest = Manifest::load(&layout)?;
+    let mut log = WithdrawalLog::load(&layout)?;
+    let project_id = pull_project(&client, &layout, &mut manifest).await?;
+    if let Some(known) = state.as_ref().and_then(|s| s.project_id.as_ref()) {
+        if project_id.as_ref().is_some_and(|id| id != known) {
+            return Err(Error::Folder(format!(
+                "{} holds project {known}; this token belongs to another project",
+                layout.root().display()
+            )));
+        }
+    }
+    manifest.save(&layout)?;
+    let mut report = PullReport::default();
+    let mut cursor = state.as_ref().map(|s| s.cursor.clone()).unwrap_or_default();
+    loop {
+        let page = client.changes(&cursor, options.page_size).await?;
+        report.changes += page.changes.len();
+        apply_page(
+            &client,
+            &layout,
+            &mut manifest,
+            &mut log,
+            &page,
+            options,
+            progress,
+            &mut report,
+        )
+        .await?;
+        // The manifest first: the cursor may only pass what the manifest covers.
+        manifest.save(&layout)?;
+        cursor = page.next_cursor.clone();
+        let next = PullState {
+            server: server.clone(),
+            project_id: project_id.clone(),
+            cursor: cursor.clone(),
+            pulled_at: now_rfc3339(),
+        };
+        save_state(&layout, &next)?;
+        state = Some(next);
+        if !page.more {
+            break;
+        }
+    }
+    // Partial files of recordings that no longer come (their story was withdrawn
+    // before the run that started them resumed) and temporary files of killed runs.
+    empty_dir(&layout.partial_dir())?;
+    empty_dir(&layout.tmp_dir())?;
+    report.files = manifest.files.len();
+    report.cursor = state.map(|s| s.cursor).unwrap_or_default();
+    Ok(report)
+}
+
+/// What one story needs from one page of the feed.
+#[derive(Default)]
+struct StoryPlan {
+    /// (cursor, when): the withdrawal to apply first.
+    withdrawal: Option<(String, String)>,
+    fetch_document: bool,
+    recordings: Vec<Wanted>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_page(
+    client: &LeadClient,
+    layout: &Layout,
+    manifest: &mut Manifest,
+    log: &mut WithdrawalLog,
+    page: &ChangesPage,
+    options: &PullOptions,
+    progress: &dyn PullProgress,
+    report: &mut PullReport,
+) -> Result<()> {
+    let (order, mut plans) = plan(page)?;
+    let documents = order.iter().filter(|id| plans[*id].fetch_document).count();
+    let wanted: Vec<Wanted> = order
+        .iter()
+        .flat_map(|id| plans[id].recordings.clone())
+        .collect();
+    progress.planned(
+        documents,
+        wanted.len(),
+        wanted.iter().map(|w| w.bytes).sum(),
+    );
+
+    for story_id in &order {
+        if let Some((cursor, at)) = plans.get_mut(story_id).and_then(|p| p.withdrawal.take()) {
+            let record = log.apply(layout, manifest, story_id, &at, &cursor)?;
+            report.withdrawals += 1;
+            report.files_removed += record.removed.len();
+            progress.withdrawn(story_id, record.removed.len());
+        }
+    }
+
+    let concurrency = options.concurrency.max(1);
+    let to_fetch: Vec<&String> = order
+        .iter()
+        .filter(|id| plans[*id].fetch_document)
+        .collect();
+    let mut fetched = stream::iter(to_fetch)
+        .map(|id| async move { (id, client.story(id).await) })
+        .buffered(concurrency);
+    while let Some((story_id, fetch)) = fetched.next().await {
+        match fetch? {
+            StoryFetch::Found(doc) => {
+                write_story(layout, manifest, story_id, *doc)?;
+                report.stories_written += 1;
+            }
+            StoryFetch::Withdrawn | StoryFetch::Missing => {
+                report.stories_unavailable.push(story_id.clone())
+            }
+        }
+        progress.story_done();
+    }
+    drop(fetched);
+
+    let on_bytes = |n: u64| progress.audio_bytes(n);
+    let mut downloads = stream::iter(&wanted)
+        .map(|w| {
+            let on_bytes = &on_bytes;
+            async move { (w, download::fetch(client, layout, w, on_bytes).await) }
+        })
+        .buffer_unordered(concurrency);
+    while let Some((wanted, outcome)) = downloads.next().await {
+        match outcome? {
+            Outcome::Downloaded { fetched, resumed } => {
+                report.recordings_downloaded += 1;
+                report.bytes_downloaded += fetched;
+                report.bytes_resumed += resumed;
+                manifest.insert(wanted.rel_path(), wanted_entry(wanted));
+            }
+            Outcome::AlreadyPresent => {
+                report.recordings_already_present += 1;
+                manifest.insert(wanted.rel_path(), wanted_entry(wanted));
+            }
+            Outcome::Gone => report.recordings_gone.push(wanted.recording_id.clone()),
+        }
+        progress.recording_done();
+    }
+    Ok(())
+}
+
+fn wanted_entry(wanted: &Wanted) -> crate::manifest::FileEntry {
+    crate::manifest::FileEntry {
+        sha256: wanted.sha256.clone(),
+        bytes: wanted.bytes,
+    }
+}
+
+/// The page's changes folded per story, in the order stories first appear. A
+/// withdrawal makes what came before it in the page moot; what comes after it (a story
+/// given consent again) still applies, after the withdrawal.
+fn plan(page: &ChangesPage) -> Result<(Vec<String>, HashMap<String, StoryPlan>)> {
+    let mut order = Vec::new();
+    let mut plans: HashMap<String, StoryPlan> = HashMap::new();
+    for change in &page.changes {
+        let story_id = checked_id(&change.story_id, "story")?;
+        let plan = plans.entry(story_id.clone()).or_insert_with(|| {
+            order.push(story_id.clone());
+            StoryPlan::default()
+        });
+        match change.kind {
+            ChangeKind::Withdrawal => {
+                plan.withdrawal = Some((change.cursor.clone(), change.at.clone()));
+                plan.fetch_document = false;
+                plan.recordings.clear();
+            }
+            ChangeKind::Story => plan.fetch_document = true,
+            ChangeKind::Recording => {
+                let missing = |what: &str| {
+                    Error::Protocol(format!(
+                        "a recording change (cursor {}) has no {what}",
+                        change.cursor
+                    ))
+                };
+                let recording_id = checked_id(
+                    change
+                        .recording_id
+                        .as_deref()
+                        .ok_or_else(|| missing("recording id"))?,
+                    "recording",
+                )?;
+                let sha256 = change.sha256.clone().ok_or_else(|| missing("sha256"))?;
+                if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::Protocol(format!(
+                        "recording {recording_id} has a malformed sha256"
+                    )));
+                }
+                let bytes = change.bytes.ok_or_else(|| missing("size"))?;
+                plan.recordings.retain(|w| w.recording_id != recording_id);
+                plan.recordings.push(Wanted {
+                    story_id: story_id.clone(),
+                    recording_id,
+                    sha256: sha256.to_ascii_lowercase(),
+                    bytes,
+                });
+            }
+        }
+    }
+    Ok((order, plans))
+}
+
+/// A story document as its folder: metadata, notes, consent and (only when the server
+/// sent one, which it does only while consent allows) identity, each its own file.
+fn write_story(
+    layout: &Layout,
+    manifest: &mut Manifest,
+    story_id: &str,
+    mut doc: StoryDocument,
+) -> Result<()> {
+    if checked_id(&doc.id, "story")? != story_id {
+        return Err(Error::Protocol(format!(
+            "asked for story {story_id}, got story {}",
+            doc.id
+        )));
+    }
+    let identity = doc
+        .identity
+        .take()
+        .filter(|i| i.name.is_some() || i.contact.is_some());
+    // No consent from the server means none known: such a story is in no export.
+    let consent = doc.consent.take().unwrap_or_default();
+    let mut notes = std::mem::take(&mut doc.notes);
+    notes.sort_by_key(note_order);
+    let mut metadata = serde_json::to_value(&doc).map_err(serialise)?;
+    if let Some(object) = metadata.as_object_mut() {
+        object.remove("notes");
+    }
+    let files: [(&str, Vec<u8>); 3] = [
+        (layout::STORY_JSON, pretty(&metadata)?),
+        (layout::NOTES_JSON, pretty(&notes)?),
+        (layout::CONSENT_JSON, pretty(&consent)?),
+    ];
+    for (name, bytes) in files {
+        let rel = story_file(story_id, name);
+        let entry = write_atomic(layout, &rel, &bytes)?;
+        manifest.insert(rel, entry);
+    }
+    let rel = story_file(story_id, layout::IDENTITY_JSON);
+    match identity {
+        Some(identity) => {
+            let entry = write_atomic(layout, &rel, &pretty::<IdentityDoc>(&identity)?)?;
+            manifest.insert(rel, entry);
+        }
+        None => {
+            // Consent no longer allows it (or never did): it must not stay here.
+            let path = layout.path(&rel);
+            if path.exists() {
+                fs::remove_file(&path).map_err(|e| Error::io_at("remove", &path, e))?;
+            }
+            manifest.remove(&rel);
+        }
+    }
+    Ok(())
+}
+
+/// Timed notes and markers in audio order, then untimed ones as they were written.
+fn note_order(note: &NoteDoc) -> (bool, u64, String) {
+    (
+        note.at_ms.is_none(),
+        note.at_ms.unwrap_or(0),
+        note.created_at.clone(),
+    )
+}
+
+fn pretty<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(serialise)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn serialise(e: serde_json::Error) -> Error {
+    Error::Folder(format!("cannot serialise a story file: {e}"))
+}
+
+/// `project.json`, rewritten when the server's copy changed; returns the project id.
+async fn pull_project(
+    client: &LeadClient,
+    layout: &Layout,
+    manifest: &mut Manifest,
+) -> Result<Option<String>> {
+    let bytes = client.project().await?;
+    let config: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Protocol(format!("the project configuration is not JSON: {e}")))?;
+    let id = config
+        .get("id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let pretty = pretty(&config)?;
+    let unchanged = manifest.files.get(layout::PROJECT).is_some_and(|known| {
+        known.sha256 == crate::fsutil::sha256_hex(&pretty) && layout.path(layout::PROJECT).exists()
+    });
+    if !unchanged {
+        let entry = write_atomic(layout, layout::PROJECT, &pretty)?;
+        manifest.insert(layout::PROJECT.to_string(), entry);
+    }
+    Ok(id)
+}
+
+/// Creates the folder (or checks that an existing one is a pulled folder or empty) and
+/// takes its lock: two pulls into one folder would trip over each other's files. The
+/// lock is the kernel's, so a killed pull does not leave it held.
+fn open_folder(layout: &Layout) -> Result<File> {
+    let root = layout.root();
+    if root.exists()
+        && !layout.state_file().exists()
+        && !layout.root().join(layout::MANIFEST).exists()
+    {
+        let mut entries = fs::read_dir(root).map_err(|e| Error::io_at("read", root, e))?;
+        // A first pull killed early may have left some of its own files.
+        let own = [
+            layout::STATE_DIR,
+            layout::PROJECT,
+            layout::MANIFEST,
+            layout::SHA256SUMS,
+            layout::STORIES,
+            layout::WITHDRAWALS_LOG,
+        ];
+        let foreign =
+            entries.any(|e| e.map_or(true, |e| !own.iter().any(|name| e.file_name() == *name)));
+        if foreign {
+            return Err(Error::Folder(format!(
+                "{} already holds other files; pull into a new or empty folder",
+                root.display()
+            )));
+        }
+    }
+    let state_dir = layout.state_dir();
+    fs::create_dir_all(&state_dir).map_err(|e| Error::io_at("create", &state_dir, e))?;
+    let lock_path = layout.lock_file();
+    let lock = File::create(&lock_path).map_err(|e| Error::io_at("create", &lock_path, e))?;
+    if fs4::FileExt::try_lock(&lock).is_err() {
+        return Err(Error::Folder(format!(
+            "another `tellus pull` is working in {}; wait for it to finish",
+            root.display()
+        )));
+    }
+    Ok(lock)
+}
+
+fn load_state(layout: &Layout) -> Result<Option<PullState>> {
+    let path = layout.state_file();
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::Folder(format!(
+                "{} cannot be read ({e}); pull into a new folder",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io_at("read", &path, e)),
+    }
+}
+
+fn save_state(layout: &Layout, state: &PullState) -> Result<()> {
+    let rel = format!("{}/state.json", layout::STATE_DIR);
+    write_atomic(layout, &rel, &pretty(state)?).map(|_| ())
+}
