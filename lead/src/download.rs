@@ -225,7 +225,8 @@ fn write_chunks<B: AsRef<[u8]>>(
         hasher.update(&buf[..n]);
     }
     file.seek(SeekFrom::Start(start))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // Small enough that a killed run keeps most of what arrived.
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
     let mut bytes = start;
     while let Some(chunk) = rx.blocking_recv() {
         let chunk = chunk.as_ref();

@@ -7,6 +7,9 @@ mod json;
 mod ohms;
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -258,4 +261,45 @@ pub(crate) fn clock(ms: u64) -> String {
     } else {
         format!("{m}:{s:02}")
     }
+}
+
+impl ExportOutput {
+    /// Writes the one file of a CSV or JSON export to `path`, whole or not at all.
+    pub fn write_file(&self, path: &Path) -> Result<()> {
+        match self.files.as_slice() {
+            [(_, bytes)] => write_whole(path, bytes),
+            _ => Err(Error::InvalidInput(
+                "this export is several files; give a folder to write them into".into(),
+            )),
+        }
+    }
+
+    /// Writes every file into `dir` (created when missing); returns their paths.
+    pub fn write_into(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        fs::create_dir_all(dir).map_err(|e| Error::io_at("create", dir, e))?;
+        self.files
+            .iter()
+            .map(|(name, bytes)| {
+                let path = dir.join(name);
+                write_whole(&path, bytes).map(|()| path)
+            })
+            .collect()
+    }
+}
+
+/// A temporary file beside `path`, fsynced, then renamed over it.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    let written = fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io_at("write", &tmp, e));
+    }
+    fs::rename(&tmp, path).map_err(|e| Error::io_at("write", path, e))
 }
