@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::client::{AudioFetch, LeadClient};
-use crate::fsutil::{hash_file, move_into_place};
+use crate::fsutil::{Durability, hash_file, move_into_place};
 use crate::layout::{Layout, audio_file};
 use crate::manifest::FileEntry;
 use crate::{Error, Result};
@@ -197,11 +197,11 @@ fn finish(
             }
         )));
     }
-    move_into_place(partial, target)
+    move_into_place(partial, target, Durability::WithPage)
 }
 
 /// Writes the pieces after the first `start` bytes of `path` (kept from an earlier
-/// run), hashing the kept prefix and the new pieces; fsyncs before it returns.
+/// run), hashing the kept prefix and the new pieces.
 fn write_chunks<B: AsRef<[u8]>>(
     path: &PathBuf,
     start: u64,
@@ -235,7 +235,10 @@ fn write_chunks<B: AsRef<[u8]>>(
         bytes += chunk.len() as u64;
     }
     let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
+    // Durable with the page (fsutil::sync_page); elsewhere than Linux, now.
+    if !cfg!(target_os = "linux") {
+        file.sync_all()?;
+    }
     Ok(FileEntry {
         sha256: hex::encode(hasher.finalize()),
         bytes,

@@ -1,6 +1,14 @@
-//! Durable file writes: every file lands in the folder whole or not at all (a temporary
-//! file in the same file system, fsynced, renamed, and the folder fsynced), so a pull
-//! killed at any point leaves no half-written file in place.
+//! File writes: every file lands in the folder whole or not at all (a temporary file in
+//! the same file system, renamed into place), so a pull killed at any point leaves no
+//! half-written file in place.
+//!
+//! Durability against a power cut is batched: on Linux, the files of a page of the feed
+//! are not fsynced one by one (two fsyncs per file made a 1,000-story pull several times
+//! slower) but by one `syncfs` at the end of the page, before the manifest and the cursor
+//! are written and fsynced (`Durability::Now`). A power cut before that leaves the cursor
+//! before the page; the next run applies it again, rewriting documents and re-hashing
+//! any audio in place, so a file the cut damaged is fetched again. Elsewhere every file
+//! is fsynced as it is written.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -23,9 +31,50 @@ fn tmp_name() -> String {
     )
 }
 
+/// When a written file must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Before the call returns (the manifest, the cursor).
+    Now,
+    /// By `sync_page` at the end of the page of the feed (documents, audio).
+    WithPage,
+}
+
+impl Durability {
+    fn now(self) -> bool {
+        self == Durability::Now || !cfg!(target_os = "linux")
+    }
+}
+
+/// Makes everything written to the folder's file system so far durable: one `syncfs`
+/// on Linux (elsewhere files were synced as they were written).
+pub fn sync_page(layout: &Layout) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let root = File::open(layout.root()).map_err(|e| Error::io_at("open", layout.root(), e))?;
+        // SAFETY: syncfs only reads the descriptor, which `root` keeps open for the call.
+        if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
+            return Err(Error::io_at(
+                "sync",
+                layout.root(),
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = layout;
+    Ok(())
+}
+
 /// Writes `bytes` to the folder-relative path `rel` atomically; returns its entry for
 /// the manifest.
-pub fn write_atomic(layout: &Layout, rel: &str, bytes: &[u8]) -> Result<FileEntry> {
+pub fn write_atomic(
+    layout: &Layout,
+    rel: &str,
+    bytes: &[u8],
+    sync: Durability,
+) -> Result<FileEntry> {
     let target = layout.path(rel);
     let tmp_dir = layout.tmp_dir();
     fs::create_dir_all(&tmp_dir).map_err(|e| Error::io_at("create", &tmp_dir, e))?;
@@ -33,9 +82,9 @@ pub fn write_atomic(layout: &Layout, rel: &str, bytes: &[u8]) -> Result<FileEntr
     let result = (|| {
         let mut file = File::create(&tmp).map_err(|e| Error::io_at("create", &tmp, e))?;
         file.write_all(bytes)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| if sync.now() { file.sync_all() } else { Ok(()) })
             .map_err(|e| Error::io_at("write", &tmp, e))?;
-        move_into_place(&tmp, &target)
+        move_into_place(&tmp, &target, sync)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -47,13 +96,13 @@ pub fn write_atomic(layout: &Layout, rel: &str, bytes: &[u8]) -> Result<FileEntr
     })
 }
 
-/// Renames a complete, fsynced file into place and makes the rename durable.
-pub fn move_into_place(from: &Path, to: &Path) -> Result<()> {
+/// Renames a complete file into place (and makes the rename durable as `sync` says).
+pub fn move_into_place(from: &Path, to: &Path, sync: Durability) -> Result<()> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io_at("create", parent, e))?;
     }
     fs::rename(from, to).map_err(|e| Error::io_at("move a file into", to, e))?;
-    if let Some(parent) = to.parent() {
+    if let (Some(parent), true) = (to.parent(), sync.now()) {
         sync_dir(parent)?;
     }
     Ok(())

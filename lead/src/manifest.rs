@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{hash_file, write_atomic};
+use crate::fsutil::{Durability, hash_file, write_atomic};
 use crate::layout::{self, Layout};
 use crate::{Error, Result};
 
@@ -49,13 +49,13 @@ impl Manifest {
     pub fn save(&self, layout: &Layout) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Folder(format!("cannot serialise the manifest: {e}")))?;
-        write_atomic(layout, layout::MANIFEST, &json)?;
+        write_atomic(layout, layout::MANIFEST, &json, Durability::Now)?;
         let sums: String = self
             .files
             .iter()
             .map(|(path, entry)| format!("{}  {path}\n", entry.sha256))
             .collect();
-        write_atomic(layout, layout::SHA256SUMS, sums.as_bytes())?;
+        write_atomic(layout, layout::SHA256SUMS, sums.as_bytes(), Durability::Now)?;
         Ok(())
     }
 

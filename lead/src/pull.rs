@@ -17,7 +17,7 @@ use tellus_protocol::{ChangeKind, ChangesPage, IdentityDoc, NoteDoc, StoryDocume
 
 use crate::client::{LeadClient, StoryFetch, server_identity};
 use crate::download::{self, Outcome, Wanted};
-use crate::fsutil::{empty_dir, now_rfc3339, write_atomic};
+use crate::fsutil::{Durability, empty_dir, now_rfc3339, sync_page, write_atomic};
 use crate::layout::{self, Layout, checked_id, story_file};
 use crate::manifest::Manifest;
 use crate::withdrawals::WithdrawalLog;
@@ -136,6 +136,7 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
             )));
         }
     }
+    sync_page(&layout)?;
     manifest.save(&layout)?;
     let mut report = PullReport::default();
     let mut cursor = state.as_ref().map(|s| s.cursor.clone()).unwrap_or_default();
@@ -153,7 +154,9 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
             &mut report,
         )
         .await?;
-        // The manifest first: the cursor may only pass what the manifest covers.
+        // The page's files on disk, then the manifest, then the cursor: the cursor may
+        // only pass what is durable and in the manifest.
+        sync_page(&layout)?;
         manifest.save(&layout)?;
         cursor = page.next_cursor.clone();
         let next = PullState {
@@ -359,13 +362,18 @@ fn write_story(
     ];
     for (name, bytes) in files {
         let rel = story_file(story_id, name);
-        let entry = write_atomic(layout, &rel, &bytes)?;
+        let entry = write_atomic(layout, &rel, &bytes, Durability::WithPage)?;
         manifest.insert(rel, entry);
     }
     let rel = story_file(story_id, layout::IDENTITY_JSON);
     match identity {
         Some(identity) => {
-            let entry = write_atomic(layout, &rel, &pretty::<IdentityDoc>(&identity)?)?;
+            let entry = write_atomic(
+                layout,
+                &rel,
+                &pretty::<IdentityDoc>(&identity)?,
+                Durability::WithPage,
+            )?;
             manifest.insert(rel, entry);
         }
         None => {
@@ -417,7 +425,7 @@ async fn pull_project(
         known.sha256 == crate::fsutil::sha256_hex(&pretty) && layout.path(layout::PROJECT).exists()
     });
     if !unchanged {
-        let entry = write_atomic(layout, layout::PROJECT, &pretty)?;
+        let entry = write_atomic(layout, layout::PROJECT, &pretty, Durability::WithPage)?;
         manifest.insert(layout::PROJECT.to_string(), entry);
     }
     Ok(id)
@@ -480,5 +488,5 @@ fn load_state(layout: &Layout) -> Result<Option<PullState>> {
 
 fn save_state(layout: &Layout, state: &PullState) -> Result<()> {
     let rel = format!("{}/state.json", layout::STATE_DIR);
-    write_atomic(layout, &rel, &pretty(state)?).map(|_| ())
+    write_atomic(layout, &rel, &pretty(state)?, Durability::Now).map(|_| ())
 }
