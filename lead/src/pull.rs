@@ -127,7 +127,7 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
     empty_dir(&layout.tmp_dir())?;
     let mut manifest = Manifest::load(&layout)?;
     let mut log = WithdrawalLog::load(&layout)?;
-    let project_id = pull_project(&client, &layout, &mut manifest).await?;
+    let (project_id, project_changed) = pull_project(&client, &layout, &mut manifest).await?;
     if let Some(known) = state.as_ref().and_then(|s| s.project_id.as_ref()) {
         if project_id.as_ref().is_some_and(|id| id != known) {
             return Err(Error::Folder(format!(
@@ -136,37 +136,44 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
             )));
         }
     }
-    sync_page(&layout)?;
-    manifest.save(&layout)?;
+    if project_changed || !layout.root().join(layout::MANIFEST).exists() {
+        sync_page(&layout)?;
+        manifest.save(&layout)?;
+    }
     let mut report = PullReport::default();
     let mut cursor = state.as_ref().map(|s| s.cursor.clone()).unwrap_or_default();
     loop {
         let page = client.changes(&cursor, options.page_size).await?;
         report.changes += page.changes.len();
-        apply_page(
-            &client,
-            &layout,
-            &mut manifest,
-            &mut log,
-            &page,
-            options,
-            progress,
-            &mut report,
-        )
-        .await?;
-        // The page's files on disk, then the manifest, then the cursor: the cursor may
-        // only pass what is durable and in the manifest.
-        sync_page(&layout)?;
-        manifest.save(&layout)?;
-        cursor = page.next_cursor.clone();
-        let next = PullState {
-            server: server.clone(),
-            project_id: project_id.clone(),
-            cursor: cursor.clone(),
-            pulled_at: now_rfc3339(),
-        };
-        save_state(&layout, &next)?;
-        state = Some(next);
+        if !page.changes.is_empty() {
+            apply_page(
+                &client,
+                &layout,
+                &mut manifest,
+                &mut log,
+                &page,
+                options,
+                progress,
+                &mut report,
+            )
+            .await?;
+            // The page's files on disk, then the manifest, then the cursor: the cursor
+            // may only pass what is durable and in the manifest. (A page with nothing in
+            // it writes nothing: `syncfs` would flush other programs' writes too.)
+            sync_page(&layout)?;
+            manifest.save(&layout)?;
+        }
+        if state.is_none() || page.next_cursor != cursor {
+            cursor = page.next_cursor.clone();
+            let next = PullState {
+                server: server.clone(),
+                project_id: project_id.clone(),
+                cursor: cursor.clone(),
+                pulled_at: now_rfc3339(),
+            };
+            save_state(&layout, &next)?;
+            state = Some(next);
+        }
         if !page.more {
             break;
         }
@@ -407,12 +414,13 @@ fn serialise(e: serde_json::Error) -> Error {
     Error::Folder(format!("cannot serialise a story file: {e}"))
 }
 
-/// `project.json`, rewritten when the server's copy changed; returns the project id.
+/// `project.json`, rewritten when the server's copy changed; returns the project id and
+/// whether it was rewritten.
 async fn pull_project(
     client: &LeadClient,
     layout: &Layout,
     manifest: &mut Manifest,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, bool)> {
     let bytes = client.project().await?;
     let config: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Protocol(format!("the project configuration is not JSON: {e}")))?;
@@ -428,7 +436,7 @@ async fn pull_project(
         let entry = write_atomic(layout, layout::PROJECT, &pretty, Durability::WithPage)?;
         manifest.insert(layout::PROJECT.to_string(), entry);
     }
-    Ok(id)
+    Ok((id, !unchanged))
 }
 
 /// Creates the folder (or checks that an existing one is a pulled folder or empty) and
