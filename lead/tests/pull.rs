@@ -105,7 +105,7 @@ async fn the_first_pull_fetches_everything_and_a_second_fetches_nothing() {
         1 + 2 * 3 + 3,
         "project, 3 files per story, 3 recordings"
     );
-    assert!(sha256sum_check(&out));
+    sha256sum_check(&out).unwrap();
     no_partial_or_temporary_files(&out);
     let report = verify(&out, &|_| {}).unwrap();
     assert!(
@@ -230,7 +230,7 @@ async fn a_withdrawn_story_disappears_from_the_folder_and_is_logged() {
         "ids and paths only"
     );
     assert!(verify(&out, &|_| {}).unwrap().is_intact());
-    assert!(sha256sum_check(&out));
+    sha256sum_check(&out).unwrap();
 
     // Pulling again logs nothing twice.
     pull(&options(&server, &token, &out), &NoProgress)
@@ -357,7 +357,7 @@ async fn a_partial_download_resumes_and_a_wrong_one_is_discarded() {
         );
     }
     no_partial_or_temporary_files(&out);
-    assert!(sha256sum_check(&out));
+    sha256sum_check(&out).unwrap();
     server.stop().await;
 }
 
@@ -395,7 +395,10 @@ async fn verify_reports_altered_missing_and_unexpected_files() {
     assert_eq!(altered, [audio_rel.clone(), consent_rel]);
     assert_eq!(report.missing, [format!("{s}/notes.json")]);
     assert_eq!(report.unexpected, [format!("{s}/my-notes.txt")]);
-    assert!(!sha256sum_check(&out), "coreutils sees the same damage");
+    assert!(
+        sha256sum_check(&out).is_err(),
+        "coreutils sees the same damage"
+    );
     server.stop().await;
 }
 
@@ -427,6 +430,15 @@ async fn folders_of_other_servers_or_with_other_files_are_refused() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("was pulled from"), "{e}");
+
+    // Another pull working in the folder (holding its lock): refused, not interleaved.
+    let lock = fs::File::open(out.join(".tellus-pull/lock")).unwrap();
+    fs4::FileExt::try_lock(&lock).unwrap();
+    let e = pull(&options(&server, &token, &out), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("another `tellus pull`"), "{e}");
+    drop(lock);
 
     let e = pull(&options(&server, "not-a-token", &out), &NoProgress)
         .await

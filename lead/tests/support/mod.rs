@@ -374,14 +374,22 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// `sha256sum -c SHA256SUMS` in the pulled folder: coreutils' independent check of
-/// every file the manifest lists.
-pub fn sha256sum_check(dir: &Path) -> bool {
-    std::process::Command::new("sha256sum")
+/// every file the manifest lists. Ok, or what sha256sum said.
+pub fn sha256sum_check(dir: &Path) -> Result<(), String> {
+    let out = std::process::Command::new("sha256sum")
         .args(["--check", "--quiet", "--strict", "SHA256SUMS"])
         .current_dir(dir)
-        .status()
-        .unwrap()
-        .success()
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// `xmllint --noout --schema ohms.xsd FILE`: Ok, or xmllint's complaint.
