@@ -51,6 +51,7 @@ pub struct ExportArgs {
     /// use, or all the project holds with consent to record
     #[arg(long, value_parser = ["public", "research", "all"])]
     scope: String,
+    /// csv (one row per story), json, or ohms (OHMS 5.4 XML, one file per story)
     #[arg(long, value_parser = ["csv", "json", "ohms"])]
     format: String,
     /// Where to write: a file for csv and json (default: stdout), a folder for ohms
@@ -130,6 +131,23 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
         return output::json(&report);
     }
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    if report.changes == 0 {
+        println!("nothing new on the server since the last pull");
+    } else {
+        print_changes(&report, &mb);
+    }
+    for id in &report.recordings_gone {
+        println!("note: recording {id} is no longer on the server (its story was withdrawn)");
+    }
+    println!(
+        "{} holds {} files, each with its SHA-256 in manifest.json",
+        args.out.display(),
+        report.files
+    );
+    Ok(())
+}
+
+fn print_changes(report: &tellus_lead::PullReport, mb: &dyn Fn(u64) -> String) {
     println!(
         "{} changes: {} stories written, {} recordings downloaded ({}{}), {} withdrawals ({} files removed)",
         report.changes,
@@ -144,15 +162,6 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
         report.withdrawals,
         report.files_removed,
     );
-    for id in &report.recordings_gone {
-        println!("note: recording {id} is no longer on the server (its story was withdrawn)");
-    }
-    println!(
-        "{} holds {} files, each with its SHA-256 in manifest.json",
-        args.out.display(),
-        report.files
-    );
-    Ok(())
 }
 
 fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
