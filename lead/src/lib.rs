@@ -13,6 +13,8 @@ pub mod layout;
 pub mod manifest;
 pub mod pull;
 pub mod scope;
+mod state;
+mod story_files;
 pub mod withdrawals;
 
 mod download;

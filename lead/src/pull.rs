@@ -8,18 +8,19 @@
 //! and kept, partial audio resumes with a Range, a withdrawal is logged once.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
 use std::path::PathBuf;
 
 use futures_util::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
-use tellus_protocol::{ChangeKind, ChangesPage, IdentityDoc, NoteDoc, StoryDocument};
+use serde::Serialize;
+use tellus_protocol::{ChangeKind, ChangesPage};
 
 use crate::client::{LeadClient, StoryFetch, server_identity};
 use crate::download::{self, Outcome, Wanted};
 use crate::fsutil::{Durability, empty_dir, now_rfc3339, sync_page, write_atomic};
-use crate::layout::{self, Layout, checked_id, story_file};
+use crate::layout::{self, Layout, checked_id};
 use crate::manifest::Manifest;
+use crate::state::{PullState, load_state, open_folder, save_state};
+use crate::story_files::{pretty, write_story};
 use crate::withdrawals::WithdrawalLog;
 use crate::{Error, Result};
 
@@ -96,16 +97,6 @@ pub struct PullReport {
     pub files: usize,
     /// Where the next pull starts.
     pub cursor: String,
-}
-
-/// What a folder remembers between pulls, in `.tellus-pull/state.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PullState {
-    server: String,
-    #[serde(default)]
-    project_id: Option<String>,
-    cursor: String,
-    pulled_at: String,
 }
 
 /// Pulls everything new since the last pull into `options.out`.
@@ -336,84 +327,6 @@ fn plan(page: &ChangesPage) -> Result<(Vec<String>, HashMap<String, StoryPlan>)>
     Ok((order, plans))
 }
 
-/// A story document as its folder: metadata, notes, consent and (only when the server
-/// sent one, which it does only while consent allows) identity, each its own file.
-fn write_story(
-    layout: &Layout,
-    manifest: &mut Manifest,
-    story_id: &str,
-    mut doc: StoryDocument,
-) -> Result<()> {
-    if checked_id(&doc.id, "story")? != story_id {
-        return Err(Error::Protocol(format!(
-            "asked for story {story_id}, got story {}",
-            doc.id
-        )));
-    }
-    let identity = doc
-        .identity
-        .take()
-        .filter(|i| i.name.is_some() || i.contact.is_some());
-    // No consent from the server means none known: such a story is in no export.
-    let consent = doc.consent.take().unwrap_or_default();
-    let mut notes = std::mem::take(&mut doc.notes);
-    notes.sort_by_key(note_order);
-    let mut metadata = serde_json::to_value(&doc).map_err(serialise)?;
-    if let Some(object) = metadata.as_object_mut() {
-        object.remove("notes");
-    }
-    let files: [(&str, Vec<u8>); 3] = [
-        (layout::STORY_JSON, pretty(&metadata)?),
-        (layout::NOTES_JSON, pretty(&notes)?),
-        (layout::CONSENT_JSON, pretty(&consent)?),
-    ];
-    for (name, bytes) in files {
-        let rel = story_file(story_id, name);
-        let entry = write_atomic(layout, &rel, &bytes, Durability::WithPage)?;
-        manifest.insert(rel, entry);
-    }
-    let rel = story_file(story_id, layout::IDENTITY_JSON);
-    match identity {
-        Some(identity) => {
-            let entry = write_atomic(
-                layout,
-                &rel,
-                &pretty::<IdentityDoc>(&identity)?,
-                Durability::WithPage,
-            )?;
-            manifest.insert(rel, entry);
-        }
-        None => {
-            // Consent no longer allows it (or never did): it must not stay here.
-            let path = layout.path(&rel);
-            if path.exists() {
-                fs::remove_file(&path).map_err(|e| Error::io_at("remove", &path, e))?;
-            }
-            manifest.remove(&rel);
-        }
-    }
-    Ok(())
-}
-
-/// Timed notes and markers in audio order, then untimed ones as they were written.
-fn note_order(note: &NoteDoc) -> (bool, u64, String) {
-    (
-        note.at_ms.is_none(),
-        note.at_ms.unwrap_or(0),
-        note.created_at.clone(),
-    )
-}
-
-fn pretty<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(serialise)?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-fn serialise(e: serde_json::Error) -> Error {
-    Error::Folder(format!("cannot serialise a story file: {e}"))
-}
-
 /// `project.json`, rewritten when the server's copy changed; returns the project id and
 /// whether it was rewritten.
 async fn pull_project(
@@ -437,64 +350,4 @@ async fn pull_project(
         manifest.insert(layout::PROJECT.to_string(), entry);
     }
     Ok((id, !unchanged))
-}
-
-/// Creates the folder (or checks that an existing one is a pulled folder or empty) and
-/// takes its lock: two pulls into one folder would trip over each other's files. The
-/// lock is the kernel's, so a killed pull does not leave it held.
-fn open_folder(layout: &Layout) -> Result<File> {
-    let root = layout.root();
-    if root.exists()
-        && !layout.state_file().exists()
-        && !layout.root().join(layout::MANIFEST).exists()
-    {
-        let mut entries = fs::read_dir(root).map_err(|e| Error::io_at("read", root, e))?;
-        // A first pull killed early may have left some of its own files.
-        let own = [
-            layout::STATE_DIR,
-            layout::PROJECT,
-            layout::MANIFEST,
-            layout::SHA256SUMS,
-            layout::STORIES,
-            layout::WITHDRAWALS_LOG,
-        ];
-        let foreign =
-            entries.any(|e| e.map_or(true, |e| !own.iter().any(|name| e.file_name() == *name)));
-        if foreign {
-            return Err(Error::Folder(format!(
-                "{} already holds other files; pull into a new or empty folder",
-                root.display()
-            )));
-        }
-    }
-    let state_dir = layout.state_dir();
-    fs::create_dir_all(&state_dir).map_err(|e| Error::io_at("create", &state_dir, e))?;
-    let lock_path = layout.lock_file();
-    let lock = File::create(&lock_path).map_err(|e| Error::io_at("create", &lock_path, e))?;
-    if fs4::FileExt::try_lock(&lock).is_err() {
-        return Err(Error::Folder(format!(
-            "another `tellus pull` is working in {}; wait for it to finish",
-            root.display()
-        )));
-    }
-    Ok(lock)
-}
-
-fn load_state(layout: &Layout) -> Result<Option<PullState>> {
-    let path = layout.state_file();
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::Folder(format!(
-                "{} cannot be read ({e}); pull into a new folder",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io_at("read", &path, e)),
-    }
-}
-
-fn save_state(layout: &Layout, state: &PullState) -> Result<()> {
-    let rel = format!("{}/state.json", layout::STATE_DIR);
-    write_atomic(layout, &rel, &pretty(state)?, Durability::Now).map(|_| ())
 }
