@@ -9,6 +9,8 @@ TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
 # The recording tests' microphones (tests/support/audio): ALSA's tools and plugins,
 # speech from espeak-ng and sox, and a private PulseAudio for real-time capture.
 TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
+# The lead's exports: xmllint validates every OHMS export against the published schema.
+TELLUS_DEB_PACKAGES+=(libxml2-utils)
 
 tellus_missing_debs() {
   local p

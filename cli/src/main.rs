@@ -3,6 +3,7 @@
 
 mod consent;
 mod demo;
+mod lead;
 mod note;
 mod output;
 mod project;
@@ -64,6 +65,10 @@ enum Command {
     /// Operate the project server: projects, invites, revocation
     #[command(subcommand)]
     Admin(server::AdminCommand),
+    /// Pull the project's stories from the server into a folder, verified (lead)
+    Pull(lead::PullArgs),
+    /// Export stories from a pulled folder, as far as their consent allows (lead)
+    Export(lead::ExportArgs),
 }
 
 /// What every command gets: where the data is and how to print.
@@ -122,6 +127,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Serve(args) => server::serve(&ctx, args),
         Command::Admin(cmd) => server::admin(&ctx, cmd),
+        Command::Pull(args) => lead::pull(&ctx, args),
+        Command::Export(args) => lead::export_cmd(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,12 +8,14 @@
 mod consent;
 mod feed;
 pub mod headers;
+mod scope;
 mod story;
 
 use serde::{Deserialize, Serialize};
 
 pub use consent::{ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
+pub use scope::ExportScope;
 pub use story::{IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc};
 
 /// Path prefix of every v1 route.

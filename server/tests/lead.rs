@@ -242,3 +242,24 @@ async fn the_csv_export_holds_only_what_consent_allows() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_amendment_enters_the_feed_as_a_story_change() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let story = reporter.consented_story().await;
+    let before = lead.changes("").await;
+    let r = reporter.consent(&story, "amended", &["record"]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let feed = lead.changes(before["next_cursor"].as_str().unwrap()).await;
+    let changes = feed["changes"].as_array().unwrap();
+    assert_eq!(
+        changes.len(),
+        1,
+        "a lead's copy must learn of the narrower consent"
+    );
+    assert_eq!(changes[0]["kind"], "story");
+    assert_eq!(changes[0]["story_id"], story.as_str());
+    assert_eq!(changes[0]["revision"], 1);
+}

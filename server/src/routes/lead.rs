@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rusqlite::{OptionalExtension, params};
 use tellus_protocol::{
-    Change, ChangeKind, ChangesPage, ConsentStatus, Receipt, StoryDocument, items,
+    Change, ChangeKind, ChangesPage, ExportScope, Receipt, StoryDocument, items,
 };
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
@@ -264,25 +264,6 @@ pub async fn audio(
     Ok(response)
 }
 
-/// Which stories an export may hold, by what their storytellers agreed to.
-#[derive(Clone, Copy)]
-enum Scope {
-    /// Everything the project holds with `record` consent (internal use).
-    All,
-    Research,
-    Public,
-}
-
-impl Scope {
-    fn item(self) -> &'static str {
-        match self {
-            Scope::All => items::RECORD,
-            Scope::Research => items::RESEARCH_USE,
-            Scope::Public => items::SHARE_PUBLICLY,
-        }
-    }
-}
-
 /// A CSV field: quoted, quotes doubled, and a leading = + - @ defused so a spreadsheet
 /// does not run it as a formula.
 fn csv_field(text: &str) -> String {
@@ -300,16 +281,14 @@ pub async fn export_csv(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let project_id = who.lead("export stories")?.to_string();
-    let scope = match query.get("scope").map(String::as_str) {
-        None | Some("all") => Scope::All,
-        Some("research") => Scope::Research,
-        Some("public") => Scope::Public,
-        Some(_) => {
-            return Err(Error::bad_request(
+    let scope = match query.get("scope") {
+        None => ExportScope::All,
+        Some(text) => ExportScope::parse(text).ok_or_else(|| {
+            Error::bad_request(
                 "invalid_scope",
                 "scope must be 'all', 'research' or 'public'",
-            ));
-        }
+            )
+        })?,
     };
     let csv = app
         .db
@@ -327,7 +306,7 @@ pub async fn export_csv(
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (id, document, identity, updated_at) in rows {
                 let consent = load_consent(conn, &id)?;
-                if consent.status != ConsentStatus::Active || !consent.grants(scope.item()) || !consent.grants(items::RECORD) {
+                if !scope.admits(&consent) {
                     continue;
                 }
                 let Ok(doc) = serde_json::from_str::<StoryDocument>(&document) else { continue };

@@ -273,6 +273,7 @@ pub async fn post_consent(
                 _ => {
                     tx.execute("UPDATE stories SET withdrawn_at = NULL WHERE id = ?1", [&story_id])?;
                     forget_identity_beyond(tx, &story_id, &after)?;
+                    announce_consent_change(tx, &story_id)?;
                     None
                 }
             };
@@ -289,6 +290,19 @@ pub async fn post_consent(
         StatusCode::OK
     };
     Ok((status, Json(accepted)))
+}
+
+/// A new consent event on a story whose document leads can read enters the feed as a
+/// `story` change (same revision): a lead's pulled copy keeps the consent beside the
+/// story, and a narrowed consent must reach it before the next export. A stub (consent
+/// before the document) needs none; its document's own change follows.
+fn announce_consent_change(tx: &Connection, story_id: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO changes (project_id, kind, story_id, revision, at)
+         SELECT project_id, 'story', id, revision, ?2 FROM stories WHERE id = ?1 AND document IS NOT NULL",
+        params![story_id, now_ms()],
+    )?;
+    Ok(())
 }
 
 /// Erases a stored real name or contact that the consent no longer allows.

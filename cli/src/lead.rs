@@ -1,0 +1,265 @@
+//! `tellus pull` and `tellus export`: a project lead's commands, thin over tellus-lead.
+//! Progress bars go to stderr (hidden when it is not a terminal); results to stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tellus_lead::export::{ExportOptions, Format, export};
+use tellus_lead::{ExportScope, PullOptions, PullProgress, PulledFolder};
+
+use crate::{CmdResult, Context, output};
+
+#[derive(Args)]
+pub struct PullArgs {
+    /// The project server, e.g. https://stories.example.org
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TELLUS_SERVER",
+        required_unless_present = "verify"
+    )]
+    server: Option<String>,
+    /// A lead's token, from enrolling with a lead's invite (safer in TELLUS_TOKEN than
+    /// on the command line, where other users can see it)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TELLUS_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "verify"
+    )]
+    token: Option<String>,
+    /// The folder to pull into (created when missing; keeps its own cursor)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Re-hash every file in DIR against its manifest instead of pulling
+    #[arg(long)]
+    verify: bool,
+    /// Recordings downloaded at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    concurrency: u16,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A folder made by `tellus pull`
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    /// Which stories: those whose storytellers agreed to public sharing, to research
+    /// use, or all the project holds with consent to record
+    #[arg(long, value_parser = ["public", "research", "all"])]
+    scope: String,
+    /// csv (one row per story), json, or ohms (OHMS 5.4 XML, one file per story)
+    #[arg(long, value_parser = ["csv", "json", "ohms"])]
+    format: String,
+    /// Where to write: a file for csv and json (default: stdout), a folder for ohms
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Add contact details of storytellers who agreed to be contacted again (recontact)
+    #[arg(long)]
+    include_contacts: bool,
+}
+
+/// Two bars: story documents and audio bytes; both grow as pages of the feed arrive.
+struct Bars {
+    stories: ProgressBar,
+    audio: ProgressBar,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        let multi = MultiProgress::new();
+        let stories = multi.add(ProgressBar::new(0));
+        stories.set_style(
+            ProgressStyle::with_template("stories    {bar:30} {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let audio = multi.add(ProgressBar::new(0));
+        audio.set_style(
+            ProgressStyle::with_template(
+                "recordings {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bars { stories, audio }
+    }
+
+    fn finish(&self) {
+        self.stories.finish_and_clear();
+        self.audio.finish_and_clear();
+    }
+}
+
+impl PullProgress for Bars {
+    fn planned(&self, stories: usize, _recordings: usize, bytes: u64) {
+        self.stories.inc_length(stories as u64);
+        self.audio.inc_length(bytes);
+    }
+    fn story_done(&self) {
+        self.stories.inc(1);
+    }
+    fn audio_bytes(&self, bytes: u64) {
+        self.audio.inc(bytes);
+    }
+    fn withdrawn(&self, story_id: &str, files_removed: usize) {
+        self.audio.println(format!(
+            "withdrawn: story {story_id}; {files_removed} files removed (see withdrawals.log)"
+        ));
+    }
+}
+
+pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
+    if args.verify {
+        return verify(ctx, &args.out);
+    }
+    let (Some(server), Some(token)) = (args.server, args.token) else {
+        return Err("--server and --token are needed to pull".into());
+    };
+    let mut options = PullOptions::new(server, token, &args.out);
+    options.concurrency = usize::from(args.concurrency);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let bars = Bars::new();
+    let result = runtime.block_on(tellus_lead::pull(&options, &bars));
+    bars.finish();
+    let report = result.map_err(|e| e.to_string())?;
+    if ctx.json {
+        return output::json(&report);
+    }
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    if report.changes == 0 {
+        println!("nothing new on the server since the last pull");
+    } else {
+        print_changes(&report, &mb);
+    }
+    for id in &report.recordings_gone {
+        println!("note: recording {id} is no longer on the server (its story was withdrawn)");
+    }
+    println!(
+        "{} holds {} files, each with its SHA-256 in manifest.json",
+        args.out.display(),
+        report.files
+    );
+    Ok(())
+}
+
+fn print_changes(report: &tellus_lead::PullReport, mb: &dyn Fn(u64) -> String) {
+    println!(
+        "{} changes: {} stories written, {} recordings downloaded ({}{}), {} withdrawals ({} files removed)",
+        report.changes,
+        report.stories_written,
+        report.recordings_downloaded,
+        mb(report.bytes_downloaded),
+        if report.bytes_resumed > 0 {
+            format!(", {} resumed from an earlier run", mb(report.bytes_resumed))
+        } else {
+            String::new()
+        },
+        report.withdrawals,
+        report.files_removed,
+    );
+}
+
+fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("verifying {bar:30} {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let total: u64 = tellus_lead::Manifest::load(&tellus_lead::layout::Layout::new(dir))
+        .map(|m| m.files.values().map(|f| f.bytes).sum())
+        .unwrap_or(0);
+    bar.set_length(total);
+    let result = tellus_lead::verify(dir, &|bytes| bar.inc(bytes));
+    bar.finish_and_clear();
+    let report = result.map_err(|e| e.to_string())?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        for path in &report.altered {
+            println!("ALTERED  {path}");
+        }
+        for path in &report.missing {
+            println!("MISSING  {path}");
+        }
+        for path in &report.unexpected {
+            println!("not in the manifest: {path}");
+        }
+        println!(
+            "{} files verified ({:.1} MB)",
+            report.verified,
+            report.bytes as f64 / 1e6
+        );
+    }
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} files altered and {} missing in {}; pull into a new folder to get good copies",
+            report.altered.len(),
+            report.missing.len(),
+            dir.display()
+        ))
+    }
+}
+
+pub fn export_cmd(ctx: &Context, args: ExportArgs) -> CmdResult {
+    let scope = ExportScope::parse(&args.scope).ok_or("unknown scope")?;
+    let format = Format::parse(&args.format).ok_or("unknown format")?;
+    let folder = PulledFolder::read(&args.from).map_err(|e| e.to_string())?;
+    let options = ExportOptions {
+        scope,
+        format,
+        include_contacts: args.include_contacts,
+    };
+    let exported = export(&folder, &options).map_err(|e| e.to_string())?;
+    for why in &exported.skipped {
+        eprintln!("warning: {why}");
+    }
+    let written: Vec<String> = match (format, &args.out) {
+        (Format::Ohms, None) => {
+            return Err("an OHMS export is one file per story: give a folder with --out".into());
+        }
+        (Format::Ohms, Some(dir)) => exported
+            .write_into(dir)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        (_, Some(file)) => {
+            exported.write_file(file).map_err(|e| e.to_string())?;
+            vec![file.display().to_string()]
+        }
+        (_, None) => {
+            let mut stdout = std::io::stdout().lock();
+            for (_, bytes) in &exported.files {
+                stdout
+                    .write_all(bytes)
+                    .map_err(|e| format!("cannot write the export: {e}"))?;
+            }
+            Vec::new()
+        }
+    };
+    let summary = format!(
+        "exported {} stories ({} scope); {} left out because their consent does not cover it",
+        exported.stories,
+        scope.as_str(),
+        exported.left_out
+    );
+    if ctx.json && args.out.is_some() {
+        output::json(&serde_json::json!({
+            "stories": exported.stories,
+            "left_out": exported.left_out,
+            "skipped": exported.skipped,
+            "scope": scope.as_str(),
+            "files": written,
+        }))
+    } else {
+        eprintln!("{summary}");
+        Ok(())
+    }
+}

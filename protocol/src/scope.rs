@@ -1,0 +1,92 @@
+//! Export scopes: which stories an export may hold, decided by what their storytellers
+//! agreed to. Spelled once here so that the server's CSV export and the lead's exports
+//! from a pulled folder cannot disagree about who said yes to what.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ConsentStatus, ConsentSummary, items};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportScope {
+    /// Everything the project holds with `record` consent (the project's own use).
+    All,
+    /// Stories whose storytellers granted `research_use`.
+    Research,
+    /// Stories whose storytellers granted `share_publicly`.
+    Public,
+}
+
+impl ExportScope {
+    /// The consent item this scope needs, besides `record`.
+    pub fn item(self) -> &'static str {
+        match self {
+            ExportScope::All => items::RECORD,
+            ExportScope::Research => items::RESEARCH_USE,
+            ExportScope::Public => items::SHARE_PUBLICLY,
+        }
+    }
+
+    /// Whether a story with this consent may be in an export of this scope: active
+    /// consent (never a withdrawn story) with `record` and the scope's item granted.
+    pub fn admits(self, consent: &ConsentSummary) -> bool {
+        consent.status == ConsentStatus::Active
+            && consent.grants(items::RECORD)
+            && consent.grants(self.item())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportScope::All => "all",
+            ExportScope::Research => "research",
+            ExportScope::Public => "public",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "all" => Some(ExportScope::All),
+            "research" => Some(ExportScope::Research),
+            "public" => Some(ExportScope::Public),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consent(status: ConsentStatus, granted: &[&str]) -> ConsentSummary {
+        ConsentSummary {
+            status,
+            granted: granted.iter().map(|s| s.to_string()).collect(),
+            ..ConsentSummary::default()
+        }
+    }
+
+    #[test]
+    fn each_scope_needs_its_item_record_and_active_consent() {
+        let public = consent(ConsentStatus::Active, &["record", "share_publicly"]);
+        let research = consent(ConsentStatus::Active, &["record", "research_use"]);
+        let record_only = consent(ConsentStatus::Active, &["record"]);
+        let no_record = consent(ConsentStatus::Active, &["share_publicly", "research_use"]);
+        let withdrawn = consent(ConsentStatus::Withdrawn, &["record", "share_publicly"]);
+        let none = ConsentSummary::default();
+        assert!(ExportScope::Public.admits(&public));
+        assert!(!ExportScope::Public.admits(&research));
+        assert!(!ExportScope::Public.admits(&record_only));
+        assert!(ExportScope::Research.admits(&research));
+        assert!(!ExportScope::Research.admits(&public));
+        for c in [&public, &research, &record_only] {
+            assert!(ExportScope::All.admits(c));
+        }
+        for scope in [ExportScope::All, ExportScope::Research, ExportScope::Public] {
+            assert!(!scope.admits(&no_record), "{scope:?} without record");
+            assert!(!scope.admits(&withdrawn), "{scope:?} withdrawn");
+            assert!(!scope.admits(&none), "{scope:?} without consent");
+            assert_eq!(ExportScope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(ExportScope::parse("everything"), None);
+    }
+}
