@@ -9,6 +9,7 @@ mod project;
 mod record;
 mod server;
 mod story;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,10 @@ enum Command {
     /// Operate the project server: projects, invites, revocation
     #[command(subcommand)]
     Admin(server::AdminCommand),
+    /// Join a project server with an invite code
+    Enrol(sync::EnrolArgs),
+    /// Deliver ready stories to the project server (--watch keeps going)
+    Sync(sync::SyncArgs),
 }
 
 /// What every command gets: where the data is and how to print.
@@ -122,6 +127,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Serve(args) => server::serve(&ctx, args),
         Command::Admin(cmd) => server::admin(&ctx, cmd),
+        Command::Enrol(args) => sync::enrol(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
