@@ -291,7 +291,9 @@ pub fn delivery_text(state: &DeliveryState) -> String {
             local_audio_removed: true,
         } => "delivered, local audio removed".into(),
         DeliveryState::NeedsAttention { reason } => format!("needs attention: {reason}"),
-        DeliveryState::Withdrawn { propagated: true } => "withdrawn (server told)".into(),
+        DeliveryState::Withdrawn { propagated: true } => {
+            "withdrawn; nothing of it is on the server".into()
+        }
         DeliveryState::Withdrawn { propagated: false } => {
             "withdrawn (the server is not told yet)".into()
         }

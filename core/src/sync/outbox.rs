@@ -122,7 +122,8 @@ pub enum DeliveryState {
     Delivered { local_audio_removed: bool },
     /// Something is parked; `reason` says what and why.
     NeedsAttention { reason: String },
-    /// The storyteller withdrew; `propagated` once the server has the withdrawal.
+    /// The storyteller withdrew; `propagated` once the server has the withdrawal (or
+    /// when nothing of the story ever reached it).
     Withdrawn { propagated: bool },
 }
 
@@ -492,8 +493,8 @@ pub(crate) fn delivery_state_of(
     use crate::model::ConsentStatus;
     let consent_items = || items.iter().filter(|i| i.kind == ItemKind::Consent);
     if consent.status == ConsentStatus::Withdrawn {
-        let propagated = consent_items().next().is_some()
-            && consent_items().all(|i| i.state == ItemState::Delivered);
+        // A story that never left the phone has nothing on the server to withdraw.
+        let propagated = consent_items().all(|i| i.state == ItemState::Delivered);
         return DeliveryState::Withdrawn { propagated };
     }
     if items.is_empty() {
