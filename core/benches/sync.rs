@@ -202,7 +202,8 @@ fn curl_upload(
     let account = phone.store.sync_account().unwrap().unwrap();
     let path = work.join(format!("curl-{round}.bin"));
     let sha256 = write_noise(&path, bytes, 2000 + round);
-    let metadata = tellus_core_metadata(&story.to_string(), &RecordingId::new().to_string(), &sha256);
+    let metadata =
+        tellus_core_metadata(&story.to_string(), &RecordingId::new().to_string(), &sha256);
     let start = Instant::now();
     let out = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])

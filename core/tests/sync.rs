@@ -428,3 +428,27 @@ async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
     let not_a_url = tellus_core::sync::enrol(&store, transport, "ftp://x", "code", "x").await;
     assert!(matches!(not_a_url, Err(SyncError::Invalid(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawn_audio_is_erased_even_without_a_network() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(300_000, 1);
+    let (kept_story, kept) = phone.story_with_recording(300_000, 2);
+    let mut withdraw = ConsentDraft::withdraw(true);
+    withdraw.captured_by = "reporter".into();
+    phone.store.record_consent(story, &withdraw).unwrap();
+    // Withdrawn without asking for erasure: the audio stays on the phone.
+    let mut keep = ConsentDraft::withdraw(false);
+    keep.captured_by = "reporter".into();
+    phone.store.record_consent(kept_story, &keep).unwrap();
+    phone.engine.set_network(Network::None);
+    assert_eq!(phone.engine.sync().await, Err(SyncError::Offline));
+    assert!(!phone.audio_path(&recording).exists());
+    assert!(phone.audio_path(&kept).exists());
+    assert_eq!(
+        phone.counter.requests.lock().unwrap().len(),
+        1,
+        "only the enrolment"
+    );
+}

@@ -192,6 +192,9 @@ impl SyncEngine {
 
     async fn run(&self, cancel: CancellationToken) -> Outcome {
         let store = &self.inner.store;
+        // First, with or without a network or an enrolment: the audio of storytellers
+        // who withdrew and asked for it to be deleted.
+        let erased = self.erase_withdrawn_audio()?;
         let account = store.sync_account()?.ok_or(SyncError::NotEnrolled)?;
         if account.revoked {
             return Err(SyncError::EnrolAgain);
@@ -208,6 +211,7 @@ impl SyncEngine {
         };
         let mut report = SyncReport {
             project_config_updated: refresh_project(store, &api, &account).await?,
+            local_audio_removed: erased,
             ..SyncReport::default()
         };
         let settings = store.sync_settings()?;
@@ -319,8 +323,8 @@ impl SyncEngine {
             }
         }
 
-        // 2. A withdrawn story: end its uploads on the server, send nothing more, and
-        //    delete the audio here when the storyteller asked for that.
+        // 2. A withdrawn story: end its uploads on the server and send nothing more (its
+        //    local audio, if the storyteller asked, went at the start of the sync).
         let consent = store.consent(story_id)?;
         if consent.status == ConsentStatus::Withdrawn {
             for item in items.iter().filter(|i| i.kind != ItemKind::Consent) {
@@ -334,18 +338,6 @@ impl SyncEngine {
                 }
                 if item.state != ItemState::Delivered || item.kind == ItemKind::Document {
                     store.mark_dropped(&item.item_id)?;
-                }
-            }
-            let erase = events
-                .iter()
-                .rev()
-                .find(|e| e.kind == ConsentKind::Withdrawn)
-                .is_some_and(|e| e.erase_audio);
-            if erase {
-                for recording in &recordings {
-                    if self.remove_local_audio(recording)? {
-                        report.local_audio_removed += 1;
-                    }
                 }
             }
             return Ok(());
@@ -484,6 +476,18 @@ impl SyncEngine {
     fn enrol_again(&self) -> Result<(), SyncError> {
         self.inner.store.mark_sync_account_revoked()?;
         Err(SyncError::EnrolAgain)
+    }
+
+    /// Deletes the local audio of every story whose storyteller withdrew and asked for
+    /// it; returns how many files went.
+    pub fn erase_withdrawn_audio(&self) -> Result<usize, SyncError> {
+        let mut removed = 0;
+        for recording in self.inner.store.recordings_to_erase()? {
+            if self.remove_local_audio(&recording)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Deletes a recording's local file (delivered, or withdrawn with erasure asked for).

@@ -476,6 +476,25 @@ impl Store {
         })
     }
 
+    /// Recordings whose storyteller withdrew (their latest consent event) and asked for
+    /// the audio to be deleted.
+    pub(crate) fn recordings_to_erase(&self) -> Result<Vec<crate::model::Recording>> {
+        let stories: Vec<StoryId> = self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT s.id FROM stories s
+                 WHERE (SELECT c.kind || ':' || c.erase_audio FROM consent_events c
+                        WHERE c.story_id = s.id ORDER BY c.seq DESC LIMIT 1) = 'withdrawn:1'",
+            )?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<_>>()?)
+        })?;
+        let mut out = Vec::new();
+        for story in stories {
+            out.extend(self.recordings(story)?);
+        }
+        Ok(out)
+    }
+
     /// Where the story stands, for the reporter.
     pub fn delivery_state(&self, story: StoryId) -> Result<DeliveryState> {
         let consent = self.consent(story)?;
