@@ -105,17 +105,26 @@ pub(crate) async fn upload(
         metadata: encode_metadata(rec),
         file: &job.file,
     };
+    let last_saved = std::sync::Mutex::new(None::<std::time::Instant>);
     let on_event = |event: Event<'_>| match event {
         // Persisted before any byte is sent: a process killed from here on resumes this
         // upload instead of creating another.
         Event::Located(path) => store
             .set_upload_path(rec.id, path)
             .map_err(|e| e.to_string()),
+        // The server's offset is the truth; the stored copy only feeds "uploading n %",
+        // so it is written at most once a second rather than after every chunk.
         Event::Confirmed(bytes) => {
             on_progress(bytes);
-            store
-                .set_confirmed_bytes(rec.id, bytes)
-                .map_err(|e| e.to_string())
+            let mut last = last_saved.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                *last = Some(std::time::Instant::now());
+                store
+                    .set_confirmed_bytes(rec.id, bytes)
+                    .map_err(|e| e.to_string())
+            } else {
+                Ok(())
+            }
         }
     };
     match transfer(api, &target, job.upload_path, &on_event).await {
@@ -210,6 +219,7 @@ async fn transfer(
     let mut failures = 0u32;
     let mut best = 0u64;
     let mut checksum_retries = 0u32;
+    let mut prefetch = Prefetch::default();
     loop {
         let result: Result<Step, SendError> = match step {
             Step::Locate => {
@@ -259,7 +269,7 @@ async fn transfer(
                     step = Step::Locate;
                     continue;
                 };
-                match patch(api, &p, target.file, offset, target.length).await {
+                match patch(api, &p, target.file, offset, target.length, &mut prefetch).await {
                     Ok(Patched::To(next)) => {
                         checksum_retries = 0;
                         Ok(Step::Send(next))
@@ -444,25 +454,78 @@ fn range_sha256(file: &Path, offset: u64, len: u64) -> std::io::Result<[u8; 32]>
     Ok(hasher.finalize().into())
 }
 
+/// The checksum of the next chunk, computed on a blocking thread while the current
+/// chunk is on the wire, so that hashing never holds up sending.
+#[derive(Default)]
+struct Prefetch {
+    next: Option<Hashing>,
+}
+
+type Hashing = (u64, u64, tokio::task::JoinHandle<std::io::Result<[u8; 32]>>);
+
+fn hash_later(file: &Path, offset: u64, len: u64) -> Hashing {
+    let owned = file.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || range_sha256(&owned, offset, len));
+    (offset, len, task)
+}
+
+impl Prefetch {
+    fn start(&mut self, file: &Path, offset: u64, len: u64) {
+        if let Some((_, _, old)) = self.next.replace(hash_later(file, offset, len)) {
+            old.abort();
+        }
+    }
+
+    async fn digest(
+        &mut self,
+        file: &Path,
+        offset: u64,
+        len: u64,
+    ) -> Result<[u8; 32], UploadOutcome> {
+        let task = match self.next.take() {
+            Some((o, l, task)) if o == offset && l == len => task,
+            other => {
+                if let Some((_, _, old)) = other {
+                    old.abort();
+                }
+                hash_later(file, offset, len).2
+            }
+        };
+        match task.await {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(e)) => Err(UploadOutcome::Parked(format!(
+                "the audio file cannot be read: {e}"
+            ))),
+            Err(e) => Err(UploadOutcome::Failed(e.to_string())),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some((_, _, task)) = self.next.take() {
+            task.abort();
+        }
+    }
+}
+
 async fn patch(
     api: &Api,
     path: &str,
     file: &Path,
     offset: u64,
     size: u64,
+    prefetch: &mut Prefetch,
 ) -> Result<Patched, SendError> {
     let len = CHUNK_BYTES.min(size - offset);
-    let owned = file.to_path_buf();
-    let digest = match tokio::task::spawn_blocking(move || range_sha256(&owned, offset, len)).await
-    {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            return Ok(Patched::Done(UploadOutcome::Parked(format!(
-                "the audio file cannot be read: {e}"
-            ))));
-        }
-        Err(e) => return Ok(Patched::Done(UploadOutcome::Failed(e.to_string()))),
+    let digest = match prefetch.digest(file, offset, len).await {
+        Ok(d) => d,
+        Err(outcome) => return Ok(Patched::Done(outcome)),
     };
+    let next = offset + len;
+    if next < size {
+        prefetch.start(file, next, CHUNK_BYTES.min(size - next));
+    }
     let request = api
         .request_at(Method::Patch, path)
         .header(h::TUS_RESUMABLE, h::TUS_VERSION_1)
