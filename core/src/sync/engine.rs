@@ -160,6 +160,8 @@ impl SyncEngine {
     }
 
     /// Runs a sync, or joins the one in flight and returns its result (single flight).
+    /// Call it inside a tokio runtime (the CLI and the FFI each own one): the run is a
+    /// task of its own, so a caller that goes away does not stop it for the others.
     pub async fn sync(&self) -> Outcome {
         let mut done = {
             let mut flight = lock(&self.inner.flight);
