@@ -11,6 +11,7 @@ use tellus_core::audio::{CpalSource, Recorder, RecorderOptions};
 use tellus_core::model::{
     ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, StoryId, items, sample_project,
 };
+use tellus_core::sync::{self, Network, ReqwestTransport, SyncEngine};
 
 use crate::{CmdResult, Context, fail, project, story};
 
@@ -26,18 +27,85 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
         .prefix("tellus-demo-")
         .tempdir()
         .map_err(|e| format!("cannot create a temporary data folder: {e}"))?;
-    let dir = temp.path().to_path_buf();
-    let store = Arc::new(Store::open(&dir).map_err(fail)?);
-    let result = journey(ctx, &store);
+    let phone_dir = temp.path().join("phone");
+    let server_dir = temp.path().join("server");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    let server = DemoServer::start(&rt, &server_dir)?;
+    let store = Arc::new(Store::open(&phone_dir).map_err(fail)?);
+    let result = journey(ctx, &rt, &server, &store);
+    server.stop(&rt);
     if args.keep {
         let kept = temp.keep();
-        println!("\nThe demo's data folder is kept at {}", kept.display());
+        println!("\nThe demo's data folders are kept at {}", kept.display());
         println!(
-            "Look around with: tellus --data-dir {} story list",
-            kept.display()
+            "Look around with: tellus --data-dir {} story list   (the phone)",
+            kept.join("phone").display()
+        );
+        println!(
+            "            and: tellus --data-dir {} serve          (the server)",
+            kept.join("server").display()
         );
     }
     result
+}
+
+/// The project server on loopback, in this process, for the demo.
+struct DemoServer {
+    url: String,
+    data_dir: std::path::PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl DemoServer {
+    fn start(rt: &tokio::runtime::Runtime, dir: &Path) -> Result<DemoServer, String> {
+        let config = tellus_server::ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: dir.to_path_buf(),
+            ..tellus_server::ServerConfig::default()
+        };
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(async move {
+            tellus_server::serve(
+                config,
+                move |addr| {
+                    let _ = addr_tx.send(addr);
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())
+        });
+        let addr = rt
+            .block_on(addr_rx)
+            .map_err(|_| "the demo's server did not start".to_string())?;
+        Ok(DemoServer {
+            url: format!("http://{addr}"),
+            data_dir: dir.to_path_buf(),
+            stop,
+            task,
+        })
+    }
+
+    fn db(&self) -> Result<tellus_server::Db, String> {
+        tellus_server::App::open_db(&tellus_server::ServerConfig {
+            data_dir: self.data_dir.clone(),
+            ..tellus_server::ServerConfig::default()
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn stop(self, rt: &tokio::runtime::Runtime) {
+        let _ = self.stop.send(());
+        let _ = rt.block_on(self.task);
+    }
 }
 
 fn step(ctx: &Context, text: &str) {
@@ -46,11 +114,45 @@ fn step(ctx: &Context, text: &str) {
     }
 }
 
-fn journey(ctx: &Context, store: &Arc<Store>) -> CmdResult {
-    let config = sample_project();
-    step(ctx, "A project lead's configuration arrives on the phone");
-    store.set_project(&config).map_err(fail)?;
+fn journey(
+    ctx: &Context,
+    rt: &tokio::runtime::Runtime,
+    server: &DemoServer,
+    store: &Arc<Store>,
+) -> CmdResult {
+    step(
+        ctx,
+        "A project lead creates the project on the server and an invite for a reporter",
+    );
+    let db = server.db()?;
+    let created = tellus_server::admin::create_project(&db, &sample_project().to_json())
+        .map_err(|e| e.to_string())?;
+    let invite =
+        tellus_server::admin::create_invite(&db, &created.id, tellus_server::Role::Reporter, 3600)
+            .map_err(|e| e.to_string())?;
+    drop(db);
     if !ctx.json {
+        println!("Server on {} (loopback, in this process)", server.url);
+        println!("Project {}; invite code {}", created.id, invite.code);
+    }
+
+    step(ctx, "The reporter's phone enrols with the invite code");
+    let transport = Arc::new(ReqwestTransport::new().map_err(|e| e.to_string())?);
+    let account = rt
+        .block_on(sync::enrol(
+            store,
+            transport.clone(),
+            &server.url,
+            &invite.code,
+            "Demo reporter's phone",
+        ))
+        .map_err(|e| e.to_string())?;
+    let config = store.project().map_err(fail)?;
+    if !ctx.json {
+        println!(
+            "Enrolled as reporter {}; the project's configuration arrived:",
+            account.reporter_id
+        );
         project::print_project(&config);
     }
 
@@ -165,6 +267,55 @@ fn journey(ctx: &Context, store: &Arc<Store>) -> CmdResult {
     story::list(ctx, store, 50, None)?;
     step(ctx, "The first story in full");
     story::show(ctx, store, story.id)?;
+
+    step(
+        ctx,
+        "The phone syncs: consent, then the story, then its audio over tus, verified",
+    );
+    let engine = SyncEngine::new(store.clone(), transport);
+    engine.set_network(Network::Unmetered);
+    let report = rt.block_on(engine.sync()).map_err(|e| e.to_string())?;
+    if ctx.json {
+        crate::output::json(&report)?;
+    } else {
+        println!(
+            "Sent {} consent event(s) and {} story document(s); {} recording(s) delivered",
+            report.consent_events_sent,
+            report.documents_sent,
+            report.delivered.len()
+        );
+    }
+    let recordings = store.recordings(story.id).map_err(fail)?;
+    for receipt in &report.delivered {
+        let ours = recordings
+            .iter()
+            .find(|r| r.id.to_string() == receipt.recording_id)
+            .ok_or("the server sent a receipt for a recording this phone does not have")?;
+        if receipt.sha256 != ours.sha256 || receipt.bytes != ours.bytes {
+            return Err("a receipt does not match the recording".into());
+        }
+        if !ctx.json {
+            println!(
+                "Receipt for recording {}: {} bytes, SHA-256 {} (matches this phone's file), received {}",
+                receipt.recording_id, receipt.bytes, receipt.sha256, receipt.received_at
+            );
+        }
+    }
+    if !ctx.json {
+        for (id, title) in [(story.id, "first"), (second.id, "second")] {
+            let state = store.delivery_state(id).map_err(fail)?;
+            println!("The {title} story: {}", crate::sync::delivery_text(&state));
+        }
+    }
+
+    step(ctx, "A second sync finds nothing left to send");
+    let again = rt.block_on(engine.sync()).map_err(|e| e.to_string())?;
+    if again.sent_anything() {
+        return Err("the second sync sent something again".into());
+    }
+    if !ctx.json {
+        println!("Nothing sent: everything on this phone is delivered.");
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod project;
 mod record;
 mod server;
 mod story;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,10 @@ enum Command {
     Pull(lead::PullArgs),
     /// Export stories from a pulled folder, as far as their consent allows (lead)
     Export(lead::ExportArgs),
+    /// Join a project server with an invite code
+    Enrol(sync::EnrolArgs),
+    /// Deliver ready stories to the project server (--watch keeps going)
+    Sync(sync::SyncArgs),
 }
 
 /// What every command gets: where the data is and how to print.
@@ -129,6 +134,8 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => server::admin(&ctx, cmd),
         Command::Pull(args) => lead::pull(&ctx, args),
         Command::Export(args) => lead::export_cmd(&ctx, args),
+        Command::Enrol(args) => sync::enrol(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

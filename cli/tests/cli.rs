@@ -225,6 +225,10 @@ fn the_demo_walks_through_a_reporters_journey() {
         "credited as  Amina K.",
         "withdrew consent",
         "Key moment",
+        "Enrolled as reporter",
+        "recording(s) delivered",
+        "The first story: delivered",
+        "Nothing sent: everything on this phone is delivered.",
     ] {
         assert!(
             text.contains(expected),

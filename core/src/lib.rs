@@ -7,6 +7,7 @@ pub mod model;
 pub mod observe;
 pub mod position;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use position::AudioPosition;

@@ -43,4 +43,6 @@ echo "== tus-js-client against tellus serve"
 TELLUS_URL="$url" TELLUS_INVITES="$(invites 8)" node "$TUS_NODE_DIR/tus_js_test.mjs" || status=1
 echo "== tuspy against tellus serve"
 TELLUS_URL="$url" TELLUS_INVITES="$(invites 2)" "$TUS_PYTHON" tests/tus/test_tuspy.py || status=1
+echo "== our tus client (tellus-core) against the official Node tus server (@tus/server)"
+TUS_NODE_DIR="$TUS_NODE_DIR" cargo test -q --locked -p tellus-core --test tus_node_peer -- --ignored || status=1
 exit $status

@@ -123,6 +123,47 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX capture_events_recording ON capture_events(recording_id, seq);
     "#,
+    // 3: background sync: the enrolment, the settings, and the outbox (what the server
+    // has confirmed, the upload URL of each upload in progress, failures and parking).
+    r#"
+    CREATE TABLE sync_account (
+        singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+        server_url   TEXT NOT NULL,
+        token        TEXT NOT NULL,
+        reporter_id  TEXT NOT NULL,
+        project_id   TEXT NOT NULL,
+        project_etag TEXT,
+        -- Set when the server refused the token (401): sync stops until enrolled again.
+        revoked      INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+        enrolled_at  INTEGER NOT NULL
+    );
+    CREATE TABLE sync_settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- One row per thing to deliver: a story document ('document', keyed by story id), a
+    -- consent event ('consent', by event id), a recording ('audio', by recording id).
+    CREATE TABLE outbox (
+        item_id         TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('document', 'consent', 'audio')),
+        story_id        TEXT NOT NULL REFERENCES stories(id),
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'parked', 'dropped')),
+        attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        -- document: the revision and SHA-256 of the document the server accepted.
+        sent_revision   INTEGER,
+        sent_sha256     TEXT,
+        -- audio: the upload in progress (path on the server), the last offset the server
+        -- reported, and the receipt once delivered.
+        upload_path     TEXT,
+        confirmed_bytes INTEGER NOT NULL DEFAULT 0,
+        receipt_json    TEXT,
+        local_removed   INTEGER NOT NULL DEFAULT 0 CHECK (local_removed IN (0, 1)),
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_story ON outbox(story_id, kind);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,400 @@
+//! `tellus enrol` and `tellus sync`: thin over tellus-core's sync. The CLI makes its own
+//! tokio runtime; the core decides what to send.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tellus_core::Store;
+use tellus_core::sync::{
+    self, DeliveryState, Network, ReqwestTransport, SyncEngine, SyncError, SyncProgress,
+    SyncReport, SyncSettings,
+};
+
+use crate::{CmdResult, Context, fail, output};
+
+#[derive(Args)]
+pub struct EnrolArgs {
+    /// The project server's address, e.g. https://stories.example.org
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The invite code from the project lead (XXXX-XXXX-XXXX-XXXX)
+    #[arg(long, value_name = "CODE")]
+    invite: String,
+    /// A name for this device the operator will recognise
+    #[arg(long, value_name = "NAME", default_value = "tellus cli")]
+    device_label: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum NetworkArg {
+    Metered,
+    Unmetered,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// Keep running: retry while the server is unreachable, sync again as soon as it is
+    /// back and whenever a story changes (Ctrl-C stops)
+    #[arg(long)]
+    watch: bool,
+    /// The network this machine is on (audio waits for unmetered when the settings say
+    /// so)
+    #[arg(long, value_enum, default_value = "unmetered")]
+    network: NetworkArg,
+    /// With --watch: seconds between syncs when nothing changes
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    interval: u64,
+}
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// Where each story stands: only on this device, uploading, delivered, needs attention
+    Status,
+    /// The delivery receipts the server gave (SHA-256 and size of each recording)
+    Receipts,
+    /// Show or change the sync settings
+    Settings {
+        /// Hold audio until the network is unmetered
+        #[arg(long, value_name = "BOOL")]
+        audio_on_unmetered_only: Option<bool>,
+        /// Delete a recording's local file once the server's receipt matches it
+        #[arg(long, value_name = "BOOL")]
+        remove_local_audio_after_delivery: Option<bool>,
+    },
+    /// Try parked items again
+    Retry,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))
+}
+
+fn transport() -> Result<Arc<ReqwestTransport>, String> {
+    ReqwestTransport::new()
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
+    let store = ctx.open_store()?;
+    let transport = transport()?;
+    let account = runtime()?
+        .block_on(sync::enrol(
+            &store,
+            transport,
+            &args.server,
+            &args.invite,
+            &args.device_label,
+        ))
+        .map_err(|e| e.to_string())?;
+    if ctx.json {
+        return output::json(&account);
+    }
+    println!(
+        "Enrolled with {} in project {} as reporter {}",
+        account.server_url, account.project_id, account.reporter_id
+    );
+    println!("The project's configuration is on this device; `tellus sync` delivers stories.");
+    Ok(())
+}
+
+pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
+    let store = Arc::new(ctx.open_store()?);
+    match args.command {
+        Some(SyncCommand::Status) => return status(ctx, &store),
+        Some(SyncCommand::Receipts) => {
+            let receipts = store.receipts().map_err(fail)?;
+            if ctx.json {
+                return output::json(&receipts);
+            }
+            let mut table = output::table(&["recording", "story", "bytes", "sha256", "received"]);
+            for r in receipts {
+                table.add_row(vec![
+                    r.recording_id,
+                    r.story_id,
+                    r.bytes.to_string(),
+                    r.sha256,
+                    r.received_at,
+                ]);
+            }
+            println!("{table}");
+            return Ok(());
+        }
+        Some(SyncCommand::Settings {
+            audio_on_unmetered_only,
+            remove_local_audio_after_delivery,
+        }) => {
+            let mut settings = store.sync_settings().map_err(fail)?;
+            if let Some(v) = audio_on_unmetered_only {
+                settings.audio_on_unmetered_only = v;
+            }
+            if let Some(v) = remove_local_audio_after_delivery {
+                settings.remove_local_audio_after_delivery = v;
+            }
+            store.set_sync_settings(&settings).map_err(fail)?;
+            return print_settings(ctx, &settings);
+        }
+        Some(SyncCommand::Retry) => {
+            let n = store.retry_parked().map_err(fail)?;
+            println!("{n} parked item(s) will be tried again on the next sync");
+            return Ok(());
+        }
+        None => {}
+    }
+    let engine = SyncEngine::new(store.clone(), transport()?);
+    engine.set_network(match args.network {
+        NetworkArg::Metered => Network::Metered,
+        NetworkArg::Unmetered => Network::Unmetered,
+    });
+    let bar = ProgressBar::new(!ctx.json && std::io::stderr().is_terminal());
+    let shown = bar.clone();
+    let _progress = engine.subscribe_progress(move |p: SyncProgress| shown.draw(&p));
+    let rt = runtime()?;
+    if !args.watch {
+        let result = rt.block_on(engine.sync());
+        bar.clear();
+        return match result {
+            Ok(report) => print_report(ctx, &report),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    rt.block_on(watch(
+        ctx,
+        &engine,
+        &bar,
+        Duration::from_secs(args.interval.max(1)),
+    ))
+}
+
+/// Syncs until Ctrl-C: again as soon as a story changes, every `interval` otherwise, and
+/// while the server is unreachable every few seconds so that delivery resumes as soon
+/// as it is back.
+async fn watch(
+    ctx: &Context,
+    engine: &SyncEngine,
+    bar: &ProgressBar,
+    interval: Duration,
+) -> CmdResult {
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let notify = changed.clone();
+    let _changes = engine
+        .store()
+        .subscribe_story_changes(move |_| notify.notify_one());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut unreachable_for = 0u32;
+    loop {
+        let sync = engine.sync();
+        tokio::pin!(sync);
+        let result = tokio::select! {
+            result = &mut sync => result,
+            _ = tokio::signal::ctrl_c() => {
+                stop.store(true, Ordering::SeqCst);
+                engine.cancel();
+                sync.await
+            }
+        };
+        bar.clear();
+        let wait = match &result {
+            Ok(report) => {
+                unreachable_for = 0;
+                if report.sent_anything()
+                    || !report.parked.is_empty()
+                    || !report.failures.is_empty()
+                {
+                    print_report(ctx, report)?;
+                }
+                if report.waiting_to_retry > 0 {
+                    interval.min(Duration::from_secs(5))
+                } else {
+                    interval
+                }
+            }
+            Err(SyncError::Cancelled) if stop.load(Ordering::SeqCst) => return Ok(()),
+            Err(e @ (SyncError::Unreachable(_) | SyncError::Offline)) => {
+                unreachable_for += 1;
+                if unreachable_for == 1 {
+                    eprintln!("waiting for the server: {e}");
+                }
+                Duration::from_secs(u64::from(unreachable_for.min(5)))
+            }
+            Err(e @ (SyncError::NotEnrolled | SyncError::EnrolAgain)) => return Err(e.to_string()),
+            Err(e) => {
+                eprintln!("sync failed: {e}");
+                interval
+            }
+        };
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = changed.notified() => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+fn print_settings(ctx: &Context, settings: &SyncSettings) -> CmdResult {
+    if ctx.json {
+        return output::json(settings);
+    }
+    println!(
+        "audio on unmetered networks only: {}",
+        settings.audio_on_unmetered_only
+    );
+    println!(
+        "remove local audio after delivery: {}",
+        settings.remove_local_audio_after_delivery
+    );
+    Ok(())
+}
+
+fn status(ctx: &Context, store: &Store) -> CmdResult {
+    let stories = store.list_stories(500, None).map_err(fail)?;
+    let mut rows = Vec::new();
+    for s in &stories {
+        rows.push((s, store.delivery_state(s.id).map_err(fail)?));
+    }
+    if ctx.json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|(s, d)| serde_json::json!({ "story_id": s.id, "title": s.title, "delivery": d }))
+            .collect();
+        return output::json(&out);
+    }
+    let mut table = output::table(&["story", "title", "delivery"]);
+    for (s, d) in rows {
+        table.add_row(vec![s.id.to_string(), s.title.clone(), delivery_text(&d)]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub fn delivery_text(state: &DeliveryState) -> String {
+    match state {
+        DeliveryState::OnlyOnPhone => "only on this device".into(),
+        DeliveryState::Uploading { percent } => format!("uploading {percent} %"),
+        DeliveryState::Delivered {
+            local_audio_removed: false,
+        } => "delivered".into(),
+        DeliveryState::Delivered {
+            local_audio_removed: true,
+        } => "delivered, local audio removed".into(),
+        DeliveryState::NeedsAttention { reason } => format!("needs attention: {reason}"),
+        DeliveryState::Withdrawn { propagated: true } => {
+            "withdrawn; nothing of it is on the server".into()
+        }
+        DeliveryState::Withdrawn { propagated: false } => {
+            "withdrawn (the server is not told yet)".into()
+        }
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+fn print_report(ctx: &Context, report: &SyncReport) -> CmdResult {
+    if ctx.json {
+        return output::json(report);
+    }
+    if !report.sent_anything() && report.parked.is_empty() && report.failures.is_empty() {
+        println!("Everything is delivered; nothing to send.");
+    }
+    if report.consent_events_sent + report.documents_sent > 0 {
+        println!(
+            "Sent {} consent event(s) and {} story document(s)",
+            report.consent_events_sent, report.documents_sent
+        );
+    }
+    if !report.delivered.is_empty() {
+        println!(
+            "Delivered {} recording(s), {} confirmed; receipts:",
+            report.delivered.len(),
+            mb(report.audio_bytes_confirmed)
+        );
+        let mut table = output::table(&["recording", "bytes", "sha256 (server = this device)"]);
+        for r in &report.delivered {
+            table.add_row(vec![
+                r.recording_id.clone(),
+                r.bytes.to_string(),
+                r.sha256.clone(),
+            ]);
+        }
+        println!("{table}");
+    }
+    if report.withdrawals_propagated > 0 {
+        println!(
+            "{} withdrawal(s) reached the server ({} upload(s) ended there, {} local recording(s) deleted)",
+            report.withdrawals_propagated, report.uploads_terminated, report.local_audio_removed
+        );
+    }
+    if report.audio_waiting_for_unmetered > 0 {
+        println!(
+            "{} recording(s) wait for an unmetered network",
+            report.audio_waiting_for_unmetered
+        );
+    }
+    for f in &report.failures {
+        println!("will retry: {f}");
+    }
+    for p in &report.parked {
+        println!("needs attention: {p}");
+    }
+    Ok(())
+}
+
+/// A one-line progress bar on stderr (only on a terminal).
+#[derive(Clone)]
+struct ProgressBar {
+    enabled: bool,
+}
+
+impl ProgressBar {
+    fn new(enabled: bool) -> Self {
+        ProgressBar { enabled }
+    }
+
+    fn draw(&self, p: &SyncProgress) {
+        if !self.enabled {
+            return;
+        }
+        let fraction = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let all = fraction(p.bytes_sent, p.bytes_total);
+        let story = fraction(p.story_bytes_sent, p.story_bytes_total);
+        let width = 24;
+        let filled = ((all * width as f64) as usize).min(width);
+        let line = format!(
+            "\r[{}{}] {:>3.0}%  {} / {}  story {}/{} ({:.0}%)",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            all * 100.0,
+            mb(p.bytes_sent),
+            mb(p.bytes_total),
+            (p.stories_done + 1).min(p.stories_total.max(1)),
+            p.stories_total,
+            story * 100.0
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{line}\x1b[K");
+        let _ = err.flush();
+    }
+
+    fn clear(&self) {
+        if self.enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! `tellus enrol` and `tellus sync` as real processes against `tellus serve`, through a
+//! throttling proxy so that uploads can be interrupted half-way: the syncing process is
+//! killed with SIGKILL mid-upload and started again, then the server is killed with
+//! SIGKILL mid-upload and restarted; the upload resumes from the server's offset each
+//! time, with no duplicate, no corruption, and no byte sent twice beyond what was cut.
+
+#[path = "../../core/tests/support/proxy.rs"]
+mod proxy;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tellus_core::Store;
+use tellus_core::model::{
+    ConsentDraft, NewStory, Recording, RecordingId, RecordingState, Timestamp, items,
+};
+
+const PROJECT: &str = "coproduction-stories-2026";
+
+fn tellus(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tellus"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .env_remove("TELLUS_DATA_DIR")
+        .env_remove("TELLUS_LISTEN");
+    cmd
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = tellus(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tellus {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `tellus serve` on `listen`; returns the child and its address.
+fn serve(dir: &Path, listen: &str) -> (Child, std::net::SocketAddr) {
+    let mut child = tellus(dir)
+        .args(["serve", "--listen", listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, url.trim_start_matches("http://").parse().unwrap())
+}
+
+fn kill(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+}
+
+fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    condition()
+}
+
+/// Bytes in the server's upload spool (the upload in progress).
+fn spooled(server_dir: &Path) -> u64 {
+    std::fs::read_dir(server_dir.join("spool"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn wav(bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes);
+    let data_len = (bytes - 44) as u32;
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&[16, 0, 0, 0, 1, 0, 1, 0]);
+    out.extend_from_slice(&48_000u32.to_le_bytes());
+    out.extend_from_slice(&96_000u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 16, 0]);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    while out.len() < bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let take = (bytes - out.len()).min(8);
+        out.extend_from_slice(&x.to_le_bytes()[..take]);
+    }
+    out
+}
+
+/// A ready story with consent and one recording in the phone's data folder.
+fn story_with_recording(phone: &Path, bytes: usize) -> (PathBuf, Recording) {
+    let store = Store::open(phone).unwrap();
+    let story = store
+        .create_story(&NewStory {
+            title: "Waiting for the bus that never came".into(),
+            summary: String::new(),
+            participant_label: "Participant 7".into(),
+        })
+        .unwrap();
+    let project = store.project().unwrap();
+    let form = project.current_forms()[0];
+    let mut draft = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);
+    draft.captured_by = "reporter".into();
+    store.record_consent(story.id, &draft).unwrap();
+    let data = wav(bytes);
+    let id = RecordingId::new();
+    let file_name = format!("{id}.wav");
+    std::fs::create_dir_all(store.recordings_dir()).unwrap();
+    let path = store.recordings_dir().join(&file_name);
+    std::fs::write(&path, &data).unwrap();
+    let recording = Recording {
+        id,
+        story_id: story.id,
+        file_name,
+        format: "wav".into(),
+        sample_rate: 48_000,
+        channels: 1,
+        frames: (bytes as u64 - 44) / 2,
+        bytes: bytes as u64,
+        sha256: hex::encode(Sha256::digest(&data)),
+        state: RecordingState::Complete,
+        created_at: Timestamp::now(),
+    };
+    store.add_recording(&recording).unwrap();
+    store.mark_ready(story.id).unwrap();
+    (path, recording)
+}
+
+#[test]
+fn killed_sync_and_killed_server_both_resume_from_the_servers_offset() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let phone = root.path().join("phone");
+    ok(&srv, &["admin", "project", "create"]);
+    let invite: Value = serde_json::from_str(&ok(
+        &srv,
+        &[
+            "--json",
+            "admin",
+            "invite",
+            "--project",
+            PROJECT,
+            "--role",
+            "reporter",
+        ],
+    ))
+    .unwrap();
+    let (mut server, addr) = serve(&srv, "127.0.0.1:0");
+    // 4 MB/s: a 24 MB recording takes about six seconds, time to interrupt it twice.
+    let proxy = rt.block_on(proxy::Proxy::start(
+        addr,
+        proxy::Faults {
+            bytes_per_sec: 4 * 1024 * 1024,
+            ..proxy::Faults::default()
+        },
+    ));
+    ok(
+        &phone,
+        &[
+            "enrol",
+            "--server",
+            &proxy.url(),
+            "--invite",
+            invite["code"].as_str().unwrap(),
+        ],
+    );
+    let (_, recording) = story_with_recording(&phone, 24 * 1024 * 1024);
+
+    // 1. The syncing process is killed with SIGKILL mid-upload.
+    let mut sync = tellus(&phone)
+        .args(["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || spooled(&srv) > 3_000_000));
+    kill(&mut sync);
+    let after_first_kill = spooled(&srv);
+    assert!(after_first_kill < recording.bytes);
+
+    // 2. Started again (watching), it resumes; then the server is killed mid-upload and
+    //    restarted on the same address.
+    let mut watch = tellus(&phone)
+        .args(["sync", "--watch", "--interval", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || spooled(&srv)
+        > after_first_kill + 4_000_000));
+    kill(&mut server);
+    let (mut server, _) = serve(&srv, &addr.to_string());
+
+    // 3. The watcher finishes the upload once the server is back.
+    let status = || {
+        let out = ok(&phone, &["--json", "sync", "status"]);
+        let rows: Value = serde_json::from_str(&out).unwrap();
+        rows[0]["delivery"]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || status() == "delivered"),
+        "still {}",
+        status()
+    );
+    kill(&mut watch);
+
+    let receipts: Value =
+        serde_json::from_str(&ok(&phone, &["--json", "sync", "receipts"])).unwrap();
+    assert_eq!(receipts.as_array().unwrap().len(), 1);
+    assert_eq!(receipts[0]["sha256"], recording.sha256);
+    assert_eq!(receipts[0]["bytes"], recording.bytes);
+    let on_server = std::fs::read(srv.join("audio").join(recording.id.to_string())).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&on_server)), recording.sha256);
+    assert_eq!(spooled(&srv), 0);
+    let db = tellus_server::App::open_db(&tellus_server::ServerConfig {
+        data_dir: srv.clone(),
+        ..tellus_server::ServerConfig::default()
+    })
+    .unwrap();
+    let (recordings, uploads): (i64, i64) = db
+        .with(|c| {
+            Ok((
+                c.query_row("SELECT COUNT(*) FROM recordings", [], |r| r.get(0))?,
+                c.query_row("SELECT COUNT(*) FROM uploads", [], |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        (recordings, uploads),
+        (1, 0),
+        "one recording, no stray upload"
+    );
+    // Two interruptions cost only what was in flight, not whole files or chunks.
+    let ratio = proxy.sent() as f64 / recording.bytes as f64;
+    assert!(ratio <= 1.15, "sent {ratio:.3}x the recording");
+    kill(&mut server);
+}

@@ -1,0 +1,266 @@
+//! Upload throughput and memory of the sync client, against a baseline measured in the
+//! same run (DESIGN.md §7):
+//!
+//! 1. our client (`SyncEngine`: tus, 8 MiB chunks with per-chunk SHA-256, then the
+//!    receipt) uploading a 500 MB recording to tellus-server on loopback, vs curl sending
+//!    the same file to the same server in ONE plain request (tus creation-with-upload
+//!    carrying the whole file, no per-chunk checksum): the ratio of their throughputs;
+//! 2. the client's peak RSS (VmHWM) while uploading a 2 GB recording.
+//!
+//! The client runs as a child process (this binary again) so that its memory is its
+//! own; the server runs in this process. `cargo bench -p tellus-core --bench sync`
+//! (`TELLUS_BENCH_MB=500` and `TELLUS_BENCH_BIG_MB=2000` change the sizes).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tellus_core::Store;
+use tellus_core::model::{Recording, RecordingId, RecordingState, Timestamp};
+use tellus_core::sync::{ReqwestTransport, SyncEngine};
+
+const CHILD: &str = "TELLUS_BENCH_CHILD_PHONE";
+
+fn main() {
+    if let Ok(phone) = std::env::var(CHILD) {
+        child(Path::new(&phone));
+        return;
+    }
+    let mb: u64 = env_u64("TELLUS_BENCH_MB", 500);
+    let big_mb: u64 = env_u64("TELLUS_BENCH_BIG_MB", 2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(support::Server::start_with(|c| {
+        c.max_upload_bytes = 4 * 1024 * 1024 * 1024;
+    }));
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bytes = mb * 1_000_000;
+
+    println!("tellus sync benchmark: {mb} MB to tellus-server on loopback (best of 3 each)");
+    let mut ours = Vec::new();
+    let mut curl = Vec::new();
+    let mut curl_checked = Vec::new();
+    for round in 0..3 {
+        ours.push(our_upload(&rt, &server, work.path(), bytes, round).0);
+        curl.push(curl_upload(&rt, &server, work.path(), bytes, round, false));
+        curl_checked.push(curl_upload(&rt, &server, work.path(), bytes, round, true));
+        clear_server_audio(&server);
+    }
+    let best = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
+    let (ours_s, curl_s) = (best(&ours), best(&curl));
+    let mbps = |s: f64| bytes as f64 / s / 1_000_000.0;
+    println!(
+        "  our client: {:.2} s ({:.0} MB/s); runs {:?}",
+        ours_s,
+        mbps(ours_s),
+        ours.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>()
+    );
+    println!(
+        "  curl, one creation-with-upload request: {:.2} s ({:.0} MB/s); runs {:?}",
+        curl_s,
+        mbps(curl_s),
+        curl.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>()
+    );
+    println!(
+        "  throughput ratio ours / curl: {:.3} (goal >= 0.95)",
+        curl_s / ours_s
+    );
+    // The same single request with an Upload-Checksum of the whole body: the server then
+    // hashes every byte twice, as it does for our per-chunk checksums.
+    let checked_s = best(&curl_checked);
+    println!(
+        "  curl, the same request with Upload-Checksum sha256: {:.2} s ({:.0} MB/s); ratio ours / this: {:.3}",
+        checked_s,
+        mbps(checked_s),
+        checked_s / ours_s
+    );
+
+    let (secs, peak_kb) = our_upload(&rt, &server, work.path(), big_mb * 1_000_000, 9);
+    println!(
+        "  {big_mb} MB upload: {:.1} s, client peak RSS {:.1} MB (goal < 40 MB)",
+        secs,
+        peak_kb as f64 / 1024.0
+    );
+    clear_server_audio(&server);
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes `bytes` of noise to `path` in 1 MiB blocks; returns its SHA-256.
+fn write_noise(path: &Path, bytes: u64, seed: u64) -> String {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut hasher = Sha256::new();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        for word in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n]).unwrap();
+        hasher.update(&block[..n]);
+        left -= n as u64;
+    }
+    f.flush().unwrap();
+    hex::encode(hasher.finalize())
+}
+
+/// Our client, in a child process, delivering one recording of `bytes`; returns the
+/// seconds the sync took and the child's peak RSS in kB.
+fn our_upload(
+    rt: &tokio::runtime::Runtime,
+    server: &support::Server,
+    work: &Path,
+    bytes: u64,
+    round: u64,
+) -> (f64, u64) {
+    let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
+    let story = phone.consented_story();
+    let id = RecordingId::new();
+    let file_name = format!("{id}.wav");
+    std::fs::create_dir_all(phone.store.recordings_dir()).unwrap();
+    let path = phone.store.recordings_dir().join(&file_name);
+    let sha256 = write_noise(&path, bytes, 1000 + round);
+    phone
+        .store
+        .add_recording(&Recording {
+            id,
+            story_id: story,
+            file_name,
+            format: "wav".into(),
+            sample_rate: 48_000,
+            channels: 1,
+            frames: bytes / 2,
+            bytes,
+            sha256,
+            state: RecordingState::Complete,
+            created_at: Timestamp::now(),
+        })
+        .unwrap();
+    phone.store.mark_ready(story).unwrap();
+    let _ = work;
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, phone.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let secs: f64 = fields.next().unwrap().parse().unwrap();
+    let peak: u64 = fields.next().unwrap().parse().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (secs, peak)
+}
+
+/// The child: syncs the phone at `dir`, prints "SECONDS PEAK_RSS_KB".
+fn child(dir: &Path) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Arc::new(Store::open(dir).unwrap());
+    let engine = SyncEngine::new(store, Arc::new(ReqwestTransport::new().unwrap()));
+    let start = Instant::now();
+    let report = rt.block_on(engine.sync()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("{secs} {peak}");
+}
+
+/// curl sending the whole file in one tus creation-with-upload request.
+fn curl_upload(
+    rt: &tokio::runtime::Runtime,
+    server: &support::Server,
+    work: &Path,
+    bytes: u64,
+    round: u64,
+    with_checksum: bool,
+) -> f64 {
+    let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
+    let story = phone.consented_story();
+    phone.store.mark_ready(story).unwrap();
+    rt.block_on(phone.engine.sync()).unwrap(); // consent + story document on the server
+    let account = phone.store.sync_account().unwrap().unwrap();
+    let path = work.join(format!("curl-{round}.bin"));
+    let sha256 = write_noise(&path, bytes, 2000 + round);
+    let metadata =
+        tellus_core_metadata(&story.to_string(), &RecordingId::new().to_string(), &sha256);
+    let mut checksum = Vec::new();
+    if with_checksum {
+        use base64::Engine;
+        let digest = hex::decode(&sha256).unwrap();
+        let value = base64::engine::general_purpose::STANDARD.encode(digest);
+        checksum = vec!["-H".to_string(), format!("Upload-Checksum: sha256 {value}")];
+    }
+    let start = Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args(&checksum)
+        .args(["-H", &format!("Authorization: Bearer {}", account.token)])
+        .args(["-H", "Tus-Resumable: 1.0.0"])
+        .args(["-H", &format!("Upload-Length: {bytes}")])
+        .args(["-H", &format!("Upload-Metadata: {metadata}")])
+        .args(["-H", "Content-Type: application/offset+octet-stream"])
+        .args(["-H", "Expect:"])
+        .arg("-T")
+        .arg(&path)
+        .arg(format!("{}/api/v1/uploads", server.url()))
+        .output()
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let code = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(code, "201", "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(&path).unwrap();
+    secs
+}
+
+fn tellus_core_metadata(story: &str, recording: &str, sha256: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    [
+        ("story_id", story),
+        ("recording_id", recording),
+        ("sha256", sha256),
+        ("content_type", "audio/wav"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+fn clear_server_audio(server: &support::Server) {
+    for entry in std::fs::read_dir(server.config.audio_dir()).unwrap() {
+        let _ = std::fs::remove_file(entry.unwrap().path());
+    }
+}

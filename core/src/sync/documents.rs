@@ -1,0 +1,88 @@
+//! The core's model as the protocol's wire types (tellus-protocol), field by field.
+
+use sha2::{Digest, Sha256};
+use tellus_protocol::{
+    ConsentEventDoc, IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc,
+};
+
+use crate::error::{Error, Result};
+use crate::model::{ConsentEvent, Identity, Note, Recording, Story};
+
+/// The story document the server keeps. The identity goes only as far as the store
+/// keeps it, which is only while consent grants it; `revision` is the wire revision
+/// (see `outbox::wire_revision`).
+pub fn story_document(
+    story: &Story,
+    notes: &[Note],
+    recordings: &[Recording],
+    identity: &Identity,
+    revision: u32,
+) -> StoryDocument {
+    let identity = (identity.name.is_some() || identity.contact.is_some()).then(|| IdentityDoc {
+        name: identity.name.clone(),
+        contact: identity.contact.clone(),
+    });
+    StoryDocument {
+        id: story.id.to_string(),
+        revision,
+        title: story.title.clone(),
+        summary: story.summary.clone(),
+        status: story.status.as_str().to_string(),
+        tags: story.tags.clone(),
+        demographics: story.demographics.clone(),
+        storyteller: StorytellerDoc {
+            id: story.participant.id.to_string(),
+            label: story.participant.label.clone(),
+        },
+        notes: notes.iter().map(note).collect(),
+        recordings: recordings.iter().map(recording).collect(),
+        identity,
+        created_at: story.created_at.to_string(),
+        updated_at: story.updated_at.to_string(),
+        consent: None,
+    }
+}
+
+fn note(note: &Note) -> NoteDoc {
+    NoteDoc {
+        id: note.id.to_string(),
+        kind: note.kind.as_str().to_string(),
+        text: note.text.clone(),
+        at_ms: note.at.map(|p| p.as_millis()),
+        question_id: note.question_id.clone(),
+        created_at: note.created_at.to_string(),
+    }
+}
+
+fn recording(r: &Recording) -> RecordingMeta {
+    RecordingMeta {
+        id: r.id.to_string(),
+        format: r.format.clone(),
+        sample_rate: r.sample_rate,
+        channels: r.channels,
+        frames: r.frames,
+        bytes: r.bytes,
+        sha256: r.sha256.clone(),
+        duration_ms: r.duration_ms(),
+        created_at: r.created_at.to_string(),
+        delivered: false,
+    }
+}
+
+/// A consent event on the wire. The core's JSON and the protocol's are the same shape
+/// (tested in `cli/tests/protocol_matches_core.rs`), so the event goes through serde.
+pub fn consent_event(event: &ConsentEvent) -> Result<ConsentEventDoc> {
+    let value = serde_json::to_value(event)
+        .map_err(|e| Error::invalid(format!("a consent event cannot be encoded: {e}")))?;
+    serde_json::from_value(value)
+        .map_err(|e| Error::invalid(format!("a consent event does not fit the protocol: {e}")))
+}
+
+/// The SHA-256 of a document's content without its revision: what tells whether the
+/// server already holds this version.
+pub fn content_sha256(doc: &StoryDocument) -> String {
+    let mut without_revision = doc.clone();
+    without_revision.revision = 0;
+    let bytes = serde_json::to_vec(&without_revision).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,513 @@
+//! The sync engine: one sync at a time (concurrent requests join the one in flight),
+//! stories in order and within a story consent first, then the document, then each
+//! recording; cancellable from outside at any await (the server keeps what arrived, the
+//! outbox keeps the upload path); progress to observers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tellus_protocol::{ConsentAccepted, Receipt, StoryAccepted};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::SyncError;
+use super::api::{Api, SendError, error_code, parse, refusal};
+use super::documents::{consent_event, content_sha256, story_document};
+use super::enrol::refresh_project;
+use super::outbox::{ItemKind, ItemState, OutboxItem};
+use super::policy::{Network, SyncSettings};
+use super::transport::{Method, Transport};
+use super::tus::{self, UploadJob, UploadOutcome};
+use crate::Store;
+use crate::model::{ConsentKind, ConsentStatus, Recording, StoryId, Timestamp};
+use crate::observe::{Hub, Observer, Subscription};
+
+/// Where a sync is, for a progress bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// The story being delivered now.
+    pub story_id: Option<StoryId>,
+    pub stories_done: usize,
+    pub stories_total: usize,
+    /// Audio bytes of the current story the server has confirmed, of its total.
+    pub story_bytes_sent: u64,
+    pub story_bytes_total: u64,
+    /// Audio bytes confirmed in this sync, of what this sync set out to send.
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub project_config_updated: bool,
+    pub documents_sent: usize,
+    pub consent_events_sent: usize,
+    /// Receipts of the recordings delivered in this sync.
+    pub delivered: Vec<Receipt>,
+    /// Audio bytes the server confirmed in this sync.
+    pub audio_bytes_confirmed: u64,
+    pub withdrawals_propagated: usize,
+    pub uploads_terminated: usize,
+    pub local_audio_removed: usize,
+    /// Recordings held back until the phone is on an unmetered network.
+    pub audio_waiting_for_unmetered: usize,
+    /// Items waiting for their next attempt after a failure.
+    pub waiting_to_retry: usize,
+    /// Items that failed this time (each will be retried later, or parked).
+    pub failures: Vec<String>,
+    /// Items parked in this sync, with the reason.
+    pub parked: Vec<String>,
+}
+
+impl SyncReport {
+    /// Whether this sync sent anything at all.
+    pub fn sent_anything(&self) -> bool {
+        self.documents_sent > 0
+            || self.consent_events_sent > 0
+            || !self.delivered.is_empty()
+            || self.withdrawals_propagated > 0
+            || self.uploads_terminated > 0
+    }
+}
+
+type Outcome = Result<SyncReport, SyncError>;
+
+struct Flight {
+    cancel: CancellationToken,
+    done: watch::Receiver<Option<Outcome>>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    transport: Arc<dyn Transport>,
+    network: Mutex<Network>,
+    flight: Mutex<Option<Flight>>,
+    progress: Hub<u8, SyncProgress>,
+}
+
+/// Cheap to clone; every clone is the same engine.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millis()
+}
+
+/// Ends the run (the server is unreachable, the token is refused, or it was cancelled).
+fn abort(e: SendError) -> SyncError {
+    match e {
+        SendError::Cancelled => SyncError::Cancelled,
+        SendError::Transport(t) => SyncError::Unreachable(t.0),
+    }
+}
+
+impl SyncEngine {
+    /// An engine over `store`, sending through `transport`. The network starts as
+    /// unmetered until the shell says otherwise.
+    pub fn new(store: Arc<Store>, transport: Arc<dyn Transport>) -> Self {
+        SyncEngine {
+            inner: Arc::new(Inner {
+                store,
+                transport,
+                network: Mutex::new(Network::Unmetered),
+                flight: Mutex::new(None),
+                progress: Hub::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The shell tells the core what network the phone has.
+    pub fn set_network(&self, network: Network) {
+        *lock(&self.inner.network) = network;
+    }
+
+    pub fn network(&self) -> Network {
+        *lock(&self.inner.network)
+    }
+
+    /// Progress of every sync, delivered on the subscription's own thread.
+    pub fn subscribe_progress(&self, observer: impl Observer<SyncProgress>) -> Subscription {
+        self.inner.progress.subscribe(observer)
+    }
+
+    /// Whether a sync is running now.
+    pub fn is_running(&self) -> bool {
+        lock(&self.inner.flight).is_some()
+    }
+
+    /// Cancels the sync in flight, if any; it stops at its next await (at once for a
+    /// request in progress). Returns whether one was running.
+    pub fn cancel(&self) -> bool {
+        match lock(&self.inner.flight).as_ref() {
+            Some(flight) => {
+                flight.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs a sync, or joins the one in flight and returns its result (single flight).
+    /// Call it inside a tokio runtime (the CLI and the FFI each own one): the run is a
+    /// task of its own, so a caller that goes away does not stop it for the others.
+    pub async fn sync(&self) -> Outcome {
+        let mut done = {
+            let mut flight = lock(&self.inner.flight);
+            match flight.as_ref() {
+                Some(running) => running.done.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    let cancel = CancellationToken::new();
+                    *flight = Some(Flight {
+                        cancel: cancel.clone(),
+                        done: rx.clone(),
+                    });
+                    let engine = self.clone();
+                    // Its own task: a caller that goes away does not stop the sync that
+                    // others are waiting for.
+                    tokio::spawn(async move {
+                        let result = engine.run(cancel).await;
+                        *lock(&engine.inner.flight) = None;
+                        let _ = tx.send(Some(result));
+                    });
+                    rx
+                }
+            }
+        };
+        match done.wait_for(Option::is_some).await {
+            Ok(value) => value.clone().unwrap_or(Err(SyncError::Cancelled)),
+            Err(_) => Err(SyncError::Cancelled),
+        }
+    }
+
+    async fn run(&self, cancel: CancellationToken) -> Outcome {
+        let store = &self.inner.store;
+        // First, with or without a network or an enrolment: the audio of storytellers
+        // who withdrew and asked for it to be deleted.
+        let erased = self.erase_withdrawn_audio()?;
+        let account = store.sync_account()?.ok_or(SyncError::NotEnrolled)?;
+        if account.revoked {
+            return Err(SyncError::EnrolAgain);
+        }
+        let network = self.network();
+        if network == Network::None {
+            return Err(SyncError::Offline);
+        }
+        let api = Api {
+            transport: self.inner.transport.clone(),
+            base: account.server_url.clone(),
+            token: Some(account.token.clone()),
+            cancel,
+        };
+        let mut report = SyncReport {
+            project_config_updated: refresh_project(store, &api, &account).await?,
+            local_audio_removed: erased,
+            ..SyncReport::default()
+        };
+        let settings = store.sync_settings()?;
+        let stories = store.fill_outbox()?;
+        let mut progress = SyncProgress {
+            stories_total: stories.len(),
+            ..SyncProgress::default()
+        };
+        if settings.audio_allowed(network) {
+            for story in &stories {
+                progress.bytes_total += self.audio_left(*story)?;
+            }
+        }
+        self.inner.progress.publish(0, progress.clone());
+        for story in stories {
+            if api.cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            progress.story_id = Some(story);
+            progress.story_bytes_sent = 0;
+            progress.story_bytes_total = 0;
+            self.inner.progress.publish(0, progress.clone());
+            self.sync_story(&api, story, &settings, network, &mut report, &mut progress)
+                .await?;
+            progress.stories_done += 1;
+            self.inner.progress.publish(0, progress.clone());
+        }
+        Ok(report)
+    }
+
+    /// Audio bytes of `story` the server has not confirmed yet.
+    fn audio_left(&self, story: StoryId) -> Result<u64, SyncError> {
+        let store = &self.inner.store;
+        let sizes: BTreeMap<String, u64> = store
+            .recordings(story)?
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.bytes))
+            .collect();
+        if store.consent(story)?.status == ConsentStatus::Withdrawn {
+            return Ok(0);
+        }
+        Ok(store
+            .outbox_items(story)?
+            .iter()
+            .filter(|i| i.kind == ItemKind::Audio && i.state == ItemState::Pending)
+            .map(|i| {
+                sizes
+                    .get(&i.item_id)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(i.confirmed_bytes)
+            })
+            .sum())
+    }
+
+    async fn sync_story(
+        &self,
+        api: &Api,
+        story_id: StoryId,
+        settings: &SyncSettings,
+        network: Network,
+        report: &mut SyncReport,
+        progress: &mut SyncProgress,
+    ) -> Result<(), SyncError> {
+        let store = &self.inner.store;
+        let (story, notes, events) = store.story_with_details(story_id)?;
+        let recordings = store.recordings(story_id)?;
+        let items = store.outbox_items(story_id)?;
+        let now = now_ms();
+
+        // 1. Consent events, in the order they were recorded: a withdrawal goes out
+        //    before anything else of the story, and nothing follows an event that has
+        //    not gone.
+        for item in items.iter().filter(|i| i.kind == ItemKind::Consent) {
+            match item.state {
+                ItemState::Delivered | ItemState::Dropped => continue,
+                ItemState::Parked => return Ok(()),
+                ItemState::Pending if item.next_attempt_at > now => {
+                    report.waiting_to_retry += 1;
+                    return Ok(());
+                }
+                ItemState::Pending => {}
+            }
+            let Some(event) = events.iter().find(|e| e.id.to_string() == item.item_id) else {
+                store.park(
+                    &item.item_id,
+                    "the consent event is missing from this device",
+                )?;
+                return Ok(());
+            };
+            let doc = consent_event(event)?;
+            let path = format!("/stories/{story_id}/consent");
+            let request = Api::json_body(api.request(Method::Post, &path), &doc);
+            let response = api.send(request).await.map_err(abort)?;
+            match response.status {
+                200 | 201 => {
+                    let _accepted: Result<ConsentAccepted, _> = parse(&response);
+                    store.mark_delivered(&item.item_id)?;
+                    report.consent_events_sent += 1;
+                    if event.kind == ConsentKind::Withdrawn {
+                        report.withdrawals_propagated += 1;
+                    }
+                }
+                401 => return self.enrol_again(),
+                _ => {
+                    self.failed(report, &item.item_id, &refusal(&response))?;
+                    return Ok(());
+                }
+            }
+        }
+
+        // 2. A withdrawn story: end its uploads on the server and send nothing more (its
+        //    local audio, if the storyteller asked, went at the start of the sync).
+        let consent = store.consent(story_id)?;
+        if consent.status == ConsentStatus::Withdrawn {
+            for item in items.iter().filter(|i| i.kind != ItemKind::Consent) {
+                if item.state == ItemState::Dropped {
+                    continue;
+                }
+                if let Some(path) = &item.upload_path
+                    && tus::terminate(api, path).await.map_err(abort)?
+                {
+                    report.uploads_terminated += 1;
+                }
+                if item.state != ItemState::Delivered || item.kind == ItemKind::Document {
+                    store.mark_dropped(&item.item_id)?;
+                }
+            }
+            return Ok(());
+        }
+
+        // 3. The story document, when the server does not hold this version yet.
+        let Some(doc_item) = items.iter().find(|i| i.kind == ItemKind::Document) else {
+            return Ok(());
+        };
+        match doc_item.state {
+            ItemState::Parked => return Ok(()),
+            ItemState::Pending if doc_item.next_attempt_at > now => {
+                report.waiting_to_retry += 1;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let identity = store.identity(story_id)?;
+        let mut doc = story_document(&story, &notes, &recordings, &identity, 0);
+        let sha = content_sha256(&doc);
+        if doc_item.sent_sha256.as_deref() != Some(sha.as_str()) {
+            // The wire revision rises with every change the server sees, also for
+            // changes (notes, recordings) that do not bump the story's own revision.
+            doc.revision = story
+                .revision
+                .max(doc_item.sent_revision.map_or(0, |r| r.saturating_add(1)));
+            let path = format!("/stories/{story_id}");
+            let request = Api::json_body(api.request(Method::Put, &path), &doc);
+            let response = api.send(request).await.map_err(abort)?;
+            match response.status {
+                200 | 201 => {
+                    let accepted: Result<StoryAccepted, _> = parse(&response);
+                    let revision = accepted.map_or(doc.revision, |a| a.revision);
+                    store.mark_document_sent(story_id, revision, &sha)?;
+                    report.documents_sent += 1;
+                }
+                401 => return self.enrol_again(),
+                409 if error_code(&response).as_deref() == Some("stale_revision") => {
+                    let reason = format!(
+                        "the server holds a newer version of this story: {}",
+                        refusal(&response)
+                    );
+                    store.park(&doc_item.item_id, &reason)?;
+                    report.parked.push(reason);
+                    return Ok(());
+                }
+                _ => {
+                    self.failed(report, &doc_item.item_id, &refusal(&response))?;
+                    return Ok(());
+                }
+            }
+        } else if doc_item.state != ItemState::Delivered {
+            store.mark_delivered(&doc_item.item_id)?;
+        }
+
+        // 4. The recordings, when the network allows audio.
+        let pending: Vec<(&OutboxItem, &Recording)> = items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Audio && i.state == ItemState::Pending)
+            .filter_map(|i| {
+                Some((
+                    i,
+                    recordings.iter().find(|r| r.id.to_string() == i.item_id)?,
+                ))
+            })
+            .collect();
+        if !settings.audio_allowed(network) {
+            report.audio_waiting_for_unmetered += pending.len();
+            return Ok(());
+        }
+        progress.story_bytes_total = pending.iter().map(|(_, r)| r.bytes).sum();
+        for (item, recording) in pending {
+            if item.next_attempt_at > now {
+                report.waiting_to_retry += 1;
+                continue;
+            }
+            let start = item.confirmed_bytes;
+            let base_story = progress.story_bytes_sent;
+            let base_all = progress.bytes_sent;
+            let hub = &self.inner.progress;
+            let shown = Mutex::new(progress.clone());
+            let on_progress = |offset: u64| {
+                let mut p = lock(&shown);
+                let gained = offset.saturating_sub(start);
+                p.story_bytes_sent = base_story + offset;
+                p.bytes_sent = base_all + gained;
+                hub.publish(0, p.clone());
+            };
+            let job = UploadJob {
+                recording,
+                file: store.recordings_dir().join(&recording.file_name),
+                upload_path: item.upload_path.clone(),
+            };
+            let outcome = tus::upload(api, store, job, &on_progress).await;
+            *progress = lock(&shown).clone();
+            match outcome {
+                UploadOutcome::Delivered(receipt) => {
+                    store.mark_audio_delivered(recording.id, &receipt)?;
+                    report.audio_bytes_confirmed += recording.bytes.saturating_sub(start);
+                    progress.story_bytes_sent = base_story + recording.bytes;
+                    progress.bytes_sent = base_all + recording.bytes.saturating_sub(start);
+                    report.delivered.push(receipt);
+                    if settings.remove_local_audio_after_delivery
+                        && self.remove_local_audio(recording)?
+                    {
+                        report.local_audio_removed += 1;
+                    }
+                }
+                UploadOutcome::Parked(reason) => {
+                    store.park(&item.item_id, &reason)?;
+                    report.parked.push(reason);
+                }
+                UploadOutcome::Failed(reason) => self.failed(report, &item.item_id, &reason)?,
+                UploadOutcome::Withdrawn => self.failed(
+                    report,
+                    &item.item_id,
+                    "the server says this story was withdrawn",
+                )?,
+                UploadOutcome::Unreachable(reason) => return Err(SyncError::Unreachable(reason)),
+                UploadOutcome::Unauthorized => return self.enrol_again(),
+                UploadOutcome::Cancelled => return Err(SyncError::Cancelled),
+            }
+        }
+        Ok(())
+    }
+
+    fn failed(&self, report: &mut SyncReport, item: &str, reason: &str) -> Result<(), SyncError> {
+        if self.inner.store.record_failure(item, reason)? {
+            report.parked.push(reason.to_string());
+        } else {
+            report.failures.push(reason.to_string());
+        }
+        Ok(())
+    }
+
+    fn enrol_again(&self) -> Result<(), SyncError> {
+        self.inner.store.mark_sync_account_revoked()?;
+        Err(SyncError::EnrolAgain)
+    }
+
+    /// Deletes the local audio of every story whose storyteller withdrew and asked for
+    /// it; returns how many files went.
+    pub fn erase_withdrawn_audio(&self) -> Result<usize, SyncError> {
+        let mut removed = 0;
+        for recording in self.inner.store.recordings_to_erase()? {
+            if self.remove_local_audio(&recording)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Deletes a recording's local file (delivered, or withdrawn with erasure asked for).
+    /// Returns whether a file was removed.
+    fn remove_local_audio(&self, recording: &Recording) -> Result<bool, SyncError> {
+        let store = &self.inner.store;
+        let path = store.recordings_dir().join(&recording.file_name);
+        let removed = match std::fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => {
+                return Err(SyncError::Store(format!(
+                    "cannot delete the audio of recording {}: {e}",
+                    recording.id
+                )));
+            }
+        };
+        store.mark_local_removed(&recording.id.to_string())?;
+        Ok(removed)
+    }
+}

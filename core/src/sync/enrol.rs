@@ -1,0 +1,117 @@
+//! Joining a project: enrol with the server address and an invite code, keep the token,
+//! and keep the project configuration fresh (ETag).
+
+use std::sync::Arc;
+
+use tellus_protocol::{EnrolRequest, EnrolResponse};
+use tokio_util::sync::CancellationToken;
+
+use super::SyncError;
+use super::api::{Api, SendError, parse, refusal};
+use super::outbox::Account;
+use super::transport::{Method, Transport};
+use crate::Store;
+use crate::model::ProjectConfig;
+
+/// Checks and normalises a server address: `http(s)://host[:port][/prefix]`, no trailing
+/// slash.
+pub fn normalise_server_url(url: &str) -> Result<String, SyncError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "the server address must start with https:// (or http:// on a local network): {url:?}"
+            ))
+        })?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(SyncError::Invalid(format!("not a server address: {url:?}")));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn send_error(e: SendError) -> SyncError {
+    match e {
+        SendError::Cancelled => SyncError::Cancelled,
+        SendError::Transport(t) => SyncError::Unreachable(t.0),
+    }
+}
+
+/// Enrols this device with an invite code. On success the token and the project's
+/// configuration are saved; on any failure nothing changes.
+pub async fn enrol(
+    store: &Store,
+    transport: Arc<dyn Transport>,
+    server_url: &str,
+    invite_code: &str,
+    device_label: &str,
+) -> Result<Account, SyncError> {
+    let base = normalise_server_url(server_url)?;
+    if invite_code.trim().is_empty() {
+        return Err(SyncError::Invalid("the invite code is empty".into()));
+    }
+    let api = Api {
+        transport,
+        base: base.clone(),
+        token: None,
+        cancel: CancellationToken::new(),
+    };
+    let body = EnrolRequest {
+        invite_code: invite_code.trim().to_string(),
+        device_label: device_label.trim().to_string(),
+    };
+    let request = Api::json_body(api.request(Method::Post, "/enrol"), &body);
+    let response = api.send(request).await.map_err(send_error)?;
+    if response.status != 201 && response.status != 200 {
+        return Err(SyncError::Refused(format!(
+            "the server did not accept the invite: {}",
+            refusal(&response)
+        )));
+    }
+    let enrolled: EnrolResponse = parse(&response).map_err(SyncError::Protocol)?;
+    let config = ProjectConfig::from_json(&enrolled.project.to_string())
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    store.set_project(&config).map_err(SyncError::from)?;
+    let account = Account {
+        server_url: base,
+        token: enrolled.token,
+        reporter_id: enrolled.reporter_id,
+        project_id: enrolled.project_id,
+        project_etag: None,
+        revoked: false,
+    };
+    store.save_sync_account(&account).map_err(SyncError::from)?;
+    Ok(account)
+}
+
+/// Fetches the project configuration unless the server's ETag says it is unchanged.
+/// Returns whether it changed.
+pub(crate) async fn refresh_project(
+    store: &Store,
+    api: &Api,
+    account: &Account,
+) -> Result<bool, SyncError> {
+    let mut request = api.request(Method::Get, "/project");
+    if let Some(etag) = &account.project_etag {
+        request = request.header("if-none-match", etag.clone());
+    }
+    let response = api.send(request).await.map_err(send_error)?;
+    match response.status {
+        304 => Ok(false),
+        200 => {
+            let config: ProjectConfig =
+                parse::<ProjectConfig>(&response).map_err(SyncError::Protocol)?;
+            store.set_project(&config).map_err(SyncError::from)?;
+            store
+                .set_project_etag(response.header("etag"))
+                .map_err(SyncError::from)?;
+            Ok(true)
+        }
+        401 => {
+            store.mark_sync_account_revoked().map_err(SyncError::from)?;
+            Err(SyncError::EnrolAgain)
+        }
+        _ => Err(SyncError::Refused(refusal(&response))),
+    }
+}

@@ -1,0 +1,60 @@
+//! Background sync (DESIGN.md §3, §4): enrolment, a persisted outbox, resumable verified
+//! uploads over tus, withdrawal that propagates, network policy, single flight,
+//! cancellation and progress. The API is async; the CLI and the FFI bring the runtime.
+//!
+//! - `enrol`: join a project with an invite code; refresh the configuration (ETag).
+//! - `outbox`: what to deliver and what the server confirmed, in SQLite.
+//! - `documents`: the core's model as the protocol's wire types.
+//! - `transport`: the `Transport` trait (prepared requests, file-range bodies) and the
+//!   default reqwest transport.
+//! - `tus`: the uploader.
+//! - `backoff`, `policy`: when to retry, what the network allows.
+//! - `engine`: one sync at a time, per story in order, with progress and cancellation.
+
+mod api;
+pub mod backoff;
+pub mod documents;
+pub mod engine;
+pub mod enrol;
+pub mod outbox;
+pub mod policy;
+pub mod transport;
+pub mod tus;
+
+pub use engine::{SyncEngine, SyncProgress, SyncReport};
+pub use enrol::enrol;
+pub use outbox::{Account, DeliveryState, ItemKind, ItemState, OutboxItem};
+pub use policy::{Network, SyncSettings};
+pub use transport::{
+    Method, PreparedRequest, RequestBody, ReqwestTransport, Transport, TransportError,
+    TransportResponse,
+};
+
+/// Why a sync did not finish. Messages are for the reporter and carry no story content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    #[error("this device is not enrolled with a project server yet; enrol with an invite code")]
+    NotEnrolled,
+    #[error("the server no longer accepts this device's token; enrol again with a new invite code")]
+    EnrolAgain,
+    #[error("there is no network connection")]
+    Offline,
+    #[error("the server cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the sync was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Refused(String),
+    #[error("the server's answer was not understood: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<crate::Error> for SyncError {
+    fn from(e: crate::Error) -> Self {
+        SyncError::Store(e.to_string())
+    }
+}

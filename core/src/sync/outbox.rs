@@ -1,0 +1,553 @@
+//! The persisted outbox (SQLite, migration step 3): the enrolment, the settings, and one
+//! row per thing to deliver with what the server has confirmed of it. Every change is one
+//! IMMEDIATE transaction, so a process killed at any point (even with SIGKILL) leaves the
+//! outbox as it was before or after that change; the upload path of an upload in
+//! progress is written as soon as the server creates it, so a restarted process resumes
+//! it (HEAD) instead of starting again.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use tellus_protocol::Receipt;
+
+use super::backoff;
+use super::policy::SyncSettings;
+use crate::Store;
+use crate::error::{Error, Result};
+use crate::model::{RecordingId, StoryId, Timestamp};
+
+/// This device's enrolment with a project server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// e.g. `https://stories.example.org` (no trailing slash).
+    pub server_url: String,
+    #[serde(skip_serializing)]
+    pub token: String,
+    pub reporter_id: String,
+    pub project_id: String,
+    pub project_etag: Option<String>,
+    /// The server refused the token: sync stops until the device enrols again.
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Document,
+    Consent,
+    Audio,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Document => "document",
+            ItemKind::Consent => "consent",
+            ItemKind::Audio => "audio",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "document" => Some(ItemKind::Document),
+            "consent" => Some(ItemKind::Consent),
+            "audio" => Some(ItemKind::Audio),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    Pending,
+    /// The server confirmed it (for audio: its receipt matched).
+    Delivered,
+    /// Failed too often or refused for good; shown with its error, not retried until the
+    /// reporter asks.
+    Parked,
+    /// No longer to be sent (audio of a withdrawn story).
+    Dropped,
+}
+
+impl ItemState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Pending => "pending",
+            ItemState::Delivered => "delivered",
+            ItemState::Parked => "parked",
+            ItemState::Dropped => "dropped",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(ItemState::Pending),
+            "delivered" => Some(ItemState::Delivered),
+            "parked" => Some(ItemState::Parked),
+            "dropped" => Some(ItemState::Dropped),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub item_id: String,
+    pub kind: ItemKind,
+    pub story_id: StoryId,
+    pub state: ItemState,
+    pub attempts: u32,
+    /// Milliseconds since the Unix epoch; 0 = now.
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub sent_revision: Option<u32>,
+    pub sent_sha256: Option<String>,
+    /// Path of the upload on the server (`/api/v1/uploads/…`), while one is in progress.
+    pub upload_path: Option<String>,
+    /// The last offset the server reported for this recording.
+    pub confirmed_bytes: u64,
+    pub receipt: Option<Receipt>,
+    pub local_removed: bool,
+}
+
+/// Where a story stands, for the reporter (DESIGN.md §1.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum DeliveryState {
+    /// Nothing of it has reached the server (a draft, or waiting for a connection).
+    OnlyOnPhone,
+    /// On its way: `percent` of its audio bytes confirmed by the server.
+    Uploading { percent: u8 },
+    /// The server confirmed the document, the consent and the SHA-256 of every recording.
+    Delivered { local_audio_removed: bool },
+    /// Something is parked; `reason` says what and why.
+    NeedsAttention { reason: String },
+    /// The storyteller withdrew; `propagated` once the server has the withdrawal (or
+    /// when nothing of the story ever reached it).
+    Withdrawn { propagated: bool },
+}
+
+const SETTINGS_KEY: &str = "sync_settings";
+
+fn now_ms() -> i64 {
+    Timestamp::now().as_millis()
+}
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    let kind: String = r.get(1)?;
+    let state: String = r.get(3)?;
+    let receipt: Option<String> = r.get(11)?;
+    let bad = |i: usize, what: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(OutboxItem {
+        item_id: r.get(0)?,
+        kind: ItemKind::parse(&kind).ok_or_else(|| bad(1, format!("unknown kind {kind}")))?,
+        story_id: r.get(2)?,
+        state: ItemState::parse(&state).ok_or_else(|| bad(3, format!("unknown state {state}")))?,
+        attempts: r.get(4)?,
+        next_attempt_at: r.get(5)?,
+        last_error: r.get(6)?,
+        sent_revision: r.get(7)?,
+        sent_sha256: r.get(8)?,
+        upload_path: r.get(9)?,
+        confirmed_bytes: r.get::<_, i64>(10)?.max(0) as u64,
+        receipt: match receipt {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| bad(11, e.to_string()))?),
+            None => None,
+        },
+        local_removed: r.get(12)?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "o.item_id, o.kind, o.story_id, o.state, o.attempts, o.next_attempt_at,
+    o.last_error, o.sent_revision, o.sent_sha256, o.upload_path, o.confirmed_bytes,
+    o.receipt_json, o.local_removed";
+
+/// The story's items in delivery order: consent events in the order they were recorded,
+/// then the document, then the recordings oldest first.
+fn items_of(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<OutboxItem>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM outbox o
+         LEFT JOIN consent_events c ON c.id = o.item_id
+         WHERE o.story_id = ?1
+         ORDER BY CASE o.kind WHEN 'consent' THEN 0 WHEN 'document' THEN 1 ELSE 2 END,
+                  c.seq, o.item_id"
+    ))?;
+    let rows = stmt.query_map([story], item_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn update_item(
+    tx: &Transaction<'_>,
+    item_id: &str,
+    sql_set: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<()> {
+    let sql = format!(
+        "UPDATE outbox SET {sql_set}, updated_at = {} WHERE item_id = ?1",
+        now_ms()
+    );
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&item_id];
+    all.extend_from_slice(values);
+    let changed = tx.execute(&sql, all.as_slice())?;
+    if changed == 0 {
+        return Err(Error::NotFound {
+            what: "outbox item",
+            id: item_id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// This device's enrolment, if it has one.
+    pub fn sync_account(&self) -> Result<Option<Account>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT server_url, token, reporter_id, project_id, project_etag, revoked
+                     FROM sync_account WHERE singleton = 1",
+                    [],
+                    |r| {
+                        Ok(Account {
+                            server_url: r.get(0)?,
+                            token: r.get(1)?,
+                            reporter_id: r.get(2)?,
+                            project_id: r.get(3)?,
+                            project_etag: r.get(4)?,
+                            revoked: r.get(5)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    pub(crate) fn save_sync_account(&self, account: &Account) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sync_account (singleton, server_url, token, reporter_id, project_id,
+                    project_etag, revoked, enrolled_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, 0, ?6)
+                 ON CONFLICT (singleton) DO UPDATE SET server_url = ?1, token = ?2,
+                    reporter_id = ?3, project_id = ?4, project_etag = ?5, revoked = 0,
+                    enrolled_at = ?6",
+                params![
+                    account.server_url,
+                    account.token,
+                    account.reporter_id,
+                    account.project_id,
+                    account.project_etag,
+                    now_ms()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_project_etag(&self, etag: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE sync_account SET project_etag = ?1", [etag])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn mark_sync_account_revoked(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE sync_account SET revoked = 1", [])?;
+            Ok(())
+        })
+    }
+
+    /// The reporter's sync settings (defaults until changed).
+    pub fn sync_settings(&self) -> Result<SyncSettings> {
+        self.read(|tx| {
+            let json: Option<String> = tx
+                .query_row(
+                    "SELECT value FROM sync_settings WHERE key = ?1",
+                    [SETTINGS_KEY],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(json
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default())
+        })
+    }
+
+    pub fn set_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
+        let json = serde_json::to_string(settings)
+            .map_err(|e| Error::invalid(format!("settings cannot be saved: {e}")))?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sync_settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![SETTINGS_KEY, json],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Puts every ready story's document, consent events and recordings in the outbox
+    /// (what is there already stays as it is). Returns the stories that have anything
+    /// left to deliver, oldest first.
+    pub(crate) fn fill_outbox(&self) -> Result<Vec<StoryId>> {
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, kind, story_id, state, updated_at)
+                 SELECT id, 'document', id, 'pending', ?1 FROM stories WHERE status = 'ready'",
+                [now],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, kind, story_id, state, updated_at)
+                 SELECT c.id, 'consent', c.story_id, 'pending', ?1 FROM consent_events c
+                 JOIN outbox d ON d.item_id = c.story_id AND d.kind = 'document'",
+                [now],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, kind, story_id, state, updated_at)
+                 SELECT r.id, 'audio', r.story_id, 'pending', ?1 FROM recordings r
+                 JOIN outbox d ON d.item_id = r.story_id AND d.kind = 'document'",
+                [now],
+            )?;
+            let mut stmt = tx.prepare(
+                "SELECT s.id FROM stories s
+                 WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.story_id = s.id)
+                 ORDER BY s.created_at, s.id",
+            )?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The story's outbox items, in delivery order.
+    pub fn outbox_items(&self, story: StoryId) -> Result<Vec<OutboxItem>> {
+        self.read(|tx| items_of(tx, story))
+    }
+
+    /// Every parked item, for the "needs attention" list.
+    pub fn parked_items(&self) -> Result<Vec<OutboxItem>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM outbox o WHERE o.state = 'parked' ORDER BY o.updated_at"
+            ))?;
+            let rows = stmt.query_map([], item_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Gives every parked item a fresh start (the reporter asked to try again).
+    pub fn retry_parked(&self) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0
+                 WHERE state = 'parked'",
+                [],
+            )?)
+        })
+    }
+
+    /// Every delivery receipt this device holds.
+    pub fn receipts(&self) -> Result<Vec<Receipt>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT receipt_json FROM outbox WHERE receipt_json IS NOT NULL ORDER BY updated_at, item_id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for json in rows {
+                if let Ok(receipt) = serde_json::from_str(&json?) {
+                    out.push(receipt);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Counts a failure of `item_id`: it waits before the next try, and after
+    /// `backoff::MAX_ATTEMPTS` failures it is parked. Returns whether it is parked now.
+    pub(crate) fn record_failure(&self, item_id: &str, error: &str) -> Result<bool> {
+        self.write(|tx| {
+            let attempts: u32 = tx.query_row(
+                "SELECT attempts FROM outbox WHERE item_id = ?1",
+                [item_id],
+                |r| r.get(0),
+            )?;
+            let attempts = attempts + 1;
+            let parked = backoff::should_park(attempts);
+            let wait = backoff::delay_after(attempts).as_millis() as i64;
+            let state = if parked {
+                ItemState::Parked
+            } else {
+                ItemState::Pending
+            };
+            update_item(
+                tx,
+                item_id,
+                "attempts = ?2, next_attempt_at = ?3, last_error = ?4, state = ?5",
+                &[&attempts, &(now_ms() + wait), &error, &state.as_str()],
+            )?;
+            Ok(parked)
+        })
+    }
+
+    /// Parks `item_id` at once: retrying cannot help (e.g. the file is too large for the
+    /// server, or missing).
+    pub(crate) fn park(&self, item_id: &str, reason: &str) -> Result<()> {
+        self.write(|tx| update_item(tx, item_id, "state = 'parked', last_error = ?2", &[&reason]))
+    }
+
+    pub(crate) fn mark_document_sent(
+        &self,
+        story: StoryId,
+        revision: u32,
+        sha256: &str,
+    ) -> Result<()> {
+        let id = story.to_string();
+        self.write(|tx| {
+            update_item(
+                tx,
+                &id,
+                "state = 'delivered', sent_revision = ?2, sent_sha256 = ?3, attempts = 0,
+                 next_attempt_at = 0, last_error = NULL",
+                &[&revision, &sha256],
+            )
+        })
+    }
+
+    pub(crate) fn mark_delivered(&self, item_id: &str) -> Result<()> {
+        self.write(|tx| {
+            update_item(
+                tx,
+                item_id,
+                "state = 'delivered', attempts = 0, next_attempt_at = 0, last_error = NULL",
+                &[],
+            )
+        })
+    }
+
+    pub(crate) fn set_upload_path(&self, recording: RecordingId, path: Option<&str>) -> Result<()> {
+        let id = recording.to_string();
+        self.write(|tx| update_item(tx, &id, "upload_path = ?2", &[&path]))
+    }
+
+    pub(crate) fn set_confirmed_bytes(&self, recording: RecordingId, bytes: u64) -> Result<()> {
+        let id = recording.to_string();
+        let bytes = bytes as i64;
+        self.write(|tx| update_item(tx, &id, "confirmed_bytes = ?2", &[&bytes]))
+    }
+
+    pub(crate) fn mark_audio_delivered(
+        &self,
+        recording: RecordingId,
+        receipt: &Receipt,
+    ) -> Result<()> {
+        let id = recording.to_string();
+        let json = serde_json::to_string(receipt)
+            .map_err(|e| Error::invalid(format!("a receipt cannot be saved: {e}")))?;
+        let bytes = receipt.bytes as i64;
+        self.write(|tx| {
+            update_item(
+                tx,
+                &id,
+                "state = 'delivered', receipt_json = ?2, confirmed_bytes = ?3, upload_path = NULL,
+                 attempts = 0, next_attempt_at = 0, last_error = NULL",
+                &[&json, &bytes],
+            )
+        })
+    }
+
+    /// Takes an item out of delivery (everything of a withdrawn story but its consent).
+    pub(crate) fn mark_dropped(&self, item_id: &str) -> Result<()> {
+        self.write(|tx| update_item(tx, item_id, "state = 'dropped', upload_path = NULL", &[]))
+    }
+
+    /// Notes that a recording's local file was deleted (a recording that never entered
+    /// the outbox has no row to note it in, and needs none).
+    pub(crate) fn mark_local_removed(&self, recording: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET local_removed = 1, updated_at = ?2 WHERE item_id = ?1",
+                params![recording, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Recordings whose storyteller withdrew (their latest consent event) and asked for
+    /// the audio to be deleted.
+    pub(crate) fn recordings_to_erase(&self) -> Result<Vec<crate::model::Recording>> {
+        let stories: Vec<StoryId> = self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT s.id FROM stories s
+                 WHERE (SELECT c.kind || ':' || c.erase_audio FROM consent_events c
+                        WHERE c.story_id = s.id ORDER BY c.seq DESC LIMIT 1) = 'withdrawn:1'",
+            )?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<_>>()?)
+        })?;
+        let mut out = Vec::new();
+        for story in stories {
+            out.extend(self.recordings(story)?);
+        }
+        Ok(out)
+    }
+
+    /// Where the story stands, for the reporter.
+    pub fn delivery_state(&self, story: StoryId) -> Result<DeliveryState> {
+        let consent = self.consent(story)?;
+        let recordings = self.recordings(story)?;
+        let items = self.outbox_items(story)?;
+        Ok(delivery_state_of(&consent, &recordings, &items))
+    }
+}
+
+pub(crate) fn delivery_state_of(
+    consent: &crate::model::ConsentState,
+    recordings: &[crate::model::Recording],
+    items: &[OutboxItem],
+) -> DeliveryState {
+    use crate::model::ConsentStatus;
+    let consent_items = || items.iter().filter(|i| i.kind == ItemKind::Consent);
+    if consent.status == ConsentStatus::Withdrawn {
+        // A story that never left the phone has nothing on the server to withdraw.
+        let propagated = consent_items().all(|i| i.state == ItemState::Delivered);
+        return DeliveryState::Withdrawn { propagated };
+    }
+    if items.is_empty() {
+        return DeliveryState::OnlyOnPhone;
+    }
+    if let Some(parked) = items.iter().find(|i| i.state == ItemState::Parked) {
+        let what = match parked.kind {
+            ItemKind::Document => "the story's text",
+            ItemKind::Consent => "a consent event",
+            ItemKind::Audio => "a recording",
+        };
+        return DeliveryState::NeedsAttention {
+            reason: format!(
+                "{what} could not be delivered: {}",
+                parked.last_error.as_deref().unwrap_or("unknown error")
+            ),
+        };
+    }
+    let audio: Vec<&OutboxItem> = items.iter().filter(|i| i.kind == ItemKind::Audio).collect();
+    if items.iter().all(|i| i.state == ItemState::Delivered) {
+        return DeliveryState::Delivered {
+            local_audio_removed: !audio.is_empty() && audio.iter().all(|i| i.local_removed),
+        };
+    }
+    let total: u64 = recordings.iter().map(|r| r.bytes).sum();
+    let confirmed: u64 = audio.iter().map(|i| i.confirmed_bytes).sum();
+    let anything_sent = items
+        .iter()
+        .any(|i| i.state == ItemState::Delivered || i.confirmed_bytes > 0);
+    if !anything_sent {
+        return DeliveryState::OnlyOnPhone;
+    }
+    let percent = (confirmed.min(total) * 100)
+        .checked_div(total)
+        .map_or(99, |p| p.min(99)) as u8;
+    DeliveryState::Uploading { percent }
+}

@@ -1,0 +1,326 @@
+//! How sync requests reach the server. The core prepares every request (method, URL,
+//! headers and a body that is either small bytes or a byte range of a recording) and a
+//! `Transport` only sends it and hands back status, headers and body; what happens next is
+//! decided by the core. reqwest is the default transport. A phone shell can plug in its
+//! own (iOS uploads in the background only from a file through URLSession): for that,
+//! `PreparedRequest::write_body_file` writes a chunk to a standalone file.
+
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// The HTTP methods the protocol uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+/// What a request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestBody {
+    None,
+    /// A small body held in memory (JSON documents, consent events).
+    Bytes(Vec<u8>),
+    /// `len` bytes of the file at `path` from `offset`: a chunk of a recording, streamed
+    /// from the file, never loaded whole.
+    FileRange {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl RequestBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            RequestBody::None => 0,
+            RequestBody::Bytes(bytes) => bytes.len() as u64,
+            RequestBody::FileRange { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One request, fully decided by the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRequest {
+    pub method: Method,
+    pub url: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: RequestBody,
+}
+
+impl PreparedRequest {
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        PreparedRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: RequestBody::None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: RequestBody) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Writes the body to a standalone file at `dest`, for transports that can only
+    /// upload from a file (iOS background URLSession). A file range is copied through a
+    /// small buffer; the recording is never read whole into memory.
+    pub fn write_body_file(&self, dest: &Path) -> std::io::Result<()> {
+        let mut out = std::fs::File::create(dest)?;
+        match &self.body {
+            RequestBody::None => {}
+            RequestBody::Bytes(bytes) => out.write_all(bytes)?,
+            RequestBody::FileRange { path, offset, len } => {
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(*offset))?;
+                let copied = std::io::copy(&mut file.take(*len), &mut out)?;
+                if copied != *len {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the recording is shorter than the chunk to send",
+                    ));
+                }
+            }
+        }
+        out.sync_all()
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportResponse {
+    pub status: u16,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl TransportResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The request did not get an answer: the network, not the server, failed. Whatever part
+/// of a body was sent may have arrived; the core asks the server what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+pub type TransportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<TransportResponse, TransportError>> + Send + 'a>>;
+
+/// Sends prepared requests. Implementations must send exactly the headers and body given
+/// (a file range as those bytes of the file) and report any failure to get a complete
+/// response as a `TransportError`.
+pub trait Transport: Send + Sync {
+    fn send(&self, request: PreparedRequest) -> TransportFuture<'_>;
+}
+
+/// How long a request may make no progress at all (no body bytes sent, no answer)
+/// before it is abandoned as stalled.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Size of each read from a recording while streaming a chunk. tokio runs every file
+/// read on its blocking pool; with 64 KiB reads that hand-off cost more than the reads
+/// (about 6 ms per 8 MiB chunk), with 1 MiB it is noise. One buffer per upload.
+const STREAM_BUFFER: usize = 1024 * 1024;
+
+/// The default transport: reqwest over rustls, streaming file ranges.
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+    stall_timeout: Duration,
+}
+
+impl ReqwestTransport {
+    pub fn new() -> Result<Self, TransportError> {
+        Self::with_stall_timeout(DEFAULT_STALL_TIMEOUT)
+    }
+
+    pub fn with_stall_timeout(stall_timeout: Duration) -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("tellus/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError(format!("cannot set up HTTP: {e}")))?;
+        Ok(ReqwestTransport {
+            client,
+            stall_timeout,
+        })
+    }
+
+    async fn send_inner(
+        &self,
+        request: PreparedRequest,
+        progress: Arc<Progress>,
+    ) -> Result<TransportResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
+            .map_err(|e| TransportError(e.to_string()))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        builder = match request.body {
+            RequestBody::None => builder,
+            RequestBody::Bytes(bytes) => builder.body(bytes),
+            RequestBody::FileRange { path, offset, len } => {
+                let mut file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| TransportError(format!("cannot read the recording: {e}")))?;
+                file.seek(SeekFrom::Start(offset))
+                    .await
+                    .map_err(|e| TransportError(format!("cannot read the recording: {e}")))?;
+                let reader = file.take(len);
+                let seen = progress.clone();
+                let stream = tokio_util::io::ReaderStream::with_capacity(reader, STREAM_BUFFER)
+                    .inspect(move |_| seen.touch());
+                builder
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(reqwest::Body::wrap_stream(stream))
+            }
+        };
+        let response = builder.send().await.map_err(describe)?;
+        progress.touch();
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let body = response.bytes().await.map_err(describe)?.to_vec();
+        Ok(TransportResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// When a request last made progress, for the stall watchdog.
+struct Progress {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+fn describe(e: reqwest::Error) -> TransportError {
+    // The full chain names the cause (refused, reset, timed out) without any content.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    TransportError(text)
+}
+
+impl Transport for ReqwestTransport {
+    fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
+        Box::pin(async move {
+            let progress = Arc::new(Progress {
+                start: Instant::now(),
+                last_ms: AtomicU64::new(0),
+            });
+            let work = self.send_inner(request, progress.clone());
+            tokio::pin!(work);
+            // A link that stalls (bytes neither leave nor arrive) is given up after
+            // `stall_timeout`; a slow link that keeps moving is never cut.
+            loop {
+                tokio::select! {
+                    result = &mut work => return result,
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                        if progress.idle() > self.stall_timeout {
+                            return Err(TransportError(format!(
+                                "the connection stalled for {} s", self.stall_timeout.as_secs()
+                            )));
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_file_holds_exactly_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("audio.wav");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&source, &data).unwrap();
+        let request =
+            PreparedRequest::new(Method::Patch, "http://x/").body(RequestBody::FileRange {
+                path: source.clone(),
+                offset: 1234,
+                len: 50_000,
+            });
+        let chunk = dir.path().join("chunk");
+        request.write_body_file(&chunk).unwrap();
+        assert_eq!(std::fs::read(&chunk).unwrap(), &data[1234..51_234]);
+
+        let too_long =
+            PreparedRequest::new(Method::Patch, "http://x/").body(RequestBody::FileRange {
+                path: source,
+                offset: 90_000,
+                len: 50_000,
+            });
+        assert!(too_long.write_body_file(&chunk).is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! Sync test support: a real tellus-server on 127.0.0.1 in this process (real SQLite, real
+//! audio folder in a temp dir), phones with real stores, and transports that count or
+//! fail requests on purpose.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tellus_core::Store;
+use tellus_core::model::{
+    ConsentDraft, NewStory, Recording, RecordingId, RecordingState, StoryId, Timestamp, items,
+};
+use tellus_core::sync::{
+    Method, PreparedRequest, ReqwestTransport, SyncEngine, Transport, TransportError,
+    TransportResponse,
+};
+use tellus_server::{App, Db, Role, ServerConfig, admin};
+
+pub const PROJECT: &str = "coproduction-stories-2026";
+pub const SAMPLE_PROJECT: &str = include_str!("../../src/model/sample_project.json");
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub config: ServerConfig,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("server"),
+            ..ServerConfig::default()
+        };
+        adjust(&mut config);
+        let db = App::open_db(&config).unwrap();
+        admin::create_project(&db, SAMPLE_PROJECT).unwrap();
+        drop(db);
+        Server::run(dir, config).await
+    }
+
+    async fn run(dir: tempfile::TempDir, config: ServerConfig) -> Server {
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let run = config.clone();
+        let task = tokio::spawn(async move {
+            tellus_server::serve(
+                run,
+                move |addr| {
+                    let _ = addr_tx.send(addr);
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+        let addr = addr_rx.await.unwrap();
+        Server {
+            addr,
+            config,
+            dir,
+            shutdown: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and starts it again on the same address and data folder.
+    pub async fn restart(mut self) -> Server {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        let mut config = self.config.clone();
+        config.listen = self.addr;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Server::run(dir, config).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn db(&self) -> Db {
+        App::open_db(&self.config).unwrap()
+    }
+
+    pub fn invite(&self, role: Role) -> String {
+        admin::create_invite(&self.db(), PROJECT, role, 3600)
+            .unwrap()
+            .code
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db()
+            .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    pub fn spool_files(&self) -> usize {
+        std::fs::read_dir(self.config.spool_dir()).unwrap().count()
+    }
+
+    pub fn audio_files(&self) -> usize {
+        std::fs::read_dir(self.config.audio_dir()).unwrap().count()
+    }
+
+    pub fn audio_path(&self, recording: RecordingId) -> PathBuf {
+        self.config.audio_dir().join(recording.to_string())
+    }
+
+    /// A lead's view of the changes feed, as JSON.
+    pub async fn feed(&self) -> serde_json::Value {
+        let code = self.invite(Role::Lead);
+        let http = reqwest::Client::new();
+        let enrolled: serde_json::Value = http
+            .post(format!("{}/api/v1/enrol", self.url()))
+            .json(&serde_json::json!({ "invite_code": code, "device_label": "lead" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = enrolled["token"].as_str().unwrap();
+        http.get(format!("{}/api/v1/changes?after=0&limit=500", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A phone: a real store in a temp folder and a sync engine.
+pub struct Phone {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub engine: SyncEngine,
+    pub counter: Arc<Counting>,
+}
+
+impl Phone {
+    /// A phone enrolled with the server at `url` (the server itself or a proxy to it).
+    pub async fn enrolled(server: &Server, url: &str) -> Phone {
+        Phone::enrolled_through(server, url, reqwest_transport()).await
+    }
+
+    pub async fn enrolled_through(server: &Server, url: &str, inner: Arc<dyn Transport>) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let counter = Arc::new(Counting::new(inner));
+        let code = server.invite(Role::Reporter);
+        tellus_core::sync::enrol(&store, counter.clone(), url, &code, "test phone")
+            .await
+            .unwrap();
+        let engine = SyncEngine::new(store.clone(), counter.clone());
+        Phone {
+            dir,
+            store,
+            engine,
+            counter,
+        }
+    }
+
+    /// A ready story with `record` consent and one recording of `bytes` bytes.
+    pub fn story_with_recording(&self, bytes: usize, seed: u64) -> (StoryId, Recording) {
+        let story = self.consented_story();
+        let recording = self.add_recording(story, bytes, seed);
+        self.store.mark_ready(story).unwrap();
+        (story, recording)
+    }
+
+    pub fn consented_story(&self) -> StoryId {
+        let story = self
+            .store
+            .create_story(&NewStory {
+                title: "Being heard at the housing office".into(),
+                summary: "Repairs ignored for months".into(),
+                participant_label: "Participant".into(),
+            })
+            .unwrap();
+        let project = self.store.project().unwrap();
+        let form = project.current_forms()[0];
+        let mut draft = ConsentDraft::give(
+            &form.id,
+            form.version,
+            "en",
+            &[items::RECORD, items::RESEARCH_USE],
+        );
+        draft.captured_by = "reporter".into();
+        self.store.record_consent(story.id, &draft).unwrap();
+        story.id
+    }
+
+    /// A WAV file of `bytes` bytes (header + deterministic noise) indexed as a recording.
+    pub fn add_recording(&self, story: StoryId, bytes: usize, seed: u64) -> Recording {
+        let id = RecordingId::new();
+        let file_name = format!("{id}.wav");
+        let dir = self.store.recordings_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = wav_bytes(bytes, seed);
+        let path = dir.join(&file_name);
+        std::fs::write(&path, &data).unwrap();
+        let recording = Recording {
+            id,
+            story_id: story,
+            file_name,
+            format: "wav".into(),
+            sample_rate: 48_000,
+            channels: 1,
+            frames: (data.len() as u64 - 44) / 2,
+            bytes: data.len() as u64,
+            sha256: hex::encode(Sha256::digest(&data)),
+            state: RecordingState::Complete,
+            created_at: Timestamp::now(),
+        };
+        self.store.add_recording(&recording).unwrap();
+        recording
+    }
+
+    pub fn audio_path(&self, recording: &Recording) -> PathBuf {
+        self.store.recordings_dir().join(&recording.file_name)
+    }
+
+    /// Syncs until nothing is left or `attempts` syncs have run; returns the reports.
+    pub async fn sync_until_done(
+        &self,
+        attempts: usize,
+    ) -> Vec<Result<tellus_core::sync::SyncReport, tellus_core::sync::SyncError>> {
+        let mut out = Vec::new();
+        for _ in 0..attempts {
+            let result = self.engine.sync().await;
+            let done = result.as_ref().is_ok_and(|r| {
+                r.failures.is_empty() && r.waiting_to_retry == 0 && r.parked.is_empty()
+            });
+            out.push(result);
+            if done {
+                break;
+            }
+        }
+        out
+    }
+}
+
+pub fn reqwest_transport() -> Arc<dyn Transport> {
+    Arc::new(ReqwestTransport::with_stall_timeout(Duration::from_secs(3)).unwrap())
+}
+
+/// 16-bit mono 48 kHz WAV of exactly `bytes` bytes (at least 46), deterministic noise.
+pub fn wav_bytes(bytes: usize, seed: u64) -> Vec<u8> {
+    let data_len = (bytes - 44) as u32;
+    let mut out = Vec::with_capacity(bytes);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&48_000u32.to_le_bytes());
+    out.extend_from_slice(&96_000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while out.len() < bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let take = (bytes - out.len()).min(8);
+        out.extend_from_slice(&x.to_le_bytes()[..take]);
+    }
+    out
+}
+
+pub fn file_sha256(path: &Path) -> String {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// A transport that counts requests by method and body bytes, and can fail requests on
+/// purpose: `fail_patches_after` lets that many PATCHes through, then fails the rest as a
+/// network failure would.
+pub struct Counting {
+    inner: Arc<dyn Transport>,
+    pub requests: Mutex<Vec<(Method, String)>>,
+    pub body_bytes: AtomicU64,
+    pub fail_patches_after: AtomicU64,
+    patches: AtomicU64,
+}
+
+impl Counting {
+    pub fn new(inner: Arc<dyn Transport>) -> Self {
+        Counting {
+            inner,
+            requests: Mutex::new(Vec::new()),
+            body_bytes: AtomicU64::new(0),
+            fail_patches_after: AtomicU64::new(u64::MAX),
+            patches: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count(&self, method: Method) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| *m == method)
+            .count()
+    }
+
+    pub fn reset(&self) {
+        self.requests.lock().unwrap().clear();
+        self.body_bytes.store(0, Ordering::SeqCst);
+        self.patches.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Transport for Counting {
+    fn send(&self, request: PreparedRequest) -> tellus_core::sync::transport::TransportFuture<'_> {
+        self.requests
+            .lock()
+            .unwrap()
+            .push((request.method, request.url.clone()));
+        if request.method == Method::Patch {
+            let n = self.patches.fetch_add(1, Ordering::SeqCst);
+            if n >= self.fail_patches_after.load(Ordering::SeqCst) {
+                return Box::pin(async { Err(TransportError("the test cut the network".into())) });
+            }
+        }
+        self.body_bytes
+            .fetch_add(request.body.len(), Ordering::SeqCst);
+        self.inner.send(request)
+    }
+}
+
+/// Polls `condition` until it holds or `limit` passes.
+pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
+
+pub fn response(status: u16) -> TransportResponse {
+    TransportResponse {
+        status,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}

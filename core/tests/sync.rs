@@ -1,0 +1,454 @@
+//! Background sync against the real project server on loopback (in this process), with
+//! real stores in temp folders, a fault-injecting proxy and transports that fail on
+//! purpose.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use support::proxy::{Faults, Proxy};
+use support::{Phone, Server, file_sha256, wait_until};
+use tellus_core::model::{ConsentDraft, NewNote};
+use tellus_core::sync::{DeliveryState, Method, Network, SyncError, SyncSettings};
+
+/// Sizes from 100 kB up to 3 MB, spread geometrically over `n` stories.
+fn sizes(n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / (n - 1).max(1) as f64;
+            (100_000.0 * (30.0f64).powf(t)) as usize
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_stories_are_delivered_verified_and_a_second_sync_sends_nothing() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let mut recordings = Vec::new();
+    for (i, size) in sizes(99).into_iter().enumerate() {
+        recordings.push(phone.story_with_recording(size, i as u64 + 1));
+    }
+    // One long interview.
+    recordings.push(phone.story_with_recording(50 * 1024 * 1024, 7777));
+    let payload: u64 = recordings.iter().map(|(_, r)| r.bytes).sum();
+
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 100, "{report:?}");
+    assert_eq!(report.documents_sent, 100);
+    assert_eq!(report.consent_events_sent, 100);
+    assert!(report.failures.is_empty() && report.parked.is_empty());
+    assert_eq!(report.audio_bytes_confirmed, payload);
+    for (story, recording) in &recordings {
+        let receipt = report
+            .delivered
+            .iter()
+            .find(|r| r.recording_id == recording.id.to_string())
+            .unwrap();
+        assert_eq!(receipt.sha256, recording.sha256);
+        assert_eq!(receipt.bytes, recording.bytes);
+        // Byte-identical on the server's disk.
+        assert_eq!(
+            file_sha256(&server.audio_path(recording.id)),
+            recording.sha256
+        );
+        assert_eq!(
+            phone.store.delivery_state(*story).unwrap(),
+            DeliveryState::Delivered {
+                local_audio_removed: false
+            }
+        );
+        // Removing local audio is a setting, off by default.
+        assert!(phone.audio_path(recording).exists());
+    }
+    assert_eq!(phone.store.receipts().unwrap().len(), 100);
+    assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 100);
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
+    assert_eq!(server.spool_files(), 0);
+
+    phone.counter.reset();
+    let again = phone.engine.sync().await.unwrap();
+    assert!(!again.sent_anything(), "{again:?}");
+    for method in [Method::Post, Method::Put, Method::Patch, Method::Delete] {
+        assert_eq!(
+            phone.counter.count(method),
+            0,
+            "{method:?} on a second sync"
+        );
+    }
+    assert_eq!(phone.counter.body_bytes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x() {
+    let server = Server::start().await;
+    let proxy = Proxy::start(
+        server.addr,
+        Faults {
+            cut_every: 3 * 1024 * 1024 + 17,
+            latency: Duration::from_micros(200),
+            stall_every: 7,
+            stall_for: Duration::from_secs(5),
+            bytes_per_sec: 0,
+        },
+    )
+    .await;
+    let phone = Phone::enrolled(&server, &proxy.url()).await;
+    let mut recordings = Vec::new();
+    for i in 0..8 {
+        recordings.push(phone.story_with_recording(1_000_000 + i * 1_300_000, i as u64 + 50));
+    }
+    let payload: u64 = recordings.iter().map(|(_, r)| r.bytes).sum();
+    let sent_before = proxy.sent();
+
+    let reports = phone.sync_until_done(10).await;
+    let delivered: usize = reports
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.delivered.len())
+        .sum();
+    assert_eq!(delivered, recordings.len(), "{reports:?}");
+    for (story, recording) in &recordings {
+        assert_eq!(
+            file_sha256(&server.audio_path(recording.id)),
+            recording.sha256
+        );
+        assert!(matches!(
+            phone.store.delivery_state(*story).unwrap(),
+            DeliveryState::Delivered { .. }
+        ));
+    }
+    // No duplicate anywhere: one recording each, nothing left half-way.
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM recordings"),
+        recordings.len() as i64
+    );
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.audio_files(), recordings.len());
+    let sent = proxy.sent() - sent_before;
+    let ratio = sent as f64 / payload as f64;
+    println!(
+        "cutting proxy: {} cuts, {} connections, {sent} bytes sent for {payload} bytes of audio = {ratio:.3}x",
+        proxy.cuts.load(Ordering::SeqCst),
+        proxy.connections.load(Ordering::SeqCst)
+    );
+    assert!(
+        proxy.cuts.load(Ordering::SeqCst) >= 5,
+        "the proxy must have cut"
+    );
+    assert!(ratio <= 1.15, "sent {ratio:.3}x the payload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_and_a_tombstone() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(30 * 1024 * 1024, 9);
+    // Two chunks get through, then the network fails.
+    phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
+    let first = phone.engine.sync().await;
+    assert!(matches!(first, Err(SyncError::Unreachable(_))), "{first:?}");
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 1);
+    assert!(server.count("SELECT MAX(offset) FROM uploads") > 0);
+    assert!(matches!(
+        phone.store.delivery_state(story).unwrap(),
+        DeliveryState::Uploading { percent } if percent > 0 && percent < 100
+    ));
+
+    // The storyteller withdraws and asks for the audio to be deleted.
+    let mut withdraw = ConsentDraft::withdraw(true);
+    withdraw.captured_by = "reporter".into();
+    phone.store.record_consent(story, &withdraw).unwrap();
+    phone
+        .counter
+        .fail_patches_after
+        .store(u64::MAX, Ordering::SeqCst);
+    phone.counter.reset();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.withdrawals_propagated, 1, "{report:?}");
+    assert_eq!(report.uploads_terminated, 1);
+    assert_eq!(report.local_audio_removed, 1);
+    assert!(report.delivered.is_empty());
+    // Nothing of the story was sent after the withdrawal except terminating the upload.
+    assert_eq!(phone.counter.count(Method::Patch), 0);
+    assert_eq!(phone.counter.count(Method::Put), 0);
+
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
+    assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 0);
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.audio_files(), 0);
+    assert!(!phone.audio_path(&recording).exists());
+    assert_eq!(
+        phone.store.delivery_state(story).unwrap(),
+        DeliveryState::Withdrawn { propagated: true }
+    );
+    let feed = server.feed().await;
+    let tombstone = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["kind"] == "withdrawal" && c["story_id"] == story.to_string());
+    assert!(tombstone, "{feed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (_, recording) = phone.story_with_recording(40 * 1024 * 1024, 3);
+    phone.counter.fail_patches_after.store(3, Ordering::SeqCst);
+    assert!(phone.engine.sync().await.is_err());
+    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    assert!(held > 0 && held < recording.bytes);
+
+    let server = server.restart().await;
+    phone
+        .counter
+        .fail_patches_after
+        .store(u64::MAX, Ordering::SeqCst);
+    phone.counter.reset();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    // Only what the server did not hold was sent again, through the same upload.
+    let resent = phone.counter.body_bytes.load(Ordering::SeqCst);
+    assert_eq!(resent, recording.bytes - held);
+    assert_eq!(
+        phone.counter.count(Method::Post),
+        0,
+        "no new upload was created"
+    );
+    assert_eq!(
+        file_sha256(&server.audio_path(recording.id)),
+        recording.sha256
+    );
+    assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
+    let server = Server::start().await;
+    let proxy = Proxy::start(
+        server.addr,
+        Faults {
+            bytes_per_sec: 8 * 1024 * 1024,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let phone = Phone::enrolled(&server, &proxy.url()).await;
+    let (_, recording) = phone.story_with_recording(24 * 1024 * 1024, 5);
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = seen.clone();
+    let _sub = phone
+        .engine
+        .subscribe_progress(move |p: tellus_core::sync::SyncProgress| {
+            s.store(p.bytes_sent, Ordering::SeqCst);
+        });
+    let engine = phone.engine.clone();
+    let running = tokio::spawn(async move { engine.sync().await });
+    assert!(wait_until(Duration::from_secs(30), || seen.load(Ordering::SeqCst) > 0).await);
+    assert!(phone.engine.cancel());
+    let result = running.await.unwrap();
+    assert_eq!(result, Err(SyncError::Cancelled));
+    assert!(!phone.engine.is_running());
+    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    assert!(held < recording.bytes);
+
+    let before = proxy.sent();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1);
+    let sent = proxy.sent() - before;
+    // The rest of the file, plus headers: never the part the server held.
+    assert!(
+        sent < recording.bytes - held + 64 * 1024,
+        "{sent} bytes for {} left",
+        recording.bytes - held
+    );
+    assert_eq!(
+        file_sha256(&server.audio_path(recording.id)),
+        recording.sha256
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_syncs_coalesce_into_one() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    for i in 0..3 {
+        phone.story_with_recording(2_000_000, i);
+    }
+    phone.counter.reset();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let engine = phone.engine.clone();
+        tasks.push(tokio::spawn(async move { engine.sync().await }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap().unwrap());
+    }
+    // One run: the configuration was fetched once and every caller got its report.
+    assert_eq!(
+        phone.counter.count(Method::Get) - 3,
+        1,
+        "one project refresh, three receipts"
+    );
+    assert_eq!(
+        phone.counter.count(Method::Post),
+        6,
+        "three consent events, three uploads"
+    );
+    assert!(results.iter().all(|r| r == &results[0]));
+    assert_eq!(results[0].delivered.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(500_000, 1);
+    phone.engine.set_network(Network::None);
+    assert_eq!(phone.engine.sync().await, Err(SyncError::Offline));
+
+    phone.engine.set_network(Network::Metered);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.documents_sent, 1);
+    assert_eq!(report.consent_events_sent, 1);
+    assert_eq!(report.audio_waiting_for_unmetered, 1);
+    assert!(report.delivered.is_empty());
+    assert_eq!(phone.counter.count(Method::Patch), 0);
+    assert_eq!(server.count("SELECT COUNT(*) FROM stories"), 1);
+
+    // A note added later changes the document: it goes again with a higher revision.
+    phone
+        .store
+        .add_note(story, &NewNote::note("Follow up about repairs", None))
+        .unwrap();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.documents_sent, 1);
+
+    phone.engine.set_network(Network::Unmetered);
+    // With removal after delivery switched on, the local file goes once verified.
+    phone
+        .store
+        .set_sync_settings(&SyncSettings {
+            remove_local_audio_after_delivery: true,
+            ..SyncSettings::default()
+        })
+        .unwrap();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1);
+    assert_eq!(report.local_audio_removed, 1);
+    assert!(!phone.audio_path(&recording).exists());
+    assert_eq!(
+        phone.store.delivery_state(story).unwrap(),
+        DeliveryState::Delivered {
+            local_audio_removed: true
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_too_large_for_the_server_is_parked_with_its_reason() {
+    let server = Server::start_with(|c| c.max_upload_bytes = 1_000_000).await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, _) = phone.story_with_recording(1_500_000, 1);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.parked.len(), 1, "{report:?}");
+    let state = phone.store.delivery_state(story).unwrap();
+    let DeliveryState::NeedsAttention { reason } = state else {
+        panic!("{state:?}")
+    };
+    assert!(reason.contains("large"), "{reason}");
+    // Parked is not retried by the next sync.
+    phone.counter.reset();
+    phone.engine.sync().await.unwrap();
+    assert_eq!(phone.counter.count(Method::Post), 0);
+    assert_eq!(phone.store.parked_items().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_stops_and_is_asked_to_enrol_again() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    phone.story_with_recording(200_000, 1);
+    let account = phone.store.sync_account().unwrap().unwrap();
+    tellus_server::admin::revoke(&server.db(), &account.reporter_id).unwrap();
+    assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
+    assert!(phone.store.sync_account().unwrap().unwrap().revoked);
+    // Nothing is tried until the device enrols again.
+    phone.counter.reset();
+    assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
+    assert!(phone.counter.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_fails_the_sync_without_parking_anything() {
+    let server = Server::start().await;
+    let proxy = Proxy::start(server.addr, Faults::default()).await;
+    let phone = Phone::enrolled(&server, &proxy.url()).await;
+    let (story, _) = phone.story_with_recording(300_000, 1);
+    proxy.down.store(true, Ordering::SeqCst);
+    for _ in 0..8 {
+        assert!(matches!(
+            phone.engine.sync().await,
+            Err(SyncError::Unreachable(_))
+        ));
+    }
+    assert!(phone.store.parked_items().unwrap().is_empty());
+    assert_eq!(
+        phone.store.delivery_state(story).unwrap(),
+        DeliveryState::OnlyOnPhone
+    );
+    proxy.down.store(false, Ordering::SeqCst);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = tellus_core::Store::open(dir.path()).unwrap();
+    let transport = support::reqwest_transport();
+    let bad = tellus_core::sync::enrol(
+        &store,
+        transport.clone(),
+        &server.url(),
+        "AAAA-BBBB-CCCC-DDDD",
+        "x",
+    )
+    .await;
+    assert!(matches!(bad, Err(SyncError::Refused(_))), "{bad:?}");
+    assert!(store.sync_account().unwrap().is_none());
+    assert!(store.project().is_err());
+    let not_a_url = tellus_core::sync::enrol(&store, transport, "ftp://x", "code", "x").await;
+    assert!(matches!(not_a_url, Err(SyncError::Invalid(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawn_audio_is_erased_even_without_a_network() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(300_000, 1);
+    let (kept_story, kept) = phone.story_with_recording(300_000, 2);
+    let mut withdraw = ConsentDraft::withdraw(true);
+    withdraw.captured_by = "reporter".into();
+    phone.store.record_consent(story, &withdraw).unwrap();
+    // Withdrawn without asking for erasure: the audio stays on the phone.
+    let mut keep = ConsentDraft::withdraw(false);
+    keep.captured_by = "reporter".into();
+    phone.store.record_consent(kept_story, &keep).unwrap();
+    phone.engine.set_network(Network::None);
+    assert_eq!(phone.engine.sync().await, Err(SyncError::Offline));
+    assert!(!phone.audio_path(&recording).exists());
+    assert!(phone.audio_path(&kept).exists());
+    assert_eq!(
+        phone.counter.requests.lock().unwrap().len(),
+        1,
+        "only the enrolment"
+    );
+}
