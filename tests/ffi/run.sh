@@ -10,19 +10,35 @@ command -v python3 >/dev/null 2>&1 || tellus_apt_install python3
 tellus_apt_install bc unzip
 
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+mic="$PWD/tests/support/audio"
+# A private PulseAudio (started below) for the real-time microphone; stopped on exit.
+export TELLUS_PULSE_DIR="$out/pulse"
+trap 'bash "$mic/test-pulse.sh" stop; rm -rf "$out"' EXIT
 bindings=$(scripts/bindings.sh --out "$out/bindings")
 
+# The test microphones of tests/support/audio for the recorder tests: the file-backed one
+# as ALSA's default input device, playing speech made from the interview fixture, and
+# `tellus_pulse_mic`, a real-time one fed by playing TELLUS_SPEECH_WAV into PulseAudio.
+bash "$mic/make-speech.sh" "$out/speech" 16000 >/dev/null
+export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$mic/alsa-test-mic.conf:$mic/alsa-test-mic-default.conf"
+export TELLUS_MIC_INFILE="$out/speech/speech-16000.s16le.raw" TELLUS_MIC_RATE=16000 TELLUS_MIC_CHANNELS=1
+export TELLUS_SPEECH_WAV="$out/speech/speech-16000.wav"
+eval "$(bash "$mic/test-pulse.sh" start)"
+# Only `tellus_pulse_mic` should reach that daemon: with PULSE_SERVER set, ALSA's pulse
+# plugin takes over the default device and the file-backed microphone is no longer it.
+unset PULSE_SERVER
+
+status=0
 echo "== FFI from Python"
-PYTHONPATH="$bindings/python" python3 tests/ffi/python/test_store_journey.py 2>&1
+PYTHONPATH="$bindings/python" python3 tests/ffi/python/run.py 2>&1 || status=1
 
 echo "== FFI from Kotlin on the JVM"
 # A fixed, pre-touched heap: the leak check then sees native memory, not the heap growing.
 TELLUS_JVM_OPTS="-Xms256m -Xmx256m -XX:+AlwaysPreTouch" \
   bash tests/support/toolchain/run-kotlin.sh \
   --lib-dir "$bindings/python" --bindings "$bindings/kotlin" \
-  --out "${TMPDIR:-/tmp}/tellus-kotlin-test" --main StoreJourneyTestKt \
-  tests/ffi/kotlin/StoreJourneyTest.kt
+  --out "${TMPDIR:-/tmp}/tellus-kotlin-test" --main MainKt \
+  tests/ffi/kotlin/*.kt || status=1
 
 echo "== Swift bindings: the C header parses and every symbol it declares is exported"
 header="$bindings/swift/TellusCoreFFI.h"
@@ -41,3 +57,4 @@ if [ -n "$missing" ]; then
 fi
 echo "all $count declared functions are exported"
 echo "swift-header: 1 passed, 0 failed"
+exit $status

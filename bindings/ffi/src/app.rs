@@ -8,6 +8,7 @@ use tellus_core::model::{
 };
 
 use crate::error::{Result, TellusError};
+use crate::recorder::{RecorderSession, RecordingRequest};
 use crate::records::*;
 
 #[derive(uniffi::Object)]
@@ -236,6 +237,40 @@ impl TellusApp {
         observer: Arc<dyn crate::observers::StoryObserver>,
     ) -> Arc<crate::observers::SubscriptionHandle> {
         Arc::new(crate::observers::observe_stories(&self.store, observer))
+    }
+
+    /// Starts recording the story from a microphone. Keep the session for as long as the
+    /// recording runs (e.g. in the foreground service) and call `stop` on it.
+    pub fn start_recording(
+        &self,
+        story: String,
+        request: RecordingRequest,
+    ) -> Result<Arc<RecorderSession>> {
+        Ok(Arc::new(crate::recorder::start(
+            &self.store,
+            story_id(&story)?,
+            request,
+        )?))
+    }
+
+    /// The story's recordings, oldest first.
+    pub fn recordings(&self, story: String) -> Result<Vec<RecordingView>> {
+        Ok(self
+            .store
+            .recordings(story_id(&story)?)?
+            .iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The recordings a crash interrupted that were repaired when this handle was opened.
+    pub fn recovered_recordings(&self) -> Vec<String> {
+        self.store
+            .open_report()
+            .recovered_recordings
+            .iter()
+            .map(|r| r.recording_id.to_string())
+            .collect()
     }
 
     pub fn notes(&self, story: String) -> Result<Vec<NoteView>> {

@@ -18,6 +18,10 @@ pub enum TellusError {
     /// The thing asked for does not exist on this device.
     #[error("no {what} with id {id}")]
     NotFound { what: String, id: String },
+    /// The microphone could not be opened or failed, or the recording cannot do what was
+    /// asked (e.g. it has already stopped). Whatever was captured is kept.
+    #[error("{reason}")]
+    Audio { reason: String },
     /// The device's storage failed (disk full, damaged database, permissions).
     #[error("{reason}")]
     Storage { reason: String },
@@ -28,11 +32,10 @@ impl From<CoreError> for TellusError {
         // Kotlin errors already have a `message`, so the text travels as `reason`.
         let reason = e.to_string();
         match e {
-            // Recording is not on the FFI surface yet; its errors read as refusals until
-            // the FFI issue gives them their own variant.
-            CoreError::InvalidInput(_) | CoreError::Config(_) | CoreError::Audio(_) => {
+            CoreError::InvalidInput(_) | CoreError::Config(_) => {
                 TellusError::InvalidInput { reason }
             }
+            CoreError::Audio(_) => TellusError::Audio { reason },
             CoreError::ConsentRequired(_) => TellusError::ConsentMissing { reason },
             CoreError::NoProject => TellusError::NotEnrolled { reason },
             CoreError::NotFound { what, id } => TellusError::NotFound {

@@ -7,11 +7,13 @@ uniffi::setup_scaffolding!();
 mod app;
 mod error;
 mod observers;
+mod recorder;
 mod records;
 
 pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
 pub use error::TellusError;
 pub use observers::{StoryObserver, SubscriptionHandle};
+pub use recorder::*;
 pub use records::*;
 
 /// The version of the core this library was built from, so a shell can log it.

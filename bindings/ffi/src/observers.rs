@@ -21,6 +21,14 @@ pub struct SubscriptionHandle {
     subscription: Mutex<Option<Subscription>>,
 }
 
+impl SubscriptionHandle {
+    pub(crate) fn new(subscription: Subscription) -> Self {
+        SubscriptionHandle {
+            subscription: Mutex::new(Some(subscription)),
+        }
+    }
+}
+
 #[uniffi::export]
 impl SubscriptionHandle {
     pub fn cancel(&self) {
@@ -45,7 +53,5 @@ pub(crate) fn observe_stories(
             observer.story_changed((&story).into());
         }
     });
-    SubscriptionHandle {
-        subscription: Mutex::new(Some(subscription)),
-    }
+    SubscriptionHandle::new(subscription)
 }

@@ -3,7 +3,7 @@
 
 use tellus_core::model::{
     ConsentEvent, ConsentForm, ConsentMethod, ConsentState, ConsentStatus, Identity, Note,
-    NoteKind, ProjectConfig, Story, StorySummary,
+    NoteKind, ProjectConfig, Recording, RecordingState, Story, StorySummary,
 };
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -117,6 +117,22 @@ pub struct ConsentEventView {
 pub struct IdentityView {
     pub name: Option<String>,
     pub contact: Option<String>,
+}
+
+/// A recording of a story, as indexed on this device.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RecordingView {
+    pub id: String,
+    pub story_id: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub frames: u64,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Rebuilt from a file a crash left behind.
+    pub recovered: bool,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -290,6 +306,23 @@ impl From<&Note> for NoteView {
             at_ms: n.at.map(|p| p.as_millis()),
             question_id: n.question_id.clone(),
             created_at_ms: n.created_at.as_millis(),
+        }
+    }
+}
+
+impl From<&Recording> for RecordingView {
+    fn from(r: &Recording) -> Self {
+        RecordingView {
+            id: r.id.to_string(),
+            story_id: r.story_id.to_string(),
+            sample_rate: r.sample_rate,
+            channels: r.channels,
+            frames: r.frames,
+            duration_ms: r.duration_ms(),
+            bytes: r.bytes,
+            sha256: r.sha256.clone(),
+            recovered: r.state == RecordingState::Recovered,
+            created_at_ms: r.created_at.as_millis(),
         }
     }
 }

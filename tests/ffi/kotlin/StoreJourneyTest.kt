@@ -7,49 +7,6 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
-import kotlin.system.exitProcess
-
-private var passed = 0
-private val failures = mutableListOf<String>()
-
-private fun check(name: String, body: () -> Unit) {
-    try {
-        body()
-        passed++
-        println("ok   $name")
-    } catch (e: Throwable) {
-        failures += "$name: $e"
-        println("FAIL $name: $e")
-    }
-}
-
-private fun expect(condition: Boolean, message: () -> String) {
-    if (!condition) throw AssertionError(message())
-}
-
-private inline fun <reified E : Throwable> expectThrows(body: () -> Unit): E {
-    try {
-        body()
-    } catch (e: Throwable) {
-        if (e is E) return e
-        throw AssertionError("expected ${E::class.simpleName}, got $e")
-    }
-    throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
-}
-
-private fun freshApp(): TellusApp {
-    val app = TellusApp.open(Files.createTempDirectory("tellus-kt").toString())
-    app.setProjectJson(sampleProjectJson())
-    return app
-}
-
-private fun consentChoices(vararg granted: String, name: String? = null) = ConsentChoices(
-    granted = granted.toList(),
-    how = ConsentHow.AppCheckbox,
-    capturedBy = "Kotlin reporter",
-    name = name,
-    contact = null,
-)
 
 /** (VmRSS in kB, Threads) of this process, after a GC so the heap does not count twice. */
 private fun processStatus(): Pair<Long, Int> {
@@ -60,7 +17,7 @@ private fun processStatus(): Pair<Long, Int> {
     return rss to threads
 }
 
-fun main() {
+fun storeJourneyTests() {
     check("a story with consent, markers and notes becomes ready") {
         freshApp().use { app ->
             val form = app.consentForm("es")
@@ -166,7 +123,4 @@ fun main() {
         // of MB; the JVM's own heap wobbles by a few.
         expect(rssAfter - rssBefore < 32 * 1024) { "RSS grew by ${(rssAfter - rssBefore) / 1024} MB" }
     }
-
-    println("kotlin: $passed passed, ${failures.size} failed")
-    if (failures.isNotEmpty()) exitProcess(1)
 }

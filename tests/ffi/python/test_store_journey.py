@@ -53,9 +53,3 @@ class StoreJourney(unittest.TestCase):
             app.add_tags(story.id, ["not-a-theme"])
         self.assertEqual(app.story(story.id).tags, [])
 
-
-if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2).result
-    failed = len(result.failures) + len(result.errors)
-    print(f"python: {result.testsRun - failed} passed, {failed} failed")
-    raise SystemExit(1 if failed or result.testsRun == 0 else 0)

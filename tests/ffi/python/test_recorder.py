@@ -1,0 +1,98 @@
+"""Recording through the real tellus-ffi library from Python, from the file-backed test
+microphone (tests/support/audio) that tests/ffi/run.sh makes ALSA's default device.
+
+The test microphone is not paced: it delivers frames as fast as they are read, so every
+recording here asks for a length and stops on that frame count.
+"""
+
+import hashlib
+import os
+import tempfile
+import threading
+import time
+import unittest
+import wave
+
+import tellus_ffi as tellus
+
+SPEECH = os.environ["TELLUS_MIC_INFILE"]
+RATE = int(os.environ.get("TELLUS_MIC_RATE", "16000"))
+
+
+def fresh_story():
+    app = tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-rec-"))
+    app.set_project_json(tellus.sample_project_json())
+    story = app.create_story("Recorded from Python", "Participant 1")
+    return app, story
+
+
+def wait_until(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.01)
+
+
+class Recorder(unittest.TestCase):
+    def test_records_the_microphone_bit_exact_with_markers(self):
+        app, story = fresh_story()
+        session = app.start_recording(
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=3000)
+        )
+        self.assertEqual((session.sample_rate(), session.channels()), (RATE, 1))
+        session.add_marker("Start", "q1")
+        wait_until(session.has_stopped)
+        done = session.stop()
+        self.assertEqual(done.reason, tellus.StopReasonView.DURATION_REACHED)
+        self.assertEqual(done.frames, 3 * RATE)
+        self.assertEqual(done.frames_dropped, 0)
+        with open(done.path, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), done.sha256)
+        with wave.open(done.path) as w:
+            captured = w.readframes(w.getnframes())
+        with open(SPEECH, "rb") as f:
+            self.assertEqual(captured, f.read(len(captured)), "captured audio differs from the input")
+        [indexed] = app.recordings(story.id)
+        self.assertEqual((indexed.id, indexed.sha256, indexed.duration_ms), (done.recording_id, done.sha256, 3000))
+        [marker] = app.notes(story.id)
+        self.assertEqual((marker.kind, marker.question_id), (tellus.NoteKindView.MARKER, "q1"))
+
+    def test_levels_reach_an_observer_until_its_handle_is_cancelled(self):
+        app, story = fresh_story()
+        got = threading.Event()
+        levels = []
+
+        class Meter(tellus.LevelObserver):
+            def level_changed(self, level):
+                levels.append(level)
+                got.set()
+
+        session = app.start_recording(
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=2000)
+        )
+        handle = session.observe_levels(Meter())
+        self.assertTrue(got.wait(30), "no level arrived")
+        handle.cancel()
+        seen = len(levels)
+        wait_until(session.has_stopped)
+        session.stop()
+        self.assertEqual(len(levels), seen, "a level arrived after cancel")
+        self.assertTrue(all(-120.0 <= l.rms_dbfs <= l.peak_dbfs <= 0.0 for l in levels))
+
+    def test_audio_errors_are_typed(self):
+        app, story = fresh_story()
+        with self.assertRaises(tellus.TellusError.Audio):
+            app.start_recording(
+                story.id,
+                tellus.RecordingRequest(device="no-such-microphone", stereo=False, sample_rate=RATE, max_duration_ms=None),
+            )
+        self.assertEqual(app.recordings(story.id), [])
+        session = app.start_recording(
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=500)
+        )
+        wait_until(session.has_stopped)
+        session.stop()
+        with self.assertRaises(tellus.TellusError.Audio):
+            session.pause()
+
