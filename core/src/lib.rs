@@ -9,6 +9,9 @@ pub mod position;
 pub mod store;
 pub mod sync;
 
+/// The wire types, for layers above the core that show what the server said (receipts).
+pub use tellus_protocol as protocol;
+
 pub use error::{Error, Result};
 pub use position::AudioPosition;
 pub use store::{OpenReport, Store};

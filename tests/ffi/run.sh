@@ -13,7 +13,8 @@ out=$(mktemp -d)
 mic="$PWD/tests/support/audio"
 # A private PulseAudio (started below) for the real-time microphone; stopped on exit.
 export TELLUS_PULSE_DIR="$out/pulse"
-trap 'bash "$mic/test-pulse.sh" stop; rm -rf "$out"' EXIT
+server_pid=""
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; bash "$mic/test-pulse.sh" stop; rm -rf "$out"' EXIT
 bindings=$(scripts/bindings.sh --out "$out/bindings")
 
 # The test microphones of tests/support/audio for the recorder tests: the file-backed one
@@ -23,6 +24,29 @@ bash "$mic/make-speech.sh" "$out/speech" 16000 >/dev/null
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$mic/alsa-test-mic.conf:$mic/alsa-test-mic-default.conf"
 export TELLUS_MIC_INFILE="$out/speech/speech-16000.s16le.raw" TELLUS_MIC_RATE=16000 TELLUS_MIC_CHANNELS=1
 export TELLUS_SPEECH_WAV="$out/speech/speech-16000.wav"
+
+# A real project server on loopback for the sync journeys, with reporter invites.
+cargo build -q --locked -p tellus-cli
+tellus="${CARGO_TARGET_DIR:-target}/debug/tellus"
+"$tellus" --data-dir "$out/server" admin project create >/dev/null
+invites() {
+  local codes=() i
+  for i in $(seq "$1"); do
+    codes+=("$("$tellus" --data-dir "$out/server" --json admin invite --project coproduction-stories-2026 --role reporter |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')")
+  done
+  (IFS=,; echo "${codes[*]}")
+}
+TELLUS_LOG=warn "$tellus" --data-dir "$out/server" serve --listen 127.0.0.1:0 >"$out/serve.out" 2>"$out/serve.log" &
+server_pid=$!
+for _ in $(seq 200); do # the server prints its address once it listens
+  grep -q '^listening on' "$out/serve.out" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$out/serve.log" >&2; exit 1; }
+  sleep 0.05
+done
+TELLUS_SERVER_URL=$(grep -o 'http://[0-9.:]*' "$out/serve.out" | head -1)
+[ -n "$TELLUS_SERVER_URL" ] || { echo "tellus serve did not start" >&2; exit 1; }
+export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_KT_INVITES="$(invites 3)"
 eval "$(bash "$mic/test-pulse.sh" start)"
 # Only `tellus_pulse_mic` should reach that daemon: with PULSE_SERVER set, ALSA's pulse
 # plugin takes over the default device and the file-backed microphone is no longer it.

@@ -6,14 +6,31 @@ use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, ConsentKind, NewNote, NewStory, NoteKind, ProjectConfig, StoryEdit, StoryId,
 };
+use tellus_core::sync::{self, ReqwestTransport, SyncEngine, Transport};
 
 use crate::error::{Result, TellusError};
+use crate::observers::SubscriptionHandle;
 use crate::recorder::{RecorderSession, RecordingRequest};
 use crate::records::*;
+use crate::sync::*;
+use crate::transport::{PlatformTransport, ShellTransport};
 
 #[derive(uniffi::Object)]
 pub struct TellusApp {
     store: Arc<Store>,
+    transport: Arc<dyn Transport>,
+    sync: SyncEngine,
+}
+
+impl TellusApp {
+    fn with_transport(store: Store, transport: Arc<dyn Transport>) -> Arc<Self> {
+        let store = Arc::new(store);
+        Arc::new(TellusApp {
+            sync: SyncEngine::new(store.clone(), transport.clone()),
+            store,
+            transport,
+        })
+    }
 }
 
 /// What the reporter chose on the consent screen.
@@ -56,9 +73,28 @@ impl TellusApp {
     /// aside and reported by `damaged_database_moved_to`.
     #[uniffi::constructor]
     pub fn open(data_dir: String) -> Result<Arc<Self>> {
-        Ok(Arc::new(TellusApp {
-            store: Arc::new(Store::open(data_dir)?),
-        }))
+        let transport = ReqwestTransport::new().map_err(|e| TellusError::Network {
+            reason: e.to_string(),
+        })?;
+        Ok(Self::with_transport(
+            Store::open(data_dir)?,
+            Arc::new(transport),
+        ))
+    }
+
+    /// Like `open`, but every request to the server goes through the shell's own
+    /// transport (iOS: a background URLSession uploading chunk files).
+    #[uniffi::constructor]
+    pub fn open_with_transport(
+        data_dir: String,
+        transport: Arc<dyn PlatformTransport>,
+    ) -> Result<Arc<Self>> {
+        let store = Store::open(&data_dir)?;
+        let chunks = store.dir().join("outgoing-chunks");
+        Ok(Self::with_transport(
+            store,
+            Arc::new(ShellTransport::new(transport, chunks)),
+        ))
     }
 
     /// Where a damaged database was moved when this handle was opened, if it was.
@@ -251,6 +287,92 @@ impl TellusApp {
             story_id(&story)?,
             request,
         )?))
+    }
+
+    /// Enrols this device with a project server using an invite code (text or from a QR
+    /// code), keeps its token and installs the project's configuration.
+    pub async fn enrol(
+        &self,
+        server_url: String,
+        invite_code: String,
+        device_label: String,
+    ) -> Result<ProjectView> {
+        let (store, transport) = (self.store.clone(), self.transport.clone());
+        on_runtime(async move {
+            sync::enrol(&store, transport, &server_url, &invite_code, &device_label).await?;
+            Ok((&store.project()?).into())
+        })
+        .await
+    }
+
+    /// The enrolled account (never its token), or None before enrolment.
+    pub fn account(&self) -> Result<Option<AccountView>> {
+        Ok(self.store.sync_account()?.map(|a| AccountView {
+            server_url: a.server_url,
+            reporter_id: a.reporter_id,
+            project_id: a.project_id,
+            needs_enrolment: a.revoked,
+        }))
+    }
+
+    /// Delivers what is waiting, as the network and settings allow. A call while a sync is
+    /// running joins it (single flight). Fails with Network when the server cannot be
+    /// reached, NotEnrolled when the device must enrol (again), Cancelled after
+    /// `cancel_sync`; items that fail on their own are retried later or parked, and
+    /// reported in the result.
+    pub async fn sync_now(&self) -> Result<SyncReportView> {
+        let engine = self.sync.clone();
+        on_runtime(async move { Ok(engine.sync().await?.into()) }).await
+    }
+
+    /// Stops the sync in flight at its next safe point; returns whether one was running.
+    pub fn cancel_sync(&self) -> bool {
+        self.sync.cancel()
+    }
+
+    pub fn is_syncing(&self) -> bool {
+        self.sync.is_running()
+    }
+
+    /// The shell tells the core what network the phone has (on every change).
+    pub fn set_network(&self, network: NetworkKind) {
+        self.sync.set_network(network.into());
+    }
+
+    pub fn sync_settings(&self) -> Result<SyncSettingsView> {
+        Ok(self.store.sync_settings()?.into())
+    }
+
+    pub fn set_sync_settings(&self, settings: SyncSettingsView) -> Result<()> {
+        Ok(self.store.set_sync_settings(&settings.into())?)
+    }
+
+    /// Where the story stands: only on this phone, uploading n %, delivered, needs
+    /// attention (with the reason), or withdrawn.
+    pub fn delivery_state(&self, story: String) -> Result<DeliveryStateView> {
+        Ok(self.store.delivery_state(story_id(&story)?)?.into())
+    }
+
+    /// The receipts of every recording the server has confirmed.
+    pub fn receipts(&self) -> Result<Vec<ReceiptView>> {
+        Ok(self.store.receipts()?.iter().map(Into::into).collect())
+    }
+
+    /// Puts parked items back in line (after the reporter fixed the cause); returns how
+    /// many.
+    pub fn retry_parked(&self) -> Result<u32> {
+        Ok(u32::try_from(self.store.retry_parked()?).unwrap_or(u32::MAX))
+    }
+
+    /// Calls `observer` with the progress of every sync, until the handle is cancelled or
+    /// freed.
+    pub fn observe_sync(&self, observer: Arc<dyn SyncObserver>) -> Arc<SubscriptionHandle> {
+        let subscription =
+            self.sync
+                .subscribe_progress(move |p: tellus_core::sync::SyncProgress| {
+                    observer.sync_progress(p.into())
+                });
+        Arc::new(SubscriptionHandle::new(subscription))
     }
 
     /// The story's recordings, oldest first.

@@ -3,6 +3,7 @@
 //! details (the core's messages are written that way).
 
 use tellus_core::Error as CoreError;
+use tellus_core::sync::SyncError;
 
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum TellusError {
@@ -22,6 +23,17 @@ pub enum TellusError {
     /// asked (e.g. it has already stopped). Whatever was captured is kept.
     #[error("{reason}")]
     Audio { reason: String },
+    /// The server could not be reached, or the connection dropped: try again later (the
+    /// shell's network callback or scheduled work will).
+    #[error("{reason}")]
+    Network { reason: String },
+    /// The server answered and refused (a bad invite code, a file too large, ...): show
+    /// the message; retrying the same will not help.
+    #[error("{reason}")]
+    ServerRefused { reason: String },
+    /// The sync was cancelled (by `cancel_sync`); what was sent is kept.
+    #[error("{reason}")]
+    Cancelled { reason: String },
     /// The device's storage failed (disk full, damaged database, permissions).
     #[error("{reason}")]
     Storage { reason: String },
@@ -46,6 +58,31 @@ impl From<CoreError> for TellusError {
             | CoreError::StorageFull
             | CoreError::Database(_)
             | CoreError::Io { .. } => TellusError::Storage { reason },
+        }
+    }
+}
+
+impl From<SyncError> for TellusError {
+    fn from(e: SyncError) -> Self {
+        let reason = e.to_string();
+        match e {
+            SyncError::NotEnrolled | SyncError::EnrolAgain => TellusError::NotEnrolled { reason },
+            SyncError::Offline | SyncError::Unreachable(_) => TellusError::Network { reason },
+            SyncError::Cancelled => TellusError::Cancelled { reason },
+            SyncError::Refused(_) | SyncError::Protocol(_) => TellusError::ServerRefused { reason },
+            SyncError::Invalid(_) => TellusError::InvalidInput { reason },
+            SyncError::Store(_) => TellusError::Storage { reason },
+        }
+    }
+}
+
+/// A shell's transport or observer that failed in a way its interface does not declare
+/// (a Kotlin RuntimeException, say) counts as a dropped connection: the core asks the
+/// server what arrived and resumes.
+impl From<uniffi::UnexpectedUniFFICallbackError> for TellusError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TellusError::Network {
+            reason: format!("the platform transport failed: {}", e.reason),
         }
     }
 }

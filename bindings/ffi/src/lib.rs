@@ -9,12 +9,16 @@ mod error;
 mod observers;
 mod recorder;
 mod records;
+mod sync;
+mod transport;
 
 pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
 pub use error::TellusError;
 pub use observers::{StoryObserver, SubscriptionHandle};
 pub use recorder::*;
 pub use records::*;
+pub use sync::*;
+pub use transport::{HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport};
 
 /// The version of the core this library was built from, so a shell can log it.
 #[uniffi::export]

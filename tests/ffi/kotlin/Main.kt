@@ -6,6 +6,7 @@ import kotlin.system.exitProcess
 fun main() {
     storeJourneyTests()
     recorderTests()
+    syncJourneyTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }
