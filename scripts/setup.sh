@@ -10,6 +10,10 @@ TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
 # speech from espeak-ng and sox, and a private PulseAudio for real-time capture.
 TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
 
+# The leads' web page test (tests/web) drives Debian's chromium with playwright-core;
+# tests/web/install.sh installs these when that test runs (the demo never needs them).
+TELLUS_WEB_TEST_DEB_PACKAGES=(chromium)
+
 tellus_missing_debs() {
   local p
   for p in "$@"; do

@@ -80,6 +80,21 @@ pub fn item_short(key: &str) -> String {
     }
 }
 
+/// Granted items in the order the sample form asks them (unknown keys last).
+pub fn in_form_order(granted: &std::collections::BTreeSet<String>) -> Vec<&str> {
+    const ORDER: [&str; 6] = [
+        "record",
+        "share_publicly",
+        "research_use",
+        "quote_anonymously",
+        "credit_by_name",
+        "recontact",
+    ];
+    let mut items: Vec<&str> = granted.iter().map(String::as_str).collect();
+    items.sort_by_key(|k| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+    items
+}
+
 pub fn language_name(code: &str) -> String {
     match code {
         "en" => "English".into(),

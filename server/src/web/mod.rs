@@ -65,9 +65,11 @@ async fn protective_headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not "no-referrer": under it a browser sends `Origin: null` even on the page's own
+    // form posts, which `session::same_origin` would then refuse.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Story pages, audio and exports are sensitive: no copy in any cache.

@@ -23,7 +23,7 @@ fn layout(title: &str, project: Option<&str>, content: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                meta name="referrer" content="same-origin";
                 title { (title) " · Tellus" }
                 link rel="stylesheet" href="/lead/assets/style.css";
                 script src="/lead/assets/player.js" defer {}
@@ -126,6 +126,8 @@ fn option(value: &str, label: &str, selected: &str) -> Markup {
 /// first, then the \u{2}/\u{3} delimiters FTS5 put around matches become tags.
 fn snippet(text: &str) -> Markup {
     let mut parts = Vec::new();
+    // Notes are indexed one per line; on the page they read as a list.
+    let text = text.replace('\n', " · ");
     for (i, piece) in text.split(['\u{2}', '\u{3}']).enumerate() {
         parts.push((i % 2 == 1, piece.to_string()));
     }
@@ -140,7 +142,7 @@ fn consent_badges(consent: &ConsentSummary) -> Markup {
     html! {
         @if consent.status == ConsentStatus::Active {
             ul.badges aria-label="Consent granted" {
-                @for item in &consent.granted {
+                @for item in format::in_form_order(&consent.granted) {
                     li.badge.granted { (format::item_short(item)) }
                 }
             }
