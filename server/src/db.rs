@@ -98,10 +98,15 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_project ON changes(project_id, seq);
 "#,
-    // 2: full-text search for the leads' web page (FTS5, built into bundled SQLite):
-    // one row per story that has text, kept in step with PUTs and emptied on
+    // 2: for the leads' web page: full-text search (FTS5, built into bundled SQLite),
+    // one row per story that has text, and the story's date from its document as a
+    // column to sort and filter by; both kept in step with PUTs and emptied on
     // withdrawal (see search.rs). Existing stories are indexed here.
     r#"
+ALTER TABLE stories ADD COLUMN story_date TEXT;
+UPDATE stories SET story_date = json_extract(document, '$.created_at')
+WHERE document IS NOT NULL AND json_valid(document);
+CREATE INDEX stories_project_date ON stories(project_id, story_date);
 CREATE VIRTUAL TABLE story_search USING fts5(
     story_id UNINDEXED,
     title,
@@ -242,7 +247,7 @@ mod tests {
             r#"PRAGMA user_version = 1;
             INSERT INTO projects VALUES ('p', 'P', '{}', 0);
             INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at)
-            VALUES ('s1', 'p', 'r', 1, '{"title":"Old story","summary":"kept","notes":[{"text":"a kettle"},{"text":"the stairwell"}]}', 0),
+            VALUES ('s1', 'p', 'r', 1, '{"title":"Old story","summary":"kept","created_at":"2026-01-02T03:04:05Z","notes":[{"text":"a kettle"},{"text":"the stairwell"}]}', 0),
                    ('s2', 'p', 'r', 1, NULL, 0);"#,
         )
         .unwrap();
@@ -266,5 +271,15 @@ mod tests {
             .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM story_search", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(rows, 1, "a story without text is not indexed");
+        let date: Option<String> = db
+            .with(|c| {
+                Ok(
+                    c.query_row("SELECT story_date FROM stories WHERE id = 's1'", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .unwrap();
+        assert_eq!(date.as_deref(), Some("2026-01-02T03:04:05Z"));
     }
 }

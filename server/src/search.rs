@@ -1,5 +1,6 @@
 //! Full-text search over stories' titles, summaries and notes (SQLite FTS5, table
-//! `story_search`, schema step 2). The index holds one row per story that has text: it
+//! `story_search`, schema step 2), and the story's date (`stories.story_date`) that the
+//! web page sorts and filters by. The index holds one row per story that has text: it
 //! is rewritten whenever a story document is stored and emptied when the storyteller
 //! withdraws, so a withdrawn story's words can never be found again.
 
@@ -8,9 +9,14 @@ use tellus_protocol::StoryDocument;
 
 use crate::error::Result;
 
-/// Replaces the story's row in the index with the text of `doc`.
+/// Replaces the story's row in the index with the text of `doc`, and notes its date
+/// for sorting and filtering.
 pub fn index_story(conn: &Connection, story_id: &str, doc: &StoryDocument) -> Result<()> {
     forget_story(conn, story_id)?;
+    conn.execute(
+        "UPDATE stories SET story_date = ?2 WHERE id = ?1",
+        params![story_id, doc.created_at],
+    )?;
     let notes = doc
         .notes
         .iter()
@@ -25,9 +31,13 @@ pub fn index_story(conn: &Connection, story_id: &str, doc: &StoryDocument) -> Re
     Ok(())
 }
 
-/// Removes every word of the story from the index.
+/// Removes every word of the story (and its date) from the index.
 pub fn forget_story(conn: &Connection, story_id: &str) -> Result<()> {
     conn.execute("DELETE FROM story_search WHERE story_id = ?1", [story_id])?;
+    conn.execute(
+        "UPDATE stories SET story_date = NULL WHERE id = ?1",
+        [story_id],
+    )?;
     Ok(())
 }
 

@@ -653,3 +653,57 @@ async fn a_withdrawn_story_is_a_plain_tombstone_without_audio() {
     assert!(list.body.contains("The storyteller withdrew this story on"));
     assert!(!list.body.contains("Withdrawn words"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_list_comes_in_pages_that_keep_the_filters() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let cookie = signed_in(&server, &lead).await;
+    for n in 0..55 {
+        story_with(&reporter, &["record"], |doc| {
+            doc["title"] = json!(format!("Story {n:02}"));
+            doc["created_at"] = json!(format!("2026-01-01T00:{n:02}:00Z"));
+        })
+        .await;
+    }
+    story_with(&reporter, &["record"], |doc| {
+        doc["title"] = json!("Untagged");
+        doc["tags"] = json!([]);
+    })
+    .await;
+    let page = fetch(&server, "/lead?tag=housing", Some(&cookie)).await;
+    let first = titles(&page.body);
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0], "Story 54", "newest first");
+    assert!(page.body.contains("55 stories match"));
+    assert!(page.body.contains("Page 1 of 2"));
+    assert!(
+        page.body.contains(r#"href="/lead?tag=housing&amp;page=2""#),
+        "the next page keeps the filter"
+    );
+    let page = fetch(&server, "/lead?tag=housing&page=2", Some(&cookie)).await;
+    let second = titles(&page.body);
+    assert_eq!(
+        second,
+        ["Story 04", "Story 03", "Story 02", "Story 01", "Story 00"]
+    );
+    assert!(page.body.contains(r#"href="/lead?tag=housing&amp;page=1""#));
+    // A page past the end shows the last one; a page that is not a number, the first.
+    assert_eq!(
+        titles(
+            &fetch(&server, "/lead?tag=housing&page=99", Some(&cookie))
+                .await
+                .body
+        ),
+        second
+    );
+    assert_eq!(
+        titles(
+            &fetch(&server, "/lead?tag=housing&page=x", Some(&cookie))
+                .await
+                .body
+        ),
+        first
+    );
+}

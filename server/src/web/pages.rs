@@ -204,7 +204,8 @@ pub struct ListPage<'a> {
 
 pub fn list(page: ListPage<'_>) -> Response {
     let f = page.filters;
-    let n = page.listing.stories.len();
+    let listing = page.listing;
+    let n = listing.total;
     let heading = match (n, f.any()) {
         (1, true) => "1 story matches".to_string(),
         (n, true) => format!("{n} stories match"),
@@ -257,13 +258,21 @@ pub fn list(page: ListPage<'_>) -> Response {
         }
         section aria-labelledby="results" {
             h2 #results role="status" { (heading) }
-            @if page.listing.truncated {
-                p.notice { "Only the first " (n) " are shown. Narrow the search to see the rest." }
-            }
             @if n == 0 {
                 p.empty { "No story matches. Try fewer words or clear the filters." }
             }
-            ul.stories { @for s in &page.listing.stories { (story_card(s)) } }
+            ul.stories { @for s in &listing.stories { (story_card(s)) } }
+            @if listing.pages > 1 {
+                nav.pager aria-label="Pages of results" {
+                    @if listing.page > 1 {
+                        a rel="prev" href=(f.on_page(listing.page - 1)) { "← Previous" }
+                    }
+                    span aria-current="page" { "Page " (listing.page) " of " (listing.pages) }
+                    @if listing.page < listing.pages {
+                        a rel="next" href=(f.on_page(listing.page + 1)) { "Next →" }
+                    }
+                }
+            }
         }
         section.card.exports aria-labelledby="exports" {
             h2 #exports { "Export the project (CSV)" }

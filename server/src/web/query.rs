@@ -2,7 +2,7 @@
 //! wording, guide questions and tags), the filtered and searched story list, and one
 //! story with its consent history.
 
-use rusqlite::{Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Deserialize;
 use serde_json::Value;
 use tellus_protocol::{ConsentEventDoc, ConsentStatus, ConsentSummary, StoryDocument};
@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::routes::stories::load_consent;
 use crate::search;
 
-/// Most stories one list page shows.
-pub const LIST_MAX: usize = 500;
+/// Stories on one page of the list.
+pub const PAGE_SIZE: usize = 50;
 
 /// The parts of the project's configuration the page shows.
 pub struct Project {
@@ -115,9 +115,40 @@ pub struct Filters {
     pub to: String,
     /// A consent item key that must be granted, or "withdrawn".
     pub consent: String,
+    /// Which page of the results (1-based).
+    #[serde(deserialize_with = "page_number")]
+    pub page: usize,
+}
+
+/// A page number as typed in a URL: anything that is not one means the first page.
+fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(text.trim().parse().unwrap_or(1))
 }
 
 impl Filters {
+    /// The query string of these filters on another page of results.
+    pub fn on_page(&self, page: usize) -> String {
+        let mut out = String::from("/lead?");
+        for (name, value) in [
+            ("q", &self.q),
+            ("tag", &self.tag),
+            ("reporter", &self.reporter),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("consent", &self.consent),
+        ] {
+            if !value.trim().is_empty() {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(&percent_encode(value));
+                out.push('&');
+            }
+        }
+        out.push_str(&format!("page={page}"));
+        out
+    }
+
     pub fn any(&self) -> bool {
         [
             &self.q,
@@ -150,6 +181,17 @@ impl Filters {
     }
 }
 
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// One line of the story list.
 pub struct ListedStory {
     pub id: String,
@@ -163,10 +205,14 @@ pub struct ListedStory {
     pub snippet: Option<String>,
 }
 
+/// One page of the stories that pass the filters.
 pub struct Listing {
     pub stories: Vec<ListedStory>,
-    /// More stories matched than the page shows.
-    pub truncated: bool,
+    /// How many stories pass the filters in all.
+    pub total: usize,
+    /// 1-based, clamped to the pages there are.
+    pub page: usize,
+    pub pages: usize,
 }
 
 fn none_if_blank(text: &str) -> Option<String> {
@@ -174,38 +220,36 @@ fn none_if_blank(text: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-/// The project's stories that pass every filter: newest first, or best match first
-/// when searching. Stubs (consent without a story document yet) are left out;
+/// The project's stories that pass every filter, one page of them: newest first, or
+/// best match first when searching. Only the ids are read for every match; documents,
+/// consent and counts only for the page shown (consent for every match only when
+/// filtering by it). Stubs (consent without a story document yet) are left out;
 /// withdrawn stories appear as tombstones, which no search, tag or date matches.
 pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Listing> {
     let matching = search::match_expression(&filters.q);
-    let mut sql = String::from(
-        "SELECT s.id, s.document, coalesce(p.label, ''), s.withdrawn_at,
-                (SELECT COUNT(*) FROM recordings r WHERE r.story_id = s.id)",
-    );
+    let mut sql = String::from("SELECT s.id");
+    // The snippet is made later for the page shown only (by the index row): making
+    // it for every match costs more than the whole rest of the search.
     sql.push_str(if matching.is_some() {
-        ", m.snip FROM stories s
-           JOIN (SELECT story_id, rank,
-                        snippet(story_search, -1, char(2), char(3), '…', 16) AS snip
-                 FROM story_search WHERE story_search MATCH :q) m
+        ", m.rowid FROM stories s
+           JOIN (SELECT story_id, rank, rowid FROM story_search WHERE story_search MATCH :q) m
                 ON m.story_id = s.id AND s.document IS NOT NULL"
     } else {
         ", NULL FROM stories s"
     });
     sql.push_str(
-        " LEFT JOIN principals p ON p.id = s.reporter_id
-          WHERE s.project_id = :project
+        " WHERE s.project_id = :project
             AND (s.document IS NOT NULL OR s.withdrawn_at IS NOT NULL)
             AND (:reporter IS NULL OR s.reporter_id = :reporter)
             AND (:tag IS NULL OR EXISTS
                    (SELECT 1 FROM json_each(s.document, '$.tags') t WHERE t.value = :tag))
-            AND (:from IS NULL OR substr(json_extract(s.document, '$.created_at'), 1, 10) >= :from)
-            AND (:to IS NULL OR substr(json_extract(s.document, '$.created_at'), 1, 10) <= :to)",
+            AND (:from IS NULL OR substr(s.story_date, 1, 10) >= :from)
+            AND (:to IS NULL OR substr(s.story_date, 1, 10) <= :to)",
     );
     sql.push_str(if matching.is_some() {
         " ORDER BY m.rank, s.id"
     } else {
-        " ORDER BY s.withdrawn_at IS NOT NULL, json_extract(s.document, '$.created_at') DESC, s.updated_at DESC, s.id"
+        " ORDER BY s.withdrawn_at IS NOT NULL, s.story_date DESC, s.updated_at DESC, s.id"
     });
     let reporter = none_if_blank(&filters.reporter);
     let tag = none_if_blank(&filters.tag);
@@ -222,47 +266,76 @@ pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Li
         params.push((":q", q));
     }
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
+    let mut rows = stmt
         .query_map(params.as_slice(), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, u32>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let consent_filter = filters.consent.trim();
-    let mut stories = Vec::new();
-    let mut truncated = false;
-    for (id, document, reporter, withdrawn_at, delivered, snippet) in rows {
-        let consent = load_consent(conn, &id)?;
-        let withdrawn = consent.status == ConsentStatus::Withdrawn;
-        let keep = match consent_filter {
-            "" => true,
-            "withdrawn" => withdrawn,
-            item => consent.grants(item),
+    if !consent_filter.is_empty() {
+        let mut kept = Vec::with_capacity(rows.len());
+        for (id, search_row) in rows {
+            let consent = load_consent(conn, &id)?;
+            let keep = match consent_filter {
+                "withdrawn" => consent.status == ConsentStatus::Withdrawn,
+                item => consent.grants(item),
+            };
+            if keep {
+                kept.push((id, search_row));
+            }
+        }
+        rows = kept;
+    }
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = filters.page.clamp(1, pages);
+    let mut stories = Vec::with_capacity(PAGE_SIZE);
+    for (id, search_row) in rows
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+    {
+        let snippet = match (&matching, search_row) {
+            (Some(q), Some(rowid)) => conn
+                .query_row(
+                    "SELECT snippet(story_search, -1, char(2), char(3), '…', 16)
+                     FROM story_search WHERE story_search MATCH ?1 AND rowid = ?2",
+                    params![q, rowid],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?,
+            _ => None,
         };
-        if !keep {
-            continue;
-        }
-        if stories.len() == LIST_MAX {
-            truncated = true;
-            break;
-        }
+        let (document, reporter, withdrawn_at, delivered) = conn.query_row(
+            "SELECT s.document, coalesce(p.label, ''), s.withdrawn_at,
+                    (SELECT COUNT(*) FROM recordings r WHERE r.story_id = s.id)
+             FROM stories s LEFT JOIN principals p ON p.id = s.reporter_id WHERE s.id = ?1",
+            [&id],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
+            },
+        )?;
         stories.push(ListedStory {
             doc: document.and_then(|d| serde_json::from_str(&d).ok()),
+            consent: load_consent(conn, &id)?,
             id,
             reporter,
-            consent,
             withdrawn_at,
             delivered,
             snippet,
         });
     }
-    Ok(Listing { stories, truncated })
+    Ok(Listing {
+        stories,
+        total,
+        page,
+        pages,
+    })
 }
 
 /// The reporters of the project, for the filter: (id, device label).
