@@ -39,7 +39,7 @@ done
 url=$(grep -o 'http://[0-9.:]*' "$data/serve.out" | head -1)
 [ -n "$url" ] || { echo "tellus serve did not start" >&2; exit 1; }
 
-echo "== the leads' web page in headless Chromium"
+echo "== playwright-core and headless chromium against tellus serve"
 TELLUS_URL="$url" \
   TELLUS_REPORTER_INVITES="$(invite reporter) $(invite reporter)" \
   TELLUS_LEAD_INVITE="$(invite lead)" \

@@ -244,20 +244,25 @@ test('clicking a marker moves the player to the marker\'s position', async () =>
   await page.waitForFunction(() => document.querySelector('audio').readyState >= 1, null, { timeout: 15000 });
   const duration = await player.evaluate((a) => a.duration);
   check(Math.abs(duration - 8) < 0.01, `the player loaded the 8 s recording (${duration})`);
-  const seeked = () => player.evaluate((a) => new Promise((resolve) => {
-    a.addEventListener('seeked', () => resolve(a.currentTime), { once: true });
-  }));
-  let done = seeked();
+  // Every 'seeked' event's currentTime is recorded in the page before any click, so
+  // none can be missed; each wait has a deadline.
+  await player.evaluate((a) => {
+    window.tellusSeeks = [];
+    a.addEventListener('seeked', () => window.tellusSeeks.push(a.currentTime));
+  });
+  const seekedTo = async (n) => {
+    await page.waitForFunction((k) => window.tellusSeeks.length >= k, n, { timeout: 15000 });
+    return page.evaluate((k) => window.tellusSeeks[k - 1], n);
+  };
   await page.getByRole('button', { name: /^Play from 2 seconds: Marker, question 2/ }).click();
-  let at = await done;
+  let at = await seekedTo(1);
   check(Math.abs(at - MARKER_MS / 1000) < 0.05, `current time ${at} after the marker at ${MARKER_MS} ms`);
   await player.evaluate((a) => a.pause());
-  // From the keyboard: Tab to the note, Enter.
+  // From the keyboard: focus the note, Enter.
   const noteButton = page.getByRole('button', { name: /^Play from 5 seconds: Note, The damp/ });
   await noteButton.focus();
-  done = seeked();
   await page.keyboard.press('Enter');
-  at = await done;
+  at = await seekedTo(2);
   check(Math.abs(at - NOTE_MS / 1000) < 0.05, `current time ${at} after the note at ${NOTE_MS} ms`);
   await player.evaluate((a) => a.pause());
   const status = await page.locator('#player-status').innerText();
@@ -324,7 +329,12 @@ let passed = 0;
 let failed = 0;
 for (const t of tests) {
   try {
-    await t.body();
+    // A deadline per test: a wait that never ends is a failure, not a hung suite.
+    let timer;
+    const deadline = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no result within 90 s')), 90000);
+    });
+    await Promise.race([t.body(), deadline]).finally(() => clearTimeout(timer));
     passed++;
     console.log(`ok   ${t.name}`);
   } catch (e) {
