@@ -12,6 +12,10 @@ TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libas
 # The lead's exports: xmllint validates every OHMS export against the published schema.
 TELLUS_DEB_PACKAGES+=(libxml2-utils)
 
+# The leads' web page test (tests/web) drives Debian's chromium with playwright-core;
+# tests/web/install.sh installs these when that test runs (the demo never needs them).
+TELLUS_WEB_TEST_DEB_PACKAGES=(chromium)
+
 tellus_missing_debs() {
   local p
   for p in "$@"; do

@@ -15,6 +15,8 @@ echo "== the FFI library from Kotlin, Python and the Swift header"
 bash tests/ffi/run.sh 2>&1 | tee -a "$log"
 echo "== the official tus clients against the project server"
 bash tests/tus/run.sh 2>&1 | tee -a "$log"
+echo "== the leads' web page in headless Chromium"
+bash tests/web/run.sh 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo prints one per test binary; the FFI
 # runners print "LANGUAGE: N passed, N failed").
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

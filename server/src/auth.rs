@@ -111,38 +111,53 @@ impl FromRequestParts<App> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be 'Bearer <token>'"))?;
-        let hash = sha256_hex(token);
-        let found = app
-            .db
-            .call(move |conn| {
-                Ok(conn
-                    .query_row(
-                        "SELECT id, role, project_id, revoked_at FROM principals WHERE token_hash = ?1",
-                        [&hash],
-                        |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, Option<String>>(2)?,
-                                r.get::<_, Option<i64>>(3)?,
-                            ))
-                        },
-                    )
-                    .optional()?)
-            })
-            .await?;
-        match found {
-            None => Err(unauthorized("this token is not known to the server")),
-            Some((_, _, _, Some(_))) => Err(unauthorized(
+        match lookup_token(app, token).await? {
+            TokenCheck::Unknown => Err(unauthorized("this token is not known to the server")),
+            TokenCheck::Revoked => Err(unauthorized(
                 "this token was revoked by the project's operator; ask for a new invite",
             )),
-            Some((id, role, project_id, None)) => Ok(Principal {
-                id,
-                role: Role::parse(&role).ok_or_else(|| {
-                    Error::Config(format!("unknown role '{role}' in the database"))
-                })?,
-                project_id,
-            }),
+            TokenCheck::Valid(principal) => Ok(principal),
         }
     }
+}
+
+/// What a presented token turns out to be.
+pub enum TokenCheck {
+    Unknown,
+    Revoked,
+    Valid(Principal),
+}
+
+/// Looks a bearer token up by its SHA-256 (the clear token is never stored).
+pub async fn lookup_token(app: &App, token: &str) -> Result<TokenCheck> {
+    let hash = sha256_hex(token);
+    let found = app
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, role, project_id, revoked_at FROM principals WHERE token_hash = ?1",
+                    [&hash],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                        ))
+                    },
+                )
+                .optional()?)
+        })
+        .await?;
+    Ok(match found {
+        None => TokenCheck::Unknown,
+        Some((_, _, _, Some(_))) => TokenCheck::Revoked,
+        Some((id, role, project_id, None)) => TokenCheck::Valid(Principal {
+            id,
+            role: Role::parse(&role)
+                .ok_or_else(|| Error::Config(format!("unknown role '{role}' in the database")))?,
+            project_id,
+        }),
+    })
 }

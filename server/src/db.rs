@@ -10,7 +10,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// Each step takes the schema from version N to N+1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -96,7 +97,32 @@ CREATE TABLE changes (
     at INTEGER NOT NULL
 );
 CREATE INDEX changes_project ON changes(project_id, seq);
-"#];
+"#,
+    // 2: for the leads' web page: full-text search (FTS5, built into bundled SQLite),
+    // one row per story that has text, and the story's date from its document as a
+    // column to sort and filter by; both kept in step with PUTs and emptied on
+    // withdrawal (see search.rs). Existing stories are indexed here.
+    r#"
+ALTER TABLE stories ADD COLUMN story_date TEXT;
+UPDATE stories SET story_date = json_extract(document, '$.created_at')
+WHERE document IS NOT NULL AND json_valid(document);
+CREATE INDEX stories_project_date ON stories(project_id, story_date);
+CREATE VIRTUAL TABLE story_search USING fts5(
+    story_id UNINDEXED,
+    title,
+    summary,
+    notes,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO story_search (story_id, title, summary, notes)
+SELECT id,
+       coalesce(json_extract(document, '$.title'), ''),
+       coalesce(json_extract(document, '$.summary'), ''),
+       coalesce((SELECT group_concat(json_extract(n.value, '$.text'), char(10))
+                 FROM json_each(document, '$.notes') AS n), '')
+FROM stories WHERE document IS NOT NULL AND json_valid(document);
+"#,
+];
 
 #[derive(Clone)]
 pub struct Db {
@@ -209,5 +235,51 @@ mod tests {
         drop(db);
         let err = Db::open(&path).err().unwrap();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn step_two_indexes_the_stories_a_first_schema_database_already_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            r#"PRAGMA user_version = 1;
+            INSERT INTO projects VALUES ('p', 'P', '{}', 0);
+            INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at)
+            VALUES ('s1', 'p', 'r', 1, '{"title":"Old story","summary":"kept","created_at":"2026-01-02T03:04:05Z","notes":[{"text":"a kettle"},{"text":"the stairwell"}]}', 0),
+                   ('s2', 'p', 'r', 1, NULL, 0);"#,
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let found = |word: &str| -> Vec<String> {
+            db.with(|c| {
+                let mut stmt =
+                    c.prepare("SELECT story_id FROM story_search WHERE story_search MATCH ?1")?;
+                let ids = stmt
+                    .query_map([word], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(ids)
+            })
+            .unwrap()
+        };
+        assert_eq!(found("stairwell"), ["s1"]);
+        assert_eq!(found("kettle"), ["s1"]);
+        assert_eq!(found("old"), ["s1"]);
+        let rows: i64 = db
+            .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM story_search", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(rows, 1, "a story without text is not indexed");
+        let date: Option<String> = db
+            .with(|c| {
+                Ok(
+                    c.query_row("SELECT story_date FROM stories WHERE id = 's1'", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .unwrap();
+        assert_eq!(date.as_deref(), Some("2026-01-02T03:04:05Z"));
     }
 }

@@ -10,8 +10,10 @@ pub mod db;
 pub mod error;
 mod json;
 mod routes;
+pub mod search;
 pub mod storage;
 pub mod tus;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,6 +98,7 @@ pub fn router(app: App) -> Router {
         .merge(tus::routes());
     Router::new()
         .nest(API_PREFIX, api)
+        .merge(web::routes())
         .fallback(|| async {
             Error::refused(
                 StatusCode::NOT_FOUND,

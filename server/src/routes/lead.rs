@@ -195,7 +195,19 @@ pub async fn audio(
 ) -> Result<Response> {
     let project_id = who.lead("download audio")?.to_string();
     let id = parse_id(&id, "recording")?;
-    let rec = stored(&app, &id)
+    serve_audio(&app, &project_id, &id, &headers).await
+}
+
+/// A delivered recording of `project_id`, whole or one Range of it, with its SHA-256
+/// as ETag (also what the leads' web page plays).
+pub async fn serve_audio(
+    app: &App,
+    project_id: &str,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let id = id.to_string();
+    let rec = stored(app, &id)
         .await?
         .filter(|r| r.project_id == project_id)
         .ok_or_else(|| Error::not_found("delivered recording"))?;
@@ -264,6 +276,19 @@ pub async fn audio(
     Ok(response)
 }
 
+/// The `scope` query parameter (absent means `all`).
+pub fn parse_scope(text: Option<&str>) -> Result<ExportScope> {
+    match text {
+        None => Ok(ExportScope::All),
+        Some(text) => ExportScope::parse(text).ok_or_else(|| {
+            Error::bad_request(
+                "invalid_scope",
+                "scope must be 'all', 'research' or 'public'",
+            )
+        }),
+    }
+}
+
 /// A CSV field: quoted, quotes doubled, and a leading = + - @ defused so a spreadsheet
 /// does not run it as a formula.
 fn csv_field(text: &str) -> String {
@@ -275,66 +300,102 @@ fn csv_field(text: &str) -> String {
     format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
+/// The header line of every CSV export (the whole project's and one story's).
+pub const CSV_HEADER: &str = "story_id,revision,status,title,summary,storyteller,credited_name,tags,recordings,consent_granted,updated_at\n";
+
+/// One story's CSV line (newline included), or None when its consent does not allow
+/// it in `scope` (or it was withdrawn, or holds no document).
+pub fn csv_row(
+    conn: &rusqlite::Connection,
+    id: &str,
+    scope: ExportScope,
+) -> Result<Option<String>> {
+    let Some(row) = super::stories::load_story(conn, id)? else {
+        return Ok(None);
+    };
+    let Some(document) = row.document else {
+        return Ok(None);
+    };
+    let consent = load_consent(conn, id)?;
+    if !scope.admits(&consent) {
+        return Ok(None);
+    }
+    let Ok(doc) = serde_json::from_str::<StoryDocument>(&document) else {
+        return Ok(None);
+    };
+    let updated_at: i64 =
+        conn.query_row("SELECT updated_at FROM stories WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    let name = row
+        .identity
+        .and_then(|t| serde_json::from_str::<tellus_protocol::IdentityDoc>(&t).ok())
+        .and_then(|i| i.name)
+        .filter(|_| consent.grants(items::CREDIT_BY_NAME))
+        .unwrap_or_default();
+    let delivered: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM recordings WHERE story_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let fields = [
+        id.to_string(),
+        doc.revision.to_string(),
+        doc.status,
+        doc.title,
+        doc.summary,
+        doc.storyteller.label,
+        name,
+        doc.tags.join(";"),
+        delivered.to_string(),
+        consent
+            .granted
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(";"),
+        rfc3339(updated_at),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    Ok(Some(line))
+}
+
+/// Every story of the project that `scope` allows, as CSV.
+pub fn project_csv(
+    conn: &rusqlite::Connection,
+    project_id: &str,
+    scope: ExportScope,
+) -> Result<String> {
+    let mut out = String::from(CSV_HEADER);
+    let mut stmt = conn.prepare(
+        "SELECT id FROM stories WHERE project_id = ?1 AND document IS NOT NULL ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map([project_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for id in ids {
+        if let Some(row) = csv_row(conn, &id, scope)? {
+            out.push_str(&row);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn export_csv(
     State(app): State<App>,
     who: Principal,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let project_id = who.lead("export stories")?.to_string();
-    let scope = match query.get("scope") {
-        None => ExportScope::All,
-        Some(text) => ExportScope::parse(text).ok_or_else(|| {
-            Error::bad_request(
-                "invalid_scope",
-                "scope must be 'all', 'research' or 'public'",
-            )
-        })?,
-    };
+    let scope = parse_scope(query.get("scope").map(String::as_str))?;
     let csv = app
         .db
-        .call(move |conn| {
-            let mut out = String::from(
-                "story_id,revision,status,title,summary,storyteller,credited_name,tags,recordings,consent_granted,updated_at\n",
-            );
-            let mut stmt = conn.prepare(
-                "SELECT id, document, identity, updated_at FROM stories WHERE project_id = ?1 AND document IS NOT NULL ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([&project_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, i64>(3)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (id, document, identity, updated_at) in rows {
-                let consent = load_consent(conn, &id)?;
-                if !scope.admits(&consent) {
-                    continue;
-                }
-                let Ok(doc) = serde_json::from_str::<StoryDocument>(&document) else { continue };
-                let name = identity
-                    .and_then(|t| serde_json::from_str::<tellus_protocol::IdentityDoc>(&t).ok())
-                    .and_then(|i| i.name)
-                    .filter(|_| consent.grants(items::CREDIT_BY_NAME))
-                    .unwrap_or_default();
-                let delivered: u32 =
-                    conn.query_row("SELECT COUNT(*) FROM recordings WHERE story_id = ?1", [&id], |r| r.get(0))?;
-                let fields = [
-                    id.clone(),
-                    doc.revision.to_string(),
-                    doc.status,
-                    doc.title,
-                    doc.summary,
-                    doc.storyteller.label,
-                    name,
-                    doc.tags.join(";"),
-                    delivered.to_string(),
-                    consent.granted.iter().cloned().collect::<Vec<_>>().join(";"),
-                    rfc3339(updated_at),
-                ];
-                out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-                out.push('\n');
-            }
-            Ok(out)
-        })
+        .call(move |conn| project_csv(conn, &project_id, scope))
         .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }

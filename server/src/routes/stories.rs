@@ -192,6 +192,7 @@ pub async fn put_story(
                  ON CONFLICT(id) DO UPDATE SET revision = ?4, document = ?5, identity = ?6, updated_at = ?7",
                 params![id, project_id, reporter_id, revision, text, identity_text, now_ms()],
             )?;
+            crate::search::index_story(tx, &id, &doc)?;
             tx.execute(
                 "INSERT INTO changes (project_id, kind, story_id, revision, at) VALUES (?1, 'story', ?2, ?3, ?4)",
                 params![project_id, id, revision, now_ms()],
@@ -372,6 +373,7 @@ fn withdraw(tx: &Connection, project_id: &str, story_id: &str) -> Result<Purge> 
     let uploads = ids("SELECT id FROM uploads WHERE story_id = ?1")?;
     tx.execute("DELETE FROM recordings WHERE story_id = ?1", [story_id])?;
     tx.execute("DELETE FROM uploads WHERE story_id = ?1", [story_id])?;
+    crate::search::forget_story(tx, story_id)?;
     tx.execute(
         "UPDATE stories SET document = NULL, identity = NULL, withdrawn_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![story_id, now_ms()],
@@ -397,46 +399,50 @@ pub async fn get_story(
     let id = parse_id(&id, "story")?;
     let doc = app
         .db
-        .call(move |conn| {
-            let row = load_story(conn, &id)?
-                .filter(|r| r.project_id == project_id)
-                .ok_or_else(|| Error::not_found("story"))?;
-            let consent = load_consent(conn, &id)?;
-            if consent.status == ConsentStatus::Withdrawn {
-                return Err(Error::refused(
-                    StatusCode::GONE,
-                    "withdrawn",
-                    "the storyteller withdrew this story; delete every copy you hold",
-                ));
-            }
-            let text = row.document.ok_or_else(|| Error::not_found("story"))?;
-            let mut doc: StoryDocument = serde_json::from_str(&text)
-                .map_err(|e| Error::Config(format!("a stored story cannot be read: {e}")))?;
-            let mut identity: IdentityDoc = row
-                .identity
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default();
-            if !consent.grants(items::CREDIT_BY_NAME) {
-                identity.name = None;
-            }
-            if !consent.grants(items::RECONTACT) {
-                identity.contact = None;
-            }
-            doc.identity =
-                (identity.name.is_some() || identity.contact.is_some()).then_some(identity);
-            for recording in &mut doc.recordings {
-                recording.delivered = conn
-                    .query_row(
-                        "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
-                        [&recording.id, &id],
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_some();
-            }
-            doc.consent = Some(consent);
-            Ok(doc)
-        })
+        .call(move |conn| lead_view(conn, &project_id, &id))
         .await?;
     Ok(Json(doc))
+}
+
+/// A story of `project_id` as a lead sees it: the document with the server's view of
+/// consent, delivered flags on recordings, and the real name and contact only as that
+/// consent allows now. 404 for another project's story, 410 after a withdrawal.
+pub fn lead_view(conn: &Connection, project_id: &str, id: &str) -> Result<StoryDocument> {
+    let row = load_story(conn, id)?
+        .filter(|r| r.project_id == project_id)
+        .ok_or_else(|| Error::not_found("story"))?;
+    let consent = load_consent(conn, id)?;
+    if consent.status == ConsentStatus::Withdrawn {
+        return Err(Error::refused(
+            StatusCode::GONE,
+            "withdrawn",
+            "the storyteller withdrew this story; delete every copy you hold",
+        ));
+    }
+    let text = row.document.ok_or_else(|| Error::not_found("story"))?;
+    let mut doc: StoryDocument = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("a stored story cannot be read: {e}")))?;
+    let mut identity: IdentityDoc = row
+        .identity
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if !consent.grants(items::CREDIT_BY_NAME) {
+        identity.name = None;
+    }
+    if !consent.grants(items::RECONTACT) {
+        identity.contact = None;
+    }
+    doc.identity = (identity.name.is_some() || identity.contact.is_some()).then_some(identity);
+    for recording in &mut doc.recordings {
+        recording.delivered = conn
+            .query_row(
+                "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
+                [&recording.id, id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+    }
+    doc.consent = Some(consent);
+    Ok(doc)
 }

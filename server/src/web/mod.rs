@@ -1,0 +1,315 @@
+//! The leads' web page under `/lead` (DESIGN.md §5): server-rendered HTML, one small
+//! stylesheet and a few lines of plain JavaScript for seek-on-click; no build step.
+//! Signed in with a lead token kept in an HttpOnly, SameSite=Strict cookie; every
+//! change of state is a POST. It reads through the same rules as the JSON API: a
+//! lead sees only its project, identity only as consent allows, and withdrawn stories
+//! only as tombstones.
+
+mod format;
+mod pages;
+mod query;
+mod session;
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tellus_protocol::ConsentStatus;
+
+use crate::App;
+use crate::auth::lookup_token;
+use crate::error::Error;
+use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
+use crate::routes::parse_id;
+use crate::routes::stories::{lead_view, load_consent};
+use pages::PageError;
+use session::Lead;
+use tellus_protocol::ExportScope;
+
+const STYLE: &str = include_str!("assets/style.css");
+const PLAYER: &str = include_str!("assets/player.js");
+
+/// No inline script or style anywhere, so the policy can forbid them.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     media-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/lead") }))
+        .route("/lead", get(list))
+        .route("/lead/", get(|| async { Redirect::to("/lead") }))
+        .route("/lead/sign-in", get(sign_in_form).post(sign_in))
+        .route("/lead/sign-out", post(sign_out))
+        .route("/lead/stories/{id}", get(story))
+        .route("/lead/stories/{id}/story.json", get(story_json))
+        .route("/lead/stories/{id}/story.csv", get(story_csv))
+        .route("/lead/recordings/{id}/audio", get(audio))
+        .route("/lead/export.csv", get(export_csv))
+        .route("/lead/assets/style.css", get(|| asset(STYLE, "text/css")))
+        .route(
+            "/lead/assets/player.js",
+            get(|| asset(PLAYER, "text/javascript")),
+        )
+        .layer(axum::middleware::map_response(protective_headers))
+}
+
+async fn protective_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Not "no-referrer": under it a browser sends `Origin: null` even on the page's own
+    // form posts, which `session::same_origin` would then refuse.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Story pages, audio and exports are sensitive: no copy in any cache.
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                format!("{content_type}; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn sign_in_form() -> Response {
+    pages::sign_in(None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(default)]
+    token: String,
+}
+
+fn cross_site() -> Response {
+    PageError(Error::forbidden(
+        "this form was sent from another site; open the page again and retry",
+    ))
+    .into_response()
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Result<Response, PageError> {
+    if !session::same_origin(&headers) {
+        return Ok(cross_site());
+    }
+    let token = form.token.trim();
+    if !session::plausible_token(token) {
+        return Ok(pages::sign_in(
+            Some("That is not a Tellus token. Paste the whole token, starting with “tellus_”."),
+            StatusCode::UNAUTHORIZED,
+        ));
+    }
+    let check = lookup_token(&app, token).await?;
+    if let Some((status, why)) = session::refusal(&check) {
+        return Ok(pages::sign_in(Some(why), status));
+    }
+    let mut response = Redirect::to("/lead").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(cookie) = session::set_cookie(token, &headers).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn sign_out(headers: HeaderMap) -> Response {
+    if !session::same_origin(&headers) {
+        return cross_site();
+    }
+    let mut response = Redirect::to("/lead/sign-in").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(cookie) = session::clear_cookie(&headers).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn list(
+    State(app): State<App>,
+    lead: Lead,
+    Query(filters): Query<query::Filters>,
+) -> Result<Response, PageError> {
+    filters.check()?;
+    let project_id = lead.project_id;
+    let response = app
+        .db
+        .call(move |conn| {
+            let project = query::Project::load(conn, &project_id)?;
+            let listing = query::list(conn, &project_id, &filters)?;
+            let reporters = query::reporters(conn, &project_id)?;
+            let item_keys = project.item_keys();
+            Ok(pages::list(pages::ListPage {
+                project: &project,
+                filters: &filters,
+                listing: &listing,
+                reporters: &reporters,
+                item_keys: &item_keys,
+            }))
+        })
+        .await?;
+    Ok(response)
+}
+
+async fn story(
+    State(app): State<App>,
+    lead: Lead,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id, "story")?;
+    let project_id = lead.project_id;
+    let response = app
+        .db
+        .call(move |conn| {
+            let extras = query::story_extras(conn, &project_id, &id)?
+                .ok_or_else(|| Error::not_found("story"))?;
+            let project = query::Project::load(conn, &project_id)?;
+            if load_consent(conn, &id)?.status == ConsentStatus::Withdrawn {
+                return Ok(pages::tombstone(&project, extras.withdrawn_at));
+            }
+            let doc = lead_view(conn, &project_id, &id)?;
+            Ok(pages::story(&project, &doc, &extras))
+        })
+        .await?;
+    Ok(response)
+}
+
+fn attachment(filename: &str, content_type: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The story exactly as `GET /api/v1/stories/{id}` gives it.
+async fn story_json(
+    State(app): State<App>,
+    lead: Lead,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id, "story")?;
+    let project_id = lead.project_id;
+    let key = id.clone();
+    let doc = app
+        .db
+        .call(move |conn| lead_view(conn, &project_id, &key))
+        .await?;
+    let body = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Config(format!("cannot serialise a story: {e}")))?;
+    Ok(attachment(
+        &format!("story-{id}.json"),
+        "application/json",
+        body,
+    ))
+}
+
+/// The story's line of `GET /api/v1/export.csv?scope=all`, under the same header.
+async fn story_csv(
+    State(app): State<App>,
+    lead: Lead,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id, "story")?;
+    let project_id = lead.project_id;
+    let key = id.clone();
+    let row = app
+        .db
+        .call(move |conn| {
+            // lead_view refuses another project's story (404) and a withdrawn one (410).
+            lead_view(conn, &project_id, &key)?;
+            csv_row(conn, &key, ExportScope::All)
+        })
+        .await?
+        .ok_or_else(|| {
+            Error::refused(
+                StatusCode::FORBIDDEN,
+                "consent_required",
+                "this story has no consent to record, so it cannot be exported",
+            )
+        })?;
+    Ok(attachment(
+        &format!("story-{id}.csv"),
+        "text/csv; charset=utf-8",
+        format!("{CSV_HEADER}{row}"),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    scope: Option<String>,
+}
+
+async fn export_csv(
+    State(app): State<App>,
+    lead: Lead,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, PageError> {
+    let scope = parse_scope(q.scope.as_deref())?;
+    let name = q.scope.unwrap_or_else(|| "all".into());
+    let project_id = lead.project_id;
+    let key = project_id.clone();
+    let csv = app
+        .db
+        .call(move |conn| project_csv(conn, &key, scope))
+        .await?;
+    Ok(attachment(
+        &format!("{project_id}-{name}.csv"),
+        "text/csv; charset=utf-8",
+        csv,
+    ))
+}
+
+#[derive(Deserialize)]
+struct AudioQuery {
+    download: Option<String>,
+}
+
+async fn audio(
+    State(app): State<App>,
+    lead: Lead,
+    Path(id): Path<String>,
+    Query(q): Query<AudioQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id, "recording")?;
+    let mut response = serve_audio(&app, &lead.project_id, &id, &headers).await?;
+    if q.download.is_some() {
+        if let Ok(v) = format!("attachment; filename=\"recording-{id}.wav\"").parse() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,516 @@
+//! The HTML of the web page (maud: every value is escaped unless marked otherwise, and
+//! nothing here marks story text otherwise). Landmarks, a skip link, labels on every
+//! control, and markers as buttons so that the page works from the keyboard and reads
+//! well in a screen reader.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use tellus_protocol::{
+    ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, NoteDoc,
+    StoryDocument,
+};
+
+use super::format;
+use super::query::{Filters, ListedStory, Listing, Project, StoryExtras};
+use crate::error::Error;
+
+/// A page around `content`; `project` is the signed-in lead's project name.
+fn layout(title: &str, project: Option<&str>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) " · Tellus" }
+                link rel="stylesheet" href="/lead/assets/style.css";
+                script src="/lead/assets/player.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to the content" }
+                header.top {
+                    div.brand {
+                        span.logo aria-hidden="true" { "◉" }
+                        span.name { "Tellus" }
+                        @if let Some(p) = project {
+                            span.project { (p) }
+                        }
+                    }
+                    @if project.is_some() {
+                        nav aria-label="Account" {
+                            a href="/lead" { "All stories" }
+                            form method="post" action="/lead/sign-out" {
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main #main tabindex="-1" { (content) }
+                footer.bottom {
+                    p { "Stories here were shared in confidence. Use them only as each storyteller agreed." }
+                }
+            }
+        }
+    }
+}
+
+fn respond(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// The sign-in form, with a notice when a token was refused.
+pub fn sign_in(notice: Option<&str>, status: StatusCode) -> Response {
+    let content = html! {
+        div.narrow {
+            h1 { "Sign in" }
+            p.lede { "This page is for the project's leads. Sign in with the lead token you received when you enrolled." }
+            @if let Some(n) = notice {
+                div.notice.error role="alert" {
+                    h2 { "That token cannot open this page" }
+                    p { (n) }
+                }
+            }
+            form.card method="post" action="/lead/sign-in" {
+                label for="token" { "Lead token" }
+                p.hint #token-hint { "It starts with “tellus_”. It is never shown again after you enrol, so keep it somewhere safe." }
+                input #token type="password" name="token" required autocomplete="off"
+                    spellcheck="false" aria-describedby="token-hint" autofocus;
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    respond(status, layout("Sign in", None, content))
+}
+
+/// An error, as a page (the message is the same sentence the JSON API gives).
+pub struct PageError(pub Error);
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "web page request failed");
+        }
+        let body = self.0.body();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::BAD_REQUEST => "Check what you typed",
+            StatusCode::FORBIDDEN => "Not allowed",
+            _ if status.is_server_error() => "Something went wrong",
+            _ => "This did not work",
+        };
+        let content = html! {
+            div.narrow {
+                h1 { (title) }
+                div.notice.error role="alert" { p { (body.message) } }
+                p { a href="/lead" { "Back to all stories" } }
+            }
+        };
+        respond(status, layout(title, None, content))
+    }
+}
+
+fn option(value: &str, label: &str, selected: &str) -> Markup {
+    html! { option value=(value) selected[value == selected] { (label) } }
+}
+
+/// The words of a search snippet, with each match in a <mark>: the text is escaped
+/// first, then the \u{2}/\u{3} delimiters FTS5 put around matches become tags.
+fn snippet(text: &str) -> Markup {
+    let mut parts = Vec::new();
+    // Notes are indexed one per line; on the page they read as a list.
+    let text = text.replace('\n', " · ");
+    for (i, piece) in text.split(['\u{2}', '\u{3}']).enumerate() {
+        parts.push((i % 2 == 1, piece.to_string()));
+    }
+    html! {
+        @for (marked, piece) in &parts {
+            @if *marked { mark { (piece) } } @else { (piece) }
+        }
+    }
+}
+
+fn consent_badges(consent: &ConsentSummary) -> Markup {
+    html! {
+        @if consent.status == ConsentStatus::Active {
+            ul.badges aria-label="Consent granted" {
+                @for item in format::in_form_order(&consent.granted) {
+                    li.badge.granted { (format::item_short(item)) }
+                }
+            }
+        } @else {
+            p.badge.missing { "No consent recorded yet" }
+        }
+    }
+}
+
+fn story_card(story: &ListedStory) -> Markup {
+    let href = format!("/lead/stories/{}", story.id);
+    html! {
+        li {
+            @if let Some(doc) = &story.doc {
+                article.card.story aria-labelledby={ "t-" (story.id) } {
+                    h3 #{ "t-" (story.id) } { a href=(href) { (doc.title) } }
+                    p.meta {
+                        time datetime=(doc.created_at) { (format::date(&doc.created_at)) }
+                        " · " (doc.storyteller.label)
+                        " · reporter: " (story.reporter)
+                        " · "
+                        @match story.delivered {
+                            0 => "no audio yet",
+                            1 => "1 recording",
+                            n => { (n) " recordings" },
+                        }
+                    }
+                    @if let Some(s) = &story.snippet {
+                        p.snippet { span.visually-hidden { "Matched: " } (snippet(s)) }
+                    } @else if !doc.summary.is_empty() {
+                        p.summary { (doc.summary) }
+                    }
+                    @if !doc.tags.is_empty() {
+                        ul.tags aria-label="Tags" { @for t in &doc.tags { li { (t) } } }
+                    }
+                    (consent_badges(&story.consent))
+                }
+            } @else {
+                article.card.tombstone aria-labelledby={ "t-" (story.id) } {
+                    h3 #{ "t-" (story.id) } { a href=(href) { "Withdrawn story" } }
+                    p {
+                        "The storyteller withdrew this story"
+                        @if let Some(at) = story.withdrawn_at { " on " (format::date_ms(at)) }
+                        ". Its audio and text were deleted; only this tombstone remains."
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub struct ListPage<'a> {
+    pub project: &'a Project,
+    pub filters: &'a Filters,
+    pub listing: &'a Listing,
+    pub reporters: &'a [(String, String)],
+    pub item_keys: &'a [String],
+}
+
+pub fn list(page: ListPage<'_>) -> Response {
+    let f = page.filters;
+    let listing = page.listing;
+    let n = listing.total;
+    let heading = match (n, f.any()) {
+        (1, true) => "1 story matches".to_string(),
+        (n, true) => format!("{n} stories match"),
+        (1, false) => "1 story".to_string(),
+        (n, false) => format!("{n} stories"),
+    };
+    let content = html! {
+        h1 { "Stories" }
+        form.filters.card role="search" method="get" action="/lead" aria-label="Search and filter stories" {
+            div.field.wide {
+                label for="q" { "Search titles, summaries and notes" }
+                input #q type="search" name="q" value=(f.q);
+            }
+            div.field {
+                label for="tag" { "Tag" }
+                select #tag name="tag" {
+                    (option("", "Any tag", &f.tag))
+                    @for t in &page.project.tags { (option(t, t, &f.tag)) }
+                }
+            }
+            div.field {
+                label for="reporter" { "Reporter" }
+                select #reporter name="reporter" {
+                    (option("", "Any reporter", &f.reporter))
+                    @for (id, label) in page.reporters { (option(id, label, &f.reporter)) }
+                }
+            }
+            div.field {
+                label for="from" { "Recorded from" }
+                input #from type="date" name="from" value=(f.from);
+            }
+            div.field {
+                label for="to" { "Recorded until" }
+                input #to type="date" name="to" value=(f.to);
+            }
+            div.field {
+                label for="consent" { "Consent" }
+                select #consent name="consent" {
+                    (option("", "Any", &f.consent))
+                    @for key in page.item_keys {
+                        (option(key, &format!("Granted: {}", format::item_short(key)), &f.consent))
+                    }
+                    (option("withdrawn", "Withdrawn", &f.consent))
+                }
+            }
+            div.actions {
+                button.primary type="submit" { "Apply" }
+                @if f.any() { a href="/lead" { "Clear filters" } }
+            }
+        }
+        section aria-labelledby="results" {
+            h2 #results role="status" { (heading) }
+            @if n == 0 {
+                p.empty { "No story matches. Try fewer words or clear the filters." }
+            }
+            ul.stories { @for s in &listing.stories { (story_card(s)) } }
+            @if listing.pages > 1 {
+                nav.pager aria-label="Pages of results" {
+                    @if listing.page > 1 {
+                        a rel="prev" href=(f.on_page(listing.page - 1)) { "← Previous" }
+                    }
+                    span aria-current="page" { "Page " (listing.page) " of " (listing.pages) }
+                    @if listing.page < listing.pages {
+                        a rel="next" href=(f.on_page(listing.page + 1)) { "Next →" }
+                    }
+                }
+            }
+        }
+        section.card.exports aria-labelledby="exports" {
+            h2 #exports { "Export the project (CSV)" }
+            p { "Each export holds only the stories whose storytellers agreed to that use. Withdrawn stories are never exported." }
+            ul {
+                li { a href="/lead/export.csv?scope=all" download { "Every story with consent to record" } " (internal use)" }
+                li { a href="/lead/export.csv?scope=research" download { "Stories for research use" } }
+                li { a href="/lead/export.csv?scope=public" download { "Stories that may be shared publicly" } }
+            }
+        }
+    };
+    respond(
+        StatusCode::OK,
+        layout("Stories", Some(&page.project.name), content),
+    )
+}
+
+fn method_words(method: &ConsentMethod) -> String {
+    match method {
+        ConsentMethod::AppCheckbox => "with the checkboxes in the app".into(),
+        ConsentMethod::Verbal { at } => {
+            format!("aloud, on the recording at {}", format::position(*at))
+        }
+        ConsentMethod::Signed => "on a signed form".into(),
+    }
+}
+
+fn event_words(event: &ConsentEventDoc) -> String {
+    let what = match event.kind {
+        ConsentKind::Given => "Given",
+        ConsentKind::Amended => "Changed",
+        ConsentKind::Withdrawn => "Withdrawn",
+    };
+    format!(
+        "{what} on {} {}",
+        format::date(&event.captured_at),
+        method_words(&event.method)
+    )
+}
+
+fn consent_panel(
+    project: &Project,
+    consent: &ConsentSummary,
+    events: &[ConsentEventDoc],
+) -> Markup {
+    let language = consent.language.clone().unwrap_or_else(|| "en".into());
+    let form = match (&consent.form_id, consent.form_version) {
+        (Some(id), Some(v)) => project
+            .form_items(id, v, &language)
+            .map(|items| (id, v, items)),
+        _ => None,
+    };
+    html! {
+        aside.consent.card aria-labelledby="consent-heading" {
+            h2 #consent-heading { "Consent" }
+            @match consent.status {
+                ConsentStatus::Active => p.status.active { "The storyteller's consent is in force." },
+                ConsentStatus::None => p.status.missing { "No consent has been recorded for this story." },
+                ConsentStatus::Withdrawn => p.status.missing { "Withdrawn." },
+            }
+            @if let Some((id, version, items)) = &form {
+                p.form { "Form “" (id) "”, version " (version) ", read in " (format::language_name(&language)) "." }
+                ul.items lang=(language) {
+                    @for (key, _required, label) in items {
+                        @let granted = consent.grants(key);
+                        li.granted[granted].refused[!granted] {
+                            span.answer lang="en" { @if granted { "Yes" } @else { "No" } }
+                            span.label { (label) }
+                        }
+                    }
+                }
+            } @else if consent.status == ConsentStatus::Active {
+                ul.items {
+                    @for key in &consent.granted {
+                        li.granted { span.answer { "Yes" } span.label { (format::item_short(key)) } }
+                    }
+                }
+                p.hint { "The wording of this form version is not in the project's configuration." }
+            }
+            @if !events.is_empty() {
+                h3 { "History" }
+                ol.history { @for e in events { li { (event_words(e)) } } }
+            }
+        }
+    }
+}
+
+fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Markup {
+    let kind = if note.kind == "marker" {
+        "Marker"
+    } else {
+        "Note"
+    };
+    let question = note
+        .question_id
+        .as_deref()
+        .and_then(|q| project.question(q));
+    let text = if note.text.is_empty() {
+        question.clone().unwrap_or_default()
+    } else {
+        note.text.clone()
+    };
+    html! {
+        li.entry.marker[note.kind == "marker"] {
+            @match (note.at_ms, player) {
+                (Some(at), Some(player)) => {
+                    button.seek type="button" data-player=(player) data-seek-ms=(at)
+                        aria-label={ "Play from " (format::position_words(at)) ": " (kind) ", " (text) } {
+                        span.at { (format::position(at)) }
+                        span.kind { (kind) }
+                        span.text { (text) }
+                    }
+                }
+                (at, _) => {
+                    div.static {
+                        span.at { @if let Some(at) = at { (format::position(at)) } @else { "—" } }
+                        span.kind { (kind) }
+                        span.text { (text) }
+                    }
+                }
+            }
+            @if let (Some(q), false) = (&question, note.text.is_empty()) {
+                p.question { "Guide question: " (q) }
+            }
+        }
+    }
+}
+
+pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Response {
+    let consent = doc.consent.clone().unwrap_or_default();
+    let delivered: Vec<_> = doc.recordings.iter().filter(|r| r.delivered).collect();
+    let waiting = doc.recordings.len() - delivered.len();
+    // Positions of notes and markers are in the story's audio: the first recording.
+    let player = delivered.first().map(|r| format!("player-{}", r.id));
+    let mut notes: Vec<&NoteDoc> = doc.notes.iter().collect();
+    notes.sort_by_key(|n| (n.at_ms.is_none(), n.at_ms));
+    let content = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
+        div.story-layout {
+            article.story-main aria-labelledby="story-title" {
+                h1 #story-title { (doc.title) }
+                p.meta {
+                    time datetime=(doc.created_at) { (format::date(&doc.created_at)) }
+                    " · " (doc.storyteller.label)
+                    " · reporter: " (extras.reporter)
+                    " · " (doc.status)
+                }
+                @if let Some(identity) = &doc.identity {
+                    @if let Some(name) = &identity.name { p.identity { "Credit as: " strong { (name) } } }
+                    @if let Some(contact) = &identity.contact { p.identity { "Contact (may be recontacted): " (contact) } }
+                }
+                @if !doc.summary.is_empty() { p.summary { (doc.summary) } }
+                @if !doc.tags.is_empty() {
+                    ul.tags aria-label="Tags" { @for t in &doc.tags { li { (t) } } }
+                }
+                @if !doc.demographics.is_empty() {
+                    dl.demographics {
+                        @for (k, v) in &doc.demographics { dt { (k.replace('_', " ")) } dd { (v) } }
+                    }
+                }
+                section.card aria-labelledby="listen" {
+                    h2 #listen { "Listen" }
+                    @if delivered.is_empty() {
+                        p.empty { "No recording of this story has been delivered yet." }
+                    }
+                    @for (i, r) in delivered.iter().enumerate() {
+                        figure.recording {
+                            audio #{ "player-" (r.id) } controls preload="metadata"
+                                src={ "/lead/recordings/" (r.id) "/audio" }
+                                aria-describedby={ "cap-" (r.id) } {
+                                a href={ "/lead/recordings/" (r.id) "/audio?download=1" } { "Download the recording" }
+                            }
+                            figcaption #{ "cap-" (r.id) } {
+                                "Recording " (i + 1) " · " (format::position(r.duration_ms))
+                                " · " (r.sample_rate / 1000) "." ((r.sample_rate % 1000) / 100) " kHz, "
+                                @if r.channels == 1 { "mono" } @else { "stereo" }
+                            }
+                        }
+                    }
+                    @if waiting > 0 {
+                        p.hint { (waiting) " more recording(s) not delivered yet." }
+                    }
+                    p.visually-hidden #player-status role="status" aria-live="polite" {}
+                }
+                section.card aria-labelledby="timeline" {
+                    h2 #timeline { "Markers and notes" }
+                    @if notes.is_empty() {
+                        p.empty { "The reporter added no markers or notes." }
+                    } @else {
+                        @if player.is_some() {
+                            p.hint { "Choose a marker or a note to play the recording from there." }
+                        }
+                        ol.timeline { @for n in &notes { (timeline_entry(n, project, player.as_deref())) } }
+                    }
+                }
+            }
+            div.side {
+                (consent_panel(project, &consent, &extras.events))
+                section.card.downloads aria-labelledby="downloads" {
+                    h2 #downloads { "Downloads" }
+                    ul {
+                        @for (i, r) in delivered.iter().enumerate() {
+                            li { a href={ "/lead/recordings/" (r.id) "/audio?download=1" } download {
+                                "Recording " (i + 1) " (WAV, " (format::size(r.bytes)) ")" } }
+                        }
+                        li { a href={ "/lead/stories/" (doc.id) "/story.json" } download { "The story (JSON)" } }
+                        @if consent.grants(tellus_protocol::items::RECORD) {
+                            li { a href={ "/lead/stories/" (doc.id) "/story.csv" } download { "The story (CSV row)" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    respond(
+        StatusCode::OK,
+        layout(&doc.title, Some(&project.name), content),
+    )
+}
+
+/// What is left of a withdrawn story: that it existed and when it was withdrawn.
+pub fn tombstone(project: &Project, withdrawn_at: Option<i64>) -> Response {
+    let content = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
+        div.narrow {
+            h1 { "This story was withdrawn" }
+            div.notice.tombstone role="note" {
+                p {
+                    "The storyteller withdrew their consent"
+                    @if let Some(at) = withdrawn_at { " on " (format::date_ms(at)) }
+                    ". The server deleted the recording and the story's text; nothing of it can be played or exported."
+                }
+                p { strong { "If you hold a copy (a download, an export, notes), delete it now." } }
+            }
+        }
+    };
+    respond(
+        StatusCode::GONE,
+        layout("Withdrawn story", Some(&project.name), content),
+    )
+}
