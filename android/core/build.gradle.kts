@@ -89,6 +89,6 @@ tasks.named("preBuild") { dependsOn(generateBindings, cargoNdk) }
 
 dependencies {
     // JNA with its own libjnidispatch.so for every ABI.
-    api("${libs.jna.get()}@aar")
+    api("net.java.dev.jna:jna:${libs.versions.jna.get()}@aar")
     api(libs.kotlinx.coroutines.android)
 }

@@ -91,17 +91,24 @@ class DeliveryWorker(context: Context, params: WorkerParameters) : CoroutineWork
 object NetworkWatcher {
     fun start(context: Context) {
         val cm = context.getSystemService(ConnectivityManager::class.java)
+        val delivery = (context.applicationContext as TellusApplication).delivery()
         cm.registerDefaultNetworkCallback(object : ConnectivityManager.NetworkCallback() {
             override fun onAvailable(network: Network) = DeliveryScheduler.deliverSoon(context)
+
+            override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) =
+                delivery.networkChanged(kindOf(caps))
+
+            override fun onLost(network: Network) = delivery.networkChanged(kindOf(null))
         })
     }
 
     fun currentKind(context: Context) = context.getSystemService(ConnectivityManager::class.java).let { cm ->
-        val caps = cm.getNetworkCapabilities(cm.activeNetwork)
-        Delivery.networkKind(
-            connected = caps?.hasCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET) == true,
-            // NOT_METERED covers Wi-Fi and unmetered mobile plans alike.
-            metered = caps?.hasCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED) != true,
-        )
+        kindOf(cm.getNetworkCapabilities(cm.activeNetwork))
     }
+
+    private fun kindOf(caps: NetworkCapabilities?) = Delivery.networkKind(
+        connected = caps?.hasCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET) == true,
+        // NOT_METERED covers Wi-Fi and unmetered mobile plans alike.
+        metered = caps?.hasCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED) != true,
+    )
 }

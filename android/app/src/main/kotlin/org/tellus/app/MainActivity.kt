@@ -30,7 +30,7 @@ class MainActivity : ComponentActivity() {
         setContent {
             MaterialTheme {
                 var route by rememberSaveable(stateSaver = Route.Saver) {
-                    mutableStateOf(if (app.isEnrolled) Route.Stories else Route.Enrol)
+                    mutableStateOf<Route>(if (app.isEnrolled) Route.Stories else Route.Enrol)
                 }
                 AppScreens(
                     app = app,

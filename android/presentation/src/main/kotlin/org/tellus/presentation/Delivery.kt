@@ -45,6 +45,9 @@ class Delivery(private val app: TellusApp) {
         }
     }
 
+    /** The phone's network changed: a sync in flight adapts (audio stops on metered if so set). */
+    fun networkChanged(network: NetworkKind) = app.setNetwork(network)
+
     /** The constraint for the follow-up work after `outcome`, or null when none is needed. */
     fun followUpNeed(outcome: DeliveryOutcome): NetworkNeed? = when (outcome) {
         is DeliveryOutcome.Done, is DeliveryOutcome.NeedsEnrolment -> null
