@@ -46,7 +46,8 @@ for _ in $(seq 200); do # the server prints its address once it listens
 done
 TELLUS_SERVER_URL=$(grep -o 'http://[0-9.:]*' "$out/serve.out" | head -1)
 [ -n "$TELLUS_SERVER_URL" ] || { echo "tellus serve did not start" >&2; exit 1; }
-export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_KT_INVITES="$(invites 3)"
+export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_KT_INVITES="$(invites 3)" \
+  TELLUS_ANDROID_INVITES="$(invites 2)"
 eval "$(bash "$mic/test-pulse.sh" start)"
 # Only `tellus_pulse_mic` should reach that daemon: with PULSE_SERVER set, ALSA's pulse
 # plugin takes over the default device and the file-backed microphone is no longer it.
@@ -63,6 +64,9 @@ TELLUS_JVM_OPTS="-Xms256m -Xmx256m -XX:+AlwaysPreTouch" \
   --lib-dir "$bindings/python" --bindings "$bindings/kotlin" \
   --out "${TMPDIR:-/tmp}/tellus-kotlin-test" --main MainKt \
   tests/ffi/kotlin/*.kt || status=1
+
+echo "== The Android app's presentation layer (plain Kotlin) on the JVM"
+bash tests/android/run.sh --lib-dir "$bindings/python" --bindings "$bindings/kotlin" || status=1
 
 echo "== Swift bindings: the C header parses and every symbol it declares is exported"
 header="$bindings/swift/TellusCoreFFI.h"

@@ -1,0 +1,51 @@
+package org.tellus.app
+
+import android.app.Application
+import android.os.Build
+import kotlinx.coroutines.CoroutineScope
+import org.tellus.core.TellusApp
+import org.tellus.presentation.ConsentFormState
+import org.tellus.presentation.Delivery
+import org.tellus.presentation.EnrolState
+import org.tellus.presentation.RecordingState
+import org.tellus.presentation.ReviewState
+import org.tellus.presentation.SettingsState
+import org.tellus.presentation.StoryListState
+import java.io.File
+import java.util.Locale
+
+/**
+ * The one place the app touches the bindings (tests/android/check-layering.sh enforces
+ * it): opens the core on the app's private data folder and hands out the presentation
+ * layer's state holders. Everything else in the app uses those.
+ */
+class TellusApplication : Application() {
+    private lateinit var core: TellusApp
+
+    override fun onCreate() {
+        super.onCreate()
+        // noBackupFilesDir: the data folder (stories, consent, the device token) is never
+        // backed up or moved to another device.
+        core = TellusApp.open(File(noBackupFilesDir, "tellus").path)
+        DeliveryScheduler.deliverSoon(this) // at start: whatever waited while the app was closed
+        NetworkWatcher.start(this)
+    }
+
+    val isEnrolled: Boolean get() = core.account()?.let { !it.needsEnrolment } ?: false
+    val reporterName: String get() = core.account()?.reporterId ?: "reporter"
+
+    fun enrolment() = EnrolState(core, "${Build.MANUFACTURER} ${Build.MODEL}")
+    fun storyList() = StoryListState(core)
+    fun settings() = SettingsState(core)
+    fun delivery() = Delivery(core)
+    fun review(storyId: String) = ReviewState(core, storyId)
+
+    /** A new story for a participant (a label, never their name); returns its id. */
+    fun newStory(storytellerLabel: String): String = core.createStory("", storytellerLabel).id
+
+    fun consentForm(storyId: String) =
+        ConsentFormState(core, storyId, reporterName, Locale.getDefault().language)
+
+    fun recording(storyId: String, scope: CoroutineScope) =
+        RecordingState(core, storyId, core.project().guide, scope)
+}
