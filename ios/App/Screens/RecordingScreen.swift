@@ -153,13 +153,14 @@ struct RecordingScreen: View {
             if let interruption = recording.interruption {
                 Text(interruption).font(.callout).foregroundStyle(.orange)
             }
-            if let stats = recording.stats, stats.framesDropped > 0 || stats.streamErrors > 0 {
+            if let stats: RecorderStatsView = recording.stats, stats.framesDropped > 0 || stats.streamErrors > 0 {
                 Text("\(stats.framesDropped) frames lost · \(stats.streamErrors) stream errors · \(stats.restarts) restarts")
                     .font(.caption).foregroundStyle(.red)
             }
             if !guide.isEmpty {
                 TabView(selection: $question) {
-                    ForEach(Array(guide.enumerated()), id: \.offset) { index, q in
+                    ForEach(guide.indices, id: \.self) { index in
+                        let q: QuestionView = guide[index]
                         VStack {
                             Text(q.text).multilineTextAlignment(.center)
                             Button("Asking this now") { recording.marker(question: q) }

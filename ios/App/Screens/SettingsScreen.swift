@@ -17,7 +17,7 @@ struct SettingsScreen: View {
                 Button("Try parked items again") { model.retryParked() }
                 Button("Sync now") { model.syncSoon() }.disabled(model.syncing)
             }
-            if let account = model.account {
+            if let account: AccountView = model.account {
                 Section("Enrolled") {
                     Text(account.serverUrl)
                     Text("Project \(account.projectId)")

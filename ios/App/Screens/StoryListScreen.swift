@@ -12,7 +12,7 @@ struct StoryListScreen: View {
     var body: some View {
         List {
             ForEach(model.notices, id: \.self) { Text($0).font(.footnote) }
-            if let progress = model.progress, progress.bytesTotal > 0, model.syncing {
+            if let progress: SyncProgressView = model.progress, progress.bytesTotal > 0, model.syncing {
                 ProgressView(value: Double(progress.bytesSent), total: Double(progress.bytesTotal)) {
                     Text("Delivering \(progress.storiesDone) of \(progress.storiesTotal)")
                 }
@@ -25,7 +25,7 @@ struct StoryListScreen: View {
                         Text(row.item.title).font(.headline)
                         Text("\(row.item.storytellerLabel) · \(row.item.recordingCount) recording(s) · \(row.item.noteCount) note(s)")
                             .font(.subheadline).foregroundStyle(.secondary)
-                        if let delivery = row.delivery {
+                        if let delivery: DeliveryStateView = row.delivery {
                             Text(delivery.label).font(.caption).foregroundStyle(color(delivery))
                         }
                     }
