@@ -21,6 +21,7 @@ final class AppModel: ObservableObject {
     @Published var lastError: String?
     @Published private(set) var notices: [String] = []
 
+    // Kept for the model's life; freeing a handle ends its subscription.
     private var storySubscription: SubscriptionHandle?
     private var syncSubscription: SubscriptionHandle?
 
@@ -43,11 +44,6 @@ final class AppModel: ObservableObject {
             }
         })
         reload()
-    }
-
-    deinit {
-        storySubscription?.cancel()
-        syncSubscription?.cancel()
     }
 
     var isEnrolled: Bool { account.map { !$0.needsEnrolment } ?? false }

@@ -5,25 +5,28 @@ import SwiftUI
 import TellusKit
 import UIKit
 
+@MainActor
 final class AppDelegate: NSObject, UIApplicationDelegate {
     let transport = BackgroundUploadTransport()
     private(set) var core: TellusApp?
+    /// Made once, here: a model made in a view's body would subscribe again on every update.
+    private(set) var model: AppModel?
     private(set) var openError: String?
     private let network = NetworkMonitor()
 
     func application(_ application: UIApplication,
                      didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil) -> Bool {
         do {
-            let app: TellusApp = try TellusKit.open(transport: transport)
+            let app: TellusApp = try Tellus.open(transport: transport)
             core = app
+            model = AppModel(core: app)
             network.start(core: app) { Task { _ = try? await app.syncNow() } }
         } catch {
             openError = describe(error)
         }
         // Registered even when the core failed to open, as the system requires; the task
         // then reports failure.
-        BackgroundSync.register { [weak self] in self?.core }
-        transport.reconnect()
+        BackgroundSync.register(core: core)
         BackgroundSync.schedule()
         return true
     }
@@ -42,8 +45,8 @@ struct TellusReporterApp: App {
 
     var body: some Scene {
         WindowGroup {
-            if let core = delegate.core {
-                RootView(model: AppModel(core: core))
+            if let model = delegate.model {
+                RootView(model: model)
             } else {
                 ContentUnavailableView("Tellus cannot open its data",
                                        systemImage: "exclamationmark.triangle",

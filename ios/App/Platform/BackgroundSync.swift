@@ -12,10 +12,10 @@ enum BackgroundSync {
 
     /// From `application(_:didFinishLaunchingWithOptions:)`: registration after launch
     /// is refused by the system.
-    static func register(core: @escaping () -> TellusApp?) {
+    static func register(core: TellusApp?) {
         for identifier in [processingTask, refreshTask] {
             BGTaskScheduler.shared.register(forTaskWithIdentifier: identifier, using: nil) { task in
-                run(task, core: core())
+                run(task, core: core)
             }
         }
     }
@@ -53,8 +53,9 @@ enum BackgroundSync {
                 task.setTaskCompleted(success: false)
             }
         }
-        // The system ends our time: stop at the next safe point. What was sent is kept,
-        // and the next sync resumes from the server's offset.
+        // The system ends our time: stop at the next safe point; syncNow then fails with
+        // Cancelled and completes the task above. What was sent is kept, and the next sync
+        // resumes from the server's offset.
         task.expirationHandler = {
             _ = core.cancelSync()
             work.cancel()

@@ -34,7 +34,11 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
     /// once every event was delivered (urlSessionDidFinishEvents).
     private var relaunchCompletion: (() -> Void)?
 
-    private lazy var backgroundSession: URLSession = {
+    /// Set once in `init`, before any request can arrive.
+    private var backgroundSession: URLSession!
+
+    override init() {
+        super.init()
         let config = URLSessionConfiguration.background(withIdentifier: Self.sessionIdentifier)
         // The core chooses what goes on which network (set_network); the system must not
         // defer uploads to "a good time" on its own.
@@ -46,8 +50,10 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         config.timeoutIntervalForRequest = 60
         config.timeoutIntervalForResource = 30 * 60
         config.httpMaximumConnectionsPerHost = 1
-        return URLSession(configuration: config, delegate: self, delegateQueue: nil)
-    }()
+        // Creating the session with its identifier also reconnects to tasks an earlier
+        // process left in flight; their events arrive at this delegate.
+        backgroundSession = URLSession(configuration: config, delegate: self, delegateQueue: nil)
+    }
 
     private let plainSession: URLSession = {
         let config = URLSessionConfiguration.ephemeral
@@ -57,12 +63,6 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         return URLSession(configuration: config)
     }()
 
-    /// Creates the background session now, so that events the system holds for it (after a
-    /// relaunch) are delivered to this delegate.
-    func reconnect() {
-        _ = backgroundSession
-    }
-
     /// From `application(_:handleEventsForBackgroundURLSession:completionHandler:)`.
     func handleRelaunch(identifier: String, completion: @escaping () -> Void) {
         guard identifier == Self.sessionIdentifier else {
@@ -70,7 +70,6 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
             return
         }
         lock.withLock { relaunchCompletion = completion }
-        reconnect()
     }
 
     // MARK: PlatformTransport
@@ -92,10 +91,17 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         guard size == request.bodyLength else {
             throw TellusError.Network(reason: "the chunk file is not the size the core prepared")
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            let task = backgroundSession.uploadTask(with: urlRequest, fromFile: file)
-            lock.withLock { pending[task.taskIdentifier] = Pending(continuation: continuation) }
-            task.resume()
+        let task = backgroundSession.uploadTask(with: urlRequest, fromFile: file)
+        // When the core drops this request (cancel_sync, the app's background time ending),
+        // uniffi cancels this Swift task: cancel the upload too, which completes it with an
+        // error and resumes the continuation. Nothing waits forever.
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                lock.withLock { pending[task.taskIdentifier] = Pending(continuation: continuation) }
+                task.resume()
+            }
+        } onCancel: {
+            task.cancel()
         }
     }
 
@@ -121,7 +127,7 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         for (name, value) in http.allHeaderFields {
             headers.append(HttpHeader(name: "\(name)".lowercased(), value: "\(value)"))
         }
-        return PlatformResponse(status: UInt16(clamping: http.statusCode), headers: headers, body: [UInt8](body))
+        return PlatformResponse(status: UInt16(clamping: http.statusCode), headers: headers, body: body)
     }
 
     // MARK: URLSessionDataDelegate

@@ -112,7 +112,11 @@ final class RecordingModel: ObservableObject {
     private func handle(_ event: AudioSessionController.Event) {
         switch event {
         case .paused(let reason, _):
-            if !paused { pause() }
+            // Into the core, so the file records a segment boundary here; the paused time
+            // does not count as audio.
+            perform { (session: RecorderSession) in
+                if !session.isPaused() { try session.pause() }
+            }
             interruption = reason
         case .resumable:
             interruption = "The interruption is over. Resume when the storyteller is ready."

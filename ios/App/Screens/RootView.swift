@@ -1,5 +1,6 @@
 // Enrol first; then the story list, from which every other screen opens.
 import SwiftUI
+import UIKit
 import TellusKit
 
 enum Route: Hashable {
@@ -11,7 +12,7 @@ enum Route: Hashable {
 }
 
 struct RootView: View {
-    @StateObject var model: AppModel
+    @ObservedObject var model: AppModel
     @State private var path: [Route] = []
 
     var body: some View {

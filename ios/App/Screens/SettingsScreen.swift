@@ -24,7 +24,7 @@ struct SettingsScreen: View {
                     if account.needsEnrolment { Text("The server no longer accepts this phone: enrol again.").foregroundStyle(.red) }
                 }
             }
-            Section("About") { Text("Tellus core \(TellusKit.coreVersionText)") }
+            Section("About") { Text("Tellus core \(Tellus.coreVersionText)") }
         }
         .navigationTitle("Settings")
         .onAppear { settings = try? model.core.syncSettings() }

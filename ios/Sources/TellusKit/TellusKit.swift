@@ -4,7 +4,8 @@
 @_exported import TellusCore
 import Foundation
 
-public enum TellusKit {
+/// Named apart from the module (TellusKit) so that module-qualified names stay unambiguous.
+public enum Tellus {
     /// The data folder: Application Support/Tellus, excluded from backups (stories are
     /// sensitive and leave the phone only to the project's server), protected until the
     /// phone is first unlocked after a restart. Not `.complete`: recording and upload go
