@@ -125,7 +125,8 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
     private static func platformResponse(_ http: HTTPURLResponse, body: Data) -> PlatformResponse {
         var headers: [HttpHeader] = []
         for (name, value) in http.allHeaderFields {
-            headers.append(HttpHeader(name: "\(name)".lowercased(), value: "\(value)"))
+            let text = (name as? String) ?? "\(name)"
+            headers.append(HttpHeader(name: text.lowercased(), value: (value as? String) ?? "\(value)"))
         }
         return PlatformResponse(status: UInt16(clamping: http.statusCode), headers: headers, body: body)
     }

@@ -148,6 +148,8 @@ struct RecordingScreen: View {
 
     private var guide: [QuestionView] { (try? model.core.project().guide) ?? [] }
 
+    private var hasEarlierRecordings: Bool { !((try? model.core.recordings(story: storyId)) ?? []).isEmpty }
+
     var body: some View {
         VStack(spacing: 16) {
             Text(formatPosition(ms: recording.stats?.positionMs ?? 0))
@@ -202,7 +204,9 @@ struct RecordingScreen: View {
             List(recording.markers, id: \.id) { (note: NoteView) in
                 Text("\(formatPosition(ms: note.atMs ?? 0))  \(note.text)")
             }
-            if recording.finished != nil {
+            // After this recording, or for a draft recorded earlier (the reporter came back
+            // to it): on to the review; never while the microphone is open.
+            if recording.finished != nil || (!recording.isRecording && hasEarlierRecordings) {
                 Button("Review") { path.append(.review(storyId: storyId)) }.buttonStyle(.borderedProminent)
             }
         }
