@@ -13,6 +13,8 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 echo "== the FFI library from Kotlin, Python and the Swift header"
 bash tests/ffi/run.sh 2>&1 | tee -a "$log"
+echo "== iOS: Swift bindings, header and the app's Swift checked against them"
+bash tests/ios/run.sh 2>&1 | tee -a "$log"
 echo "== the official tus clients against the project server"
 bash tests/tus/run.sh 2>&1 | tee -a "$log"
 echo "== the leads' web page in headless Chromium"
