@@ -272,7 +272,7 @@ fn journey(
         ctx,
         "The phone syncs: consent, then the story, then its audio over tus, verified",
     );
-    let engine = SyncEngine::new(store.clone(), transport);
+    let engine = SyncEngine::new(store.clone(), transport.clone());
     engine.set_network(Network::Unmetered);
     let report = rt.block_on(engine.sync()).map_err(|e| e.to_string())?;
     if ctx.json {
@@ -315,6 +315,134 @@ fn journey(
     }
     if !ctx.json {
         println!("Nothing sent: everything on this phone is delivered.");
+    }
+    lead_side(ctx, rt, server, store, &transport, story.id)
+}
+
+/// The lead's half of the journey: enrol with a lead invite, pull the delivered stories
+/// into a folder, export them by consent scope, and see a withdrawal reach that copy.
+fn lead_side(
+    ctx: &Context,
+    rt: &tokio::runtime::Runtime,
+    server: &DemoServer,
+    phone: &Arc<Store>,
+    transport: &Arc<ReqwestTransport>,
+    story: StoryId,
+) -> CmdResult {
+    step(
+        ctx,
+        "A project lead enrols with a lead invite and pulls the stories",
+    );
+    let db = server.db()?;
+    let project = phone.project().map_err(fail)?;
+    let invite =
+        tellus_server::admin::create_invite(&db, &project.id, tellus_server::Role::Lead, 3600)
+            .map_err(|e| e.to_string())?;
+    drop(db);
+    // The lead's laptop keeps its enrolment in a data folder of its own.
+    let laptop_dir = server
+        .data_dir
+        .parent()
+        .ok_or("the demo's folder has no parent")?
+        .join("lead-laptop");
+    let laptop = Store::open(&laptop_dir).map_err(fail)?;
+    let lead = rt
+        .block_on(sync::enrol(
+            &laptop,
+            transport.clone(),
+            &server.url,
+            &invite.code,
+            "Demo lead's laptop",
+        ))
+        .map_err(|e| e.to_string())?;
+    let pulled = laptop_dir.join("stories");
+    let options = tellus_lead::PullOptions::new(&server.url, &lead.token, &pulled);
+    let report = rt
+        .block_on(tellus_lead::pull(&options, &tellus_lead::pull::NoProgress))
+        .map_err(|e| e.to_string())?;
+    if ctx.json {
+        crate::output::json(&report)?;
+    } else {
+        println!(
+            "Pulled into {}: {} story document(s), {} recording(s) ({} bytes), each verified against its SHA-256; {} files in the manifest",
+            pulled.display(),
+            report.stories_written,
+            report.recordings_downloaded,
+            report.bytes_downloaded,
+            report.files
+        );
+    }
+
+    step(
+        ctx,
+        "The lead exports, as far as each storyteller's consent allows",
+    );
+    let folder = tellus_lead::PulledFolder::read(&pulled).map_err(|e| e.to_string())?;
+    for scope in [
+        tellus_lead::ExportScope::Research,
+        tellus_lead::ExportScope::Public,
+    ] {
+        let export = tellus_lead::export::export(
+            &folder,
+            &tellus_lead::ExportOptions {
+                scope,
+                format: tellus_lead::Format::Csv,
+                include_contacts: false,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        if !ctx.json {
+            println!(
+                "A {} export holds {} story(ies) and leaves out {}",
+                scope.as_str(),
+                export.stories,
+                export.left_out
+            );
+        }
+    }
+    if !ctx.json {
+        println!(
+            "(The storyteller agreed to research use but not to sharing publicly, so no public export holds their story.)"
+        );
+    }
+
+    step(
+        ctx,
+        "The storyteller withdraws later: the phone syncs, the lead's next pull removes the copy",
+    );
+    let mut withdraw = ConsentDraft::withdraw(true);
+    withdraw.captured_by = "Demo reporter".into();
+    phone.record_consent(story, &withdraw).map_err(fail)?;
+    let engine = SyncEngine::new(phone.clone(), transport.clone());
+    let synced = rt.block_on(engine.sync()).map_err(|e| e.to_string())?;
+    let again = rt
+        .block_on(tellus_lead::pull(&options, &tellus_lead::pull::NoProgress))
+        .map_err(|e| e.to_string())?;
+    if again.withdrawals != 1 || pulled.join("stories").join(story.to_string()).exists() {
+        return Err("the withdrawal did not reach the lead's copy".into());
+    }
+    let audio_left = phone
+        .recordings(story)
+        .map_err(fail)?
+        .iter()
+        .any(|r| phone.recordings_dir().join(&r.file_name).exists());
+    if audio_left {
+        return Err("the withdrawn story's audio is still on the phone".into());
+    }
+    if !ctx.json {
+        println!(
+            "The phone sent the withdrawal ({} propagated) and deleted its audio; the server purged the audio",
+            synced.withdrawals_propagated
+        );
+        println!(
+            "The lead's pull removed {} file(s) of the story; withdrawals.log says:",
+            again.files_removed
+        );
+        let log = std::fs::read_to_string(pulled.join("withdrawals.log"))
+            .map_err(|e| format!("cannot read the withdrawal log: {e}"))?;
+        for line in log.lines() {
+            println!("  {line}");
+        }
     }
     Ok(())
 }

@@ -229,6 +229,9 @@ fn the_demo_walks_through_a_reporters_journey() {
         "recording(s) delivered",
         "The first story: delivered",
         "Nothing sent: everything on this phone is delivered.",
+        "A research export holds 1 story(ies)",
+        "A public export holds 0 story(ies)",
+        "The lead's pull removed",
     ] {
         assert!(
             text.contains(expected),
