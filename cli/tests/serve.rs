@@ -2,10 +2,12 @@
 //! server killed with SIGKILL in the middle of an upload, restarted, and the upload
 //! completed with a receipt that matches the file.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,25 +15,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn tellus(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tellus"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .env_remove("TELLUS_DATA_DIR")
-        .env_remove("TELLUS_LISTEN");
-    cmd
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tellus(dir).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "tellus {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::{ok, server_address, tellus};
 
 /// A running `tellus serve`, killed (SIGKILL) when dropped.
 struct Serving {
@@ -49,17 +33,8 @@ impl Serving {
 
     fn spawn(mut cmd: Command) -> Serving {
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        // The server prints its address once it is listening; this read waits for it.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Serving { child, base: addr }
+        let base = server_address(&mut child);
+        Serving { child, base }
     }
 
     /// A placeholder for a server about to be started again.

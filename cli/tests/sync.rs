@@ -6,39 +6,21 @@
 
 #[path = "../../core/tests/support/proxy.rs"]
 mod proxy;
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use support::{ok, server_address, tellus};
 use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, NewStory, Recording, RecordingId, RecordingState, Timestamp, items,
 };
 
 const PROJECT: &str = "coproduction-stories-2026";
-
-fn tellus(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tellus"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .env_remove("TELLUS_DATA_DIR")
-        .env_remove("TELLUS_LISTEN");
-    cmd
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tellus(dir).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "tellus {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// `tellus serve` on `listen`; returns the child and its address.
 fn serve(dir: &Path, listen: &str) -> (Child, std::net::SocketAddr) {
@@ -48,14 +30,7 @@ fn serve(dir: &Path, listen: &str) -> (Child, std::net::SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url = server_address(&mut child);
     (child, url.trim_start_matches("http://").parse().unwrap())
 }
 
