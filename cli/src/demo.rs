@@ -29,11 +29,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
         .map_err(|e| format!("cannot create a temporary data folder: {e}"))?;
     let phone_dir = temp.path().join("phone");
     let server_dir = temp.path().join("server");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    let rt = crate::runtime()?;
     let server = DemoServer::start(&rt, &server_dir)?;
     let store = Arc::new(Store::open(&phone_dir).map_err(fail)?);
     let result = journey(ctx, &rt, &server, &store);

@@ -119,10 +119,7 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     };
     let mut options = PullOptions::new(server, token, &args.out);
     options.concurrency = usize::from(args.concurrency);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = crate::runtime()?;
     let bars = Bars::new();
     let result = runtime.block_on(tellus_lead::pull(&options, &bars));
     bars.finish();

@@ -149,6 +149,14 @@ fn main() -> ExitCode {
 /// Every command returns its failure as the one line the user sees.
 pub type CmdResult = Result<(), String>;
 
+/// The async runtime of the commands that talk to the network (sync, pull, serve, demo).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))
+}
+
 /// Turns a core error into that line.
 pub fn fail(e: tellus_core::Error) -> String {
     e.to_string()

@@ -104,10 +104,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     } else {
         logs.try_init()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = crate::runtime()?;
     let data_dir = config.data_dir.clone();
     runtime
         .block_on(tellus_server::serve(

@@ -71,14 +71,6 @@ pub enum SyncCommand {
     Retry,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the network runtime: {e}"))
-}
-
 fn transport() -> Result<Arc<ReqwestTransport>, String> {
     ReqwestTransport::new()
         .map(Arc::new)
@@ -88,7 +80,7 @@ fn transport() -> Result<Arc<ReqwestTransport>, String> {
 pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
     let store = ctx.open_store()?;
     let transport = transport()?;
-    let account = runtime()?
+    let account = crate::runtime()?
         .block_on(sync::enrol(
             &store,
             transport,
@@ -159,7 +151,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
     let bar = ProgressBar::new(!ctx.json && std::io::stderr().is_terminal());
     let shown = bar.clone();
     let _progress = engine.subscribe_progress(move |p: SyncProgress| shown.draw(&p));
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     if !args.watch {
         let result = rt.block_on(engine.sync());
         bar.clear();
@@ -207,10 +199,7 @@ async fn watch(
         let wait = match &result {
             Ok(report) => {
                 unreachable_for = 0;
-                if report.sent_anything()
-                    || !report.parked.is_empty()
-                    || !report.failures.is_empty()
-                {
+                if report.has_news() {
                     print_report(ctx, report)?;
                 }
                 if report.waiting_to_retry > 0 {
@@ -308,7 +297,7 @@ fn print_report(ctx: &Context, report: &SyncReport) -> CmdResult {
     if ctx.json {
         return output::json(report);
     }
-    if !report.sent_anything() && report.parked.is_empty() && report.failures.is_empty() {
+    if !report.has_news() {
         println!("Everything is delivered; nothing to send.");
     }
     if report.consent_events_sent + report.documents_sent > 0 {

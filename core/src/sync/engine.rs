@@ -70,6 +70,12 @@ impl SyncReport {
             || self.withdrawals_propagated > 0
             || self.uploads_terminated > 0
     }
+
+    /// Whether there is anything to tell the reporter: something was sent, or something
+    /// failed or was parked.
+    pub fn has_news(&self) -> bool {
+        self.sent_anything() || !self.parked.is_empty() || !self.failures.is_empty()
+    }
 }
 
 type Outcome = Result<SyncReport, SyncError>;
