@@ -21,6 +21,16 @@ pub(crate) enum SendError {
     Transport(TransportError),
 }
 
+/// A request without an answer ends the run: cancelled, or the server unreachable.
+impl From<SendError> for super::SyncError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Cancelled => super::SyncError::Cancelled,
+            SendError::Transport(t) => super::SyncError::Unreachable(t.0),
+        }
+    }
+}
+
 pub(crate) struct Api {
     pub transport: Arc<dyn Transport>,
     /// No trailing slash.

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::SyncError;
-use super::api::{Api, SendError, error_code, parse, refusal};
+use super::api::{Api, error_code, parse, refusal};
 use super::documents::{consent_event, content_sha256, story_document};
 use super::enrol::refresh_project;
 use super::outbox::{ItemKind, ItemState, OutboxItem};
@@ -105,14 +105,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn now_ms() -> i64 {
     Timestamp::now().as_millis()
-}
-
-/// Ends the run (the server is unreachable, the token is refused, or it was cancelled).
-fn abort(e: SendError) -> SyncError {
-    match e {
-        SendError::Cancelled => SyncError::Cancelled,
-        SendError::Transport(t) => SyncError::Unreachable(t.0),
-    }
 }
 
 impl SyncEngine {
@@ -313,7 +305,7 @@ impl SyncEngine {
             let doc = consent_event(event)?;
             let path = format!("/stories/{story_id}/consent");
             let request = Api::json_body(api.request(Method::Post, &path), &doc);
-            let response = api.send(request).await.map_err(abort)?;
+            let response = api.send(request).await.map_err(SyncError::from)?;
             match response.status {
                 200 | 201 => {
                     let _accepted: Result<ConsentAccepted, _> = parse(&response);
@@ -340,7 +332,7 @@ impl SyncEngine {
                     continue;
                 }
                 if let Some(path) = &item.upload_path
-                    && tus::terminate(api, path).await.map_err(abort)?
+                    && tus::terminate(api, path).await.map_err(SyncError::from)?
                 {
                     report.uploads_terminated += 1;
                 }
@@ -374,7 +366,7 @@ impl SyncEngine {
                 .max(doc_item.sent_revision.map_or(0, |r| r.saturating_add(1)));
             let path = format!("/stories/{story_id}");
             let request = Api::json_body(api.request(Method::Put, &path), &doc);
-            let response = api.send(request).await.map_err(abort)?;
+            let response = api.send(request).await.map_err(SyncError::from)?;
             match response.status {
                 200 | 201 => {
                     let accepted: Result<StoryAccepted, _> = parse(&response);

@@ -7,7 +7,7 @@ use tellus_protocol::{EnrolRequest, EnrolResponse};
 use tokio_util::sync::CancellationToken;
 
 use super::SyncError;
-use super::api::{Api, SendError, parse, refusal};
+use super::api::{Api, parse, refusal};
 use super::outbox::Account;
 use super::transport::{Method, Transport};
 use crate::Store;
@@ -29,13 +29,6 @@ pub fn normalise_server_url(url: &str) -> Result<String, SyncError> {
         return Err(SyncError::Invalid(format!("not a server address: {url:?}")));
     }
     Ok(trimmed.to_string())
-}
-
-fn send_error(e: SendError) -> SyncError {
-    match e {
-        SendError::Cancelled => SyncError::Cancelled,
-        SendError::Transport(t) => SyncError::Unreachable(t.0),
-    }
 }
 
 /// Enrols this device with an invite code. On success the token and the project's
@@ -62,7 +55,7 @@ pub async fn enrol(
         device_label: device_label.trim().to_string(),
     };
     let request = Api::json_body(api.request(Method::Post, "/enrol"), &body);
-    let response = api.send(request).await.map_err(send_error)?;
+    let response = api.send(request).await.map_err(SyncError::from)?;
     if response.status != 201 && response.status != 200 {
         return Err(SyncError::Refused(format!(
             "the server did not accept the invite: {}",
@@ -96,7 +89,7 @@ pub(crate) async fn refresh_project(
     if let Some(etag) = &account.project_etag {
         request = request.header("if-none-match", etag.clone());
     }
-    let response = api.send(request).await.map_err(send_error)?;
+    let response = api.send(request).await.map_err(SyncError::from)?;
     match response.status {
         304 => Ok(false),
         200 => {
