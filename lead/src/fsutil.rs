@@ -91,7 +91,7 @@ pub fn write_atomic(
     }
     result?;
     Ok(FileEntry {
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256: sha256_hex(bytes),
         bytes: bytes.len() as u64,
     })
 }

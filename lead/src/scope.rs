@@ -4,7 +4,6 @@
 //! unless the lead asks for them and `recontact` was granted.
 
 pub use tellus_protocol::ExportScope;
-use tellus_protocol::items;
 
 use crate::folder::PulledStory;
 
@@ -23,13 +22,13 @@ pub fn admits(scope: ExportScope, story: &PulledStory) -> bool {
 /// The storyteller's name and contact as far as their consent (and the lead's choice
 /// about contacts) allows.
 pub fn disclose(story: &PulledStory, include_contacts: bool) -> Disclosure {
-    let identity = story.identity.clone().unwrap_or_default();
+    let identity = story
+        .identity
+        .clone()
+        .unwrap_or_default()
+        .allowed_by(&story.consent);
     Disclosure {
-        name: identity
-            .name
-            .filter(|_| story.consent.grants(items::CREDIT_BY_NAME)),
-        contact: identity
-            .contact
-            .filter(|_| include_contacts && story.consent.grants(items::RECONTACT)),
+        name: identity.name,
+        contact: identity.contact.filter(|_| include_contacts),
     }
 }

@@ -26,10 +26,7 @@ pub fn write_story(
             doc.id
         )));
     }
-    let identity = doc
-        .identity
-        .take()
-        .filter(|i| i.name.is_some() || i.contact.is_some());
+    let identity = doc.identity.take().filter(|i| !i.is_empty());
     // No consent from the server means none known: such a story is in no export.
     let consent = doc.consent.take().unwrap_or_default();
     let mut notes = std::mem::take(&mut doc.notes);

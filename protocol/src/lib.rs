@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use consent::{ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
-pub use scope::ExportScope;
+pub use scope::{ExportScope, csv_field};
 pub use story::{IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc};
 
 /// Path prefix of every v1 route.

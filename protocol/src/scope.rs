@@ -53,6 +53,18 @@ impl ExportScope {
     }
 }
 
+/// A CSV field as every Tellus export writes it: quoted, quotes doubled, and a leading
+/// = + - @ defused so a spreadsheet does not run it as a formula. One function, so the
+/// server's CSV and a pulled folder's CSV cannot differ.
+pub fn csv_field(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +100,14 @@ mod tests {
             assert_eq!(ExportScope::parse(scope.as_str()), Some(scope));
         }
         assert_eq!(ExportScope::parse("everything"), None);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "\"plain\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(csv_field("a,b\nc"), "\"a,b\nc\"");
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ConsentSummary;
+use crate::{ConsentSummary, items};
 
 /// One story, as delivered. Built on the phone from the core's `Story`, its `Note`s,
 /// `Recording`s and (only as consent allows) its `Identity`.
@@ -52,6 +52,25 @@ pub struct IdentityDoc {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+}
+
+impl IdentityDoc {
+    /// What of it the storyteller's consent allows to be kept or shown: a name only with
+    /// `credit_by_name`, contact details only with `recontact`.
+    pub fn allowed_by(mut self, consent: &ConsentSummary) -> Self {
+        if !consent.grants(items::CREDIT_BY_NAME) {
+            self.name = None;
+        }
+        if !consent.grants(items::RECONTACT) {
+            self.contact = None;
+        }
+        self
+    }
+
+    /// Neither a name nor contact details.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.contact.is_none()
+    }
 }
 
 /// A note or a marker (mirrors the core's `Note`).

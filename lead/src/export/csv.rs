@@ -2,6 +2,8 @@
 //! export: every field quoted, and a leading `= + - @` defused with `'` so that a
 //! spreadsheet does not run it as a formula.
 
+use tellus_protocol::csv_field;
+
 use super::{ExportRecord, clock};
 
 pub fn render(records: &[ExportRecord], include_contacts: bool) -> Vec<u8> {
@@ -77,34 +79,11 @@ pub fn render(records: &[ExportRecord], include_contacts: bool) -> Vec<u8> {
         out.push_str(
             &fields
                 .iter()
-                .map(|f| field(f))
+                .map(|f| csv_field(f))
                 .collect::<Vec<_>>()
                 .join(","),
         );
         out.push('\n');
     }
     out.into_bytes()
-}
-
-fn field(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field;
-
-    #[test]
-    fn fields_are_quoted_and_formulas_defused() {
-        assert_eq!(field("plain"), "\"plain\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");
-        assert_eq!(field("a,b\nc"), "\"a,b\nc\"");
-    }
 }

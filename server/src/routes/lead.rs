@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rusqlite::{OptionalExtension, params};
 use tellus_protocol::{
-    Change, ChangeKind, ChangesPage, ExportScope, Receipt, StoryDocument, items,
+    Change, ChangeKind, ChangesPage, ExportScope, Receipt, StoryDocument, csv_field,
 };
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
@@ -221,10 +221,12 @@ pub async fn serve_audio(
     }
     let storage = app.storage.clone();
     let key = id.clone();
-    let opened = tokio::task::spawn_blocking(move || storage.open(&key))
-        .await
-        .map_err(|e| Error::Config(format!("a blocking task failed: {e}")))?
-        .map_err(|e| Error::io("cannot open stored audio", e))?;
+    let opened = crate::db::blocking(move || {
+        storage
+            .open(&key)
+            .map_err(|e| Error::io("cannot open stored audio", e))
+    })
+    .await?;
     let (file, size) = opened.ok_or_else(|| Error::not_found("delivered recording"))?;
     // A Range is honoured unless If-Range names another version.
     let if_range_ok = headers
@@ -289,17 +291,6 @@ pub fn parse_scope(text: Option<&str>) -> Result<ExportScope> {
     }
 }
 
-/// A CSV field: quoted, quotes doubled, and a leading = + - @ defused so a spreadsheet
-/// does not run it as a formula.
-fn csv_field(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
 /// The header line of every CSV export (the whole project's and one story's).
 pub const CSV_HEADER: &str = "story_id,revision,status,title,summary,storyteller,credited_name,tags,recordings,consent_granted,updated_at\n";
 
@@ -330,8 +321,7 @@ pub fn csv_row(
     let name = row
         .identity
         .and_then(|t| serde_json::from_str::<tellus_protocol::IdentityDoc>(&t).ok())
-        .and_then(|i| i.name)
-        .filter(|_| consent.grants(items::CREDIT_BY_NAME))
+        .and_then(|i| i.allowed_by(&consent).name)
         .unwrap_or_default();
     let delivered: u32 = conn.query_row(
         "SELECT COUNT(*) FROM recordings WHERE story_id = ?1",

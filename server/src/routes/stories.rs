@@ -184,7 +184,7 @@ pub async fn put_story(
                     }
                 }
             }
-            let identity_text = (identity.name.is_some() || identity.contact.is_some())
+            let identity_text = (!identity.is_empty())
                 .then(|| serde_json::to_string(&identity).unwrap_or_default());
             tx.execute(
                 "INSERT INTO stories (id, project_id, reporter_id, revision, document, identity, updated_at)
@@ -313,18 +313,11 @@ fn forget_identity_beyond(tx: &Connection, story_id: &str, consent: &ConsentSumm
         [story_id],
         |r| r.get(0),
     )?;
-    let Some(mut identity) = stored.and_then(|t| serde_json::from_str::<IdentityDoc>(&t).ok())
-    else {
+    let Some(identity) = stored.and_then(|t| serde_json::from_str::<IdentityDoc>(&t).ok()) else {
         return Ok(());
     };
-    if !consent.grants(items::CREDIT_BY_NAME) {
-        identity.name = None;
-    }
-    if !consent.grants(items::RECONTACT) {
-        identity.contact = None;
-    }
-    let text = (identity.name.is_some() || identity.contact.is_some())
-        .then(|| serde_json::to_string(&identity).unwrap_or_default());
+    let identity = identity.allowed_by(consent);
+    let text = (!identity.is_empty()).then(|| serde_json::to_string(&identity).unwrap_or_default());
     tx.execute(
         "UPDATE stories SET identity = ?2 WHERE id = ?1",
         params![story_id, text],
@@ -422,17 +415,12 @@ pub fn lead_view(conn: &Connection, project_id: &str, id: &str) -> Result<StoryD
     let text = row.document.ok_or_else(|| Error::not_found("story"))?;
     let mut doc: StoryDocument = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("a stored story cannot be read: {e}")))?;
-    let mut identity: IdentityDoc = row
+    let identity = row
         .identity
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    if !consent.grants(items::CREDIT_BY_NAME) {
-        identity.name = None;
-    }
-    if !consent.grants(items::RECONTACT) {
-        identity.contact = None;
-    }
-    doc.identity = (identity.name.is_some() || identity.contact.is_some()).then_some(identity);
+        .and_then(|t| serde_json::from_str::<IdentityDoc>(&t).ok())
+        .unwrap_or_default()
+        .allowed_by(&consent);
+    doc.identity = (!identity.is_empty()).then_some(identity);
     for recording in &mut doc.recordings {
         recording.delivered = conn
             .query_row(
