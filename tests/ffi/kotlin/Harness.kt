@@ -2,7 +2,10 @@
 // app on a temporary data folder. Main.kt runs every suite and prints the closing line.
 
 import org.tellus.core.*
+import java.io.File
 import java.nio.file.Files
+import java.security.MessageDigest
+import java.util.concurrent.TimeUnit
 
 var passed = 0
 val failures = mutableListOf<String>()
@@ -46,3 +49,15 @@ fun consentChoices(vararg granted: String, name: String? = null) = ConsentChoice
     contact = null,
 )
 
+/** Waits for `condition`, polling every 10 ms, failing after `seconds`. */
+fun waitUntil(seconds: Long = 30, condition: () -> Boolean) {
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds)
+    while (!condition()) {
+        if (System.nanoTime() > deadline) throw AssertionError("timed out waiting")
+        Thread.sleep(10)
+    }
+}
+
+/** Lowercase hex SHA-256 of a file. */
+fun sha256(file: File) =
+    MessageDigest.getInstance("SHA-256").digest(file.readBytes()).joinToString("") { "%02x".format(it) }

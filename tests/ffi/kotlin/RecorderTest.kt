@@ -5,7 +5,6 @@
 
 import org.tellus.core.*
 import java.io.File
-import java.security.MessageDigest
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
@@ -16,17 +15,6 @@ private val rate = (System.getenv("TELLUS_MIC_RATE") ?: "16000").toInt()
 private fun request(maxMs: Long?, device: String? = null) =
     // The input file is at `rate`; asking for it makes the plug device pass samples through unconverted.
     RecordingRequest(device = device, stereo = false, sampleRate = rate.toUInt(), maxDurationMs = maxMs?.toULong())
-
-private fun waitUntil(seconds: Long = 30, condition: () -> Boolean) {
-    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds)
-    while (!condition()) {
-        if (System.nanoTime() > deadline) throw AssertionError("timed out waiting")
-        Thread.sleep(10)
-    }
-}
-
-private fun sha256(file: File) =
-    MessageDigest.getInstance("SHA-256").digest(file.readBytes()).joinToString("") { "%02x".format(it) }
 
 /** The bytes of a WAV file's `data` chunk. */
 private fun wavData(file: File): ByteArray {

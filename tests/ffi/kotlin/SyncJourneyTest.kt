@@ -14,7 +14,6 @@ import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
-import java.security.MessageDigest
 import java.time.Duration
 import java.util.Collections
 import java.util.concurrent.CountDownLatch
@@ -23,17 +22,6 @@ import java.util.concurrent.TimeUnit
 private val server = System.getenv("TELLUS_SERVER_URL") ?: error("TELLUS_SERVER_URL is not set")
 private val invites = ArrayDeque((System.getenv("TELLUS_KT_INVITES") ?: "").split(","))
 private val micRate = (System.getenv("TELLUS_MIC_RATE") ?: "16000").toInt()
-
-private fun sha256Hex(file: File) =
-    MessageDigest.getInstance("SHA-256").digest(file.readBytes()).joinToString("") { "%02x".format(it) }
-
-private fun waitFor(seconds: Long = 30, condition: () -> Boolean) {
-    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds)
-    while (!condition()) {
-        if (System.nanoTime() > deadline) throw AssertionError("timed out waiting")
-        Thread.sleep(10)
-    }
-}
 
 /** Enrols, records consent and a 3 s interview with a marker and a note; returns the recording. */
 private fun recordReadyStory(app: TellusApp, title: String): Pair<StoryView, FinishedRecordingView> {
@@ -45,7 +33,7 @@ private fun recordReadyStory(app: TellusApp, title: String): Pair<StoryView, Fin
         story.id, RecordingRequest(device = null, stereo = false, sampleRate = micRate.toUInt(), maxDurationMs = 3_000UL),
     ).use { session ->
         session.addMarker("", project.guide.first().id)
-        waitFor { session.hasStopped() }
+        waitUntil { session.hasStopped() }
         session.addNoteAt("The receptionist knew my name", 2_000UL)
         session.stop()
     }
@@ -112,7 +100,7 @@ fun syncJourneyTests() {
             expect(progressThread != null && progressThread != Thread.currentThread()) { "progress on $progressThread" }
             val receipt = report.delivered.single()
             expect(receipt.recordingId == recording.recordingId && receipt.sha256 == recording.sha256) { "$receipt" }
-            expect(receipt.sha256 == sha256Hex(File(recording.path)) && receipt.bytes == recording.bytes) { "$receipt" }
+            expect(receipt.sha256 == sha256(File(recording.path)) && receipt.bytes == recording.bytes) { "$receipt" }
             expect(app.deliveryState(story.id) == DeliveryStateView.Delivered(false)) { "${app.deliveryState(story.id)}" }
             expect(app.receipts().single().sha256 == recording.sha256) { "${app.receipts()}" }
             val again = runBlocking { app.syncNow() }

@@ -9,11 +9,11 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
 import unittest
 import wave
 
 import tellus_ffi as tellus
+from helpers import wait_until
 
 SPEECH = os.environ["TELLUS_MIC_INFILE"]
 RATE = int(os.environ.get("TELLUS_MIC_RATE", "16000"))
@@ -24,14 +24,6 @@ def fresh_story():
     app.set_project_json(tellus.sample_project_json())
     story = app.create_story("Recorded from Python", "Participant 1")
     return app, story
-
-
-def wait_until(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
 
 
 class Recorder(unittest.TestCase):

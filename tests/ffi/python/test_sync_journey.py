@@ -9,10 +9,10 @@ import hashlib
 import os
 import tempfile
 import threading
-import time
 import unittest
 
 import tellus_ffi as tellus
+from helpers import wait_until
 
 SERVER = os.environ["TELLUS_SERVER_URL"]
 INVITES = os.environ["TELLUS_PY_INVITES"].split(",")
@@ -21,14 +21,6 @@ RATE = int(os.environ.get("TELLUS_MIC_RATE", "16000"))
 
 def new_app():
     return tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-sync-"))
-
-
-def wait_until(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
 
 
 class SyncJourney(unittest.TestCase):
