@@ -28,24 +28,14 @@ export TELLUS_SPEECH_WAV="$out/speech/speech-16000.wav"
 # A real project server on loopback for the sync journeys, with reporter invites.
 cargo build -q --locked -p tellus-cli
 tellus="${CARGO_TARGET_DIR:-target}/debug/tellus"
-"$tellus" --data-dir "$out/server" admin project create >/dev/null
-invites() {
+. tests/support/serve.sh
+tellus_serve "$tellus" "$out"
+server_pid=$TELLUS_SERVE_PID TELLUS_SERVER_URL=$TELLUS_SERVE_URL
+invites() { # N reporter invite codes, comma-separated
   local codes=() i
-  for i in $(seq "$1"); do
-    codes+=("$("$tellus" --data-dir "$out/server" --json admin invite --project coproduction-stories-2026 --role reporter |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')")
-  done
+  for i in $(seq "$1"); do codes+=("$(tellus_invite reporter)"); done
   (IFS=,; echo "${codes[*]}")
 }
-TELLUS_LOG=warn "$tellus" --data-dir "$out/server" serve --listen 127.0.0.1:0 >"$out/serve.out" 2>"$out/serve.log" &
-server_pid=$!
-for _ in $(seq 200); do # the server prints its address once it listens
-  grep -q '^listening on' "$out/serve.out" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$out/serve.log" >&2; exit 1; }
-  sleep 0.05
-done
-TELLUS_SERVER_URL=$(grep -o 'http://[0-9.:]*' "$out/serve.out" | head -1)
-[ -n "$TELLUS_SERVER_URL" ] || { echo "tellus serve did not start" >&2; exit 1; }
 export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_KT_INVITES="$(invites 3)" \
   TELLUS_ANDROID_INVITES="$(invites 2)"
 eval "$(bash "$mic/test-pulse.sh" start)"

@@ -18,25 +18,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-project=coproduction-stories-2026
-"$TELLUS_BIN" --data-dir "$data/server" admin project create >/dev/null
-invites() {
+. tests/support/serve.sh
+tellus_serve "$TELLUS_BIN" "$data"
+server_pid=$TELLUS_SERVE_PID url=$TELLUS_SERVE_URL
+invites() { # N reporter invite codes, one a line
   local i
-  for i in $(seq "$1"); do
-    "$TELLUS_BIN" --data-dir "$data/server" --json admin invite --project "$project" --role reporter |
-      "$TUS_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["code"])'
-  done
+  for i in $(seq "$1"); do tellus_invite reporter; done
 }
-TELLUS_LOG=warn "$TELLUS_BIN" --data-dir "$data/server" serve --listen 127.0.0.1:0 >"$data/serve.out" 2>"$data/serve.log" &
-server_pid=$!
-# The server prints its address once it listens: wait for that line, with a deadline.
-for _ in $(seq 200); do
-  grep -q '^listening on' "$data/serve.out" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$data/serve.log" >&2; exit 1; }
-  sleep 0.05
-done
-url=$(grep -o 'http://[0-9.:]*' "$data/serve.out" | head -1)
-[ -n "$url" ] || { echo "tellus serve did not start" >&2; exit 1; }
 
 status=0
 echo "== tus-js-client against tellus serve"

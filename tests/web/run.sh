@@ -22,27 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-project=coproduction-stories-2026
-"$TELLUS_BIN" --data-dir "$data/server" admin project create >/dev/null
-invite() {
-  "$TELLUS_BIN" --data-dir "$data/server" --json admin invite --project "$project" --role "$1" |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'
-}
-TELLUS_LOG=warn "$TELLUS_BIN" --data-dir "$data/server" serve --listen 127.0.0.1:0 >"$data/serve.out" 2>"$data/serve.log" &
-server_pid=$!
-# The server prints its address once it listens: wait for that line, with a deadline.
-for _ in $(seq 200); do
-  grep -q '^listening on' "$data/serve.out" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$data/serve.log" >&2; exit 1; }
-  sleep 0.05
-done
-url=$(grep -o 'http://[0-9.:]*' "$data/serve.out" | head -1)
-[ -n "$url" ] || { echo "tellus serve did not start" >&2; exit 1; }
+. tests/support/serve.sh
+tellus_serve "$TELLUS_BIN" "$data"
+server_pid=$TELLUS_SERVE_PID url=$TELLUS_SERVE_URL
 
 echo "== playwright-core and headless chromium against tellus serve"
 TELLUS_URL="$url" \
-  TELLUS_REPORTER_INVITES="$(invite reporter) $(invite reporter)" \
-  TELLUS_LEAD_INVITE="$(invite lead)" \
+  TELLUS_REPORTER_INVITES="$(tellus_invite reporter) $(tellus_invite reporter)" \
+  TELLUS_LEAD_INVITE="$(tellus_invite lead)" \
   TELLUS_ARTEFACTS="$artefacts" \
   TELLUS_CHROMIUM="$WEB_CHROMIUM" \
   TELLUS_PROFILE="$data/chromium-profile" \
