@@ -49,11 +49,27 @@ fn main() {
     let mut ours = Vec::new();
     let mut curl = Vec::new();
     let mut curl_checked = Vec::new();
+    // TELLUS_BENCH_ONLY=ours|curl runs one side alone (for profiling with perf).
+    let only = std::env::var("TELLUS_BENCH_ONLY").unwrap_or_default();
     for round in 0..3 {
-        ours.push(our_upload(&rt, &server, work.path(), bytes, round).0);
-        curl.push(curl_upload(&rt, &server, work.path(), bytes, round, false));
-        curl_checked.push(curl_upload(&rt, &server, work.path(), bytes, round, true));
+        if only != "curl" {
+            ours.push(our_upload(&rt, &server, work.path(), bytes, round).0);
+        }
+        if only != "ours" {
+            curl.push(curl_upload(&rt, &server, work.path(), bytes, round, false));
+            curl_checked.push(curl_upload(&rt, &server, work.path(), bytes, round, true));
+        }
         clear_server_audio(&server);
+    }
+    let (cpu_ours, cpu_curl) = (
+        CPU_OURS.with(|c| mean(&c.borrow())),
+        CPU_CURL.with(|c| mean(&c.borrow())),
+    );
+    if !only.is_empty() {
+        println!(
+            "  ours {ours:.2?} s ({cpu_ours:.2} CPU s), curl {curl:.2?} s ({cpu_curl:.2} CPU s), curl with checksum {curl_checked:.2?} s"
+        );
+        return;
     }
     let best = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
     let (ours_s, curl_s) = (best(&ours), best(&curl));
@@ -74,6 +90,9 @@ fn main() {
         "  throughput ratio ours / curl: {:.3} (goal >= 0.95)",
         curl_s / ours_s
     );
+    println!(
+        "  CPU seconds per upload (server + client, mean): ours {cpu_ours:.2}, curl {cpu_curl:.2}"
+    );
     // The same single request with an Upload-Checksum of the whole body: the server then
     // hashes every byte twice, as it does for our per-chunk checksums.
     let checked_s = best(&curl_checked);
@@ -91,6 +110,39 @@ fn main() {
         peak_kb as f64 / 1024.0
     );
     clear_server_audio(&server);
+}
+
+thread_local! {
+    static CPU_OURS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CPU_CURL: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// CPU seconds (user + system) of this process (the server) and its waited-for children
+/// (the client), from /proc/self/stat: on two shared cores the ratio is bounded by how
+/// much work each side makes the machine do, so it is printed beside the times.
+struct CpuClock(f64);
+
+impl CpuClock {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        // Fields after the parenthesised command name; utime is field 14 (index 11 here).
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let ticks: f64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum();
+        CpuClock(ticks / 100.0)
+    }
+
+    fn elapsed(&self) -> f64 {
+        CpuClock::now().0 - self.0
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -157,10 +209,12 @@ fn our_upload(
         .unwrap();
     phone.store.mark_ready(story).unwrap();
     let _ = work;
+    let cpu = CpuClock::now();
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD, phone.dir.path())
         .output()
         .unwrap();
+    CPU_OURS.with(|c| c.borrow_mut().push(cpu.elapsed()));
     assert!(
         out.status.success(),
         "{}",
@@ -222,6 +276,7 @@ fn curl_upload(
         let value = base64::engine::general_purpose::STANDARD.encode(digest);
         checksum = vec!["-H".to_string(), format!("Upload-Checksum: sha256 {value}")];
     }
+    let cpu = CpuClock::now();
     let start = Instant::now();
     let out = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
@@ -238,6 +293,9 @@ fn curl_upload(
         .output()
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
+    if !with_checksum {
+        CPU_CURL.with(|c| c.borrow_mut().push(cpu.elapsed()));
+    }
     let code = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(code, "201", "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(&path).unwrap();

@@ -6,7 +6,7 @@
 //! not match its `Upload-Checksum` is cut back to where it started (460); a full disk
 //! cuts back to the last committed offset (507), so nothing is ever half-written.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use futures_util::StreamExt;
 use sha1::Sha1;
@@ -43,13 +43,6 @@ impl Hasher {
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Hasher::Sha1(h) => h.update(bytes),
-            Hasher::Sha256(h) => h.update(bytes),
-        }
-    }
-
     fn finish(self) -> Vec<u8> {
         match self {
             Hasher::Sha1(h) => h.finalize().to_vec(),
@@ -81,13 +74,16 @@ pub async fn receive(
         .await
         .map_err(|e| Error::io("cannot seek in the spool file", e))?;
 
-    let mut hasher = checksum.as_ref().map(|(a, _)| Hasher::new(*a));
+    let mut hasher = checksum
+        .as_ref()
+        .map(|(a, _)| Background::start(Hasher::new(*a)));
     // The whole file's running hash, when it is known up to `start`.
-    let mut whole = app
+    let known = app
         .uploads
         .take_hash(&upload.id, start)
         .or_else(|| (start == 0).then(Sha256::new));
-    let before = whole.clone();
+    let before = known.clone();
+    let mut whole = known.map(Background::start);
     let mut received: u64 = 0;
     let mut committed = start;
     let mut cut = false;
@@ -112,10 +108,10 @@ pub async fn receive(
             ));
         }
         if let Some(h) = hasher.as_mut() {
-            h.update(&bytes);
+            h.update(bytes.clone()).await;
         }
         if let Some(w) = whole.as_mut() {
-            w.update(&bytes);
+            w.update(bytes.clone()).await;
         }
         if let Err(e) = file.write_all(&bytes).await {
             break Some(Error::io("cannot write the spool file", e));
@@ -145,7 +141,9 @@ pub async fn receive(
 
     if !cut {
         if let (Some(h), Some((algorithm, expected))) = (hasher, checksum) {
-            if h.finish() != expected {
+            // A hashing thread that died leaves the chunk unverified: refused like a
+            // mismatch, so the client sends it again.
+            if h.finish().await.map(Hasher::finish) != Some(expected) {
                 let _ = file.flush().await;
                 let inner = file.into_inner();
                 inner
@@ -182,10 +180,68 @@ pub async fn receive(
     if upload.offset != committed {
         state::set_offset(app, &upload.id, upload.offset).await?;
     }
-    if let Some(whole) = whole {
-        app.uploads.keep_hash(&upload.id, upload.offset, whole);
+    if let Some(whole) = whole
+        && let Some(hash) = whole.finish().await
+    {
+        app.uploads.keep_hash(&upload.id, upload.offset, hash);
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
+}
+
+trait Feed: Send + 'static {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Feed for Sha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Feed for Hasher {
+    fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Sha256(h) => h.update(bytes),
+        }
+    }
+}
+
+/// A hash fed on a blocking thread while the handler reads the socket and writes the
+/// file: the chunk's checksum and the upload's running SHA-256 each get a thread, so a
+/// PATCH is not slower to receive than a plain body and the two hashes of every byte
+/// use the idle core instead of queueing on the handler's.
+struct Background<H> {
+    bytes: tokio::sync::mpsc::Sender<Bytes>,
+    hashed: tokio::task::JoinHandle<H>,
+}
+
+impl<H: Feed> Background<H> {
+    /// Frames in flight to the hashing thread; it keeps up, so this rarely fills.
+    const QUEUE: usize = 64;
+
+    fn start(mut hash: H) -> Self {
+        let (bytes, mut queue) = tokio::sync::mpsc::channel::<Bytes>(Self::QUEUE);
+        let hashed = tokio::task::spawn_blocking(move || {
+            while let Some(frame) = queue.blocking_recv() {
+                hash.feed(&frame);
+            }
+            hash
+        });
+        Background { bytes, hashed }
+    }
+
+    async fn update(&mut self, frame: Bytes) {
+        // The thread only stops when this side is dropped or it panicked; then `finish`
+        // returns None and the file is hashed from disk at the end instead.
+        let _ = self.bytes.send(frame).await;
+    }
+
+    /// The hash of everything fed, once the thread has caught up.
+    async fn finish(self) -> Option<H> {
+        drop(self.bytes);
+        self.hashed.await.ok()
+    }
 }
 
 /// Flushes the buffer and fsyncs the data, so that an offset covering it may be reported.
