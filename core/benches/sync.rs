@@ -67,7 +67,7 @@ fn main() {
     );
     if !only.is_empty() {
         println!(
-            "  ours {ours:.2?} s ({cpu_ours:.2} CPU s), curl {curl:.2?} s ({cpu_curl:.2} CPU s), curl with checksum {curl_checked:.2?} s"
+            "  ours {ours:.2?} s (CPU s {cpu_ours}), curl {curl:.2?} s (CPU s {cpu_curl}), curl with checksum {curl_checked:.2?} s"
         );
         return;
     }
@@ -90,9 +90,7 @@ fn main() {
         "  throughput ratio ours / curl: {:.3} (goal >= 0.95)",
         curl_s / ours_s
     );
-    println!(
-        "  CPU seconds per upload (server + client, mean): ours {cpu_ours:.2}, curl {cpu_curl:.2}"
-    );
+    println!("  CPU seconds per upload (mean): ours {cpu_ours}, curl {cpu_curl}");
     // The same single request with an Upload-Checksum of the whole body: the server then
     // hashes every byte twice, as it does for our per-chunk checksums.
     let checked_s = best(&curl_checked);
@@ -113,36 +111,64 @@ fn main() {
 }
 
 thread_local! {
-    static CPU_OURS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-    static CPU_CURL: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CPU_OURS: std::cell::RefCell<Vec<CpuClock>> = const { std::cell::RefCell::new(Vec::new()) };
+    static CPU_CURL: std::cell::RefCell<Vec<CpuClock>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// CPU seconds (user + system) of this process (the server) and its waited-for children
 /// (the client), from /proc/self/stat: on two shared cores the ratio is bounded by how
 /// much work each side makes the machine do, so it is printed beside the times.
-struct CpuClock(f64);
+#[derive(Clone, Copy, Default)]
+struct CpuClock {
+    server: f64,
+    client: f64,
+}
 
 impl CpuClock {
     fn now() -> Self {
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        // Fields after the parenthesised command name; utime is field 14 (index 11 here).
+        // Fields after the parenthesised command name: utime, stime, cutime, cstime are
+        // fields 14-17 (11-14 here), in ticks of 1/100 s.
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let ticks: f64 = rest
+        let t: Vec<f64> = rest
             .split_whitespace()
             .skip(11)
             .take(4)
-            .map(|v| v.parse::<f64>().unwrap())
-            .sum();
-        CpuClock(ticks / 100.0)
+            .map(|v| v.parse::<f64>().unwrap() / 100.0)
+            .collect();
+        CpuClock {
+            server: t[0] + t[1],
+            client: t[2] + t[3],
+        }
     }
 
-    fn elapsed(&self) -> f64 {
-        CpuClock::now().0 - self.0
+    fn elapsed(&self) -> CpuClock {
+        let now = CpuClock::now();
+        CpuClock {
+            server: now.server - self.server,
+            client: now.client - self.client,
+        }
     }
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
+impl std::fmt::Display for CpuClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} (server {:.2} + client {:.2})",
+            self.server + self.client,
+            self.server,
+            self.client
+        )
+    }
+}
+
+fn mean(v: &[CpuClock]) -> CpuClock {
+    let n = v.len().max(1) as f64;
+    CpuClock {
+        server: v.iter().map(|c| c.server).sum::<f64>() / n,
+        client: v.iter().map(|c| c.client).sum::<f64>() / n,
+    }
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
