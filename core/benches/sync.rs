@@ -1,7 +1,7 @@
 //! Upload throughput and memory of the sync client, against a baseline measured in the
 //! same run (DESIGN.md §7):
 //!
-//! 1. our client (`SyncEngine`: tus, 8 MiB chunks with per-chunk SHA-256, then the
+//! 1. our client (`SyncEngine`: tus, chunks of 8 to 64 MiB with per-chunk SHA-256, then the
 //!    receipt) uploading a 500 MB recording to tellus-server on loopback, vs curl sending
 //!    the same file to the same server in ONE plain request (tus creation-with-upload
 //!    carrying the whole file, no per-chunk checksum): the ratio of their throughputs;
