@@ -53,8 +53,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
 struct DemoServer {
     url: String,
     data_dir: std::path::PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    running: tellus_server::Running,
 }
 
 impl DemoServer {
@@ -64,29 +63,13 @@ impl DemoServer {
             data_dir: dir.to_path_buf(),
             ..tellus_server::ServerConfig::default()
         };
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = rt.spawn(async move {
-            tellus_server::serve(
-                config,
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())
-        });
-        let addr = rt
-            .block_on(addr_rx)
-            .map_err(|_| "the demo's server did not start".to_string())?;
+        let running = rt
+            .block_on(tellus_server::Running::start(config))
+            .map_err(|e| format!("the demo's server did not start: {e}"))?;
         Ok(DemoServer {
-            url: format!("http://{addr}"),
+            url: running.url(),
             data_dir: dir.to_path_buf(),
-            stop,
-            task,
+            running,
         })
     }
 
@@ -99,8 +82,7 @@ impl DemoServer {
     }
 
     fn stop(self, rt: &tokio::runtime::Runtime) {
-        let _ = self.stop.send(());
-        let _ = rt.block_on(self.task);
+        let _ = rt.block_on(self.running.stop());
     }
 }
 

@@ -154,23 +154,10 @@ async fn main() {
     let populated = populate.elapsed();
     drop(db);
 
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = config.clone();
-    tokio::spawn(async move {
-        tellus_server::serve(
-            run,
-            move |addr| {
-                let _ = addr_tx.send(addr);
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
+    let server = tellus_server::Running::start(config.clone())
         .await
         .expect("serve");
-    });
-    let base = format!("http://{}", addr_rx.await.expect("address"));
+    let base = server.url();
     let http = reqwest::Client::new();
     let cookie = format!("tellus_lead={}", lead.token);
     let page = |path: String| {

@@ -123,6 +123,13 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let (listener, addr, app) = bind(config).await?;
+    on_listening(addr);
+    run(listener, app, shutdown).await
+}
+
+/// Listens on `config.listen` and opens the data folder.
+async fn bind(config: ServerConfig) -> Result<(TcpListener, SocketAddr, App)> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;
@@ -130,13 +137,59 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| Error::io("cannot read the listening address", e))?;
     let app = App::open(config)?;
-    tus::spawn_expiry_sweeper(app.clone());
     tracing::info!(%addr, "listening");
-    on_listening(addr);
+    Ok((listener, addr, app))
+}
+
+async fn run(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    tus::spawn_expiry_sweeper(app.clone());
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::io("the server stopped", e))
+}
+
+/// A server serving on the current tokio runtime until `stop` (or until dropped), for
+/// programs that embed one: the CLI's demo, the benchmarks and the tests.
+pub struct Running {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Listens, opens the data folder and serves; returns once it is listening, or the
+    /// reason it cannot (address in use, data folder unusable).
+    pub async fn start(config: ServerConfig) -> Result<Running> {
+        let (listener, addr, app) = bind(config).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, app, async move {
+            // Resolves on `stop` and when the handle is dropped.
+            let _ = stopped.await;
+        }));
+        Ok(Running { addr, stop, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://` and the address.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns how serving ended.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(|e| Error::io("the server stopped", std::io::Error::other(e)))?
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

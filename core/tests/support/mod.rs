@@ -20,7 +20,7 @@ use tellus_core::sync::{
     Method, PreparedRequest, ReqwestTransport, SyncEngine, Transport, TransportError,
     TransportResponse,
 };
-use tellus_server::{App, Db, Role, ServerConfig, admin};
+use tellus_server::{App, Db, Role, Running, ServerConfig, admin};
 
 pub const PROJECT: &str = "coproduction-stories-2026";
 pub const SAMPLE_PROJECT: &str = include_str!("../../src/model/sample_project.json");
@@ -29,8 +29,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub config: ServerConfig,
     pub dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: Option<Running>,
 }
 
 impl Server {
@@ -53,39 +52,19 @@ impl Server {
     }
 
     async fn run(dir: tempfile::TempDir, config: ServerConfig) -> Server {
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let run = config.clone();
-        let task = tokio::spawn(async move {
-            tellus_server::serve(
-                run,
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
+        let running = Running::start(config.clone()).await.unwrap();
         Server {
-            addr,
+            addr: running.addr(),
             config,
             dir,
-            shutdown: Some(stop_tx),
-            task: Some(task),
+            running: Some(running),
         }
     }
 
     /// Stops the server and starts it again on the same address and data folder.
     pub async fn restart(mut self) -> Server {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
         }
         let mut config = self.config.clone();
         config.listen = self.addr;

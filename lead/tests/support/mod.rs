@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tellus_server::{App, Role, ServerConfig, admin};
+use tellus_server::{App, Role, Running, ServerConfig, admin};
 
 pub const PROJECT: &str = "coproduction-stories-2026";
 pub const SAMPLE_PROJECT: &str = include_str!("../../../core/src/model/sample_project.json");
@@ -26,8 +26,7 @@ pub struct TestServer {
     pub config: ServerConfig,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: Running,
 }
 
 impl TestServer {
@@ -41,40 +40,18 @@ impl TestServer {
         let db = App::open_db(&config).unwrap();
         admin::create_project(&db, SAMPLE_PROJECT).unwrap();
         drop(db);
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let run = config.clone();
-        let task = tokio::spawn(async move {
-            tellus_server::serve(
-                run,
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
+        let running = Running::start(config.clone()).await.unwrap();
         TestServer {
-            base: format!("http://{addr}"),
+            base: running.url(),
             config,
             dir,
             http: reqwest::Client::new(),
-            shutdown: Some(stop_tx),
-            task: Some(task),
+            running,
         }
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
+    pub async fn stop(self) {
+        self.running.stop().await.unwrap();
     }
 
     /// Enrols a device with a fresh invite of `role`; returns its bearer token.

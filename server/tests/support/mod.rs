@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tellus_server::{App, Db, Role, ServerConfig, admin};
+use tellus_server::{App, Db, Role, Running, ServerConfig, admin};
 
 pub const PROJECT: &str = "coproduction-stories-2026";
 pub const SAMPLE_PROJECT: &str = include_str!("../../../core/src/model/sample_project.json");
@@ -19,8 +19,7 @@ pub struct Server {
     pub config: ServerConfig,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: Running,
 }
 
 impl Server {
@@ -46,41 +45,19 @@ impl Server {
         let db = App::open_db(&config).unwrap();
         let _ = admin::create_project(&db, SAMPLE_PROJECT);
         drop(db);
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let run = config.clone();
-        let task = tokio::spawn(async move {
-            tellus_server::serve(
-                run,
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
+        let running = Running::start(config.clone()).await.unwrap();
         Server {
-            base: format!("http://{addr}"),
+            base: running.url(),
             config,
             dir,
             http: reqwest::Client::new(),
-            shutdown: Some(stop_tx),
-            task: Some(task),
+            running,
         }
     }
 
     /// Stops serving (finishing requests in flight) and keeps the data folder.
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.running.stop().await.unwrap();
         self.dir
     }
 
