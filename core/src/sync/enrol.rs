@@ -44,9 +44,9 @@ pub async fn enrol(
     if invite_code.trim().is_empty() {
         return Err(SyncError::Invalid("the invite code is empty".into()));
     }
-    // The secret store must be usable before the invite, which the server accepts only
-    // once, is spent: a locked one fails here and the same code works later.
-    store.device_token().map_err(SyncError::from)?;
+    // The secret store must take a secret before the invite, which the server accepts
+    // only once, is spent: a locked one fails here and the same code works later.
+    store.check_secret_store().map_err(SyncError::from)?;
     let api = Api {
         transport,
         base: base.clone(),

@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 /// The name of the device token (the server's bearer token for this device).
 pub const DEVICE_TOKEN: &str = "device_token";
 
+/// A throwaway secret written, read back and deleted before enrolment spends its invite.
+const STORE_CHECK: &str = "store_check";
+
 /// Named secrets, kept by the platform (or by the database, by default).
 pub trait SecretStore: Send + Sync {
     /// The secret, or `None` when there is none: never stored, deleted, or unusable for
@@ -105,6 +108,25 @@ impl Store {
             DatabaseSecrets { store: self }.delete(DEVICE_TOKEN)?;
         }
         Ok(())
+    }
+
+    /// Whether the secret store takes a secret now: a throwaway one is written, read back
+    /// and deleted (the whole path a token takes: on Android the key is made and a file
+    /// sealed), so a store that would fail fails before anything is spent.
+    pub(crate) fn check_secret_store(&self) -> Result<()> {
+        let value = crate::model::Timestamp::now().as_millis().to_string();
+        self.with_secrets(|secrets| {
+            secrets.set(STORE_CHECK, &value)?;
+            let back = secrets.get(STORE_CHECK)?;
+            secrets.delete(STORE_CHECK)?;
+            if back.as_deref() == Some(value.as_str()) {
+                Ok(())
+            } else {
+                Err(Error::SecretStore(
+                    "the secret store did not give back what was written".into(),
+                ))
+            }
+        })
     }
 
     /// Deletes the device token (the server refused it).
