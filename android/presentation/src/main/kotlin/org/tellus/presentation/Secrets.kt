@@ -59,6 +59,7 @@ interface SealingKey {
  * key store that fails otherwise is `SecretBoxUnavailable`, and the file stays.
  */
 class SealedFileSecrets(private val dir: File, private val key: SealingKey) : SecretBox {
+    @Synchronized // one temporary file per secret: calls from the UI and the sync take turns
     override fun read(name: String): String? {
         val file = fileOf(name)
         if (!file.exists()) return null
@@ -81,6 +82,7 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
         }
     }
 
+    @Synchronized
     override fun write(name: String, value: String) {
         val file = fileOf(name)
         val sealed = unavailableUnless {
@@ -102,6 +104,7 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
         }
     }
 
+    @Synchronized
     override fun erase(name: String) {
         val file = fileOf(name)
         if (file.exists() && !file.delete()) throw SecretBoxUnavailable("the sealed secret cannot be deleted")
