@@ -324,17 +324,20 @@ fn lead_side(
         .ok_or("the demo's folder has no parent")?
         .join("lead-laptop");
     let laptop = Store::open(&laptop_dir).map_err(fail)?;
-    let lead = rt
-        .block_on(sync::enrol(
-            &laptop,
-            transport.clone(),
-            &server.url,
-            &invite.code,
-            "Demo lead's laptop",
-        ))
-        .map_err(|e| e.to_string())?;
+    rt.block_on(sync::enrol(
+        &laptop,
+        transport.clone(),
+        &server.url,
+        &invite.code,
+        "Demo lead's laptop",
+    ))
+    .map_err(|e| e.to_string())?;
+    let token = laptop
+        .device_token()
+        .map_err(fail)?
+        .ok_or("the lead's enrolment kept no token")?;
     let pulled = laptop_dir.join("stories");
-    let options = tellus_lead::PullOptions::new(&server.url, &lead.token, &pulled);
+    let options = tellus_lead::PullOptions::new(&server.url, &token, &pulled);
     let report = rt
         .block_on(tellus_lead::pull(&options, &tellus_lead::pull::NoProgress))
         .map_err(|e| e.to_string())?;

@@ -290,7 +290,7 @@ fn curl_upload(
     let story = phone.consented_story();
     phone.store.mark_ready(story).unwrap();
     rt.block_on(phone.engine.sync()).unwrap(); // consent + story document on the server
-    let account = phone.store.sync_account().unwrap().unwrap();
+    let token = phone.store.device_token().unwrap().unwrap();
     let path = work.join(format!("curl-{round}.bin"));
     let sha256 = write_noise(&path, bytes, 2000 + round);
     let metadata =
@@ -307,7 +307,7 @@ fn curl_upload(
     let out = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
         .args(&checksum)
-        .args(["-H", &format!("Authorization: Bearer {}", account.token)])
+        .args(["-H", &format!("Authorization: Bearer {}", token)])
         .args(["-H", "Tus-Resumable: 1.0.0"])
         .args(["-H", &format!("Upload-Length: {bytes}")])
         .args(["-H", &format!("Upload-Metadata: {metadata}")])

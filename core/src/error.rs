@@ -51,6 +51,13 @@ pub enum Error {
 
     #[error("project configuration is not valid: {0}")]
     Config(String),
+
+    /// The platform's secret store (Android Keystore, iOS Keychain) cannot be used now,
+    /// e.g. before the phone's first unlock. Nothing was changed; try again later.
+    #[error(
+        "the device's secret store cannot be used now ({0}); nothing was lost, try again later"
+    )]
+    SecretStore(String),
 }
 
 impl From<rusqlite::Error> for Error {

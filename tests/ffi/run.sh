@@ -36,8 +36,10 @@ invites() { # N reporter invite codes, comma-separated
   for i in $(seq "$1"); do codes+=("$(tellus_invite reporter)"); done
   (IFS=,; echo "${codes[*]}")
 }
-export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_KT_INVITES="$(invites 3)" \
-  TELLUS_ANDROID_INVITES="$(invites 2)"
+export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_PY_SECRET_INVITES="$(invites 1)" \
+  TELLUS_KT_INVITES="$(invites 3)" \
+  TELLUS_KT_SECRET_INVITES="$(invites 3)" \
+  TELLUS_ANDROID_INVITES="$(invites 2)" TELLUS_ANDROID_SECRET_INVITES="$(invites 1)"
 eval "$(bash "$mic/test-pulse.sh" start)"
 # Only `tellus_pulse_mic` should reach that daemon: with PULSE_SERVER set, ALSA's pulse
 # plugin takes over the default device and the file-backed microphone is no longer it.

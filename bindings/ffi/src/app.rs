@@ -12,6 +12,7 @@ use crate::error::{Result, TellusError};
 use crate::observers::SubscriptionHandle;
 use crate::recorder::{RecorderSession, RecordingRequest};
 use crate::records::*;
+use crate::secrets::{PlatformSecretStore, ShellSecrets};
 use crate::sync::*;
 use crate::transport::{PlatformTransport, ShellTransport};
 
@@ -23,6 +24,24 @@ pub struct TellusApp {
 }
 
 impl TellusApp {
+    /// The shell's transport when it has one (its chunk files beside the database), else
+    /// the built-in reqwest transport.
+    fn open_store(
+        store: Store,
+        transport: Option<Arc<dyn PlatformTransport>>,
+    ) -> Result<Arc<Self>> {
+        let transport: Arc<dyn Transport> = match transport {
+            Some(shell) => {
+                let chunks = store.dir().join("outgoing-chunks");
+                Arc::new(ShellTransport::new(shell, chunks))
+            }
+            None => Arc::new(ReqwestTransport::new().map_err(|e| TellusError::Network {
+                reason: e.to_string(),
+            })?),
+        };
+        Ok(Self::with_transport(store, transport))
+    }
+
     fn with_transport(store: Store, transport: Arc<dyn Transport>) -> Arc<Self> {
         let store = Arc::new(store);
         Arc::new(TellusApp {
@@ -73,13 +92,7 @@ impl TellusApp {
     /// aside and reported by `damaged_database_moved_to`.
     #[uniffi::constructor]
     pub fn open(data_dir: String) -> Result<Arc<Self>> {
-        let transport = ReqwestTransport::new().map_err(|e| TellusError::Network {
-            reason: e.to_string(),
-        })?;
-        Ok(Self::with_transport(
-            Store::open(data_dir)?,
-            Arc::new(transport),
-        ))
+        Self::open_store(Store::open(data_dir)?, None)
     }
 
     /// Like `open`, but every request to the server goes through the shell's own
@@ -89,12 +102,23 @@ impl TellusApp {
         data_dir: String,
         transport: Arc<dyn PlatformTransport>,
     ) -> Result<Arc<Self>> {
-        let store = Store::open(&data_dir)?;
-        let chunks = store.dir().join("outgoing-chunks");
-        Ok(Self::with_transport(
-            store,
-            Arc::new(ShellTransport::new(transport, chunks)),
-        ))
+        Self::open_store(Store::open(&data_dir)?, Some(transport))
+    }
+
+    /// How a phone opens the app: the device token is kept in the platform's secret store
+    /// (Android Keystore, iOS Keychain), never in the app's SQLite; a token an earlier
+    /// version kept there moves to it now (or at the first sync that can). Requests go
+    /// through `transport` when given (iOS), else the built-in one. Opening never fails
+    /// because the secret store is locked: recording works regardless, and sync reports
+    /// `SecretStoreUnavailable` until it can be used.
+    #[uniffi::constructor]
+    pub fn open_with_platform(
+        data_dir: String,
+        secrets: Arc<dyn PlatformSecretStore>,
+        transport: Option<Arc<dyn PlatformTransport>>,
+    ) -> Result<Arc<Self>> {
+        let store = Store::open_with_secrets(&data_dir, Arc::new(ShellSecrets(secrets)))?;
+        Self::open_store(store, transport)
     }
 
     /// Where a damaged database was moved when this handle was opened, if it was.
@@ -317,7 +341,8 @@ impl TellusApp {
 
     /// Delivers what is waiting, as the network and settings allow. A call while a sync is
     /// running joins it (single flight). Fails with Network when the server cannot be
-    /// reached, NotEnrolled when the device must enrol (again), Cancelled after
+    /// reached, NotEnrolled when the device must enrol (again), SecretStoreUnavailable when
+    /// the platform secret store cannot be used now (retry later), Cancelled after
     /// `cancel_sync`; items that fail on their own are retried later or parked, and
     /// reported in the result.
     pub async fn sync_now(&self) -> Result<SyncReportView> {

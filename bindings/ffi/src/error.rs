@@ -37,6 +37,19 @@ pub enum TellusError {
     /// The device's storage failed (disk full, damaged database, permissions).
     #[error("{reason}")]
     Storage { reason: String },
+    /// The platform secret store (Keystore, Keychain) that keeps the device token cannot
+    /// be used now, e.g. before the phone's first unlock: try again later. This is never
+    /// "not enrolled", and nothing queued was lost.
+    #[error("{reason}")]
+    SecretStoreUnavailable { reason: String },
+}
+
+/// What a shell's `PlatformSecretStore` throws.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum SecretStoreError {
+    /// The store cannot be used now (locked, busy); the core retries later.
+    #[error("{reason}")]
+    Unavailable { reason: String },
 }
 
 impl From<CoreError> for TellusError {
@@ -58,6 +71,7 @@ impl From<CoreError> for TellusError {
             | CoreError::StorageFull
             | CoreError::Database(_)
             | CoreError::Io { .. } => TellusError::Storage { reason },
+            CoreError::SecretStore(_) => TellusError::SecretStoreUnavailable { reason },
         }
     }
 }
@@ -66,7 +80,10 @@ impl From<SyncError> for TellusError {
     fn from(e: SyncError) -> Self {
         let reason = e.to_string();
         match e {
-            SyncError::NotEnrolled | SyncError::EnrolAgain => TellusError::NotEnrolled { reason },
+            SyncError::NotEnrolled | SyncError::EnrolAgain | SyncError::TokenLost => {
+                TellusError::NotEnrolled { reason }
+            }
+            SyncError::SecretStore(_) => TellusError::SecretStoreUnavailable { reason },
             SyncError::Offline | SyncError::Unreachable(_) => TellusError::Network { reason },
             SyncError::Cancelled => TellusError::Cancelled { reason },
             SyncError::Refused(_) | SyncError::Protocol(_) => TellusError::ServerRefused { reason },
@@ -83,6 +100,23 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TellusError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         TellusError::Network {
             reason: format!("the platform transport failed: {}", e.reason),
+        }
+    }
+}
+
+/// The shell's secret store as the core sees it: any failure is "cannot be used now".
+impl From<SecretStoreError> for CoreError {
+    fn from(e: SecretStoreError) -> Self {
+        CoreError::SecretStore(e.to_string())
+    }
+}
+
+/// A secret store that throws something its interface does not declare (a Kotlin
+/// RuntimeException, say) cannot be used now either: retried later, never "gone".
+impl From<uniffi::UnexpectedUniFFICallbackError> for SecretStoreError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        SecretStoreError::Unavailable {
+            reason: format!("the platform secret store failed: {}", e.reason),
         }
     }
 }

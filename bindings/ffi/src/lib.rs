@@ -1,6 +1,7 @@
 //! tellus-ffi: the one library the Android and iOS shells link. It wraps tellus-core in
 //! uniffi proc-macro types; no app logic lives here. Objects hold `Arc`s to the core and
-//! take `&self`; every error crosses as `TellusError`, mapped in `error.rs`.
+//! take `&self`; every error crosses as `TellusError` (a shell's secret store throws
+//! `SecretStoreError`), mapped in `error.rs`.
 
 uniffi::setup_scaffolding!();
 
@@ -9,14 +10,16 @@ mod error;
 mod observers;
 mod recorder;
 mod records;
+mod secrets;
 mod sync;
 mod transport;
 
 pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
-pub use error::TellusError;
+pub use error::{SecretStoreError, TellusError};
 pub use observers::{StoryObserver, SubscriptionHandle};
 pub use recorder::*;
 pub use records::*;
+pub use secrets::PlatformSecretStore;
 pub use sync::*;
 pub use transport::{HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport};
 

@@ -13,13 +13,14 @@ pub(crate) mod schema;
 mod stories;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::Result;
 use crate::model::StoryId;
 use crate::observe::{Hub, Observer, Subscription};
+use crate::sync::secrets::SecretStore;
 
 pub use captures::NewCapture;
 pub use open::OpenReport;
@@ -38,13 +39,35 @@ pub struct Store {
     readers: Mutex<Vec<Connection>>,
     report: OpenReport,
     story_changes: Hub<StoryId, StoryId>,
+    /// Where the device token lives: the platform's secret store, or (None) the
+    /// database's `secrets` table.
+    platform_secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir`. A database that cannot be read is moved
     /// aside, never deleted, and a fresh one is created; `open_report()` says so.
+    /// The device token is kept in the database (the CLI and desktop).
     pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_inner(dir.as_ref(), None)
+    }
+
+    /// Like `open`, with the device token kept in the platform's secret store (Android
+    /// Keystore, iOS Keychain). A token an earlier version kept in the database moves
+    /// there now (or, if the secret store cannot be used yet, at the first sync that can).
+    /// Opening never fails because of the secret store: recording must work regardless.
+    pub fn open_with_secrets(
+        dir: impl AsRef<Path>,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Store> {
+        let store = Self::open_inner(dir.as_ref(), Some(secrets))?;
+        // Best effort: a locked store leaves the token where it is, safe, until later.
+        let _ = store.move_token_to_platform();
+        Ok(store)
+    }
+
+    fn open_inner(dir: &Path, platform_secrets: Option<Arc<dyn SecretStore>>) -> Result<Store> {
+        let dir = dir.to_path_buf();
         let (writer, report) = open::open_writer(&dir)?;
         let mut store = Store {
             dir,
@@ -52,12 +75,28 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             report,
             story_changes: Hub::default(),
+            platform_secrets,
         };
         // Audio a crash left behind is repaired and indexed before anything else runs.
         let (recovered, problems) = crate::audio::recovery::recover(&store);
         store.report.recovered_recordings = recovered;
         store.report.audio_problems = problems;
         Ok(store)
+    }
+
+    /// The platform's secret store, when the store was opened with one.
+    pub(crate) fn platform_secrets(&self) -> Option<&Arc<dyn SecretStore>> {
+        self.platform_secrets.as_ref()
+    }
+
+    /// After a secret was deleted: rewrites the database file (VACUUM) so no free page or
+    /// slack space keeps its bytes, then empties the WAL, which may still hold pages that
+    /// had it. Runs outside any transaction, on the writer connection.
+    pub(crate) fn scrub_deleted_content(&self) -> Result<()> {
+        let conn = lock(&self.writer);
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// What happened while opening: a damaged database moved aside, a new one created,

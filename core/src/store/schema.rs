@@ -164,6 +164,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_story ON outbox(story_id, kind);
     "#,
+    // 5: the device token leaves the enrolment row for a table of named secrets, read and
+    // written only through the `SecretStore` seam (core/src/sync/secrets.rs). The table
+    // holds them when no platform secret store is given (CLI, desktop); with one (Android
+    // Keystore, iOS Keychain) they move there and this table stays empty.
+    r#"
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO secrets (name, value) SELECT 'device_token', token FROM sync_account;
+    ALTER TABLE sync_account DROP COLUMN token;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -307,6 +319,37 @@ mod tests {
         let (a, b) = (describe(&open(old.path())), describe(&open(fresh.path())));
         assert_eq!(a, b, "a migrated schema must equal a fresh one");
         assert!(a[0].ends_with(&LATEST.to_string()));
+    }
+
+    #[test]
+    fn the_device_token_moves_from_the_enrolment_row_to_the_secrets_table() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // Enrolled by a release that kept the token in `sync_account` (step 4).
+            let mut conn = Connection::open(dir.path().join(crate::store::DATABASE_FILE)).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            migrate_to(&mut conn, 4).unwrap();
+            conn.execute(
+                "INSERT INTO sync_account (singleton, server_url, token, reporter_id, project_id,
+                    revoked, enrolled_at) VALUES (1, 'https://x.example', 'tok-123', 'r', 'p', 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.device_token().unwrap().as_deref(), Some("tok-123"));
+        let account = store.sync_account().unwrap().unwrap();
+        assert_eq!(account.server_url, "https://x.example");
+        assert!(!account.revoked);
+        let columns: Vec<String> = store
+            .read(|tx| {
+                Ok(tx
+                    .prepare("SELECT name FROM pragma_table_info('sync_account')")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "token"), "{columns:?}");
     }
 
     #[test]

@@ -203,10 +203,17 @@ impl SyncEngine {
         if network == Network::None {
             return Err(SyncError::Offline);
         }
+        // Read only when about to be used; a secret store that cannot be used now is an
+        // error to retry later (`SecretStore`), and changes nothing queued.
+        let Some(token) = store.device_token()? else {
+            // Gone for good (restored to a new phone, key invalidated): enrol again.
+            store.mark_sync_account_revoked()?;
+            return Err(SyncError::TokenLost);
+        };
         let api = Api {
             transport: self.inner.transport.clone(),
             base: account.server_url.clone(),
-            token: Some(account.token.clone()),
+            token: Some(token),
             cancel,
         };
         let mut report = SyncReport {

@@ -31,8 +31,8 @@ pub fn normalise_server_url(url: &str) -> Result<String, SyncError> {
     Ok(trimmed.to_string())
 }
 
-/// Enrols this device with an invite code. On success the token and the project's
-/// configuration are saved; on any failure nothing changes.
+/// Enrols this device with an invite code. On success the token (in the store's secret
+/// store) and the project's configuration are saved; on any failure nothing changes.
 pub async fn enrol(
     store: &Store,
     transport: Arc<dyn Transport>,
@@ -44,6 +44,9 @@ pub async fn enrol(
     if invite_code.trim().is_empty() {
         return Err(SyncError::Invalid("the invite code is empty".into()));
     }
+    // The secret store must take a secret before the invite, which the server accepts
+    // only once, is spent: a locked one fails here and the same code works later.
+    store.check_secret_store().map_err(SyncError::from)?;
     let api = Api {
         transport,
         base: base.clone(),
@@ -65,10 +68,14 @@ pub async fn enrol(
     let enrolled: EnrolResponse = parse(&response).map_err(SyncError::Protocol)?;
     let config = ProjectConfig::from_json(&enrolled.project.to_string())
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
+    // The token first: a secret store that cannot be used now fails the enrolment before
+    // anything else changes.
+    store
+        .set_device_token(&enrolled.token)
+        .map_err(SyncError::from)?;
     store.set_project(&config).map_err(SyncError::from)?;
     let account = Account {
         server_url: base,
-        token: enrolled.token,
         reporter_id: enrolled.reporter_id,
         project_id: enrolled.project_id,
         project_etag: None,

@@ -9,6 +9,7 @@
 //!   default reqwest transport.
 //! - `tus`: the uploader.
 //! - `backoff`, `policy`: when to retry, what the network allows.
+//! - `secrets`: the `SecretStore` seam the device token is kept behind.
 //! - `engine`: one sync at a time, per story in order, with progress and cancellation.
 
 mod api;
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod enrol;
 pub mod outbox;
 pub mod policy;
+pub mod secrets;
 pub mod transport;
 pub mod tus;
 
@@ -25,6 +27,7 @@ pub use engine::{SyncEngine, SyncProgress, SyncReport};
 pub use enrol::enrol;
 pub use outbox::{Account, DeliveryState, ItemKind, ItemState, OutboxItem};
 pub use policy::{Network, SyncSettings};
+pub use secrets::{DEVICE_TOKEN, SecretStore};
 pub use transport::{
     Method, PreparedRequest, RequestBody, ReqwestTransport, Transport, TransportError,
     TransportResponse,
@@ -37,6 +40,14 @@ pub enum SyncError {
     NotEnrolled,
     #[error("the server no longer accepts this device's token; enrol again with a new invite code")]
     EnrolAgain,
+    #[error(
+        "this device's token is no longer in its secret store (restored to a new phone, or its key was reset); enrol again with a new invite code"
+    )]
+    TokenLost,
+    /// The secret store cannot be used now (e.g. before the phone's first unlock): try
+    /// again later. Never "not enrolled"; nothing queued changed.
+    #[error("{0}")]
+    SecretStore(String),
     #[error("there is no network connection")]
     Offline,
     #[error("the server cannot be reached: {0}")]
@@ -55,6 +66,9 @@ pub enum SyncError {
 
 impl From<crate::Error> for SyncError {
     fn from(e: crate::Error) -> Self {
-        SyncError::Store(e.to_string())
+        match e {
+            crate::Error::SecretStore(_) => SyncError::SecretStore(e.to_string()),
+            _ => SyncError::Store(e.to_string()),
+        }
     }
 }

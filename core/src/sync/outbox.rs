@@ -15,17 +15,17 @@ use crate::Store;
 use crate::error::{Error, Result};
 use crate::model::{RecordingId, StoryId, Timestamp};
 
-/// This device's enrolment with a project server.
+/// This device's enrolment with a project server. The token is not part of it: it lives
+/// in the secret store (`Store::device_token`, sync/secrets.rs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// e.g. `https://stories.example.org` (no trailing slash).
     pub server_url: String,
-    #[serde(skip_serializing)]
-    pub token: String,
     pub reporter_id: String,
     pub project_id: String,
     pub project_etag: Option<String>,
-    /// The server refused the token: sync stops until the device enrols again.
+    /// The token can no longer be used (the server refused it, or it is gone from the
+    /// secret store): sync stops until the device enrols again.
     pub revoked: bool,
 }
 
@@ -206,17 +206,16 @@ impl Store {
         self.read(|tx| {
             Ok(tx
                 .query_row(
-                    "SELECT server_url, token, reporter_id, project_id, project_etag, revoked
+                    "SELECT server_url, reporter_id, project_id, project_etag, revoked
                      FROM sync_account WHERE singleton = 1",
                     [],
                     |r| {
                         Ok(Account {
                             server_url: r.get(0)?,
-                            token: r.get(1)?,
-                            reporter_id: r.get(2)?,
-                            project_id: r.get(3)?,
-                            project_etag: r.get(4)?,
-                            revoked: r.get(5)?,
+                            reporter_id: r.get(1)?,
+                            project_id: r.get(2)?,
+                            project_etag: r.get(3)?,
+                            revoked: r.get(4)?,
                         })
                     },
                 )
@@ -227,15 +226,14 @@ impl Store {
     pub(crate) fn save_sync_account(&self, account: &Account) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO sync_account (singleton, server_url, token, reporter_id, project_id,
+                "INSERT INTO sync_account (singleton, server_url, reporter_id, project_id,
                     project_etag, revoked, enrolled_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, 0, ?6)
-                 ON CONFLICT (singleton) DO UPDATE SET server_url = ?1, token = ?2,
-                    reporter_id = ?3, project_id = ?4, project_etag = ?5, revoked = 0,
-                    enrolled_at = ?6",
+                 VALUES (1, ?1, ?2, ?3, ?4, 0, ?5)
+                 ON CONFLICT (singleton) DO UPDATE SET server_url = ?1,
+                    reporter_id = ?2, project_id = ?3, project_etag = ?4, revoked = 0,
+                    enrolled_at = ?5",
                 params![
                     account.server_url,
-                    account.token,
                     account.reporter_id,
                     account.project_id,
                     account.project_etag,
@@ -253,11 +251,17 @@ impl Store {
         })
     }
 
+    /// The token can no longer be used: sync stops until the device enrols again. The
+    /// token itself is deleted too (a refused token is worth nothing, and a secret kept
+    /// for no use is only a risk), best effort: the flag alone already stops its use,
+    /// and enrolling again overwrites it.
     pub(crate) fn mark_sync_account_revoked(&self) -> Result<()> {
         self.write(|tx| {
             tx.execute("UPDATE sync_account SET revoked = 1", [])?;
             Ok(())
-        })
+        })?;
+        let _ = self.delete_device_token();
+        Ok(())
     }
 
     /// The reporter's sync settings (defaults until changed).

@@ -24,11 +24,14 @@ public enum Tellus {
     }
 
     /// Opens the core with every request going through `transport` (the background
-    /// URLSession transport of the app). A damaged database is moved aside by the core and
+    /// URLSession transport of the app) and the device token in the Keychain
+    /// (`KeychainSecretStore`), never in the app's SQLite; a token an earlier version kept
+    /// there moves to the Keychain now. A damaged database is moved aside by the core and
     /// reported by `damagedDatabaseMovedTo()`.
     public static func open(transport: PlatformTransport) throws -> TellusApp {
         let dir: URL = try dataDirectory()
-        let app: TellusApp = try TellusApp.openWithTransport(dataDir: dir.path, transport: transport)
+        let app: TellusApp = try TellusApp.openWithPlatform(
+            dataDir: dir.path, secrets: KeychainSecretStore(), transport: transport)
         return app
     }
 

@@ -23,7 +23,7 @@ extension TellusError {
         switch self {
         case .InvalidInput(let reason), .ConsentMissing(let reason), .NotEnrolled(let reason),
              .Audio(let reason), .Network(let reason), .ServerRefused(let reason),
-             .Cancelled(let reason), .Storage(let reason):
+             .Cancelled(let reason), .Storage(let reason), .SecretStoreUnavailable(let reason):
             return reason
         case .NotFound(let what, let id):
             return "No \(what) with id \(id) on this phone"
@@ -32,8 +32,10 @@ extension TellusError {
 
     /// Whether trying again later can help (the app's scheduled sync will).
     public var isTransient: Bool {
-        if case .Network = self { return true }
-        return false
+        switch self {
+        case .Network, .SecretStoreUnavailable: return true // the Keychain unlocks later
+        default: return false
+        }
     }
 }
 

@@ -7,6 +7,7 @@ fun main() {
     storeJourneyTests()
     recorderTests()
     syncJourneyTests()
+    secretStoreTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

@@ -9,6 +9,8 @@ import org.tellus.presentation.Delivery
 import org.tellus.presentation.EnrolState
 import org.tellus.presentation.RecordingState
 import org.tellus.presentation.ReviewState
+import org.tellus.presentation.SealedFileSecrets
+import org.tellus.presentation.SecretBoxStore
 import org.tellus.presentation.SettingsState
 import org.tellus.presentation.StoryListState
 import java.io.File
@@ -24,9 +26,13 @@ class TellusApplication : Application() {
 
     override fun onCreate() {
         super.onCreate()
-        // noBackupFilesDir: the data folder (stories, consent, the device token) is never
-        // backed up or moved to another device.
-        core = TellusApp.open(File(noBackupFilesDir, "tellus").path)
+        // noBackupFilesDir: the data folder (stories, consent) and the sealed device token
+        // are never backed up or moved to another device. The token is sealed by a
+        // Keystore key (KeystoreSealingKey) and never written to the app's SQLite; one an
+        // earlier version kept there moves out now. A Keystore that cannot be used yet
+        // does not stop opening: sync retries later.
+        val secrets = SealedFileSecrets(File(noBackupFilesDir, "secrets"), KeystoreSealingKey())
+        core = TellusApp.openWithPlatform(File(noBackupFilesDir, "tellus").path, SecretBoxStore(secrets), null)
         DeliveryScheduler.deliverSoon(this) // at start: whatever waited while the app was closed
         NetworkWatcher.start(this)
     }

@@ -15,7 +15,8 @@ sealed interface DeliveryOutcome {
     data class Done(val report: SyncReportView) : DeliveryOutcome
     /** Some audio waits for an unmetered network (the setting): schedule work needing it. */
     data class WaitForUnmetered(val report: SyncReportView) : DeliveryOutcome
-    /** The server could not be reached or items wait to retry: WorkManager's backoff. */
+    /** The server could not be reached, items wait to retry, or the Keystore cannot be used
+     *  now: WorkManager's backoff. */
     data object Retry : DeliveryOutcome
     /** The phone must enrol (again): no retry until the reporter does. */
     data class NeedsEnrolment(val message: String) : DeliveryOutcome
@@ -34,6 +35,10 @@ class Delivery(private val app: TellusApp) {
         } catch (e: TellusException.Network) {
             return DeliveryOutcome.Retry
         } catch (e: TellusException.Cancelled) {
+            return DeliveryOutcome.Retry
+        } catch (e: TellusException.SecretStoreUnavailable) {
+            // The Keystore cannot be used now (e.g. before the first unlock): later, and
+            // never "enrol again".
             return DeliveryOutcome.Retry
         } catch (e: TellusException.NotEnrolled) {
             return DeliveryOutcome.NeedsEnrolment(e.message ?: "enrol again")

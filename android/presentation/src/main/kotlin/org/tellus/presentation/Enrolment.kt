@@ -50,6 +50,9 @@ class EnrolState(private val app: TellusApp, private val deviceLabel: String) {
                     EnrolUi.Failed("The server refused the code: ${e.message}")
                 } catch (e: TellusException.Network) {
                     EnrolUi.Failed("The server could not be reached. Check the address and the connection, then try again.")
+                } catch (e: TellusException.SecretStoreUnavailable) {
+                    // Checked before the invite is spent: the same code works once unlocked.
+                    EnrolUi.Failed("The phone's secure storage cannot be used yet. Unlock the phone, then try the same code again.")
                 }
             }
         }

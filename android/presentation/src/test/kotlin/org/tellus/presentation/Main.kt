@@ -8,6 +8,7 @@ fun main() {
     consentFormTests()
     recordingStateTests()
     storyListTests()
+    secretsTests()
     println("android-presentation: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

@@ -1,0 +1,135 @@
+package org.tellus.presentation
+
+import kotlinx.coroutines.runBlocking
+import org.tellus.core.NetworkKind
+import org.tellus.core.SecretStoreException
+import org.tellus.core.TellusApp
+import java.io.File
+import java.nio.file.Files
+import java.security.ProviderException
+import javax.crypto.KeyGenerator
+import javax.crypto.SecretKey
+
+private val server = System.getenv("TELLUS_SERVER_URL") ?: error("TELLUS_SERVER_URL is not set")
+private val invites = ArrayDeque((System.getenv("TELLUS_ANDROID_SECRET_INVITES") ?: "").split(","))
+
+/**
+ * A software AES-256 key standing in for the AndroidKeyStore one: same cipher, same sealed
+ * files. It can be lost (restored to a new phone) or fail (the key store locked or busy).
+ */
+private class SoftwareKey : SealingKey {
+    var key: SecretKey? = null
+    @Volatile var failing = false
+
+    override fun existing(): SecretKey? {
+        if (failing) throw ProviderException("Keystore operation failed (test)")
+        return key
+    }
+
+    override fun create(): SecretKey {
+        if (failing) throw ProviderException("Keystore operation failed (test)")
+        return KeyGenerator.getInstance("AES").apply { init(256) }.generateKey().also { key = it }
+    }
+
+    override fun destroy() {
+        key = null
+    }
+}
+
+private fun contains(file: File, text: String): Boolean {
+    val bytes = file.readBytes()
+    val needle = text.toByteArray()
+    return (0..bytes.size - needle.size).any { i -> needle.indices.all { bytes[i + it] == needle[it] } }
+}
+
+private fun tempDir(): File = Files.createTempDirectory("tellus-secrets").toFile()
+
+fun secretsTests() {
+    check("a sealed secret reads back, its file holds no plaintext, and every write has a fresh IV") {
+        val dir = tempDir()
+        val box = SealedFileSecrets(dir, SoftwareKey())
+        expect(box.read("device_token") == null) { "a secret before any write" }
+        val token = "tok_0123456789abcdefghij"
+        box.write("device_token", token)
+        val file = File(dir, "device_token.sealed")
+        val first = file.readBytes()
+        expect(box.read("device_token") == token) { "did not read back" }
+        expect(!contains(file, token)) { "the plaintext is in the sealed file" }
+        box.write("device_token", token)
+        val second = file.readBytes()
+        expect(first[1] == 12.toByte() && second[1] == 12.toByte()) { "a GCM IV is 12 bytes" }
+        expect(!first.copyOfRange(2, 14).contentEquals(second.copyOfRange(2, 14))) { "an IV was reused" }
+        expect(dir.listFiles()!!.map { it.name } == listOf("device_token.sealed")) { "leftovers: ${dir.list()!!.toList()}" }
+        box.erase("device_token")
+        expect(box.read("device_token") == null && !file.exists()) { "not erased" }
+        box.erase("device_token") // twice is fine
+    }
+
+    check("a secret whose key is lost or whose file is damaged reads as gone, and a new key seals the next write") {
+        val dir = tempDir()
+        val key = SoftwareKey()
+        val box = SealedFileSecrets(dir, key)
+        box.write("device_token", "first")
+        key.destroy() // restored to a new phone: the file without its key
+        expect(box.read("device_token") == null) { "a secret without its key" }
+        expect(!File(dir, "device_token.sealed").exists()) { "the unusable file was kept" }
+        box.write("device_token", "second")
+        expect(box.read("device_token") == "second") { "a new key did not seal" }
+        key.create() // another key: the file no longer opens
+        expect(box.read("device_token") == null) { "opened under another key" }
+        box.write("device_token", "third")
+        val file = File(dir, "device_token.sealed")
+        file.writeBytes(file.readBytes().also { it[it.size - 1] = (it[it.size - 1].toInt() xor 1).toByte() })
+        expect(box.read("device_token") == null) { "a damaged file was read" }
+    }
+
+    check("a key store that fails is 'unavailable', never 'gone', and keeps the sealed secret") {
+        val dir = tempDir()
+        val key = SoftwareKey()
+        val store = SecretBoxStore(SealedFileSecrets(dir, key))
+        store.set("device_token", "kept")
+        key.failing = true
+        for (call in listOf<() -> Unit>({ store.get("device_token") }, { store.set("device_token", "x") })) {
+            try {
+                call()
+                throw AssertionError("a failing key store did not throw")
+            } catch (e: SecretStoreException.Unavailable) {
+                expect(e.message?.contains("Keystore operation failed") == true) { "${e.message}" }
+            }
+        }
+        key.failing = false
+        expect(store.get("device_token") == "kept") { "the secret was lost" }
+    }
+
+    check("enrol and background delivery with a locked secret store: a clear message, a retry, the same code works later") {
+        val dir = tempDir()
+        val key = SoftwareKey()
+        val secretsDir = File(dir, "secrets")
+        TellusApp.openWithPlatform(File(dir, "tellus").path, SecretBoxStore(SealedFileSecrets(secretsDir, key)), null).use { app ->
+            val enrol = EnrolState(app, "Test phone")
+            val code = invites.removeFirst()
+            key.failing = true
+            val locked = runBlocking { enrol.enrol(server, code) }
+            expect(locked is EnrolUi.Failed && locked.message.contains("Unlock the phone")) { "$locked" }
+            expect(app.account() == null) { "enrolled without a token" }
+            key.failing = false
+            val ok = runBlocking { enrol.enrol(server, code) }
+            expect(ok is EnrolUi.Enrolled) { "the same code did not work once unlocked: $ok" }
+            val token = SealedFileSecrets(secretsDir, key).read("device_token") ?: throw AssertionError("no sealed token")
+            val story = app.createStory("Locked out of the clinic", "Participant")
+            ConsentFormState(app, story.id, "Reporter", "en").apply { setGranted("record", true) }.submit()
+                ?: throw AssertionError("consent refused")
+            ReviewState(app, story.id).markReady().getOrThrow()
+            val delivery = Delivery(app)
+            key.failing = true
+            val later = runBlocking { delivery.run(NetworkKind.UNMETERED) }
+            expect(later == DeliveryOutcome.Retry) { "a locked store must retry, got $later" }
+            expect(app.account()?.needsEnrolment == false) { "a locked store asked to enrol again" }
+            key.failing = false
+            val done = runBlocking { delivery.run(NetworkKind.UNMETERED) }
+            expect(done is DeliveryOutcome.Done && done.report.documentsSent == 1u) { "$done" }
+            val db = File(dir, "tellus").listFiles()!!.filter { it.name.startsWith("tellus.db") }
+            expect(db.isNotEmpty() && db.none { contains(it, token) }) { "the token is in the app's SQLite files" }
+        }
+    }
+}
