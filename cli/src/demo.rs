@@ -323,19 +323,15 @@ fn lead_side(
         .parent()
         .ok_or("the demo's folder has no parent")?
         .join("lead-laptop");
-    let laptop = Store::open(&laptop_dir).map_err(fail)?;
-    rt.block_on(sync::enrol(
-        &laptop,
-        transport.clone(),
-        &server.url,
-        &invite.code,
-        "Demo lead's laptop",
-    ))
-    .map_err(|e| e.to_string())?;
-    let token = laptop
-        .device_token()
-        .map_err(fail)?
-        .ok_or("the lead's enrolment kept no token")?;
+    let lead = rt
+        .block_on(tellus_lead::accounts::enrol(
+            &laptop_dir.join("lead-accounts.json"),
+            &server.url,
+            &invite.code,
+            "Demo lead's laptop",
+        ))
+        .map_err(|e| e.to_string())?;
+    let token = lead.token;
     let pulled = laptop_dir.join("stories");
     let options = tellus_lead::PullOptions::new(&server.url, &token, &pulled);
     let report = rt

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tellus_lead::export::{ExportOptions, Format, export};
-use tellus_lead::{ExportScope, PullOptions, PullProgress, PulledFolder};
+use tellus_lead::{ExportScope, LeadAccounts, PullOptions, PullProgress, PulledFolder};
 
 use crate::{CmdResult, Context, output};
 
@@ -21,14 +21,13 @@ pub struct PullArgs {
         required_unless_present = "verify"
     )]
     server: Option<String>,
-    /// A lead's token, from enrolling with a lead's invite (safer in TELLUS_TOKEN than
-    /// on the command line, where other users can see it)
+    /// A lead's token; by default the one `tellus enrol --lead` kept for this server
+    /// (safer in TELLUS_TOKEN than on the command line, where other users can see it)
     #[arg(
         long,
         value_name = "TOKEN",
         env = "TELLUS_TOKEN",
-        hide_env_values = true,
-        required_unless_present = "verify"
+        hide_env_values = true
     )]
     token: Option<String>,
     /// The folder to pull into (created when missing; keeps its own cursor)
@@ -110,12 +109,54 @@ impl PullProgress for Bars {
     }
 }
 
+/// `tellus enrol --lead`: spends a lead's invite and keeps the token for `tellus pull`.
+pub fn enrol(ctx: &Context, server: &str, invite: &str, label: &str) -> CmdResult {
+    let accounts = ctx.lead_accounts()?;
+    let account = crate::runtime()?
+        .block_on(tellus_lead::accounts::enrol(
+            &accounts, server, invite, label,
+        ))
+        .map_err(|e| e.to_string())?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "server": account.server,
+            "lead_id": account.lead_id,
+            "project_id": account.project_id,
+            "kept_in": accounts,
+        }));
+    }
+    println!(
+        "Enrolled with {} as a lead of project {} (lead {}); the token is kept in {}",
+        account.server,
+        account.project_id,
+        account.lead_id,
+        accounts.display()
+    );
+    println!(
+        "`tellus pull --server {} --out DIR` pulls the project's stories.",
+        account.server
+    );
+    Ok(())
+}
+
 pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     if args.verify {
         return verify(ctx, &args.out);
     }
-    let (Some(server), Some(token)) = (args.server, args.token) else {
-        return Err("--server and --token are needed to pull".into());
+    let Some(server) = args.server else {
+        return Err("--server is needed to pull".into());
+    };
+    let token = match args.token {
+        Some(token) => token,
+        None => LeadAccounts::load(&ctx.lead_accounts()?)
+            .map_err(|e| e.to_string())?
+            .get(&server)
+            .map(|account| account.token.clone())
+            .ok_or_else(|| {
+                format!(
+                    "this computer is not enrolled as a lead with {server}: run `tellus enrol --lead --server {server} --invite CODE` with a lead's invite (or set TELLUS_TOKEN)"
+                )
+            })?,
     };
     let mut options = PullOptions::new(server, token, &args.out);
     options.concurrency = usize::from(args.concurrency);

@@ -83,15 +83,24 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the store, telling the user about anything opening found.
-    pub fn open_store(&self) -> Result<Store, String> {
-        let dir = match &self.data_dir {
-            Some(dir) => dir.clone(),
+    /// The data folder: --data-dir, else the user's data folder for tellus.
+    pub fn data_dir(&self) -> Result<PathBuf, String> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
             None => directories::ProjectDirs::from("org", "Tellus", "tellus")
                 .map(|dirs| dirs.data_dir().to_path_buf())
-                .ok_or("cannot find your user data folder; pass --data-dir")?,
-        };
-        let store = Store::open(&dir).map_err(|e| e.to_string())?;
+                .ok_or_else(|| "cannot find your user data folder; pass --data-dir".to_string()),
+        }
+    }
+
+    /// Where this computer's lead enrolments are kept (`tellus enrol --lead`).
+    pub fn lead_accounts(&self) -> Result<PathBuf, String> {
+        Ok(self.data_dir()?.join("lead-accounts.json"))
+    }
+
+    /// Opens the store, telling the user about anything opening found.
+    pub fn open_store(&self) -> Result<Store, String> {
+        let store = Store::open(self.data_dir()?).map_err(|e| e.to_string())?;
         let report = store.open_report();
         if let Some(moved) = &report.damaged_database_moved_to {
             eprintln!(

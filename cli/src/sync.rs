@@ -26,6 +26,10 @@ pub struct EnrolArgs {
     /// A name for this device the operator will recognise
     #[arg(long, value_name = "NAME", default_value = "tellus cli")]
     device_label: String,
+    /// Enrol this computer as the project's lead (with a lead's invite), for
+    /// `tellus pull`; without it, as a reporter's device that records and syncs
+    #[arg(long)]
+    lead: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,6 +82,9 @@ fn transport() -> Result<Arc<ReqwestTransport>, String> {
 }
 
 pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
+    if args.lead {
+        return crate::lead::enrol(ctx, &args.server, &args.invite, &args.device_label);
+    }
     let store = ctx.open_store()?;
     let transport = transport()?;
     let account = crate::runtime()?

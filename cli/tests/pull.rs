@@ -287,3 +287,105 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
     assert!(String::from_utf8_lossy(&verified.stderr).contains("1 files altered"));
     rt.block_on(server.stop());
 }
+
+#[test]
+fn a_lead_enrols_once_and_pulls_without_a_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(TestServer::start());
+    let reporter = rt.block_on(server.reporter());
+    rt.block_on(reporter.deliver(&StorySpec::new("A story", &["record"])));
+    let invite = |role| {
+        let db = tellus_server::App::open_db(&server.config).unwrap();
+        tellus_server::admin::create_invite(&db, PROJECT, role, 3600)
+            .unwrap()
+            .code
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("laptop");
+    let data_s = data.to_str().unwrap();
+    let out = dir.path().join("pulled");
+    let out_s = out.to_str().unwrap();
+
+    // Not enrolled: a clear error naming the command to run, nothing written.
+    let before = run(&[
+        "--data-dir",
+        data_s,
+        "pull",
+        "--server",
+        &server.base,
+        "--out",
+        out_s,
+    ]);
+    assert!(!before.status.success());
+    assert!(String::from_utf8_lossy(&before.stderr).contains("tellus enrol --lead"));
+    assert!(!out.exists() && !data.exists());
+
+    // A reporter's code given to the lead's enrolment: refused, unspent, nothing kept.
+    let reporter_code = invite(tellus_server::Role::Reporter);
+    let wrong = run(&[
+        "--data-dir",
+        data_s,
+        "enrol",
+        "--lead",
+        "--server",
+        &server.base,
+        "--invite",
+        &reporter_code,
+    ]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("for a reporter"));
+    assert!(!data.join("lead-accounts.json").exists());
+
+    let enrolled = run(&[
+        "--data-dir",
+        data_s,
+        "enrol",
+        "--lead",
+        "--server",
+        &server.base,
+        "--invite",
+        &invite(tellus_server::Role::Lead),
+    ]);
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let accounts = data.join("lead-accounts.json");
+    assert_eq!(
+        fs::metadata(&accounts).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The address written differently (a trailing slash) finds the same enrolment.
+    let server_slash = format!("{}/", server.base);
+    let pulled = run(&[
+        "--data-dir",
+        data_s,
+        "--json",
+        "pull",
+        "--server",
+        &server_slash,
+        "--out",
+        out_s,
+    ]);
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(report["stories_written"], 1, "{report}");
+    // The reporter's code is still good for a reporter.
+    let db = tellus_server::App::open_db(&server.config).unwrap();
+    let unused: i64 = db
+        .with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM invites WHERE used_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(unused, 1);
+}

@@ -12,6 +12,7 @@ use support::proxy::{Faults, Proxy};
 use support::{Phone, Server, file_sha256, wait_until};
 use tellus_core::model::{ConsentDraft, NewNote};
 use tellus_core::sync::{DeliveryState, Method, Network, SyncError, SyncSettings};
+use tellus_server::Role;
 
 /// Sizes from 100 kB up to 3 MB, spread geometrically over `n` stories.
 fn sizes(n: usize) -> Vec<usize> {
@@ -428,6 +429,41 @@ async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
     assert!(store.project().is_err());
     let not_a_url = tellus_core::sync::enrol(&store, transport, "ftp://x", "code", "x").await;
     assert!(matches!(not_a_url, Err(SyncError::Invalid(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = tellus_core::Store::open(dir.path()).unwrap();
+    let code = server.invite(Role::Lead);
+    let refused = tellus_core::sync::enrol(
+        &store,
+        support::reqwest_transport(),
+        &server.url(),
+        &code,
+        "phone",
+    )
+    .await;
+    match &refused {
+        Err(SyncError::Refused(reason)) => assert!(reason.contains("for a lead"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Nothing kept on the phone, and the code was not spent on the server.
+    assert!(store.sync_account().unwrap().is_none());
+    assert_eq!(store.device_token().unwrap(), None);
+    assert!(store.project().is_err());
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM invites WHERE used_at IS NULL"),
+        1
+    );
+    let lead = reqwest::Client::new()
+        .post(format!("{}/api/v1/enrol", server.url()))
+        .json(&serde_json::json!({ "invite_code": code, "device_label": "laptop", "role": "lead" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lead.status(), 201);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Response, StatusCode};
-use tellus_protocol::{API_PREFIX, ApiError, ChangesPage, StoryDocument};
+use tellus_protocol::{
+    API_PREFIX, ApiError, ChangesPage, EnrolRequest, EnrolResponse, Role, StoryDocument,
+};
 
 use crate::{Error, Result};
 
@@ -160,6 +162,45 @@ fn normalise_server(server: &str) -> Result<String> {
         .strip_suffix(API_PREFIX)
         .unwrap_or(trimmed)
         .to_string())
+}
+
+/// Spends a lead's invite code at `server` (`POST /enrol`, asking for the lead role, so a
+/// reporter's code is refused without being used).
+pub async fn enrol(server: &str, invite_code: &str, device_label: &str) -> Result<EnrolResponse> {
+    let base = normalise_server(server)?;
+    if invite_code.trim().is_empty() {
+        return Err(Error::InvalidInput("the invite code is empty".into()));
+    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("tellus-lead/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::network("set up the HTTP client", e))?;
+    let what = "the invite code";
+    let request = EnrolRequest {
+        invite_code: invite_code.trim().to_string(),
+        device_label: device_label.trim().to_string(),
+        role: Some(Role::Lead),
+    };
+    let response = http
+        .post(format!("{base}{API_PREFIX}/enrol"))
+        .json(&request)
+        .send()
+        .await
+        .map_err(|e| Error::network(what, e))?;
+    let response = refuse_unless_ok(what, response).await?;
+    let enrolled: EnrolResponse = response
+        .json()
+        .await
+        .map_err(|e| Error::Protocol(format!("the enrolment answer: {e}")))?;
+    if enrolled.role != Role::Lead {
+        return Err(Error::Protocol(format!(
+            "the server enrolled this computer as a {}, not a lead",
+            enrolled.role.as_str()
+        )));
+    }
+    Ok(enrolled)
 }
 
 /// The server address as stored beside a pulled folder (to refuse mixing servers).

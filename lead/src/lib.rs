@@ -4,6 +4,7 @@
 //! storytellers' consent enforced (`export`). The `tellus pull` and `tellus export`
 //! commands are thin over this crate.
 
+pub mod accounts;
 mod client;
 mod error;
 pub mod export;
@@ -19,6 +20,7 @@ pub mod withdrawals;
 
 mod download;
 
+pub use accounts::{LeadAccount, LeadAccounts};
 pub use client::LeadClient;
 pub use error::{Error, Result};
 pub use export::{ExportOptions, Format};

@@ -84,6 +84,11 @@ pub struct EnrolRequest {
     pub invite_code: String,
     /// A name for the device that the operator will recognise ("Amina's phone").
     pub device_label: String,
+    /// The role this device enrols as (a phone: reporter; the lead's pull: lead). An
+    /// invite for another role is refused and NOT spent, so a lead's code typed into a
+    /// phone neither gives the phone a lead's reach nor wastes the code. Absent: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

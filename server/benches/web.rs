@@ -93,9 +93,9 @@ async fn main() {
     admin::create_project(&db, PROJECT).expect("project");
     let project = "coproduction-stories-2026";
     let reporter = admin::create_invite(&db, project, Role::Reporter, 3600).expect("invite");
-    let reporter = admin::enrol(&db, &reporter.code, "bench phone").expect("enrol");
+    let reporter = admin::enrol(&db, &reporter.code, "bench phone", None).expect("enrol");
     let lead = admin::create_invite(&db, project, Role::Lead, 3600).expect("invite");
-    let lead = admin::enrol(&db, &lead.code, "bench lead").expect("enrol");
+    let lead = admin::enrol(&db, &lead.code, "bench lead", None).expect("enrol");
 
     // Stories go straight into the database, in one transaction, through the same
     // indexing call the PUT route makes (the PUT route itself is in bench-server.sh).

@@ -170,8 +170,14 @@ pub fn revoke(db: &Db, id: &str) -> Result<Revoked> {
     })
 }
 
-/// Spends an invite code: a new device token for its project and role.
-pub fn enrol(db: &Db, code: &str, device_label: &str) -> Result<EnrolResponse> {
+/// Spends an invite code: a new device token for its project and role. With `expected`,
+/// an invite for another role is refused and stays unspent.
+pub fn enrol(
+    db: &Db,
+    code: &str,
+    device_label: &str,
+    expected: Option<Role>,
+) -> Result<EnrolResponse> {
     let label = device_label.trim();
     if label.is_empty() || label.chars().count() > 200 {
         return Err(Error::bad_request(
@@ -220,6 +226,18 @@ pub fn enrol(db: &Db, code: &str, device_label: &str) -> Result<EnrolResponse> {
         }
         if expires_at <= now_ms() {
             return Err(refused("this invite code has expired; ask for a new one"));
+        }
+        if let Some(expected) = expected
+            && expected.as_str() != role
+        {
+            return Err(Error::refused(
+                StatusCode::FORBIDDEN,
+                "wrong_role",
+                format!(
+                    "this invite code is for a {role}, and this device enrols as a {}; the code was not used and still works where a {role} enrols",
+                    expected.as_str()
+                ),
+            ));
         }
         tx.execute(
             "UPDATE invites SET used_at = ?2 WHERE id = ?1",

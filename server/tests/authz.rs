@@ -337,3 +337,86 @@ async fn invites_are_single_use_expire_and_can_be_revoked() {
             .all(|h| h.len() == 64 && *h != token && !h.contains(&code))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_for_another_role_is_refused_unspent() {
+    let server = Server::start().await;
+    let enrol = |code: String, role: Option<&'static str>| {
+        let server = &server;
+        async move {
+            let mut body = serde_json::json!({ "invite_code": code, "device_label": "device" });
+            if let Some(role) = role {
+                body["role"] = role.into();
+            }
+            server
+                .http
+                .post(server.url("/api/v1/enrol"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let unused = |server: &Server| {
+        server
+            .db()
+            .with(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM invites WHERE used_at IS NULL",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .unwrap()
+    };
+    // A lead's code typed into a phone: refused with a reason, not spent, no device made.
+    let lead_code = server.invite(PROJECT, Role::Lead);
+    let devices_before = server
+        .db()
+        .with(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM principals", [], |r| {
+                r.get::<_, i64>(0)
+            })?)
+        })
+        .unwrap();
+    let r = enrol(lead_code.clone(), Some("reporter")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let error: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(error["code"], "wrong_role");
+    assert!(
+        error["message"].as_str().unwrap().contains("for a lead"),
+        "{error}"
+    );
+    assert_eq!(unused(&server), 1);
+    let devices_after = server
+        .db()
+        .with(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM principals", [], |r| {
+                r.get::<_, i64>(0)
+            })?)
+        })
+        .unwrap();
+    assert_eq!(devices_after, devices_before);
+    // The same code where a lead enrols.
+    let r = enrol(lead_code, Some("lead")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["role"], "lead");
+    assert_eq!(unused(&server), 0);
+
+    // A reporter's code for a lead tool: refused unspent too; without a role, any works.
+    let reporter_code = server.invite(PROJECT, Role::Reporter);
+    assert_eq!(
+        enrol(reporter_code.clone(), Some("lead")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = enrol(reporter_code, None).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // An unknown role is a malformed request.
+    let code = server.invite(PROJECT, Role::Reporter);
+    assert_eq!(
+        enrol(code, Some("superuser")).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(unused(&server), 1);
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tellus_protocol::{EnrolRequest, EnrolResponse};
+use tellus_protocol::{EnrolRequest, EnrolResponse, Role};
 use tokio_util::sync::CancellationToken;
 
 use super::SyncError;
@@ -56,6 +56,8 @@ pub async fn enrol(
     let body = EnrolRequest {
         invite_code: invite_code.trim().to_string(),
         device_label: device_label.trim().to_string(),
+        // A phone is a reporter's: a lead's invite is refused by the server unspent.
+        role: Some(Role::Reporter),
     };
     let request = Api::json_body(api.request(Method::Post, "/enrol"), &body);
     let response = api.send(request).await.map_err(SyncError::from)?;
@@ -66,6 +68,13 @@ pub async fn enrol(
         )));
     }
     let enrolled: EnrolResponse = parse(&response).map_err(SyncError::Protocol)?;
+    if enrolled.role != Role::Reporter {
+        // A server that ignored the expected role: such a token is never kept on a phone.
+        return Err(SyncError::Refused(format!(
+            "this invite code was for a {}, not a reporter's device; ask for a reporter's invite",
+            enrolled.role.as_str()
+        )));
+    }
     let config = ProjectConfig::from_json(&enrolled.project.to_string())
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
     // The token first: a secret store that cannot be used now fails the enrolment before

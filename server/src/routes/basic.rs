@@ -19,7 +19,8 @@ pub async fn enrol(
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
     let db = app.db.clone();
-    let response = blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label)).await?;
+    let response =
+        blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;
     tracing::info!(principal = %response.reporter_id, role = response.role.as_str(), "device enrolled");
     Ok((StatusCode::CREATED, Json(response)))
 }
