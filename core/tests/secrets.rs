@@ -277,3 +277,27 @@ async fn a_revoked_token_is_deleted_from_the_secret_store() {
     assert!(phone.store.sync_account().unwrap().unwrap().revoked);
     assert_eq!(secrets.token(), None, "a refused token is not kept");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_install_drops_a_token_an_old_install_left_in_the_platform_store() {
+    let server = Server::start().await;
+    let secrets = Arc::new(MemorySecrets::default());
+    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
+    enrol(&phone, &server).await.unwrap();
+    let token = secrets.token().unwrap();
+    // Reopening the same data folder keeps the enrolment.
+    let dir = phone.dir;
+    drop(phone.engine);
+    drop(phone.store);
+    let again = phone_in(dir, Some(secrets.clone()));
+    assert_eq!(again.store.device_token().unwrap(), Some(token));
+    drop(again);
+    // The app deleted and installed again: a new data folder, the Keychain item stays.
+    let fresh = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
+    assert_eq!(secrets.token(), None);
+    assert_eq!(fresh.store.device_token().unwrap(), None);
+    assert!(matches!(
+        fresh.engine.sync().await,
+        Err(SyncError::NotEnrolled)
+    ));
+}

@@ -123,7 +123,10 @@ mod tests {
         accounts.save(&path).unwrap();
         let again = LeadAccounts::load(&path).unwrap();
         assert_eq!(again.get("https://stories.example.org"), Some(&account));
-        assert_eq!(again.get("https://stories.example.org/api/v1"), Some(&account));
+        assert_eq!(
+            again.get("https://stories.example.org/api/v1"),
+            Some(&account)
+        );
         assert!(again.get("https://other.example.org").is_none());
         assert!(!path.with_extension("json.tmp").exists());
 

@@ -61,6 +61,12 @@ impl Store {
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Store> {
         let store = Self::open_inner(dir.as_ref(), Some(secrets))?;
+        let report = store.open_report();
+        if report.created && report.damaged_database_moved_to.is_none() {
+            // A new install over an old one's token (the iOS Keychain outlives the app):
+            // with no enrolment to go with it, the token is only a risk. Best effort.
+            let _ = store.delete_device_token();
+        }
         // Best effort: a locked store leaves the token where it is, safe, until later.
         let _ = store.move_token_to_platform();
         Ok(store)
