@@ -146,11 +146,15 @@ async fn run(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    tus::spawn_expiry_sweeper(app.clone());
-    axum::serve(listener, router(app))
+    // Stopped with the server: a restarted one in the same process must not share its
+    // data folder with a sweeper of the old one (whose upload locks it cannot see).
+    let sweeper = tus::spawn_expiry_sweeper(app.clone());
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| Error::io("the server stopped", e))
+        .map_err(|e| Error::io("the server stopped", e));
+    sweeper.abort();
+    served
 }
 
 /// A server serving on the current tokio runtime until `stop` (or until dropped), for

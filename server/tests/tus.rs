@@ -614,3 +614,72 @@ async fn two_uploads_of_one_recording_never_overwrite_a_delivered_file() {
     assert_eq!(server.spool_files(), 0);
     assert_eq!(server.upload_rows(), 0);
 }
+
+/// PATCHes whose bodies stall half-way must not hold the blocking pool that every other
+/// request needs (SQLite, file writes): with a pool of 2 threads and 3 stalled checksummed
+/// PATCHes, another device's request still gets its answer.
+#[test]
+fn stalled_bodies_do_not_starve_other_requests() {
+    use tokio::io::AsyncWriteExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let scenario = async {
+        let server = Server::start_with(|c| c.body_idle_timeout_secs = 600).await;
+        let reporter = server.enrol(PROJECT, Role::Reporter).await;
+        let story = reporter.consented_story().await;
+        let data = audio(4_000_000, 9);
+        let addr = server.base.trim_start_matches("http://").to_string();
+        let mut stalled = Vec::new();
+        let mut paths = Vec::new();
+        for _ in 0..3 {
+            let path = reporter.new_upload(&story, &new_id(), &data).await;
+            paths.push(path.clone());
+            let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+                 Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+                 Content-Type: application/offset+octet-stream\r\nUpload-Checksum: {}\r\n\
+                 Content-Length: {}\r\n\r\n",
+                reporter.token,
+                checksum("sha256", &data),
+                data.len()
+            );
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            // A part of the body, then nothing: the link went quiet.
+            tcp.write_all(&data[..200_000]).await.unwrap();
+            stalled.push(tcp);
+        }
+        // Every stalled PATCH is being received: its upload is locked (another PATCH
+        // waits its turn briefly, then gets 423).
+        for path in &paths {
+            let locked = wait_until(std::time::Duration::from_secs(30), || async {
+                let probe = reporter.patch(path, 0, &[], None);
+                let answer = tokio::time::timeout(std::time::Duration::from_secs(10), probe).await;
+                matches!(answer, Ok(r) if r.status() == StatusCode::LOCKED)
+            })
+            .await;
+            assert!(locked, "the PATCH on {path} never started");
+        }
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            let other = server.enrol(PROJECT, Role::Reporter).await;
+            let story = other.consented_story().await;
+            other.put_story(&story, 2).await.status()
+        })
+        .await;
+        assert!(
+            matches!(answered, Ok(status) if status.is_success()),
+            "another device's requests went unanswered while bodies stalled: {answered:?}"
+        );
+        drop(stalled);
+    };
+    // Starved, even creating the uploads would wait forever: a deadline over it all.
+    let finished = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(60), scenario).await
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    assert!(finished.is_ok(), "requests hung while bodies stalled");
+}

@@ -207,40 +207,78 @@ impl Feed for Hasher {
     }
 }
 
-/// A hash fed on a blocking thread while the handler reads the socket and writes the
-/// file: the chunk's checksum and the upload's running SHA-256 each get a thread, so a
-/// PATCH is not slower to receive than a plain body and the two hashes of every byte
-/// use the idle core instead of queueing on the handler's.
+/// A hash fed in batches on tokio's blocking pool while the handler reads the socket and
+/// writes the file: the chunk's checksum and the upload's running SHA-256 then use the
+/// idle core instead of queueing on the handler's. A pool thread is held only while it
+/// hashes a batch that has arrived, never while the body is still on its way (a slow or
+/// stalled client must not pin pool threads that SQLite and file writes need), and each
+/// hash has at most one batch in flight plus one filling: memory stays about 2 MiB a hash.
 struct Background<H> {
-    bytes: tokio::sync::mpsc::Sender<Bytes>,
-    hashed: tokio::task::JoinHandle<H>,
+    /// The hash when no batch is being hashed (None while one is, or after a panic).
+    idle: Option<H>,
+    running: Option<tokio::task::JoinHandle<H>>,
+    filling: Vec<Bytes>,
+    filled: usize,
+    /// A hashing task panicked: the hash is lost.
+    lost: bool,
 }
 
 impl<H: Feed> Background<H> {
-    /// Frames in flight to the hashing thread; it keeps up, so this rarely fills.
-    const QUEUE: usize = 64;
+    /// Bytes collected before they are handed to a pool thread.
+    const BATCH: usize = 1024 * 1024;
 
-    fn start(mut hash: H) -> Self {
-        let (bytes, mut queue) = tokio::sync::mpsc::channel::<Bytes>(Self::QUEUE);
-        let hashed = tokio::task::spawn_blocking(move || {
-            while let Some(frame) = queue.blocking_recv() {
-                hash.feed(&frame);
-            }
-            hash
-        });
-        Background { bytes, hashed }
+    fn start(hash: H) -> Self {
+        Background {
+            idle: Some(hash),
+            running: None,
+            filling: Vec::new(),
+            filled: 0,
+            lost: false,
+        }
     }
 
     async fn update(&mut self, frame: Bytes) {
-        // The thread only stops when this side is dropped or it panicked; then `finish`
-        // returns None and the file is hashed from disk at the end instead.
-        let _ = self.bytes.send(frame).await;
+        self.filled += frame.len();
+        self.filling.push(frame);
+        if self.filled >= Self::BATCH {
+            self.hand_over().await;
+        }
     }
 
-    /// The hash of everything fed, once the thread has caught up.
-    async fn finish(self) -> Option<H> {
-        drop(self.bytes);
-        self.hashed.await.ok()
+    /// Waits for the batch in flight (if any), then starts hashing the one filled.
+    async fn hand_over(&mut self) {
+        let hash = match self.running.take() {
+            Some(task) => task.await.ok(),
+            None => self.idle.take(),
+        };
+        let batch = std::mem::take(&mut self.filling);
+        self.filled = 0;
+        match hash {
+            Some(mut hash) => {
+                self.running = Some(tokio::task::spawn_blocking(move || {
+                    for frame in &batch {
+                        hash.feed(frame);
+                    }
+                    hash
+                }));
+            }
+            None => self.lost = true,
+        }
+    }
+
+    /// The hash of everything fed; None when a hashing task panicked (then the chunk is
+    /// refused, or the whole file is hashed from disk at the end).
+    async fn finish(mut self) -> Option<H> {
+        if !self.filling.is_empty() {
+            self.hand_over().await;
+        }
+        if self.lost {
+            return None;
+        }
+        match self.running.take() {
+            Some(task) => task.await.ok(),
+            None => self.idle.take(),
+        }
     }
 }
 

@@ -345,7 +345,7 @@ pub fn recover(app: &App) -> Result<()> {
 }
 
 /// Deletes expired uploads now and then.
-pub fn spawn_expiry_sweeper(app: App) {
+pub fn spawn_expiry_sweeper(app: App) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -364,5 +364,5 @@ pub fn spawn_expiry_sweeper(app: App) {
                 }
             }
         }
-    });
+    })
 }

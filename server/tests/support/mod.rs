@@ -337,3 +337,21 @@ impl Device {
         r.json().await.unwrap()
     }
 }
+
+/// Polls `condition` until it holds or `limit` passes; whether it held.
+pub async fn wait_until<F, Fut>(limit: std::time::Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
