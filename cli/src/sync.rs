@@ -223,7 +223,9 @@ async fn watch(
                 }
                 Duration::from_secs(u64::from(unreachable_for.min(5)))
             }
-            Err(e @ (SyncError::NotEnrolled | SyncError::EnrolAgain)) => return Err(e.to_string()),
+            Err(e @ (SyncError::NotEnrolled | SyncError::EnrolAgain | SyncError::TokenLost)) => {
+                return Err(e.to_string());
+            }
             Err(e) => {
                 eprintln!("sync failed: {e}");
                 interval

@@ -250,18 +250,34 @@ async fn a_token_gone_from_the_store_asks_to_enrol_again_and_loses_nothing() {
     let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
     enrol(&phone, &server).await.unwrap();
     let (story, _) = phone.story_with_recording(100_000, 5);
-    // Restored to a new phone / key invalidated: the shell's store has nothing.
+    // The shell's store has nothing (a platform fault, or the key invalidated).
+    let token = secrets.token().unwrap();
     secrets.values.lock().unwrap().clear();
     assert_eq!(phone.engine.sync().await, Err(SyncError::TokenLost));
-    assert!(phone.store.sync_account().unwrap().unwrap().revoked);
-    assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
+    // Asked again on every sync, not recorded as a revocation: a token that comes back
+    // is used again.
+    assert!(!phone.store.sync_account().unwrap().unwrap().revoked);
+    assert_eq!(phone.engine.sync().await, Err(SyncError::TokenLost));
+    secrets
+        .values
+        .lock()
+        .unwrap()
+        .insert(DEVICE_TOKEN.into(), token);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1);
+    // Gone for good (restored to a new phone): enrolling again delivers the rest.
+    let (later, _) = phone.story_with_recording(100_000, 7);
+    secrets.values.lock().unwrap().clear();
+    assert_eq!(phone.engine.sync().await, Err(SyncError::TokenLost));
     enrol(&phone, &server).await.unwrap();
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.delivered.len(), 1);
-    assert!(matches!(
-        phone.store.delivery_state(story).unwrap(),
-        DeliveryState::Delivered { .. }
-    ));
+    for story in [story, later] {
+        assert!(matches!(
+            phone.store.delivery_state(story).unwrap(),
+            DeliveryState::Delivered { .. }
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

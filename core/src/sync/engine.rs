@@ -206,8 +206,9 @@ impl SyncEngine {
         // Read only when about to be used; a secret store that cannot be used now is an
         // error to retry later (`SecretStore`), and changes nothing queued.
         let Some(token) = store.device_token()? else {
-            // Gone for good (restored to a new phone, key invalidated): enrol again.
-            store.mark_sync_account_revoked()?;
+            // Gone (restored to a new phone, key invalidated): enrol again. Not recorded
+            // as a revocation: the store is asked again on every sync, so a token that
+            // only seemed gone (a platform fault) is used again when it is back.
             return Err(SyncError::TokenLost);
         };
         let api = Api {

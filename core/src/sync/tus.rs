@@ -316,6 +316,11 @@ async fn transfer(
             Err(SendError::Transport(e)) => {
                 // The link dropped: whatever arrived is kept by the server. Ask it.
                 failures += 1;
+                // Back to small chunks until the link proves itself again (a platform
+                // transport that failed to write a big chunk file on a full phone gets
+                // a small one next).
+                sizer = ChunkSizer::default();
+                prefetch = Prefetch::default();
                 if failures >= MAX_FAILURES_WITHOUT_PROGRESS {
                     return Some(UploadOutcome::Unreachable(e.0));
                 }
