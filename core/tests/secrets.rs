@@ -317,3 +317,42 @@ async fn a_new_install_drops_a_token_an_old_install_left_in_the_platform_store()
         Err(SyncError::NotEnrolled)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_holding_the_wal_only_delays_the_scrub_until_the_next_open() {
+    let server = Server::start().await;
+    let phone = phone_in(tempfile::tempdir().unwrap(), None);
+    enrol(&phone, &server).await.unwrap();
+    let token = phone.store.device_token().unwrap().unwrap();
+    let Phone { dir, .. } = phone;
+    // Opened while the platform store is locked: the token stays in the database...
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets.locked.store(true, Ordering::SeqCst);
+    let phone = phone_in(dir, Some(secrets.clone()));
+    assert!(database_files_contain(phone.store.dir(), &token));
+    // ...and moves later, while another connection reads an old snapshot, which keeps
+    // the WAL (holding the token's pages) from being emptied.
+    let reader = rusqlite::Connection::open(phone.store.dir().join("tellus.db")).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    secrets.locked.store(false, Ordering::SeqCst);
+    assert_eq!(phone.store.device_token().unwrap(), Some(token.clone()));
+    assert_eq!(secrets.token(), Some(token.clone()));
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert!(
+        database_files_contain(phone.store.dir(), &token),
+        "the reader kept the token's pages in the WAL (else this test proves nothing)"
+    );
+    // The app is killed (its connections never close, so nothing checkpoints on the way
+    // out); the next open finishes the scrub.
+    let path = phone.dir.path().to_path_buf();
+    std::mem::forget(phone);
+    let store = Store::open_with_secrets(&path, secrets.clone()).unwrap();
+    assert!(!database_files_contain(&path, &token));
+    assert_eq!(store.device_token().unwrap(), Some(token));
+    drop(store);
+    std::fs::remove_dir_all(&path).unwrap();
+}

@@ -42,6 +42,9 @@ pub struct Store {
     /// Where the device token lives: the platform's secret store, or (None) the
     /// database's `secrets` table.
     platform_secrets: Option<Arc<dyn SecretStore>>,
+    /// Moving a token out of the database and keeping a new one take turns, so an old
+    /// token being moved can never overwrite one an enrolment just wrote.
+    token_turn: Mutex<()>,
 }
 
 impl Store {
@@ -69,6 +72,9 @@ impl Store {
         }
         // Best effort: a locked store leaves the token where it is, safe, until later.
         let _ = store.move_token_to_platform();
+        // A scrub that a reader kept from emptying the WAL last time finishes now, while
+        // nothing else reads.
+        let _ = store.truncate_wal();
         Ok(store)
     }
 
@@ -82,6 +88,7 @@ impl Store {
             report,
             story_changes: Hub::default(),
             platform_secrets,
+            token_turn: Mutex::new(()),
         };
         // Audio a crash left behind is repaired and indexed before anything else runs.
         let (recovered, problems) = crate::audio::recovery::recover(&store);
@@ -99,10 +106,27 @@ impl Store {
     /// slack space keeps its bytes, then empties the WAL, which may still hold pages that
     /// had it. Runs outside any transaction, on the writer connection.
     pub(crate) fn scrub_deleted_content(&self) -> Result<()> {
-        let conn = lock(&self.writer);
-        conn.execute_batch("VACUUM")?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        lock(&self.writer).execute_batch("VACUUM")?;
+        // A reader holding an older snapshot (the story list, say) keeps the WAL from
+        // being emptied: try again for a moment; what is left is emptied at the next open.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self.truncate_wal()? && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         Ok(())
+    }
+
+    /// Checkpoints the WAL into the database and empties it; false when a reader kept it
+    /// from finishing (SQLite reports that in the result row, not as an error).
+    fn truncate_wal(&self) -> Result<bool> {
+        let busy: i64 =
+            lock(&self.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
+    }
+
+    /// Held while the device token is moved or replaced.
+    pub(crate) fn token_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.token_turn)
     }
 
     /// What happened while opening: a damaged database moved aside, a new one created,

@@ -94,7 +94,9 @@ fn try_open_writer(path: &Path) -> Result<Connection, Opening> {
     // every commit durable before it returns, because a lost commit is a lost story.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = 2;",
+        // secure_delete: deleted rows (a secret, erased names and contacts) are overwritten
+        // with zeros rather than left in free space.
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = 2; PRAGMA secure_delete = ON;",
     )?;
     let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
     if check != "ok" {

@@ -101,6 +101,7 @@ impl Store {
 
     /// Keeps a new device token (enrolment), replacing any earlier one.
     pub(crate) fn set_device_token(&self, token: &str) -> Result<()> {
+        let _turn = self.token_turn();
         self.with_secrets(|secrets| secrets.set(DEVICE_TOKEN, token))?;
         if self.uses_platform_secrets() {
             // An older token an earlier version left in the database (not moved yet
@@ -114,6 +115,10 @@ impl Store {
     /// and deleted (the whole path a token takes: on Android the key is made and a file
     /// sealed), so a store that would fail fails before anything is spent.
     pub(crate) fn check_secret_store(&self) -> Result<()> {
+        if !self.uses_platform_secrets() {
+            // The database takes a secret whenever it takes the enrolment itself.
+            return Ok(());
+        }
         let value = crate::model::Timestamp::now().as_millis().to_string();
         self.with_secrets(|secrets| {
             secrets.set(STORE_CHECK, &value)?;
@@ -143,6 +148,7 @@ impl Store {
             return Ok(false);
         };
         let database = DatabaseSecrets { store: self };
+        let _turn = self.token_turn();
         let Some(token) = database.get(DEVICE_TOKEN)? else {
             return Ok(false);
         };
