@@ -37,8 +37,8 @@ public final class KeychainSecretStore: PlatformSecretStore, @unchecked Sendable
         switch status {
         case errSecSuccess:
             guard let data = result as? Data, let value = String(data: data, encoding: .utf8) else {
-                // An item we cannot read as ours can never be used: remove it, enrol again.
-                try delete(name: name)
+                // An item we cannot read as ours can never be used: enrol again, which
+                // overwrites it. Not deleted here: nothing that cannot be undone on a read.
                 return nil
             }
             return value

@@ -1,10 +1,10 @@
 package org.tellus.app
 
 import android.security.keystore.KeyGenParameterSpec
+import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
 import org.tellus.presentation.SealingKey
 import java.security.KeyStore
-import java.security.UnrecoverableKeyException
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
 
@@ -20,13 +20,10 @@ import javax.crypto.SecretKey
 class KeystoreSealingKey(private val alias: String = ALIAS) : SealingKey {
     private fun keyStore(): KeyStore = KeyStore.getInstance(PROVIDER).apply { load(null) }
 
-    override fun existing(): SecretKey? = try {
-        keyStore().getKey(alias, null) as? SecretKey
-    } catch (e: UnrecoverableKeyException) {
-        // The entry is there but can never be used again: the same as lost.
-        destroy()
-        null
-    }
+    // null only when there is no such entry; AndroidKeyStoreSpi reports every other
+    // keystore failure (busy, system error, daemon restart) as UnrecoverableKeyException,
+    // which is passing and must never delete the key: it propagates ("unavailable").
+    override fun existing(): SecretKey? = keyStore().getKey(alias, null) as? SecretKey
 
     override fun create(): SecretKey {
         val spec = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
@@ -42,6 +39,8 @@ class KeystoreSealingKey(private val alias: String = ALIAS) : SealingKey {
     }
 
     override fun destroy() = keyStore().deleteEntry(alias)
+
+    override fun isGoneForGood(e: Exception): Boolean = e is KeyPermanentlyInvalidatedException
 
     companion object {
         private const val PROVIDER = "AndroidKeyStore"

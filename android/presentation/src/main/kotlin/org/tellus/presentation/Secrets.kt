@@ -5,8 +5,10 @@ import org.tellus.core.SecretStoreException
 import java.io.File
 import java.io.FileOutputStream
 import java.io.IOException
+import java.nio.channels.FileChannel
 import java.nio.file.Files
 import java.nio.file.StandardCopyOption
+import java.nio.file.StandardOpenOption
 import java.security.InvalidKeyException
 import javax.crypto.AEADBadTagException
 import javax.crypto.Cipher
@@ -36,7 +38,10 @@ class SecretBoxUnavailable(message: String, cause: Throwable? = null) : Exceptio
  * (android/app KeystoreSealingKey); in tests a software key.
  */
 interface SealingKey {
-    /** The key, or null when there is none (never made, or lost: restored to a new phone). */
+    /**
+     * The key, or null when there is none (never made, or lost: restored to a new phone).
+     * A key store that fails throws, and that is never "none".
+     */
     fun existing(): SecretKey?
 
     /** Makes a new key, replacing any earlier one. */
@@ -44,6 +49,14 @@ interface SealingKey {
 
     /** Deletes the key (it was invalidated). */
     fun destroy()
+
+    /**
+     * Whether `e`, thrown by a cipher using this key, means the key can never be used again
+     * (Android: KeyPermanentlyInvalidatedException). Everything else a key store throws,
+     * including a plain InvalidKeyException("Keystore operation failed") or an
+     * UnrecoverableKeyException for a busy keystore daemon, is a passing failure.
+     */
+    fun isGoneForGood(e: Exception): Boolean
 }
 
 /**
@@ -54,9 +67,11 @@ interface SealingKey {
  * file cannot be passed off as another secret. Writes go to a temporary file, synced, then
  * renamed: a crash leaves the old secret or the new one.
  *
- * A file its key cannot open (the key was invalidated or lost, or the file was damaged) can
- * never be read again: it is deleted and reads as null, and the core asks to enrol again. A
- * key store that fails otherwise is `SecretBoxUnavailable`, and the file stays.
+ * A file that can never be read again reads as null (the core then asks to enrol again) and
+ * is moved aside, not deleted: its key is gone (`existing()` is null, or the key is
+ * invalidated for good), or the cipher proves it damaged or sealed under another key
+ * (AEADBadTagException, a malformed file). Every other failure of the key store (busy,
+ * locked, a daemon restarting) is `SecretBoxUnavailable`, and the file and key stay.
  */
 class SealedFileSecrets(private val dir: File, private val key: SealingKey) : SecretBox {
     @Synchronized // one temporary file per secret: calls from the UI and the sync take turns
@@ -68,16 +83,15 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
         } catch (e: IOException) {
             throw SecretBoxUnavailable("the sealed secret cannot be read: ${e.message}", e)
         }
-        val current = unavailableUnless { key.existing() } ?: return discard(file)
+        val current = unavailableUnless { key.existing() } ?: return setAside(file)
         return try {
             open(sealed, current, name)
         } catch (e: AEADBadTagException) {
-            discard(file) // sealed under another key, or damaged
-        } catch (e: InvalidKeyException) {
-            discard(file) // e.g. KeyPermanentlyInvalidatedException
+            setAside(file) // sealed under another key, or damaged
         } catch (e: MalformedSecret) {
-            discard(file)
+            setAside(file)
         } catch (e: Exception) {
+            if (key.isGoneForGood(e)) return setAside(file)
             throw SecretBoxUnavailable("the key store cannot open the secret now: ${e.javaClass.simpleName}: ${e.message}", e)
         }
     }
@@ -89,6 +103,7 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
             try {
                 seal(value, key.existing() ?: key.create(), name)
             } catch (e: InvalidKeyException) {
+                if (!key.isGoneForGood(e)) throw e
                 key.destroy() // invalidated for good: a new key seals from now on
                 seal(value, key.create(), name)
             }
@@ -101,6 +116,9 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
                 out.fd.sync()
             }
             Files.move(temp.toPath(), file.toPath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING)
+            // The rename itself must survive a power cut before the core erases the token's
+            // other copy: sync the folder too.
+            FileChannel.open(dir.toPath(), StandardOpenOption.READ).use { it.force(true) }
         }
     }
 
@@ -116,8 +134,9 @@ class SealedFileSecrets(private val dir: File, private val key: SealingKey) : Se
         return File(dir, "$name.sealed")
     }
 
-    private fun discard(file: File): String? {
-        file.delete()
+    /** A file that can never be read again: kept beside, out of the way, for support. */
+    private fun setAside(file: File): String? {
+        file.renameTo(File(file.parentFile, "${file.name}.unreadable"))
         return null
     }
 

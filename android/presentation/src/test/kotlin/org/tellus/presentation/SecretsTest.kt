@@ -6,34 +6,52 @@ import org.tellus.core.SecretStoreException
 import org.tellus.core.TellusApp
 import java.io.File
 import java.nio.file.Files
+import java.security.InvalidKeyException
 import java.security.ProviderException
+import java.security.UnrecoverableKeyException
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
+import javax.crypto.spec.SecretKeySpec
 
 private val server = System.getenv("TELLUS_SERVER_URL") ?: error("TELLUS_SERVER_URL is not set")
 private val invites = ArrayDeque((System.getenv("TELLUS_ANDROID_SECRET_INVITES") ?: "").split(","))
 
+/** What AndroidKeyStore throws when its key is invalidated for good. */
+private class PermanentlyInvalidated : InvalidKeyException("Key permanently invalidated (test)")
+
 /**
  * A software AES-256 key standing in for the AndroidKeyStore one: same cipher, same sealed
- * files. It can be lost (restored to a new phone) or fail (the key store locked or busy).
+ * files. It can be lost (restored to a new phone), fail the way AndroidKeyStoreSpi fails
+ * when the keystore is busy or restarting (UnrecoverableKeyException), be refused by the
+ * cipher (a plain InvalidKeyException, as for "Keystore operation failed"), or be
+ * invalidated for good.
  */
 private class SoftwareKey : SealingKey {
     var key: SecretKey? = null
     @Volatile var failing = false
+    /** The cipher refuses the key (InvalidKeyException); `invalidated`: for good. */
+    @Volatile var refused = false
+    @Volatile var invalidated = false
 
     override fun existing(): SecretKey? {
-        if (failing) throw ProviderException("Keystore operation failed (test)")
+        if (failing) throw UnrecoverableKeyException("Failed to obtain information about key (test)")
+        // A 5-byte AES key: Cipher.init throws a real InvalidKeyException.
+        if (refused && key != null) return SecretKeySpec(ByteArray(5), "AES")
         return key
     }
 
     override fun create(): SecretKey {
         if (failing) throw ProviderException("Keystore operation failed (test)")
+        refused = false
+        invalidated = false
         return KeyGenerator.getInstance("AES").apply { init(256) }.generateKey().also { key = it }
     }
 
     override fun destroy() {
         key = null
     }
+
+    override fun isGoneForGood(e: Exception) = invalidated && e is InvalidKeyException
 }
 
 private fun contains(file: File, text: String): Boolean {
@@ -94,11 +112,37 @@ fun secretsTests() {
                 call()
                 throw AssertionError("a failing key store did not throw")
             } catch (e: SecretStoreException.Unavailable) {
-                expect(e.message?.contains("Keystore operation failed") == true) { "${e.message}" }
+                expect(e.message?.contains("Failed to obtain information about key") == true) { "${e.message}" }
             }
         }
         key.failing = false
         expect(store.get("device_token") == "kept") { "the secret was lost" }
+    }
+
+    check("a cipher that refuses the key keeps secret and key; a key invalidated for good sets the secret aside") {
+        val dir = tempDir()
+        val key = SoftwareKey()
+        val store = SecretBoxStore(SealedFileSecrets(dir, key))
+        store.set("device_token", "kept")
+        val sealed = File(dir, "device_token.sealed")
+        key.refused = true
+        for (call in listOf<() -> Unit>({ store.get("device_token") }, { store.set("device_token", "x") })) {
+            try {
+                call()
+                throw AssertionError("a refused key did not throw")
+            } catch (e: SecretStoreException.Unavailable) {
+                expect(e.message?.contains("InvalidKeyException") == true) { "${e.message}" }
+            }
+        }
+        expect(sealed.exists() && key.key != null) { "a passing refusal deleted the secret or the key" }
+        key.refused = false
+        expect(store.get("device_token") == "kept") { "the secret was lost" }
+        key.refused = true
+        key.invalidated = true
+        expect(store.get("device_token") == null) { "an invalidated key still opened the secret" }
+        expect(!sealed.exists() && File(dir, "device_token.sealed.unreadable").exists()) { "not set aside" }
+        store.set("device_token", "new") // a new key seals from now on
+        expect(store.get("device_token") == "new") { "a new key did not seal" }
     }
 
     check("enrol and background delivery with a locked secret store: a clear message, a retry, the same code works later") {
