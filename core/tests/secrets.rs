@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::{Counting, Phone, Server, reqwest_transport};
-use tellus_core::sync::{DEVICE_TOKEN, DeliveryState, SecretStore, SyncEngine, SyncError};
+use support::{Phone, Server, reqwest_transport};
+use tellus_core::sync::{DEVICE_TOKEN, DeliveryState, SecretStore, SyncError};
 use tellus_core::{Error, Store};
 use tellus_server::Role;
 
@@ -63,18 +63,11 @@ impl SecretStore for MemorySecrets {
 
 /// A phone whose store keeps the token in `secrets` (None: in the database).
 fn phone_in(dir: tempfile::TempDir, secrets: Option<Arc<MemorySecrets>>) -> Phone {
-    let store = Arc::new(match secrets {
+    let store = match secrets {
         Some(s) => Store::open_with_secrets(dir.path(), s).unwrap(),
         None => Store::open(dir.path()).unwrap(),
-    });
-    let counter = Arc::new(Counting::new(reqwest_transport()));
-    let engine = SyncEngine::new(store.clone(), counter.clone());
-    Phone {
-        dir,
-        store,
-        engine,
-        counter,
-    }
+    };
+    Phone::with_store(dir, store, reqwest_transport())
 }
 
 async fn enrol(phone: &Phone, server: &Server) -> Result<(), SyncError> {

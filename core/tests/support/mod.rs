@@ -145,12 +145,26 @@ impl Phone {
 
     pub async fn enrolled_through(server: &Server, url: &str, inner: Arc<dyn Transport>) -> Phone {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        let counter = Arc::new(Counting::new(inner));
+        let store = Store::open(dir.path()).unwrap();
+        let phone = Phone::with_store(dir, store, inner);
         let code = server.invite(Role::Reporter);
-        tellus_core::sync::enrol(&store, counter.clone(), url, &code, "test phone")
-            .await
-            .unwrap();
+        tellus_core::sync::enrol(
+            &phone.store,
+            phone.counter.clone(),
+            url,
+            &code,
+            "test phone",
+        )
+        .await
+        .unwrap();
+        phone
+    }
+
+    /// A phone on `store` (kept in `dir`), not enrolled; requests counted on their way
+    /// through `inner`.
+    pub fn with_store(dir: tempfile::TempDir, store: Store, inner: Arc<dyn Transport>) -> Phone {
+        let store = Arc::new(store);
+        let counter = Arc::new(Counting::new(inner));
         let engine = SyncEngine::new(store.clone(), counter.clone());
         Phone {
             dir,
