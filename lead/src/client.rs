@@ -47,14 +47,7 @@ impl LeadClient {
                 "the token is empty; use the one enrolling with a lead's invite gave you".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            // A server that stops sending mid-body must not hang the pull forever; the
-            // partial file is kept and the next attempt resumes it.
-            .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("tellus-lead/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::network("set up the HTTP client", e))?;
+        let http = http_client()?;
         Ok(LeadClient {
             http,
             api: format!("{base}{API_PREFIX}"),
@@ -171,12 +164,7 @@ pub async fn enrol(server: &str, invite_code: &str, device_label: &str) -> Resul
     if invite_code.trim().is_empty() {
         return Err(Error::InvalidInput("the invite code is empty".into()));
     }
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(60))
-        .user_agent(concat!("tellus-lead/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::network("set up the HTTP client", e))?;
+    let http = http_client()?;
     let what = "the invite code";
     let request = EnrolRequest {
         invite_code: invite_code.trim().to_string(),
@@ -201,6 +189,17 @@ pub async fn enrol(server: &str, invite_code: &str, device_label: &str) -> Resul
         )));
     }
     Ok(enrolled)
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        // A server that stops sending mid-body must not hang the pull forever; the
+        // partial file is kept and the next attempt resumes it.
+        .read_timeout(Duration::from_secs(60))
+        .user_agent(concat!("tellus-lead/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::network("set up the HTTP client", e))
 }
 
 /// The server address as stored beside a pulled folder (to refuse mixing servers).

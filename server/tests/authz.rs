@@ -357,28 +357,17 @@ async fn an_invite_for_another_role_is_refused_unspent() {
                 .unwrap()
         }
     };
-    let unused = |server: &Server| {
+    let count = |sql: &'static str| {
         server
             .db()
-            .with(|c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM invites WHERE used_at IS NULL",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )?)
-            })
+            .with(|c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
             .unwrap()
     };
+    let unused = || count("SELECT COUNT(*) FROM invites WHERE used_at IS NULL");
+    let devices = || count("SELECT COUNT(*) FROM principals");
     // A lead's code typed into a phone: refused with a reason, not spent, no device made.
     let lead_code = server.invite(PROJECT, Role::Lead);
-    let devices_before = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM principals", [], |r| {
-                r.get::<_, i64>(0)
-            })?)
-        })
-        .unwrap();
+    let devices_before = devices();
     let r = enrol(lead_code.clone(), Some("reporter")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let error: serde_json::Value = r.json().await.unwrap();
@@ -387,22 +376,15 @@ async fn an_invite_for_another_role_is_refused_unspent() {
         error["message"].as_str().unwrap().contains("for a lead"),
         "{error}"
     );
-    assert_eq!(unused(&server), 1);
-    let devices_after = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM principals", [], |r| {
-                r.get::<_, i64>(0)
-            })?)
-        })
-        .unwrap();
+    assert_eq!(unused(), 1);
+    let devices_after = devices();
     assert_eq!(devices_after, devices_before);
     // The same code where a lead enrols.
     let r = enrol(lead_code, Some("lead")).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["role"], "lead");
-    assert_eq!(unused(&server), 0);
+    assert_eq!(unused(), 0);
 
     // A reporter's code for a lead tool: refused unspent too; without a role, any works.
     let reporter_code = server.invite(PROJECT, Role::Reporter);
@@ -418,5 +400,5 @@ async fn an_invite_for_another_role_is_refused_unspent() {
         enrol(code, Some("superuser")).await.status(),
         StatusCode::BAD_REQUEST
     );
-    assert_eq!(unused(&server), 1);
+    assert_eq!(unused(), 1);
 }
