@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 cargo build --release --locked -q -p tellus-cli
+target="${CARGO_TARGET_DIR:-target}"
 # Without a microphone the demo records from the project's file-backed test microphone;
 # its speech is made here, once.
-bash tests/support/audio/make-speech.sh target/demo-audio 16000 >/dev/null
+bash tests/support/audio/make-speech.sh "$target/demo-audio" 16000 >/dev/null
 export TELLUS_DEMO_MIC_DIR="$PWD/tests/support/audio"
-export TELLUS_DEMO_SPEECH="$PWD/target/demo-audio/speech-16000.s16le.raw"
-exec ./target/release/tellus demo "$@"
+export TELLUS_DEMO_SPEECH="$(cd "$target" && pwd)/demo-audio/speech-16000.s16le.raw"
+exec "$target/release/tellus" demo "$@"
