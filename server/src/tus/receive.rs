@@ -214,13 +214,18 @@ impl Feed for Hasher {
 /// stalled client must not pin pool threads that SQLite and file writes need), and each
 /// hash has at most one batch in flight plus one filling: memory stays about 2 MiB a hash.
 struct Background<H> {
-    /// The hash when no batch is being hashed (None while one is, or after a panic).
-    idle: Option<H>,
-    running: Option<tokio::task::JoinHandle<H>>,
+    hashing: Hashing<H>,
     filling: Vec<Bytes>,
     filled: usize,
+}
+
+enum Hashing<H> {
+    /// No batch in flight.
+    Ready(H),
+    /// A batch is being hashed; the task gives the hash back.
+    Busy(tokio::task::JoinHandle<H>),
     /// A hashing task panicked: the hash is lost.
-    lost: bool,
+    Lost,
 }
 
 impl<H: Feed> Background<H> {
@@ -229,11 +234,9 @@ impl<H: Feed> Background<H> {
 
     fn start(hash: H) -> Self {
         Background {
-            idle: Some(hash),
-            running: None,
+            hashing: Hashing::Ready(hash),
             filling: Vec::new(),
             filled: 0,
-            lost: false,
         }
     }
 
@@ -245,24 +248,26 @@ impl<H: Feed> Background<H> {
         }
     }
 
+    /// The hash once the batch in flight (if any) is done; None when it was lost.
+    async fn take(&mut self) -> Option<H> {
+        match std::mem::replace(&mut self.hashing, Hashing::Lost) {
+            Hashing::Ready(hash) => Some(hash),
+            Hashing::Busy(task) => task.await.ok(),
+            Hashing::Lost => None,
+        }
+    }
+
     /// Waits for the batch in flight (if any), then starts hashing the one filled.
     async fn hand_over(&mut self) {
-        let hash = match self.running.take() {
-            Some(task) => task.await.ok(),
-            None => self.idle.take(),
-        };
         let batch = std::mem::take(&mut self.filling);
         self.filled = 0;
-        match hash {
-            Some(mut hash) => {
-                self.running = Some(tokio::task::spawn_blocking(move || {
-                    for frame in &batch {
-                        hash.feed(frame);
-                    }
-                    hash
-                }));
-            }
-            None => self.lost = true,
+        if let Some(mut hash) = self.take().await {
+            self.hashing = Hashing::Busy(tokio::task::spawn_blocking(move || {
+                for frame in &batch {
+                    hash.feed(frame);
+                }
+                hash
+            }));
         }
     }
 
@@ -272,13 +277,7 @@ impl<H: Feed> Background<H> {
         if !self.filling.is_empty() {
             self.hand_over().await;
         }
-        if self.lost {
-            return None;
-        }
-        match self.running.take() {
-            Some(task) => task.await.ok(),
-            None => self.idle.take(),
-        }
+        self.take().await
     }
 }
 
