@@ -46,25 +46,26 @@ fn main() {
     let bytes = mb * 1_000_000;
 
     println!("tellus sync benchmark: {mb} MB to tellus-server on loopback (best of 3 each)");
-    let mut ours = Vec::new();
-    let mut curl = Vec::new();
+    let (mut ours, mut cpu_ours) = (Vec::new(), Vec::new());
+    let (mut curl, mut cpu_curl) = (Vec::new(), Vec::new());
     let mut curl_checked = Vec::new();
     // TELLUS_BENCH_ONLY=ours|curl runs one side alone (for profiling with perf).
     let only = std::env::var("TELLUS_BENCH_ONLY").unwrap_or_default();
     for round in 0..3 {
         if only != "curl" {
-            ours.push(our_upload(&rt, &server, work.path(), bytes, round).0);
+            let (secs, _, cpu) = our_upload(&rt, &server, work.path(), bytes, round);
+            ours.push(secs);
+            cpu_ours.push(cpu);
         }
         if only != "ours" {
-            curl.push(curl_upload(&rt, &server, work.path(), bytes, round, false));
-            curl_checked.push(curl_upload(&rt, &server, work.path(), bytes, round, true));
+            let (secs, cpu) = curl_upload(&rt, &server, work.path(), bytes, round, false);
+            curl.push(secs);
+            cpu_curl.push(cpu);
+            curl_checked.push(curl_upload(&rt, &server, work.path(), bytes, round, true).0);
         }
         clear_server_audio(&server);
     }
-    let (cpu_ours, cpu_curl) = (
-        CPU_OURS.with(|c| mean(&c.borrow())),
-        CPU_CURL.with(|c| mean(&c.borrow())),
-    );
+    let (cpu_ours, cpu_curl) = (mean(&cpu_ours), mean(&cpu_curl));
     if !only.is_empty() {
         println!(
             "  ours {ours:.2?} s (CPU s {cpu_ours}), curl {curl:.2?} s (CPU s {cpu_curl}), curl with checksum {curl_checked:.2?} s"
@@ -101,18 +102,13 @@ fn main() {
         checked_s / ours_s
     );
 
-    let (secs, peak_kb) = our_upload(&rt, &server, work.path(), big_mb * 1_000_000, 9);
+    let (secs, peak_kb, _) = our_upload(&rt, &server, work.path(), big_mb * 1_000_000, 9);
     println!(
         "  {big_mb} MB upload: {:.1} s, client peak RSS {:.1} MB (goal < 40 MB)",
         secs,
         peak_kb as f64 / 1024.0
     );
     clear_server_audio(&server);
-}
-
-thread_local! {
-    static CPU_OURS: std::cell::RefCell<Vec<CpuClock>> = const { std::cell::RefCell::new(Vec::new()) };
-    static CPU_CURL: std::cell::RefCell<Vec<CpuClock>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// CPU seconds (user + system) of this process (the server) and its waited-for children
@@ -202,14 +198,14 @@ fn write_noise(path: &Path, bytes: u64, seed: u64) -> String {
 }
 
 /// Our client, in a child process, delivering one recording of `bytes`; returns the
-/// seconds the sync took and the child's peak RSS in kB.
+/// seconds the sync took, the child's peak RSS in kB and the CPU it all cost.
 fn our_upload(
     rt: &tokio::runtime::Runtime,
     server: &support::Server,
     work: &Path,
     bytes: u64,
     round: u64,
-) -> (f64, u64) {
+) -> (f64, u64, CpuClock) {
     let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
     let story = phone.consented_story();
     let id = RecordingId::new();
@@ -240,7 +236,7 @@ fn our_upload(
         .env(CHILD, phone.dir.path())
         .output()
         .unwrap();
-    CPU_OURS.with(|c| c.borrow_mut().push(cpu.elapsed()));
+    let cpu = cpu.elapsed();
     assert!(
         out.status.success(),
         "{}",
@@ -251,7 +247,7 @@ fn our_upload(
     let secs: f64 = fields.next().unwrap().parse().unwrap();
     let peak: u64 = fields.next().unwrap().parse().unwrap();
     std::fs::remove_file(&path).unwrap();
-    (secs, peak)
+    (secs, peak, cpu)
 }
 
 /// The child: syncs the phone at `dir`, prints "SECONDS PEAK_RSS_KB".
@@ -277,7 +273,8 @@ fn child(dir: &Path) {
     println!("{secs} {peak}");
 }
 
-/// curl sending the whole file in one tus creation-with-upload request.
+/// curl sending the whole file in one tus creation-with-upload request; the seconds and
+/// the CPU it cost.
 fn curl_upload(
     rt: &tokio::runtime::Runtime,
     server: &support::Server,
@@ -285,7 +282,7 @@ fn curl_upload(
     bytes: u64,
     round: u64,
     with_checksum: bool,
-) -> f64 {
+) -> (f64, CpuClock) {
     let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
     let story = phone.consented_story();
     phone.store.mark_ready(story).unwrap();
@@ -319,13 +316,11 @@ fn curl_upload(
         .output()
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
-    if !with_checksum {
-        CPU_CURL.with(|c| c.borrow_mut().push(cpu.elapsed()));
-    }
+    let cpu = cpu.elapsed();
     let code = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(code, "201", "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(&path).unwrap();
-    secs
+    (secs, cpu)
 }
 
 fn tellus_core_metadata(story: &str, recording: &str, sha256: &str) -> String {
