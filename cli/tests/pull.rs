@@ -321,32 +321,25 @@ fn a_lead_enrols_once_and_pulls_without_a_token() {
     assert!(String::from_utf8_lossy(&before.stderr).contains("tellus enrol --lead"));
     assert!(!out.exists() && !data.exists());
 
+    let enrol_lead = |code: &str| {
+        run(&[
+            "--data-dir",
+            data_s,
+            "enrol",
+            "--lead",
+            "--server",
+            &server.base,
+            "--invite",
+            code,
+        ])
+    };
     // A reporter's code given to the lead's enrolment: refused, unspent, nothing kept.
-    let reporter_code = invite(tellus_server::Role::Reporter);
-    let wrong = run(&[
-        "--data-dir",
-        data_s,
-        "enrol",
-        "--lead",
-        "--server",
-        &server.base,
-        "--invite",
-        &reporter_code,
-    ]);
+    let wrong = enrol_lead(&invite(tellus_server::Role::Reporter));
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("for a reporter"));
     assert!(!data.join("lead-accounts.json").exists());
 
-    let enrolled = run(&[
-        "--data-dir",
-        data_s,
-        "enrol",
-        "--lead",
-        "--server",
-        &server.base,
-        "--invite",
-        &invite(tellus_server::Role::Lead),
-    ]);
+    let enrolled = enrol_lead(&invite(tellus_server::Role::Lead));
     assert!(
         enrolled.status.success(),
         "{}",
