@@ -381,6 +381,76 @@ async fn a_body_cut_mid_way_keeps_the_bytes_that_arrived() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_checksummed_body_is_checkpointed_as_it_streams_and_taken_back_if_it_does_not_match()
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MIB: usize = 1024 * 1024;
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(24 * MIB, 23);
+    let recording = new_id();
+    let path = reporter.new_upload(&story, &recording, &data).await;
+    // The whole file in one PATCH with its SHA-256, but one byte past 20 MiB differs.
+    let mut corrupted = data.clone();
+    corrupted[20 * MIB + 7] ^= 0xff;
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Upload-Checksum: {}\r\nContent-Length: {}\r\n\r\n",
+        reporter.token,
+        checksum("sha256", &data),
+        data.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&corrupted[..18 * MIB]).await.unwrap();
+    stream.flush().await.unwrap();
+    // While the body is still open, the server commits what it holds (a crash now would
+    // cost the client at most a checkpoint's worth of sending again).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut offset = reporter.offset(&path).await;
+    while offset < 16 * MIB as u64 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        offset = reporter.offset(&path).await;
+    }
+    assert!(
+        (16 * MIB as u64..=18 * MIB as u64).contains(&offset),
+        "checkpoints committed mid-body: {offset}"
+    );
+    // The rest arrives; the whole body does not match its checksum.
+    stream.write_all(&corrupted[18 * MIB..]).await.unwrap();
+    let mut answer = vec![0u8; 12];
+    stream.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 460");
+    drop(stream);
+    assert_eq!(
+        reporter.offset(&path).await,
+        0,
+        "the checkpoints were taken back"
+    );
+    let spool = std::fs::read_dir(server.config.spool_dir())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(std::fs::metadata(&spool).unwrap().len(), 0);
+
+    // Sent again whole and right: delivered, and the receipt is the file's SHA-256.
+    let r = reporter
+        .patch(&path, 0, &data, Some(checksum("sha256", &data)))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.headers()["tellus-receipt-sha256"].to_str().unwrap(),
+        sha256_hex(&data)
+    );
+    assert_eq!(std::fs::read(server.audio_path(&recording)).unwrap(), data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_tus_headers_are_400s() {
     let server = Server::start().await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;

@@ -8,6 +8,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -69,23 +71,27 @@ pub async fn receive(
     file.set_len(start)
         .await
         .map_err(|e| Error::io("cannot trim the spool file", e))?;
+    let mut checkpoints = Checkpoints::new(app, &upload.id, &file, start).await?;
     let mut file = BufWriter::with_capacity(WRITE_BUFFER, file);
     file.seek(std::io::SeekFrom::Start(start))
         .await
         .map_err(|e| Error::io("cannot seek in the spool file", e))?;
 
-    let mut hasher = checksum
-        .as_ref()
-        .map(|(a, _)| Background::start(Hasher::new(*a)));
     // The whole file's running hash, when it is known up to `start`.
     let known = app
         .uploads
         .take_hash(&upload.id, start)
         .or_else(|| (start == 0).then(Sha256::new));
+    // A SHA-256 checksum of a body from the first byte is the running hash itself at the
+    // body's end: hashing once halves the work of a whole-file PATCH.
+    let shared = start == 0 && matches!(checksum, Some((Algorithm::Sha256, _)));
+    let mut hasher = checksum
+        .as_ref()
+        .filter(|_| !shared)
+        .map(|(a, _)| Background::start(Hasher::new(*a)));
     let before = known.clone();
     let mut whole = known.map(Background::start);
     let mut received: u64 = 0;
-    let mut committed = start;
     let mut cut = false;
     let mut stream = body.into_data_stream();
     let idle = std::time::Duration::from_secs(app.config.body_idle_timeout_secs.max(1));
@@ -117,75 +123,156 @@ pub async fn receive(
             break Some(Error::io("cannot write the spool file", e));
         }
         received += bytes.len() as u64;
-        if hasher.is_none() && start + received - committed >= CHECKPOINT_BYTES {
-            if let Err(e) = durable(&mut file).await {
-                break Some(e);
-            }
-            committed = start + received;
-            upload.offset = committed;
-            if let Err(e) = state::set_offset(app, &upload.id, committed).await {
-                break Some(e);
-            }
+        if let Err(e) = checkpoints.offer(&mut file, start + received).await {
+            break Some(e);
         }
     };
+    // Nothing may be cut back while an offset past it is being committed.
+    let settled = checkpoints.settle().await;
+    let committed = checkpoints.committed;
+    upload.offset = committed;
 
-    if let Some(error) = failure {
+    if let Some(error) = failure.or(settled.err()) {
         // Back to the last committed offset: the database and the file agree again.
         let _ = file.flush().await;
         let inner = file.into_inner();
         let _ = inner.set_len(committed).await;
         let _ = inner.sync_all().await;
-        upload.offset = committed;
         return Err(error);
     }
 
-    if !cut {
-        if let (Some(h), Some((algorithm, expected))) = (hasher, checksum) {
-            // A hashing thread that died leaves the chunk unverified: refused like a
-            // mismatch, so the client sends it again.
-            if h.finish().await.map(Hasher::finish) != Some(expected) {
-                let _ = file.flush().await;
-                let inner = file.into_inner();
-                inner
-                    .set_len(start)
-                    .await
-                    .map_err(|e| Error::io("cannot discard a corrupted chunk", e))?;
-                upload.offset = start;
-                if let Some(before) = before {
-                    app.uploads.keep_hash(&upload.id, start, before);
-                }
-                return Err(Error::refused(
-                    StatusCode::from_u16(tellus_protocol::headers::STATUS_CHECKSUM_MISMATCH)
-                        .unwrap_or(StatusCode::BAD_REQUEST),
-                    "checksum_mismatch",
-                    format!(
-                        "the chunk does not match its {} checksum and was discarded; the offset is still {start}",
-                        match algorithm {
-                            Algorithm::Sha1 => "sha1",
-                            Algorithm::Sha256 => "sha256",
-                        }
-                    ),
-                ));
+    let whole_hash = match whole {
+        Some(w) => w.finish().await,
+        None => None,
+    };
+    if !cut && let Some((algorithm, expected)) = checksum {
+        // A hashing thread that died leaves the chunk unverified: refused like a
+        // mismatch, so the client sends it again.
+        let digest = match hasher {
+            Some(h) => h.finish().await.map(Hasher::finish),
+            None => whole_hash.clone().map(|h| h.finalize().to_vec()),
+        };
+        if digest != Some(expected) {
+            // The offset goes back before the bytes do: a crash in between leaves a tail
+            // past the offset, which the next PATCH trims.
+            if committed != start {
+                state::set_offset(app, &upload.id, start).await?;
             }
+            upload.offset = start;
+            let _ = file.flush().await;
+            file.into_inner()
+                .set_len(start)
+                .await
+                .map_err(|e| Error::io("cannot discard a corrupted chunk", e))?;
+            if let Some(before) = before {
+                app.uploads.keep_hash(&upload.id, start, before);
+            }
+            return Err(Error::refused(
+                StatusCode::from_u16(tellus_protocol::headers::STATUS_CHECKSUM_MISMATCH)
+                    .unwrap_or(StatusCode::BAD_REQUEST),
+                "checksum_mismatch",
+                format!(
+                    "the chunk does not match its {} checksum and was discarded; the offset is still {start}",
+                    match algorithm {
+                        Algorithm::Sha1 => "sha1",
+                        Algorithm::Sha256 => "sha256",
+                    }
+                ),
+            ));
         }
     }
 
     if let Err(e) = durable(&mut file).await {
         let inner = file.into_inner();
         let _ = inner.set_len(committed).await;
-        upload.offset = committed;
         return Err(e);
     }
-    upload.offset = start + received;
-    if upload.offset != committed {
-        state::set_offset(app, &upload.id, upload.offset).await?;
+    if start + received != committed {
+        state::set_offset(app, &upload.id, start + received).await?;
     }
-    if let Some(whole) = whole
-        && let Some(hash) = whole.finish().await
-    {
+    upload.offset = start + received;
+    if let Some(hash) = whole_hash {
         app.uploads.keep_hash(&upload.id, upload.offset, hash);
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
+}
+
+/// Commits the offset every `CHECKPOINT_BYTES` inside a long body, so that a server crash
+/// costs the client at most that much sending again. The fsync and the commit of one
+/// checkpoint run in the background while later bytes keep arriving (stopping to read
+/// for each would idle the link for the disk's flush); at most one is in flight, and an
+/// offset is committed only after the bytes below it are on disk. A checksummed body's
+/// checkpoints are taken back if the whole body then does not match.
+struct Checkpoints {
+    app: App,
+    id: String,
+    /// A second handle on the spool file, for fsyncs beside the writes.
+    sync: Arc<std::fs::File>,
+    /// The offset the database holds.
+    committed: u64,
+    in_flight: Option<(u64, tokio::task::JoinHandle<Result<()>>)>,
+}
+
+impl Checkpoints {
+    async fn new(app: &App, id: &str, file: &tokio::fs::File, committed: u64) -> Result<Self> {
+        let sync = file
+            .try_clone()
+            .await
+            .map_err(|e| Error::io("cannot open the upload's spool file", e))?
+            .into_std()
+            .await;
+        Ok(Checkpoints {
+            app: app.clone(),
+            id: id.to_string(),
+            sync: Arc::new(sync),
+            committed,
+            in_flight: None,
+        })
+    }
+
+    /// Called after each write with the offset the written bytes reach: collects a
+    /// finished checkpoint and starts the next when one is due.
+    async fn offer(&mut self, file: &mut BufWriter<tokio::fs::File>, reached: u64) -> Result<()> {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|(_, t)| t.is_finished())
+        {
+            self.settle().await?;
+        }
+        if self.in_flight.is_some() || reached - self.committed < CHECKPOINT_BYTES {
+            return Ok(());
+        }
+        // The bytes below `reached` reach the kernel before the fsync starts.
+        file.flush()
+            .await
+            .map_err(|e| Error::io("cannot write the spool file", e))?;
+        let (app, id, sync) = (self.app.clone(), self.id.clone(), self.sync.clone());
+        let task = tokio::spawn(async move {
+            tokio::task::spawn_blocking(move || sync.sync_data())
+                .await
+                .map_err(|e| Error::io("cannot flush the spool file to disk", e.into()))?
+                .map_err(|e| Error::io("cannot flush the spool file to disk", e))?;
+            state::set_offset(&app, &id, reached).await
+        });
+        self.in_flight = Some((reached, task));
+        Ok(())
+    }
+
+    /// Waits for the checkpoint in flight, if any.
+    async fn settle(&mut self) -> Result<()> {
+        let Some((offset, task)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        match task.await {
+            Ok(Ok(())) => {
+                self.committed = offset;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(Error::io("cannot flush the spool file to disk", e.into())),
+        }
+    }
 }
 
 trait Feed: Send + 'static {
