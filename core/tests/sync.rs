@@ -148,7 +148,8 @@ async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_a
     let server = Server::start().await;
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (story, recording) = phone.story_with_recording(30 * 1024 * 1024, 9);
-    // Two chunks get through, then the network fails.
+    // Two 8 MiB chunks get through, then the network fails.
+    phone.counter.in_chunks_of(8 * 1024 * 1024);
     phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
     let first = phone.engine.sync().await;
     assert!(matches!(first, Err(SyncError::Unreachable(_))), "{first:?}");
@@ -196,11 +197,97 @@ async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_upload_is_one_patch_checked_against_the_recorded_hash_with_progress_on_the_way() {
+    use base64::Engine;
+    let server = Server::start().await;
+    // A link of 16 MiB/s: the 24 MiB body is on its way for about a second and a half.
+    let proxy = Proxy::start(
+        server.addr,
+        Faults {
+            bytes_per_sec: 16 * 1024 * 1024,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let phone = Phone::enrolled(&server, &proxy.url()).await;
+    let (_, recording) = phone.story_with_recording(24 * 1024 * 1024, 21);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let _sub = phone
+        .engine
+        .subscribe_progress(move |p: tellus_core::sync::SyncProgress| {
+            s.lock().unwrap().push(p.bytes_sent);
+        });
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+
+    let patches = phone.counter.patch_log.lock().unwrap().clone();
+    let recorded = hex::decode(&recording.sha256).unwrap();
+    let checksum = format!(
+        "sha256 {}",
+        base64::engine::general_purpose::STANDARD.encode(recorded)
+    );
+    assert_eq!(
+        patches,
+        [(0, recording.bytes, Some(checksum))],
+        "one PATCH of the whole file, checked against the hash taken while recording"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let on_the_way: Vec<u64> = seen
+        .iter()
+        .copied()
+        .filter(|&b| b > 0 && b < recording.bytes)
+        .collect();
+    assert!(
+        on_the_way.len() >= 2 && on_the_way.windows(2).all(|w| w[0] <= w[1]),
+        "progress moves while the body is on its way: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&recording.bytes));
+    assert_eq!(
+        file_sha256(&server.audio_path(recording.id)),
+        recording.sha256
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_that_changed_after_recording_is_parked_and_never_delivered() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(3_000_000, 22);
+    // One byte of the file changes on the phone (same size): storage gone bad.
+    let path = phone.audio_path(&recording);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[1_234_567] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let report = phone.engine.sync().await.unwrap();
+    assert!(report.delivered.is_empty(), "{report:?}");
+    assert_eq!(report.parked.len(), 1, "{report:?}");
+    assert!(
+        report.parked[0].contains("changed after it was recorded"),
+        "{report:?}"
+    );
+    // Refused by the server at the end of the one PATCH; not sent again in chunks.
+    assert_eq!(phone.counter.count(Method::Patch), 1);
+    assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 0);
+    assert_eq!(server.audio_files(), 0);
+    assert_eq!(server.count("SELECT MAX(offset) FROM uploads"), 0);
+    assert!(matches!(
+        phone.store.delivery_state(story).unwrap(),
+        DeliveryState::NeedsAttention { reason } if reason.contains("changed after it was recorded")
+    ));
+    // The phone keeps its file as it is: nothing on the device is deleted or rewritten.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
     let server = Server::start().await;
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (_, recording) = phone.story_with_recording(40 * 1024 * 1024, 3);
-    // The first two PATCHes are 8 MiB whatever the link (later ones grow with it).
+    // Two 8 MiB chunks get through (a platform transport's chunks; the chunks after a
+    // cut start at 8 MiB too), then the network fails.
+    phone.counter.in_chunks_of(8 * 1024 * 1024);
     phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
     assert!(phone.engine.sync().await.is_err());
     let held = server.count("SELECT MAX(offset) FROM uploads") as u64;

@@ -132,4 +132,9 @@ impl Transport for ShellTransport {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
         Box::pin(self.send_through_shell(request))
     }
+
+    /// Each body is copied to a chunk file first: no whole-recording copies.
+    fn max_body_bytes(&self) -> Option<u64> {
+        Some(tellus_core::sync::tus::MAX_CHUNK_BYTES)
+    }
 }

@@ -2,13 +2,15 @@
 //! the cancellation of the sync that sends them.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use serde::de::DeserializeOwned;
 use tellus_protocol::{API_PREFIX, ApiError};
 use tokio_util::sync::CancellationToken;
 
 use super::transport::{
-    Method, PreparedRequest, RequestBody, Transport, TransportError, TransportResponse,
+    Method, PreparedRequest, RequestBody, Transport, TransportError, TransportFuture,
+    TransportResponse,
 };
 
 /// Why a request got no usable answer.
@@ -76,13 +78,30 @@ impl Api {
     }
 
     pub async fn send(&self, request: PreparedRequest) -> Result<TransportResponse, SendError> {
+        self.unless_cancelled(self.transport.send(request)).await
+    }
+
+    /// `send`, counting the body bytes that have left into `sent`.
+    pub async fn send_counting(
+        &self,
+        request: PreparedRequest,
+        sent: Arc<AtomicU64>,
+    ) -> Result<TransportResponse, SendError> {
+        self.unless_cancelled(self.transport.send_counting(request, sent))
+            .await
+    }
+
+    async fn unless_cancelled(
+        &self,
+        sending: TransportFuture<'_>,
+    ) -> Result<TransportResponse, SendError> {
         if self.cancel.is_cancelled() {
             return Err(SendError::Cancelled);
         }
         tokio::select! {
             biased;
             _ = self.cancel.cancelled() => Err(SendError::Cancelled),
-            result = self.transport.send(request) => result.map_err(SendError::Transport),
+            result = sending => result.map_err(SendError::Transport),
         }
     }
 

@@ -157,6 +157,20 @@ pub type TransportFuture<'a> =
 /// response as a `TransportError`.
 pub trait Transport: Send + Sync {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_>;
+
+    /// Like `send`, adding to `sent` the body bytes as they leave, for progress while a
+    /// long body is on its way. A transport that cannot tell counts nothing; progress
+    /// then moves when the server answers.
+    fn send_counting(&self, request: PreparedRequest, sent: Arc<AtomicU64>) -> TransportFuture<'_> {
+        let _ = sent;
+        self.send(request)
+    }
+
+    /// The most body bytes one request may carry, when the transport has a limit (one
+    /// that copies each body to a file keeps those copies small).
+    fn max_body_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How long a request may make no progress at all (no body bytes sent, no answer)
@@ -195,6 +209,7 @@ impl ReqwestTransport {
         &self,
         request: PreparedRequest,
         progress: Arc<Progress>,
+        sent: Option<Arc<AtomicU64>>,
     ) -> Result<TransportResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|e| TransportError(e.to_string()))?;
@@ -215,7 +230,12 @@ impl ReqwestTransport {
                 let reader = file.take(len);
                 let seen = progress.clone();
                 let stream = tokio_util::io::ReaderStream::with_capacity(reader, STREAM_BUFFER)
-                    .inspect(move |_| seen.touch());
+                    .inspect(move |read| {
+                        seen.touch();
+                        if let (Some(sent), Ok(bytes)) = (&sent, read) {
+                            sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        }
+                    });
                 builder
                     .header(reqwest::header::CONTENT_LENGTH, len)
                     .body(reqwest::Body::wrap_stream(stream))
@@ -270,12 +290,26 @@ fn describe(e: reqwest::Error) -> TransportError {
 
 impl Transport for ReqwestTransport {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
-        Box::pin(async move {
+        Box::pin(self.send_watched(request, None))
+    }
+
+    fn send_counting(&self, request: PreparedRequest, sent: Arc<AtomicU64>) -> TransportFuture<'_> {
+        Box::pin(self.send_watched(request, Some(sent)))
+    }
+}
+
+impl ReqwestTransport {
+    async fn send_watched(
+        &self,
+        request: PreparedRequest,
+        sent: Option<Arc<AtomicU64>>,
+    ) -> Result<TransportResponse, TransportError> {
+        {
             let progress = Arc::new(Progress {
                 start: Instant::now(),
                 last_ms: AtomicU64::new(0),
             });
-            let work = self.send_inner(request, progress.clone());
+            let work = self.send_inner(request, progress.clone(), sent);
             tokio::pin!(work);
             // A link that stalls (bytes neither leave nor arrive) is given up after
             // `stall_timeout`; a slow link that keeps moving is never cut.
@@ -291,7 +325,7 @@ impl Transport for ReqwestTransport {
                     }
                 }
             }
-        })
+        }
     }
 }
 

@@ -4,9 +4,17 @@
 //! from the client's own idea of it, so what the server kept of a cut PATCH is never
 //! sent again. A recording is delivered only when the server's receipt shows its SHA-256
 //! and size.
+//!
+//! A fresh upload goes as ONE PATCH of the whole file whose `Upload-Checksum` is the
+//! SHA-256 taken while recording: nothing is hashed again on the phone, the server checks
+//! the same hash it keeps for the receipt, and no round trip or fsync per chunk holds the
+//! link up. Only what is left after a cut is sent in chunks sized to the link, each
+//! hashed while the one before it is on the wire.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,14 +27,14 @@ use super::transport::{Method, RequestBody};
 use crate::Store;
 use crate::model::Recording;
 
-/// Bytes of the first PATCH, and the least any PATCH carries. 8 MiB: the server fsyncs
-/// and commits once per PATCH (and every 8 MiB inside a PATCH without a checksum), so a
-/// plain single-request upload pays at least as many fsyncs; and a cut costs at most
-/// what had not arrived, because the server keeps the received prefix of a cut PATCH.
+/// Bytes of the first chunk after a cut, and the least any chunk carries. A cut costs at
+/// most what had not arrived, because the server keeps the received prefix of a cut PATCH.
 pub const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
-/// The most a PATCH carries: what a checksum mismatch (460) sends again, and what a
-/// platform transport writes to a chunk file.
+/// The most a chunk carries: what a checksum mismatch (460) sends again, and what a
+/// platform transport writes to a chunk file (its `max_body_bytes`).
 pub const MAX_CHUNK_BYTES: u64 = 64 * 1024 * 1024;
+/// How often the bytes of a PATCH on its way are reported as progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a PATCH should take. Each PATCH costs a round trip and an fsync plus offset
 /// commit on the server; on a fast link fixed 8 MiB chunks spend much of their time on
 /// that (on Wi-Fi at 50 MB/s with a 50 ms round trip, a fifth), so chunks grow with the
@@ -71,6 +79,9 @@ pub(crate) struct Target<'a> {
     pub length: u64,
     pub metadata: String,
     pub file: &'a Path,
+    /// The whole file's SHA-256 when it is known (taken while recording): a fresh upload
+    /// then goes as one PATCH with it as the checksum.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// What the uploader reports as it goes, for the caller to persist.
@@ -79,6 +90,8 @@ pub(crate) enum Event<'a> {
     Located(Option<&'a str>),
     /// The server holds this many bytes.
     Confirmed(u64),
+    /// This many bytes have left or been confirmed; a PATCH is on its way (progress only).
+    Sending(u64),
 }
 
 enum Step {
@@ -112,6 +125,9 @@ pub(crate) async fn upload(
         length: rec.bytes,
         metadata: encode_metadata(rec),
         file: &job.file,
+        sha256: hex::decode(&rec.sha256)
+            .ok()
+            .and_then(|d| d.try_into().ok()),
     };
     let last_saved = std::sync::Mutex::new(None::<std::time::Instant>);
     let on_event = |event: Event<'_>| match event {
@@ -133,6 +149,10 @@ pub(crate) async fn upload(
             } else {
                 Ok(())
             }
+        }
+        Event::Sending(bytes) => {
+            on_progress(bytes);
+            Ok(())
         }
     };
     match transfer(api, &target, job.upload_path, &on_event).await {
@@ -177,6 +197,7 @@ pub async fn send_file(
             .collect::<Vec<_>>()
             .join(","),
         file,
+        sha256: None,
     };
     let location = std::sync::Mutex::new(upload_url.clone());
     let on_event = |event: Event<'_>| {
@@ -227,8 +248,7 @@ async fn transfer(
     let mut failures = 0u32;
     let mut best = 0u64;
     let mut checksum_retries = 0u32;
-    let mut prefetch = Prefetch::default();
-    let mut sizer = ChunkSizer::default();
+    let mut chunks = Chunks::new(target, api.transport.max_body_bytes());
     loop {
         let result: Result<Step, SendError> = match step {
             Step::Locate => {
@@ -278,12 +298,21 @@ async fn transfer(
                     step = Step::Locate;
                     continue;
                 };
-                match patch(api, &p, target, offset, &mut prefetch, &mut sizer).await {
+                match patch(api, &p, target, offset, &mut chunks, on_event).await {
                     Ok(Patched::To(next)) => {
                         checksum_retries = 0;
                         Ok(Step::Send(next))
                     }
                     Ok(Patched::ChecksumMismatch) => {
+                        // The whole file was refused against the hash taken while
+                        // recording: either the bytes changed on the way (send again, in
+                        // chunks hashed now) or the file on this device changed since.
+                        if offset == 0
+                            && let Some(recorded) = chunks.whole_file.take()
+                            && let Some(outcome) = unless_recorded(target, recorded).await
+                        {
+                            return Some(outcome);
+                        }
                         checksum_retries += 1;
                         if checksum_retries > MAX_CHECKSUM_RETRIES {
                             return Some(UploadOutcome::Failed(
@@ -316,11 +345,7 @@ async fn transfer(
             Err(SendError::Transport(e)) => {
                 // The link dropped: whatever arrived is kept by the server. Ask it.
                 failures += 1;
-                // Back to small chunks until the link proves itself again (a platform
-                // transport that failed to write a big chunk file on a full phone gets
-                // a small one next).
-                sizer = ChunkSizer::default();
-                prefetch = Prefetch::default();
+                chunks.after_failure();
                 if failures >= MAX_FAILURES_WITHOUT_PROGRESS {
                     return Some(UploadOutcome::Unreachable(e.0));
                 }
@@ -468,6 +493,22 @@ fn range_sha256(file: &Path, offset: u64, len: u64) -> std::io::Result<[u8; 32]>
     Ok(hasher.finalize().into())
 }
 
+/// None when the file still has the SHA-256 it was recorded with; else why it cannot be
+/// sent.
+async fn unless_recorded(target: &Target<'_>, recorded: [u8; 32]) -> Option<UploadOutcome> {
+    let (file, length) = (target.file.to_path_buf(), target.length);
+    match tokio::task::spawn_blocking(move || range_sha256(&file, 0, length)).await {
+        Ok(Ok(now)) if now == recorded => None,
+        Ok(Ok(_)) => Some(UploadOutcome::Parked(
+            "the audio file on this device changed after it was recorded (its SHA-256 differs); it was not sent".into(),
+        )),
+        Ok(Err(e)) => Some(UploadOutcome::Parked(format!(
+            "the audio file cannot be read: {e}"
+        ))),
+        Err(e) => Some(UploadOutcome::Failed(e.to_string())),
+    }
+}
+
 /// The checksum of the next chunk, computed on a blocking thread while the current
 /// chunk is on the wire, so that hashing never holds up sending.
 #[derive(Default)]
@@ -525,6 +566,63 @@ impl Drop for Prefetch {
     }
 }
 
+/// Decides each PATCH: its length and its checksum.
+struct Chunks {
+    /// The recording's SHA-256, while a PATCH of the whole file may use it.
+    whole_file: Option<[u8; 32]>,
+    /// The most one request may carry on this transport.
+    max_body: u64,
+    prefetch: Prefetch,
+    sizer: ChunkSizer,
+}
+
+impl Chunks {
+    fn new(target: &Target<'_>, max_body: Option<u64>) -> Self {
+        let max_body = max_body.unwrap_or(u64::MAX).max(1);
+        Chunks {
+            whole_file: target.sha256.filter(|_| target.length <= max_body),
+            max_body,
+            prefetch: Prefetch::default(),
+            sizer: ChunkSizer::default(),
+        }
+    }
+
+    /// The length and checksum of the PATCH at `offset` of a file of `size` bytes: the
+    /// whole file with its known hash when nothing was sent yet; otherwise a chunk sized
+    /// to the link, and the next one starts hashing in the background.
+    async fn next(
+        &mut self,
+        file: &Path,
+        offset: u64,
+        size: u64,
+    ) -> Result<(u64, [u8; 32]), UploadOutcome> {
+        if let (0, Some(digest)) = (offset, self.whole_file) {
+            return Ok((size, digest));
+        }
+        let (len, digest) = self
+            .prefetch
+            .digest(file, offset, self.len_at(offset, size))
+            .await?;
+        let next = offset + len;
+        if next < size {
+            let next_len = self.len_at(next, size);
+            self.prefetch.start(file, next, next_len);
+        }
+        Ok((len, digest))
+    }
+
+    fn len_at(&self, offset: u64, size: u64) -> u64 {
+        self.sizer.size().min(self.max_body).min(size - offset)
+    }
+
+    /// Back to small chunks until the link proves itself again (a platform transport
+    /// that failed to write a big chunk file on a full phone gets a small one next).
+    fn after_failure(&mut self) {
+        self.sizer = ChunkSizer::default();
+        self.prefetch = Prefetch::default();
+    }
+}
+
 /// Sizes PATCHes after the link: each next chunk is what the link carried in
 /// `PATCH_TARGET` so far, between `CHUNK_BYTES` and `MAX_CHUNK_BYTES`.
 struct ChunkSizer {
@@ -557,21 +655,14 @@ async fn patch(
     path: &str,
     target: &Target<'_>,
     offset: u64,
-    prefetch: &mut Prefetch,
-    sizer: &mut ChunkSizer,
+    chunks: &mut Chunks,
+    on_event: &(dyn Fn(Event<'_>) -> Result<(), String> + Send + Sync),
 ) -> Result<Patched, SendError> {
     let (file, size) = (target.file, target.length);
-    let (len, digest) = match prefetch
-        .digest(file, offset, sizer.size().min(size - offset))
-        .await
-    {
+    let (len, digest) = match chunks.next(file, offset, size).await {
         Ok(chunk) => chunk,
         Err(outcome) => return Ok(Patched::Done(outcome)),
     };
-    let next = offset + len;
-    if next < size {
-        prefetch.start(file, next, sizer.size().min(size - next));
-    }
     let sent_at = std::time::Instant::now();
     let request = api
         .request_at(Method::Patch, path)
@@ -587,11 +678,23 @@ async fn patch(
             offset,
             len,
         });
-    let response = api.send(request).await?;
+    let sent = Arc::new(AtomicU64::new(0));
+    let sending = api.send_counting(request, sent.clone());
+    tokio::pin!(sending);
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    let response = loop {
+        tokio::select! {
+            response = &mut sending => break response?,
+            _ = ticks.tick() => {
+                let _ = on_event(Event::Sending(offset + sent.load(Ordering::Relaxed)));
+            }
+        }
+    };
     Ok(match response.status {
         200 | 204 => match offset_of(&response) {
             Some(next) if next > offset && next <= size => {
-                sizer.observe(next - offset, sent_at.elapsed());
+                chunks.sizer.observe(next - offset, sent_at.elapsed());
                 Patched::To(next)
             }
             _ => Patched::Relocate,

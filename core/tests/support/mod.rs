@@ -16,6 +16,7 @@ use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, NewStory, Recording, RecordingId, RecordingState, StoryId, Timestamp, items,
 };
+use tellus_core::sync::transport::TransportFuture;
 use tellus_core::sync::{
     Method, PreparedRequest, ReqwestTransport, SyncEngine, Transport, TransportError,
     TransportResponse,
@@ -302,12 +303,16 @@ pub fn file_sha256(path: &Path) -> String {
 
 /// A transport that counts requests by method and body bytes, and can fail requests on
 /// purpose: `fail_patches_after` lets that many PATCHes through, then fails the rest as a
-/// network failure would.
+/// network failure would. `max_body` (when below u64::MAX) limits each body as a platform
+/// transport does, so that a recording goes in chunks.
 pub struct Counting {
     inner: Arc<dyn Transport>,
     pub requests: Mutex<Vec<(Method, String)>>,
     pub body_bytes: AtomicU64,
     pub fail_patches_after: AtomicU64,
+    pub max_body: AtomicU64,
+    /// Each PATCH's offset, body length and Upload-Checksum.
+    pub patch_log: Mutex<Vec<(u64, u64, Option<String>)>>,
     patches: AtomicU64,
 }
 
@@ -318,6 +323,8 @@ impl Counting {
             requests: Mutex::new(Vec::new()),
             body_bytes: AtomicU64::new(0),
             fail_patches_after: AtomicU64::new(u64::MAX),
+            max_body: AtomicU64::new(u64::MAX),
+            patch_log: Mutex::new(Vec::new()),
             patches: AtomicU64::new(0),
         }
     }
@@ -331,28 +338,63 @@ impl Counting {
             .count()
     }
 
+    /// Sends every body in chunks of at most `bytes`, as a platform transport does.
+    pub fn in_chunks_of(&self, bytes: u64) {
+        self.max_body.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Counts the request; None when it goes through, else the failure to return.
+    fn count_and_maybe_fail(&self, request: &PreparedRequest) -> Option<TransportError> {
+        self.requests
+            .lock()
+            .unwrap()
+            .push((request.method, request.url.clone()));
+        if request.method == Method::Patch {
+            let header = |name: &str| {
+                let found = request.headers.iter().find(|(n, _)| n == name);
+                found.map(|(_, v)| v.clone())
+            };
+            let offset = header("upload-offset").and_then(|v| v.parse().ok());
+            self.patch_log.lock().unwrap().push((
+                offset.unwrap_or(u64::MAX),
+                request.body.len(),
+                header("upload-checksum"),
+            ));
+            let n = self.patches.fetch_add(1, Ordering::SeqCst);
+            if n >= self.fail_patches_after.load(Ordering::SeqCst) {
+                return Some(TransportError("the test cut the network".into()));
+            }
+        }
+        self.body_bytes
+            .fetch_add(request.body.len(), Ordering::SeqCst);
+        None
+    }
+
     pub fn reset(&self) {
         self.requests.lock().unwrap().clear();
+        self.patch_log.lock().unwrap().clear();
         self.body_bytes.store(0, Ordering::SeqCst);
         self.patches.store(0, Ordering::SeqCst);
     }
 }
 
 impl Transport for Counting {
-    fn send(&self, request: PreparedRequest) -> tellus_core::sync::transport::TransportFuture<'_> {
-        self.requests
-            .lock()
-            .unwrap()
-            .push((request.method, request.url.clone()));
-        if request.method == Method::Patch {
-            let n = self.patches.fetch_add(1, Ordering::SeqCst);
-            if n >= self.fail_patches_after.load(Ordering::SeqCst) {
-                return Box::pin(async { Err(TransportError("the test cut the network".into())) });
-            }
+    fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
+        match self.count_and_maybe_fail(&request) {
+            Some(cut) => Box::pin(async { Err(cut) }),
+            None => self.inner.send(request),
         }
-        self.body_bytes
-            .fetch_add(request.body.len(), Ordering::SeqCst);
-        self.inner.send(request)
+    }
+
+    fn send_counting(&self, request: PreparedRequest, sent: Arc<AtomicU64>) -> TransportFuture<'_> {
+        match self.count_and_maybe_fail(&request) {
+            Some(cut) => Box::pin(async { Err(cut) }),
+            None => self.inner.send_counting(request, sent),
+        }
+    }
+
+    fn max_body_bytes(&self) -> Option<u64> {
+        Some(self.max_body.load(Ordering::SeqCst)).filter(|&m| m != u64::MAX)
     }
 }
 
