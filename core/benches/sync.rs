@@ -1,8 +1,8 @@
 //! Upload throughput and memory of the sync client, against a baseline measured in the
 //! same run (DESIGN.md §7):
 //!
-//! 1. our client (`SyncEngine`: tus, chunks of 8 to 64 MiB with per-chunk SHA-256, then the
-//!    receipt) uploading a 500 MB recording to tellus-server on loopback, vs curl sending
+//! 1. our client (`SyncEngine`: tus creation, one PATCH of the whole file checked against
+//!    the SHA-256 taken while recording, then the receipt) uploading a 500 MB recording to tellus-server on loopback, vs curl sending
 //!    the same file to the same server in ONE plain request (tus creation-with-upload
 //!    carrying the whole file, no per-chunk checksum): the ratio of their throughputs;
 //! 2. the client's peak RSS (VmHWM) while uploading a 2 GB recording.
@@ -92,8 +92,7 @@ fn main() {
         curl_s / ours_s
     );
     println!("  CPU seconds per upload (mean): ours {cpu_ours}, curl {cpu_curl}");
-    // The same single request with an Upload-Checksum of the whole body: the server then
-    // hashes every byte twice, as it does for our per-chunk checksums.
+    // The same single request with an Upload-Checksum of the whole body, as ours sends.
     let checked_s = best(&curl_checked);
     println!(
         "  curl, the same request with Upload-Checksum sha256: {:.2} s ({:.0} MB/s); ratio ours / this: {:.3}",

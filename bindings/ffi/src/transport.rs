@@ -1,7 +1,7 @@
 //! The platform upload transport (DESIGN.md §6): iOS uploads in the background only
 //! through URLSession, and only from a file. The core prepares every request; for one with
-//! a body, this adapter first writes the body (a chunk of a recording, never the whole
-//! file) to a standalone chunk file, hands the shell the method, URL, headers and that
+//! a body, this adapter first writes the body (a recording, or a chunk of one, never more
+//! than 64 MiB: `max_body_bytes`) to a standalone chunk file, hands the shell the method, URL, headers and that
 //! file, and gives the shell's answer back to the core, which decides what happens next:
 //! the same resumable, verified delivery as the built-in reqwest transport.
 

@@ -615,9 +615,13 @@ impl Chunks {
         self.sizer.size().min(self.max_body).min(size - offset)
     }
 
-    /// Back to small chunks until the link proves itself again (a platform transport
-    /// that failed to write a big chunk file on a full phone gets a small one next).
+    /// Back to small chunks until the link proves itself again: a link that failed
+    /// mid-body (or a proxy that buffers whole bodies) is not handed the whole file
+    /// again, and a platform transport that failed to write a big chunk file on a full
+    /// phone gets a small one next. The whole-file SHA-256 at completion still checks
+    /// the chunks end to end.
     fn after_failure(&mut self) {
+        self.whole_file = None;
         self.sizer = ChunkSizer::default();
         self.prefetch = Prefetch::default();
     }

@@ -27,8 +27,8 @@ pub enum Outcome {
     Cut,
 }
 
-/// Without a per-chunk checksum, commit the offset at least this often inside one long
-/// PATCH, so a server crash loses at most this much.
+/// Inside one long body, commit the offset about this often, so a server crash costs the
+/// client little more than this in sending again.
 const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 const WRITE_BUFFER: usize = 1024 * 1024;
 
@@ -110,7 +110,7 @@ pub async fn receive(
             break Some(Error::refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "beyond_length",
-                "this body goes past the upload's length; nothing of it was kept",
+                "this body goes past the upload's length; nothing past the offset was kept",
             ));
         }
         if let Some(h) = hasher.as_mut() {
