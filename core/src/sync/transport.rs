@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// The HTTP methods the protocol uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +179,9 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Size of each read from a recording while streaming a chunk. tokio runs every file
 /// read on its blocking pool; with 64 KiB reads that hand-off cost more than the reads
 /// (about 6 ms per 8 MiB chunk), with 1 MiB it is noise. One buffer per upload.
-const STREAM_BUFFER: usize = 1024 * 1024;
+const STREAM_BUFFER: usize = 256 * 1024;
+/// Pieces read ahead of the socket: memory per upload is about this many `STREAM_BUFFER`s.
+const READ_AHEAD: usize = 4;
 
 /// The default transport: reqwest over rustls, streaming file ranges.
 pub struct ReqwestTransport {
@@ -221,21 +222,15 @@ impl ReqwestTransport {
             RequestBody::None => builder,
             RequestBody::Bytes(bytes) => builder.body(bytes),
             RequestBody::FileRange { path, offset, len } => {
-                let mut file = tokio::fs::File::open(&path)
-                    .await
+                let file = std::fs::File::open(&path)
                     .map_err(|e| TransportError(format!("cannot read the recording: {e}")))?;
-                file.seek(SeekFrom::Start(offset))
-                    .await
-                    .map_err(|e| TransportError(format!("cannot read the recording: {e}")))?;
-                let reader = file.take(len);
                 let seen = progress.clone();
-                let stream = tokio_util::io::ReaderStream::with_capacity(reader, STREAM_BUFFER)
-                    .inspect(move |read| {
-                        seen.touch();
-                        if let (Some(sent), Ok(bytes)) = (&sent, read) {
-                            sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        }
-                    });
+                let stream = read_ahead(file, offset, len).inspect(move |read| {
+                    seen.touch();
+                    if let (Some(sent), Ok(bytes)) = (&sent, read) {
+                        sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    }
+                });
                 builder
                     .header(reqwest::header::CONTENT_LENGTH, len)
                     .body(reqwest::Body::wrap_stream(stream))
@@ -256,6 +251,48 @@ impl ReqwestTransport {
             body,
         })
     }
+}
+
+/// `len` bytes of `file` from `offset` as a stream of `STREAM_BUFFER` pieces, read on a
+/// blocking thread up to `READ_AHEAD` pieces ahead of the socket, so the next piece is
+/// ready when the last one has gone (reading on demand left the link idle for each read).
+/// A file shorter than the range ends the stream with an error: the request fails and
+/// the server keeps what arrived.
+fn read_ahead(
+    mut file: std::fs::File,
+    offset: u64,
+    len: u64,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        while left > 0 {
+            let want = left.min(STREAM_BUFFER as u64);
+            // read_to_end fills the spare capacity without zeroing it first.
+            let mut piece = Vec::with_capacity(want as usize);
+            let read = match (&mut file).take(want).read_to_end(&mut piece) {
+                Ok(n) if n as u64 == want => Ok(piece),
+                Ok(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the recording is shorter than the chunk to send",
+                )),
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            left -= want;
+            // The request is gone (finished, cut or cancelled): stop reading.
+            if tx.blocking_send(read).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    })
 }
 
 /// When a request last made progress, for the stall watchdog.
@@ -332,6 +369,30 @@ impl ReqwestTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_streamed_range_is_exactly_those_bytes_and_a_short_file_ends_in_an_error() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("audio.wav");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&source, &data).unwrap();
+        let open = || std::fs::File::open(&source).unwrap();
+
+        // Several pieces, an offset and a length that are not multiples of a piece.
+        let pieces: Vec<_> = read_ahead(open(), 12_345, 2_500_000).collect().await;
+        assert!(pieces.len() > 2);
+        let streamed: Vec<u8> = pieces.into_iter().flat_map(|p| p.unwrap()).collect();
+        assert_eq!(streamed, &data[12_345..2_512_345]);
+
+        let pieces: Vec<_> = read_ahead(open(), 2_000_000, 1_500_000).collect().await;
+        let (last, whole) = pieces.split_last().unwrap();
+        assert!(whole.iter().all(|p| p.is_ok()));
+        assert_eq!(
+            last.as_ref().unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+    }
 
     #[test]
     fn a_chunk_file_holds_exactly_the_range() {
