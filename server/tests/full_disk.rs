@@ -61,18 +61,15 @@ async fn a_full_disk_is_507_and_nothing_is_half_written() {
     assert_eq!(body["code"], "storage_full");
     assert!(body["message"].as_str().unwrap().contains("full"), "{body}");
     assert_eq!(reporter.offset(&path).await, 1_000_000);
-    let spool = std::fs::read_dir(server.config.spool_dir())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     assert_eq!(
-        std::fs::metadata(&spool).unwrap().len(),
+        std::fs::metadata(server.spool_file()).unwrap().len(),
         1_000_000,
         "the spool file is back at the offset"
     );
-    assert_eq!(std::fs::read(&spool).unwrap(), &data[..1_000_000]);
+    assert_eq!(
+        std::fs::read(server.spool_file()).unwrap(),
+        &data[..1_000_000]
+    );
 
     // The server keeps working: another, smaller story's upload fits.
     let small = audio(200_000, 2);

@@ -91,14 +91,8 @@ async fn a_corrupted_chunk_gets_460_and_the_offset_is_unchanged() {
         assert_eq!(body["code"], "checksum_mismatch");
         assert_eq!(reporter.offset(&path).await, 40_000);
     }
-    let spool = std::fs::read_dir(server.config.spool_dir())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     assert_eq!(
-        std::fs::metadata(&spool).unwrap().len(),
+        std::fs::metadata(server.spool_file()).unwrap().len(),
         40_000,
         "the bad chunk was discarded from disk"
     );
@@ -341,15 +335,7 @@ async fn a_body_cut_mid_way_keeps_the_bytes_that_arrived() {
         let path = reporter.new_upload(&story, &recording, &data).await;
         // A raw connection that announces the whole body, sends part of it and stops.
         let sent = 1_500_000;
-        let addr = server.base.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-             Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
-            reporter.token,
-            data.len()
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut stream = reporter.raw_patch(&path, None, data.len()).await;
         stream.write_all(&data[..sent]).await.unwrap();
         stream.flush().await.unwrap();
         if hang_up {
@@ -394,17 +380,9 @@ async fn a_long_checksummed_body_is_checkpointed_as_it_streams_and_taken_back_if
     // The whole file in one PATCH with its SHA-256, but one byte past 20 MiB differs.
     let mut corrupted = data.clone();
     corrupted[20 * MIB + 7] ^= 0xff;
-    let addr = server.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
-         Upload-Checksum: {}\r\nContent-Length: {}\r\n\r\n",
-        reporter.token,
-        checksum("sha256", &data),
-        data.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = reporter
+        .raw_patch(&path, Some(checksum("sha256", &data)), data.len())
+        .await;
     stream.write_all(&corrupted[..18 * MIB]).await.unwrap();
     stream.flush().await.unwrap();
     // While the body is still open, the server commits what it holds (a crash now would
@@ -430,13 +408,7 @@ async fn a_long_checksummed_body_is_checkpointed_as_it_streams_and_taken_back_if
         0,
         "the checkpoints were taken back"
     );
-    let spool = std::fs::read_dir(server.config.spool_dir())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    assert_eq!(std::fs::metadata(&spool).unwrap().len(), 0);
+    assert_eq!(std::fs::metadata(server.spool_file()).unwrap().len(), 0);
 
     // Sent again whole and right: delivered, and the receipt is the file's SHA-256.
     let r = reporter
@@ -537,15 +509,7 @@ async fn a_body_that_goes_silent_counts_as_cut_after_the_idle_timeout() {
     let recording = new_id();
     let path = reporter.new_upload(&story, &recording, &data).await;
     // A link that dies without a reset: part of the body, then silence, socket open.
-    let addr = server.base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
-        reporter.token,
-        data.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = reporter.raw_patch(&path, None, data.len()).await;
     stream.write_all(&data[..200_000]).await.unwrap();
     stream.flush().await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -702,23 +666,14 @@ fn stalled_bodies_do_not_starve_other_requests() {
         let reporter = server.enrol(PROJECT, Role::Reporter).await;
         let story = reporter.consented_story().await;
         let data = audio(4_000_000, 9);
-        let addr = server.base.trim_start_matches("http://").to_string();
         let mut stalled = Vec::new();
         let mut paths = Vec::new();
         for _ in 0..3 {
             let path = reporter.new_upload(&story, &new_id(), &data).await;
             paths.push(path.clone());
-            let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-            let head = format!(
-                "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-                 Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
-                 Content-Type: application/offset+octet-stream\r\nUpload-Checksum: {}\r\n\
-                 Content-Length: {}\r\n\r\n",
-                reporter.token,
-                checksum("sha256", &data),
-                data.len()
-            );
-            tcp.write_all(head.as_bytes()).await.unwrap();
+            let mut tcp = reporter
+                .raw_patch(&path, Some(checksum("sha256", &data)), data.len())
+                .await;
             // A part of the body, then nothing: the link went quiet.
             tcp.write_all(&data[..200_000]).await.unwrap();
             stalled.push(tcp);

@@ -95,10 +95,27 @@ pub async fn receive(
     let mut cut = false;
     let mut stream = body.into_data_stream();
     let idle = std::time::Duration::from_secs(app.config.body_idle_timeout_secs.max(1));
-    let failure: Option<Error> = loop {
+    let failure: Option<Error> = 'body: loop {
         // A link that dies without a reset sends nothing more; after `idle` the body
         // counts as cut, so the upload's lock is not held until TCP gives up.
-        let bytes = match tokio::time::timeout(idle, stream.next()).await {
+        let quiet_until = tokio::time::Instant::now() + idle;
+        let next = loop {
+            tokio::select! {
+                // A checkpoint that ends while the body is quiet lets the next one start
+                // now, not only when more bytes come.
+                settled = checkpoints.settle(), if checkpoints.in_flight() => {
+                    let next_one = match settled {
+                        Ok(()) => checkpoints.offer(&mut file, start + received).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = next_one {
+                        break 'body Some(e);
+                    }
+                }
+                next = tokio::time::timeout_at(quiet_until, stream.next()) => break next,
+            }
+        };
+        let bytes = match next {
             Ok(None) => break None,
             Ok(Some(Err(_))) | Err(_) => {
                 cut = true;
@@ -259,12 +276,20 @@ impl Checkpoints {
         Ok(())
     }
 
-    /// Waits for the checkpoint in flight, if any.
+    fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Waits for the checkpoint in flight, if any. Cancel-safe: dropped before the
+    /// checkpoint ends, it leaves it in flight.
     async fn settle(&mut self) -> Result<()> {
-        let Some((offset, task)) = self.in_flight.take() else {
+        let Some((offset, task)) = self.in_flight.as_mut() else {
             return Ok(());
         };
-        match task.await {
+        let joined = task.await;
+        let offset = *offset;
+        self.in_flight = None;
+        match joined {
             Ok(Ok(())) => {
                 self.committed = offset;
                 Ok(())

@@ -118,6 +118,14 @@ impl Server {
         std::fs::read_dir(self.config.spool_dir()).unwrap().count()
     }
 
+    /// The one upload's spool file.
+    pub fn spool_file(&self) -> PathBuf {
+        let mut files = std::fs::read_dir(self.config.spool_dir()).unwrap();
+        let spool = files.next().unwrap().unwrap().path();
+        assert!(files.next().is_none(), "one upload's spool file");
+        spool
+    }
+
     pub fn audio_path(&self, recording_id: &str) -> PathBuf {
         self.config.audio_dir().join(recording_id)
     }
@@ -273,6 +281,31 @@ impl Device {
         assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
         let location = r.headers()["location"].to_str().unwrap().to_string();
         location.trim_start_matches(&self.base).to_string()
+    }
+
+    /// A raw connection with a PATCH's head sent, announcing `length` body bytes from
+    /// offset 0 (and the checksum, if any): for tests that send part of a body, stall or
+    /// hang up, which an HTTP client does not let them do.
+    pub async fn raw_patch(
+        &self,
+        path: &str,
+        checksum: Option<String>,
+        length: usize,
+    ) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let checksum = checksum
+            .map(|c| format!("Upload-Checksum: {c}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+             Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n\
+             Upload-Offset: 0\r\n{checksum}Content-Length: {length}\r\n\r\n",
+            self.token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream
     }
 
     pub async fn patch(
