@@ -149,7 +149,7 @@ async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_a
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (story, recording) = phone.story_with_recording(30 * 1024 * 1024, 9);
     // Two 8 MiB chunks get through, then the network fails.
-    phone.counter.in_chunks_of(8 * 1024 * 1024);
+    phone.counter.in_chunks();
     phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
     let first = phone.engine.sync().await;
     assert!(matches!(first, Err(SyncError::Unreachable(_))), "{first:?}");
@@ -285,9 +285,9 @@ async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
     let server = Server::start().await;
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (_, recording) = phone.story_with_recording(40 * 1024 * 1024, 3);
-    // Two 8 MiB chunks get through (a platform transport's chunks; the chunks after a
-    // cut start at 8 MiB too), then the network fails.
-    phone.counter.in_chunks_of(8 * 1024 * 1024);
+    // Two 8 MiB chunks get through (a platform transport's first two; the chunks after
+    // a cut start at 8 MiB too), then the network fails.
+    phone.counter.in_chunks();
     phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
     assert!(phone.engine.sync().await.is_err());
     let held = server.count("SELECT MAX(offset) FROM uploads") as u64;

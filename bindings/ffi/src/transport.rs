@@ -1,7 +1,8 @@
 //! The platform upload transport (DESIGN.md §6): iOS uploads in the background only
 //! through URLSession, and only from a file. The core prepares every request; for one with
-//! a body, this adapter first writes the body (a recording, or a chunk of one, never more
-//! than 64 MiB: `max_body_bytes`) to a standalone chunk file, hands the shell the method, URL, headers and that
+//! a body, this adapter first writes the body (a chunk of a recording, never the whole
+//! file: this transport does not count bytes as they leave, so the core sends chunks of
+//! at most 64 MiB) to a standalone chunk file, hands the shell the method, URL, headers and that
 //! file, and gives the shell's answer back to the core, which decides what happens next:
 //! the same resumable, verified delivery as the built-in reqwest transport.
 
@@ -131,10 +132,5 @@ impl ShellTransport {
 impl Transport for ShellTransport {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
         Box::pin(self.send_through_shell(request))
-    }
-
-    /// Each body is copied to a chunk file first: no whole-recording copies.
-    fn max_body_bytes(&self) -> Option<u64> {
-        Some(tellus_core::sync::tus::MAX_CHUNK_BYTES)
     }
 }

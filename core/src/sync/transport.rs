@@ -158,17 +158,17 @@ pub trait Transport: Send + Sync {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_>;
 
     /// Like `send`, adding to `sent` the body bytes as they leave, for progress while a
-    /// long body is on its way. A transport that cannot tell counts nothing; progress
-    /// then moves when the server answers.
+    /// long body is on its way. The default leaves `sent` alone.
     fn send_counting(&self, request: PreparedRequest, sent: Arc<AtomicU64>) -> TransportFuture<'_> {
         let _ = sent;
         self.send(request)
     }
 
-    /// The most body bytes one request may carry, when the transport has a limit (one
-    /// that copies each body to a file keeps those copies small).
-    fn max_body_bytes(&self) -> Option<u64> {
-        None
+    /// Whether `send_counting` counts. A transport that cannot (a platform's, which
+    /// hands a file to the system) is given a recording in chunks, so that progress
+    /// still moves with each answered chunk instead of once per recording.
+    fn counts_sent_bytes(&self) -> bool {
+        false
     }
 }
 
@@ -335,6 +335,10 @@ impl Transport for ReqwestTransport {
 
     fn send_counting(&self, request: PreparedRequest, sent: Arc<AtomicU64>) -> TransportFuture<'_> {
         Box::pin(self.send_watched(request, Some(sent)))
+    }
+
+    fn counts_sent_bytes(&self) -> bool {
+        true
     }
 }
 

@@ -31,7 +31,7 @@ use crate::model::Recording;
 /// most what had not arrived, because the server keeps the received prefix of a cut PATCH.
 pub const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
 /// The most a chunk carries: what a checksum mismatch (460) sends again, and what a
-/// platform transport writes to a chunk file (its `max_body_bytes`).
+/// platform transport writes to a chunk file.
 pub const MAX_CHUNK_BYTES: u64 = 64 * 1024 * 1024;
 /// How often the bytes of a PATCH on its way are reported as progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -248,7 +248,7 @@ async fn transfer(
     let mut failures = 0u32;
     let mut best = 0u64;
     let mut checksum_retries = 0u32;
-    let mut chunks = Chunks::new(target, api.transport.max_body_bytes());
+    let mut chunks = Chunks::new(target, api.transport.counts_sent_bytes());
     loop {
         let result: Result<Step, SendError> = match step {
             Step::Locate => {
@@ -570,18 +570,16 @@ impl Drop for Prefetch {
 struct Chunks {
     /// The recording's SHA-256, while a PATCH of the whole file may use it.
     whole_file: Option<[u8; 32]>,
-    /// The most one request may carry on this transport.
-    max_body: u64,
     prefetch: Prefetch,
     sizer: ChunkSizer,
 }
 
 impl Chunks {
-    fn new(target: &Target<'_>, max_body: Option<u64>) -> Self {
-        let max_body = max_body.unwrap_or(u64::MAX).max(1);
+    /// The whole file goes as one PATCH only over a transport that reports its bytes as
+    /// they leave: otherwise progress would stand still for the whole recording.
+    fn new(target: &Target<'_>, counts_sent_bytes: bool) -> Self {
         Chunks {
-            whole_file: target.sha256.filter(|_| target.length <= max_body),
-            max_body,
+            whole_file: target.sha256.filter(|_| counts_sent_bytes),
             prefetch: Prefetch::default(),
             sizer: ChunkSizer::default(),
         }
@@ -612,7 +610,7 @@ impl Chunks {
     }
 
     fn len_at(&self, offset: u64, size: u64) -> u64 {
-        self.sizer.size().min(self.max_body).min(size - offset)
+        self.sizer.size().min(size - offset)
     }
 
     /// Back to small chunks until the link proves itself again: a link that failed

@@ -7,7 +7,7 @@ pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -303,14 +303,14 @@ pub fn file_sha256(path: &Path) -> String {
 
 /// A transport that counts requests by method and body bytes, and can fail requests on
 /// purpose: `fail_patches_after` lets that many PATCHes through, then fails the rest as a
-/// network failure would. `max_body` (when below u64::MAX) limits each body as a platform
-/// transport does, so that a recording goes in chunks.
+/// network failure would. `in_chunks()` makes it say it cannot count bytes as they leave,
+/// as a platform transport does, so that recordings go in chunks.
 pub struct Counting {
     inner: Arc<dyn Transport>,
     pub requests: Mutex<Vec<(Method, String)>>,
     pub body_bytes: AtomicU64,
     pub fail_patches_after: AtomicU64,
-    pub max_body: AtomicU64,
+    counts_sent: AtomicBool,
     /// Each PATCH's offset, body length and Upload-Checksum.
     pub patch_log: Mutex<Vec<(u64, u64, Option<String>)>>,
     patches: AtomicU64,
@@ -323,7 +323,7 @@ impl Counting {
             requests: Mutex::new(Vec::new()),
             body_bytes: AtomicU64::new(0),
             fail_patches_after: AtomicU64::new(u64::MAX),
-            max_body: AtomicU64::new(u64::MAX),
+            counts_sent: AtomicBool::new(true),
             patch_log: Mutex::new(Vec::new()),
             patches: AtomicU64::new(0),
         }
@@ -338,9 +338,9 @@ impl Counting {
             .count()
     }
 
-    /// Sends every body in chunks of at most `bytes`, as a platform transport does.
-    pub fn in_chunks_of(&self, bytes: u64) {
-        self.max_body.store(bytes, Ordering::SeqCst);
+    /// Recordings go in chunks (8 MiB for the first two), as over a platform transport.
+    pub fn in_chunks(&self) {
+        self.counts_sent.store(false, Ordering::SeqCst);
     }
 
     /// Counts the request; None when it goes through, else the failure to return.
@@ -393,8 +393,8 @@ impl Transport for Counting {
         }
     }
 
-    fn max_body_bytes(&self) -> Option<u64> {
-        Some(self.max_body.load(Ordering::SeqCst)).filter(|&m| m != u64::MAX)
+    fn counts_sent_bytes(&self) -> bool {
+        self.counts_sent.load(Ordering::SeqCst) && self.inner.counts_sent_bytes()
     }
 }
 
