@@ -121,20 +121,11 @@ async fn a_withdrawal_deletes_the_audio_and_the_feed_shows_the_tombstone() {
     assert_eq!(changes[0]["kind"], "withdrawal");
     assert_eq!(changes[0]["story_id"], story.as_str());
 
-    let r = lead
-        .req(Method::GET, &format!("/api/v1/stories/{story}"))
-        .send()
-        .await
-        .unwrap();
+    let r = lead.get(&format!("/api/v1/stories/{story}")).await;
     assert_eq!(r.status(), StatusCode::GONE);
     let r = lead
-        .req(
-            Method::GET,
-            &format!("/api/v1/recordings/{delivered}/audio"),
-        )
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/api/v1/recordings/{delivered}/audio"))
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // No new audio and no new text for a withdrawn story.
     assert_eq!(
@@ -189,10 +180,8 @@ async fn a_real_name_is_kept_only_with_credit_by_name_and_erased_when_it_goes() 
         .await;
     assert_eq!(put(doc.clone()).await.unwrap().status(), StatusCode::OK);
     let read: serde_json::Value = lead
-        .req(Method::GET, &format!("/api/v1/stories/{story}"))
-        .send()
+        .get(&format!("/api/v1/stories/{story}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -200,10 +189,8 @@ async fn a_real_name_is_kept_only_with_credit_by_name_and_erased_when_it_goes() 
 
     reporter.consent(&story, "amended", &["record"]).await;
     let read: serde_json::Value = lead
-        .req(Method::GET, &format!("/api/v1/stories/{story}"))
-        .send()
+        .get(&format!("/api/v1/stories/{story}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

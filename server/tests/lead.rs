@@ -25,13 +25,8 @@ async fn the_feed_pages_in_order_with_a_cursor() {
     let mut pages = 0;
     loop {
         let r = lead
-            .req(
-                Method::GET,
-                &format!("/api/v1/changes?after={cursor}&limit=3"),
-            )
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/api/v1/changes?after={cursor}&limit=3"))
+            .await;
         let page: serde_json::Value = r.json().await.unwrap();
         pages += 1;
         for c in page["changes"].as_array().unwrap() {
@@ -51,11 +46,7 @@ async fn the_feed_pages_in_order_with_a_cursor() {
         .map(|(s, k)| (s, k.to_string()))
         .collect();
     assert_eq!(seen, expected);
-    let r = lead
-        .req(Method::GET, "/api/v1/changes?after=banana")
-        .send()
-        .await
-        .unwrap();
+    let r = lead.get("/api/v1/changes?after=banana").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -69,7 +60,7 @@ async fn audio_download_honours_range_and_etag() {
     let recording = reporter.upload(&story, &data, 70_000).await;
     let path = format!("/api/v1/recordings/{recording}/audio");
 
-    let r = lead.req(Method::GET, &path).send().await.unwrap();
+    let r = lead.get(&path).await;
     assert_eq!(r.status(), StatusCode::OK);
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(etag, format!("\"{}\"", sha256_hex(&data)));
@@ -127,10 +118,8 @@ async fn the_story_document_round_trips_and_older_revisions_are_409() {
         "stale_revision"
     );
     let read: serde_json::Value = lead
-        .req(Method::GET, &format!("/api/v1/stories/{story}"))
-        .send()
+        .get(&format!("/api/v1/stories/{story}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -205,11 +194,7 @@ async fn the_csv_export_holds_only_what_consent_allows() {
     let export = |scope: &'static str| {
         let lead = lead.clone();
         async move {
-            let r = lead
-                .req(Method::GET, &format!("/api/v1/export.csv?scope={scope}"))
-                .send()
-                .await
-                .unwrap();
+            let r = lead.get(&format!("/api/v1/export.csv?scope={scope}")).await;
             assert_eq!(r.status(), StatusCode::OK);
             assert!(
                 r.headers()["content-type"]
@@ -235,11 +220,7 @@ async fn the_csv_export_holds_only_what_consent_allows() {
         has(&pb, &public) && !has(&pb, &research) && !has(&pb, &internal) && !has(&pb, &withdrawn)
     );
     assert_eq!(pb.lines().count(), 2, "header and one story: {pb}");
-    let r = lead
-        .req(Method::GET, "/api/v1/export.csv?scope=everyone")
-        .send()
-        .await
-        .unwrap();
+    let r = lead.get("/api/v1/export.csv?scope=everyone").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 

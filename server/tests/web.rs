@@ -536,57 +536,44 @@ async fn the_story_page_shows_consent_in_the_forms_words_the_player_markers_and_
     );
 
     // The story's exports agree with the JSON API and the project's CSV export.
-    let json_download: Value = browser()
-        .get(server.url(&format!("/lead/stories/{story}/story.json")))
-        .header(header::COOKIE, &cookie)
-        .send()
+    let json_download: Value = serde_json::from_str(
+        &fetch(
+            &server,
+            &format!("/lead/stories/{story}/story.json"),
+            Some(&cookie),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body,
+    )
+    .unwrap();
     let api: Value = lead
-        .req(Method::GET, &format!("/api/v1/stories/{story}"))
-        .send()
+        .get(&format!("/api/v1/stories/{story}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(json_download, api);
-    let csv_download = browser()
-        .get(server.url(&format!("/lead/stories/{story}/story.csv")))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv_download = fetch(
+        &server,
+        &format!("/lead/stories/{story}/story.csv"),
+        Some(&cookie),
+    )
+    .await
+    .body;
     let export = lead
-        .req(Method::GET, "/api/v1/export.csv?scope=all")
-        .send()
+        .get("/api/v1/export.csv?scope=all")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert_eq!(csv_download, export, "one story: the same header and row");
     assert!(csv_download.contains("\"Amina K.\""));
-    let page_export = browser()
-        .get(server.url("/lead/export.csv?scope=research"))
-        .header(header::COOKIE, &cookie)
-        .send()
+    let page_export = fetch(&server, "/lead/export.csv?scope=research", Some(&cookie))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body;
     let api_export = lead
-        .req(Method::GET, "/api/v1/export.csv?scope=research")
-        .send()
+        .get("/api/v1/export.csv?scope=research")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -228,6 +228,11 @@ impl Device {
             .bearer_auth(&self.token)
     }
 
+    /// GET with this device's token.
+    pub async fn get(&self, path: &str) -> Response {
+        self.req(Method::GET, path).send().await.unwrap()
+    }
+
     pub fn tus(&self, method: Method, path: &str) -> RequestBuilder {
         self.req(method, path).header("Tus-Resumable", "1.0.0")
     }
