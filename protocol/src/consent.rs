@@ -18,6 +18,25 @@ pub enum ConsentKind {
     Withdrawn,
 }
 
+impl ConsentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::Given => "given",
+            ConsentKind::Amended => "amended",
+            ConsentKind::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "given" => Some(ConsentKind::Given),
+            "amended" => Some(ConsentKind::Amended),
+            "withdrawn" => Some(ConsentKind::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
 /// How the storyteller expressed their choice (mirrors the core's `ConsentMethod`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -59,6 +78,7 @@ pub struct ConsentEventDoc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentStatus {
+    /// No consent recorded yet.
     None,
     Active,
     Withdrawn,

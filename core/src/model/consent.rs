@@ -9,32 +9,9 @@ use super::{ConsentEventId, ParticipantId, ProjectConfig, StoryId, Timestamp, it
 use crate::error::{Error, Result};
 use crate::position::AudioPosition;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentKind {
-    Given,
-    Amended,
-    Withdrawn,
-}
-
-impl ConsentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentKind::Given => "given",
-            ConsentKind::Amended => "amended",
-            ConsentKind::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "given" => Some(ConsentKind::Given),
-            "amended" => Some(ConsentKind::Amended),
-            "withdrawn" => Some(ConsentKind::Withdrawn),
-            _ => None,
-        }
-    }
-}
+/// The kinds of event and the statuses are the protocol's own: the server folds the same
+/// events into the same statuses.
+pub use tellus_protocol::{ConsentKind, ConsentStatus};
 
 /// How the storyteller expressed their choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,15 +105,6 @@ impl ConsentDraft {
             ..ConsentDraft::of_kind(ConsentKind::Withdrawn, &[])
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentStatus {
-    /// No consent recorded yet.
-    None,
-    Active,
-    Withdrawn,
 }
 
 /// The fold of a storyteller's consent events: what they agree to now.
