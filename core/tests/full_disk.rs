@@ -2,30 +2,15 @@
 //! committed before stays, and the store works again once there is space. Uses a real
 //! full file system (a small tmpfs), so it needs root; it says so and skips without.
 
-use std::path::{Path, PathBuf};
+#[path = "../../tests/support/tmpfs.rs"]
+mod tmpfs;
+
+use tmpfs::Tmpfs;
+
 use std::process::Command;
 
 use tellus_core::model::{NewStory, sample_project};
 use tellus_core::{Error, Store};
-
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
 
 fn story(n: usize) -> NewStory {
     NewStory {

@@ -2,8 +2,12 @@
 //! frame the test knows: what is captured is exactly what is stored, pause/resume and
 //! markers sit at audio positions, and every way a recording can end is clean.
 
+#[path = "../../tests/support/tmpfs.rs"]
+mod tmpfs;
+
+use tmpfs::Tmpfs;
+
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -388,25 +392,6 @@ fn the_size_limit_stops_cleanly_and_keeps_everything_that_fits() {
         store.capture(done.recording.id).unwrap().stop_reason,
         Some(StopReason::FileSizeLimit)
     );
-}
-
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

@@ -5,31 +5,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../../tests/support/tmpfs.rs"]
+mod tmpfs;
+
+use tmpfs::Tmpfs;
 
 use reqwest::StatusCode;
 use support::*;
 use tellus_server::Role;
-
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_507_and_nothing_is_half_written() {
