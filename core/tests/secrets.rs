@@ -70,6 +70,14 @@ fn phone_in(dir: tempfile::TempDir, secrets: Option<Arc<MemorySecrets>>) -> Phon
     Phone::with_store(dir, store, reqwest_transport())
 }
 
+/// A new phone with an in-memory platform store, enrolled with `server`.
+async fn enrolled_with_secrets(server: &Server) -> (Phone, Arc<MemorySecrets>) {
+    let secrets = Arc::new(MemorySecrets::default());
+    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
+    enrol(&phone, server).await.unwrap();
+    (phone, secrets)
+}
+
 async fn enrol(phone: &Phone, server: &Server) -> Result<(), SyncError> {
     enrol_with(phone, server, &server.invite(Role::Reporter)).await
 }
@@ -104,9 +112,7 @@ fn database_files_contain(dir: &Path, needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_platform_store_the_token_lives_there_and_never_in_the_database_files() {
     let server = Server::start().await;
-    let secrets = Arc::new(MemorySecrets::default());
-    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
-    enrol(&phone, &server).await.unwrap();
+    let (phone, secrets) = enrolled_with_secrets(&server).await;
     let token = secrets.token().expect("the token is in the platform store");
     let (story, recording) = phone.story_with_recording(200_000, 1);
     let report = phone.engine.sync().await.unwrap();
@@ -173,9 +179,7 @@ async fn a_token_kept_in_the_database_moves_to_the_platform_store_and_leaves_no_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_secret_store_fails_the_sync_clearly_and_keeps_the_outbox() {
     let server = Server::start().await;
-    let secrets = Arc::new(MemorySecrets::default());
-    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
-    enrol(&phone, &server).await.unwrap();
+    let (phone, secrets) = enrolled_with_secrets(&server).await;
     let (story, recording) = phone.story_with_recording(120_000, 3);
     phone.engine.sync().await.unwrap();
     // More work queued, then the store locks (background sync before the first unlock).
@@ -239,9 +243,7 @@ async fn enrolling_with_a_locked_store_fails_before_spending_the_invite_and_chan
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_gone_from_the_store_asks_to_enrol_again_and_loses_nothing() {
     let server = Server::start().await;
-    let secrets = Arc::new(MemorySecrets::default());
-    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
-    enrol(&phone, &server).await.unwrap();
+    let (phone, secrets) = enrolled_with_secrets(&server).await;
     let (story, _) = phone.story_with_recording(100_000, 5);
     // The shell's store has nothing (a platform fault, or the key invalidated).
     let token = secrets.token().unwrap();
@@ -276,9 +278,7 @@ async fn a_token_gone_from_the_store_asks_to_enrol_again_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_deleted_from_the_secret_store() {
     let server = Server::start().await;
-    let secrets = Arc::new(MemorySecrets::default());
-    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
-    enrol(&phone, &server).await.unwrap();
+    let (phone, secrets) = enrolled_with_secrets(&server).await;
     phone.story_with_recording(100_000, 6);
     let account = phone.store.sync_account().unwrap().unwrap();
     tellus_server::admin::revoke(&server.db(), &account.reporter_id).unwrap();
@@ -290,9 +290,7 @@ async fn a_revoked_token_is_deleted_from_the_secret_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_install_drops_a_token_an_old_install_left_in_the_platform_store() {
     let server = Server::start().await;
-    let secrets = Arc::new(MemorySecrets::default());
-    let phone = phone_in(tempfile::tempdir().unwrap(), Some(secrets.clone()));
-    enrol(&phone, &server).await.unwrap();
+    let (phone, secrets) = enrolled_with_secrets(&server).await;
     let token = secrets.token().unwrap();
     // Reopening the same data folder keeps the enrolment.
     let dir = phone.dir;

@@ -201,14 +201,7 @@ async fn a_fresh_upload_is_one_patch_checked_against_the_recorded_hash_with_prog
     use base64::Engine;
     let server = Server::start().await;
     // A link of 16 MiB/s: the 24 MiB body is on its way for about a second and a half.
-    let proxy = Proxy::start(
-        server.addr,
-        Faults {
-            bytes_per_sec: 16 * 1024 * 1024,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = Proxy::throttled(server.addr, 16 * 1024 * 1024).await;
     let phone = Phone::enrolled(&server, &proxy.url()).await;
     let (_, recording) = phone.story_with_recording(24 * 1024 * 1024, 21);
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -319,14 +312,7 @@ async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
     let server = Server::start().await;
-    let proxy = Proxy::start(
-        server.addr,
-        Faults {
-            bytes_per_sec: 8 * 1024 * 1024,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = Proxy::throttled(server.addr, 8 * 1024 * 1024).await;
     let phone = Phone::enrolled(&server, &proxy.url()).await;
     let (_, recording) = phone.story_with_recording(24 * 1024 * 1024, 5);
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -44,6 +44,18 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
+    /// A proxy that only limits the client→server rate: a link of `bytes_per_sec`.
+    pub async fn throttled(server: SocketAddr, bytes_per_sec: u64) -> Proxy {
+        Proxy::start(
+            server,
+            Faults {
+                bytes_per_sec,
+                ..Faults::default()
+            },
+        )
+        .await
+    }
+
     pub async fn start(target: SocketAddr, faults: Faults) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
