@@ -130,10 +130,7 @@ async fn with_a_platform_store_the_token_lives_there_and_never_in_the_database_f
     assert!(!phone.store.sync_account().unwrap().unwrap().revoked);
     let again = phone.engine.sync().await.unwrap();
     assert!(!again.sent_anything(), "{again:?}");
-    assert!(matches!(
-        phone.store.delivery_state(story).unwrap(),
-        DeliveryState::Delivered { .. }
-    ));
+    assert!(phone.delivered(story));
     assert!(!database_files_contain(phone.store.dir(), &token));
 }
 
@@ -170,10 +167,7 @@ async fn a_token_kept_in_the_database_moves_to_the_platform_store_and_leaves_no_
     // No re-enrolment: the queued story goes out with the moved token.
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.delivered.len(), 1, "{report:?}");
-    assert!(matches!(
-        phone.store.delivery_state(story).unwrap(),
-        DeliveryState::Delivered { .. }
-    ));
+    assert!(phone.delivered(story));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,10 +209,7 @@ async fn a_locked_secret_store_fails_the_sync_clearly_and_keeps_the_outbox() {
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     assert!(std::fs::exists(phone.audio_path(&recording)).unwrap());
     for s in [story, second] {
-        assert!(matches!(
-            phone.store.delivery_state(s).unwrap(),
-            DeliveryState::Delivered { .. }
-        ));
+        assert!(phone.delivered(s));
     }
 }
 
@@ -268,10 +259,7 @@ async fn a_token_gone_from_the_store_asks_to_enrol_again_and_loses_nothing() {
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.delivered.len(), 1);
     for story in [story, later] {
-        assert!(matches!(
-            phone.store.delivery_state(story).unwrap(),
-            DeliveryState::Delivered { .. }
-        ));
+        assert!(phone.delivered(story));
     }
 }
 

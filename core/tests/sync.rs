@@ -116,10 +116,7 @@ async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x()
             file_sha256(&server.audio_path(recording.id)),
             recording.sha256
         );
-        assert!(matches!(
-            phone.store.delivery_state(*story).unwrap(),
-            DeliveryState::Delivered { .. }
-        ));
+        assert!(phone.delivered(*story));
     }
     // No duplicate anywhere: one recording each, nothing left half-way.
     assert_eq!(

@@ -231,6 +231,14 @@ impl Phone {
         recording
     }
 
+    /// Whether the story counts as delivered on this phone (document, consent, receipts).
+    pub fn delivered(&self, story: StoryId) -> bool {
+        matches!(
+            self.store.delivery_state(story).unwrap(),
+            tellus_core::sync::DeliveryState::Delivered { .. }
+        )
+    }
+
     pub fn audio_path(&self, recording: &Recording) -> PathBuf {
         self.store.recordings_dir().join(&recording.file_name)
     }
