@@ -3,14 +3,13 @@
 //! the command line or in the environment after `tellus enrol --lead`.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::client;
-use crate::fsutil::{Durability, move_into_place};
+use crate::fsutil::{Access, Durability, replace_file};
 use crate::{Error, Result};
 
 /// One enrolment: the server (normalised), the lead's token and who it is.
@@ -62,22 +61,7 @@ impl LeadAccounts {
             fs::create_dir_all(parent).map_err(|e| Error::io_at("create", parent, e))?;
         }
         let tmp = path.with_extension("json.tmp");
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options
-            .open(&tmp)
-            .and_then(|mut file| {
-                file.write_all(&bytes)?;
-                file.sync_all()
-            })
-            .map_err(|e| Error::io_at("write", &tmp, e));
-        if let Err(e) = written.and_then(|()| move_into_place(&tmp, path, Durability::Now)) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        Ok(())
+        replace_file(path, &tmp, &bytes, Access::OwnerOnly, Durability::Now)
     }
 }
 

@@ -78,22 +78,55 @@ pub fn write_atomic(
     let target = layout.path(rel);
     let tmp_dir = layout.tmp_dir();
     fs::create_dir_all(&tmp_dir).map_err(|e| Error::io_at("create", &tmp_dir, e))?;
-    let tmp = tmp_dir.join(tmp_name());
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|e| Error::io_at("create", &tmp, e))?;
-        file.write_all(bytes)
-            .and_then(|()| if sync.now() { file.sync_all() } else { Ok(()) })
-            .map_err(|e| Error::io_at("write", &tmp, e))?;
-        move_into_place(&tmp, &target, sync)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
+    replace_file(
+        &target,
+        &tmp_dir.join(tmp_name()),
+        bytes,
+        Access::Default,
+        sync,
+    )?;
     Ok(FileEntry {
         sha256: sha256_hex(bytes),
         bytes: bytes.len() as u64,
     })
+}
+
+/// Who may read a file `replace_file` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// As the process's umask says.
+    Default,
+    /// Its owner only (0600 on Unix, from the moment it is created): secrets.
+    OwnerOnly,
+}
+
+/// Writes `bytes` to `tmp`, then renames it over `target`: a reader sees the old file or
+/// the new one, never part of one. Durable as `sync` says; `tmp` is removed on failure.
+pub fn replace_file(
+    target: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+    access: Access,
+    sync: Durability,
+) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if access == Access::OwnerOnly {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    let result = options
+        .open(tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            if sync.now() { file.sync_all() } else { Ok(()) }
+        })
+        .map_err(|e| Error::io_at("write", tmp, e))
+        .and_then(|()| move_into_place(tmp, target, sync));
+    if result.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    result
 }
 
 /// Renames a complete file into place (and makes the rename durable as `sync` says).

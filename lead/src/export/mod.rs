@@ -8,12 +8,12 @@ mod ohms;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::folder::{PulledFolder, PulledStory};
+use crate::fsutil::{Access, Durability, replace_file};
 use crate::scope::{self, ExportScope};
 use crate::{Error, Result};
 
@@ -293,13 +293,5 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
     let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    let written = fs::File::create(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io_at("write", &tmp, e));
-    }
-    fs::rename(&tmp, path).map_err(|e| Error::io_at("write", path, e))
+    replace_file(path, &tmp, bytes, Access::Default, Durability::Now)
 }
