@@ -223,9 +223,7 @@ async fn watch(
                 }
                 Duration::from_secs(u64::from(unreachable_for.min(5)))
             }
-            Err(e @ (SyncError::NotEnrolled | SyncError::EnrolAgain | SyncError::TokenLost)) => {
-                return Err(e.to_string());
-            }
+            Err(e) if e.needs_enrolment() => return Err(e.to_string()),
             Err(e) => {
                 eprintln!("sync failed: {e}");
                 interval

@@ -330,15 +330,12 @@ impl TellusApp {
     }
 
     /// The enrolled account (never its token), or None before enrolment.
-    /// `needs_enrolment`: the server refused the token, or the secret store no longer has
-    /// it (a store that cannot be asked now does not count).
     pub fn account(&self) -> Result<Option<AccountView>> {
-        let token_gone = matches!(self.store.device_token(), Ok(None));
         Ok(self.store.sync_account()?.map(|a| AccountView {
+            needs_enrolment: self.store.needs_enrolment(&a),
             server_url: a.server_url,
             reporter_id: a.reporter_id,
             project_id: a.project_id,
-            needs_enrolment: a.revoked || token_gone,
         }))
     }
 

@@ -64,6 +64,16 @@ pub enum SyncError {
     Store(String),
 }
 
+impl SyncError {
+    /// Whether only a new enrolment (a new invite code) gets sync going again.
+    pub fn needs_enrolment(&self) -> bool {
+        matches!(
+            self,
+            SyncError::NotEnrolled | SyncError::EnrolAgain | SyncError::TokenLost
+        )
+    }
+}
+
 impl From<crate::Error> for SyncError {
     fn from(e: crate::Error) -> Self {
         match e {

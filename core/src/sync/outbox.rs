@@ -24,8 +24,9 @@ pub struct Account {
     pub reporter_id: String,
     pub project_id: String,
     pub project_etag: Option<String>,
-    /// The token can no longer be used (the server refused it, or it is gone from the
-    /// secret store): sync stops until the device enrols again.
+    /// The server refused the token (401): sync stops until the device enrols again. A
+    /// token gone from the secret store is not recorded here (it is asked for again on
+    /// every sync); `Store::needs_enrolment` covers both.
     pub revoked: bool,
 }
 

@@ -99,6 +99,13 @@ impl Store {
         self.with_secrets(|secrets| secrets.get(DEVICE_TOKEN))
     }
 
+    /// Whether sync waits for this enrolled device to enrol again: the server refused its
+    /// token, or the secret store no longer has it. A store that cannot be asked now
+    /// (before the first unlock) does not count: that is a wait, not an enrolment.
+    pub fn needs_enrolment(&self, account: &super::Account) -> bool {
+        account.revoked || matches!(self.device_token(), Ok(None))
+    }
+
     /// Keeps a new device token (enrolment), replacing any earlier one.
     pub(crate) fn set_device_token(&self, token: &str) -> Result<()> {
         let _turn = self.token_turn();
