@@ -325,15 +325,14 @@ fn lead_side(
         .join("lead-laptop");
     let lead = rt
         .block_on(tellus_lead::accounts::enrol(
-            &laptop_dir.join("lead-accounts.json"),
+            &laptop_dir.join(tellus_lead::accounts::FILE_NAME),
             &server.url,
             &invite.code,
             "Demo lead's laptop",
         ))
         .map_err(|e| e.to_string())?;
-    let token = lead.token;
     let pulled = laptop_dir.join("stories");
-    let options = tellus_lead::PullOptions::new(&server.url, &token, &pulled);
+    let options = tellus_lead::PullOptions::new(&server.url, &lead.token, &pulled);
     let report = rt
         .block_on(tellus_lead::pull(&options, &tellus_lead::pull::NoProgress))
         .map_err(|e| e.to_string())?;

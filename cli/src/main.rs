@@ -95,7 +95,7 @@ impl Context {
 
     /// Where this computer's lead enrolments are kept (`tellus enrol --lead`).
     pub fn lead_accounts(&self) -> Result<PathBuf, String> {
-        Ok(self.data_dir()?.join("lead-accounts.json"))
+        Ok(self.data_dir()?.join(tellus_lead::accounts::FILE_NAME))
     }
 
     /// Opens the store, telling the user about anything opening found.

@@ -12,6 +12,9 @@ use crate::client;
 use crate::fsutil::{Access, Durability, replace_file};
 use crate::{Error, Result};
 
+/// The enrolments file's name in a data folder.
+pub const FILE_NAME: &str = "lead-accounts.json";
+
 /// One enrolment: the server (normalised), the lead's token and who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadAccount {

@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// Whether the device token is kept by a platform secret store (not the database).
-    pub fn uses_platform_secrets(&self) -> bool {
+    pub(crate) fn uses_platform_secrets(&self) -> bool {
         self.platform_secrets().is_some()
     }
 
@@ -148,16 +148,15 @@ impl Store {
 
     /// With a platform secret store: moves a token an earlier version kept in the
     /// database there. Written there first and read back, then erased from the database
-    /// (and its free space and WAL), so a crash or a failure never loses it. Returns
-    /// whether a token moved.
-    pub(crate) fn move_token_to_platform(&self) -> Result<bool> {
+    /// (and its free space and WAL), so a crash or a failure never loses it.
+    pub(crate) fn move_token_to_platform(&self) -> Result<()> {
         let Some(platform) = self.platform_secrets() else {
-            return Ok(false);
+            return Ok(());
         };
         let database = DatabaseSecrets { store: self };
         let _turn = self.token_turn();
         let Some(token) = database.get(DEVICE_TOKEN)? else {
-            return Ok(false);
+            return Ok(());
         };
         platform.set(DEVICE_TOKEN, &token)?;
         if platform.get(DEVICE_TOKEN)?.as_deref() != Some(token.as_str()) {
@@ -165,7 +164,6 @@ impl Store {
                 "the secret store did not keep the device token; it stays where it was".into(),
             ));
         }
-        database.delete(DEVICE_TOKEN)?;
-        Ok(true)
+        database.delete(DEVICE_TOKEN)
     }
 }

@@ -207,6 +207,34 @@ impl ReqwestTransport {
         })
     }
 
+    /// Sends `request`, giving it up once it has made no progress for `stall_timeout`:
+    /// a link that stalls (bytes neither leave nor arrive) is cut, a slow one that keeps
+    /// moving never is.
+    async fn send_watched(
+        &self,
+        request: PreparedRequest,
+        sent: Option<Arc<AtomicU64>>,
+    ) -> Result<TransportResponse, TransportError> {
+        let progress = Arc::new(Progress {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        });
+        let work = self.send_inner(request, progress.clone(), sent);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if progress.idle() > self.stall_timeout {
+                        return Err(TransportError(format!(
+                            "the connection stalled for {} s", self.stall_timeout.as_secs()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
     async fn send_inner(
         &self,
         request: PreparedRequest,
@@ -339,37 +367,6 @@ impl Transport for ReqwestTransport {
 
     fn counts_sent_bytes(&self) -> bool {
         true
-    }
-}
-
-impl ReqwestTransport {
-    async fn send_watched(
-        &self,
-        request: PreparedRequest,
-        sent: Option<Arc<AtomicU64>>,
-    ) -> Result<TransportResponse, TransportError> {
-        {
-            let progress = Arc::new(Progress {
-                start: Instant::now(),
-                last_ms: AtomicU64::new(0),
-            });
-            let work = self.send_inner(request, progress.clone(), sent);
-            tokio::pin!(work);
-            // A link that stalls (bytes neither leave nor arrive) is given up after
-            // `stall_timeout`; a slow link that keeps moving is never cut.
-            loop {
-                tokio::select! {
-                    result = &mut work => return result,
-                    _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                        if progress.idle() > self.stall_timeout {
-                            return Err(TransportError(format!(
-                                "the connection stalled for {} s", self.stall_timeout.as_secs()
-                            )));
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

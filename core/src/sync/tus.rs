@@ -29,10 +29,10 @@ use crate::model::Recording;
 
 /// Bytes of the first chunk after a cut, and the least any chunk carries. A cut costs at
 /// most what had not arrived, because the server keeps the received prefix of a cut PATCH.
-pub const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
 /// The most a chunk carries: what a checksum mismatch (460) sends again, and what a
 /// platform transport writes to a chunk file.
-pub const MAX_CHUNK_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_CHUNK_BYTES: u64 = 64 * 1024 * 1024;
 /// How often the bytes of a PATCH on its way are reported as progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a PATCH should take. Each PATCH costs a round trip and an fsync plus offset
