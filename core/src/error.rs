@@ -34,6 +34,14 @@ pub enum Error {
     #[error("the device's storage is full: free some space and try again (nothing saved was lost)")]
     StorageFull,
 
+    /// Too little free storage to start recording.
+    #[error("not enough free storage (placeholder)")]
+    NotEnoughStorage {
+        path: PathBuf,
+        free_bytes: u64,
+        needed_bytes: u64,
+    },
+
     #[error("database error: {0}")]
     Database(rusqlite::Error),
 

@@ -14,7 +14,7 @@ pub mod wav;
 
 pub use cpal_source::{CpalSource, InputDevice, list_input_devices};
 pub use level::Level;
-pub use recovery::{AudioFileProblem, RecoveredRecording};
+pub use recovery::{AudioFileProblem, DiscardedRecording, RecoveredRecording};
 pub use session::{Recorder, RecorderOptions, RecorderStats, Recording as FinishedRecording};
 pub use source::{AudioFormat, AudioSource, CaptureSink, RunningStream, StreamFault};
 pub use synthetic::{GeneratedSource, Pacing};

@@ -25,6 +25,15 @@ pub struct RecoveredRecording {
     pub duration_ms: u64,
 }
 
+/// An unfinished recording that held no audio: its session is closed and its empty file
+/// removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiscardedRecording {
+    pub recording_id: RecordingId,
+    pub story_id: StoryId,
+    pub file: PathBuf,
+}
+
 /// A file in the recordings folder that could not be used, and why. It was left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioFileProblem {

@@ -72,6 +72,8 @@ pub struct RecorderStats {
     pub frames_written: u64,
     /// Frames lost to ring overflow. Reported, never hidden.
     pub frames_dropped: u64,
+    /// Frames on disk as of the last checkpoint: what a crash now would keep.
+    pub frames_durable: u64,
     pub stream_errors: u64,
     pub restarts: u64,
     pub level: Option<Level>,
@@ -309,6 +311,7 @@ impl Recorder {
             frames_captured: c.captured.load(Ordering::Acquire),
             frames_written: shared.written.load(Ordering::Acquire),
             frames_dropped: c.dropped.load(Ordering::Acquire),
+            frames_durable: 0,
             stream_errors: c.stream_errors.load(Ordering::Acquire),
             restarts: shared.restarts.load(Ordering::Acquire),
             level: *lock(&shared.last_level),

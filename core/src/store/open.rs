@@ -21,6 +21,8 @@ pub struct OpenReport {
     pub created: bool,
     /// Recordings a crash interrupted, repaired and indexed as recovered.
     pub recovered_recordings: Vec<crate::audio::RecoveredRecording>,
+    /// Unfinished recordings that held no audio; their empty files were removed.
+    pub discarded_empty_recordings: Vec<crate::audio::DiscardedRecording>,
     /// Files in the recordings folder that are damaged or not ours, left in place.
     pub audio_problems: Vec<crate::audio::AudioFileProblem>,
 }
