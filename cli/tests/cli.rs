@@ -262,7 +262,10 @@ fn a_read_only_data_folder_is_one_clear_error_that_names_it() {
     };
     assert!(tellus(&["project", "init"]).status.success());
     tmpfs.make_read_only();
-    for args in [&["story", "list"][..], &["story", "new", "--title", "T"][..]] {
+    for args in [
+        &["story", "list"][..],
+        &["story", "new", "--title", "T"][..],
+    ] {
         let out = tellus(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");

@@ -670,14 +670,21 @@ fn sigterm_sigint_and_sighup_stop_a_recording_cleanly() {
         let (stopped, _) = live.finish();
         assert_eq!(stopped["reason"], "requested", "SIG{name}: {stopped}");
         let (_, recorded) = wav_samples(stopped["path"].as_str().unwrap());
-        assert!(recorded.len() >= 8_000, "SIG{name}: {} frames", recorded.len());
+        assert!(
+            recorded.len() >= 8_000,
+            "SIG{name}: {} frames",
+            recorded.len()
+        );
         assert!(recorded == samples[..recorded.len()], "SIG{name}");
     }
     let shown = t.run(&["--json", "story", "show", &t.story], &[]);
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
     let recordings = shown["recordings"].as_array().unwrap();
     assert_eq!(recordings.len(), 3);
-    assert!(recordings.iter().all(|r| r["state"] == "complete"), "{shown}");
+    assert!(
+        recordings.iter().all(|r| r["state"] == "complete"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -736,7 +743,9 @@ fn rates_tellus_does_not_record_are_one_clear_error_and_record_nothing() {
         assert_eq!(out.status.code(), Some(1), "--rate {rate}: {stderr}");
         let last = stderr.lines().last().unwrap_or_default();
         assert!(
-            last.starts_with(&format!("error: {rate} Hz is not a sample rate Tellus records")),
+            last.starts_with(&format!(
+                "error: {rate} Hz is not a sample rate Tellus records"
+            )),
             "--rate {rate}: {stderr}"
         );
     }

@@ -504,10 +504,13 @@ struct Scripted {
     /// Told the number of each start as it begins.
     started: mpsc::Sender<usize>,
     /// When set, dropping a stream reports it here and blocks until the receiver sends.
-    drop_gate: Option<(mpsc::Sender<()>, Arc<std::sync::Mutex<mpsc::Receiver<()>>>)>,
+    drop_gate: Option<DropGate>,
 }
 
-struct GatedStream(Option<(mpsc::Sender<()>, Arc<std::sync::Mutex<mpsc::Receiver<()>>>)>);
+/// Where a stream's drop says it began, and what it waits on to finish.
+type DropGate = (mpsc::Sender<()>, Arc<std::sync::Mutex<mpsc::Receiver<()>>>);
+
+struct GatedStream(Option<DropGate>);
 impl RunningStream for GatedStream {}
 impl Drop for GatedStream {
     fn drop(&mut self) {
@@ -530,7 +533,11 @@ impl AudioSource for Scripted {
         sink: CaptureSink,
         faults: StreamFault,
     ) -> tellus_core::Result<Box<dyn RunningStream>> {
-        let hang = self.hang_on_start.get(self.starts).copied().unwrap_or(false);
+        let hang = self
+            .hang_on_start
+            .get(self.starts)
+            .copied()
+            .unwrap_or(false);
         self.starts += 1;
         let _ = self.started.send(self.starts);
         if hang {
@@ -543,47 +550,53 @@ impl AudioSource for Scripted {
     }
 }
 
+/// A recording from a `Scripted` device, and the test's handles on it.
+struct ScriptedRun {
+    recorder: Recorder,
+    sinks: mpsc::Receiver<(CaptureSink, StreamFault)>,
+    /// With a gated drop: told when a stream's drop begins; sending lets it finish.
+    drop_entered: Option<mpsc::Receiver<()>>,
+    drop_release: Option<mpsc::Sender<()>>,
+    /// The number of each start as it begins.
+    started: mpsc::Receiver<usize>,
+}
+
 fn start_scripted(
     store: &Arc<Store>,
     story: StoryId,
     hang_on_start: Vec<bool>,
     gated_drop: bool,
     options: RecorderOptions,
-) -> (
-    Recorder,
-    mpsc::Receiver<(CaptureSink, StreamFault)>,
-    Option<(mpsc::Receiver<()>, mpsc::Sender<()>)>,
-    mpsc::Receiver<usize>,
-) {
-    let (tx, rx) = mpsc::channel();
+) -> ScriptedRun {
+    let (tx, sinks) = mpsc::channel();
     let (started_tx, started) = mpsc::channel();
-    let (gate, test_side) = if gated_drop {
-        let (entered_tx, entered_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel();
-        (
-            Some((entered_tx, Arc::new(std::sync::Mutex::new(release_rx)))),
-            Some((entered_rx, release_tx)),
-        )
-    } else {
-        (None, None)
-    };
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
     let source = Scripted {
         format: MONO_16K,
         hang_on_start,
         starts: 0,
         started: started_tx,
         sinks: tx,
-        drop_gate: gate,
+        drop_gate: gated_drop.then(|| (entered_tx, Arc::new(std::sync::Mutex::new(release_rx)))),
     };
     let recorder = Recorder::start(store.clone(), story, Box::new(source), options).unwrap();
-    (recorder, rx, test_side, started)
+    ScriptedRun {
+        recorder,
+        sinks,
+        drop_entered: gated_drop.then_some(entered_rx),
+        drop_release: gated_drop.then_some(release_tx),
+        started,
+    }
 }
 
 #[test]
 fn a_microphone_that_opens_but_stays_silent_ends_the_recording_after_five_tries() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (recorder, sinks, _, _) = start_scripted(
+    let ScriptedRun {
+        recorder, sinks, ..
+    } = start_scripted(
         &store,
         story,
         Vec::new(),
@@ -601,10 +614,17 @@ fn a_microphone_that_opens_but_stays_silent_ends_the_recording_after_five_tries(
     let done = recorder.stop().unwrap();
     assert_eq!(done.reason, StopReason::DeviceFailed);
     assert_eq!(done.stats.restarts, 5, "{:?}", done.stats);
-    assert_eq!(wav_samples(&done.path).1, spoken, "everything captured was kept");
+    assert_eq!(
+        wav_samples(&done.path).1,
+        spoken,
+        "everything captured was kept"
+    );
     let events = store.capture(done.recording.id).unwrap().events;
     assert_eq!(
-        events.iter().map(|e| (e.kind, e.at_frame)).collect::<Vec<_>>(),
+        events
+            .iter()
+            .map(|e| (e.kind, e.at_frame))
+            .collect::<Vec<_>>(),
         [(CaptureEventKind::Gap, 8_000)],
         "one outage, one gap"
     );
@@ -621,7 +641,9 @@ fn a_microphone_that_opens_but_stays_silent_ends_the_recording_after_five_tries(
 fn a_requested_length_counts_the_time_the_microphone_was_silent() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (recorder, sinks, _, _) = start_scripted(
+    let ScriptedRun {
+        recorder, sinks, ..
+    } = start_scripted(
         &store,
         story,
         Vec::new(),
@@ -651,9 +673,13 @@ fn stop_returns_while_the_device_hangs_and_keeps_the_audio() {
     let (store, story) = store_with_story(dir.path());
     // The first stream's drop never returns and the restart's start never returns: a
     // sound server frozen mid-recording.
-    let (recorder, sinks, gate, started) =
-        start_scripted(&store, story, vec![false, true], true, hand_options());
-    let (_entered, _never_released) = gate.unwrap();
+    let ScriptedRun {
+        recorder,
+        sinks,
+        started,
+        drop_release: _never_released,
+        ..
+    } = start_scripted(&store, story, vec![false, true], true, hand_options());
     let (mut first, faults) = sinks.recv().unwrap();
     let spoken = ramp(8_000, 11);
     first.push(&spoken, 1, |s| s);
@@ -684,7 +710,7 @@ fn stop_returns_while_the_device_hangs_and_keeps_the_audio() {
 fn what_was_captured_is_on_disk_before_a_stopping_stream_is_released() {
     let dir = tempfile::tempdir().unwrap();
     let (store, story) = store_with_story(dir.path());
-    let (recorder, sinks, gate, _) = start_scripted(
+    let run = start_scripted(
         &store,
         story,
         Vec::new(),
@@ -695,7 +721,8 @@ fn what_was_captured_is_on_disk_before_a_stopping_stream_is_released() {
             ..hand_options()
         },
     );
-    let (entered, release) = gate.unwrap();
+    let (recorder, sinks) = (run.recorder, run.sinks);
+    let (entered, release) = (run.drop_entered.unwrap(), run.drop_release.unwrap());
     let (mut sink, _) = sinks.recv().unwrap();
     let spoken = ramp(16_000, 13);
     sink.push(&spoken, 1, |s| s);
@@ -726,9 +753,9 @@ fn the_first_audio_is_on_disk_at_once() {
     let first = ramp(1_600, 17); // 0.1 s
     sink.push(&first, 1, |s| s);
     wait_until("the first audio is durable", || {
-        on_disk_now(&store, &recorder) == first
+        recorder.stats().frames_durable == 1_600
     });
-    assert_eq!(recorder.stats().frames_durable, 1_600);
+    assert_eq!(on_disk_now(&store, &recorder), first);
     recorder.stop().unwrap();
 }
 

@@ -195,7 +195,11 @@ fn crashed_session(store: &Store, story: tellus_core::model::StoryId, bytes: &[u
             channels: 1,
         })
         .unwrap();
-    std::fs::write(store.recordings_dir().join(format!("{id}.partial.wav")), bytes).unwrap();
+    std::fs::write(
+        store.recordings_dir().join(format!("{id}.partial.wav")),
+        bytes,
+    )
+    .unwrap();
     id
 }
 
@@ -228,7 +232,10 @@ fn a_damaged_header_is_rebuilt_from_what_the_session_knows() {
     let recovered = &report.recovered_recordings[0];
     assert_eq!((recovered.recording_id, recovered.frames), (id, 4_000));
     let reader = hound::WavReader::open(&recovered.file).unwrap();
-    assert_eq!((reader.spec().sample_rate, reader.spec().channels), (16_000, 1));
+    assert_eq!(
+        (reader.spec().sample_rate, reader.spec().channels),
+        (16_000, 1)
+    );
     let read: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
     assert_eq!(read, samples);
 }
@@ -256,7 +263,10 @@ fn boundaries_past_the_recovered_audio_end_where_the_audio_ends() {
     assert_eq!(store.open_report().recovered_recordings.len(), 1);
     let events = store.capture(id).unwrap().events;
     assert_eq!(
-        events.iter().map(|e| (e.kind, e.at_frame)).collect::<Vec<_>>(),
+        events
+            .iter()
+            .map(|e| (e.kind, e.at_frame))
+            .collect::<Vec<_>>(),
         [(CaptureEventKind::Pause, 8_000)]
     );
 }
