@@ -1,9 +1,11 @@
 //! `tellus devices` and `tellus record`: capture an interview from a microphone with a
 //! live level meter, elapsed audio time and keys for pause, markers, notes and stop.
 
+use std::fmt::Display;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -93,7 +95,26 @@ enum Command {
     Stop,
 }
 
+/// Set by SIGTERM, SIGINT or SIGHUP (a terminal that closed, a service manager, Ctrl+C
+/// outside raw mode): the recording then stops as cleanly as with `q`.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGINT, SIGHUP] {
+        signal_hook::flag::register(signal, flag.clone())
+            .map_err(|e| format!("cannot watch for signals: {e}"))?;
+    }
+    Ok(flag)
+}
+
+/// A line on stdout that may no longer be there (a terminal that hung up, a closed
+/// pipe): the recording is finished and kept either way.
+fn say(line: impl Display) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
+    let signalled = stop_on_signals()?;
     let store = Arc::new(ctx.open_store()?);
     store.story(args.story).map_err(fail)?;
     let source: Box<dyn AudioSource> = match &args.from_file {
@@ -109,9 +130,9 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     };
     let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(fail)?;
     let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
-        interactive(&recorder, &device)
+        interactive(&recorder, &device, &signalled)
     } else {
-        scripted(ctx, &recorder, &device, args.duration.is_some())
+        scripted(ctx, &recorder, &device, args.duration.is_some(), &signalled)
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
@@ -119,12 +140,12 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
 }
 
 /// A terminal: raw-mode keys and a redrawn meter line.
-fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
+fn interactive(recorder: &Recorder, device: &str, signalled: &AtomicBool) -> CmdResult {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
     use crossterm::terminal;
 
-    println!("Recording from {device}");
-    println!("Keys: space pause/resume · m marker · n note · q stop");
+    say(format_args!("Recording from {device}"));
+    say("Keys: space pause/resume · m marker · n note · q stop");
     terminal::enable_raw_mode().map_err(|e| format!("cannot read keys: {e}"))?;
     // Raw mode is undone on every way out of this function.
     struct Cooked;
@@ -139,7 +160,7 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
     let mut last_message = String::new();
     let mut out = std::io::stdout();
     loop {
-        if recorder.has_stopped() {
+        if recorder.has_stopped() || signalled.load(Ordering::Acquire) {
             break;
         }
         if event::poll(Duration::from_millis(50)).unwrap_or(false)
@@ -196,14 +217,20 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
         let _ = out.flush();
     }
     drop(_cooked);
-    println!();
+    say("");
     Ok(())
 }
 
 /// Not a terminal (a script, a test): status lines every 50 ms and commands as stdin
 /// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` decides
 /// when to stop; without it the recording stops then.
-fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) -> CmdResult {
+fn scripted(
+    ctx: &Context,
+    recorder: &Recorder,
+    device: &str,
+    has_length: bool,
+    signalled: &AtomicBool,
+) -> CmdResult {
     let commands = read_commands();
     let format = recorder.format();
     if ctx.json {
@@ -215,12 +242,12 @@ fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) 
             "channels": format.channels,
         }));
     } else {
-        println!("Recording from {device}");
+        say(format_args!("Recording from {device}"));
     }
     let mut last_plain = Instant::now();
     let mut stdin_open = true;
     loop {
-        if recorder.has_stopped() {
+        if recorder.has_stopped() || signalled.load(Ordering::Acquire) {
             break;
         }
         loop {
@@ -231,7 +258,7 @@ fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) 
                     if ctx.json {
                         print_json(&serde_json::json!({"event": "command", "result": message}));
                     } else {
-                        println!("{message}");
+                        say(message);
                     }
                 }
                 Err(TryRecvError::Empty) => break,
@@ -249,7 +276,7 @@ fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) 
             print_json(&serde_json::json!({"event": "status", "stats": stats}));
         } else if last_plain.elapsed() >= Duration::from_millis(500) {
             last_plain = Instant::now();
-            println!("{}", meter_line(&stats));
+            say(meter_line(&stats));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -332,7 +359,7 @@ fn meter_line(stats: &RecorderStats) -> String {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+    say(value);
 }
 
 fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecording) -> CmdResult {
@@ -350,20 +377,20 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
         return Ok(());
     }
     let r = &finished.recording;
-    println!("Stopped: {}", finished.reason.message());
-    println!("  recording  {}", r.id);
-    println!("  file       {}", finished.path.display());
-    println!(
+    say(format_args!("Stopped: {}", finished.reason.message()));
+    say(format_args!("  recording  {}", r.id));
+    say(format_args!("  file       {}", finished.path.display()));
+    say(format_args!(
         "  audio      {} ({} Hz, {} ch, {} frames, {} bytes)",
         AudioPosition::from_millis(r.duration_ms()),
         r.sample_rate,
         r.channels,
         r.frames,
         r.bytes
-    );
-    println!("  sha256     {}", r.sha256);
+    ));
+    say(format_args!("  sha256     {}", r.sha256));
     let s = &finished.stats;
-    println!(
+    say(format_args!(
         "  dropped {} frames · {} stream errors · {} restarts · {} pauses",
         s.frames_dropped,
         s.stream_errors,
@@ -373,6 +400,6 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
             .iter()
             .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
             .count()
-    );
+    ));
     Ok(())
 }

@@ -468,7 +468,7 @@ fn pulse_a_sound_server_that_dies_mid_recording_leaves_a_gap_not_a_lost_recordin
     let t = Tellus::new();
     let mut live = Live::start(
         &t,
-        &["--device", "tellus_pulse_mic", "--for", "6s"],
+        &["--device", "tellus_pulse_mic", "--for", "60s"],
         &pulse.env(),
     );
     let started = live.until("it started", |v| v["event"] == "started");
@@ -480,28 +480,36 @@ fn pulse_a_sound_server_that_dies_mid_recording_leaves_a_gap_not_a_lost_recordin
     pulse.daemon("stop");
     wait_gone(&pulse);
     pulse.daemon("start");
+    let back = live.until("half a second of audio after the restart", |v| {
+        is_status(v) && stat(v, "restarts") >= 1 && stat(v, "position") >= 2_500
+    });
+    // The silence counts on the session's clock: at least the 4 s stall it took to
+    // notice it (so a requested length ends on time whatever the microphone does).
+    assert!(
+        stat(&back, "session") >= stat(&back, "position") + 3_500,
+        "{back}"
+    );
+    live.send("q");
     let (stopped, _) = live.finish();
 
-    assert_eq!(stopped["reason"], "duration_reached", "{stopped}");
-    assert!(
-        stopped["stats"]["restarts"].as_u64().unwrap() >= 1,
-        "{stopped}"
-    );
+    assert_eq!(stopped["reason"], "requested", "{stopped}");
     assert!(
         stopped["stats"]["stream_errors"].as_u64().unwrap() >= 1,
         "{stopped}"
     );
     let frames = stopped["recording"]["frames"].as_u64().unwrap();
-    assert!(
-        (frames * 1000 / rate).abs_diff(6_000) <= 50,
-        "{frames} frames"
-    );
     let segments = stopped["segments"].as_array().unwrap();
     let gap = segments
         .iter()
         .find(|s| s["kind"] == "gap")
         .expect("a gap boundary");
-    assert!(gap["at_frame"].as_u64().unwrap() >= 2 * rate, "{gap}");
+    let gap_at = gap["at_frame"].as_u64().unwrap();
+    assert!(gap_at >= 2 * rate && gap_at + rate / 2 <= frames, "{gap}");
+    assert_eq!(
+        segments.iter().filter(|s| s["kind"] == "gap").count(),
+        1,
+        "one outage, one gap: {segments:?}"
+    );
     let (_, samples) = wav_samples(stopped["path"].as_str().unwrap());
     assert_eq!(
         samples.len() as u64,

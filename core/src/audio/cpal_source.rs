@@ -2,10 +2,15 @@
 //! device's native rate, and capture through [`CaptureSink::push`].
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{Device, FromSample, SampleFormat, SizedSample, StreamConfig};
+use cpal::{
+    Device, FromSample, SampleFormat, SizedSample, StreamConfig, SupportedBufferSize,
+    SupportedStreamConfigRange,
+};
 use serde::Serialize;
 
-use super::source::{AudioFormat, AudioSource, CaptureSink, RunningStream, StreamFault};
+use super::source::{
+    AudioFormat, AudioSource, CaptureSink, RunningStream, StreamFault, check_sample_rate,
+};
 use crate::error::{Error, Result};
 
 /// An input device as the person picks it.
@@ -66,14 +71,36 @@ pub struct CpalSource {
     config: StreamConfig,
     sample_format: SampleFormat,
     stored: AudioFormat,
+    /// The callback periods the device offers for this configuration, in frames.
+    periods: Option<(u32, u32)>,
+    /// The fixed buffer size asked for, once chosen (None: the device's default).
+    buffer: Option<BufferChoice>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BufferChoice {
+    Fixed(u32),
+    Default,
+}
+
+/// The callback period aimed at. The capture thread sleeps between periods, so this sets
+/// how often it wakes (10 times a second); what the device holds meanwhile is not yet
+/// captured, so it also bounds what a stop leaves behind.
+const PERIOD_MS: u32 = 100;
+
+/// Rates tried, in order, for a device whose own rate is not one Tellus records.
+const PREFERRED_RATES: [u32; 4] = [48_000, 44_100, 16_000, 32_000];
 
 impl CpalSource {
     /// Opens `name` (as `tellus devices` lists it), or the default input device.
     /// The device's own rate is used unless `rate` asks for another it supports; frames
     /// are stored mono unless `stereo`. 16-bit capture is taken when the device offers
-    /// it at that rate (nothing to convert); otherwise its native sample format.
+    /// it at that rate (nothing to convert); otherwise its native sample format. A rate
+    /// Tellus does not record is refused before any device is touched.
     pub fn open(name: Option<&str>, rate: Option<u32>, stereo: bool) -> Result<CpalSource> {
+        if let Some(rate) = rate {
+            check_sample_rate(rate)?;
+        }
         let host = cpal::default_host();
         let device = match name {
             None => host.default_input_device().ok_or_else(|| {
@@ -99,27 +126,44 @@ impl CpalSource {
                 "the audio input device '{name}' cannot be opened: {e}"
             ))
         })?;
-        let sample_rate = rate.unwrap_or(native.sample_rate());
-        let want_channels: u16 = if stereo { 2 } else { 1 };
-        let ranges: Vec<_> = device
+        let ranges: Vec<SupportedStreamConfigRange> = device
             .supported_input_configs()
             .map(|r| r.collect())
             .unwrap_or_default();
-        let supports = |channels: u16, format: SampleFormat| {
-            ranges.iter().any(|r| {
+        let offers = |rate: u32| {
+            ranges
+                .iter()
+                .any(|r| (r.min_sample_rate()..=r.max_sample_rate()).contains(&rate))
+        };
+        let sample_rate = match rate {
+            Some(rate) => rate,
+            None if check_sample_rate(native.sample_rate()).is_ok() => native.sample_rate(),
+            None => PREFERRED_RATES
+                .into_iter()
+                .find(|&r| offers(r))
+                .ok_or_else(|| {
+                    Error::Audio(format!(
+                        "the audio input device '{name}' records only at {} Hz, which Tellus does not record",
+                        native.sample_rate()
+                    ))
+                })?,
+        };
+        let want_channels: u16 = if stereo { 2 } else { 1 };
+        let matching = |channels: u16, format: SampleFormat| {
+            ranges.iter().find(|r| {
                 r.channels() == channels
                     && r.sample_format() == format
                     && (r.min_sample_rate()..=r.max_sample_rate()).contains(&sample_rate)
             })
         };
-        let (channels, sample_format) = [
+        let (channels, sample_format, range) = [
             (want_channels, SampleFormat::I16),
             (want_channels, native.sample_format()),
             (native.channels(), SampleFormat::I16),
             (native.channels(), native.sample_format()),
         ]
         .into_iter()
-        .find(|&(c, f)| supports(c, f))
+        .find_map(|(c, f)| matching(c, f).map(|r| (c, f, r)))
         .ok_or_else(|| {
             Error::Audio(format!(
                 "the audio input device '{name}' cannot record at {sample_rate} Hz"
@@ -130,6 +174,10 @@ impl CpalSource {
                 "the audio input device '{name}' has only one channel: record in mono"
             )));
         }
+        let periods = match range.buffer_size() {
+            SupportedBufferSize::Range { min, max } if min <= max => Some((*min, *max)),
+            _ => None,
+        };
         Ok(CpalSource {
             device,
             name,
@@ -143,7 +191,48 @@ impl CpalSource {
                 sample_rate,
                 channels: want_channels,
             },
+            periods,
+            buffer: None,
         })
+    }
+
+    /// The buffer size to ask for, found once by opening the device without starting it:
+    /// about `PERIOD_MS` of audio within the range the device offers, so its capture
+    /// thread sleeps between periods (with `BufferSize::Default` cpal's ALSA thread
+    /// spins on a PulseAudio device: 70-100 % of a core). The size is then nudged one
+    /// frame at a time while the period the device settles on is a whole number of
+    /// microseconds: PulseAudio (through ALSA's pulse plugin) delivers chunks of the
+    /// period rounded down to whole microseconds and whole frames, and a chunk of exactly
+    /// one period makes the plugin report data before a period is there, so the capture
+    /// thread spins again. Any device that refuses a fixed size gets its default.
+    fn choose_buffer(&self) -> BufferChoice {
+        let Some((min, max)) = self.periods else {
+            return BufferChoice::Default;
+        };
+        let rate = self.config.sample_rate;
+        let mut ask = (rate / 1000 * PERIOD_MS).clamp(min, max);
+        for _ in 0..4 {
+            let config = StreamConfig {
+                buffer_size: cpal::BufferSize::Fixed(ask),
+                ..self.config
+            };
+            let Ok(probe) = self.device.build_input_stream_raw(
+                config,
+                self.sample_format,
+                |_: &cpal::Data, _: &cpal::InputCallbackInfo| {},
+                |_| {},
+                None,
+            ) else {
+                return BufferChoice::Default;
+            };
+            let period = probe.buffer_size().unwrap_or(ask);
+            drop(probe);
+            if !whole_microseconds(period, rate) || ask >= max {
+                return BufferChoice::Fixed(ask);
+            }
+            ask += 1;
+        }
+        BufferChoice::Fixed(ask)
     }
 
     fn build<T>(&self, mut sink: CaptureSink, faults: StreamFault) -> Result<cpal::Stream>
@@ -201,6 +290,14 @@ impl AudioSource for CpalSource {
     }
 
     fn start(&mut self, sink: CaptureSink, faults: StreamFault) -> Result<Box<dyn RunningStream>> {
+        let buffer = match self.buffer {
+            Some(chosen) => chosen,
+            None => *self.buffer.insert(self.choose_buffer()),
+        };
+        self.config.buffer_size = match buffer {
+            BufferChoice::Fixed(frames) => cpal::BufferSize::Fixed(frames),
+            BufferChoice::Default => cpal::BufferSize::Default,
+        };
         let stream = match self.sample_format {
             SampleFormat::I16 => self.build::<i16>(sink, faults)?,
             SampleFormat::F32 => self.build::<f32>(sink, faults)?,
@@ -223,5 +320,26 @@ impl AudioSource for CpalSource {
             ))
         })?;
         Ok(Box::new(CpalStream { _stream: stream }))
+    }
+}
+
+/// Whether `frames` at `rate` last a whole number of microseconds.
+fn whole_microseconds(frames: u32, rate: u32) -> bool {
+    rate > 0 && (u64::from(frames) * 1_000_000).is_multiple_of(u64::from(rate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_that_last_whole_microseconds_are_recognised() {
+        // What ALSA's pulse plugin settles on for 100 ms asked at 16 kHz: 1066 frames,
+        // exactly 66,625 us (the capture thread spins); one frame more is not whole.
+        assert!(whole_microseconds(1_066, 16_000));
+        assert!(!whole_microseconds(1_067, 16_000));
+        assert!(whole_microseconds(4_002, 48_000));
+        assert!(!whole_microseconds(4_000, 48_000));
+        assert!(!whole_microseconds(1, 0));
     }
 }
