@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -93,17 +93,28 @@ enum Command {
     /// A note, at the position where the person began typing it (None: now).
     Note(String, Option<AudioPosition>),
     Stop,
+    /// Stdin ended: without `--for` the recording stops.
+    InputEnded,
 }
 
-/// Set by SIGTERM, SIGINT or SIGHUP (a terminal that closed, a service manager, Ctrl+C
-/// outside raw mode): the recording then stops as cleanly as with `q`.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
+/// Watches for SIGTERM, SIGINT and SIGHUP (a terminal that closed, a service manager,
+/// Ctrl+C outside raw mode): each stops the recording as cleanly as `q`. Sets the
+/// returned flag and sends `Stop` on `commands`.
+fn stop_on_signals(commands: mpsc::Sender<Command>) -> Result<Arc<AtomicBool>, String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
     let flag = Arc::new(AtomicBool::new(false));
-    for signal in [SIGTERM, SIGINT, SIGHUP] {
-        signal_hook::flag::register(signal, flag.clone())
-            .map_err(|e| format!("cannot watch for signals: {e}"))?;
-    }
+    let raised = flag.clone();
+    std::thread::Builder::new()
+        .name("tellus-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                raised.store(true, Ordering::Release);
+                let _ = commands.send(Command::Stop);
+            }
+        })
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
     Ok(flag)
 }
 
@@ -114,7 +125,8 @@ fn say(line: impl Display) {
 }
 
 pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
-    let signalled = stop_on_signals()?;
+    let (commands_tx, commands) = mpsc::channel();
+    let signalled = stop_on_signals(commands_tx.clone())?;
     let store = Arc::new(ctx.open_store()?);
     store.story(args.story).map_err(fail)?;
     let source: Box<dyn AudioSource> = match &args.from_file {
@@ -132,7 +144,8 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
         interactive(&recorder, &device, &signalled)
     } else {
-        scripted(ctx, &recorder, &device, args.duration.is_some(), &signalled)
+        read_commands(commands_tx);
+        scripted(ctx, &recorder, &device, args.duration.is_some(), commands)
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
@@ -229,9 +242,8 @@ fn scripted(
     recorder: &Recorder,
     device: &str,
     has_length: bool,
-    signalled: &AtomicBool,
+    commands: Receiver<Command>,
 ) -> CmdResult {
-    let commands = read_commands();
     let format = recorder.format();
     if ctx.json {
         print_json(&serde_json::json!({
@@ -244,47 +256,43 @@ fn scripted(
     } else {
         say(format_args!("Recording from {device}"));
     }
-    let mut last_plain = Instant::now();
-    let mut stdin_open = true;
-    loop {
-        if recorder.has_stopped() || signalled.load(Ordering::Acquire) {
-            break;
-        }
-        loop {
-            match commands.try_recv() {
-                Ok(Command::Stop) => return Ok(()),
-                Ok(command) => {
-                    let message = apply(recorder, command);
-                    if ctx.json {
-                        print_json(&serde_json::json!({"event": "command", "result": message}));
-                    } else {
-                        say(message);
-                    }
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    if stdin_open && !has_length {
-                        return Ok(());
-                    }
-                    stdin_open = false;
-                    break;
+    // Commands and signals wake the loop at once; otherwise it wakes for the status
+    // line only (a plain one twice a second: a recording laptop stays idle).
+    let every = Duration::from_millis(if ctx.json { 50 } else { 500 });
+    let mut next_status = Instant::now();
+    while !recorder.has_stopped() {
+        let wait = next_status.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(Command::Stop) => return Ok(()),
+            Ok(Command::InputEnded) if !has_length => return Ok(()),
+            Ok(Command::InputEnded) => {}
+            Ok(command) => {
+                let message = apply(recorder, command);
+                if ctx.json {
+                    print_json(&serde_json::json!({"event": "command", "result": message}));
+                } else {
+                    say(message);
                 }
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            // The signal watcher keeps a sender for as long as the process runs.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
-        let stats = recorder.stats();
-        if ctx.json {
-            print_json(&serde_json::json!({"event": "status", "stats": stats}));
-        } else if last_plain.elapsed() >= Duration::from_millis(500) {
-            last_plain = Instant::now();
-            say(meter_line(&stats));
+        if Instant::now() >= next_status {
+            next_status = Instant::now() + every;
+            let stats = recorder.stats();
+            if ctx.json {
+                print_json(&serde_json::json!({"event": "status", "stats": stats}));
+            } else {
+                say(meter_line(&stats));
+            }
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
 }
 
-fn read_commands() -> Receiver<Command> {
-    let (tx, rx) = mpsc::channel();
+/// Reads commands from stdin lines on a thread of its own.
+fn read_commands(tx: mpsc::Sender<Command>) {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
@@ -297,11 +305,11 @@ fn read_commands() -> Receiver<Command> {
                 _ => continue,
             };
             if tx.send(command).is_err() {
-                break;
+                return;
             }
         }
+        let _ = tx.send(Command::InputEnded);
     });
-    rx
 }
 
 /// Carries out a command; returns the line that tells the person what happened.
@@ -322,7 +330,7 @@ fn apply(recorder: &Recorder, command: Command) -> String {
                 |at| recorder.add_note_at(&text, at),
             )
             .map(|n| format!("note at {}", position_text(n.at))),
-        Command::Stop => Ok(String::new()),
+        Command::Stop | Command::InputEnded => Ok(String::new()),
     };
     result.unwrap_or_else(|e| format!("not done: {e}"))
 }

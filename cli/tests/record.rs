@@ -476,17 +476,17 @@ fn pulse_a_sound_server_that_dies_mid_recording_leaves_a_gap_not_a_lost_recordin
     live.until("2 s of audio", |v| {
         is_status(v) && stat(v, "position") >= 2_000
     });
-    // The server dies without the stream reporting an error: it just stops delivering.
+    // The server dies mid-stream; it comes back while the recorder retries.
     pulse.daemon("stop");
     wait_gone(&pulse);
     pulse.daemon("start");
     let back = live.until("half a second of audio after the restart", |v| {
         is_status(v) && stat(v, "restarts") >= 1 && stat(v, "position") >= 2_500
     });
-    // The silence counts on the session's clock: at least the 4 s stall it took to
-    // notice it (so a requested length ends on time whatever the microphone does).
+    // The silence counts on the session's clock (so a requested length ends on time
+    // whatever the microphone does); nothing was paused.
     assert!(
-        stat(&back, "session") >= stat(&back, "position") + 3_500,
+        stat(&back, "session") >= stat(&back, "position") + 100,
         "{back}"
     );
     live.send("q");

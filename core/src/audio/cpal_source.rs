@@ -1,5 +1,8 @@
 //! Microphones through cpal: list input devices, open the default or a named one at the
-//! device's native rate, and capture through [`CaptureSink::push`].
+//! device's native rate (or a rate asked for), and capture through
+//! [`CaptureSink::push`]. On Linux the chosen ALSA device is then read directly (see
+//! `alsa_capture.rs`: cpal's ALSA thread spins on PulseAudio devices); elsewhere (AAudio,
+//! CoreAudio) cpal captures, with a fixed buffer taken from the device's range.
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
@@ -75,6 +78,9 @@ pub struct CpalSource {
     periods: Option<(u32, u32)>,
     /// The fixed buffer size asked for, once chosen (None: the device's default).
     buffer: Option<BufferChoice>,
+    /// Linux: the ALSA device and configuration read directly instead of through cpal.
+    #[cfg(target_os = "linux")]
+    alsa: Option<super::alsa_capture::AlsaInput>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +184,15 @@ impl CpalSource {
             SupportedBufferSize::Range { min, max } if min <= max => Some((*min, *max)),
             _ => None,
         };
+        #[cfg(target_os = "linux")]
+        let alsa = (host.id() == cpal::HostId::Alsa
+            && super::alsa_capture::AlsaInput::reads(sample_format))
+        .then(|| super::alsa_capture::AlsaInput {
+            name: name.clone(),
+            sample_rate,
+            channels,
+            format: sample_format,
+        });
         Ok(CpalSource {
             device,
             name,
@@ -193,46 +208,35 @@ impl CpalSource {
             },
             periods,
             buffer: None,
+            #[cfg(target_os = "linux")]
+            alsa,
         })
     }
 
     /// The buffer size to ask for, found once by opening the device without starting it:
-    /// about `PERIOD_MS` of audio within the range the device offers, so its capture
-    /// thread sleeps between periods (with `BufferSize::Default` cpal's ALSA thread
-    /// spins on a PulseAudio device: 70-100 % of a core). The size is then nudged one
-    /// frame at a time while the period the device settles on is a whole number of
-    /// microseconds: PulseAudio (through ALSA's pulse plugin) delivers chunks of the
-    /// period rounded down to whole microseconds and whole frames, and a chunk of exactly
-    /// one period makes the plugin report data before a period is there, so the capture
-    /// thread spins again. Any device that refuses a fixed size gets its default.
+    /// about `PERIOD_MS` of audio within the range the device offers, so the capture
+    /// thread sleeps between periods. A device that refuses a fixed size (or offers no
+    /// range) gets its default.
     fn choose_buffer(&self) -> BufferChoice {
         let Some((min, max)) = self.periods else {
             return BufferChoice::Default;
         };
-        let rate = self.config.sample_rate;
-        let mut ask = (rate / 1000 * PERIOD_MS).clamp(min, max);
-        for _ in 0..4 {
-            let config = StreamConfig {
-                buffer_size: cpal::BufferSize::Fixed(ask),
-                ..self.config
-            };
-            let Ok(probe) = self.device.build_input_stream_raw(
-                config,
-                self.sample_format,
-                |_: &cpal::Data, _: &cpal::InputCallbackInfo| {},
-                |_| {},
-                None,
-            ) else {
-                return BufferChoice::Default;
-            };
-            let period = probe.buffer_size().unwrap_or(ask);
-            drop(probe);
-            if !whole_microseconds(period, rate) || ask >= max {
-                return BufferChoice::Fixed(ask);
-            }
-            ask += 1;
+        let frames = (self.config.sample_rate / 1000 * PERIOD_MS).clamp(min, max);
+        let config = StreamConfig {
+            buffer_size: cpal::BufferSize::Fixed(frames),
+            ..self.config
+        };
+        let probe = self.device.build_input_stream_raw(
+            config,
+            self.sample_format,
+            |_: &cpal::Data, _: &cpal::InputCallbackInfo| {},
+            |_| {},
+            None,
+        );
+        match probe {
+            Ok(_) => BufferChoice::Fixed(frames),
+            Err(_) => BufferChoice::Default,
         }
-        BufferChoice::Fixed(ask)
     }
 
     fn build<T>(&self, mut sink: CaptureSink, faults: StreamFault) -> Result<cpal::Stream>
@@ -290,6 +294,10 @@ impl AudioSource for CpalSource {
     }
 
     fn start(&mut self, sink: CaptureSink, faults: StreamFault) -> Result<Box<dyn RunningStream>> {
+        #[cfg(target_os = "linux")]
+        if let Some(alsa) = &self.alsa {
+            return alsa.start(sink, faults);
+        }
         let buffer = match self.buffer {
             Some(chosen) => chosen,
             None => *self.buffer.insert(self.choose_buffer()),
@@ -320,26 +328,5 @@ impl AudioSource for CpalSource {
             ))
         })?;
         Ok(Box::new(CpalStream { _stream: stream }))
-    }
-}
-
-/// Whether `frames` at `rate` last a whole number of microseconds.
-fn whole_microseconds(frames: u32, rate: u32) -> bool {
-    rate > 0 && (u64::from(frames) * 1_000_000).is_multiple_of(u64::from(rate))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_that_last_whole_microseconds_are_recognised() {
-        // What ALSA's pulse plugin settles on for 100 ms asked at 16 kHz: 1066 frames,
-        // exactly 66,625 us (the capture thread spins); one frame more is not whole.
-        assert!(whole_microseconds(1_066, 16_000));
-        assert!(!whole_microseconds(1_067, 16_000));
-        assert!(whole_microseconds(4_002, 48_000));
-        assert!(!whole_microseconds(4_000, 48_000));
-        assert!(!whole_microseconds(1, 0));
     }
 }

@@ -5,6 +5,8 @@
 //! `<id>.wav`. Opening the store
 //! repairs any `.partial.wav` a crash left behind (see [`recovery`]).
 
+#[cfg(target_os = "linux")]
+mod alsa_capture;
 pub mod cpal_source;
 mod device;
 pub mod level;

@@ -96,6 +96,8 @@ pub(crate) struct Counters {
     /// Which sink may push: a sink made for an earlier generation (a stream being
     /// replaced or stopped) is ignored, so nothing arrives after its last drain.
     pub generation: AtomicU64,
+    /// The source wakes the writer when it pushes (`StreamFault::audio_pushed`).
+    pub wakes_writer: AtomicBool,
 }
 
 impl Counters {
@@ -123,6 +125,14 @@ impl StreamFault {
             self.counters.stream_failed.store(true, Ordering::Release);
             (self.wake)();
         }
+    }
+
+    /// Audio was pushed: wakes the writer at once. Only for a source that pushes from a
+    /// thread of its own (never from a real-time callback: this makes a system call);
+    /// from the first call on, the writer stops polling and waits to be woken.
+    pub fn audio_pushed(&self) {
+        self.counters.wakes_writer.store(true, Ordering::Release);
+        (self.wake)();
     }
 
     /// A file or generated source has delivered all it has.

@@ -31,8 +31,12 @@ use crate::position::AudioPosition;
 
 /// Restarts in a row that bring no audio back before the recording gives up.
 const RESTART_ATTEMPTS: u32 = 5;
-/// How long the writer sleeps when there is nothing to write: the level meter's pace.
+/// How long the writer sleeps when there is nothing to write: the level meter's pace,
+/// for a source that pushes from a real-time callback (which must not wake anyone).
 const IDLE: Duration = Duration::from_millis(50);
+/// How long it sleeps when the source wakes it as audio arrives: only long enough for
+/// its own duties (checkpoints, the free-space check, noticing silence).
+const IDLE_WOKEN: Duration = Duration::from_millis(250);
 /// How long a failed stream may take to let go of the device before a restart.
 const RELEASE_BEFORE_RESTART: Duration = Duration::from_secs(2);
 /// How long a stopped recording waits for its stream to let go; everything captured is
@@ -226,7 +230,8 @@ impl Writer {
                 }
             }
             if drained == 0 {
-                thread::park_timeout(IDLE);
+                let woken = counters.wakes_writer.load(Ordering::Acquire) && outage.is_none();
+                thread::park_timeout(if woken { IDLE_WOKEN } else { IDLE });
             }
         }
     }
