@@ -37,7 +37,8 @@ invites() { # N reporter invite codes, comma-separated
   (IFS=,; echo "${codes[*]}")
 }
 export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_PY_SECRET_INVITES="$(invites 1)" \
-  TELLUS_KT_INVITES="$(invites 3)" \
+  TELLUS_PY_BOUNDARY_INVITES="$(invites 4)" TELLUS_PY_FUZZ_INVITES="$(invites 1)" \
+  TELLUS_KT_INVITES="$(invites 3)" TELLUS_KT_BOUNDARY_INVITES="$(invites 3)" \
   TELLUS_KT_SECRET_INVITES="$(invites 3)" \
   TELLUS_ANDROID_INVITES="$(invites 2)" TELLUS_ANDROID_SECRET_INVITES="$(invites 1)"
 eval "$(bash "$mic/test-pulse.sh" start)"
