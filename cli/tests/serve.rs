@@ -357,7 +357,7 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmax_upload_bytes = 12345\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[limits]\nrecording_bytes = 12345\n",
             data.display().to_string()
         ),
     )

@@ -425,7 +425,7 @@ async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_too_large_for_the_server_is_parked_with_its_reason() {
-    let server = Server::start_with(|c| c.max_upload_bytes = 1_000_000).await;
+    let server = Server::start_with(|c| c.limits.recording_bytes = 1_000_000).await;
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (story, _) = phone.story_with_recording(1_500_000, 1);
     let report = phone.engine.sync().await.unwrap();

@@ -1,12 +1,12 @@
 use rusqlite::{Transaction, params};
 
-use super::rows::{optional_text, parse_enum};
-use super::{Store, project, stories};
+use tellus_protocol::TextField;
+
+use super::rows::parse_enum;
+use super::{Store, limits, project, stories};
 use crate::error::{Error, Result};
 use crate::model::{NewNote, Note, NoteId, NoteKind, StoryId, Timestamp};
 use crate::position::AudioPosition;
-
-const MAX_NOTE: usize = 10_000;
 
 pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Note>> {
     // Timeline order: notes at a position first, by position; then the rest as written.
@@ -35,7 +35,6 @@ impl Store {
     /// Adds a note or marker to a story. A marker needs a position; a question it refers
     /// to must be in the project's guide, and gives a marker its text when none is typed.
     pub fn add_note(&self, story: StoryId, new: &NewNote) -> Result<Note> {
-        let mut text = optional_text("a note", &new.text, MAX_NOTE)?;
         let at = new
             .at
             .map(|p| i64::try_from(p.as_millis()))
@@ -46,6 +45,7 @@ impl Store {
         }
         let note = self.write(|tx| {
             let project = project::load(tx)?;
+            let mut text = limits::text(&project.limits, TextField::Note, &new.text, false)?;
             stories::ensure_exists(tx, story)?;
             if let Some(qid) = &new.question_id {
                 let question = project.question(qid).ok_or_else(|| {
@@ -84,6 +84,7 @@ impl Store {
                     note.created_at
                 ],
             )?;
+            limits::check_story(tx, story, &project.limits)?;
             Ok(note)
         })?;
         self.story_changed(story);
