@@ -30,7 +30,9 @@ impl<V, F: Fn(V) + Send + Sync + 'static> Observer<V> for F {
 /// An observer whose calls can fail (a shell's callback that throws).
 pub struct Fallible<F>(pub F);
 
-impl<V, F: Fn(V) -> Result<(), ObserverFailed> + Send + Sync + 'static> Observer<V> for Fallible<F> {
+impl<V, F: Fn(V) -> Result<(), ObserverFailed> + Send + Sync + 'static> Observer<V>
+    for Fallible<F>
+{
     fn notify(&self, value: V) -> Result<(), ObserverFailed> {
         (self.0)(value)
     }

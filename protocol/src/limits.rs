@@ -188,7 +188,11 @@ impl Limits {
             self.check_text(TextField::FieldName, name)?;
             self.check_text(TextField::FieldValue, value)?;
         }
-        self.check_counts(doc.notes.len(), doc.demographics.len(), doc.recordings.len())
+        self.check_counts(
+            doc.notes.len(),
+            doc.demographics.len(),
+            doc.recordings.len(),
+        )
     }
 
     /// The size a phone counts a document at when checking input: as sent, but with
@@ -227,7 +231,9 @@ impl Limits {
             )));
         }
         if self.recording_bytes < 1024 {
-            return Err(OverLimit("limits.recording_bytes must be at least 1024".into()));
+            return Err(OverLimit(
+                "limits.recording_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }

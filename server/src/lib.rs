@@ -86,8 +86,9 @@ pub fn router(app: App) -> Router {
     let json_limit = DefaultBodyLimit::max(app.config.max_json_bytes);
     // A story document may be as large as the limits say, and no larger (usize on
     // every platform this server runs on is 64-bit).
-    let document_limit =
-        DefaultBodyLimit::max(usize::try_from(app.config.limits.document_bytes).unwrap_or(usize::MAX));
+    let document_limit = DefaultBodyLimit::max(
+        usize::try_from(app.config.limits.document_bytes).unwrap_or(usize::MAX),
+    );
     let api = Router::new()
         .route("/enrol", post(routes::basic::enrol))
         .route("/project", get(routes::basic::project))

@@ -30,10 +30,18 @@ pub(super) fn load(tx: &Transaction<'_>) -> Result<Limits> {
 }
 
 /// Trims `text` and checks it against its limit; `required` refuses it empty.
-pub(super) fn text(limits: &Limits, field: TextField, text: &str, required: bool) -> Result<String> {
+pub(super) fn text(
+    limits: &Limits,
+    field: TextField,
+    text: &str,
+    required: bool,
+) -> Result<String> {
     let trimmed = text.trim();
     if required && trimmed.is_empty() {
-        return Err(Error::invalid(format!("{} cannot be empty", field.describe())));
+        return Err(Error::invalid(format!(
+            "{} cannot be empty",
+            field.describe()
+        )));
     }
     limits
         .check_text(field, trimmed)

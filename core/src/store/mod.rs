@@ -7,6 +7,7 @@ mod consent;
 mod limits;
 mod notes;
 mod open;
+mod orphans;
 mod project;
 mod recordings;
 mod rows;
@@ -26,6 +27,7 @@ use crate::sync::secrets::SecretStore;
 pub use captures::NewCapture;
 pub use limits::StorySize;
 pub use open::OpenReport;
+pub use orphans::OrphanRecording;
 
 /// File name of the database inside a data folder.
 pub const DATABASE_FILE: &str = "tellus.db";

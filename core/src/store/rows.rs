@@ -47,7 +47,9 @@ pub(super) fn required_text(what: &str, text: &str, max_chars: usize) -> Result<
 pub(super) fn optional_text(what: &str, text: &str, max_chars: usize) -> Result<String> {
     let trimmed = text.trim();
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::invalid(format!("{what} cannot contain control characters")));
+        return Err(Error::invalid(format!(
+            "{what} cannot contain control characters"
+        )));
     }
     if trimmed.chars().count() > max_chars {
         return Err(Error::invalid(format!(

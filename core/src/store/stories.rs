@@ -18,7 +18,12 @@ pub const MAX_PAGE: u32 = 500;
 pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory, limits: &Limits) -> Result<Story> {
     let title = limits::text(limits, TextField::Title, &new.title, true)?;
     let summary = limits::text(limits, TextField::Summary, &new.summary, false)?;
-    let label = limits::text(limits, TextField::StorytellerLabel, &new.participant_label, false)?;
+    let label = limits::text(
+        limits,
+        TextField::StorytellerLabel,
+        &new.participant_label,
+        false,
+    )?;
     let label = if label.is_empty() {
         "Storyteller".to_string()
     } else {

@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::SyncError;
 use super::api::{Api, error_code, parse, refusal};
-use super::outbox::DeliveryState;
 use super::documents::{consent_event, content_sha256, story_document};
 use super::enrol::refresh_project;
+use super::outbox::DeliveryState;
 use super::outbox::{ItemKind, ItemState, OutboxItem};
 use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
@@ -332,7 +332,8 @@ impl SyncEngine {
                 }
                 401 => return self.enrol_again(),
                 413 => {
-                    let reason = format!("the server refused it as too large: {}", refusal(&response));
+                    let reason =
+                        format!("the server refused it as too large: {}", refusal(&response));
                     store.park(&item.item_id, &reason)?;
                     report.parked.push(reason);
                     return Ok(());

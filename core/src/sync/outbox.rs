@@ -459,7 +459,11 @@ impl Store {
 
     /// Marks an upload a sync was cancelled in the middle of, with what the server holds
     /// of it when that is known.
-    pub(crate) fn mark_cancelled(&self, recording: RecordingId, on_server: Option<u64>) -> Result<()> {
+    pub(crate) fn mark_cancelled(
+        &self,
+        recording: RecordingId,
+        on_server: Option<u64>,
+    ) -> Result<()> {
         let id = recording.to_string();
         self.write(|tx| match on_server {
             Some(bytes) => update_item(

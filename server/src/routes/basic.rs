@@ -21,7 +21,10 @@ pub async fn enrol(
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
     app.config
         .limits
-        .check_text(tellus_protocol::TextField::DeviceLabel, req.device_label.trim())
+        .check_text(
+            tellus_protocol::TextField::DeviceLabel,
+            req.device_label.trim(),
+        )
         .map_err(over_limit)?;
     let db = app.db.clone();
     let mut response =

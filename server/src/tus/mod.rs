@@ -151,7 +151,10 @@ async fn options(State(app): State<App>) -> Response {
         [
             (h::TUS_VERSION, h::TUS_VERSION_1.to_string()),
             (h::TUS_EXTENSION, EXTENSIONS.to_string()),
-            (h::TUS_MAX_SIZE, app.config.limits.recording_bytes.to_string()),
+            (
+                h::TUS_MAX_SIZE,
+                app.config.limits.recording_bytes.to_string(),
+            ),
             (h::TUS_CHECKSUM_ALGORITHM, "sha1,sha256".to_string()),
         ],
     )

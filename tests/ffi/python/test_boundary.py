@@ -163,13 +163,14 @@ class Observers(unittest.TestCase):
                 seen.seen(level.at_ms)
 
         session = app.start_recording(
-            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=2000)
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=None)
         )
         handle = session.observe_levels(Observer())
-        wait_until(lambda: len(seen.calls) >= 3, 30)
+        # The test microphone is not paced and its levels are coalesced: one more than
+        # the call that threw is what can be counted on.
+        wait_until(lambda: len(seen.calls) >= 2, 30)
         self.assertEqual(handle.failed_calls(), 1)
         handle.cancel()
-        wait_until(session.has_stopped)
         session.stop()
 
 
