@@ -196,13 +196,21 @@ impl Limits {
     }
 
     /// The size a phone counts a document at when checking input: as sent, but with
-    /// the widest revision and update time it could go out with, and room for the
+    /// the widest revision and timestamps it could go out with, and room for the
     /// recordings the story may still get. A document within `document_bytes` by this
-    /// measure stays within it on the wire, whatever is recorded or bumped later.
+    /// measure stays within it on the wire, whatever is recorded or bumped later, and the
+    /// measure depends only on what was typed, not on when.
     pub fn document_bytes_for_input(&self, doc: &StoryDocument) -> u64 {
         let mut widest = doc.clone();
         widest.revision = u32::MAX;
+        widest.created_at = LONGEST_TIMESTAMP.to_string();
         widest.updated_at = LONGEST_TIMESTAMP.to_string();
+        for note in &mut widest.notes {
+            note.created_at = LONGEST_TIMESTAMP.to_string();
+        }
+        for recording in &mut widest.recordings {
+            recording.created_at = LONGEST_TIMESTAMP.to_string();
+        }
         let more = (self.recordings_per_story as u64).saturating_sub(doc.recordings.len() as u64);
         // Each further recording adds its metadata and a comma.
         json_len(&widest).saturating_add(more.saturating_mul(longest_recording_meta() + 1))
@@ -223,7 +231,7 @@ impl Limits {
             return Err(OverLimit(format!("limits.{name} must be at least 1")));
         }
         // An empty story with every recording it may have must fit.
-        let floor = 4096 + (self.recordings_per_story as u64) * (longest_recording_meta() + 1);
+        let floor = 2048 + (self.recordings_per_story as u64) * (longest_recording_meta() + 1);
         if self.document_bytes < floor {
             return Err(OverLimit(format!(
                 "limits.document_bytes must be at least {floor} for {} recordings per story",

@@ -213,6 +213,20 @@ impl TellusApp {
         Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
     }
 
+    /// Sets one self-described demographic field (`value` None removes it).
+    pub fn set_demographic(
+        &self,
+        id: String,
+        name: String,
+        value: Option<String>,
+    ) -> Result<StoryView> {
+        let edit = StoryEdit {
+            demographics: [(name, value)].into_iter().collect(),
+            ..Default::default()
+        };
+        Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
+    }
+
     pub fn add_tags(&self, id: String, tags: Vec<String>) -> Result<StoryView> {
         Ok((&self.store.add_tags(story_id(&id)?, &tags)?).into())
     }

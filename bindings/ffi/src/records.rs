@@ -56,6 +56,8 @@ pub struct StoryView {
     pub state: StoryState,
     pub revision: u32,
     pub tags: Vec<String>,
+    /// Optional, self-described demographics ("age_band" → "25-34").
+    pub demographics: std::collections::HashMap<String, String>,
     pub consent: ConsentView,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -302,6 +304,11 @@ impl From<&Story> for StoryView {
             state: state(s.status),
             revision: s.revision,
             tags: s.tags.clone(),
+            demographics: s
+                .demographics
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             consent: (&s.consent).into(),
             created_at_ms: s.created_at.as_millis(),
             updated_at_ms: s.updated_at.as_millis(),
