@@ -316,6 +316,16 @@ impl TellusApp {
         Ok((&self.store.add_note(story_id(&story)?, &note)?).into())
     }
 
+    /// Replaces a note's or marker's text.
+    pub fn edit_note(&self, note: String, text: String) -> Result<NoteView> {
+        Ok((&self.store.edit_note(note.parse()?, &text)?).into())
+    }
+
+    /// Deletes a note or marker.
+    pub fn delete_note(&self, note: String) -> Result<()> {
+        Ok(self.store.delete_note(note.parse()?)?)
+    }
+
     /// Calls `observer` whenever a story changes, until the returned handle is cancelled
     /// or freed.
     pub fn observe_stories(

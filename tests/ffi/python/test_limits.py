@@ -3,7 +3,7 @@ against a real `tellus serve` of this test's own, configured with small limits: 
 phone gets them with the project configuration, a story at exactly every limit is
 delivered, one character or byte over is refused at input and changes nothing, and a
 story that no longer fits after the server lowered its limits is parked at once with
-the reason instead of being sent to be refused.
+the reason instead of being sent to be refused, until the reporter shortens it.
 """
 
 import asyncio
@@ -202,6 +202,15 @@ class Limits(unittest.TestCase):
             self.assertIn("at most 300", app.delivery_state(story.id).reason)
             # New input is held to the new limits.
             self.refused(app.add_note, story.id, "w" * 301, None)
+            # What the reporter can do: shorten the notes, then try again. Delivered.
+            for note in app.notes(story.id):
+                self.refused(app.edit_note, note.id, "w" * 301)
+                app.edit_note(note.id, "w" * 300)
+            app.delete_note(app.notes(story.id)[0].id)
+            self.assertEqual(app.retry_parked(), 1)
+            asyncio.run(app.sync_now())
+            self.assertEqual(app.delivery_state(story.id),
+                             tellus.DeliveryStateView.DELIVERED(local_audio_removed=False))
         finally:
             self.server.stop()
             self.server.start(SMALL, self.server.port())
