@@ -86,7 +86,8 @@ async fn a_story_at_every_limit_is_stored_and_one_over_any_of_them_is_refused() 
                 .unwrap()
         }
     };
-    let overs: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Over = Box<dyn Fn(&mut Value)>;
+    let overs: Vec<(&str, Over)> = vec![
         ("title", Box::new(|d| d["title"] = json!("t".repeat(21)))),
         (
             "summary",
