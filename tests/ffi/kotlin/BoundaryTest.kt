@@ -71,8 +71,9 @@ fun boundaryTests() {
             app.createStory("Second", "P")
             waitUntil(10) { "Second" in titles }
             expect(handle.isActive() && handle.failedCalls() == 1UL) { "${handle.isActive()} ${handle.failedCalls()}" }
-            handle.close()
+            handle.cancel()
             expect(!handle.isActive()) { "a cancelled handle says it is active" }
+            handle.close()
         }
         enrolledApp().use { app ->
             val calls = Collections.synchronizedList(mutableListOf<UInt>())
