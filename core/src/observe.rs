@@ -6,7 +6,8 @@
 //!
 //! Each call is guarded: an observer that fails (returns an error, or panics, e.g. a
 //! shell's exception crossing the FFI) is logged and counted, and keeps receiving later
-//! values; `Subscription::failed_calls` and `is_active` say so. Never a silent stop.
+//! values; `Subscription::health` (failed calls, still active) says so. Never a silent
+//! stop.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
