@@ -132,6 +132,13 @@ fn main() {
     };
     let near = measure(ROUNDS / 10, |_| add_and_delete(full));
     let small_story = measure(ROUNDS / 10, |_| add_and_delete(small));
+    // The check alone (what every such write adds), without the durable commit.
+    let check_near = measure(ROUNDS / 10, |_| {
+        black_box(store.story_size(full).expect("size"));
+    });
+    let check_small = measure(ROUNDS / 10, |_| {
+        black_box(store.story_size(small).expect("size"));
+    });
 
     println!("Store benchmark: {STORIES} stories x {NOTES_PER_STORY} notes, consent on each");
     println!(
@@ -160,5 +167,12 @@ fn main() {
         micros(near.p99),
         micros(small_story.median),
         micros(near.median) / micros(small_story.median)
+    );
+    println!(
+        "| the input check alone, story near the limit | {:.1} | {:.1} | {:.1} (story with {NOTES_PER_STORY} notes) | {:.1}x |",
+        micros(check_near.median),
+        micros(check_near.p99),
+        micros(check_small.median),
+        micros(check_near.median) / micros(check_small.median)
     );
 }
