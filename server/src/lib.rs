@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod json;
+mod linger;
 mod routes;
 pub mod search;
 pub mod storage;
@@ -50,6 +51,10 @@ impl App {
         }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
+        config
+            .limits
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         let db = Db::open(&config.db_path())?;
         let storage = LocalStorage::new(config.audio_dir())
             .map_err(|e| Error::io("cannot create the audio folder", e))?;
@@ -79,6 +84,11 @@ impl App {
 /// Every route of DESIGN.md §4, plus the admin routes and the lead's CSV export.
 pub fn router(app: App) -> Router {
     let json_limit = DefaultBodyLimit::max(app.config.max_json_bytes);
+    // A story document may be as large as the limits say, and no larger (usize on
+    // every platform this server runs on is 64-bit).
+    let document_limit = DefaultBodyLimit::max(
+        usize::try_from(app.config.limits.document_bytes).unwrap_or(usize::MAX),
+    );
     let api = Router::new()
         .route("/enrol", post(routes::basic::enrol))
         .route("/project", get(routes::basic::project))
@@ -87,7 +97,9 @@ pub fn router(app: App) -> Router {
         .route("/admin/revoke/{id}", post(routes::basic::admin_revoke))
         .route(
             "/stories/{id}",
-            put(routes::stories::put_story).get(routes::stories::get_story),
+            put(routes::stories::put_story)
+                .layer(document_limit)
+                .get(routes::stories::get_story),
         )
         .route("/stories/{id}/consent", post(routes::stories::post_consent))
         .route("/recordings/{id}/receipt", get(routes::lead::receipt))
@@ -149,7 +161,7 @@ async fn run(
     // Stopped with the server: a restarted one in the same process must not share its
     // data folder with a sweeper of the old one (whose upload locks it cannot see).
     let sweeper = tus::spawn_expiry_sweeper(app.clone());
-    let served = axum::serve(listener, router(app))
+    let served = axum::serve(linger::LingeringListener(listener), router(app))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::io("the server stopped", e));

@@ -176,6 +176,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO secrets (name, value) SELECT 'device_token', token FROM sync_account;
     ALTER TABLE sync_account DROP COLUMN token;
     "#,
+    // 6: an upload a sync was cancelled in the middle of stays marked until it moves
+    // again, so its story can say "cancelled, n % on the server" (issue 24).
+    r#"
+    ALTER TABLE outbox ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1));
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -288,6 +293,7 @@ mod tests {
                     title: "Before the upgrade".into(),
                     ..Default::default()
                 },
+                &tellus_protocol::Limits::default(),
             )
             .unwrap()
             .id;

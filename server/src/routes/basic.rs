@@ -13,14 +13,23 @@ use crate::auth::{Principal, sha256_hex};
 use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
+use crate::routes::{over_limit, project_with_limits};
 
 pub async fn enrol(
     State(app): State<App>,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
+    app.config
+        .limits
+        .check_text(
+            tellus_protocol::TextField::DeviceLabel,
+            req.device_label.trim(),
+        )
+        .map_err(over_limit)?;
     let db = app.db.clone();
-    let response =
+    let mut response =
         blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;
+    response.project = project_with_limits(&response.project.to_string(), &app.config.limits)?;
     tracing::info!(principal = %response.reporter_id, role = response.role.as_str(), "device enrolled");
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -53,6 +62,8 @@ pub async fn project(
         })
         .await?
         .ok_or_else(|| Error::not_found("project"))?;
+    // The ETag covers the limits too: a phone learns of changed limits at its next sync.
+    let config = project_with_limits(&config, &app.config.limits)?.to_string();
     let etag = format!("\"{}\"", sha256_hex(&config));
     if headers
         .get(header::IF_NONE_MATCH)
