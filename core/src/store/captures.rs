@@ -23,7 +23,10 @@ pub struct NewCapture {
     pub channels: u16,
 }
 
-fn origin_of(tx: &Transaction<'_>, recording: RecordingId) -> Result<Option<(StoryId, u32, u16)>> {
+pub(super) fn origin_of(
+    tx: &Transaction<'_>,
+    recording: RecordingId,
+) -> Result<Option<(StoryId, u32, u16)>> {
     Ok(tx
         .query_row(
             "SELECT story_id, sample_rate, channels FROM captures WHERE recording_id = ?1",
