@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod json;
+pub mod media;
 mod routes;
 pub mod search;
 pub mod storage;

@@ -370,10 +370,12 @@ enum Located {
 }
 
 fn encode_metadata(rec: &Recording) -> String {
-    let content_type = if rec.format == "wav" {
-        "audio/wav"
-    } else {
-        "application/octet-stream"
+    // The server takes audio only (it refuses anything else with 415).
+    let content_type = match rec.format.as_str() {
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "ogg" | "opus" => "audio/ogg",
+        _ => "application/octet-stream",
     };
     [
         (metadata::STORY_ID, rec.story_id.to_string()),
