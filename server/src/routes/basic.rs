@@ -13,11 +13,18 @@ use crate::auth::{Principal, sha256_hex};
 use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
+use crate::throttle::{Attempt, ClientAddr};
 
 pub async fn enrol(
     State(app): State<App>,
+    client: ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
+    app.throttle.attempt(
+        Attempt::Enrol,
+        client.0,
+        &crate::auth::normalize_code(&req.invite_code),
+    )?;
     let db = app.db.clone();
     let response =
         blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;

@@ -23,6 +23,7 @@ use crate::App;
 use crate::auth::lookup_token;
 use crate::error::Error;
 use crate::media::{Disposition, content_disposition};
+use crate::throttle::{Attempt, ClientAddr};
 use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
 use crate::routes::parse_id;
 use crate::routes::stories::{lead_view, load_consent};
@@ -113,6 +114,7 @@ fn cross_site() -> Response {
 
 async fn sign_in(
     State(app): State<App>,
+    client: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Result<Response, PageError> {
@@ -120,6 +122,20 @@ async fn sign_in(
         return Ok(cross_site());
     }
     let token = form.token.trim();
+    if let Err(e) = app.throttle.attempt(Attempt::LeadSignIn, client.0, token) {
+        let wait = match &e {
+            Error::TooManyAttempts { retry_after_secs } => *retry_after_secs,
+            _ => 60,
+        };
+        let mut page = pages::sign_in(
+            Some(&format!(
+                "Too many sign-in attempts from this network. Wait {wait} seconds, then try again."
+            )),
+            e.status(),
+        );
+        e.add_headers(&mut page);
+        return Ok(page);
+    }
     if !session::plausible_token(token) {
         return Ok(pages::sign_in(
             Some("That is not a Tellus token. Paste the whole token, starting with “tellus_”."),
