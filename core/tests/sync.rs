@@ -485,7 +485,7 @@ async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
     let server = Server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = tellus_core::Store::open(dir.path()).unwrap();
-    let transport = support::reqwest_transport();
+    let transport = support::http_transport();
     let bad = tellus_core::sync::enrol(
         &store,
         transport.clone(),
@@ -509,7 +509,7 @@ async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
     let code = server.invite(Role::Lead);
     let refused = tellus_core::sync::enrol(
         &store,
-        support::reqwest_transport(),
+        support::http_transport(),
         &server.url(),
         &code,
         "phone",

@@ -202,6 +202,7 @@ async fn run(
 /// programs that embed one: the CLI's demo, the benchmarks and the tests.
 pub struct Running {
     addr: SocketAddr,
+    redirect_addr: Option<SocketAddr>,
     https: bool,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<()>>,
@@ -212,7 +213,8 @@ impl Running {
     /// reason it cannot (address in use, data folder unusable).
     pub async fn start(config: ServerConfig) -> Result<Running> {
         let (listeners, app) = bind(config).await?;
-        let (addr, https) = (listeners.addr, app.config.tls()?.is_some());
+        let (addr, redirect_addr) = (listeners.addr, listeners.redirect_addr);
+        let https = app.config.tls()?.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(run(listeners, app, async move {
             // Resolves on `stop` and when the handle is dropped.
@@ -220,6 +222,7 @@ impl Running {
         }));
         Ok(Running {
             addr,
+            redirect_addr,
             https,
             stop,
             task,
@@ -228,6 +231,11 @@ impl Running {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where plain HTTP is redirected to HTTPS from (`redirect_http_from`), if anywhere.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_addr
     }
 
     /// `http://` or `https://` and the address.

@@ -6,7 +6,7 @@ use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, ConsentKind, NewNote, NewStory, NoteKind, ProjectConfig, StoryEdit, StoryId,
 };
-use tellus_core::sync::{self, ReqwestTransport, SyncEngine, Transport};
+use tellus_core::sync::{self, HttpTransport, SyncEngine, Transport};
 
 use crate::error::{Result, TellusError};
 use crate::observers::SubscriptionHandle;
@@ -25,7 +25,7 @@ pub struct TellusApp {
 
 impl TellusApp {
     /// The shell's transport when it has one (its chunk files beside the database), else
-    /// the built-in reqwest transport.
+    /// the built-in HTTP transport (tellus-net).
     fn open_store(
         store: Store,
         transport: Option<Arc<dyn PlatformTransport>>,
@@ -35,7 +35,7 @@ impl TellusApp {
                 let chunks = store.dir().join("outgoing-chunks");
                 Arc::new(ShellTransport::new(shell, chunks))
             }
-            None => Arc::new(ReqwestTransport::new().map_err(|e| TellusError::Network {
+            None => Arc::new(HttpTransport::new().map_err(|e| TellusError::Network {
                 reason: e.to_string(),
             })?),
         };

@@ -21,7 +21,9 @@ pub use recorder::*;
 pub use records::*;
 pub use secrets::PlatformSecretStore;
 pub use sync::*;
-pub use transport::{HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport};
+pub use transport::{
+    HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport, check_server_certificate,
+};
 
 /// The version of the core this library was built from, so a shell can log it.
 #[uniffi::export]

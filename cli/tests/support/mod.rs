@@ -27,15 +27,15 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The `http://…` address a `tellus serve` started with a piped stdout prints once it
-/// listens; the read waits for that line.
+/// The `http(s)://…` address a `tellus serve` started with a piped stdout prints once
+/// it listens; the read waits for that line.
 pub fn server_address(child: &mut Child) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string()
 }

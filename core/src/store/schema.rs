@@ -176,6 +176,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO secrets (name, value) SELECT 'device_token', token FROM sync_account;
     ALTER TABLE sync_account DROP COLUMN token;
     "#,
+    // 6: the pin of the server's key when the invite carried one (a server with a
+    // self-signed certificate, tellus_net::Trust): that key and no other is trusted.
+    r#"
+    ALTER TABLE sync_account ADD COLUMN server_pin TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -215,6 +215,7 @@ impl SyncEngine {
             transport: self.inner.transport.clone(),
             base: account.server_url.clone(),
             token: Some(token),
+            server_pin: account.pin()?,
             cancel,
         };
         let mut report = SyncReport {
@@ -464,7 +465,7 @@ impl SyncEngine {
                     &item.item_id,
                     "the server says this story was withdrawn",
                 )?,
-                UploadOutcome::Unreachable(reason) => return Err(SyncError::Unreachable(reason)),
+                UploadOutcome::Unreachable(failure) => return Err(failure.into()),
                 UploadOutcome::Unauthorized => return self.enrol_again(),
                 UploadOutcome::Cancelled => return Err(SyncError::Cancelled),
             }
