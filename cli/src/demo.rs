@@ -11,7 +11,7 @@ use tellus_core::audio::{CpalSource, Recorder, RecorderOptions};
 use tellus_core::model::{
     ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, StoryId, items, sample_project,
 };
-use tellus_core::sync::{self, Network, HttpTransport, SyncEngine};
+use tellus_core::sync::{self, HttpTransport, Network, SyncEngine};
 
 use crate::{CmdResult, Context, fail, project, story};
 

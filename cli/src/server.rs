@@ -30,10 +30,20 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", env = "TELLUS_UPLOAD_EXPIRY_SECS")]
     upload_expiry_secs: Option<u64>,
     /// Serve HTTPS with this certificate chain (PEM); read again when it changes
-    #[arg(long, value_name = "FILE", env = "TELLUS_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TELLUS_TLS_CERT",
+        requires = "tls_key"
+    )]
     tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM)
-    #[arg(long, value_name = "FILE", env = "TELLUS_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TELLUS_TLS_KEY",
+        requires = "tls_cert"
+    )]
     tls_key: Option<PathBuf>,
     /// With TLS: also answer plain HTTP here, redirecting every request to HTTPS
     #[arg(long, value_name = "ADDR", env = "TELLUS_REDIRECT_HTTP_FROM")]
@@ -131,18 +141,21 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
         .block_on(tellus_server::serve(
             config,
             |addr| {
-                // Scripts and tests read this line to find the port.
-                println!(
-                    "listening on {scheme}://{addr} (data in {})",
+                // Scripts and tests read the first line to find the port. One write, and
+                // no failure if the reader has gone (a closed pipe must not stop a server).
+                use std::io::Write;
+                let mut text = format!(
+                    "listening on {scheme}://{addr} (data in {})\n",
                     data_dir.display()
                 );
                 if let Some(pin) = pin {
                     // What invites for a self-signed certificate carry (`admin invite
                     // --pin-cert`); the same key keeps it through renewals.
-                    println!("certificate key pin: {pin}");
+                    text.push_str(&format!("certificate key pin: {pin}\n"));
                 }
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
             },
             tellus_server::shutdown_signal(),
         ))
@@ -187,7 +200,9 @@ pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
                 .map(|cert| CertificatePin::of_pem_file(&cert).map_err(|e| e.to_string()))
                 .transpose()?;
             let server = server
-                .map(|s| tellus_core::sync::enrol::normalise_server_url(&s).map_err(|e| e.to_string()))
+                .map(|s| {
+                    tellus_core::sync::enrol::normalise_server_url(&s).map_err(|e| e.to_string())
+                })
                 .transpose()?;
             let invite = admin::create_invite(&db, &project, role, config.invite_expiry_secs)
                 .map_err(|e| e.to_string())?;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use tellus_core::Store;
 use tellus_core::sync::{
-    self, DeliveryState, Network, HttpTransport, SyncEngine, SyncError, SyncProgress,
-    SyncReport, SyncSettings,
+    self, DeliveryState, HttpTransport, Network, SyncEngine, SyncError, SyncProgress, SyncReport,
+    SyncSettings,
 };
 
 use crate::{CmdResult, Context, fail, output};

@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{ok, server_address, tellus};
-use tellus_core::Store;
-use tellus_core::model::{ConsentDraft, NewStory, items};
+use support::{ok, server_address, story_with_recording, tellus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PROJECT: &str = "coproduction-stories-2026";
@@ -57,7 +55,9 @@ fn clients_that_fit() -> usize {
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     }
-    let fit = (limit.rlim_cur as usize).saturating_sub(256).min(SLOW_CLIENTS);
+    let fit = (limit.rlim_cur as usize)
+        .saturating_sub(256)
+        .min(SLOW_CLIENTS);
     if fit < SLOW_CLIENTS {
         eprintln!("only {fit} slow clients fit under this machine's hard open-file limit");
     }
@@ -88,44 +88,6 @@ fn serve(dir: &Path, log: &Path) -> (Child, SocketAddr) {
     (child, url.trim_start_matches("http://").parse().unwrap())
 }
 
-/// A ready story with consent and a 2 MB recording on the reporter's laptop.
-fn ready_story(phone: &Path) {
-    let store = Store::open(phone).unwrap();
-    let story = store
-        .create_story(&NewStory {
-            title: "The night bus".into(),
-            summary: String::new(),
-            participant_label: "Participant 3".into(),
-        })
-        .unwrap();
-    let form = store.project().unwrap().current_forms()[0].clone();
-    let mut draft = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);
-    draft.captured_by = "reporter".into();
-    store.record_consent(story.id, &draft).unwrap();
-    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i >> 3) as u8).collect();
-    let id = tellus_core::model::RecordingId::new();
-    std::fs::create_dir_all(store.recordings_dir()).unwrap();
-    let file_name = format!("{id}.wav");
-    std::fs::write(store.recordings_dir().join(&file_name), &data).unwrap();
-    use sha2::Digest;
-    store
-        .add_recording(&tellus_core::model::Recording {
-            id,
-            story_id: story.id,
-            file_name,
-            format: "wav".into(),
-            sample_rate: 48_000,
-            channels: 1,
-            frames: data.len() as u64 / 2,
-            bytes: data.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(&data)),
-            state: tellus_core::model::RecordingState::Complete,
-            created_at: tellus_core::model::Timestamp::now(),
-        })
-        .unwrap();
-    store.mark_ready(story.id).unwrap();
-}
-
 /// One slow client: connects from `from`, sends half a request head, and waits for the
 /// server to close the connection (or for `until`).
 async fn slow_client(
@@ -137,9 +99,7 @@ async fn slow_client(
 ) {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::from((from, 0))).unwrap();
-    let Ok(Ok(mut stream)) =
-        tokio::time::timeout_at(until.into(), socket.connect(to)).await
-    else {
+    let Ok(Ok(mut stream)) = tokio::time::timeout_at(until.into(), socket.connect(to)).await else {
         closed.fetch_add(1, Ordering::SeqCst);
         return;
     };
@@ -168,7 +128,15 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     ok(&server_dir, &["admin", "project", "create"]);
     let invite: serde_json::Value = serde_json::from_str(&ok(
         &server_dir,
-        &["--json", "admin", "invite", "--project", PROJECT, "--role", "reporter"],
+        &[
+            "--json",
+            "admin",
+            "invite",
+            "--project",
+            PROJECT,
+            "--role",
+            "reporter",
+        ],
     ))
     .unwrap();
     let log = dir.path().join("serve.log");
@@ -177,9 +145,15 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     let url = format!("http://{addr}");
     ok(
         &phone,
-        &["enrol", "--server", &url, "--invite", invite["code"].as_str().unwrap()],
+        &[
+            "enrol",
+            "--server",
+            &url,
+            "--invite",
+            invite["code"].as_str().unwrap(),
+        ],
     );
-    ready_story(&phone);
+    story_with_recording(&phone, 2_000_000);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -227,7 +201,11 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
         String::from_utf8_lossy(&sync.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&sync.stdout).unwrap();
-    assert_eq!(report["delivered"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(
+        report["delivered"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
 
     // SIGTERM with half-sent requests still open: the server is gone within its deadline.
     let still_held = held.load(Ordering::SeqCst);
@@ -254,7 +232,10 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     let Some(status) = stopped else {
         let _ = server.kill();
         let _ = server.wait();
-        panic!("SIGTERM did not stop the server within {:?}", GRACE + MARGIN);
+        panic!(
+            "SIGTERM did not stop the server within {:?}",
+            GRACE + MARGIN
+        );
     };
     assert!(status.success(), "tellus serve exits cleanly: {status:?}");
     let took = asked.elapsed();

@@ -60,7 +60,10 @@ async fn enrol_refused(server: &Server, transport: Arc<dyn Transport>, invite: S
     let SyncError::ServerNotTrusted(why) = &err else {
         panic!("expected ServerNotTrusted, got {err:?}");
     };
-    assert!(store.sync_account().unwrap().is_none(), "no account was kept");
+    assert!(
+        store.sync_account().unwrap().is_none(),
+        "no account was kept"
+    );
     assert!(store.device_token().unwrap().is_none(), "no token was kept");
     assert_eq!(
         server.count("SELECT COUNT(*) FROM invites WHERE used_at IS NOT NULL"),
@@ -75,11 +78,22 @@ async fn with_the_default_trust_a_certificate_from_a_trusted_authority_syncs() {
     let ca = pki::TestCa::new();
     let (server, _files) = https_server(&ca.server(-1, 30)).await;
     // Mozilla's roots alone do not know the test CA.
-    let why = enrol_refused(&server, plain(), link(&server, server.invite(Role::Reporter), None)).await;
-    assert!(why.contains("not from an authority this device trusts"), "{why}");
+    let why = enrol_refused(
+        &server,
+        plain(),
+        link(&server, server.invite(Role::Reporter), None),
+    )
+    .await;
+    assert!(
+        why.contains("not from an authority this device trusts"),
+        "{why}"
+    );
 
     let phone = Phone::enrolled_through(&server, &server.url(), trusting(&ca)).await;
-    assert_eq!(phone.store.sync_account().unwrap().unwrap().server_pin, None);
+    assert_eq!(
+        phone.store.sync_account().unwrap().unwrap().server_pin,
+        None
+    );
     let (story, recording) = phone.story_with_recording(3_000_000, 1);
     phone.engine.sync().await.unwrap();
     assert!(phone.delivered(story));
@@ -102,7 +116,10 @@ async fn a_self_signed_server_is_trusted_through_the_pin_its_invite_carries() {
     let err = tellus_core::sync::enrol(&store, plain(), &server.url(), &code, "phone")
         .await
         .unwrap_err();
-    assert!(matches!(err, SyncError::ServerNotTrusted(ref why) if why.contains("self-signed")), "{err:?}");
+    assert!(
+        matches!(err, SyncError::ServerNotTrusted(ref why) if why.contains("self-signed")),
+        "{err:?}"
+    );
 
     // The link of its QR code carries the server and the pin: enrolled, and every later
     // sync trusts that key (the pin is kept with the enrolment).
@@ -145,7 +162,10 @@ async fn a_wrong_pin_is_refused_and_names_both_keys() {
     .await;
     let actual = CertificatePin::of_certificate(&community.cert_der).unwrap();
     assert!(why.contains("not the one the invite pinned"), "{why}");
-    assert!(why.contains(&actual.to_string()) && why.contains(&other.to_string()), "{why}");
+    assert!(
+        why.contains(&actual.to_string()) && why.contains(&other.to_string()),
+        "{why}"
+    );
 }
 
 #[tokio::test]
@@ -184,8 +204,18 @@ async fn a_pinned_phone_refuses_a_server_whose_key_changed_and_keeps_everything(
     let server = server.restart().await;
     let (story, _) = phone.story_with_recording(200_000, 4);
     let err = phone.engine.sync().await.unwrap_err();
-    assert!(matches!(err, SyncError::ServerNotTrusted(ref why) if why.contains("not the one the invite pinned")), "{err:?}");
+    assert!(
+        matches!(err, SyncError::ServerNotTrusted(ref why) if why.contains("not the one the invite pinned")),
+        "{err:?}"
+    );
     assert!(!phone.delivered(story));
-    assert_eq!(server.count("SELECT COUNT(*) FROM stories"), 0, "nothing reached it");
-    assert!(phone.store.parked_items().unwrap().is_empty(), "nothing was parked");
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM stories"),
+        0,
+        "nothing reached it"
+    );
+    assert!(
+        phone.store.parked_items().unwrap().is_empty(),
+        "nothing was parked"
+    );
 }

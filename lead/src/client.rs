@@ -64,8 +64,10 @@ impl LeadClient {
     }
 
     fn get(&self, path: &str) -> http::request::Builder {
-        http::Request::get(format!("{}{path}", self.api))
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", self.token))
+        http::Request::get(format!("{}{path}", self.api)).header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token),
+        )
     }
 
     async fn send(&self, what: &str, request: http::request::Builder) -> Result<Response> {
@@ -244,7 +246,10 @@ async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
         Ok(read) => read.map_err(|e| Error::net(what, e)),
         Err(_) => Err(Error::net(
             what,
-            NetError::Network(format!("the answer stopped for {} s", READ_TIMEOUT.as_secs())),
+            NetError::Network(format!(
+                "the answer stopped for {} s",
+                READ_TIMEOUT.as_secs()
+            )),
         )),
     }
 }
@@ -331,7 +336,10 @@ mod tests {
     #[test]
     fn content_range_gives_the_start() {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::CONTENT_RANGE, "bytes 100-199/200".parse().unwrap());
+        h.insert(
+            http::header::CONTENT_RANGE,
+            "bytes 100-199/200".parse().unwrap(),
+        );
         assert_eq!(content_range_start(&h), Some(100));
         h.insert(http::header::CONTENT_RANGE, "bytes */200".parse().unwrap());
         assert_eq!(content_range_start(&h), None);

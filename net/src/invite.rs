@@ -61,11 +61,7 @@ impl Invite {
             .map(|p| p.parse::<CertificatePin>())
             .transpose()
             .map_err(|e| InviteError(format!("the invite link's pin: {e}")))?;
-        Ok(Invite {
-            server,
-            code,
-            pin,
-        })
+        Ok(Invite { server, code, pin })
     }
 
     /// The link form, for a QR code.
@@ -101,7 +97,10 @@ mod tests {
             pin: Some(pin),
         };
         let link = invite.to_link();
-        assert!(link.starts_with("tellus://enrol?server=https%3A%2F%2F"), "{link}");
+        assert!(
+            link.starts_with("tellus://enrol?server=https%3A%2F%2F"),
+            "{link}"
+        );
         assert_eq!(Invite::parse(&link).unwrap(), invite);
         assert_eq!(Invite::parse(&format!("  {link}\n")).unwrap(), invite);
         assert_eq!(

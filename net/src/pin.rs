@@ -83,7 +83,10 @@ mod tests {
     fn a_pin_reads_back_what_it_writes_and_refuses_anything_else() {
         let pin = CertificatePin([7; 32]);
         let text = pin.to_string();
-        assert!(text.starts_with("sha256:") && text.len() == 7 + 43, "{text}");
+        assert!(
+            text.starts_with("sha256:") && text.len() == 7 + 43,
+            "{text}"
+        );
         assert_eq!(text.parse::<CertificatePin>().unwrap(), pin);
         for bad in ["", "sha256:", "sha1:AAAA", &text[..40], &format!("{text}A")] {
             assert!(bad.parse::<CertificatePin>().is_err(), "{bad:?}");

@@ -268,7 +268,10 @@ pub fn explain(host: &str, e: &rustls::Error) -> NotTrusted {
     let date = |t: &UnixTime| {
         time::OffsetDateTime::from_unix_timestamp(t.as_secs() as i64)
             .ok()
-            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|d| {
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| format!("{} s after 1970", t.as_secs()))
     };
     let why = match e {

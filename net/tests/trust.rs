@@ -51,7 +51,9 @@ async fn tls_server(cert: &Issued) -> SocketAddr {
                     head.push(byte[0]);
                 }
                 let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
                     .await;
                 let _ = tls.shutdown().await;
             });
@@ -96,13 +98,27 @@ async fn a_certificate_from_a_trusted_authority_is_accepted_for_its_names_and_da
         assert_eq!(get(&trust, &url).await.unwrap(), "ok", "{url}");
     }
     // Without the test CA among the roots: Mozilla's roots only.
-    let why = refusal(get(&Trust::web_pki(), &format!("https://127.0.0.1:{}/", addr.port())).await);
-    assert!(why.contains("not from an authority this device trusts"), "{why}");
-    assert!(why.contains("pin"), "the refusal says what would help: {why}");
+    let why = refusal(
+        get(
+            &Trust::web_pki(),
+            &format!("https://127.0.0.1:{}/", addr.port()),
+        )
+        .await,
+    );
+    assert!(
+        why.contains("not from an authority this device trusts"),
+        "{why}"
+    );
+    assert!(
+        why.contains("pin"),
+        "the refusal says what would help: {why}"
+    );
 
     // The same verdicts for a chain a platform's TLS stack received.
     let now = UnixTime::now();
-    trust.check_chain("127.0.0.1", &chain_of(&good), now).unwrap();
+    trust
+        .check_chain("127.0.0.1", &chain_of(&good), now)
+        .unwrap();
     let why = Trust::web_pki()
         .check_chain("127.0.0.1", &chain_of(&good), now)
         .unwrap_err();
@@ -110,7 +126,10 @@ async fn a_certificate_from_a_trusted_authority_is_accepted_for_its_names_and_da
     let why = trust
         .check_chain("stories.example.org", &chain_of(&good), now)
         .unwrap_err();
-    assert!(why.0.contains("not for the name stories.example.org"), "{why}");
+    assert!(
+        why.0.contains("not for the name stories.example.org"),
+        "{why}"
+    );
 }
 
 #[tokio::test]

@@ -119,7 +119,14 @@ mod tests {
 
     #[test]
     fn a_formula_behind_a_tab_carriage_return_or_spaces_is_defused_too() {
-        for text in ["\t=1+2", "\r=1+2", "  =cmd|' /C calc'!A0", "\t", "\r\n@x", " -2+3"] {
+        for text in [
+            "\t=1+2",
+            "\r=1+2",
+            "  =cmd|' /C calc'!A0",
+            "\t",
+            "\r\n@x",
+            " -2+3",
+        ] {
             let field = csv_field(text);
             assert!(field.starts_with("\"'"), "{text:?} gave {field:?}");
         }

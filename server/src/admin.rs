@@ -111,7 +111,9 @@ pub fn check_typed_text(code: &'static str, what: &str, text: &str, max: usize) 
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(Error::bad_request(
             code,
-            format!("{what} must be 1 to {max} characters, without line breaks or control characters"),
+            format!(
+                "{what} must be 1 to {max} characters, without line breaks or control characters"
+            ),
         ));
     }
     Ok(())

@@ -168,7 +168,11 @@ async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
         load_certificate(cert, key)?;
     }
     let app = App::open(config)?;
-    let scheme = if app.config.tls()?.is_some() { "https" } else { "http" };
+    let scheme = if app.config.tls()?.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(addr = %listeners.addr, scheme, "listening");
     if let Some(redirect) = listeners.redirect_addr {
         tracing::info!(addr = %redirect, "redirecting plain HTTP to HTTPS");

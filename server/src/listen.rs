@@ -8,11 +8,13 @@
 //! internet needs already written and tested (TLS accept with a handshake timeout,
 //! certificate hot swap, first-request timeout, graceful shutdown with a deadline,
 //! connection counting), maintained beside axum. The one thing it lacks, connection caps,
-//! is an `Accept` layer here (`Admission`), which is how axum-server means acceptors to
-//! be composed.
+//! is a listener here (`Limited`, through axum-server's `AddrListener`): at the overall
+//! cap it stops accepting (the kernel's backlog holds newcomers), and a connection over
+//! its client's cap is closed before it costs more than a moment, so the open files stay
+//! under the caps even when thousands of connections arrive at once.
 
 use std::collections::HashMap;
-use std::future::{Future, Ready};
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,11 +25,11 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::Request;
+use axum::extract::connect_info::Connected;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
-use axum_server::{Handle, Server};
+use axum_server::{AddrListener, Address, Handle, Server};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -107,9 +109,8 @@ pub(crate) async fn serve(
     };
     let redirect = listeners.redirect.map(|listener| {
         let router = redirect_router(listeners.addr.port());
-        let server = Server::from_listener(listener)
-            .handle(Handle::with_control(control.clone()))
-            .acceptor(admission.acceptor());
+        let server = Server::from_listener(admission.limit(listener))
+            .handle(Handle::with_control(control.clone()));
         let server = configure(server, config_timeouts(config));
         tokio::spawn(async move {
             server
@@ -118,7 +119,8 @@ pub(crate) async fn serve(
         })
     });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let main = Server::from_listener(listeners.main).handle(Handle::with_control(control));
+    let main = Server::from_listener(admission.limit(listeners.main))
+        .handle(Handle::with_control(control));
     let served = match config.tls()? {
         Some((cert, key)) => {
             let tls = RustlsConfig::from_config(Arc::new(load_certificate(cert, key)?));
@@ -129,8 +131,7 @@ pub(crate) async fn serve(
                 Duration::from_secs(config.tls_reload_check_secs.max(1)),
             ));
             let acceptor = RustlsAcceptor::new(tls)
-                .handshake_timeout(Duration::from_secs(config.header_read_timeout_secs))
-                .acceptor(admission.acceptor());
+                .handshake_timeout(Duration::from_secs(config.header_read_timeout_secs));
             let served = configure(main.acceptor(acceptor), config_timeouts(config))
                 .serve(service)
                 .await;
@@ -138,7 +139,7 @@ pub(crate) async fn serve(
             served
         }
         None => {
-            configure(main.acceptor(admission.acceptor()), config_timeouts(config))
+            configure(main, config_timeouts(config))
                 .serve(service)
                 .await
         }
@@ -158,7 +159,7 @@ fn config_timeouts(config: &ServerConfig) -> Duration {
 /// client and browser here speaks, and less to defend than HTTP/2), a request head
 /// within `header_timeout` of the connection opening or of the previous response, and
 /// accept errors (the process out of files) logged rather than spun on.
-fn configure<A>(mut server: Server<SocketAddr, A>, header_timeout: Duration) -> Server<SocketAddr, A> {
+fn configure<A>(mut server: Server<Peer, A>, header_timeout: Duration) -> Server<Peer, A> {
     server
         .http_builder()
         .http1()
@@ -168,10 +169,12 @@ fn configure<A>(mut server: Server<SocketAddr, A>, header_timeout: Duration) -> 
         .http1_only()
         .first_request_timeout(header_timeout)
         .accept_error_handler(|peer, e| {
-            if e.kind() == io::ErrorKind::ConnectionRefused {
-                tracing::debug!(?peer, error = %e, "connection refused");
+            let peer = peer.map(|p| p.0);
+            if peer.is_some() {
+                // A TLS handshake that failed or timed out: the client's business.
+                tracing::debug!(?peer, error = %e, "connection failed before its first request");
             } else {
-                tracing::warn!(?peer, error = %e, "cannot accept a connection");
+                tracing::warn!(error = %e, "cannot accept a connection");
             }
         })
 }
@@ -239,10 +242,7 @@ fn https_location(request: &Request, https_port: u16) -> Option<String> {
     } else {
         format!(":{https_port}")
     };
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     Some(format!("https://{name}{port}{path}"))
 }
 
@@ -258,7 +258,12 @@ pub(crate) fn hsts_value(max_age_secs: u64) -> Option<HeaderValue> {
 pub fn load_certificate(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
     let tls_error = |what: String| Error::Config(what);
     let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| tls_error(format!("cannot read the certificate {}: {e}", cert.display())))?
+        .map_err(|e| {
+            tls_error(format!(
+                "cannot read the certificate {}: {e}",
+                cert.display()
+            ))
+        })?
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| tls_error(format!("{} is not a PEM certificate: {e}", cert.display())))?;
     if chain.is_empty() {
@@ -334,6 +339,8 @@ struct AdmissionInner {
     max_per_client: usize,
     trusted: Vec<IpAddr>,
     counts: Mutex<Counts>,
+    /// Told whenever a connection ends, for a listener waiting for room.
+    room: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -359,13 +366,34 @@ impl Admission {
                 max_per_client: max_per_client.max(1),
                 trusted,
                 counts: Mutex::new(Counts::default()),
+                room: tokio::sync::Notify::new(),
             }),
         }
     }
 
-    fn acceptor(&self) -> Limit {
-        Limit {
+    /// `listener`, accepting only what the caps allow.
+    fn limit(&self, listener: TcpListener) -> Limited {
+        Limited {
+            listener,
             admission: self.clone(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.inner
+            .counts
+            .lock()
+            .map_or(true, |c| c.total >= self.inner.max_total)
+    }
+
+    /// Returns once there is room for another connection overall.
+    async fn wait_for_room(&self) {
+        loop {
+            let room = self.inner.room.notified();
+            if !self.full() {
+                return;
+            }
+            room.await;
         }
     }
 
@@ -378,7 +406,7 @@ impl Admission {
                 counts.warned_total = true;
                 tracing::warn!(
                     open = counts.total,
-                    "connection limit reached: new connections are closed until some end"
+                    "connection limit reached: new connections wait until some end"
                 );
             }
             return None;
@@ -428,6 +456,7 @@ impl Drop for Ticket {
         if counts.total < self.inner.max_total {
             counts.warned_total = false;
         }
+        self.inner.room.notify_one();
         if let Some(client) = self.client {
             if let Some(open) = counts.per_client.get_mut(&client) {
                 *open = open.saturating_sub(1);
@@ -439,36 +468,60 @@ impl Drop for Ticket {
     }
 }
 
-/// The axum-server acceptor that applies `Admission` before anything else (before the
+/// The peer of a connection, as axum-server hands it to the router (and the router's
+/// `ConnectInfo<SocketAddr>` reads it).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl Address for Peer {
+    type Stream = Admitted;
+    type Listener = Limited;
+}
+
+impl Connected<Peer> for SocketAddr {
+    fn connect_info(peer: Peer) -> SocketAddr {
+        peer.0
+    }
+}
+
+/// A listener that applies `Admission` as it accepts, before anything else (before the
 /// TLS handshake, so a refused connection costs no crypto either).
-#[derive(Clone)]
-struct Limit {
+pub struct Limited {
+    listener: TcpListener,
     admission: Admission,
 }
 
-impl<S> Accept<TcpStream, S> for Limit {
-    type Stream = Admitted;
-    type Service = S;
-    type Future = Ready<io::Result<(Admitted, S)>>;
+impl AddrListener<Admitted, Peer> for Limited {
+    async fn bind_to(_: Peer) -> io::Result<Self> {
+        Err(io::Error::other(
+            "a Limited listener is made by listen::bind",
+        ))
+    }
 
-    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
-        let ticket = stream
-            .peer_addr()
-            .ok()
-            .and_then(|peer| self.admission.admit(peer.ip()));
-        std::future::ready(match ticket {
-            Some(ticket) => Ok((
-                Admitted {
-                    stream,
-                    _ticket: ticket,
-                },
-                service,
-            )),
-            None => Err(io::Error::new(
-                io::ErrorKind::ConnectionRefused,
-                "over the connection limit",
-            )),
-        })
+    async fn accept_stream(&self) -> io::Result<(Admitted, Peer)> {
+        loop {
+            // At the overall cap nothing is accepted: newcomers wait in the backlog
+            // instead of costing a file each.
+            self.admission.wait_for_room().await;
+            let (stream, peer) = self.listener.accept().await?;
+            match self.admission.admit(peer.ip()) {
+                Some(ticket) => {
+                    return Ok((
+                        Admitted {
+                            stream,
+                            _ticket: ticket,
+                        },
+                        Peer(peer),
+                    ));
+                }
+                // Over its client's cap: closed here and now.
+                None => drop(stream),
+            }
+        }
+    }
+
+    fn get_local_addr(&self) -> io::Result<Peer> {
+        self.listener.local_addr().map(Peer)
     }
 }
 

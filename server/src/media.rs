@@ -108,7 +108,10 @@ mod tests {
 
     #[test]
     fn declared_types_map_to_the_canonical_ones_or_nothing() {
-        assert_eq!(AudioType::from_declared("audio/x-wav"), Some(AudioType::Wav));
+        assert_eq!(
+            AudioType::from_declared("audio/x-wav"),
+            Some(AudioType::Wav)
+        );
         assert_eq!(
             AudioType::from_declared(" Audio/Ogg ; codecs=opus"),
             Some(AudioType::Ogg)
@@ -116,7 +119,10 @@ mod tests {
         for refused in ["text/html", "audio/", "", "audio/wav\u{0}", "audio/wav x"] {
             assert_eq!(AudioType::from_declared(refused), None, "{refused:?}");
         }
-        assert_eq!(served_audio_type("text/html"), ("application/octet-stream", "bin"));
+        assert_eq!(
+            served_audio_type("text/html"),
+            ("application/octet-stream", "bin")
+        );
         assert_eq!(served_audio_type("audio/wave"), ("audio/wav", "wav"));
     }
 

@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let peer: IpAddr = "192.0.2.5".parse().unwrap();
         assert_eq!(ClientAddr::of(peer, &headers, &[proxy]).0, peer);

@@ -326,7 +326,10 @@ async fn the_bearer_scheme_is_matched_without_regard_to_case() {
         let r = server
             .http
             .get(server.url("/api/v1/project"))
-            .header(header::AUTHORIZATION, format!("{scheme} {}", reporter.token))
+            .header(
+                header::AUTHORIZATION,
+                format!("{scheme} {}", reporter.token),
+            )
             .send()
             .await
             .unwrap();

@@ -49,7 +49,9 @@ async fn https_answers_carry_hsts_and_plain_http_is_redirected() {
     assert!(running.url().starts_with("https://"), "{}", running.url());
     let trust = Trust::web_pki().with_root(root(&ca));
     for path in ["/api/v1/nothing", "/lead/sign-in", "/api/v1/uploads"] {
-        let r = get(&trust, &format!("{}{path}", running.url())).await.unwrap();
+        let r = get(&trust, &format!("{}{path}", running.url()))
+            .await
+            .unwrap();
         assert_eq!(
             r.headers()[http::header::STRICT_TRANSPORT_SECURITY],
             "max-age=31536000",
@@ -57,13 +59,18 @@ async fn https_answers_carry_hsts_and_plain_http_is_redirected() {
         );
     }
     let plain = running.redirect_addr().unwrap();
-    let r = get(&trust, &format!("http://{plain}/lead?scope=all")).await.unwrap();
+    let r = get(&trust, &format!("http://{plain}/lead?scope=all"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), http::StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         r.headers()[http::header::LOCATION],
         format!("https://127.0.0.1:{}/lead?scope=all", running.addr().port()).as_str()
     );
-    assert!(!r.headers().contains_key(http::header::STRICT_TRANSPORT_SECURITY));
+    assert!(
+        !r.headers()
+            .contains_key(http::header::STRICT_TRANSPORT_SECURITY)
+    );
     running.stop().await.unwrap();
 }
 
@@ -77,7 +84,8 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_half_written_on
     config.tls_reload_check_secs = 1;
     let running = Running::start(config).await.unwrap();
     let url = format!("{}/api/v1/nothing", running.url());
-    let pinned = |c: &pki::Issued| Trust::pinned(CertificatePin::of_certificate(&c.cert_der).unwrap());
+    let pinned =
+        |c: &pki::Issued| Trust::pinned(CertificatePin::of_certificate(&c.cert_der).unwrap());
     get(&pinned(&first), &url).await.unwrap();
 
     // A renewal half written: a new certificate with the old key. Never served; the
@@ -117,7 +125,10 @@ async fn a_certificate_that_does_not_load_is_refused_at_start_naming_its_file() 
         (&cert, &other_key, "does not fit"),
         (&cert, &dir.path().join("missing.key"), "missing.key"),
     ] {
-        let err = Running::start(config(dir.path(), c, k)).await.err().unwrap();
+        let err = Running::start(config(dir.path(), c, k))
+            .await
+            .err()
+            .unwrap();
         assert!(err.to_string().contains(named), "{err}");
     }
     let mut half = config(dir.path(), &cert, &key);

@@ -18,7 +18,7 @@ use tellus_core::model::{
 };
 use tellus_core::sync::transport::TransportFuture;
 use tellus_core::sync::{
-    Method, PreparedRequest, HttpTransport, SyncEngine, Transport, TransportError,
+    HttpTransport, Method, PreparedRequest, SyncEngine, Transport, TransportError,
     TransportResponse,
 };
 use tellus_server::{App, Db, Role, Running, ServerConfig, admin};
