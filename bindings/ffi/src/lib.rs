@@ -7,6 +7,7 @@ uniffi::setup_scaffolding!();
 
 mod app;
 mod error;
+mod logs;
 mod observers;
 mod recorder;
 mod records;
@@ -16,6 +17,7 @@ mod transport;
 
 pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
 pub use error::{SecretStoreError, TellusError};
+pub use logs::{LogLevel, LogRecord, LogSink, set_log_sink};
 pub use observers::{StoryObserver, SubscriptionHandle};
 pub use recorder::*;
 pub use records::*;

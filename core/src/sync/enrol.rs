@@ -132,6 +132,13 @@ pub async fn enrol(
         server_pin: server_pin.map(|p| p.to_string()),
     };
     store.save_sync_account(&account).map_err(SyncError::from)?;
+    tracing::info!(
+        server = %account.server_url,
+        project = %account.project_id,
+        device = %account.reporter_id,
+        pinned = account.server_pin.is_some(),
+        "enrolled"
+    );
     Ok(account)
 }
 

@@ -321,6 +321,12 @@ impl HttpTransport {
         sent: Option<Arc<AtomicU64>>,
     ) -> Result<TransportResponse, TransportError> {
         let client = self.client_for(request.server_pin)?;
+        let method = request.method.as_str();
+        let path = request
+            .url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_default();
         let mut builder = http::Request::builder()
             .method(request.method.as_str())
             .uri(&request.url)
@@ -350,9 +356,14 @@ impl HttpTransport {
         let request = builder
             .body(body)
             .map_err(|e| TransportError::network(format!("cannot make the request: {e}")))?;
-        let response = client.send(request).await?;
+        let started = Instant::now();
+        let response = client.send(request).await.inspect_err(|e| {
+            tracing::debug!(%method, %path, error = %e, "request failed");
+        })?;
         progress.touch();
         let status = response.status().as_u16();
+        // Ids only: the protocol's paths name stories, recordings and uploads by UUID.
+        tracing::debug!(%method, %path, status, ms = started.elapsed().as_millis() as u64, "request");
         let headers = response
             .headers()
             .iter()
