@@ -51,7 +51,7 @@ private fun der(name: String): ByteArray {
 }
 
 private fun readyStory(app: TellusApp): StoryView {
-    val story = app.createStory("", "Participant 4")
+    val story = app.createStory("Heard over HTTPS", "Participant 4")
     app.giveConsent(story.id, app.consentForm("en"), consentChoices("record"))
     return app.markReady(story.id)
 }
