@@ -86,7 +86,7 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         do {
             try checkServerCertificate(host: challenge.protectionSpace.host, chain: chain, serverPin: serverPin)
             return (.useCredential, URLCredential(trust: trust), nil)
-        } catch TellusError.ServerNotTrusted(let reason) {
+        } catch TellusError.ServerNotTrusted(reason: let reason) {
             return (.cancelAuthenticationChallenge, nil, reason)
         } catch {
             return (.cancelAuthenticationChallenge, nil, "\(error)")
