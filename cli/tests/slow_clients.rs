@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{ok, server_address, story_with_recording, tellus};
+use support::{invite, ok, server_address, story_with_recording, tellus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PROJECT: &str = "coproduction-stories-2026";
 /// The server process's open-file limit, as on a small machine.
 const SERVER_FILES: u64 = 512;
 /// The stated bound on the server's open files: what six addresses may hold at the
@@ -126,19 +125,7 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     let server_dir = dir.path().join("server");
     let phone = dir.path().join("phone");
     ok(&server_dir, &["admin", "project", "create"]);
-    let invite: serde_json::Value = serde_json::from_str(&ok(
-        &server_dir,
-        &[
-            "--json",
-            "admin",
-            "invite",
-            "--project",
-            PROJECT,
-            "--role",
-            "reporter",
-        ],
-    ))
-    .unwrap();
+    let invite = invite(&server_dir, "reporter", &[]);
     let log = dir.path().join("serve.log");
     let (mut server, addr) = serve(&server_dir, &log);
     let pid = server.id();

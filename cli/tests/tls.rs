@@ -16,24 +16,8 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{ok, server_address, story_with_recording, tellus};
+use support::{invite, ok, server_address, story_with_recording, tellus};
 use tellus_core::net::DEBUG_TRUST_CA_ENV;
-
-const PROJECT: &str = "coproduction-stories-2026";
-
-fn invite(dir: &Path, role: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "--json",
-        "admin",
-        "invite",
-        "--project",
-        PROJECT,
-        "--role",
-        role,
-    ];
-    args.extend_from_slice(extra);
-    serde_json::from_str(&ok(dir, &args)).unwrap()
-}
 
 /// Runs `tellus ARGS` on `dir` (without the test CA unless `trusting` names it).
 fn run(dir: &Path, args: &[&str], trusting: Option<&Path>) -> std::process::Output {

@@ -5,8 +5,10 @@
 //! connections, plain and TLS (handshake done), as the growth of its resident set over
 //! the same server idle.
 //!
-//! The servers run in this process; the idle connections come from a child process (this
-//! binary again) so that their client side does not count. `cargo bench -p tellus-core
+//! For the throughput the servers run in this process. For the memory each server runs
+//! in a fresh child process (this binary again), measured by its own resident set, and
+//! the idle connections come from another child, so that neither the other run's freed
+//! memory nor the client side counts. `cargo bench -p tellus-core
 //! --bench tls` (`TELLUS_BENCH_MB=200`, `TELLUS_BENCH_IDLE=2000` change the sizes).
 
 #[path = "../../tests/support/pki.rs"]
@@ -25,6 +27,7 @@ use tellus_core::net::{CertificateDer, Trust};
 use tellus_core::sync::{HttpTransport, Transport};
 
 const CHILD: &str = "TELLUS_BENCH_IDLE_CHILD";
+const SERVER_CHILD: &str = "TELLUS_BENCH_SERVER_CHILD";
 const ROUNDS: usize = 5;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -44,9 +47,9 @@ fn raise_open_file_limit(wanted: u64) {
     }
 }
 
-/// This process's resident set, in KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A process's resident set, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -57,6 +60,10 @@ fn rss_kib() -> u64 {
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         idle_child(&spec);
+        return;
+    }
+    if let Ok(spec) = std::env::var(SERVER_CHILD) {
+        server_child(&spec);
         return;
     }
     let mb = env_u64("TELLUS_BENCH_MB", 200);
@@ -131,13 +138,35 @@ fn main() {
     println!();
     println!("| server holding {idle} idle connections | RSS before | RSS with them | per connection |");
     println!("|---|---|---|---|");
-    for (name, server, tls) in [("plain HTTP", &http, false), ("TLS, handshake done", &https, true)] {
-        let before = rss_kib();
-        let mut child = Command::new(std::env::current_exe().unwrap())
+    drop((phone_http, phone_https));
+    rt.block_on(async { drop((http, https)) });
+    for (name, tls) in [("plain HTTP", false), ("TLS, handshake done", true)] {
+        let data = work.path().join(if tls { "idle-tls" } else { "idle-plain" });
+        let mut server = Command::new(std::env::current_exe().unwrap())
             .env(
-                CHILD,
-                format!("{}|{}|{}|{}", server.addr, tls, ca_file.display(), idle),
+                SERVER_CHILD,
+                format!(
+                    "{}|{}|{}|{}|{}",
+                    data.display(),
+                    tls,
+                    cert.display(),
+                    key.display(),
+                    idle
+                ),
             )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(server.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().to_string();
+        std::thread::sleep(Duration::from_millis(300));
+        let before = rss_kib(server.id());
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD, format!("{addr}|{tls}|{}|{idle}", ca_file.display()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -149,17 +178,46 @@ fn main() {
         assert!(line.starts_with("ready"), "{line}");
         // The server has accepted (and for TLS finished) every one; let it settle.
         std::thread::sleep(Duration::from_millis(500));
-        let with = rss_kib();
+        let with = rss_kib(server.id());
         drop(child.stdin.take());
         child.wait().unwrap();
+        drop(server.stdin.take());
+        server.wait().unwrap();
         println!(
             "| {name} | {:.1} MiB | {:.1} MiB | {:.1} KiB |",
             before as f64 / 1024.0,
             with as f64 / 1024.0,
             with.saturating_sub(before) as f64 / idle as f64
         );
-        std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// A server child: serves DATA (over TLS with CERT and KEY when asked) with room for N
+/// connections held for minutes, prints its address, and stops when its stdin closes.
+fn server_child(spec: &str) {
+    let parts: Vec<&str> = spec.split('|').collect();
+    let n: usize = parts[4].parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = tellus_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: parts[0].into(),
+        max_connections: n + 100,
+        max_connections_per_client: n + 100,
+        header_read_timeout_secs: 600,
+        tls_cert: (parts[1] == "true").then(|| parts[2].into()),
+        tls_key: (parts[1] == "true").then(|| parts[3].into()),
+        ..tellus_server::ServerConfig::default()
+    };
+    let running = rt.block_on(tellus_server::Running::start(config)).unwrap();
+    println!("{}", running.addr());
+    std::io::stdout().flush().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::stdin().read_line(&mut rest);
+    rt.block_on(running.stop()).unwrap();
 }
 
 /// The child: opens N connections to ADDR (TLS ones finish their handshake), says

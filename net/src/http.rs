@@ -72,8 +72,11 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        // Idle connections are dropped before a Tellus server would close them (its
+        // header_read_timeout_secs, 10 s by default), so a request never goes out on a
+        // connection the server is closing.
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(5))
             .build(https);
         Ok(HttpClient { client })
     }

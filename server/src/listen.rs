@@ -383,7 +383,7 @@ impl Admission {
         self.inner
             .counts
             .lock()
-            .map_or(true, |c| c.total >= self.inner.max_total)
+            .is_ok_and(|c| c.total >= self.inner.max_total)
     }
 
     /// Returns once there is room for another connection overall.

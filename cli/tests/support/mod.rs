@@ -108,3 +108,19 @@ pub fn story_with_recording(phone: &Path, bytes: usize) -> (PathBuf, Recording) 
     store.mark_ready(story.id).unwrap();
     (path, recording)
 }
+
+/// `tellus admin invite` for the sample project on the server data folder `dir`, with any
+/// `extra` arguments (`--server URL`, `--pin-cert FILE`); its JSON (`code`, `link`, ...).
+pub fn invite(dir: &Path, role: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "--json",
+        "admin",
+        "invite",
+        "--project",
+        "coproduction-stories-2026",
+        "--role",
+        role,
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(dir, &args)).unwrap()
+}
