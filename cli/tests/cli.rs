@@ -253,7 +253,11 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let logs = String::from_utf8_lossy(&out.stderr).into_owned();
     let kept = stdout
         .lines()
@@ -262,8 +266,16 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
         .expect("the demo says where it kept its folders");
 
     // The logs are there: server, core and lead at debug level.
-    for expected in ["tellus_server", "tellus_core::sync", "sync finished", "DEBUG"] {
-        assert!(logs.contains(expected), "the logs lack {expected:?}:\n{logs}");
+    for expected in [
+        "tellus_server",
+        "tellus_core::sync",
+        "sync finished",
+        "DEBUG",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "the logs lack {expected:?}:\n{logs}"
+        );
     }
 
     let mut secrets: Vec<String> = Vec::new();
@@ -285,17 +297,26 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
     }
     let code = stdout
         .lines()
-        .find_map(|l| l.split_once("invite code ").map(|(_, c)| c.trim().to_string()))
+        .find_map(|l| {
+            l.split_once("invite code ")
+                .map(|(_, c)| c.trim().to_string())
+        })
         .expect("the demo prints the reporter's invite code");
     secrets.push(code.replace('-', ""));
     secrets.push(code);
-    let secrets: Vec<String> = secrets.into_iter().filter(|s| s.trim().len() >= 4).collect();
+    let secrets: Vec<String> = secrets
+        .into_iter()
+        .filter(|s| s.trim().len() >= 4)
+        .collect();
     assert!(secrets.len() >= 8, "too little to look for: {secrets:?}");
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),
             "a log line holds {secret:?}:\n{}",
-            logs.lines().filter(|l| l.contains(secret.as_str())).collect::<Vec<_>>().join("\n")
+            logs.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     drop(phone);

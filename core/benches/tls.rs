@@ -31,7 +31,10 @@ const SERVER_CHILD: &str = "TELLUS_BENCH_SERVER_CHILD";
 const ROUNDS: usize = 5;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn raise_open_file_limit(wanted: u64) {
@@ -97,14 +100,22 @@ fn main() {
     let phone_http = rt.block_on(Phone::enrolled_through(&http, &http.url(), plain));
     let phone_https = rt.block_on(Phone::enrolled_through(&https, &https.url(), tls));
 
-    println!("tellus TLS benchmark: {mb} MB deliveries over HTTP and HTTPS, {ROUNDS} rounds each, interleaved");
+    println!(
+        "tellus TLS benchmark: {mb} MB deliveries over HTTP and HTTPS, {ROUNDS} rounds each, interleaved"
+    );
     let bytes = (mb * 1_000_000) as usize;
     let (mut over_http, mut over_https) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let order: [(&Phone, &mut Vec<f64>); 2] = if round % 2 == 0 {
-            [(&phone_http, &mut over_http), (&phone_https, &mut over_https)]
+            [
+                (&phone_http, &mut over_http),
+                (&phone_https, &mut over_https),
+            ]
         } else {
-            [(&phone_https, &mut over_https), (&phone_http, &mut over_http)]
+            [
+                (&phone_https, &mut over_https),
+                (&phone_http, &mut over_http),
+            ]
         };
         for (phone, times) in order {
             let (story, recording) = phone.story_with_recording(bytes, round as u64);
@@ -136,12 +147,16 @@ fn main() {
     }
 
     println!();
-    println!("| server holding {idle} idle connections | RSS before | RSS with them | per connection |");
+    println!(
+        "| server holding {idle} idle connections | RSS before | RSS with them | per connection |"
+    );
     println!("|---|---|---|---|");
     drop((phone_http, phone_https));
     rt.block_on(async { drop((http, https)) });
     for (name, tls) in [("plain HTTP", false), ("TLS, handshake done", true)] {
-        let data = work.path().join(if tls { "idle-tls" } else { "idle-plain" });
+        let data = work
+            .path()
+            .join(if tls { "idle-tls" } else { "idle-plain" });
         let mut server = Command::new(std::env::current_exe().unwrap())
             .env(
                 SERVER_CHILD,

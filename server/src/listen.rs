@@ -193,7 +193,10 @@ fn fit_to_open_file_limit(max_connections: usize) -> usize {
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
             return max_connections;
         }
-        if (limit.rlim_cur as u64) < wanted {
+        // rlim_t is u64 on the platforms served here, not everywhere.
+        #[allow(clippy::unnecessary_cast)]
+        let current = |l: &libc::rlimit| l.rlim_cur as u64;
+        if current(&limit) < wanted {
             let raised = libc::rlimit {
                 rlim_cur: (wanted as libc::rlim_t).min(limit.rlim_max),
                 rlim_max: limit.rlim_max,
@@ -203,12 +206,12 @@ fn fit_to_open_file_limit(max_connections: usize) -> usize {
                 limit.rlim_cur = raised.rlim_cur;
             }
         }
-        let room = (limit.rlim_cur as u64).saturating_sub(FILES_BESIDES_CONNECTIONS);
+        let room = current(&limit).saturating_sub(FILES_BESIDES_CONNECTIONS);
         if room < max_connections as u64 {
             let fitted = room.max(1) as usize;
             tracing::warn!(
                 configured = max_connections,
-                open_file_limit = limit.rlim_cur as u64,
+                open_file_limit = current(&limit),
                 max_connections = fitted,
                 "max_connections lowered to fit under the open-file limit (raise `ulimit -n` to allow more)"
             );

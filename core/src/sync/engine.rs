@@ -158,26 +158,26 @@ impl SyncEngine {
     }
 
     /// One line per sync for the logs: counts and ids, never content (server refusals and
-/// network causes are the server's and the system's words, which carry none).
-fn log_outcome(result: &Outcome) {
-    match result {
-        Ok(r) => tracing::info!(
-            documents = r.documents_sent,
-            consent_events = r.consent_events_sent,
-            recordings_delivered = r.delivered.len(),
-            audio_bytes = r.audio_bytes_confirmed,
-            withdrawals = r.withdrawals_propagated,
-            waiting_to_retry = r.waiting_to_retry,
-            failures = r.failures.len(),
-            parked = r.parked.len(),
-            "sync finished"
-        ),
-        Err(SyncError::Cancelled) => tracing::info!("sync cancelled"),
-        Err(e) => tracing::warn!(error = %e, "sync stopped"),
+    /// network causes are the server's and the system's words, which carry none).
+    fn log_outcome(result: &Outcome) {
+        match result {
+            Ok(r) => tracing::info!(
+                documents = r.documents_sent,
+                consent_events = r.consent_events_sent,
+                recordings_delivered = r.delivered.len(),
+                audio_bytes = r.audio_bytes_confirmed,
+                withdrawals = r.withdrawals_propagated,
+                waiting_to_retry = r.waiting_to_retry,
+                failures = r.failures.len(),
+                parked = r.parked.len(),
+                "sync finished"
+            ),
+            Err(SyncError::Cancelled) => tracing::info!("sync cancelled"),
+            Err(e) => tracing::warn!(error = %e, "sync stopped"),
+        }
     }
-}
 
-/// Runs a sync, or joins the one in flight and returns its result (single flight).
+    /// Runs a sync, or joins the one in flight and returns its result (single flight).
     /// Call it inside a tokio runtime (the CLI and the FFI each own one): the run is a
     /// task of its own, so a caller that goes away does not stop it for the others.
     pub async fn sync(&self) -> Outcome {
