@@ -30,6 +30,13 @@ impl TellusApp {
         store: Store,
         transport: Option<Arc<dyn PlatformTransport>>,
     ) -> Result<Arc<Self>> {
+        tracing::info!(
+            core = tellus_core::VERSION,
+            platform_transport = transport.is_some(),
+            damaged_database_moved_aside = store.open_report().damaged_database_moved_to.is_some(),
+            recovered_recordings = store.open_report().recovered_recordings.len(),
+            "opened"
+        );
         let transport: Arc<dyn Transport> = match transport {
             Some(shell) => {
                 let chunks = store.dir().join("outgoing-chunks");
