@@ -63,7 +63,17 @@ fn clients_that_fit() -> usize {
     fit
 }
 
-fn serve(dir: &Path, log: &Path) -> (Child, SocketAddr) {
+/// The server process, killed if the test ends before it stopped by itself.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, log: &Path) -> (Serving, SocketAddr) {
     let mut cmd = tellus(dir);
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env("TELLUS_LOG", "info")
@@ -84,7 +94,10 @@ fn serve(dir: &Path, log: &Path) -> (Child, SocketAddr) {
     }
     let mut child = cmd.spawn().unwrap();
     let url = server_address(&mut child);
-    (child, url.trim_start_matches("http://").parse().unwrap())
+    (
+        Serving(child),
+        url.trim_start_matches("http://").parse().unwrap(),
+    )
 }
 
 /// One slow client: connects from `from`, sends half a request head, and waits for the
@@ -128,7 +141,7 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     let invite = invite(&server_dir, "reporter", &[]);
     let log = dir.path().join("serve.log");
     let (mut server, addr) = serve(&server_dir, &log);
-    let pid = server.id();
+    let pid = server.0.id();
     let url = format!("http://{addr}");
     ok(
         &phone,
@@ -206,7 +219,7 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
             .success()
     );
     let stopped = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break Some(status);
         }
         if asked.elapsed() > GRACE + MARGIN {
@@ -217,8 +230,7 @@ fn two_thousand_slow_clients_neither_stop_a_sync_nor_exhaust_files_nor_hold_up_s
     watching.store(false, Ordering::SeqCst);
     watcher.join().unwrap();
     let Some(status) = stopped else {
-        let _ = server.kill();
-        let _ = server.wait();
+        drop(server);
         panic!(
             "SIGTERM did not stop the server within {:?}",
             GRACE + MARGIN
