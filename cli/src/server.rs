@@ -20,7 +20,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "ADDR", env = "TELLUS_LISTEN")]
     listen: Option<std::net::SocketAddr>,
-    /// Largest recording accepted, in bytes [default: 2 GiB]
+    /// Largest recording accepted, in bytes (limits.recording_bytes) [default: 2 GiB]
     #[arg(long, value_name = "BYTES", env = "TELLUS_MAX_UPLOAD_BYTES")]
     max_upload_bytes: Option<u64>,
     /// Largest JSON request body, in bytes [default: 1 MiB]
@@ -114,7 +114,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
         config.listen = v;
     }
     if let Some(v) = args.max_upload_bytes {
-        config.max_upload_bytes = v;
+        config.limits.recording_bytes = v;
     }
     if let Some(v) = args.max_json_bytes {
         config.max_json_bytes = v;

@@ -301,6 +301,23 @@ pub fn delivery_text(state: &DeliveryState) -> String {
     match state {
         DeliveryState::OnlyOnPhone => "only on this device".into(),
         DeliveryState::Uploading { percent } => format!("uploading {percent} %"),
+        DeliveryState::WaitingForConnection { percent } => {
+            format!("waiting for a connection ({percent} % on the server)")
+        }
+        DeliveryState::WaitingForUnmetered { percent } => {
+            format!("audio waits for Wi-Fi ({percent} % on the server)")
+        }
+        DeliveryState::WaitingToRetry {
+            percent,
+            retry_at_ms,
+            reason,
+        } => format!(
+            "tried again at {} ({percent} % on the server): {reason}",
+            tellus_core::model::Timestamp::from_millis(*retry_at_ms)
+        ),
+        DeliveryState::Cancelled { percent } => {
+            format!("cancelled, {percent} % on the server; the next sync goes on")
+        }
         DeliveryState::Delivered {
             local_audio_removed: false,
         } => "delivered".into(),

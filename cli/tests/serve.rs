@@ -357,7 +357,7 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmax_upload_bytes = 12345\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[limits]\nrecording_bytes = 12345\n",
             data.display().to_string()
         ),
     )
@@ -393,17 +393,17 @@ fn settings_come_from_a_toml_file_overridden_by_environment_and_flags() {
     let mut cmd = bare();
     cmd.args(["serve", "--config"])
         .arg(&config)
-        .env("TELLUS_MAX_UPLOAD_BYTES", "777");
+        .env("TELLUS_MAX_UPLOAD_BYTES", "77777");
     let server = Serving::spawn(cmd);
-    assert_eq!(max_size(&server), "777", "environment overrides the file");
+    assert_eq!(max_size(&server), "77777", "environment overrides the file");
     server.kill();
 
     let mut cmd = bare();
-    cmd.args(["serve", "--max-upload-bytes", "55", "--config"])
+    cmd.args(["serve", "--max-upload-bytes", "55555", "--config"])
         .arg(&config)
-        .env("TELLUS_MAX_UPLOAD_BYTES", "777");
+        .env("TELLUS_MAX_UPLOAD_BYTES", "77777");
     let server = Serving::spawn(cmd);
-    assert_eq!(max_size(&server), "55", "a flag overrides both");
+    assert_eq!(max_size(&server), "55555", "a flag overrides both");
     server.kill();
 
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nmax_upload_byte = 1\n").unwrap();

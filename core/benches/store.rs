@@ -112,6 +112,34 @@ fn main() {
         black_box(row);
     });
 
+    // The limits at input (issue 24): every note is checked with the whole story's
+    // document, so adding one to a story near the document limit (about 1 MiB of notes)
+    // is measured against adding one to a small story. Each round adds a note and
+    // deletes it again, so the story stays the same size.
+    let full = ids[0];
+    let near_limit = store.limits().expect("limits").document_bytes * 95 / 100;
+    while store.story_size(full).expect("size").document_bytes < near_limit - 20_000 {
+        store
+            .add_note(full, &NewNote::note("n".repeat(10_000), None))
+            .expect("filling note");
+    }
+    let small = ids[1];
+    let add_and_delete = |story: StoryId| {
+        let note = store
+            .add_note(story, &NewNote::note("One more thing that was said", None))
+            .expect("note");
+        store.delete_note(note.id).expect("delete");
+    };
+    let near = measure(ROUNDS / 10, |_| add_and_delete(full));
+    let small_story = measure(ROUNDS / 10, |_| add_and_delete(small));
+    // The check alone (what every such write adds), without the durable commit.
+    let check_near = measure(ROUNDS / 10, |_| {
+        black_box(store.story_size(full).expect("size"));
+    });
+    let check_small = measure(ROUNDS / 10, |_| {
+        black_box(store.story_size(small).expect("size"));
+    });
+
     println!("Store benchmark: {STORIES} stories x {NOTES_PER_STORY} notes, consent on each");
     println!(
         "populate: {writes} durable write transactions in {:.1} s ({:.0} µs each)",
@@ -132,4 +160,19 @@ fn main() {
             micros(ours.median) / micros(base.median)
         );
     }
+    println!(
+        "| add + delete a note, story near the 1 MiB limit ({} notes) | {:.1} | {:.1} | {:.1} (story with {NOTES_PER_STORY} notes) | {:.1}x |",
+        store.story_size(full).expect("size").notes,
+        micros(near.median),
+        micros(near.p99),
+        micros(small_story.median),
+        micros(near.median) / micros(small_story.median)
+    );
+    println!(
+        "| the input check alone, story near the limit | {:.1} | {:.1} | {:.1} (story with {NOTES_PER_STORY} notes) | {:.1}x |",
+        micros(check_near.median),
+        micros(check_near.p99),
+        micros(check_small.median),
+        micros(check_near.median) / micros(check_small.median)
+    );
 }

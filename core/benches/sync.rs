@@ -40,7 +40,7 @@ fn main() {
         .build()
         .unwrap();
     let server = rt.block_on(support::Server::start_with(|c| {
-        c.max_upload_bytes = 4 * 1024 * 1024 * 1024;
+        c.limits.recording_bytes = 4 * 1024 * 1024 * 1024;
     }));
     let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let bytes = mb * 1_000_000;

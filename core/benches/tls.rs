@@ -83,7 +83,7 @@ fn main() {
     let ca_file = work.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.cert.cert_pem).unwrap();
     let settings = |c: &mut tellus_server::ServerConfig| {
-        c.max_upload_bytes = 4 * 1024 * 1024 * 1024;
+        c.limits.recording_bytes = 4 * 1024 * 1024 * 1024;
         c.max_connections = idle as usize + 100;
         c.max_connections_per_client = idle as usize + 100;
         c.header_read_timeout_secs = 600;

@@ -3,19 +3,64 @@
 //! thread, so a slow observer sees fewer, newer values instead of slowing recording or
 //! sync. Callbacks run without any lock of the publisher held, and none runs after
 //! `Subscription::close` (or drop) has returned.
+//!
+//! Each call is guarded: an observer that fails (returns an error, or panics, e.g. a
+//! shell's exception crossing the FFI) is logged and counted, and keeps receiving later
+//! values; `Subscription::health` (failed calls, still active) says so. Never a silent
+//! stop.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
 
-/// Receives published values on the subscription's own thread.
+/// Receives published values on the subscription's own thread. An error (or a panic)
+/// is counted and logged; the observer keeps receiving.
 pub trait Observer<V>: Send + Sync + 'static {
-    fn notify(&self, value: V);
+    fn notify(&self, value: V) -> Result<(), ObserverFailed>;
 }
 
 impl<V, F: Fn(V) + Send + Sync + 'static> Observer<V> for F {
-    fn notify(&self, value: V) {
-        self(value)
+    fn notify(&self, value: V) -> Result<(), ObserverFailed> {
+        self(value);
+        Ok(())
+    }
+}
+
+/// An observer whose calls can fail (a shell's callback that throws).
+pub struct Fallible<F>(pub F);
+
+impl<V, F: Fn(V) -> Result<(), ObserverFailed> + Send + Sync + 'static> Observer<V>
+    for Fallible<F>
+{
+    fn notify(&self, value: V) -> Result<(), ObserverFailed> {
+        (self.0)(value)
+    }
+}
+
+/// An observer's call failed. Carries no text: what a shell's exception says may hold
+/// anything, and logs must not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObserverFailed;
+
+/// How a subscription is doing, shared by its delivery thread and its handle.
+#[derive(Debug, Default)]
+pub struct Health {
+    failed_calls: AtomicU64,
+    running: AtomicBool,
+}
+
+impl Health {
+    /// Calls of the observer that failed (and were carried on past).
+    pub fn failed_calls(&self) -> u64 {
+        self.failed_calls.load(Ordering::Relaxed)
+    }
+
+    /// Whether values still reach the observer: false once closed, or if its delivery
+    /// thread could not run.
+    pub fn is_active(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
     }
 }
 
@@ -29,6 +74,7 @@ struct Slot<K, V> {
     wake: Condvar,
     /// Held while a callback runs, so that `close` can wait for it to finish.
     delivering: Mutex<()>,
+    health: Arc<Health>,
 }
 
 /// Where values are published, to every live subscription.
@@ -74,17 +120,29 @@ impl<K: Ord + Send + 'static, V: Clone + Send + 'static> Hub<K, V> {
             }),
             wake: Condvar::new(),
             delivering: Mutex::new(()),
+            health: Arc::new(Health::default()),
         });
         lock(&self.slots).push(Arc::downgrade(&slot));
+        let health = slot.health.clone();
+        health.running.store(true, Ordering::Relaxed);
         let worker = slot.clone();
         let thread = thread::Builder::new()
             .name("tellus-observer".into())
-            .spawn(move || deliver(&worker, &observer))
+            .spawn(move || {
+                deliver(&worker, &observer);
+                worker.health.running.store(false, Ordering::Relaxed);
+            })
             .ok();
+        if thread.is_none() {
+            // No thread, no deliveries: the handle says so rather than looking alive.
+            tracing::error!("an observer's delivery thread could not be started");
+            health.running.store(false, Ordering::Relaxed);
+        }
         let thread_id = thread.as_ref().map(|t| t.thread().id());
         Subscription {
             closer: Some(Box::new(move || close(&slot, thread_id))),
             thread,
+            health,
         }
     }
 
@@ -113,7 +171,16 @@ fn deliver<K, V: 'static>(slot: &Slot<K, V>, observer: &dyn Observer<V>) {
             if lock(&slot.pending).closed {
                 return;
             }
-            observer.notify(value);
+            // A failing observer (an error, or a panic such as a shell's exception
+            // crossing the FFI) is counted and logged, and keeps receiving.
+            let called = std::panic::catch_unwind(AssertUnwindSafe(|| observer.notify(value)));
+            if !matches!(called, Ok(Ok(()))) {
+                let failed = slot.health.failed_calls.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    failed_calls = failed,
+                    "an observer failed on a value; it keeps receiving later ones"
+                );
+            }
         }
     }
 }
@@ -136,13 +203,20 @@ fn close<K, V>(slot: &Slot<K, V>, delivery_thread: Option<ThreadId>) {
 pub struct Subscription {
     closer: Option<Box<dyn FnOnce() + Send + Sync>>,
     thread: Option<JoinHandle<()>>,
+    health: Arc<Health>,
 }
 
 impl Subscription {
+    /// How it is doing; stays readable after the subscription is gone.
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
     pub fn close(&mut self) {
         if let Some(closer) = self.closer.take() {
             closer();
         }
+        self.health.running.store(false, Ordering::Relaxed);
         // A callback that closes its own subscription must not join its own thread.
         if let Some(thread) = self.thread.take()
             && thread.thread().id() != thread::current().id()
@@ -231,6 +305,35 @@ mod tests {
             hub
         };
         assert_eq!(publisher.subscriber_count(), 0);
+    }
+
+    #[test]
+    fn an_observer_that_fails_or_panics_keeps_receiving_and_its_failures_are_counted() {
+        let hub: Hub<u32, u32> = Hub::default();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let sub = hub.subscribe(Fallible(move |v: u32| {
+            lock(&tx).send(v).unwrap();
+            match v {
+                1 => panic!("a shell's exception (test)"),
+                2 => Err(ObserverFailed),
+                _ => Ok(()),
+            }
+        }));
+        for v in 1..=3 {
+            hub.publish(v, v);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), v);
+        }
+        let health = sub.health();
+        // The third call returned before its count could be read: wait for the count.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while health.failed_calls() < 2 && std::time::Instant::now() < deadline {
+            thread::yield_now();
+        }
+        assert_eq!(health.failed_calls(), 2);
+        assert!(health.is_active());
+        drop(sub);
+        assert!(!health.is_active());
     }
 
     #[test]

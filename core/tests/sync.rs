@@ -311,7 +311,7 @@ async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
     let server = Server::start().await;
     let proxy = Proxy::throttled(server.addr, 8 * 1024 * 1024).await;
     let phone = Phone::enrolled(&server, &proxy.url()).await;
-    let (_, recording) = phone.story_with_recording(24 * 1024 * 1024, 5);
+    let (story, recording) = phone.story_with_recording(24 * 1024 * 1024, 5);
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = seen.clone();
     let _sub = phone
@@ -321,13 +321,22 @@ async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
         });
     let engine = phone.engine.clone();
     let running = tokio::spawn(async move { engine.sync().await });
-    assert!(wait_until(Duration::from_secs(30), || seen.load(Ordering::SeqCst) > 0).await);
+    assert!(
+        wait_until(Duration::from_secs(30), || seen.load(Ordering::SeqCst)
+            > 2 << 20)
+        .await
+    );
     assert!(phone.engine.cancel());
     let result = running.await.unwrap();
     assert_eq!(result, Err(SyncError::Cancelled));
     assert!(!phone.engine.is_running());
     let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
     assert!(held < recording.bytes);
+    // The story says it was cancelled, with what the server holds (not "0 %").
+    let state = phone.engine.delivery_state(story).unwrap();
+    let expected = (held * 100 / recording.bytes) as u8;
+    assert!(expected > 0, "{held}");
+    assert_eq!(state, DeliveryState::Cancelled { percent: expected });
 
     let before = proxy.sent();
     let report = phone.engine.sync().await.unwrap();
@@ -342,6 +351,110 @@ async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
     assert_eq!(
         file_sha256(&server.audio_path(recording.id)),
         recording.sha256
+    );
+    assert!(phone.delivered(story));
+}
+
+/// Something between the phone and the server (a proxy with a smaller body limit, a
+/// failing gateway) that answers the next `times` story documents with `status` and
+/// `message`; they never reach the server.
+struct RefusingDocuments {
+    inner: Arc<dyn tellus_core::sync::Transport>,
+    status: u16,
+    message: &'static str,
+    times: std::sync::atomic::AtomicU32,
+}
+
+impl RefusingDocuments {
+    fn new(status: u16, message: &'static str, times: u32) -> Arc<Self> {
+        Arc::new(RefusingDocuments {
+            inner: support::http_transport(),
+            status,
+            message,
+            times: times.into(),
+        })
+    }
+}
+
+impl tellus_core::sync::Transport for RefusingDocuments {
+    fn send(
+        &self,
+        request: tellus_core::sync::PreparedRequest,
+    ) -> tellus_core::sync::transport::TransportFuture<'_> {
+        let refuse = request.method == Method::Put
+            && request.url.contains("/stories/")
+            && self
+                .times
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if refuse {
+            let body = serde_json::json!({ "code": "refused", "message": self.message });
+            let status = self.status;
+            return Box::pin(async move {
+                Ok(tellus_core::sync::TransportResponse {
+                    status,
+                    headers: Vec::new(),
+                    body: body.to_string().into_bytes(),
+                })
+            });
+        }
+        self.inner.send(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_refused_as_too_large_is_parked_at_once_with_the_reason() {
+    let server = Server::start().await;
+    let proxy = RefusingDocuments::new(413, "the proxy takes bodies of up to 1 kB", u32::MAX);
+    let phone = Phone::enrolled_through(&server, &server.url(), proxy).await;
+    let story = phone.consented_story();
+    phone.store.mark_ready(story).unwrap();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.parked.len(), 1, "{report:?}");
+    assert_eq!(
+        phone.counter.count(Method::Put),
+        1,
+        "sent once, not retried"
+    );
+    let DeliveryState::NeedsAttention { reason } = phone.engine.delivery_state(story).unwrap()
+    else {
+        panic!("not parked")
+    };
+    assert!(reason.contains("1 kB"), "{reason}");
+    // Parked: the next sync leaves it alone until the reporter asks.
+    phone.engine.sync().await.unwrap();
+    assert_eq!(phone.counter.count(Method::Put), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_shows_when_it_is_tried_again_and_offline_says_so() {
+    let server = Server::start().await;
+    let gateway = RefusingDocuments::new(500, "the gateway failed", 1);
+    let phone = Phone::enrolled_through(&server, &server.url(), gateway).await;
+    let (story, _) = phone.story_with_recording(100_000, 3);
+    phone.engine.set_network(Network::None);
+    assert_eq!(
+        phone.engine.delivery_state(story).unwrap(),
+        DeliveryState::OnlyOnPhone
+    );
+    phone.engine.set_network(Network::Unmetered);
+    // The document fails once (a 500): the story waits for its retry.
+    phone.engine.sync().await.unwrap();
+    let DeliveryState::WaitingToRetry {
+        retry_at_ms,
+        reason,
+        percent,
+    } = phone.engine.delivery_state(story).unwrap()
+    else {
+        panic!("not waiting to retry")
+    };
+    assert!(retry_at_ms > tellus_core::model::Timestamp::now().as_millis());
+    assert!(reason.contains("500"), "{reason}");
+    assert_eq!(percent, 0);
+    phone.engine.set_network(Network::None);
+    assert_eq!(
+        phone.engine.delivery_state(story).unwrap(),
+        DeliveryState::WaitingForConnection { percent: 0 }
     );
 }
 
@@ -425,7 +538,7 @@ async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_too_large_for_the_server_is_parked_with_its_reason() {
-    let server = Server::start_with(|c| c.max_upload_bytes = 1_000_000).await;
+    let server = Server::start_with(|c| c.limits.recording_bytes = 1_000_000).await;
     let phone = Phone::enrolled(&server, &server.url()).await;
     let (story, _) = phone.story_with_recording(1_500_000, 1);
     let report = phone.engine.sync().await.unwrap();

@@ -27,7 +27,7 @@ struct Pulled {
     odd: Delivered,
 }
 
-const ODD_TITLE: &str = "<b>\"Fish & chips\"</b> ]]> 'quoted' \u{7}bell ünïcödé 🎙";
+const ODD_TITLE: &str = "<b>\"Fish & chips\"</b> ]]> 'quoted' \u{FFFE}nonchar ünïcödé 🎙";
 
 /// Six stories with different consent, pulled; then two local edits a stale or
 /// tampered folder could hold: a withdrawn consent on one story, and an identity file
@@ -268,7 +268,7 @@ async fn ohms_has_markers_and_timed_notes_as_index_points_and_tags_as_keywords()
     assert!(xml.contains("<user_notes>Follow up about the lunch club</user_notes>"));
     assert!(xml.contains("&lt;b&gt;&quot;Fish &amp; chips&quot;&lt;/b&gt; ]]&gt;"));
     assert!(
-        !xml.contains('\u{7}'),
+        !xml.contains('\u{FFFE}'),
         "a character XML cannot hold is dropped"
     );
     assert!(

@@ -8,6 +8,7 @@
 mod consent;
 mod feed;
 pub mod headers;
+mod limits;
 mod scope;
 mod story;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use consent::{ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
+pub use limits::{Limits, OverLimit, TextField, json_len};
 pub use scope::{ExportScope, csv_field};
 pub use story::{IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc};
 

@@ -16,9 +16,11 @@ pub struct ServerConfig {
     /// Holds `server.db`, `audio/` and `spool/` (empty: the caller chooses; the CLI
     /// uses `<user data folder>/server`).
     pub data_dir: PathBuf,
-    /// Largest recording accepted, in bytes.
-    pub max_upload_bytes: u64,
-    /// Largest JSON request body, in bytes.
+    /// What a story may hold (`[limits]`): enforced on every story and upload, and sent
+    /// to phones with the project configuration so they refuse the same at input.
+    pub limits: tellus_protocol::Limits,
+    /// Largest JSON request body other than a story document (`limits.document_bytes`),
+    /// in bytes.
     pub max_json_bytes: usize,
     /// An unfinished upload is deleted this long after it was created.
     pub upload_expiry_secs: u64,
@@ -65,7 +67,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::new(),
-            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            limits: tellus_protocol::Limits::default(),
             max_json_bytes: 1024 * 1024,
             upload_expiry_secs: 7 * 24 * 3600,
             invite_expiry_secs: 14 * 24 * 3600,

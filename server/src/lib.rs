@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod json;
+mod linger;
 mod listen;
 pub mod media;
 mod routes;
@@ -60,6 +61,10 @@ impl App {
         }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
+        config
+            .limits
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         let db = Db::open(&config.db_path())?;
         let storage = LocalStorage::new(config.audio_dir())
             .map_err(|e| Error::io("cannot create the audio folder", e))?;
@@ -90,6 +95,11 @@ impl App {
 /// Every route of DESIGN.md §4, plus the admin routes and the lead's CSV export.
 pub fn router(app: App) -> Router {
     let json_limit = DefaultBodyLimit::max(app.config.max_json_bytes);
+    // A story document may be as large as the limits say, and no larger (usize on
+    // every platform this server runs on is 64-bit).
+    let document_limit = DefaultBodyLimit::max(
+        usize::try_from(app.config.limits.document_bytes).unwrap_or(usize::MAX),
+    );
     // Every request but an upload's body is answered within request_timeout_secs (its
     // body read too); uploads have body_idle_timeout_secs instead, and keep what came.
     let timeout = ServiceBuilder::new()
@@ -109,7 +119,9 @@ pub fn router(app: App) -> Router {
         .route("/admin/revoke/{id}", post(routes::basic::admin_revoke))
         .route(
             "/stories/{id}",
-            put(routes::stories::put_story).get(routes::stories::get_story),
+            put(routes::stories::put_story)
+                .layer(document_limit)
+                .get(routes::stories::get_story),
         )
         .route("/stories/{id}/consent", post(routes::stories::post_consent))
         .route("/recordings/{id}/receipt", get(routes::lead::receipt))

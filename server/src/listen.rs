@@ -11,7 +11,9 @@
 //! is a listener here (`Limited`, through axum-server's `AddrListener`): at the overall
 //! cap it stops accepting (the kernel's backlog holds newcomers), and a connection over
 //! its client's cap is closed before it costs more than a moment, so the open files stay
-//! under the caps even when thousands of connections arrive at once.
+//! under the caps even when thousands of connections arrive at once. The same listener
+//! wraps each admitted TCP stream so that it closes lingering (`linger.rs`), beneath TLS,
+//! so an answer sent before a body was read reaches the client over HTTP and HTTPS alike.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,10 +35,11 @@ use axum_server::{AddrListener, Address, Handle, Server};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Result};
+use crate::linger::Lingering;
 
 /// Files the server keeps open besides its connections: the database and its WAL, the
 /// spool and audio files of requests in flight, the listening sockets, the runtime.
@@ -511,7 +514,7 @@ impl AddrListener<Admitted, Peer> for Limited {
                 Some(ticket) => {
                     return Ok((
                         Admitted {
-                            stream,
+                            stream: Lingering::new(stream),
                             _ticket: ticket,
                         },
                         Peer(peer),
@@ -528,9 +531,10 @@ impl AddrListener<Admitted, Peer> for Limited {
     }
 }
 
-/// A connection that holds its place in the counts for as long as it is open.
+/// A connection that holds its place in the counts for as long as it is open, and
+/// closes lingering (`linger.rs`) beneath TLS when there is TLS.
 pub struct Admitted {
-    stream: TcpStream,
+    stream: Lingering,
     _ticket: Ticket,
 }
 

@@ -144,11 +144,18 @@ async fn the_story_document_round_trips_and_older_revisions_are_409() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_json_is_413() {
-    let server = Server::start_with(|c| c.max_json_bytes = 10_000).await;
+    // A story document's bytes are limited by `limits.document_bytes` (each of its
+    // texts within its own limit here, the whole over it).
+    let server = Server::start_with(|c| {
+        c.limits.document_bytes = 10_000;
+        c.limits.recordings_per_story = 1;
+    })
+    .await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = new_id();
     let mut doc = story_doc(&story, 1, "draft");
-    doc["summary"] = serde_json::json!("x".repeat(20_000));
+    doc["summary"] = serde_json::json!("x".repeat(9_000));
+    doc["notes"][1]["text"] = serde_json::json!("y".repeat(5_000));
     let r = reporter
         .req(Method::PUT, &format!("/api/v1/stories/{story}"))
         .json(&doc)

@@ -255,7 +255,7 @@ async fn termination_deletes_the_upload_and_its_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_is_413_with_a_readable_message_before_any_byte() {
-    let server = Server::start_with(|c| c.max_upload_bytes = 1_000_000).await;
+    let server = Server::start_with(|c| c.limits.recording_bytes = 1_000_000).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let r = reporter

@@ -53,7 +53,8 @@ for name in ca-signed self-signed expired; do
 done
 TELLUS_SERVE_DIR=$main_server_dir
 export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_PY_SECRET_INVITES="$(invites 1)" \
-  TELLUS_KT_INVITES="$(invites 3)" \
+  TELLUS_PY_BOUNDARY_INVITES="$(invites 4)" TELLUS_PY_FUZZ_INVITES="$(invites 1)" \
+  TELLUS_KT_INVITES="$(invites 3)" TELLUS_KT_BOUNDARY_INVITES="$(invites 3)" \
   TELLUS_KT_SECRET_INVITES="$(invites 3)" \
   TELLUS_ANDROID_INVITES="$(invites 2)" TELLUS_ANDROID_SECRET_INVITES="$(invites 1)"
 eval "$(bash "$mic/test-pulse.sh" start)"
@@ -61,9 +62,20 @@ eval "$(bash "$mic/test-pulse.sh" start)"
 # plugin takes over the default device and the file-backed microphone is no longer it.
 unset PULSE_SERVER
 
+# Hypothesis (PyPI) for the fuzz of the FFI surface, in a venv outside the repository.
+ffi_venv="${TELLUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tellus}/ffi-venv"
+if [ ! -x "$ffi_venv/bin/python" ]; then
+  python3 -m venv "$ffi_venv" >&2 || { tellus_apt_install python3-venv && python3 -m venv "$ffi_venv" >&2; }
+fi
+if ! cmp -s tests/ffi/python/requirements.txt "$ffi_venv/tellus-requirements.txt"; then
+  echo "tellus setup: installing hypothesis from PyPI into $ffi_venv" >&2
+  "$ffi_venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/ffi/python/requirements.txt >&2
+  cp tests/ffi/python/requirements.txt "$ffi_venv/tellus-requirements.txt"
+fi
+
 status=0
 echo "== FFI from Python"
-PYTHONPATH="$bindings/python" python3 tests/ffi/python/run.py 2>&1 || status=1
+TELLUS_BIN="$(cd "$(dirname "$tellus")" && pwd)/tellus" PYTHONPATH="$bindings/python" "$ffi_venv/bin/python" tests/ffi/python/run.py 2>&1 || status=1
 
 echo "== FFI from Kotlin on the JVM"
 # A fixed, pre-touched heap: the leak check then sees native memory, not the heap growing.

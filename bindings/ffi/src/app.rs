@@ -76,6 +76,17 @@ fn story_id(id: &str) -> Result<StoryId> {
     Ok(id.parse()?)
 }
 
+/// A shell always knows its app's own folder as an absolute path; anything else would put
+/// the database wherever the process happens to run.
+fn data_dir(path: &str) -> Result<&str> {
+    if !std::path::Path::new(path).is_absolute() {
+        return Err(TellusError::InvalidInput {
+            reason: "the data folder must be an absolute path (the app's own files folder)".into(),
+        });
+    }
+    Ok(path)
+}
+
 impl ConsentChoices {
     fn draft(self, kind: ConsentKind) -> ConsentDraft {
         ConsentDraft {
@@ -99,7 +110,7 @@ impl TellusApp {
     /// aside and reported by `damaged_database_moved_to`.
     #[uniffi::constructor]
     pub fn open(data_dir: String) -> Result<Arc<Self>> {
-        Self::open_store(Store::open(data_dir)?, None)
+        Self::open_store(Store::open(self::data_dir(&data_dir)?)?, None)
     }
 
     /// Like `open`, but every request to the server goes through the shell's own
@@ -109,7 +120,7 @@ impl TellusApp {
         data_dir: String,
         transport: Arc<dyn PlatformTransport>,
     ) -> Result<Arc<Self>> {
-        Self::open_store(Store::open(&data_dir)?, Some(transport))
+        Self::open_store(Store::open(self::data_dir(&data_dir)?)?, Some(transport))
     }
 
     /// How a phone opens the app: the device token is kept in the platform's secret store
@@ -124,7 +135,8 @@ impl TellusApp {
         secrets: Arc<dyn PlatformSecretStore>,
         transport: Option<Arc<dyn PlatformTransport>>,
     ) -> Result<Arc<Self>> {
-        let store = Store::open_with_secrets(&data_dir, Arc::new(ShellSecrets(secrets)))?;
+        let store =
+            Store::open_with_secrets(self::data_dir(&data_dir)?, Arc::new(ShellSecrets(secrets)))?;
         Self::open_store(store, transport)
     }
 
@@ -203,6 +215,20 @@ impl TellusApp {
         let edit = StoryEdit {
             title,
             summary,
+            ..Default::default()
+        };
+        Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
+    }
+
+    /// Sets one self-described demographic field (`value` None removes it).
+    pub fn set_demographic(
+        &self,
+        id: String,
+        name: String,
+        value: Option<String>,
+    ) -> Result<StoryView> {
+        let edit = StoryEdit {
+            demographics: [(name, value)].into_iter().collect(),
             ..Default::default()
         };
         Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
@@ -297,6 +323,16 @@ impl TellusApp {
         Ok((&self.store.add_note(story_id(&story)?, &note)?).into())
     }
 
+    /// Replaces a note's or marker's text.
+    pub fn edit_note(&self, note: String, text: String) -> Result<NoteView> {
+        Ok((&self.store.edit_note(note.parse()?, &text)?).into())
+    }
+
+    /// Deletes a note or marker.
+    pub fn delete_note(&self, note: String) -> Result<()> {
+        Ok(self.store.delete_note(note.parse()?)?)
+    }
+
     /// Calls `observer` whenever a story changes, until the returned handle is cancelled
     /// or freed.
     pub fn observe_stories(
@@ -382,7 +418,7 @@ impl TellusApp {
     /// Where the story stands: only on this phone, uploading n %, delivered, needs
     /// attention (with the reason), or withdrawn.
     pub fn delivery_state(&self, story: String) -> Result<DeliveryStateView> {
-        Ok(self.store.delivery_state(story_id(&story)?)?.into())
+        Ok(self.sync.delivery_state(story_id(&story)?)?.into())
     }
 
     /// The receipts of every recording the server has confirmed.
@@ -399,11 +435,9 @@ impl TellusApp {
     /// Calls `observer` with the progress of every sync, until the handle is cancelled or
     /// freed.
     pub fn observe_sync(&self, observer: Arc<dyn SyncObserver>) -> Arc<SubscriptionHandle> {
-        let subscription =
-            self.sync
-                .subscribe_progress(move |p: tellus_core::sync::SyncProgress| {
-                    observer.sync_progress(p.into())
-                });
+        let subscription = self.sync.subscribe_progress(crate::observers::guarded(
+            move |p: tellus_core::sync::SyncProgress| observer.sync_progress(p.into()),
+        ));
         Arc::new(SubscriptionHandle::new(subscription))
     }
 
@@ -415,6 +449,34 @@ impl TellusApp {
             .iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// The limits in force (the server's, sent with the project configuration): what a
+    /// story may hold. Input beyond them is refused with `InvalidInput` as it is typed.
+    pub fn limits(&self) -> Result<LimitsView> {
+        Ok(self.store.limits()?.into())
+    }
+
+    /// How full a story is, by the measure its input is checked with (for "room left").
+    pub fn story_size(&self, story: String) -> Result<StorySizeView> {
+        Ok(self.store.story_size(story_id(&story)?)?.into())
+    }
+
+    /// Audio files this data folder holds that no recording indexes, e.g. those of a
+    /// database that was damaged and moved aside: offer them to the reporter.
+    pub fn orphan_recordings(&self) -> Result<Vec<OrphanRecordingView>> {
+        Ok(self
+            .store
+            .orphan_recordings()?
+            .iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Recovers an orphan recording into `story` (verified, indexed as recovered).
+    pub fn adopt_recording(&self, recording_id: String, story: String) -> Result<RecordingView> {
+        let id = recording_id.parse()?;
+        Ok((&self.store.adopt_recording(id, story_id(&story)?)?).into())
     }
 
     /// The recordings a crash interrupted that were repaired when this handle was opened.

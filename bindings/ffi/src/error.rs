@@ -50,6 +50,21 @@ pub enum TellusError {
     SecretStoreUnavailable { reason: String },
 }
 
+/// What a shell's observer may throw (any exception counts as this). The call is
+/// counted on the subscription's handle and logged, without the exception's text, and
+/// the observer keeps receiving later values.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ObserverError {
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ObserverError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ObserverError::Failed { reason: e.reason }
+    }
+}
+
 /// What a shell's `PlatformSecretStore` throws.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum SecretStoreError {

@@ -102,7 +102,7 @@ pub struct FinishedRecordingView {
 /// newer levels; it never slows the recording.
 #[uniffi::export(with_foreign)]
 pub trait LevelObserver: Send + Sync {
-    fn level_changed(&self, level: LevelView);
+    fn level_changed(&self, level: LevelView) -> Result<(), crate::error::ObserverError>;
 }
 
 /// One recording of a story. Every method can be called from any thread.
@@ -125,6 +125,9 @@ pub fn list_audio_inputs() -> Result<Vec<AudioInputView>> {
         .collect())
 }
 
+/// Room kept in `limits.recording_bytes` for a WAV file's header.
+const WAV_HEADER_ROOM: u64 = 128;
+
 pub(crate) fn start(
     store: &Arc<Store>,
     story: tellus_core::model::StoryId,
@@ -135,11 +138,20 @@ pub(crate) fn start(
         request.sample_rate,
         request.stereo,
     )?;
+    let defaults = audio::RecorderOptions::default();
+    // A recording stops cleanly before its file outgrows what the server accepts (its
+    // header, at most 128 bytes, counted with the audio).
+    let max_file_bytes = store
+        .limits()?
+        .recording_bytes
+        .saturating_sub(WAV_HEADER_ROOM)
+        .min(defaults.max_file_bytes);
     let options = audio::RecorderOptions {
         max_duration: request
             .max_duration_ms
             .map(std::time::Duration::from_millis),
-        ..Default::default()
+        max_file_bytes,
+        ..defaults
     };
     let recorder = Recorder::start(store.clone(), story, Box::new(source), options)?;
     Ok(RecorderSession { recorder })
@@ -218,9 +230,11 @@ impl RecorderSession {
     /// Calls `observer` with the level of every ~50 ms, until the handle is cancelled or
     /// freed.
     pub fn observe_levels(&self, observer: Arc<dyn LevelObserver>) -> Arc<SubscriptionHandle> {
-        let subscription = self
-            .recorder
-            .subscribe_levels(move |level: Level| observer.level_changed(level.into()));
+        let subscription =
+            self.recorder
+                .subscribe_levels(crate::observers::guarded(move |level: Level| {
+                    observer.level_changed(level.into())
+                }));
         Arc::new(SubscriptionHandle::new(subscription))
     }
 }

@@ -56,6 +56,8 @@ pub struct StoryView {
     pub state: StoryState,
     pub revision: u32,
     pub tags: Vec<String>,
+    /// Optional, self-described demographics ("age_band" → "25-34").
+    pub demographics: std::collections::HashMap<String, String>,
     pub consent: ConsentView,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
@@ -151,6 +153,86 @@ pub struct NoteView {
     pub created_at_ms: i64,
 }
 
+/// What a story may hold, as the server enforces it (text in characters).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct LimitsView {
+    pub title_chars: u32,
+    pub summary_chars: u32,
+    pub label_chars: u32,
+    pub note_chars: u32,
+    pub notes_per_story: u32,
+    pub fields_per_story: u32,
+    pub field_chars: u32,
+    pub recordings_per_story: u32,
+    pub document_bytes: u64,
+    pub recording_bytes: u64,
+}
+
+/// How full a story is; `document_bytes` is measured as input is checked, and may reach
+/// `LimitsView.document_bytes`.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct StorySizeView {
+    pub document_bytes: u64,
+    pub notes: u32,
+    pub fields: u32,
+    pub recordings: u32,
+}
+
+/// An audio file no recording of this data folder indexes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OrphanRecordingView {
+    pub recording_id: String,
+    /// Interrupted by a crash; repaired when adopted.
+    pub unfinished: bool,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub frames: u64,
+    pub duration_ms: u64,
+    pub bytes: u64,
+}
+
+impl From<tellus_core::protocol::Limits> for LimitsView {
+    fn from(l: tellus_core::protocol::Limits) -> Self {
+        LimitsView {
+            title_chars: l.title_chars,
+            summary_chars: l.summary_chars,
+            label_chars: l.label_chars,
+            note_chars: l.note_chars,
+            notes_per_story: l.notes_per_story,
+            fields_per_story: l.fields_per_story,
+            field_chars: l.field_chars,
+            recordings_per_story: l.recordings_per_story,
+            document_bytes: l.document_bytes,
+            recording_bytes: l.recording_bytes,
+        }
+    }
+}
+
+impl From<tellus_core::store::StorySize> for StorySizeView {
+    fn from(s: tellus_core::store::StorySize) -> Self {
+        StorySizeView {
+            document_bytes: s.document_bytes,
+            notes: s.notes,
+            fields: s.fields,
+            recordings: s.recordings,
+        }
+    }
+}
+
+impl From<&tellus_core::store::OrphanRecording> for OrphanRecordingView {
+    fn from(o: &tellus_core::store::OrphanRecording) -> Self {
+        OrphanRecordingView {
+            recording_id: o.recording_id.to_string(),
+            unfinished: o.unfinished,
+            sample_rate: o.sample_rate,
+            channels: o.channels,
+            frames: o.frames,
+            duration_ms: o.duration_ms,
+            bytes: o.bytes,
+        }
+    }
+}
+
 impl From<&ProjectConfig> for ProjectView {
     fn from(p: &ProjectConfig) -> Self {
         ProjectView {
@@ -222,6 +304,11 @@ impl From<&Story> for StoryView {
             state: state(s.status),
             revision: s.revision,
             tags: s.tags.clone(),
+            demographics: s
+                .demographics
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             consent: (&s.consent).into(),
             created_at_ms: s.created_at.as_millis(),
             updated_at_ms: s.updated_at.as_millis(),

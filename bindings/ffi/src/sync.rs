@@ -72,13 +72,29 @@ pub struct AccountView {
     pub needs_enrolment: bool,
 }
 
-/// Where a story stands, for the story list (DESIGN.md §1.5).
+/// Where a story stands, for the story list (DESIGN.md §1.5), and when nothing moves,
+/// why. The variants are stable codes to switch on (the CLI's JSON names them the same,
+/// in snake case); `percent` is the share of the story's audio on the server.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum DeliveryStateView {
     /// Nothing of it has reached the server yet.
     OnlyOnThisPhone,
     /// On its way: this share of its audio is confirmed by the server.
     Uploading { percent: u8 },
+    /// The phone has no connection (`set_network(None)`); it goes when one comes.
+    WaitingForConnection { percent: u8 },
+    /// Its audio waits for Wi-Fi, as the reporter's settings ask.
+    WaitingForUnmetered { percent: u8 },
+    /// Something failed and is tried again from `retry_at_ms` (ms since the Unix epoch);
+    /// `reason` is the last failure.
+    WaitingToRetry {
+        percent: u8,
+        retry_at_ms: i64,
+        reason: String,
+    },
+    /// A sync was cancelled while its audio was on its way, with `percent` on the
+    /// server; the next sync continues from there.
+    Cancelled { percent: u8 },
     /// The server confirmed the story, its consent and the SHA-256 of every recording.
     Delivered { local_audio_removed: bool },
     /// Something could not be delivered; `reason` says what and why.
@@ -129,7 +145,7 @@ pub struct SyncReportView {
 /// fewer, newer snapshots and never slows the sync.
 #[uniffi::export(with_foreign)]
 pub trait SyncObserver: Send + Sync {
-    fn sync_progress(&self, progress: SyncProgressView);
+    fn sync_progress(&self, progress: SyncProgressView) -> Result<(), crate::error::ObserverError>;
 }
 
 impl From<NetworkKind> for Network {
@@ -165,6 +181,22 @@ impl From<DeliveryState> for DeliveryStateView {
         match state {
             DeliveryState::OnlyOnPhone => DeliveryStateView::OnlyOnThisPhone,
             DeliveryState::Uploading { percent } => DeliveryStateView::Uploading { percent },
+            DeliveryState::WaitingForConnection { percent } => {
+                DeliveryStateView::WaitingForConnection { percent }
+            }
+            DeliveryState::WaitingForUnmetered { percent } => {
+                DeliveryStateView::WaitingForUnmetered { percent }
+            }
+            DeliveryState::WaitingToRetry {
+                percent,
+                retry_at_ms,
+                reason,
+            } => DeliveryStateView::WaitingToRetry {
+                percent,
+                retry_at_ms,
+                reason,
+            },
+            DeliveryState::Cancelled { percent } => DeliveryStateView::Cancelled { percent },
             DeliveryState::Delivered {
                 local_audio_removed,
             } => DeliveryStateView::Delivered {

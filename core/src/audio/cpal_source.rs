@@ -24,31 +24,39 @@ pub struct InputDevice {
 /// listed with no configuration, not hidden.
 pub fn list_input_devices() -> Result<Vec<InputDevice>> {
     let host = cpal::default_host();
-    let default_name = host.default_input_device().map(|d| device_name(&d));
+    let default = host.default_input_device();
+    let default_name = default.as_ref().map(device_name);
     let devices = host
         .input_devices()
         .map_err(|e| Error::Audio(format!("cannot list audio input devices: {e}")))?;
-    Ok(devices
-        .map(|device| {
-            let name = device_name(&device);
-            InputDevice {
-                is_default: default_name.as_deref() == Some(name.as_str()),
-                description: device
-                    .description()
-                    .map(|d| d.name().to_string())
-                    .unwrap_or_default(),
-                default_config: device.default_input_config().ok().map(|c| {
-                    format!(
-                        "{} Hz, {} ch, {}",
-                        c.sample_rate(),
-                        c.channels(),
-                        c.sample_format()
-                    )
-                }),
-                name,
-            }
-        })
-        .collect())
+    let describe = |device: Device| {
+        let name = device_name(&device);
+        InputDevice {
+            is_default: default_name.as_deref() == Some(name.as_str()),
+            description: device
+                .description()
+                .map(|d| d.name().to_string())
+                .unwrap_or_default(),
+            default_config: device.default_input_config().ok().map(|c| {
+                format!(
+                    "{} Hz, {} ch, {}",
+                    c.sample_rate(),
+                    c.channels(),
+                    c.sample_format()
+                )
+            }),
+            name,
+        }
+    };
+    let mut listed: Vec<InputDevice> = devices.map(describe).collect();
+    // The host's default (ALSA's "default") is often not among the devices it
+    // enumerates: listed first then, so exactly one input is marked the default.
+    if !listed.iter().any(|d| d.is_default)
+        && let Some(device) = default
+    {
+        listed.insert(0, describe(device));
+    }
+    Ok(listed)
 }
 
 /// The host-specific part of a device's id ("alsa:hw:0,0" → "hw:0,0").

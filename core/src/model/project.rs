@@ -33,6 +33,10 @@ pub struct ProjectConfig {
     pub tags: Vec<String>,
     #[serde(default)]
     pub upload_policy: UploadPolicy,
+    /// What a story may hold, as the project's server enforces it (it sends its limits
+    /// with the configuration); the protocol's defaults until a server says otherwise.
+    #[serde(default)]
+    pub limits: tellus_protocol::Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,15 +67,12 @@ pub struct Question {
 pub struct UploadPolicy {
     /// Hold audio until the phone is on an unmetered network (Wi-Fi).
     pub audio_on_unmetered_only: bool,
-    /// Largest recording the server accepts, in bytes.
-    pub max_recording_bytes: u64,
 }
 
 impl Default for UploadPolicy {
     fn default() -> Self {
         UploadPolicy {
             audio_on_unmetered_only: true,
-            max_recording_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -95,6 +96,9 @@ impl ProjectConfig {
         if self.id.trim().is_empty() || self.name.trim().is_empty() {
             return fail("a project needs an id and a name".into());
         }
+        self.limits
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         if self.consent_forms.is_empty() {
             return fail("a project needs at least one consent form".into());
         }

@@ -123,6 +123,7 @@ impl Store {
     pub fn begin_capture(&self, new: &NewCapture) -> Result<()> {
         self.write(|tx| {
             stories::ensure_exists(tx, new.story_id)?;
+            super::limits::check_room_for_recording(tx, new.story_id, &super::limits::load(tx)?)?;
             tx.execute(
                 "INSERT INTO captures (recording_id, story_id, device, sample_rate, channels,
                     started_at)

@@ -47,6 +47,11 @@ fn participant_of(tx: &Transaction<'_>, story: StoryId) -> Result<ParticipantId>
     .ok_or_else(|| stories::not_found(story))
 }
 
+/// The storyteller's identity as kept for `story`.
+pub(super) fn identity_of(tx: &Transaction<'_>, story: StoryId) -> Result<Identity> {
+    load_identity(tx, participant_of(tx, story)?)
+}
+
 fn load_identity(tx: &Transaction<'_>, participant: ParticipantId) -> Result<Identity> {
     Ok(tx
         .query_row(
@@ -156,6 +161,11 @@ impl Store {
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;
+            // A name or contact kept now goes out with the story: it must still fit. A
+            // withdrawal is never refused.
+            if draft.kind != ConsentKind::Withdrawn {
+                super::limits::check_story(tx, story, &super::limits::load(tx)?)?;
+            }
             Ok(event)
         })?;
         self.story_changed(story);

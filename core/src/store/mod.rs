@@ -4,8 +4,10 @@
 
 mod captures;
 mod consent;
+mod limits;
 mod notes;
 mod open;
+mod orphans;
 mod project;
 mod recordings;
 mod rows;
@@ -23,7 +25,9 @@ use crate::observe::{Hub, Observer, Subscription};
 use crate::sync::secrets::SecretStore;
 
 pub use captures::NewCapture;
+pub use limits::StorySize;
 pub use open::OpenReport;
+pub use orphans::OrphanRecording;
 
 /// File name of the database inside a data folder.
 pub const DATABASE_FILE: &str = "tellus.db";
@@ -79,6 +83,12 @@ impl Store {
     }
 
     fn open_inner(dir: &Path, platform_secrets: Option<Arc<dyn SecretStore>>) -> Result<Store> {
+        // An empty path would put the database in whatever the working folder is.
+        if dir.as_os_str().to_string_lossy().trim().is_empty() {
+            return Err(crate::error::Error::InvalidInput(
+                "the data folder is not set: give the app's own folder (an absolute path)".into(),
+            ));
+        }
         let dir = dir.to_path_buf();
         let (writer, report) = open::open_writer(&dir)?;
         let mut store = Store {
@@ -196,13 +206,13 @@ impl Store {
     #[doc(hidden)]
     pub fn testing_write_stories_then(&self, stories: usize, during: impl FnOnce()) -> Result<()> {
         self.write(|tx| {
-            project::load(tx)?;
+            let limits = limits::load(tx)?;
             for n in 0..stories {
                 let story = crate::model::NewStory {
                     title: format!("Bulk story {n}"),
                     ..Default::default()
                 };
-                stories::insert(tx, &story)?;
+                stories::insert(tx, &story, &limits)?;
             }
             during();
             Ok(())

@@ -1,12 +1,19 @@
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::rows::{optional_text, parse_enum};
-use super::{Store, project, stories};
+use tellus_protocol::TextField;
+
+use super::rows::parse_enum;
+use super::{Store, limits, project, stories};
 use crate::error::{Error, Result};
 use crate::model::{NewNote, Note, NoteId, NoteKind, StoryId, Timestamp};
 use crate::position::AudioPosition;
 
-const MAX_NOTE: usize = 10_000;
+fn note_not_found(id: NoteId) -> Error {
+    Error::NotFound {
+        what: NoteId::WHAT,
+        id: id.to_string(),
+    }
+}
 
 pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Note>> {
     // Timeline order: notes at a position first, by position; then the rest as written.
@@ -35,7 +42,6 @@ impl Store {
     /// Adds a note or marker to a story. A marker needs a position; a question it refers
     /// to must be in the project's guide, and gives a marker its text when none is typed.
     pub fn add_note(&self, story: StoryId, new: &NewNote) -> Result<Note> {
-        let mut text = optional_text("a note", &new.text, MAX_NOTE)?;
         let at = new
             .at
             .map(|p| i64::try_from(p.as_millis()))
@@ -46,6 +52,7 @@ impl Store {
         }
         let note = self.write(|tx| {
             let project = project::load(tx)?;
+            let mut text = limits::text(&project.limits, TextField::Note, &new.text, false)?;
             stories::ensure_exists(tx, story)?;
             if let Some(qid) = &new.question_id {
                 let question = project.question(qid).ok_or_else(|| {
@@ -84,10 +91,54 @@ impl Store {
                     note.created_at
                 ],
             )?;
+            limits::check_story(tx, story, &project.limits)?;
             Ok(note)
         })?;
         self.story_changed(story);
         Ok(note)
+    }
+
+    /// Replaces a note's or marker's text (held to the limits like new input); what a
+    /// reporter does to shorten a story its server will not take.
+    pub fn edit_note(&self, id: NoteId, text: &str) -> Result<Note> {
+        let (story, note) = self.write(|tx| {
+            let project = project::load(tx)?;
+            let text = limits::text(&project.limits, TextField::Note, text, true)?;
+            let story: StoryId = tx
+                .query_row("SELECT story_id FROM notes WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| note_not_found(id))?;
+            tx.execute(
+                "UPDATE notes SET text = ?2 WHERE id = ?1",
+                params![id, text],
+            )?;
+            limits::check_story(tx, story, &project.limits)?;
+            let note = for_story(tx, story)?
+                .into_iter()
+                .find(|n| n.id == id)
+                .ok_or_else(|| note_not_found(id))?;
+            Ok((story, note))
+        })?;
+        self.story_changed(story);
+        Ok(note)
+    }
+
+    /// Deletes a note or marker.
+    pub fn delete_note(&self, id: NoteId) -> Result<()> {
+        let story = self.write(|tx| {
+            let story: StoryId = tx
+                .query_row("SELECT story_id FROM notes WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| note_not_found(id))?;
+            tx.execute("DELETE FROM notes WHERE id = ?1", [id])?;
+            Ok(story)
+        })?;
+        self.story_changed(story);
+        Ok(())
     }
 
     /// The story's notes and markers in timeline order.

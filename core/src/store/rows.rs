@@ -43,8 +43,14 @@ pub(super) fn required_text(what: &str, text: &str, max_chars: usize) -> Result<
     optional_text(what, trimmed, max_chars)
 }
 
+/// Trims `text` and checks it is one line without control characters and not too long.
 pub(super) fn optional_text(what: &str, text: &str, max_chars: usize) -> Result<String> {
     let trimmed = text.trim();
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{what} cannot contain control characters"
+        )));
+    }
     if trimmed.chars().count() > max_chars {
         return Err(Error::invalid(format!(
             "{what} is too long (at most {max_chars} characters)"

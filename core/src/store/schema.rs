@@ -176,7 +176,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO secrets (name, value) SELECT 'device_token', token FROM sync_account;
     ALTER TABLE sync_account DROP COLUMN token;
     "#,
-    // 6: the pin of the server's key when the invite carried one (a server with a
+    // 6: an upload a sync was cancelled in the middle of stays marked until it moves
+    // again, so its story can say "cancelled, n % on the server" (issue 24).
+    r#"
+    ALTER TABLE outbox ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1));
+    "#,
+    // 7: the pin of the server's key when the invite carried one (a server with a
     // self-signed certificate, tellus_net::Trust): that key and no other is trusted.
     r#"
     ALTER TABLE sync_account ADD COLUMN server_pin TEXT;
@@ -293,6 +298,7 @@ mod tests {
                     title: "Before the upgrade".into(),
                     ..Default::default()
                 },
+                &tellus_protocol::Limits::default(),
             )
             .unwrap()
             .id;

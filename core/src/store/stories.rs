@@ -2,25 +2,28 @@ use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::rows::{optional_text, parse_enum, parse_json, required_text, to_json};
-use super::{Store, consent, project};
+use tellus_protocol::{Limits, TextField};
+
+use super::rows::{parse_enum, parse_json, to_json};
+use super::{Store, consent, limits, project};
 use crate::error::{Error, Result};
 use crate::model::{
     ConsentState, ConsentStatus, NewStory, Participant, ParticipantId, Story, StoryEdit, StoryId,
     StoryStatus, StorySummary, Timestamp, items,
 };
 
-const MAX_TITLE: usize = 200;
-const MAX_SUMMARY: usize = 10_000;
-const MAX_LABEL: usize = 100;
-const MAX_DEMOGRAPHIC: usize = 200;
 /// The most stories one page of the list may hold.
 pub const MAX_PAGE: u32 = 500;
 
-pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory) -> Result<Story> {
-    let title = required_text("a story's title", &new.title, MAX_TITLE)?;
-    let summary = optional_text("a story's summary", &new.summary, MAX_SUMMARY)?;
-    let label = optional_text("a storyteller's label", &new.participant_label, MAX_LABEL)?;
+pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory, limits: &Limits) -> Result<Story> {
+    let title = limits::text(limits, TextField::Title, &new.title, true)?;
+    let summary = limits::text(limits, TextField::Summary, &new.summary, false)?;
+    let label = limits::text(
+        limits,
+        TextField::StorytellerLabel,
+        &new.participant_label,
+        false,
+    )?;
     let label = if label.is_empty() {
         "Storyteller".to_string()
     } else {
@@ -165,8 +168,10 @@ impl Store {
     pub fn create_story(&self, new: &NewStory) -> Result<Story> {
         let story = self.write(|tx| {
             // A story only exists inside a project.
-            project::load(tx)?;
-            insert(tx, new)
+            let limits = limits::load(tx)?;
+            let story = insert(tx, new, &limits)?;
+            limits::check_story(tx, story.id, &limits)?;
+            Ok(story)
         })?;
         self.story_changed(story.id);
         Ok(story)
@@ -188,18 +193,19 @@ impl Store {
 
     pub fn edit_story(&self, id: StoryId, edit: &StoryEdit) -> Result<Story> {
         let story = self.write(|tx| {
+            let limits = limits::load(tx)?;
             let mut story = load(tx, id)?;
             if let Some(title) = &edit.title {
-                story.title = required_text("a story's title", title, MAX_TITLE)?;
+                story.title = limits::text(&limits, TextField::Title, title, true)?;
             }
             if let Some(summary) = &edit.summary {
-                story.summary = optional_text("a story's summary", summary, MAX_SUMMARY)?;
+                story.summary = limits::text(&limits, TextField::Summary, summary, false)?;
             }
             for (key, value) in &edit.demographics {
-                let key = required_text("a demographic's name", key, MAX_LABEL)?;
+                let key = limits::text(&limits, TextField::FieldName, key, true)?;
                 match value {
                     Some(value) => {
-                        let value = required_text("a demographic's value", value, MAX_DEMOGRAPHIC)?;
+                        let value = limits::text(&limits, TextField::FieldValue, value, true)?;
                         story.demographics.insert(key, value);
                     }
                     None => {
@@ -212,6 +218,7 @@ impl Store {
                 params![id, story.title, story.summary, to_json(&story.demographics)],
             )?;
             touch(tx, id)?;
+            limits::check_story(tx, id, &limits)?;
             load(tx, id)
         })?;
         self.story_changed(id);
@@ -273,6 +280,7 @@ impl Store {
             }
             if added > 0 {
                 touch(tx, id)?;
+                limits::check_story(tx, id, &project.limits)?;
             }
             load(tx, id)
         })?;

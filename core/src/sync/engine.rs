@@ -15,6 +15,7 @@ use super::SyncError;
 use super::api::{Api, error_code, parse, refusal};
 use super::documents::{consent_event, content_sha256, story_document};
 use super::enrol::refresh_project;
+use super::outbox::DeliveryState;
 use super::outbox::{ItemKind, ItemState, OutboxItem};
 use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
@@ -138,6 +139,12 @@ impl SyncEngine {
     /// Progress of every sync, delivered on the subscription's own thread.
     pub fn subscribe_progress(&self, observer: impl Observer<SyncProgress>) -> Subscription {
         self.inner.progress.subscribe(observer)
+    }
+
+    /// Where a story stands, with the network the shell last told (so held audio and a
+    /// phone offline say so).
+    pub fn delivery_state(&self, story: StoryId) -> crate::Result<DeliveryState> {
+        self.inner.store.delivery_state_on(story, self.network())
     }
 
     /// Whether a sync is running now.
@@ -347,6 +354,13 @@ impl SyncEngine {
                     }
                 }
                 401 => return self.enrol_again(),
+                413 => {
+                    let reason =
+                        format!("the server refused it as too large: {}", refusal(&response));
+                    store.park(&item.item_id, &reason)?;
+                    report.parked.push(reason);
+                    return Ok(());
+                }
                 _ => {
                     self.failed(report, &item.item_id, &refusal(&response))?;
                     return Ok(());
@@ -390,6 +404,17 @@ impl SyncEngine {
         let mut doc = story_document(&story, &notes, &recordings, &identity, 0);
         let sha = content_sha256(&doc);
         if doc_item.sent_sha256.as_deref() != Some(sha.as_str()) {
+            // Checked against the limits the server sent in this sync's refresh: a story
+            // that no longer fits (the server's limits shrank) is parked with the reason
+            // at once, not sent to be refused.
+            if let Err(over) = store
+                .limits()?
+                .check_document(&doc, tellus_protocol::json_len(&doc))
+            {
+                store.park(&doc_item.item_id, &over.0)?;
+                report.parked.push(over.0);
+                return Ok(());
+            }
             // The wire revision rises with every change the server sees, also for
             // changes (notes, recordings) that do not bump the story's own revision.
             doc.revision = story
@@ -406,6 +431,16 @@ impl SyncEngine {
                     report.documents_sent += 1;
                 }
                 401 => return self.enrol_again(),
+                // Retrying the same cannot help: parked at once, with the server's reason.
+                413 => {
+                    let reason = format!(
+                        "the server refused the story as too large: {}",
+                        refusal(&response)
+                    );
+                    store.park(&doc_item.item_id, &reason)?;
+                    report.parked.push(reason);
+                    return Ok(());
+                }
                 409 if error_code(&response).as_deref() == Some("stale_revision") => {
                     let reason = format!(
                         "the server holds a newer version of this story: {}",
@@ -457,6 +492,9 @@ impl SyncEngine {
                 p.bytes_sent = base_all + gained;
                 hub.publish(0, p.clone());
             };
+            if item.cancelled {
+                store.clear_cancelled(recording.id)?;
+            }
             let job = UploadJob {
                 recording,
                 file: store.recordings_dir().join(&recording.file_name),
@@ -491,7 +529,10 @@ impl SyncEngine {
                 )?,
                 UploadOutcome::Unreachable(failure) => return Err(failure.into()),
                 UploadOutcome::Unauthorized => return self.enrol_again(),
-                UploadOutcome::Cancelled => return Err(SyncError::Cancelled),
+                UploadOutcome::Cancelled => {
+                    self.note_cancelled(api, recording).await?;
+                    return Err(SyncError::Cancelled);
+                }
             }
         }
         Ok(())
@@ -503,6 +544,39 @@ impl SyncEngine {
         } else {
             report.failures.push(reason.to_string());
         }
+        Ok(())
+    }
+
+    /// Marks an upload cancelled on its way, with what the server kept of it: asked in
+    /// one short HEAD (the server keeps what arrived), left as last known when the
+    /// server does not answer in time.
+    async fn note_cancelled(&self, api: &Api, recording: &Recording) -> Result<(), SyncError> {
+        let store = &self.inner.store;
+        let path = store
+            .outbox_items(recording.story_id)?
+            .into_iter()
+            .find(|i| i.item_id == recording.id.to_string())
+            .and_then(|i| i.upload_path);
+        let on_server = match path {
+            Some(path) => {
+                let asking = Api {
+                    transport: api.transport.clone(),
+                    base: api.base.clone(),
+                    token: api.token.clone(),
+                    // The same trust as the sync it follows: a pinned server is asked
+                    // under its pin, or the HEAD would be refused as untrusted.
+                    server_pin: api.server_pin,
+                    cancel: CancellationToken::new(),
+                };
+                let ask = tus::offset_on_server(&asking, &path, recording.bytes);
+                tokio::time::timeout(std::time::Duration::from_secs(3), ask)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        store.mark_cancelled(recording.id, on_server)?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tellus_protocol::Receipt;
 
 use super::backoff;
-use super::policy::SyncSettings;
+use super::policy::{Network, SyncSettings};
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::model::{RecordingId, StoryId, Timestamp};
@@ -123,16 +123,34 @@ pub struct OutboxItem {
     pub confirmed_bytes: u64,
     pub receipt: Option<Receipt>,
     pub local_removed: bool,
+    /// A sync was cancelled while this upload was on its way; cleared when it moves again.
+    pub cancelled: bool,
 }
 
-/// Where a story stands, for the reporter (DESIGN.md §1.5).
+/// Where a story stands, for the reporter (DESIGN.md §1.5), and when nothing moves, why.
+/// Serialised with a stable `state` code (`code()`) that shells and scripts switch on.
+/// `percent` is the share of the story's audio the server holds (0 with no audio).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DeliveryState {
-    /// Nothing of it has reached the server (a draft, or waiting for a connection).
+    /// Nothing of it has reached the server (a draft, or not synced yet).
     OnlyOnPhone,
     /// On its way: `percent` of its audio bytes confirmed by the server.
     Uploading { percent: u8 },
+    /// The phone has no connection; it goes when one comes.
+    WaitingForConnection { percent: u8 },
+    /// Its audio waits for an unmetered network (Wi-Fi), as the settings ask.
+    WaitingForUnmetered { percent: u8 },
+    /// Something failed and is tried again at `retry_at_ms` (ms since the Unix epoch);
+    /// `reason` is the last failure.
+    WaitingToRetry {
+        percent: u8,
+        retry_at_ms: i64,
+        reason: String,
+    },
+    /// A sync was cancelled while its audio was on its way; `percent` is on the server
+    /// and the next sync continues from there.
+    Cancelled { percent: u8 },
     /// The server confirmed the document, the consent and the SHA-256 of every recording.
     Delivered { local_audio_removed: bool },
     /// Something is parked; `reason` says what and why.
@@ -172,12 +190,13 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
             None => None,
         },
         local_removed: r.get(12)?,
+        cancelled: r.get(13)?,
     })
 }
 
 const ITEM_COLUMNS: &str = "o.item_id, o.kind, o.story_id, o.state, o.attempts, o.next_attempt_at,
     o.last_error, o.sent_revision, o.sent_sha256, o.upload_path, o.confirmed_bytes,
-    o.receipt_json, o.local_removed";
+    o.receipt_json, o.local_removed, o.cancelled";
 
 /// The story's items in delivery order: consent events in the order they were recorded,
 /// then the document, then the recordings oldest first.
@@ -454,6 +473,31 @@ impl Store {
         self.write(|tx| update_item(tx, &id, "upload_path = ?2", &[&path]))
     }
 
+    /// Marks an upload a sync was cancelled in the middle of, with what the server holds
+    /// of it when that is known.
+    pub(crate) fn mark_cancelled(
+        &self,
+        recording: RecordingId,
+        on_server: Option<u64>,
+    ) -> Result<()> {
+        let id = recording.to_string();
+        self.write(|tx| match on_server {
+            Some(bytes) => update_item(
+                tx,
+                &id,
+                "cancelled = 1, confirmed_bytes = ?2",
+                &[&(bytes.min(i64::MAX as u64) as i64)],
+            ),
+            None => update_item(tx, &id, "cancelled = 1", &[]),
+        })
+    }
+
+    /// The upload is on its way again.
+    pub(crate) fn clear_cancelled(&self, recording: RecordingId) -> Result<()> {
+        let id = recording.to_string();
+        self.write(|tx| update_item(tx, &id, "cancelled = 0", &[]))
+    }
+
     pub(crate) fn set_confirmed_bytes(&self, recording: RecordingId, bytes: u64) -> Result<()> {
         let id = recording.to_string();
         let bytes = bytes as i64;
@@ -516,19 +560,54 @@ impl Store {
         Ok(out)
     }
 
-    /// Where the story stands, for the reporter.
+    /// Where the story stands, for the reporter, on an unmetered network (the CLI's).
     pub fn delivery_state(&self, story: StoryId) -> Result<DeliveryState> {
+        self.delivery_state_on(story, Network::Unmetered)
+    }
+
+    /// Where the story stands with the phone on `network` (`SyncEngine::delivery_state`
+    /// passes the one the shell told it).
+    pub fn delivery_state_on(&self, story: StoryId, network: Network) -> Result<DeliveryState> {
         let consent = self.consent(story)?;
         let recordings = self.recordings(story)?;
         let items = self.outbox_items(story)?;
-        Ok(delivery_state_of(&consent, &recordings, &items))
+        let settings = self.sync_settings()?;
+        Ok(delivery_state_of(
+            &consent,
+            &recordings,
+            &items,
+            network,
+            &settings,
+            now_ms(),
+        ))
     }
 }
 
+impl DeliveryState {
+    /// The stable code of the state (the `state` key of its JSON).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeliveryState::OnlyOnPhone => "only_on_phone",
+            DeliveryState::Uploading { .. } => "uploading",
+            DeliveryState::WaitingForConnection { .. } => "waiting_for_connection",
+            DeliveryState::WaitingForUnmetered { .. } => "waiting_for_unmetered",
+            DeliveryState::WaitingToRetry { .. } => "waiting_to_retry",
+            DeliveryState::Cancelled { .. } => "cancelled",
+            DeliveryState::Delivered { .. } => "delivered",
+            DeliveryState::NeedsAttention { .. } => "needs_attention",
+            DeliveryState::Withdrawn { .. } => "withdrawn",
+        }
+    }
+}
+
+/// Where a story stands with the phone on `network` and these settings.
 pub(crate) fn delivery_state_of(
     consent: &crate::model::ConsentState,
     recordings: &[crate::model::Recording],
     items: &[OutboxItem],
+    network: Network,
+    settings: &SyncSettings,
+    now_ms: i64,
 ) -> DeliveryState {
     use crate::model::ConsentStatus;
     let consent_items = || items.iter().filter(|i| i.kind == ItemKind::Consent);
@@ -561,14 +640,36 @@ pub(crate) fn delivery_state_of(
     }
     let total: u64 = recordings.iter().map(|r| r.bytes).sum();
     let confirmed: u64 = audio.iter().map(|i| i.confirmed_bytes).sum();
+    // Not delivered yet, so never 100; a story without audio has no share to show.
+    let percent = (confirmed.min(total) * 100)
+        .checked_div(total)
+        .map_or(0, |p| p.min(99)) as u8;
+    let pending = || items.iter().filter(|i| i.state == ItemState::Pending);
+    if pending().any(|i| i.cancelled) {
+        return DeliveryState::Cancelled { percent };
+    }
+    if network == Network::None {
+        return DeliveryState::WaitingForConnection { percent };
+    }
+    if let Some(next) = pending()
+        .filter(|i| i.attempts > 0 && i.next_attempt_at > now_ms)
+        .min_by_key(|i| i.next_attempt_at)
+    {
+        return DeliveryState::WaitingToRetry {
+            percent,
+            retry_at_ms: next.next_attempt_at,
+            reason: next.last_error.clone().unwrap_or_default(),
+        };
+    }
+    let only_audio_left = pending().all(|i| i.kind == ItemKind::Audio);
+    if only_audio_left && !settings.audio_allowed(network) {
+        return DeliveryState::WaitingForUnmetered { percent };
+    }
     let anything_sent = items
         .iter()
         .any(|i| i.state == ItemState::Delivered || i.confirmed_bytes > 0);
     if !anything_sent {
         return DeliveryState::OnlyOnPhone;
     }
-    let percent = (confirmed.min(total) * 100)
-        .checked_div(total)
-        .map_or(99, |p| p.min(99)) as u8;
     DeliveryState::Uploading { percent }
 }

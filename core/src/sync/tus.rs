@@ -435,6 +435,15 @@ fn server_path(location: &str) -> String {
     }
 }
 
+/// What the server holds of the upload at `path` (of a `length`-byte recording), when
+/// it says so now.
+pub(crate) async fn offset_on_server(api: &Api, path: &str, length: u64) -> Option<u64> {
+    match head(api, path, length).await {
+        Ok(Located::At(_, offset)) => Some(offset),
+        _ => None,
+    }
+}
+
 async fn head(api: &Api, path: &str, length: u64) -> Result<Located, SendError> {
     loop {
         let request = api

@@ -57,6 +57,7 @@ struct StoryListScreen: View {
         case .delivered: return .green
         case .needsAttention: return .red
         case .uploading: return .blue
+        case .waitingForConnection, .waitingForUnmetered, .waitingToRetry, .cancelled: return .orange
         case .onlyOnThisPhone, .withdrawn: return .secondary
         }
     }

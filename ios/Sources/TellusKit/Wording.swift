@@ -8,6 +8,10 @@ extension DeliveryStateView {
         switch self {
         case .onlyOnThisPhone: return "Only on this phone"
         case .uploading(let percent): return "Uploading \(percent) %"
+        case .waitingForConnection(let percent): return "Waiting for a connection · \(percent) % sent"
+        case .waitingForUnmetered(let percent): return "Audio waits for Wi-Fi · \(percent) % sent"
+        case .waitingToRetry(let percent, _, let reason): return "Trying again soon · \(percent) % sent: \(reason)"
+        case .cancelled(let percent): return "Cancelled · \(percent) % on the server"
         case .delivered(let localAudioRemoved):
             return localAudioRemoved ? "Delivered · audio removed from this phone" : "Delivered"
         case .needsAttention(let reason): return "Needs attention: \(reason)"

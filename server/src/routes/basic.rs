@@ -13,6 +13,7 @@ use crate::auth::{Principal, sha256_hex};
 use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
+use crate::routes::{over_limit, project_with_limits};
 use crate::throttle::{Attempt, ClientAddr};
 
 pub async fn enrol(
@@ -20,14 +21,23 @@ pub async fn enrol(
     client: ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
+    // The label is checked first: it tests no secret, so it need not spend an attempt.
+    app.config
+        .limits
+        .check_text(
+            tellus_protocol::TextField::DeviceLabel,
+            req.device_label.trim(),
+        )
+        .map_err(over_limit)?;
     app.throttle.attempt(
         Attempt::Enrol,
         client.0,
         &crate::auth::normalize_code(&req.invite_code),
     )?;
     let db = app.db.clone();
-    let response =
+    let mut response =
         blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;
+    response.project = project_with_limits(&response.project.to_string(), &app.config.limits)?;
     tracing::info!(principal = %response.reporter_id, role = response.role.as_str(), "device enrolled");
     Ok((StatusCode::CREATED, Json(response)))
 }
@@ -60,6 +70,8 @@ pub async fn project(
         })
         .await?
         .ok_or_else(|| Error::not_found("project"))?;
+    // The ETag covers the limits too: a phone learns of changed limits at its next sync.
+    let config = project_with_limits(&config, &app.config.limits)?.to_string();
     let etag = format!("\"{}\"", sha256_hex(&config));
     if headers
         .get(header::IF_NONE_MATCH)

@@ -11,7 +11,7 @@ use tellus_protocol::{
     StoryAccepted, StoryDocument, items,
 };
 
-use super::parse_id;
+use super::{over_limit, parse_id};
 use crate::App;
 use crate::auth::Principal;
 use crate::clock::now_ms;
@@ -129,6 +129,11 @@ pub async fn put_story(
     let project_id = who.reporter("write stories")?.to_string();
     let id = parse_id(&id, "story")?;
     validate(&doc, &id)?;
+    // The body's bytes are already within `document_bytes` (the route's body limit).
+    app.config
+        .limits
+        .check_document(&doc, tellus_protocol::json_len(&doc))
+        .map_err(over_limit)?;
     doc.id = id.clone();
     let identity = doc.identity.take().unwrap_or_default();
     // Leads are shown the server's own view of consent, never the phone's.

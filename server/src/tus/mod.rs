@@ -152,7 +152,10 @@ async fn options(State(app): State<App>) -> Response {
         [
             (h::TUS_VERSION, h::TUS_VERSION_1.to_string()),
             (h::TUS_EXTENSION, EXTENSIONS.to_string()),
-            (h::TUS_MAX_SIZE, app.config.max_upload_bytes.to_string()),
+            (
+                h::TUS_MAX_SIZE,
+                app.config.limits.recording_bytes.to_string(),
+            ),
             (h::TUS_CHECKSUM_ALGORITHM, "sha1,sha256".to_string()),
         ],
     )
@@ -192,7 +195,7 @@ fn too_large(app: &App, length: u64) -> Error {
         format!(
             "this recording is {}, and this server accepts recordings of up to {}; nothing was stored",
             readable_size(length),
-            readable_size(app.config.max_upload_bytes)
+            readable_size(app.config.limits.recording_bytes)
         ),
     )
 }
@@ -310,7 +313,7 @@ async fn create(
             ));
         }
     };
-    if let Some(length) = length.filter(|l| *l > app.config.max_upload_bytes) {
+    if let Some(length) = length.filter(|l| *l > app.config.limits.recording_bytes) {
         return Err(too_large(&app, length));
     }
     let declared = declared(&headers)?;
@@ -558,7 +561,7 @@ async fn write_chunk(
             }
             Some(_) => {}
             None => {
-                if length > app.config.max_upload_bytes {
+                if length > app.config.limits.recording_bytes {
                     return Err(too_large(app, length));
                 }
                 if length < upload.offset {
@@ -574,7 +577,7 @@ async fn write_chunk(
     let checksum = header(headers, h::UPLOAD_CHECKSUM)?
         .map(|v| headers::parse_checksum(v).map_err(bad))
         .transpose()?;
-    let limit = upload.length.unwrap_or(app.config.max_upload_bytes);
+    let limit = upload.length.unwrap_or(app.config.limits.recording_bytes);
     if let Some(cl) = content_length(headers)? {
         if upload.offset.saturating_add(cl) > limit {
             return Err(match upload.length {

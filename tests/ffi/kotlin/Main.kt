@@ -9,6 +9,7 @@ fun main() {
     syncJourneyTests()
     secretStoreTests()
     tlsTests()
+    boundaryTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

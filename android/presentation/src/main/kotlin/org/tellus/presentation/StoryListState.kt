@@ -20,6 +20,14 @@ sealed interface DeliveryUi {
 
     data object OnlyOnThisPhone : DeliveryUi { override val label = "Only on this phone" }
     data class Uploading(val percent: Int) : DeliveryUi { override val label = "Uploading $percent %" }
+    data class WaitingForConnection(val percent: Int) : DeliveryUi {
+        override val label = "Waiting for a connection ($percent % sent)"
+    }
+    data class WaitingForWifi(val percent: Int) : DeliveryUi { override val label = "Audio waits for Wi-Fi ($percent % sent)" }
+    data class WaitingToRetry(val percent: Int, val retryAtMs: Long, val reason: String) : DeliveryUi {
+        override val label = "Trying again soon ($percent % sent): $reason"
+    }
+    data class Cancelled(val percent: Int) : DeliveryUi { override val label = "Cancelled, $percent % on the server" }
     data class Delivered(val localAudioRemoved: Boolean) : DeliveryUi {
         override val label = if (localAudioRemoved) "Delivered (audio removed from this phone)" else "Delivered"
     }
@@ -32,6 +40,10 @@ sealed interface DeliveryUi {
         fun of(state: DeliveryStateView): DeliveryUi = when (state) {
             is DeliveryStateView.OnlyOnThisPhone -> OnlyOnThisPhone
             is DeliveryStateView.Uploading -> Uploading(state.percent.toInt())
+            is DeliveryStateView.WaitingForConnection -> WaitingForConnection(state.percent.toInt())
+            is DeliveryStateView.WaitingForUnmetered -> WaitingForWifi(state.percent.toInt())
+            is DeliveryStateView.WaitingToRetry -> WaitingToRetry(state.percent.toInt(), state.retryAtMs, state.reason)
+            is DeliveryStateView.Cancelled -> Cancelled(state.percent.toInt())
             is DeliveryStateView.Delivered -> Delivered(state.localAudioRemoved)
             is DeliveryStateView.NeedsAttention -> NeedsAttention(state.reason)
             is DeliveryStateView.Withdrawn -> Withdrawn(state.propagated)

@@ -54,7 +54,7 @@ fun storyListTests() {
             expect(metered is DeliveryOutcome.WaitForUnmetered) { "$metered" }
             expect(delivery.followUpNeed(metered) == NetworkNeed.UNMETERED) { "${delivery.followUpNeed(metered)}" }
             val waiting = list.refresh().single { it.id == delivered }.delivery
-            expect(waiting is DeliveryUi.Uploading && waiting.label.startsWith("Uploading")) { "$waiting" }
+            expect(waiting == DeliveryUi.WaitingForWifi(0) && waiting.label.startsWith("Audio waits for Wi-Fi")) { "$waiting" }
 
             // On Wi-Fi, with one recording gone from the phone.
             File(brokenPath).delete()
