@@ -1,8 +1,10 @@
 //! HTTPS of the server's own (rustls): HSTS on every answer, the plain-HTTP listener that
 //! only redirects, a certificate renewed on disk taken up without a restart (and a
 //! half-written renewal never served), and a certificate that does not load refused at
-//! start with its file named. The client is tellus-net's, the one every Tellus client
-//! uses, with certificates made in the test.
+//! start with its file named, and an early answer to a body the server stops reading
+//! read by the client over HTTPS as over plain HTTP (the lingering close sits beneath
+//! TLS). The client is tellus-net's, the one every Tellus client uses, with
+//! certificates made in the test.
 
 #[path = "../../tests/support/pki.rs"]
 mod pki;
@@ -10,7 +12,7 @@ mod pki;
 use std::path::Path;
 use std::time::Duration;
 
-use tellus_net::http::{empty_body, http, read_body};
+use tellus_net::http::{bytes_body, empty_body, http, read_body};
 use tellus_net::{CertificateDer, CertificatePin, HttpClient, NetError, Trust};
 use tellus_server::{Running, ServerConfig};
 
@@ -135,4 +137,41 @@ async fn a_certificate_that_does_not_load_is_refused_at_start_naming_its_file() 
     half.tls_key = None;
     let err = Running::start(half).await.err().unwrap();
     assert!(err.to_string().contains("go together"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_the_server_stops_reading_still_gets_its_answer_over_https() {
+    // As limits.rs's plain-HTTP test: 1 MiB JSON limit, bodies of 8 and 32 MiB, the 413
+    // sent before the body is read. Without the lingering close beneath TLS the client
+    // gets a reset ("Broken pipe") instead of the answer.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::TestCa::new();
+    let (cert, key) = ca.server(-1, 30).write(dir.path(), "server");
+    let running = Running::start(config(dir.path(), &cert, &key))
+        .await
+        .unwrap();
+    let client = HttpClient::new(
+        &Trust::web_pki().with_root(root(&ca)),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    for size in [8usize << 20, 32 << 20, 8 << 20, 32 << 20] {
+        let body = serde_json::json!({
+            "invite_code": "ABCD-EFGH-JKLM-NPQR",
+            "device_label": "x".repeat(size),
+        });
+        let request = http::Request::post(format!("{}/api/v1/enrol", running.url()))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(bytes_body(body.to_string()))
+            .unwrap();
+        let response = client
+            .send(request)
+            .await
+            .unwrap_or_else(|e| panic!("{size} bytes: no answer: {e:?}"));
+        assert_eq!(response.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+        let answer: serde_json::Value =
+            serde_json::from_slice(&read_body(response.into_body()).await.unwrap()).unwrap();
+        assert_eq!(answer["code"], "too_large");
+    }
+    running.stop().await.unwrap();
 }
