@@ -59,7 +59,7 @@ pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
     };
     let (id, name) = (field("id")?, field("name")?);
     check_project_id(&id)?;
-    check_typed_text("invalid_config", "the project's name", &name, 200)?;
+    check_typed_text("invalid_config", "the project's name", &name, Some(200))?;
     let compact = config.to_string();
     db.write(|tx| {
         let exists = tx
@@ -105,15 +105,29 @@ pub fn check_project_id(id: &str) -> Result<()> {
 }
 
 /// Text a person typed that is shown to others (a project's name, a device's label):
-/// not empty, at most `max` characters, no control characters.
-pub fn check_typed_text(code: &'static str, what: &str, text: &str, max: usize) -> Result<()> {
+/// not empty, no control characters, and at most `max` characters when given. A
+/// device's length is the server's `[limits]` `label_chars`, held by the enrol route
+/// (413 `over_limit`, as every limit), so it passes None here.
+pub fn check_typed_text(
+    code: &'static str,
+    what: &str,
+    text: &str,
+    max: Option<usize>,
+) -> Result<()> {
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+    let malformed = text.is_empty() || text.chars().any(char::is_control);
+    let too_long = max.is_some_and(|max| text.chars().count() > max);
+    if malformed || too_long {
         return Err(Error::bad_request(
             code,
-            format!(
-                "{what} must be 1 to {max} characters, without line breaks or control characters"
-            ),
+            match max {
+                Some(max) => format!(
+                    "{what} must be 1 to {max} characters, without line breaks or control characters"
+                ),
+                None => {
+                    format!("{what} must not be empty or hold line breaks or control characters")
+                }
+            },
         ));
     }
     Ok(())
@@ -171,7 +185,7 @@ pub fn create_invite(
 
 /// An operator's token for the admin routes.
 pub fn create_admin_token(db: &Db, label: &str) -> Result<AdminToken> {
-    check_typed_text("invalid_label", "the token's label", label, 200)?;
+    check_typed_text("invalid_label", "the token's label", label, Some(200))?;
     let token = new_token();
     let id = new_id();
     db.write(|tx| {
@@ -220,7 +234,7 @@ pub fn enrol(
     expected: Option<Role>,
 ) -> Result<EnrolResponse> {
     let label = device_label.trim();
-    check_typed_text("invalid_label", "the device's label", label, 200)?;
+    check_typed_text("invalid_label", "the device's label", label, None)?;
     let hash = sha256_hex(&normalize_code(code));
     let token = new_token();
     let id = new_id();

@@ -21,13 +21,14 @@ pub async fn enrol(
     client: ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
-    // The label is checked first: it tests no secret, so it need not spend an attempt.
+    // The label first: it tests no secret, so a bad one spends no attempt. Malformed
+    // (empty, control characters) is 400 `invalid_label`, as every typed label is;
+    // longer than this server's limits is 413 `over_limit`, as everything over a limit.
+    let label = req.device_label.trim();
+    admin::check_typed_text("invalid_label", "the device's label", label, None)?;
     app.config
         .limits
-        .check_text(
-            tellus_protocol::TextField::DeviceLabel,
-            req.device_label.trim(),
-        )
+        .check_text(tellus_protocol::TextField::DeviceLabel, label)
         .map_err(over_limit)?;
     app.throttle.attempt(
         Attempt::Enrol,
