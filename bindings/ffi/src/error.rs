@@ -50,9 +50,9 @@ pub enum TellusError {
     SecretStoreUnavailable { reason: String },
 }
 
-/// What a shell's observer may throw (any exception counts as this). The call is
-/// counted on the subscription's handle and logged, without the exception's text, and
-/// the observer keeps receiving later values.
+/// What a shell's observer or `LogSink` may throw (any exception counts as this). An
+/// observer's failed call is counted on the subscription's handle and logged, without
+/// the exception's text; a sink's loses that record. Either keeps receiving later values.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum ObserverError {
     #[error("{reason}")]

@@ -7,9 +7,12 @@
 //! One subscriber is installed for the process the first time a sink is set; setting
 //! another sink (or none) swaps it. A sink is called on the thread that logged, never
 //! from the audio callback (which does not log), and never again from within itself.
+//! A sink that throws loses that record and nothing else: whatever logged goes on, and
+//! the sink keeps receiving (as the core's observers do).
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -17,6 +20,8 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, Registry};
+
+use crate::error::ObserverError;
 
 /// How much a shell wants to hear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -38,10 +43,12 @@ pub struct LogRecord {
 }
 
 /// Implemented by the shell: Android's forwards to `android.util.Log`, iOS's to
-/// `Logger` (os_log). Called from Rust threads; keep it quick.
+/// `Logger` (os_log). Called from Rust threads; keep it quick. An exception thrown here
+/// (any, declared as `ObserverError`) loses that one record; it never reaches the core
+/// code that logged.
 #[uniffi::export(with_foreign)]
 pub trait LogSink: Send + Sync {
-    fn log(&self, record: LogRecord);
+    fn log(&self, record: LogRecord) -> Result<(), ObserverError>;
 }
 
 /// Sends the core's logs at `level` and above to `sink` (None: nowhere). Call it once
@@ -118,8 +125,26 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
             target: event.metadata().target().to_string(),
             message: text.message + &text.fields,
         };
+        let _inside = InSink::enter();
+        // Logging is called from anywhere in the core, in the middle of a sync or a
+        // write: a sink's failure (an exception, or a panic lifting its answer) must not
+        // unwind through it. The record is dropped; there is nowhere left to report it.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| sink.log(record)));
+    }
+}
+
+/// Marks this thread as inside the sink until dropped, also when the call unwinds.
+struct InSink;
+
+impl InSink {
+    fn enter() -> InSink {
         IN_SINK.with(|f| f.set(true));
-        sink.log(record);
+        InSink
+    }
+}
+
+impl Drop for InSink {
+    fn drop(&mut self) {
         IN_SINK.with(|f| f.set(false));
     }
 }

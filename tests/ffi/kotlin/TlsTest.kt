@@ -106,9 +106,16 @@ private class CoreTrustingTransport : PlatformTransport {
     }
 }
 
-private class Collect : LogSink {
+private open class Collect : LogSink {
     val records: MutableList<LogRecord> = Collections.synchronizedList(mutableListOf())
     override fun log(record: LogRecord) { records += record }
+}
+
+private class Throwing : Collect() {
+    override fun log(record: LogRecord) {
+        super.log(record)
+        throw IllegalStateException("the shell's logger failed")
+    }
 }
 
 fun tlsTests() {
@@ -201,6 +208,22 @@ fun tlsTests() {
                 for (secret in listOf("NeverLogged", code, code.replace("-", ""))) {
                     expect(secret !in text) { "the logs hold $secret: $text" }
                 }
+            }
+        } finally {
+            setLogSink(null, LogLevel.ERROR)
+        }
+    }
+
+    check("logs: a LogSink that throws stops nothing and keeps receiving") {
+        val sink = Throwing()
+        setLogSink(sink, LogLevel.TRACE)
+        try {
+            freshApp().use { app ->
+                val story = app.createStory("A title", "A label")
+                repeat(2) { expectThrows<TellusException.NotEnrolled> { runBlocking { app.syncNow() } } }
+                expect(app.story(story.id).title == "A title") { "the story" }
+                val warnings = synchronized(sink.records) { sink.records.count { it.level == LogLevel.WARN } }
+                expect(warnings >= 2) { "the sink stopped hearing after it threw: ${sink.records.map { it.message }}" }
             }
         } finally {
             setLogSink(null, LogLevel.ERROR)

@@ -2,7 +2,8 @@
 to logcat and os_log: records arrive with their level and the part of the core that
 logged, nothing below the level asked for, and at debug level over a journey (enrol over
 HTTPS with a pinned key, consent with a name and contact, notes, sync) no story text,
-name, contact, note or invite code appears in any record.
+name, contact, note or invite code appears in any record. A sink that throws is the
+shell's bug, not the core's: what logged goes on, and the sink keeps receiving.
 """
 
 import asyncio
@@ -27,6 +28,12 @@ class Collect(tellus.LogSink):
     def log(self, record):
         with self.lock:
             self.records.append(record)
+
+
+class Throwing(Collect):
+    def log(self, record):
+        super().log(record)
+        raise RuntimeError("the shell's logger failed")
 
 
 class LogSink(unittest.TestCase):
@@ -75,3 +82,25 @@ class LogSink(unittest.TestCase):
         with self.assertRaises(tellus.TellusError.NotEnrolled):
             asyncio.run(app.sync_now())
         self.assertEqual(len(sink.records), count)
+
+    def test_a_sink_that_throws_stops_nothing_and_keeps_receiving(self):
+        sink = Throwing()
+        tellus.set_log_sink(sink, tellus.LogLevel.TRACE)
+        # Opening logs on this thread, a sync on the core's; every call of the sink throws.
+        app = tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-logs-"))
+        app.set_project_json(tellus.sample_project_json())
+        story = app.create_story("A title", "A label")
+        for _ in range(2):
+            with self.assertRaises(tellus.TellusError.NotEnrolled):
+                asyncio.run(app.sync_now())
+        self.assertEqual(app.story(story.id).title, "A title")
+        with sink.lock:
+            opened = sum("open" in r.message for r in sink.records)
+            stopped = sum(r.level == tellus.LogLevel.WARN for r in sink.records)
+        self.assertGreaterEqual(opened, 1, [r.message for r in sink.records])
+        self.assertGreaterEqual(stopped, 2, "the sink stopped hearing after it threw")
+        # Later sinks hear this thread too.
+        after = Collect()
+        tellus.set_log_sink(after, tellus.LogLevel.TRACE)
+        tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-logs-"))
+        self.assertTrue(after.records, "nothing logged after a sink threw")
