@@ -2,18 +2,22 @@
 //! server serving TLS itself on loopback, with certificates made in the test: the
 //! default trust (a CA's certificate), a self-signed server trusted through the pin its
 //! invite carries, a wrong pin refused, an expired certificate refused; a refusal
-//! changes nothing on the phone and spends no invite.
+//! changes nothing on the phone and spends no invite; a sync cancelled mid-upload asks
+//! a pinned server what it holds under the same pin.
 
 #[path = "../../tests/support/pki.rs"]
 mod pki;
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use support::{Phone, Server};
+use support::proxy::Proxy;
+use support::{Phone, Server, wait_until};
 use tellus_core::Store;
 use tellus_core::net::{CertificateDer, CertificatePin, Invite};
-use tellus_core::sync::{HttpTransport, SyncError, Transport};
+use tellus_core::sync::{DeliveryState, HttpTransport, SyncError, SyncProgress, Transport};
 use tellus_server::Role;
 
 /// The real server serving `cert` over HTTPS.
@@ -217,5 +221,55 @@ async fn a_pinned_phone_refuses_a_server_whose_key_changed_and_keeps_everything(
     assert!(
         phone.store.parked_items().unwrap().is_empty(),
         "nothing was parked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_cancelled_mid_upload_shows_what_a_pinned_server_holds() {
+    // The cancel asks the server for its offset in one HEAD (issue 24); to a pinned
+    // server that HEAD must go under the pin too, or it is refused and the story shows
+    // a stale percent.
+    let community = pki::self_signed();
+    let pin = CertificatePin::of_certificate(&community.cert_der).unwrap();
+    let (server, _files) = https_server(&community).await;
+    let proxy = Proxy::throttled(server.addr, 8 * 1024 * 1024).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let phone = Phone::with_store(dir, store, plain());
+    let invite = Invite {
+        server: Some(format!("https://{}", proxy.addr)),
+        code: server.invite(Role::Reporter),
+        pin: Some(pin),
+    };
+    tellus_core::sync::enrol(
+        &phone.store,
+        phone.counter.clone(),
+        "",
+        &invite.to_link(),
+        "phone",
+    )
+    .await
+    .unwrap();
+    let (story, recording) = phone.story_with_recording(24 * 1024 * 1024, 6);
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    let _sub = phone.engine.subscribe_progress(move |p: SyncProgress| {
+        s.store(p.bytes_sent, Ordering::SeqCst);
+    });
+    let engine = phone.engine.clone();
+    let running = tokio::spawn(async move { engine.sync().await });
+    assert!(
+        wait_until(Duration::from_secs(30), || seen.load(Ordering::SeqCst)
+            > 2 << 20)
+        .await
+    );
+    assert!(phone.engine.cancel());
+    assert_eq!(running.await.unwrap(), Err(SyncError::Cancelled));
+    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    let expected = (held * 100 / recording.bytes) as u8;
+    assert!(expected > 0 && held < recording.bytes, "{held}");
+    assert_eq!(
+        phone.engine.delivery_state(story).unwrap(),
+        DeliveryState::Cancelled { percent: expected }
     );
 }
