@@ -7,10 +7,15 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
+echo "== what the phones link: no platform verifier, aws-lc, OpenSSL or cmake"
+log_deps=$(mktemp)
+bash scripts/check-deps.sh | tee "$log_deps"
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+cat "$log_deps" >"$log"
+rm -f "$log_deps"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== the FFI library from Kotlin, Python and the Swift header"
 bash tests/ffi/run.sh 2>&1 | tee -a "$log"
 echo "== iOS: Swift bindings, header and the app's Swift checked against them"

@@ -11,7 +11,7 @@ use tellus_core::audio::{CpalSource, Recorder, RecorderOptions};
 use tellus_core::model::{
     ConsentDraft, ConsentMethod, NewNote, NewStory, StoryEdit, StoryId, items, sample_project,
 };
-use tellus_core::sync::{self, Network, ReqwestTransport, SyncEngine};
+use tellus_core::sync::{self, HttpTransport, Network, SyncEngine};
 
 use crate::{CmdResult, Context, fail, project, story};
 
@@ -115,7 +115,7 @@ fn journey(
     }
 
     step(ctx, "The reporter's phone enrols with the invite code");
-    let transport = Arc::new(ReqwestTransport::new().map_err(|e| e.to_string())?);
+    let transport = Arc::new(HttpTransport::new().map_err(|e| e.to_string())?);
     let account = rt
         .block_on(sync::enrol(
             store,
@@ -304,7 +304,7 @@ fn lead_side(
     rt: &tokio::runtime::Runtime,
     server: &DemoServer,
     phone: &Arc<Store>,
-    transport: &Arc<ReqwestTransport>,
+    transport: &Arc<HttpTransport>,
     story: StoryId,
 ) -> CmdResult {
     step(

@@ -146,19 +146,24 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     let Some(server) = args.server else {
         return Err("--server is needed to pull".into());
     };
+    let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+    let account = accounts.get(&server);
+    // The enrolment's pin holds for this server whichever token is used.
+    let pin = account
+        .map(|a| a.pin())
+        .transpose()
+        .map_err(|e| e.to_string())?
+        .flatten();
     let token = match args.token {
         Some(token) => token,
-        None => LeadAccounts::load(&ctx.lead_accounts()?)
-            .map_err(|e| e.to_string())?
-            .get(&server)
-            .map(|account| account.token.clone())
-            .ok_or_else(|| {
-                format!(
-                    "this computer is not enrolled as a lead with {server}: run `tellus enrol --lead --server {server} --invite CODE` with a lead's invite (or set TELLUS_TOKEN)"
-                )
-            })?,
+        None => account.map(|account| account.token.clone()).ok_or_else(|| {
+            format!(
+                "this computer is not enrolled as a lead with {server}: run `tellus enrol --lead --server {server} --invite CODE` with a lead's invite (or set TELLUS_TOKEN)"
+            )
+        })?,
     };
     let mut options = PullOptions::new(server, token, &args.out);
+    options.pin = pin;
     options.concurrency = usize::from(args.concurrency);
     let runtime = crate::runtime()?;
     let bars = Bars::new();

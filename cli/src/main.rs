@@ -4,6 +4,7 @@
 mod consent;
 mod demo;
 mod lead;
+mod logging;
 mod note;
 mod output;
 mod project;
@@ -138,6 +139,10 @@ impl Context {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `serve` installs its own default (info); every other command logs only when asked.
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::init("off");
+    }
     let ctx = Context {
         data_dir: cli.data_dir,
         json: cli.json,

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use tellus_core::model::{ProjectConfig, sample_project};
+use tellus_core::net::{CertificatePin, Invite};
 use tellus_server::{App, ServerConfig, admin};
 
 use crate::{CmdResult, Context, output};
@@ -28,6 +29,25 @@ pub struct ServeArgs {
     /// Seconds before an unfinished upload is deleted [default: 7 days]
     #[arg(long, value_name = "SECS", env = "TELLUS_UPLOAD_EXPIRY_SECS")]
     upload_expiry_secs: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM); read again when it changes
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TELLUS_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TELLUS_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// With TLS: also answer plain HTTP here, redirecting every request to HTTPS
+    #[arg(long, value_name = "ADDR", env = "TELLUS_REDIRECT_HTTP_FROM")]
+    redirect_http_from: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +61,15 @@ pub enum AdminCommand {
         project: String,
         #[arg(long, value_parser = ["reporter", "lead"])]
         role: String,
+        /// The server's address as devices reach it (https://...): the QR code then
+        /// holds an invite link a phone enrols with in one scan
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Put the pin of this certificate's key in the link: for a server with a
+        /// self-signed certificate (one from a public authority needs none, and a pin
+        /// would stop phones when the authority renews it with a new key)
+        #[arg(long, value_name = "FILE", requires = "server")]
+        pin_cert: Option<PathBuf>,
     },
     /// Revoke an invite or an enrolled device by its id
     Revoke { id: String },
@@ -93,30 +122,40 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     if let Some(v) = args.upload_expiry_secs {
         config.upload_expiry_secs = v;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TELLUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Structured logs on stderr; TELLUS_LOG_FORMAT=json for one JSON object per line.
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if std::env::var("TELLUS_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        logs.json().try_init()
-    } else {
-        logs.try_init()
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert;
+        config.tls_key = args.tls_key;
+    }
+    if let Some(v) = args.redirect_http_from {
+        config.redirect_http_from = Some(v);
+    }
+    crate::logging::init("info");
+    let pin = match config.tls().map_err(|e| e.to_string())? {
+        Some((cert, _)) => Some(CertificatePin::of_pem_file(cert).map_err(|e| e.to_string())?),
+        None => None,
     };
+    let scheme = if pin.is_some() { "https" } else { "http" };
     let runtime = crate::runtime()?;
     let data_dir = config.data_dir.clone();
     runtime
         .block_on(tellus_server::serve(
             config,
             |addr| {
-                // Scripts and tests read this line to find the port.
-                println!(
-                    "listening on http://{addr} (data in {})",
+                // Scripts and tests read the first line to find the port. One write, and
+                // no failure if the reader has gone (a closed pipe must not stop a server).
+                use std::io::Write;
+                let mut text = format!(
+                    "listening on {scheme}://{addr} (data in {})\n",
                     data_dir.display()
                 );
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
+                if let Some(pin) = pin {
+                    // What invites for a self-signed certificate carry (`admin invite
+                    // --pin-cert`); the same key keeps it through renewals.
+                    text.push_str(&format!("certificate key pin: {pin}\n"));
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
             },
             tellus_server::shutdown_signal(),
         ))
@@ -149,14 +188,40 @@ pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
             );
             Ok(())
         }
-        AdminCommand::Invite { project, role } => {
+        AdminCommand::Invite {
+            project,
+            role,
+            server,
+            pin_cert,
+        } => {
             let role = tellus_server::Role::parse(&role).ok_or("role must be reporter or lead")?;
+            // Checked before the invite exists, so a typo makes none.
+            let pin = pin_cert
+                .map(|cert| CertificatePin::of_pem_file(&cert).map_err(|e| e.to_string()))
+                .transpose()?;
+            let server = server
+                .map(|s| {
+                    tellus_core::sync::enrol::normalise_server_url(&s).map_err(|e| e.to_string())
+                })
+                .transpose()?;
             let invite = admin::create_invite(&db, &project, role, config.invite_expiry_secs)
                 .map_err(|e| e.to_string())?;
+            let link = server.map(|server| {
+                Invite {
+                    server: Some(server),
+                    code: invite.code.clone(),
+                    pin,
+                }
+                .to_link()
+            });
             if ctx.json {
-                return output::json(&invite);
+                let mut value = serde_json::to_value(&invite).map_err(|e| e.to_string())?;
+                if let Some(link) = &link {
+                    value["link"] = serde_json::Value::String(link.clone());
+                }
+                return output::json(&value);
             }
-            let qr = QrCode::new(invite.code.as_bytes())
+            let qr = QrCode::new(link.as_deref().unwrap_or(&invite.code).as_bytes())
                 .map_err(|e| format!("cannot draw the QR code: {e}"))?
                 .render::<Dense1x2>()
                 .quiet_zone(true)
@@ -168,6 +233,9 @@ pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
                 invite.project_id,
                 invite.code
             );
+            if let Some(link) = &link {
+                println!("Invite link (what the QR code holds): {link}");
+            }
             println!(
                 "Single use; expires {}. Invite id (to revoke): {}",
                 invite.expires_at, invite.invite_id

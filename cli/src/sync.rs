@@ -9,20 +9,26 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use tellus_core::Store;
 use tellus_core::sync::{
-    self, DeliveryState, Network, ReqwestTransport, SyncEngine, SyncError, SyncProgress,
-    SyncReport, SyncSettings,
+    self, DeliveryState, HttpTransport, Network, SyncEngine, SyncError, SyncProgress, SyncReport,
+    SyncSettings,
 };
 
 use crate::{CmdResult, Context, fail, output};
 
 #[derive(Args)]
 pub struct EnrolArgs {
-    /// The project server's address, e.g. https://stories.example.org
-    #[arg(long, value_name = "URL")]
+    /// The project server's address, e.g. https://stories.example.org (an invite link
+    /// carries it)
+    #[arg(long, value_name = "URL", default_value = "")]
     server: String,
-    /// The invite code from the project lead (XXXX-XXXX-XXXX-XXXX)
+    /// The invite code from the project lead (XXXX-XXXX-XXXX-XXXX), or the invite link
+    /// its QR code holds (tellus://enrol?...)
     #[arg(long, value_name = "CODE")]
     invite: String,
+    /// The pin of the server's key (sha256:...), for a server with a self-signed
+    /// certificate when the invite is a bare code (an invite link carries it)
+    #[arg(long, value_name = "PIN")]
+    pin: Option<String>,
     /// A name for this device the operator will recognise
     #[arg(long, value_name = "NAME", default_value = "tellus cli")]
     device_label: String,
@@ -75,15 +81,30 @@ pub enum SyncCommand {
     Retry,
 }
 
-fn transport() -> Result<Arc<ReqwestTransport>, String> {
-    ReqwestTransport::new()
+fn transport() -> Result<Arc<HttpTransport>, String> {
+    HttpTransport::new()
         .map(Arc::new)
         .map_err(|e| e.to_string())
 }
 
+/// The invite as one link when `--pin` was given beside a bare code.
+fn invite_with_pin(invite: &str, pin: Option<&str>) -> Result<String, String> {
+    let Some(pin) = pin else {
+        return Ok(invite.to_string());
+    };
+    let pin: tellus_core::net::CertificatePin = pin.parse().map_err(|e| format!("--pin: {e}"))?;
+    let mut parsed = tellus_core::net::Invite::parse(invite).map_err(|e| e.to_string())?;
+    if parsed.pin.is_some_and(|p| p != pin) {
+        return Err("--pin differs from the pin the invite link carries".into());
+    }
+    parsed.pin = Some(pin);
+    Ok(parsed.to_link())
+}
+
 pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
+    let invite = invite_with_pin(&args.invite, args.pin.as_deref())?;
     if args.lead {
-        return crate::lead::enrol(ctx, &args.server, &args.invite, &args.device_label);
+        return crate::lead::enrol(ctx, &args.server, &invite, &args.device_label);
     }
     let store = ctx.open_store()?;
     let transport = transport()?;
@@ -92,7 +113,7 @@ pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
             &store,
             transport,
             &args.server,
-            &args.invite,
+            &invite,
             &args.device_label,
         ))
         .map_err(|e| e.to_string())?;

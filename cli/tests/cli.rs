@@ -274,3 +274,86 @@ fn a_read_only_data_folder_is_one_clear_error_that_names_it() {
         assert!(stderr.contains("read-only"), "{stderr}");
     }
 }
+
+/// Issue 16: the whole demo journey (server, phone, sync, lead's pull, withdrawal) in one
+/// process, logging at debug level from every part; no line holds a story's text, a
+/// storyteller's name or contact, a note, an invite code or a token. What to look for is
+/// read from the demo's own kept folders, not spelled out here.
+#[test]
+fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
+        .args(["demo", "--keep"])
+        .env("TELLUS_LOG", "debug")
+        .env_remove("TELLUS_LOG_FORMAT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    let kept = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("The demo's data folders are kept at "))
+        .map(std::path::PathBuf::from)
+        .expect("the demo says where it kept its folders");
+
+    // The logs are there: server, core and lead at debug level.
+    for expected in [
+        "tellus_server",
+        "tellus_core::sync",
+        "sync finished",
+        "DEBUG",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "the logs lack {expected:?}:\n{logs}"
+        );
+    }
+
+    let mut secrets: Vec<String> = Vec::new();
+    let phone = tellus_core::Store::open(kept.join("phone")).unwrap();
+    for summary in phone.list_stories(100, None).unwrap() {
+        let story = phone.story(summary.id).unwrap();
+        secrets.extend([story.title, story.summary, story.participant.label]);
+        secrets.extend(phone.notes(summary.id).unwrap().into_iter().map(|n| n.text));
+        let identity = phone.identity(summary.id).unwrap();
+        secrets.extend(identity.name.into_iter().chain(identity.contact));
+    }
+    secrets.extend(phone.device_token().unwrap());
+    let accounts: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(kept.join("lead-laptop").join("lead-accounts.json")).unwrap(),
+    )
+    .unwrap();
+    for account in accounts["servers"].as_object().unwrap().values() {
+        secrets.push(account["token"].as_str().unwrap().to_string());
+    }
+    let code = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("invite code ")
+                .map(|(_, c)| c.trim().to_string())
+        })
+        .expect("the demo prints the reporter's invite code");
+    secrets.push(code.replace('-', ""));
+    secrets.push(code);
+    let secrets: Vec<String> = secrets
+        .into_iter()
+        .filter(|s| s.trim().len() >= 4)
+        .collect();
+    assert!(secrets.len() >= 8, "too little to look for: {secrets:?}");
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a log line holds {secret:?}:\n{}",
+            logs.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    drop(phone);
+    std::fs::remove_dir_all(&kept).unwrap();
+}

@@ -521,3 +521,28 @@ fn the_logs_carry_no_story_text_names_or_consent_details() {
         );
     }
 }
+
+#[test]
+fn logs_sent_to_a_file_are_plain_text_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let mut cmd = tellus(dir.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TELLUS_LOG", "debug")
+        .env_remove("TELLUS_LOG_FORMAT")
+        .env_remove("NO_COLOR")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let server = Serving::spawn(cmd);
+    let r = Client::new()
+        .get(format!("{}/api/v1/nothing", server.base))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.kill();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "the log file holds terminal colour codes: {text:?}"
+    );
+}

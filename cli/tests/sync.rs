@@ -8,17 +8,13 @@
 mod proxy;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{ok, server_address, tellus};
-use tellus_core::Store;
-use tellus_core::model::{
-    ConsentDraft, NewStory, Recording, RecordingId, RecordingState, Timestamp, items,
-};
+use support::{ok, server_address, story_with_recording, tellus};
 
 const PROJECT: &str = "coproduction-stories-2026";
 
@@ -59,68 +55,6 @@ fn spooled(server_dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-fn wav(bytes: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes);
-    let data_len = (bytes - 44) as u32;
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&[16, 0, 0, 0, 1, 0, 1, 0]);
-    out.extend_from_slice(&48_000u32.to_le_bytes());
-    out.extend_from_slice(&96_000u32.to_le_bytes());
-    out.extend_from_slice(&[2, 0, 16, 0]);
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let take = (bytes - out.len()).min(8);
-        out.extend_from_slice(&x.to_le_bytes()[..take]);
-    }
-    out
-}
-
-/// A ready story with consent and one recording in the phone's data folder.
-fn story_with_recording(phone: &Path, bytes: usize) -> (PathBuf, Recording) {
-    let store = Store::open(phone).unwrap();
-    let story = store
-        .create_story(&NewStory {
-            title: "Waiting for the bus that never came".into(),
-            summary: String::new(),
-            participant_label: "Participant 7".into(),
-        })
-        .unwrap();
-    let project = store.project().unwrap();
-    let form = project.current_forms()[0];
-    let mut draft = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);
-    draft.captured_by = "reporter".into();
-    store.record_consent(story.id, &draft).unwrap();
-    let data = wav(bytes);
-    let id = RecordingId::new();
-    let file_name = format!("{id}.wav");
-    std::fs::create_dir_all(store.recordings_dir()).unwrap();
-    let path = store.recordings_dir().join(&file_name);
-    std::fs::write(&path, &data).unwrap();
-    let recording = Recording {
-        id,
-        story_id: story.id,
-        file_name,
-        format: "wav".into(),
-        sample_rate: 48_000,
-        channels: 1,
-        frames: (bytes as u64 - 44) / 2,
-        bytes: bytes as u64,
-        sha256: hex::encode(Sha256::digest(&data)),
-        state: RecordingState::Complete,
-        created_at: Timestamp::now(),
-    };
-    store.add_recording(&recording).unwrap();
-    store.mark_ready(story.id).unwrap();
-    (path, recording)
 }
 
 #[test]

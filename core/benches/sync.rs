@@ -23,7 +23,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tellus_core::Store;
 use tellus_core::model::{Recording, RecordingId, RecordingState, Timestamp};
-use tellus_core::sync::{ReqwestTransport, SyncEngine};
+use tellus_core::sync::{HttpTransport, SyncEngine};
 
 const CHILD: &str = "TELLUS_BENCH_CHILD_PHONE";
 
@@ -279,7 +279,7 @@ fn child(dir: &Path) {
         .build()
         .unwrap();
     let store = Arc::new(Store::open(dir).unwrap());
-    let engine = SyncEngine::new(store, Arc::new(ReqwestTransport::new().unwrap()));
+    let engine = SyncEngine::new(store, Arc::new(HttpTransport::new().unwrap()));
     let start = Instant::now();
     let report = rt.block_on(engine.sync()).unwrap();
     let secs = start.elapsed().as_secs_f64();

@@ -10,6 +10,7 @@ pub mod store;
 pub mod sync;
 
 /// The wire types, for layers above the core that show what the server said (receipts).
+pub use tellus_net as net;
 pub use tellus_protocol as protocol;
 
 pub use error::{Error, Result};

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::{Phone, Server, reqwest_transport};
+use support::{Phone, Server, http_transport};
 use tellus_core::sync::{DEVICE_TOKEN, DeliveryState, SecretStore, SyncError};
 use tellus_core::{Error, Store};
 use tellus_server::Role;
@@ -67,7 +67,7 @@ fn phone_in(dir: tempfile::TempDir, secrets: Option<Arc<MemorySecrets>>) -> Phon
         Some(s) => Store::open_with_secrets(dir.path(), s).unwrap(),
         None => Store::open(dir.path()).unwrap(),
     };
-    Phone::with_store(dir, store, reqwest_transport())
+    Phone::with_store(dir, store, http_transport())
 }
 
 /// A new phone with an in-memory platform store, enrolled with `server`.

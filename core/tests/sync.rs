@@ -368,7 +368,7 @@ struct RefusingDocuments {
 impl RefusingDocuments {
     fn new(status: u16, message: &'static str, times: u32) -> Arc<Self> {
         Arc::new(RefusingDocuments {
-            inner: support::reqwest_transport(),
+            inner: support::http_transport(),
             status,
             message,
             times: times.into(),
@@ -598,7 +598,7 @@ async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
     let server = Server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = tellus_core::Store::open(dir.path()).unwrap();
-    let transport = support::reqwest_transport();
+    let transport = support::http_transport();
     let bad = tellus_core::sync::enrol(
         &store,
         transport.clone(),
@@ -622,7 +622,7 @@ async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
     let code = server.invite(Role::Lead);
     let refused = tellus_core::sync::enrol(
         &store,
-        support::reqwest_transport(),
+        support::http_transport(),
         &server.url(),
         &code,
         "phone",

@@ -52,7 +52,7 @@ async fn our_client_uploads_to_the_official_node_tus_server_and_resumes_after_cu
     std::fs::write(&ours, &data).unwrap();
 
     let path = tellus_core::sync::tus::send_file(
-        support::reqwest_transport(),
+        support::http_transport(),
         &format!("{}/files", proxy.url()),
         &ours,
         &[("filename", "interview.wav"), ("filetype", "audio/wav")],

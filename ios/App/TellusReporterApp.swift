@@ -16,6 +16,8 @@ final class AppDelegate: NSObject, UIApplicationDelegate {
 
     func application(_ application: UIApplication,
                      didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil) -> Bool {
+        // First, so that opening the core is logged too.
+        OSLogSink.install()
         do {
             let app: TellusApp = try Tellus.open(transport: transport)
             core = app

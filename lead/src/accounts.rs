@@ -22,6 +22,20 @@ pub struct LeadAccount {
     pub token: String,
     pub lead_id: String,
     pub project_id: String,
+    /// The pin of the server's key when the invite carried one (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+}
+
+impl LeadAccount {
+    /// The pin, read back.
+    pub fn pin(&self) -> Result<Option<tellus_net::CertificatePin>> {
+        self.pin
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| Error::Folder(format!("the enrolment's pin for {}: {e}", self.server)))
+    }
 }
 
 /// Every server this computer is enrolled with as a lead, by normalised address.
@@ -68,8 +82,9 @@ impl LeadAccounts {
     }
 }
 
-/// Enrols this computer as a lead with a lead's invite code and keeps the enrolment in
-/// the file at `accounts`. A reporter's code is refused by the server without being used.
+/// Enrols this computer as a lead with a lead's invite (a code, or its link with the
+/// server and pin) and keeps the enrolment in the file at `accounts`. A reporter's code
+/// is refused by the server without being used.
 pub async fn enrol(
     accounts: &Path,
     server: &str,
@@ -78,12 +93,13 @@ pub async fn enrol(
 ) -> Result<LeadAccount> {
     // Read first: a damaged file is reported before the single-use code is spent.
     let mut known = LeadAccounts::load(accounts)?;
-    let enrolled = client::enrol(server, invite_code, device_label).await?;
+    let (server, enrolled, pin) = client::enrol(server, invite_code, device_label).await?;
     let account = LeadAccount {
-        server: client::server_identity(server)?,
+        server: client::server_identity(&server)?,
         token: enrolled.token,
         lead_id: enrolled.reporter_id,
         project_id: enrolled.project_id,
+        pin: pin.map(|p| p.to_string()),
     };
     known.insert(account.clone());
     known.save(accounts)?;
@@ -105,6 +121,7 @@ mod tests {
             token: "secret".into(),
             lead_id: "lead-1".into(),
             project_id: "p".into(),
+            pin: None,
         };
         accounts.insert(account.clone());
         accounts.save(&path).unwrap();

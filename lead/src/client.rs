@@ -4,13 +4,20 @@
 
 use std::time::Duration;
 
-use reqwest::header::{self, HeaderMap};
-use reqwest::{Response, StatusCode};
+use tellus_net::http::{RequestBody, ResponseBody, bytes_body, empty_body, http, read_body};
+use tellus_net::{CertificatePin, HttpClient, Invite, NetError, Trust};
 use tellus_protocol::{
     API_PREFIX, ApiError, ChangesPage, EnrolRequest, EnrolResponse, Role, StoryDocument,
 };
 
 use crate::{Error, Result};
+
+/// An answer whose body has not been read yet (audio is streamed from it).
+pub type Response = http::Response<ResponseBody>;
+
+/// A server that says nothing for this long (no answer, no byte of a body) is given up
+/// on; the partial file is kept and the next attempt resumes it.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A story as the lead may see it now.
 pub enum StoryFetch {
@@ -33,21 +40,22 @@ pub enum AudioFetch {
 
 #[derive(Clone)]
 pub struct LeadClient {
-    http: reqwest::Client,
+    http: HttpClient,
     api: String,
     token: String,
 }
 
 impl LeadClient {
-    /// A client for the server at `server` (`http://` or `https://`, no path needed).
-    pub fn new(server: &str, token: &str) -> Result<Self> {
+    /// A client for the server at `server` (`http://` or `https://`, no path needed),
+    /// trusting the key `pin` names when the lead's invite carried one.
+    pub fn new(server: &str, token: &str, pin: Option<CertificatePin>) -> Result<Self> {
         let base = normalise_server(server)?;
         if token.trim().is_empty() {
             return Err(Error::InvalidInput(
                 "the token is empty; use the one enrolling with a lead's invite gave you".into(),
             ));
         }
-        let http = http_client()?;
+        let http = http_client(pin)?;
         Ok(LeadClient {
             http,
             api: format!("{base}{API_PREFIX}"),
@@ -55,14 +63,15 @@ impl LeadClient {
         })
     }
 
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .get(format!("{}{path}", self.api))
-            .bearer_auth(&self.token)
+    fn get(&self, path: &str) -> http::request::Builder {
+        http::Request::get(format!("{}{path}", self.api)).header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token),
+        )
     }
 
-    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Response> {
-        request.send().await.map_err(|e| Error::network(what, e))
+    async fn send(&self, what: &str, request: http::request::Builder) -> Result<Response> {
+        send(&self.http, what, request, empty_body()).await
     }
 
     /// The project's configuration, as the server stores it.
@@ -70,11 +79,7 @@ impl LeadClient {
         let what = "the project configuration";
         let response = self.send(what, self.get("/project")).await?;
         let response = refuse_unless_ok(what, response).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::network(what, e))?;
-        Ok(bytes.to_vec())
+        Ok(body_bytes(what, response).await?.to_vec())
     }
 
     /// One page of the changes feed after `cursor` ("" for the beginning).
@@ -86,9 +91,7 @@ impl LeadClient {
         ));
         let response = self.send(what, request).await?;
         let response = refuse_unless_ok(what, response).await?;
-        response
-            .json()
-            .await
+        serde_json::from_slice(&body_bytes(what, response).await?)
             .map_err(|e| Error::Protocol(format!("{what} is not a page of changes: {e}")))
     }
 
@@ -98,14 +101,12 @@ impl LeadClient {
             .send(&what, self.get(&format!("/stories/{id}")))
             .await?;
         match response.status() {
-            StatusCode::GONE => return Ok(StoryFetch::Withdrawn),
-            StatusCode::NOT_FOUND => return Ok(StoryFetch::Missing),
+            http::StatusCode::GONE => return Ok(StoryFetch::Withdrawn),
+            http::StatusCode::NOT_FOUND => return Ok(StoryFetch::Missing),
             _ => {}
         }
         let response = refuse_unless_ok(&what, response).await?;
-        let doc: StoryDocument = response
-            .json()
-            .await
+        let doc: StoryDocument = serde_json::from_slice(&body_bytes(&what, response).await?)
             .map_err(|e| Error::Protocol(format!("{what} is not a story document: {e}")))?;
         Ok(StoryFetch::Found(Box::new(doc)))
     }
@@ -118,14 +119,14 @@ impl LeadClient {
         let mut request = self.get(&format!("/recordings/{id}/audio"));
         if from > 0 {
             request = request
-                .header(header::RANGE, format!("bytes={from}-"))
-                .header(header::IF_RANGE, format!("\"{sha256}\""));
+                .header(http::header::RANGE, format!("bytes={from}-"))
+                .header(http::header::IF_RANGE, format!("\"{sha256}\""));
         }
         let response = self.send(&what, request).await?;
         match response.status() {
-            StatusCode::NOT_FOUND => Ok(AudioFetch::Gone),
-            StatusCode::OK => Ok(AudioFetch::Whole(response)),
-            StatusCode::PARTIAL_CONTENT => {
+            http::StatusCode::NOT_FOUND => Ok(AudioFetch::Gone),
+            http::StatusCode::OK => Ok(AudioFetch::Whole(response)),
+            http::StatusCode::PARTIAL_CONTENT => {
                 let start = content_range_start(response.headers()).ok_or_else(|| {
                     Error::Protocol(format!("{what}: a 206 without a valid Content-Range"))
                 })?;
@@ -157,30 +158,53 @@ fn normalise_server(server: &str) -> Result<String> {
         .to_string())
 }
 
-/// Spends a lead's invite code at `server` (`POST /enrol`, asking for the lead role, so a
-/// reporter's code is refused without being used).
-pub async fn enrol(server: &str, invite_code: &str, device_label: &str) -> Result<EnrolResponse> {
-    let base = normalise_server(server)?;
-    if invite_code.trim().is_empty() {
+/// Spends a lead's invite (a code, or the link its QR code holds, which names the
+/// server and, for a server with a self-signed certificate, the pin of its key) at
+/// `server` (may be empty when the link names it). Asks for the lead role, so a
+/// reporter's code is refused without being used. Returns the server, the answer and
+/// the pin that is trusted for it from now on.
+pub async fn enrol(
+    server: &str,
+    invite: &str,
+    device_label: &str,
+) -> Result<(String, EnrolResponse, Option<CertificatePin>)> {
+    let invite = Invite::parse(invite).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let base = match (server.trim(), invite.server.as_deref()) {
+        ("", Some(linked)) => normalise_server(linked)?,
+        ("", None) => {
+            return Err(Error::InvalidInput(
+                "give the server's address (the invite link carries none)".into(),
+            ));
+        }
+        (typed, linked) => {
+            let typed = normalise_server(typed)?;
+            if let Some(linked) = linked.map(normalise_server).transpose()? {
+                if linked != typed {
+                    return Err(Error::InvalidInput(format!(
+                        "this invite is for {linked}, not {typed}"
+                    )));
+                }
+            }
+            typed
+        }
+    };
+    if invite.code.trim().is_empty() {
         return Err(Error::InvalidInput("the invite code is empty".into()));
     }
-    let http = http_client()?;
+    let http = http_client(invite.pin)?;
     let what = "the invite code";
     let request = EnrolRequest {
-        invite_code: invite_code.trim().to_string(),
+        invite_code: invite.code.trim().to_string(),
         device_label: device_label.trim().to_string(),
         role: Some(Role::Lead),
     };
-    let response = http
-        .post(format!("{base}{API_PREFIX}/enrol"))
-        .json(&request)
-        .send()
-        .await
-        .map_err(|e| Error::network(what, e))?;
+    let body = serde_json::to_vec(&request)
+        .map_err(|e| Error::Protocol(format!("cannot encode the enrolment: {e}")))?;
+    let builder = http::Request::post(format!("{base}{API_PREFIX}/enrol"))
+        .header(http::header::CONTENT_TYPE, "application/json");
+    let response = send(&http, what, builder, bytes_body(body)).await?;
     let response = refuse_unless_ok(what, response).await?;
-    let enrolled: EnrolResponse = response
-        .json()
-        .await
+    let enrolled: EnrolResponse = serde_json::from_slice(&body_bytes(what, response).await?)
         .map_err(|e| Error::Protocol(format!("the enrolment answer: {e}")))?;
     if enrolled.role != Role::Lead {
         return Err(Error::Protocol(format!(
@@ -188,18 +212,46 @@ pub async fn enrol(server: &str, invite_code: &str, device_label: &str) -> Resul
             enrolled.role.as_str()
         )));
     }
-    Ok(enrolled)
+    Ok((base, enrolled, invite.pin))
 }
 
-fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        // A server that stops sending mid-body must not hang the pull forever; the
-        // partial file is kept and the next attempt resumes it.
-        .read_timeout(Duration::from_secs(60))
-        .user_agent(concat!("tellus-lead/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::network("set up the HTTP client", e))
+/// The one HTTP client setup (tellus-net: the trust decision every Tellus client makes).
+fn http_client(pin: Option<CertificatePin>) -> Result<HttpClient> {
+    HttpClient::new(&Trust::for_server(pin), Duration::from_secs(15))
+        .map_err(|e| Error::net("set up the HTTP client", e))
+}
+
+/// Sends one request; a server silent for `READ_TIMEOUT` counts as a broken network.
+async fn send(
+    http: &HttpClient,
+    what: &str,
+    request: http::request::Builder,
+    body: RequestBody,
+) -> Result<Response> {
+    let request = request
+        .body(body)
+        .map_err(|e| Error::InvalidInput(format!("cannot make the request for {what}: {e}")))?;
+    match tokio::time::timeout(READ_TIMEOUT, http.send(request)).await {
+        Ok(answer) => answer.map_err(|e| Error::net(what, e)),
+        Err(_) => Err(Error::net(
+            what,
+            NetError::Network(format!("no answer within {} s", READ_TIMEOUT.as_secs())),
+        )),
+    }
+}
+
+/// A whole (small) body: JSON, an error.
+async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
+    match tokio::time::timeout(READ_TIMEOUT, read_body(response.into_body())).await {
+        Ok(read) => read.map_err(|e| Error::net(what, e)),
+        Err(_) => Err(Error::net(
+            what,
+            NetError::Network(format!(
+                "the answer stopped for {} s",
+                READ_TIMEOUT.as_secs()
+            )),
+        )),
+    }
 }
 
 /// The server address as stored beside a pulled folder (to refuse mixing servers).
@@ -219,8 +271,8 @@ fn query_value(text: &str) -> String {
         .collect()
 }
 
-fn content_range_start(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+fn content_range_start(headers: &http::HeaderMap) -> Option<u64> {
+    let value = headers.get(http::header::CONTENT_RANGE)?.to_str().ok()?;
     let range = value.trim().strip_prefix("bytes ")?;
     let (start, _) = range.split_once('-')?;
     start.trim().parse().ok()
@@ -237,7 +289,10 @@ async fn refuse_unless_ok(what: &str, response: Response) -> Result<Response> {
 /// The server's JSON `ApiError` as an error, or the bare status when there is none.
 async fn refusal(what: &str, response: Response) -> Error {
     let status = response.status();
-    let body: Option<ApiError> = response.json().await.ok();
+    let body: Option<ApiError> = body_bytes(what, response)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     let (code, message) = match body {
         Some(e) => (e.code, e.message),
         None => (
@@ -280,10 +335,13 @@ mod tests {
 
     #[test]
     fn content_range_gives_the_start() {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_RANGE, "bytes 100-199/200".parse().unwrap());
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_RANGE,
+            "bytes 100-199/200".parse().unwrap(),
+        );
         assert_eq!(content_range_start(&h), Some(100));
-        h.insert(header::CONTENT_RANGE, "bytes */200".parse().unwrap());
+        h.insert(http::header::CONTENT_RANGE, "bytes */200".parse().unwrap());
         assert_eq!(content_range_start(&h), None);
     }
 }

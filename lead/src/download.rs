@@ -136,11 +136,22 @@ async fn fetch_once(
     let what = format!("the audio of recording {}", wanted.recording_id);
     let mut received = start;
     let streamed: Result<()> = async {
-        while let Some(chunk) = response
-            .chunk()
+        loop {
+            let piece = tokio::time::timeout(
+                crate::client::READ_TIMEOUT,
+                tellus_net::http::next_piece(response.body_mut()),
+            )
             .await
-            .map_err(|e| Error::network(what.clone(), e))?
-        {
+            .map_err(|_| Error::Network {
+                what: what.clone(),
+                reason: format!(
+                    "the download stopped for {} s",
+                    crate::client::READ_TIMEOUT.as_secs()
+                ),
+            })?;
+            let Some(chunk) = piece.transpose().map_err(|e| Error::net(what.clone(), e))? else {
+                break;
+            };
             received += chunk.len() as u64;
             if received > wanted.bytes {
                 return Err(Error::Protocol(format!(

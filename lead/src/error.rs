@@ -20,12 +20,12 @@ pub enum Error {
     },
 
     /// The server could not be reached, or the connection broke.
-    #[error("cannot talk to the server ({what}): {source}")]
-    Network {
-        what: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("cannot talk to the server ({what}): {reason}")]
+    Network { what: String, reason: String },
+
+    /// The server's certificate is not trusted (tellus_net::Trust); nothing was sent.
+    #[error("{reason}")]
+    NotTrusted { reason: String },
 
     /// The server sent something that breaks the protocol (a bad id, a wrong length).
     #[error("the server sent something unexpected: {0}")]
@@ -66,10 +66,13 @@ impl Error {
         Error::io(format!("cannot {action} {}", path.display()), source)
     }
 
-    pub(crate) fn network(what: impl Into<String>, source: reqwest::Error) -> Self {
-        Error::Network {
-            what: what.into(),
-            source,
+    pub(crate) fn net(what: impl Into<String>, e: tellus_net::NetError) -> Self {
+        match e {
+            tellus_net::NetError::NotTrusted(why) => Error::NotTrusted { reason: why.0 },
+            tellus_net::NetError::Network(reason) => Error::Network {
+                what: what.into(),
+                reason,
+            },
         }
     }
 

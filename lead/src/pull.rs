@@ -36,6 +36,9 @@ pub struct PullOptions {
     pub concurrency: usize,
     /// Changes asked for per page of the feed (the server allows up to 500).
     pub page_size: u32,
+    /// The server's key as the lead's invite pinned it (a self-signed server); None:
+    /// the web PKI (tellus_net::Trust, the same decision as the phone's).
+    pub pin: Option<tellus_net::CertificatePin>,
 }
 
 impl PullOptions {
@@ -50,6 +53,7 @@ impl PullOptions {
             out: out.into(),
             concurrency: 4,
             page_size: 200,
+            pin: None,
         }
     }
 }
@@ -102,7 +106,7 @@ pub struct PullReport {
 /// Pulls everything new since the last pull into `options.out`.
 pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<PullReport> {
     let server = server_identity(&options.server)?;
-    let client = LeadClient::new(&options.server, &options.token)?;
+    let client = LeadClient::new(&options.server, &options.token, options.pin)?;
     let layout = Layout::new(&options.out);
     let _lock = open_folder(&layout)?;
     let mut state = load_state(&layout)?;

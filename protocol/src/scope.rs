@@ -54,10 +54,16 @@ impl ExportScope {
 }
 
 /// A CSV field as every Tellus export writes it: quoted, quotes doubled, and a leading
-/// = + - @ defused so a spreadsheet does not run it as a formula. One function, so the
+/// = + - @ (also after spaces, TAB or CR) and a leading TAB or CR defused so a
+/// spreadsheet does not run it as a formula. One function, so the
 /// server's CSV and a pulled folder's CSV cannot differ.
 pub fn csv_field(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@']) {
+    // OWASP's list: a formula sign first, or a TAB or CR, which some spreadsheets skip
+    // (with spaces) before they look for one.
+    let formula = text
+        .trim_start_matches([' ', '\t', '\r', '\n'])
+        .starts_with(['=', '+', '-', '@']);
+    let defused = if formula || text.starts_with(['\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_string()
@@ -109,5 +115,22 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("@SUM(A1)"), "\"'@SUM(A1)\"");
         assert_eq!(csv_field("a,b\nc"), "\"a,b\nc\"");
+    }
+
+    #[test]
+    fn a_formula_behind_a_tab_carriage_return_or_spaces_is_defused_too() {
+        for text in [
+            "\t=1+2",
+            "\r=1+2",
+            "  =cmd|' /C calc'!A0",
+            "\t",
+            "\r\n@x",
+            " -2+3",
+        ] {
+            let field = csv_field(text);
+            assert!(field.starts_with("\"'"), "{text:?} gave {field:?}");
+        }
+        assert_eq!(csv_field(" plain"), "\" plain\"");
+        assert_eq!(csv_field(""), "\"\"");
     }
 }

@@ -58,6 +58,8 @@ pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
             })
     };
     let (id, name) = (field("id")?, field("name")?);
+    check_project_id(&id)?;
+    check_typed_text("invalid_config", "the project's name", &name, Some(200))?;
     let compact = config.to_string();
     db.write(|tx| {
         let exists = tx
@@ -77,6 +79,58 @@ pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
         Ok(())
     })?;
     Ok(ProjectCreated { id, name })
+}
+
+/// A project id travels in URLs, file names (exports, a lead's pulled folder) and
+/// headers: ASCII letters, digits, `-`, `_` and `.`, starting with a letter or digit, at
+/// most 64 characters, never `..`.
+pub fn check_project_id(id: &str) -> Result<()> {
+    let valid = (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !id.contains("..");
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            "invalid_config",
+            format!(
+                "the project id {:?} must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+                id.escape_default().to_string()
+            ),
+        ))
+    }
+}
+
+/// Text a person typed that is shown to others (a project's name, a device's label):
+/// not empty, no control characters, and at most `max` characters when given. A
+/// device's length is the server's `[limits]` `label_chars`, held by the enrol route
+/// (413 `over_limit`, as every limit), so it passes None here.
+pub fn check_typed_text(
+    code: &'static str,
+    what: &str,
+    text: &str,
+    max: Option<usize>,
+) -> Result<()> {
+    let text = text.trim();
+    let malformed = text.is_empty() || text.chars().any(char::is_control);
+    let too_long = max.is_some_and(|max| text.chars().count() > max);
+    if malformed || too_long {
+        return Err(Error::bad_request(
+            code,
+            match max {
+                Some(max) => format!(
+                    "{what} must be 1 to {max} characters, without line breaks or control characters"
+                ),
+                None => {
+                    format!("{what} must not be empty or hold line breaks or control characters")
+                }
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// A single-use invite for a reporter or a lead of `project_id`, valid for `ttl_secs`.
@@ -131,6 +185,7 @@ pub fn create_invite(
 
 /// An operator's token for the admin routes.
 pub fn create_admin_token(db: &Db, label: &str) -> Result<AdminToken> {
+    check_typed_text("invalid_label", "the token's label", label, Some(200))?;
     let token = new_token();
     let id = new_id();
     db.write(|tx| {
@@ -179,12 +234,7 @@ pub fn enrol(
     expected: Option<Role>,
 ) -> Result<EnrolResponse> {
     let label = device_label.trim();
-    if label.is_empty() || label.chars().count() > 200 {
-        return Err(Error::bad_request(
-            "invalid_label",
-            "give the device a label of 1 to 200 characters",
-        ));
-    }
+    check_typed_text("invalid_label", "the device's label", label, None)?;
     let hash = sha256_hex(&normalize_code(code));
     let token = new_token();
     let id = new_id();

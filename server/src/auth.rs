@@ -107,9 +107,7 @@ impl FromRequestParts<App> for Principal {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or_else(|| unauthorized("the Authorization header must be 'Bearer <token>'"))?;
         match lookup_token(app, token).await? {
             TokenCheck::Unknown => Err(unauthorized("this token is not known to the server")),
@@ -119,6 +117,14 @@ impl FromRequestParts<App> for Principal {
             TokenCheck::Valid(principal) => Ok(principal),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is matched without
+/// regard to case (RFC 7235 §2.1), so `bearer` works as well.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// What a presented token turns out to be.

@@ -31,6 +31,35 @@ pub struct ServerConfig {
     /// A request body that sends nothing for this long counts as cut (its received
     /// prefix is kept).
     pub body_idle_timeout_secs: u64,
+    /// A connection must have sent a whole request head this long after it opened (or
+    /// after its previous request): half-sent and idle connections are closed.
+    pub header_read_timeout_secs: u64,
+    /// Every request other than an upload's body must be answered within this long
+    /// (its body read and its handler run), else 408.
+    pub request_timeout_secs: u64,
+    /// Open connections at most; more are closed as they arrive. Lowered at start to fit
+    /// under the process's open-file limit.
+    pub max_connections: usize,
+    /// Open connections from one client address at most (IPv6: one /64). Connections
+    /// from a trusted proxy count only towards `max_connections`.
+    pub max_connections_per_client: usize,
+    /// On SIGTERM, requests in flight get this long to finish; then every connection is
+    /// dropped (an upload keeps what arrived).
+    pub shutdown_grace_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and
+    /// logs). Empty: every peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Serve HTTPS with this certificate chain (PEM) and `tls_key`; both are read again
+    /// when either file changes (certificate renewals).
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// How often the certificate files are checked for a change.
+    pub tls_reload_check_secs: u64,
+    /// With TLS: also listen here for plain HTTP and redirect every request to HTTPS.
+    pub redirect_http_from: Option<SocketAddr>,
+    /// With TLS: `Strict-Transport-Security: max-age=` this (0: no HSTS header).
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +73,17 @@ impl Default for ServerConfig {
             invite_expiry_secs: 14 * 24 * 3600,
             feed_page_max: 500,
             body_idle_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 60,
+            max_connections: 1024,
+            max_connections_per_client: 64,
+            shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_reload_check_secs: 10,
+            redirect_http_from: None,
+            hsts_max_age_secs: 365 * 24 * 3600,
         }
     }
 }
@@ -53,6 +93,25 @@ impl ServerConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Whether the server serves HTTPS itself; a certificate without a key (or the
+    /// other way round) is a configuration error.
+    pub fn tls(&self) -> Result<Option<(&Path, &Path)>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.as_path(), key.as_path()))),
+            (None, None) => {
+                if self.redirect_http_from.is_some() {
+                    return Err(Error::Config(
+                        "redirect_http_from needs tls_cert and tls_key: there is no HTTPS to redirect to".into(),
+                    ));
+                }
+                Ok(None)
+            }
+            _ => Err(Error::Config(
+                "tls_cert and tls_key go together: give both (or neither)".into(),
+            )),
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -18,6 +18,11 @@ pub enum Error {
         message: String,
     },
 
+    /// Too many attempts at something a person types (an invite code, a token) from one
+    /// address or with one code; 429 with `Retry-After`.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+
     /// The server's disk is full; whatever was being written was rolled back.
     #[error("the server's storage is full; nothing of this request was kept, try again later")]
     StorageFull,
@@ -81,6 +86,7 @@ impl Error {
         match self {
             Error::Refused { status, .. } => *status,
             Error::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +100,12 @@ impl Error {
             Error::StorageFull => ApiError {
                 code: "storage_full".into(),
                 message: self.to_string(),
+            },
+            Error::TooManyAttempts { retry_after_secs } => ApiError {
+                code: "too_many_attempts".into(),
+                message: format!(
+                    "too many attempts from this address or with this code; try again in {retry_after_secs} seconds"
+                ),
             },
             _ => ApiError {
                 code: "internal".into(),
@@ -122,6 +134,20 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        (status, axum::Json(self.body())).into_response()
+        let mut response = (status, axum::Json(self.body())).into_response();
+        self.add_headers(&mut response);
+        response
+    }
+}
+
+impl Error {
+    /// Headers an error carries besides its body (`Retry-After` on a 429).
+    pub fn add_headers(&self, response: &mut Response) {
+        if let Error::TooManyAttempts { retry_after_secs } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
     }
 }

@@ -10,9 +10,12 @@ pub mod db;
 pub mod error;
 mod json;
 mod linger;
+mod listen;
+pub mod media;
 mod routes;
 pub mod search;
 pub mod storage;
+pub mod throttle;
 pub mod tus;
 mod web;
 
@@ -20,15 +23,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post, put};
-use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::ServerConfig;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use listen::load_certificate;
 pub use tellus_protocol::{API_PREFIX, Role};
 
 use storage::{AudioStorage, LocalStorage};
@@ -40,6 +48,8 @@ pub struct App {
     pub config: Arc<ServerConfig>,
     pub storage: Arc<dyn AudioStorage>,
     pub uploads: Arc<tus::Locks>,
+    /// Attempts at invite codes and sign-in tokens, per client and per code.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 impl App {
@@ -65,6 +75,7 @@ impl App {
             config: Arc::new(config),
             storage: Arc::new(storage),
             uploads: Arc::new(tus::Locks::default()),
+            throttle: Arc::new(throttle::Throttle::default()),
         };
         tus::recover(&app)?;
         Ok(app)
@@ -89,6 +100,17 @@ pub fn router(app: App) -> Router {
     let document_limit = DefaultBodyLimit::max(
         usize::try_from(app.config.limits.document_bytes).unwrap_or(usize::MAX),
     );
+    // Every request but an upload's body is answered within request_timeout_secs (its
+    // body read too); uploads have body_idle_timeout_secs instead, and keep what came.
+    let timeout = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            listen::timed_out()
+        }))
+        .timeout(Duration::from_secs(app.config.request_timeout_secs.max(1)));
+    let hsts = match app.config.tls() {
+        Ok(Some(_)) => listen::hsts_value(app.config.hsts_max_age_secs),
+        _ => None,
+    };
     let api = Router::new()
         .route("/enrol", post(routes::basic::enrol))
         .route("/project", get(routes::basic::project))
@@ -107,10 +129,11 @@ pub fn router(app: App) -> Router {
         .route("/changes", get(routes::lead::changes))
         .route("/export.csv", get(routes::lead::export_csv))
         .layer(json_limit)
+        .layer(timeout.clone())
         .merge(tus::routes());
-    Router::new()
+    let router = Router::new()
         .nest(API_PREFIX, api)
-        .merge(web::routes())
+        .merge(web::routes().layer(timeout))
         .fallback(|| async {
             Error::refused(
                 StatusCode::NOT_FOUND,
@@ -125,47 +148,69 @@ pub fn router(app: App) -> Router {
                 "this route does not take that method",
             )
         })
-        .with_state(app)
+        .with_state(app);
+    match hsts {
+        Some(value) => router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            value,
+        )),
+        None => router,
+    }
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight. Calls
-/// `on_listening` with the bound address (port 0 picks a free port).
+/// Serves until `shutdown` resolves, then finishes the requests in flight (for at most
+/// `shutdown_grace_secs`). Calls `on_listening` with the bound address (port 0 picks a
+/// free port).
 pub async fn serve(
     config: ServerConfig,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let (listener, addr, app) = bind(config).await?;
-    on_listening(addr);
-    run(listener, app, shutdown).await
+    let (listeners, app) = bind(config).await?;
+    on_listening(listeners.addr);
+    run(listeners, app, shutdown).await
 }
 
-/// Listens on `config.listen` and opens the data folder.
-async fn bind(config: ServerConfig) -> Result<(TcpListener, SocketAddr, App)> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::io("cannot read the listening address", e))?;
+/// Listens on `config.listen` (and `redirect_http_from`), checks the certificate, and
+/// opens the data folder.
+async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
+    let listeners = listen::bind(&config).await?;
+    if let Some((cert, key)) = config.tls()? {
+        // A certificate that does not load is reported before the server says it listens.
+        load_certificate(cert, key)?;
+    }
     let app = App::open(config)?;
-    tracing::info!(%addr, "listening");
-    Ok((listener, addr, app))
+    let scheme = if app.config.tls()?.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(addr = %listeners.addr, scheme, "listening");
+    if let Some(redirect) = listeners.redirect_addr {
+        tracing::info!(addr = %redirect, "redirecting plain HTTP to HTTPS");
+    }
+    Ok((listeners, app))
 }
 
 async fn run(
-    listener: TcpListener,
+    listeners: listen::Listeners,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     // Stopped with the server: a restarted one in the same process must not share its
     // data folder with a sweeper of the old one (whose upload locks it cannot see).
     let sweeper = tus::spawn_expiry_sweeper(app.clone());
-    let served = axum::serve(linger::LingeringListener(listener), router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::io("the server stopped", e));
+    let throttle = app.throttle.clone();
+    let forgetter = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            throttle.forget_settled();
+        }
+    });
+    let config = app.config.clone();
+    let served = listen::serve(listeners, &config, router(app), shutdown).await;
     sweeper.abort();
+    forgetter.abort();
     served
 }
 
@@ -173,6 +218,8 @@ async fn run(
 /// programs that embed one: the CLI's demo, the benchmarks and the tests.
 pub struct Running {
     addr: SocketAddr,
+    redirect_addr: Option<SocketAddr>,
+    https: bool,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -181,22 +228,36 @@ impl Running {
     /// Listens, opens the data folder and serves; returns once it is listening, or the
     /// reason it cannot (address in use, data folder unusable).
     pub async fn start(config: ServerConfig) -> Result<Running> {
-        let (listener, addr, app) = bind(config).await?;
+        let (listeners, app) = bind(config).await?;
+        let (addr, redirect_addr) = (listeners.addr, listeners.redirect_addr);
+        let https = app.config.tls()?.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, app, async move {
+        let task = tokio::spawn(run(listeners, app, async move {
             // Resolves on `stop` and when the handle is dropped.
             let _ = stopped.await;
         }));
-        Ok(Running { addr, stop, task })
+        Ok(Running {
+            addr,
+            redirect_addr,
+            https,
+            stop,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// `http://` and the address.
+    /// Where plain HTTP is redirected to HTTPS from (`redirect_http_from`), if anywhere.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_addr
+    }
+
+    /// `http://` or `https://` and the address.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, lets requests in flight finish, and returns how serving ended.
@@ -225,5 +286,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
 }

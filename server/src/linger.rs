@@ -5,6 +5,12 @@
 //! a reset can even erase from its buffers (issue 24, finding 4). Each connection here,
 //! when hyper shuts it down, first ends its own side (the answer is out), then reads and
 //! discards what the client still sends, for a bounded time, before closing.
+//!
+//! It wraps the TCP stream itself (`listen::Admitted` holds one), beneath TLS: a TLS
+//! connection's shutdown sends its close_notify through it and then shuts it down, so
+//! HTTPS lingers exactly as plain HTTP does, on the bytes the kernel would otherwise
+//! answer with a reset. A lingering connection keeps its place under the connection caps
+//! until it is closed (at most `LINGER_AT_MOST`).
 
 use std::future::Future;
 use std::io;
@@ -13,30 +19,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// How long a closing connection keeps reading at most, and how long it waits for more
 /// once the client goes quiet (nginx's lingering_time and lingering_timeout).
 const LINGER_AT_MOST: Duration = Duration::from_secs(30);
 const LINGER_QUIET: Duration = Duration::from_secs(5);
-
-/// A `TcpListener` whose connections close lingering.
-pub struct LingeringListener(pub TcpListener);
-
-impl axum::serve::Listener for LingeringListener {
-    type Io = Lingering;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (Lingering::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
 
 enum Closing {
     Open,
@@ -48,13 +37,14 @@ enum Closing {
     Closed,
 }
 
+/// A TCP stream that closes lingering.
 pub struct Lingering {
     stream: TcpStream,
     closing: Closing,
 }
 
 impl Lingering {
-    fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: TcpStream) -> Self {
         Lingering {
             stream,
             closing: Closing::Open,

@@ -57,6 +57,27 @@ async fn the_configured_limits_travel_with_the_project_configuration() {
 }
 
 #[tokio::test]
+async fn an_enrolling_device_label_is_held_to_the_label_limit_and_spends_nothing() {
+    let server = Server::start_with(|c| c.limits = small()).await;
+    let code = server.invite(PROJECT, Role::Reporter);
+    let enrol = |label: String| {
+        server
+            .http
+            .post(server.url("/api/v1/enrol"))
+            .json(&json!({ "invite_code": code, "device_label": label }))
+            .send()
+    };
+    let over = enrol("l".repeat(13)).await.unwrap();
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = over.json().await.unwrap();
+    assert_eq!(body["code"], "over_limit");
+    assert!(body["message"].as_str().unwrap().contains("12"), "{body}");
+    // The invite was not spent: the same code enrols a label at the limit.
+    let at = enrol("l".repeat(12)).await.unwrap();
+    assert_eq!(at.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn a_story_at_every_limit_is_stored_and_one_over_any_of_them_is_refused() {
     let server = Server::start_with(|c| c.limits = small()).await;
     let phone = server.enrol(PROJECT, Role::Reporter).await;

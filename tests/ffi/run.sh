@@ -13,8 +13,8 @@ out=$(mktemp -d)
 mic="$PWD/tests/support/audio"
 # A private PulseAudio (started below) for the real-time microphone; stopped on exit.
 export TELLUS_PULSE_DIR="$out/pulse"
-server_pid=""
-trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; bash "$mic/test-pulse.sh" stop; rm -rf "$out"' EXIT
+server_pids=""
+trap 'for p in $server_pids; do kill "$p" 2>/dev/null; done; bash "$mic/test-pulse.sh" stop; rm -rf "$out"' EXIT
 bindings=$(scripts/bindings.sh --out "$out/bindings")
 
 # The test microphones of tests/support/audio for the recorder tests: the file-backed one
@@ -30,12 +30,28 @@ cargo build -q --locked -p tellus-cli
 tellus="${CARGO_TARGET_DIR:-target}/debug/tellus"
 . tests/support/serve.sh
 tellus_serve "$tellus" "$out"
-server_pid=$TELLUS_SERVE_PID TELLUS_SERVER_URL=$TELLUS_SERVE_URL
+server_pids=$TELLUS_SERVE_PID TELLUS_SERVER_URL=$TELLUS_SERVE_URL
 invites() { # N reporter invite codes, comma-separated
   local codes=() i
   for i in $(seq "$1"); do codes+=("$(tellus_invite reporter)"); done
   (IFS=,; echo "${codes[*]}")
 }
+main_server_dir=$TELLUS_SERVE_DIR
+
+# HTTPS (issue 16/23): certificates made for this run (rcgen) and three `tellus serve
+# --tls-cert` servers: one with a certificate from the test CA, one self-signed (trusted
+# through the pin an invite carries), one expired. The debug-built library trusts the
+# test CA through TELLUS_DEBUG_TRUST_CA; release builds never read it.
+pki="$out/pki"
+eval "$(cargo run -q --locked -p tellus-net --example test_pki -- "$pki")"
+export TELLUS_TLS_DIR="$pki" TELLUS_TLS_SELF_PIN TELLUS_TLS_OTHER_PIN TELLUS_DEBUG_TRUST_CA="$pki/ca.pem"
+for name in ca-signed self-signed expired; do
+  tellus_serve "$tellus" "$out/tls-$name" --tls-cert "$pki/$name.pem" --tls-key "$pki/$name.key"
+  server_pids="$server_pids $TELLUS_SERVE_PID"
+  var=$(echo "$name" | tr 'a-z-' 'A-Z_')
+  export "TELLUS_TLS_${var}_URL=$TELLUS_SERVE_URL" "TELLUS_TLS_${var}_INVITES=$(invites 8)"
+done
+TELLUS_SERVE_DIR=$main_server_dir
 export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_PY_SECRET_INVITES="$(invites 1)" \
   TELLUS_PY_BOUNDARY_INVITES="$(invites 4)" TELLUS_PY_FUZZ_INVITES="$(invites 1)" \
   TELLUS_KT_INVITES="$(invites 3)" TELLUS_KT_BOUNDARY_INVITES="$(invites 3)" \

@@ -1,10 +1,12 @@
 # Sourced by the test runners (tests/ffi, tests/tus, tests/web): a real `tellus serve` on
 # loopback with the sample project, and invite codes for it.
 #
-#   tellus_serve BIN DIR   creates the sample project under DIR/server, starts the server
-#                          (output in DIR/serve.out, logs in DIR/serve.log) and waits for
-#                          the address it prints; sets TELLUS_SERVE_URL and TELLUS_SERVE_PID.
-#                          The caller stops it (kill "$TELLUS_SERVE_PID").
+#   tellus_serve BIN DIR [SERVE ARGS...]
+#                          creates the sample project under DIR/server, starts the server
+#                          (output in DIR/serve.out, logs in DIR/serve.log; extra arguments
+#                          such as --tls-cert FILE --tls-key FILE go to `tellus serve`) and
+#                          waits for the address it prints; sets TELLUS_SERVE_URL and
+#                          TELLUS_SERVE_PID. The caller stops it (kill "$TELLUS_SERVE_PID").
 #   tellus_invite ROLE     prints one new invite code (reporter or lead) for the project.
 
 TELLUS_SAMPLE_PROJECT=coproduction-stories-2026
@@ -12,17 +14,20 @@ TELLUS_SAMPLE_PROJECT=coproduction-stories-2026
 tellus_serve() {
   TELLUS_SERVE_BIN=$1
   TELLUS_SERVE_DIR=$2/server
+  local out=$2
+  shift 2
+  mkdir -p "$out"
   "$TELLUS_SERVE_BIN" --data-dir "$TELLUS_SERVE_DIR" admin project create >/dev/null
-  TELLUS_LOG=warn "$TELLUS_SERVE_BIN" --data-dir "$TELLUS_SERVE_DIR" serve --listen 127.0.0.1:0 \
-    >"$2/serve.out" 2>"$2/serve.log" &
+  TELLUS_LOG=warn "$TELLUS_SERVE_BIN" --data-dir "$TELLUS_SERVE_DIR" serve --listen 127.0.0.1:0 "$@" \
+    >"$out/serve.out" 2>"$out/serve.log" &
   TELLUS_SERVE_PID=$!
   local _
   for _ in $(seq 200); do # the server prints its address once it listens
-    grep -q '^listening on' "$2/serve.out" 2>/dev/null && break
-    kill -0 "$TELLUS_SERVE_PID" 2>/dev/null || { cat "$2/serve.log" >&2; return 1; }
+    grep -q '^listening on' "$out/serve.out" 2>/dev/null && break
+    kill -0 "$TELLUS_SERVE_PID" 2>/dev/null || { cat "$out/serve.log" >&2; return 1; }
     sleep 0.05
   done
-  TELLUS_SERVE_URL=$(grep -o 'http://[0-9.:]*' "$2/serve.out" | head -1)
+  TELLUS_SERVE_URL=$(grep -oE 'https?://[0-9.:]*' "$out/serve.out" | head -1)
   [ -n "$TELLUS_SERVE_URL" ] || { echo "tellus serve did not start" >&2; return 1; }
 }
 

@@ -6,7 +6,7 @@ use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, ConsentKind, NewNote, NewStory, NoteKind, ProjectConfig, StoryEdit, StoryId,
 };
-use tellus_core::sync::{self, ReqwestTransport, SyncEngine, Transport};
+use tellus_core::sync::{self, HttpTransport, SyncEngine, Transport};
 
 use crate::error::{Result, TellusError};
 use crate::observers::SubscriptionHandle;
@@ -25,17 +25,24 @@ pub struct TellusApp {
 
 impl TellusApp {
     /// The shell's transport when it has one (its chunk files beside the database), else
-    /// the built-in reqwest transport.
+    /// the built-in HTTP transport (tellus-net).
     fn open_store(
         store: Store,
         transport: Option<Arc<dyn PlatformTransport>>,
     ) -> Result<Arc<Self>> {
+        tracing::info!(
+            core = tellus_core::VERSION,
+            platform_transport = transport.is_some(),
+            damaged_database_moved_aside = store.open_report().damaged_database_moved_to.is_some(),
+            recovered_recordings = store.open_report().recovered_recordings.len(),
+            "opened"
+        );
         let transport: Arc<dyn Transport> = match transport {
             Some(shell) => {
                 let chunks = store.dir().join("outgoing-chunks");
                 Arc::new(ShellTransport::new(shell, chunks))
             }
-            None => Arc::new(ReqwestTransport::new().map_err(|e| TellusError::Network {
+            None => Arc::new(HttpTransport::new().map_err(|e| TellusError::Network {
                 reason: e.to_string(),
             })?),
         };

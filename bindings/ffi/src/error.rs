@@ -27,6 +27,12 @@ pub enum TellusError {
     /// shell's network callback or scheduled work will).
     #[error("{reason}")]
     Network { reason: String },
+    /// The server's certificate is not trusted (not from a public authority, expired,
+    /// for another name, or not the key the invite pinned): nothing was sent. Show the
+    /// message; retrying will not help until the server or the enrolment changes. A
+    /// platform transport returns it when `check_server_certificate` refused.
+    #[error("{reason}")]
+    ServerNotTrusted { reason: String },
     /// The server answered and refused (a bad invite code, a file too large, ...): show
     /// the message; retrying the same will not help.
     #[error("{reason}")]
@@ -44,9 +50,9 @@ pub enum TellusError {
     SecretStoreUnavailable { reason: String },
 }
 
-/// What a shell's observer may throw (any exception counts as this). The call is
-/// counted on the subscription's handle and logged, without the exception's text, and
-/// the observer keeps receiving later values.
+/// What a shell's observer or `LogSink` may throw (any exception counts as this). An
+/// observer's failed call is counted on the subscription's handle and logged, without
+/// the exception's text; a sink's loses that record. Either keeps receiving later values.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum ObserverError {
     #[error("{reason}")]
@@ -101,6 +107,7 @@ impl From<SyncError> for TellusError {
             }
             SyncError::SecretStore(_) => TellusError::SecretStoreUnavailable { reason },
             SyncError::Offline | SyncError::Unreachable(_) => TellusError::Network { reason },
+            SyncError::ServerNotTrusted(_) => TellusError::ServerNotTrusted { reason },
             SyncError::Cancelled => TellusError::Cancelled { reason },
             SyncError::Refused(_) | SyncError::Protocol(_) => TellusError::ServerRefused { reason },
             SyncError::Invalid(_) => TellusError::InvalidInput { reason },

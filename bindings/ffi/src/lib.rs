@@ -7,6 +7,7 @@ uniffi::setup_scaffolding!();
 
 mod app;
 mod error;
+mod logs;
 mod observers;
 mod recorder;
 mod records;
@@ -16,12 +17,15 @@ mod transport;
 
 pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
 pub use error::{SecretStoreError, TellusError};
+pub use logs::{LogLevel, LogRecord, LogSink, set_log_sink};
 pub use observers::{StoryObserver, SubscriptionHandle};
 pub use recorder::*;
 pub use records::*;
 pub use secrets::PlatformSecretStore;
 pub use sync::*;
-pub use transport::{HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport};
+pub use transport::{
+    HttpHeader, PlatformRequest, PlatformResponse, PlatformTransport, check_server_certificate,
+};
 
 /// The version of the core this library was built from, so a shell can log it.
 #[uniffi::export]

@@ -35,6 +35,9 @@ pub struct PlatformRequest {
     /// belongs to the core: it is deleted once `send` returns.
     pub body_file: Option<String>,
     pub body_length: u64,
+    /// Pass to `check_server_certificate` when the platform asks whether to trust the
+    /// server (iOS: the URLSession delegate's server-trust challenge).
+    pub server_pin: Option<String>,
 }
 
 /// What the server answered.
@@ -48,6 +51,9 @@ pub struct PlatformResponse {
 /// Sends prepared requests through the platform's own HTTP stack. Return
 /// `TellusError::Network` when no complete answer came back (the connection dropped, the
 /// system cancelled the task): the core then asks the server what arrived and resumes.
+/// The platform's own certificate check is not the decision: answer its server-trust
+/// challenge with `check_server_certificate` (and `TellusError::ServerNotTrusted` when
+/// that refused), so every platform trusts exactly what the core does.
 #[uniffi::export(with_foreign)]
 #[async_trait::async_trait]
 pub trait PlatformTransport: Send + Sync {
@@ -94,8 +100,8 @@ impl ShellTransport {
                 prepared.write_body_file(&file)
             })
             .await
-            .map_err(|e| TransportError(format!("cannot prepare the chunk: {e}")))?
-            .map_err(|e| TransportError(format!("cannot prepare the chunk file: {e}")))?;
+            .map_err(|e| TransportError::network(format!("cannot prepare the chunk: {e}")))?
+            .map_err(|e| TransportError::network(format!("cannot prepare the chunk file: {e}")))?;
             Some(path)
         };
         let platform = PlatformRequest {
@@ -111,12 +117,16 @@ impl ShellTransport {
                 .collect(),
             body_file: body_file.as_ref().map(|p| p.display().to_string()),
             body_length,
+            server_pin: request.server_pin.map(|p| p.to_string()),
         };
         let answer = self.shell.send(platform).await;
         if let Some(path) = body_file {
             let _ = std::fs::remove_file(path);
         }
-        let response = answer.map_err(|e| TransportError(e.to_string()))?;
+        let response = answer.map_err(|e| match e {
+            TellusError::ServerNotTrusted { reason } => TransportError::not_trusted(reason),
+            other => TransportError::network(other.to_string()),
+        })?;
         Ok(TransportResponse {
             status: response.status,
             headers: response
@@ -133,4 +143,31 @@ impl Transport for ShellTransport {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
         Box::pin(self.send_through_shell(request))
     }
+}
+
+/// The core's TLS trust decision (tellus_net::Trust) for a certificate chain a
+/// platform's TLS stack received: `chain` in DER, the server's own certificate first;
+/// `server_pin` as the `PlatformRequest` carried it. Ok: trust it; an error says why
+/// not. The platform must still check the handshake proves the server holds the key
+/// (URLSession does), and must not add its own trust on top (no "allow anyway").
+#[uniffi::export]
+pub fn check_server_certificate(
+    host: String,
+    chain: Vec<Vec<u8>>,
+    server_pin: Option<String>,
+) -> Result<(), TellusError> {
+    let pin = server_pin
+        .as_deref()
+        .map(str::parse::<tellus_core::net::CertificatePin>)
+        .transpose()
+        .map_err(|e| TellusError::InvalidInput {
+            reason: e.to_string(),
+        })?;
+    let chain: Vec<_> = chain
+        .into_iter()
+        .map(tellus_core::net::CertificateDer::from)
+        .collect();
+    tellus_core::net::Trust::for_server(pin)
+        .check_chain(&host, &chain, tellus_core::net::UnixTime::now())
+        .map_err(|why| TellusError::ServerNotTrusted { reason: why.0 })
 }

@@ -46,6 +46,7 @@ pub(super) fn open_writer(dir: &Path) -> Result<(Connection, OpenReport)> {
         Err(Opening::Failed(e)) => Err(unwritable_folder(dir).unwrap_or(e)),
         Err(Opening::Damaged(why)) => {
             let moved_to = move_aside(&path)?;
+            tracing::warn!(moved_to = %moved_to.display(), reason = %why, "the database could not be read; moved aside, a new one created");
             report.damaged_database_moved_to = Some(moved_to);
             report.damage = Some(why);
             report.created = true;

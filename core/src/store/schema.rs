@@ -181,6 +181,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1));
     "#,
+    // 7: the pin of the server's key when the invite carried one (a server with a
+    // self-signed certificate, tellus_net::Trust): that key and no other is trusted.
+    r#"
+    ALTER TABLE sync_account ADD COLUMN server_pin TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -28,7 +28,7 @@ impl From<SendError> for super::SyncError {
     fn from(e: SendError) -> Self {
         match e {
             SendError::Cancelled => super::SyncError::Cancelled,
-            SendError::Transport(t) => super::SyncError::Unreachable(t.0),
+            SendError::Transport(t) => t.into(),
         }
     }
 }
@@ -38,6 +38,8 @@ pub(crate) struct Api {
     /// No trailing slash.
     pub base: String,
     pub token: Option<String>,
+    /// The server's key as the invite pinned it; None: the web PKI.
+    pub server_pin: Option<tellus_net::CertificatePin>,
     pub cancel: CancellationToken,
 }
 
@@ -63,7 +65,8 @@ impl Api {
         self.authorised(PreparedRequest::new(method, format!("{origin}{path}")))
     }
 
-    fn authorised(&self, request: PreparedRequest) -> PreparedRequest {
+    fn authorised(&self, mut request: PreparedRequest) -> PreparedRequest {
+        request.server_pin = self.server_pin;
         match &self.token {
             Some(token) => request.header("authorization", format!("Bearer {token}")),
             None => request,

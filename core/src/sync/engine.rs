@@ -164,6 +164,26 @@ impl SyncEngine {
         }
     }
 
+    /// One line per sync for the logs: counts and ids, never content (server refusals and
+    /// network causes are the server's and the system's words, which carry none).
+    fn log_outcome(result: &Outcome) {
+        match result {
+            Ok(r) => tracing::info!(
+                documents = r.documents_sent,
+                consent_events = r.consent_events_sent,
+                recordings_delivered = r.delivered.len(),
+                audio_bytes = r.audio_bytes_confirmed,
+                withdrawals = r.withdrawals_propagated,
+                waiting_to_retry = r.waiting_to_retry,
+                failures = r.failures.len(),
+                parked = r.parked.len(),
+                "sync finished"
+            ),
+            Err(SyncError::Cancelled) => tracing::info!("sync cancelled"),
+            Err(e) => tracing::warn!(error = %e, "sync stopped"),
+        }
+    }
+
     /// Runs a sync, or joins the one in flight and returns its result (single flight).
     /// Call it inside a tokio runtime (the CLI and the FFI each own one): the run is a
     /// task of its own, so a caller that goes away does not stop it for the others.
@@ -183,7 +203,9 @@ impl SyncEngine {
                     // Its own task: a caller that goes away does not stop the sync that
                     // others are waiting for.
                     tokio::spawn(async move {
+                        tracing::debug!(network = ?engine.network(), "sync started");
                         let result = engine.run(cancel).await;
+                        Self::log_outcome(&result);
                         *lock(&engine.inner.flight) = None;
                         let _ = tx.send(Some(result));
                     });
@@ -222,6 +244,7 @@ impl SyncEngine {
             transport: self.inner.transport.clone(),
             base: account.server_url.clone(),
             token: Some(token),
+            server_pin: account.pin()?,
             cancel,
         };
         let mut report = SyncReport {
@@ -482,6 +505,7 @@ impl SyncEngine {
             match outcome {
                 UploadOutcome::Delivered(receipt) => {
                     store.mark_audio_delivered(recording.id, &receipt)?;
+                    tracing::info!(recording = %recording.id, bytes = receipt.bytes, "recording delivered, receipt matches");
                     report.audio_bytes_confirmed += recording.bytes.saturating_sub(start);
                     progress.story_bytes_sent = base_story + recording.bytes;
                     progress.bytes_sent = base_all + recording.bytes.saturating_sub(start);
@@ -494,6 +518,7 @@ impl SyncEngine {
                 }
                 UploadOutcome::Parked(reason) => {
                     store.park(&item.item_id, &reason)?;
+                    tracing::warn!(recording = %recording.id, %reason, "recording parked");
                     report.parked.push(reason);
                 }
                 UploadOutcome::Failed(reason) => self.failed(report, &item.item_id, &reason)?,
@@ -502,7 +527,7 @@ impl SyncEngine {
                     &item.item_id,
                     "the server says this story was withdrawn",
                 )?,
-                UploadOutcome::Unreachable(reason) => return Err(SyncError::Unreachable(reason)),
+                UploadOutcome::Unreachable(failure) => return Err(failure.into()),
                 UploadOutcome::Unauthorized => return self.enrol_again(),
                 UploadOutcome::Cancelled => {
                     self.note_cancelled(api, recording).await?;
@@ -538,6 +563,9 @@ impl SyncEngine {
                     transport: api.transport.clone(),
                     base: api.base.clone(),
                     token: api.token.clone(),
+                    // The same trust as the sync it follows: a pinned server is asked
+                    // under its pin, or the HEAD would be refused as untrusted.
+                    server_pin: api.server_pin,
                     cancel: CancellationToken::new(),
                 };
                 let ask = tus::offset_on_server(&asking, &path, recording.bytes);

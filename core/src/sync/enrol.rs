@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tellus_net::{CertificatePin, Invite};
 use tellus_protocol::{EnrolRequest, EnrolResponse, Role};
 use tokio_util::sync::CancellationToken;
 
@@ -31,16 +32,54 @@ pub fn normalise_server_url(url: &str) -> Result<String, SyncError> {
     Ok(trimmed.to_string())
 }
 
-/// Enrols this device with an invite code. On success the token (in the store's secret
-/// store) and the project's configuration are saved; on any failure nothing changes.
+/// The server, code and pin to enrol with, from the server address the reporter typed
+/// (may be empty) and the invite: a bare code, or the link a QR code holds (which names
+/// the server, and the pin of its key for a server with a self-signed certificate).
+pub fn resolve_invite(
+    server_url: &str,
+    invite: &str,
+) -> Result<(String, String, Option<CertificatePin>), SyncError> {
+    let invite = Invite::parse(invite).map_err(|e| SyncError::Invalid(e.to_string()))?;
+    let typed = (!server_url.trim().is_empty())
+        .then(|| normalise_server_url(server_url))
+        .transpose()?;
+    let linked = invite
+        .server
+        .as_deref()
+        .map(normalise_server_url)
+        .transpose()?;
+    let base = match (typed, linked) {
+        (Some(typed), Some(linked)) if typed != linked => {
+            return Err(SyncError::Invalid(format!(
+                "this invite is for {linked}, not {typed}; use the invite's server or leave the address empty"
+            )));
+        }
+        (Some(base), _) | (None, Some(base)) => base,
+        (None, None) => {
+            return Err(SyncError::Invalid(
+                "give the server's address (or scan the invite's QR code, which carries it)".into(),
+            ));
+        }
+    };
+    if invite.pin.is_some() && !base.starts_with("https://") {
+        return Err(SyncError::Invalid(
+            "this invite pins a certificate, so its server must be https://".into(),
+        ));
+    }
+    Ok((base, invite.code, invite.pin))
+}
+
+/// Enrols this device with an invite (a code, or the link of its QR code). On success the
+/// token (in the store's secret store), the project's configuration and the server's
+/// pin are saved; on any failure nothing changes.
 pub async fn enrol(
     store: &Store,
     transport: Arc<dyn Transport>,
     server_url: &str,
-    invite_code: &str,
+    invite: &str,
     device_label: &str,
 ) -> Result<Account, SyncError> {
-    let base = normalise_server_url(server_url)?;
+    let (base, invite_code, server_pin) = resolve_invite(server_url, invite)?;
     if invite_code.trim().is_empty() {
         return Err(SyncError::Invalid("the invite code is empty".into()));
     }
@@ -51,6 +90,7 @@ pub async fn enrol(
         transport,
         base: base.clone(),
         token: None,
+        server_pin,
         cancel: CancellationToken::new(),
     };
     let body = EnrolRequest {
@@ -89,8 +129,16 @@ pub async fn enrol(
         project_id: enrolled.project_id,
         project_etag: None,
         revoked: false,
+        server_pin: server_pin.map(|p| p.to_string()),
     };
     store.save_sync_account(&account).map_err(SyncError::from)?;
+    tracing::info!(
+        server = %account.server_url,
+        project = %account.project_id,
+        device = %account.reporter_id,
+        pinned = account.server_pin.is_some(),
+        "enrolled"
+    );
     Ok(account)
 }
 

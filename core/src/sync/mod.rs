@@ -6,7 +6,7 @@
 //! - `outbox`: what to deliver and what the server confirmed, in SQLite.
 //! - `documents`: the core's model as the protocol's wire types.
 //! - `transport`: the `Transport` trait (prepared requests, file-range bodies) and the
-//!   default reqwest transport.
+//!   default `HttpTransport` (tellus-net: one TLS trust decision on every platform).
 //! - `tus`: the uploader.
 //! - `backoff`, `policy`: when to retry, what the network allows.
 //! - `secrets`: the `SecretStore` seam the device token is kept behind.
@@ -29,8 +29,8 @@ pub use outbox::{Account, DeliveryState, ItemKind, ItemState, OutboxItem};
 pub use policy::{Network, SyncSettings};
 pub use secrets::{DEVICE_TOKEN, SecretStore};
 pub use transport::{
-    Method, PreparedRequest, RequestBody, ReqwestTransport, Transport, TransportError,
-    TransportResponse,
+    HttpTransport, Method, PreparedRequest, RequestBody, Transport, TransportError,
+    TransportFailure, TransportResponse,
 };
 
 /// Why a sync did not finish. Messages are for the reporter and carry no story content.
@@ -52,6 +52,10 @@ pub enum SyncError {
     Offline,
     #[error("the server cannot be reached: {0}")]
     Unreachable(String),
+    /// The server's certificate was refused (tellus_net::Trust): nothing was sent, and
+    /// retrying will not help until the server or this device's enrolment changes.
+    #[error("{0}")]
+    ServerNotTrusted(String),
     #[error("the sync was cancelled")]
     Cancelled,
     #[error("{0}")]
@@ -71,6 +75,16 @@ impl SyncError {
             self,
             SyncError::NotEnrolled | SyncError::EnrolAgain | SyncError::TokenLost
         )
+    }
+}
+
+/// A request without an answer: the network (try again later) or an untrusted server.
+impl From<TransportError> for SyncError {
+    fn from(e: TransportError) -> Self {
+        match e.kind {
+            TransportFailure::Network => SyncError::Unreachable(e.message),
+            TransportFailure::ServerNotTrusted => SyncError::ServerNotTrusted(e.message),
+        }
     }
 }
 

@@ -28,6 +28,20 @@ pub struct Account {
     /// token gone from the secret store is not recorded here (it is asked for again on
     /// every sync); `Store::needs_enrolment` covers both.
     pub revoked: bool,
+    /// The pin of the server's key (`sha256:…`) when the invite carried one: only that
+    /// key is trusted for this server. None: the web PKI.
+    pub server_pin: Option<String>,
+}
+
+impl Account {
+    /// The pin, read back as the one it was when enrolled.
+    pub fn pin(&self) -> Result<Option<tellus_net::CertificatePin>, super::SyncError> {
+        self.server_pin
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| super::SyncError::Store(format!("the enrolment's server pin: {e}")))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +240,7 @@ impl Store {
         self.read(|tx| {
             Ok(tx
                 .query_row(
-                    "SELECT server_url, reporter_id, project_id, project_etag, revoked
+                    "SELECT server_url, reporter_id, project_id, project_etag, revoked, server_pin
                      FROM sync_account WHERE singleton = 1",
                     [],
                     |r| {
@@ -236,6 +250,7 @@ impl Store {
                             project_id: r.get(2)?,
                             project_etag: r.get(3)?,
                             revoked: r.get(4)?,
+                            server_pin: r.get(5)?,
                         })
                     },
                 )
@@ -247,17 +262,18 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO sync_account (singleton, server_url, reporter_id, project_id,
-                    project_etag, revoked, enrolled_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, 0, ?5)
+                    project_etag, revoked, enrolled_at, server_pin)
+                 VALUES (1, ?1, ?2, ?3, ?4, 0, ?5, ?6)
                  ON CONFLICT (singleton) DO UPDATE SET server_url = ?1,
                     reporter_id = ?2, project_id = ?3, project_etag = ?4, revoked = 0,
-                    enrolled_at = ?5",
+                    enrolled_at = ?5, server_pin = ?6",
                 params![
                     account.server_url,
                     account.reporter_id,
                     account.project_id,
                     account.project_etag,
-                    now_ms()
+                    now_ms(),
+                    account.server_pin
                 ],
             )?;
             Ok(())

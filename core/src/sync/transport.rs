@@ -1,9 +1,12 @@
 //! How sync requests reach the server. The core prepares every request (method, URL,
 //! headers and a body that is either small bytes or a byte range of a recording) and a
 //! `Transport` only sends it and hands back status, headers and body; what happens next is
-//! decided by the core. reqwest is the default transport. A phone shell can plug in its
-//! own (iOS uploads in the background only from a file through URLSession): for that,
-//! `PreparedRequest::write_body_file` writes a chunk to a standalone file.
+//! decided by the core. `HttpTransport` (tellus-net: hyper over rustls with the one trust
+//! decision) is the default. A phone shell can plug in its own (iOS uploads in the
+//! background only from a file through URLSession): for that,
+//! `PreparedRequest::write_body_file` writes a chunk to a standalone file, and the
+//! request's `server_pin` tells the shell's TLS check (`tellus_net::Trust::check_chain`)
+//! whom to trust.
 
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -14,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use tellus_net::http::{bytes_body, empty_body, read_body, stream_body};
+use tellus_net::{CertificateDer, CertificatePin, HttpClient, NetError, Trust};
 
 /// The HTTP methods the protocol uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +83,9 @@ pub struct PreparedRequest {
     /// Header names in lowercase.
     pub headers: Vec<(String, String)>,
     pub body: RequestBody,
+    /// The server's key as the invite pinned it (a self-signed server): trust only that
+    /// key. None: the web PKI (tellus_net::Trust).
+    pub server_pin: Option<CertificatePin>,
 }
 
 impl PreparedRequest {
@@ -87,7 +95,13 @@ impl PreparedRequest {
             url: url.into(),
             headers: Vec::new(),
             body: RequestBody::None,
+            server_pin: None,
         }
+    }
+
+    /// The trust this request's server needs (see `server_pin`).
+    pub fn trust(&self) -> Trust {
+        Trust::for_server(self.server_pin)
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -142,11 +156,53 @@ impl TransportResponse {
     }
 }
 
-/// The request did not get an answer: the network, not the server, failed. Whatever part
-/// of a body was sent may have arrived; the core asks the server what it holds.
+/// The request did not get an answer: the network, not the server, failed (whatever part
+/// of a body was sent may have arrived; the core asks the server what it holds), or the
+/// server's certificate was not trusted (nothing was sent).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
+#[error("{message}")]
+pub struct TransportError {
+    pub message: String,
+    pub kind: TransportFailure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// Refused, reset, timed out, cut: try again later.
+    Network,
+    /// The server's certificate was refused: retrying will not help until the server or
+    /// this device's enrolment changes.
+    ServerNotTrusted,
+}
+
+impl TransportError {
+    pub fn network(message: impl Into<String>) -> Self {
+        TransportError {
+            message: message.into(),
+            kind: TransportFailure::Network,
+        }
+    }
+
+    pub fn not_trusted(message: impl Into<String>) -> Self {
+        TransportError {
+            message: message.into(),
+            kind: TransportFailure::ServerNotTrusted,
+        }
+    }
+
+    pub fn is_not_trusted(&self) -> bool {
+        self.kind == TransportFailure::ServerNotTrusted
+    }
+}
+
+impl From<NetError> for TransportError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::NotTrusted(why) => TransportError::not_trusted(why.0),
+            NetError::Network(why) => TransportError::network(why),
+        }
+    }
+}
 
 pub type TransportFuture<'a> =
     Pin<Box<dyn Future<Output = Result<TransportResponse, TransportError>> + Send + 'a>>;
@@ -184,27 +240,50 @@ const STREAM_BUFFER: usize = 256 * 1024;
 /// the one being read and the one hyper holds: about 1.5 MiB.
 const READ_AHEAD: usize = 4;
 
-/// The default transport: reqwest over rustls, streaming file ranges.
-pub struct ReqwestTransport {
-    client: reqwest::Client,
+/// The default transport: tellus-net's HTTP client (hyper over rustls, the one trust
+/// decision), streaming file ranges. One pooled client per trust a request asks for.
+pub struct HttpTransport {
+    clients: std::sync::Mutex<Vec<(Option<CertificatePin>, HttpClient)>>,
+    extra_roots: Vec<CertificateDer<'static>>,
     stall_timeout: Duration,
 }
 
-impl ReqwestTransport {
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpTransport {
     pub fn new() -> Result<Self, TransportError> {
         Self::with_stall_timeout(DEFAULT_STALL_TIMEOUT)
     }
 
     pub fn with_stall_timeout(stall_timeout: Duration) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("tellus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TransportError(format!("cannot set up HTTP: {e}")))?;
-        Ok(ReqwestTransport {
-            client,
+        Ok(HttpTransport {
+            clients: std::sync::Mutex::new(Vec::new()),
+            extra_roots: Vec::new(),
             stall_timeout,
         })
+    }
+
+    /// Also trusts `root` for servers without a pin (a private CA; tests).
+    pub fn with_root(mut self, root: CertificateDer<'static>) -> Self {
+        self.extra_roots.push(root);
+        self
+    }
+
+    fn client_for(&self, pin: Option<CertificatePin>) -> Result<HttpClient, TransportError> {
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| TransportError::network("the HTTP clients' lock was poisoned"))?;
+        if let Some((_, client)) = clients.iter().find(|(p, _)| *p == pin) {
+            return Ok(client.clone());
+        }
+        let trust = self
+            .extra_roots
+            .iter()
+            .fold(Trust::for_server(pin), |t, root| t.with_root(root.clone()));
+        let client = HttpClient::new(&trust, CONNECT_TIMEOUT)?;
+        clients.push((pin, client.clone()));
+        Ok(client)
     }
 
     /// Sends `request`, giving it up once it has made no progress for `stall_timeout`:
@@ -226,7 +305,7 @@ impl ReqwestTransport {
                 result = &mut work => return result,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {
                     if progress.idle() > self.stall_timeout {
-                        return Err(TransportError(format!(
+                        return Err(TransportError::network(format!(
                             "the connection stalled for {} s", self.stall_timeout.as_secs()
                         )));
                     }
@@ -241,39 +320,56 @@ impl ReqwestTransport {
         progress: Arc<Progress>,
         sent: Option<Arc<AtomicU64>>,
     ) -> Result<TransportResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
-            .map_err(|e| TransportError(e.to_string()))?;
-        let mut builder = self.client.request(method, &request.url);
+        let client = self.client_for(request.server_pin)?;
+        let method = request.method.as_str();
+        let path = request
+            .url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_default();
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.url)
+            .header("user-agent", concat!("tellus/", env!("CARGO_PKG_VERSION")));
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        builder = match request.body {
-            RequestBody::None => builder,
-            RequestBody::Bytes(bytes) => builder.body(bytes),
+        let body = match request.body {
+            RequestBody::None => empty_body(),
+            RequestBody::Bytes(bytes) => bytes_body(bytes),
             RequestBody::FileRange { path, offset, len } => {
-                let file = std::fs::File::open(&path)
-                    .map_err(|e| TransportError(format!("cannot read the recording: {e}")))?;
+                let file = std::fs::File::open(&path).map_err(|e| {
+                    TransportError::network(format!("cannot read the recording: {e}"))
+                })?;
                 let seen = progress.clone();
-                let stream = read_ahead(file, offset, len).inspect(move |read| {
+                let stream = read_ahead(file, offset, len).map(move |read| {
                     seen.touch();
-                    if let (Some(sent), Ok(bytes)) = (&sent, read) {
+                    if let (Some(sent), Ok(bytes)) = (&sent, &read) {
                         sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     }
+                    read.map(bytes::Bytes::from)
                 });
-                builder
-                    .header(reqwest::header::CONTENT_LENGTH, len)
-                    .body(reqwest::Body::wrap_stream(stream))
+                builder = builder.header("content-length", len);
+                stream_body(stream)
             }
         };
-        let response = builder.send().await.map_err(describe)?;
+        let request = builder
+            .body(body)
+            .map_err(|e| TransportError::network(format!("cannot make the request: {e}")))?;
+        let started = Instant::now();
+        let response = client.send(request).await.inspect_err(|e| {
+            tracing::debug!(%method, %path, error = %e, "request failed");
+        })?;
         progress.touch();
         let status = response.status().as_u16();
+        // Ids only: the protocol's paths name stories, recordings and uploads by UUID.
+        tracing::debug!(%method, %path, status, ms = started.elapsed().as_millis() as u64, "request");
         let headers = response
             .headers()
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let body = response.bytes().await.map_err(describe)?.to_vec();
+        let body = read_body(response.into_body()).await?.to_vec();
         Ok(TransportResponse {
             status,
             headers,
@@ -344,19 +440,7 @@ impl Progress {
     }
 }
 
-fn describe(e: reqwest::Error) -> TransportError {
-    // The full chain names the cause (refused, reset, timed out) without any content.
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    TransportError(text)
-}
-
-impl Transport for ReqwestTransport {
+impl Transport for HttpTransport {
     fn send(&self, request: PreparedRequest) -> TransportFuture<'_> {
         Box::pin(self.send_watched(request, None))
     }

@@ -55,8 +55,9 @@ pub(crate) enum UploadOutcome {
     Parked(String),
     /// Failed this time; counts toward parking.
     Failed(String),
-    /// The network is down or the server unreachable; try again on the next sync.
-    Unreachable(String),
+    /// The network is down or the server unreachable (try again on the next sync), or
+    /// its certificate is not trusted.
+    Unreachable(super::TransportError),
     /// 401: the device must enrol again.
     Unauthorized,
     /// The story was withdrawn on the server (410).
@@ -162,7 +163,7 @@ pub(crate) async fn upload(
     match receipt(api, rec).await {
         Ok(outcome) => outcome,
         Err(SendError::Cancelled) => UploadOutcome::Cancelled,
-        Err(SendError::Transport(e)) => UploadOutcome::Unreachable(e.0),
+        Err(SendError::Transport(e)) => UploadOutcome::Unreachable(e),
     }
 }
 
@@ -183,6 +184,7 @@ pub async fn send_file(
         transport,
         base: origin,
         token: None,
+        server_pin: None,
         cancel: tokio_util::sync::CancellationToken::new(),
     };
     let length = std::fs::metadata(file)
@@ -342,12 +344,15 @@ async fn transfer(
         match result {
             Ok(next) => step = next,
             Err(SendError::Cancelled) => return Some(UploadOutcome::Cancelled),
+            Err(SendError::Transport(e)) if e.is_not_trusted() => {
+                return Some(UploadOutcome::Unreachable(e));
+            }
             Err(SendError::Transport(e)) => {
                 // The link dropped: whatever arrived is kept by the server. Ask it.
                 failures += 1;
                 chunks.after_failure();
                 if failures >= MAX_FAILURES_WITHOUT_PROGRESS {
-                    return Some(UploadOutcome::Unreachable(e.0));
+                    return Some(UploadOutcome::Unreachable(e));
                 }
                 let wait = super::backoff::delay_after(failures).min(Duration::from_secs(2));
                 if api.pause(wait / 4).await.is_err() {
@@ -370,10 +375,12 @@ enum Located {
 }
 
 fn encode_metadata(rec: &Recording) -> String {
-    let content_type = if rec.format == "wav" {
-        "audio/wav"
-    } else {
-        "application/octet-stream"
+    // The server takes audio only (it refuses anything else with 415).
+    let content_type = match rec.format.as_str() {
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "ogg" | "opus" => "audio/ogg",
+        _ => "application/octet-stream",
     };
     [
         (metadata::STORY_ID, rec.story_id.to_string()),

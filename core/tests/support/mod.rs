@@ -18,7 +18,7 @@ use tellus_core::model::{
 };
 use tellus_core::sync::transport::TransportFuture;
 use tellus_core::sync::{
-    Method, PreparedRequest, ReqwestTransport, SyncEngine, Transport, TransportError,
+    HttpTransport, Method, PreparedRequest, SyncEngine, Transport, TransportError,
     TransportResponse,
 };
 use tellus_server::{App, Db, Role, Running, ServerConfig, admin};
@@ -73,8 +73,14 @@ impl Server {
         Server::run(dir, config).await
     }
 
+    /// `https://` when the server serves TLS itself (`tls_cert`), else `http://`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.config.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn db(&self) -> Db {
@@ -141,7 +147,7 @@ pub struct Phone {
 impl Phone {
     /// A phone enrolled with the server at `url` (the server itself or a proxy to it).
     pub async fn enrolled(server: &Server, url: &str) -> Phone {
-        Phone::enrolled_through(server, url, reqwest_transport()).await
+        Phone::enrolled_through(server, url, http_transport()).await
     }
 
     pub async fn enrolled_through(server: &Server, url: &str, inner: Arc<dyn Transport>) -> Phone {
@@ -263,8 +269,8 @@ impl Phone {
     }
 }
 
-pub fn reqwest_transport() -> Arc<dyn Transport> {
-    Arc::new(ReqwestTransport::with_stall_timeout(Duration::from_secs(3)).unwrap())
+pub fn http_transport() -> Arc<dyn Transport> {
+    Arc::new(HttpTransport::with_stall_timeout(Duration::from_secs(3)).unwrap())
 }
 
 /// 16-bit mono 48 kHz WAV of exactly `bytes` bytes (at least 46), deterministic noise.
@@ -370,7 +376,7 @@ impl Counting {
             ));
             let n = self.patches.fetch_add(1, Ordering::SeqCst);
             if n >= self.fail_patches_after.load(Ordering::SeqCst) {
-                return Some(TransportError("the test cut the network".into()));
+                return Some(TransportError::network("the test cut the network"));
             }
         }
         self.body_bytes

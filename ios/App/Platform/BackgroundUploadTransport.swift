@@ -11,6 +11,13 @@
 // OPTIONS, DELETE) are small and go on an ordinary session: background sessions take only
 // upload and download tasks.
 //
+// Trust: the core decides whom to trust, the same way on every platform
+// (check_server_certificate: Mozilla's roots, or only the key the invite pinned for a
+// server with a self-signed certificate). Every server-trust challenge of both sessions is
+// answered with the core's verdict, never the system's own evaluation or an "allow
+// anyway"; a refusal cancels the task and reaches the core as ServerNotTrusted with the
+// core's reason.
+//
 // Relaunch: when the system relaunches the app for this session's events after the app
 // was killed with tasks in flight, the tasks have no continuation in this process. Their
 // completions are drained and ignored: the core does not trust its own idea of what was
@@ -25,7 +32,10 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
     /// A request in flight in this process: its continuation and the answer so far.
     private struct Pending {
         let continuation: CheckedContinuation<PlatformResponse, Error>
+        let serverPin: String?
         var body = Data()
+        /// Set when the core refused the server's certificate.
+        var untrusted: String?
     }
 
     private let lock = NSLock()
@@ -63,6 +73,41 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         return URLSession(configuration: config)
     }()
 
+    /// The core's verdict on a server-trust challenge (other challenges: the default).
+    /// Returns the refusal's reason when the core did not trust the server.
+    static func answer(_ challenge: URLAuthenticationChallenge, serverPin: String?)
+        -> (URLSession.AuthChallengeDisposition, URLCredential?, String?) {
+        guard challenge.protectionSpace.authenticationMethod == NSURLAuthenticationMethodServerTrust,
+              let trust = challenge.protectionSpace.serverTrust else {
+            return (.performDefaultHandling, nil, nil)
+        }
+        let certificates = (SecTrustCopyCertificateChain(trust) as? [SecCertificate]) ?? []
+        let chain: [Data] = certificates.map { SecCertificateCopyData($0) as Data }
+        do {
+            try checkServerCertificate(host: challenge.protectionSpace.host, chain: chain, serverPin: serverPin)
+            return (.useCredential, URLCredential(trust: trust), nil)
+        } catch TellusError.ServerNotTrusted(reason: let reason) {
+            return (.cancelAuthenticationChallenge, nil, reason)
+        } catch {
+            return (.cancelAuthenticationChallenge, nil, "\(error)")
+        }
+    }
+
+    /// The trust answer for one request on the plain session.
+    private final class TrustDelegate: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        let serverPin: String?
+        var refusal: String?
+        init(serverPin: String?) { self.serverPin = serverPin }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask,
+                        didReceive challenge: URLAuthenticationChallenge,
+                        completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+            let (disposition, credential, refusal) = BackgroundUploadTransport.answer(challenge, serverPin: serverPin)
+            self.refusal = refusal
+            completionHandler(disposition, credential)
+        }
+    }
+
     /// From `application(_:handleEventsForBackgroundURLSession:completionHandler:)`.
     func handleRelaunch(identifier: String, completion: @escaping () -> Void) {
         guard identifier == Self.sessionIdentifier else {
@@ -84,7 +129,7 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
             urlRequest.setValue(header.value, forHTTPHeaderField: header.name)
         }
         guard let bodyFile: String = request.bodyFile else {
-            return try await sendWithoutBody(urlRequest)
+            return try await sendWithoutBody(urlRequest, serverPin: request.serverPin)
         }
         let file = URL(fileURLWithPath: bodyFile)
         let size = (try? FileManager.default.attributesOfItem(atPath: bodyFile)[.size] as? NSNumber)?.uint64Value
@@ -97,7 +142,9 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         // error and resumes the continuation. Nothing waits forever.
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                lock.withLock { pending[task.taskIdentifier] = Pending(continuation: continuation) }
+                lock.withLock {
+                    pending[task.taskIdentifier] = Pending(continuation: continuation, serverPin: request.serverPin)
+                }
                 task.resume()
             }
         } onCancel: {
@@ -108,9 +155,10 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
     /// URLSession sets these from the request and the file itself.
     private static let setBySystem: Set<String> = ["content-length", "host", "connection"]
 
-    private func sendWithoutBody(_ request: URLRequest) async throws -> PlatformResponse {
+    private func sendWithoutBody(_ request: URLRequest, serverPin: String?) async throws -> PlatformResponse {
+        let trust = TrustDelegate(serverPin: serverPin)
         do {
-            let (data, response) = try await plainSession.data(for: request)
+            let (data, response) = try await plainSession.data(for: request, delegate: trust)
             guard let http = response as? HTTPURLResponse else {
                 throw TellusError.Network(reason: "the server's answer was not HTTP")
             }
@@ -118,6 +166,9 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
         } catch let error as TellusError {
             throw error
         } catch {
+            if let reason = trust.refusal {
+                throw TellusError.ServerNotTrusted(reason: reason)
+            }
             throw TellusError.Network(reason: "\(type(of: error)): \(error.localizedDescription)")
         }
     }
@@ -133,6 +184,17 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
 
     // MARK: URLSessionDataDelegate
 
+    func urlSession(_ session: URLSession, task: URLSessionTask,
+                    didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        let pin = lock.withLock { pending[task.taskIdentifier]?.serverPin }
+        let (disposition, credential, refusal) = Self.answer(challenge, serverPin: pin)
+        if let refusal {
+            lock.withLock { pending[task.taskIdentifier]?.untrusted = refusal }
+        }
+        completionHandler(disposition, credential)
+    }
+
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         lock.withLock { pending[dataTask.taskIdentifier]?.body.append(data) }
     }
@@ -140,7 +202,9 @@ final class BackgroundUploadTransport: NSObject, PlatformTransport, URLSessionDa
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         // A task of an earlier process (after a relaunch) has no entry: drained, ignored.
         guard let done = lock.withLock({ pending.removeValue(forKey: task.taskIdentifier) }) else { return }
-        if let error {
+        if let refusal = done.untrusted {
+            done.continuation.resume(throwing: TellusError.ServerNotTrusted(reason: refusal))
+        } else if let error {
             done.continuation.resume(throwing: TellusError.Network(reason: "the upload did not complete: \(error.localizedDescription)"))
         } else if let http = task.response as? HTTPURLResponse {
             done.continuation.resume(returning: Self.platformResponse(http, body: done.body))

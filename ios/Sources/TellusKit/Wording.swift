@@ -27,7 +27,8 @@ extension TellusError {
         switch self {
         case .InvalidInput(let reason), .ConsentMissing(let reason), .NotEnrolled(let reason),
              .Audio(let reason), .Network(let reason), .ServerRefused(let reason),
-             .Cancelled(let reason), .Storage(let reason), .SecretStoreUnavailable(let reason):
+             .Cancelled(let reason), .Storage(let reason), .SecretStoreUnavailable(let reason),
+             .ServerNotTrusted(let reason):
             return reason
         case .NotFound(let what, let id):
             return "No \(what) with id \(id) on this phone"

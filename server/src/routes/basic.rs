@@ -14,18 +14,27 @@ use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
 use crate::routes::{over_limit, project_with_limits};
+use crate::throttle::{Attempt, ClientAddr};
 
 pub async fn enrol(
     State(app): State<App>,
+    client: ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>)> {
+    // The label first: it tests no secret, so a bad one spends no attempt. Malformed
+    // (empty, control characters) is 400 `invalid_label`, as every typed label is;
+    // longer than this server's limits is 413 `over_limit`, as everything over a limit.
+    let label = req.device_label.trim();
+    admin::check_typed_text("invalid_label", "the device's label", label, None)?;
     app.config
         .limits
-        .check_text(
-            tellus_protocol::TextField::DeviceLabel,
-            req.device_label.trim(),
-        )
+        .check_text(tellus_protocol::TextField::DeviceLabel, label)
         .map_err(over_limit)?;
+    app.throttle.attempt(
+        Attempt::Enrol,
+        client.0,
+        &crate::auth::normalize_code(&req.invite_code),
+    )?;
     let db = app.db.clone();
     let mut response =
         blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;

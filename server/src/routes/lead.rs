@@ -23,6 +23,7 @@ use crate::App;
 use crate::auth::Principal;
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
+use crate::media::{Disposition, content_disposition, served_audio_type};
 use tellus_protocol::Role;
 
 pub async fn changes(
@@ -195,16 +196,17 @@ pub async fn audio(
 ) -> Result<Response> {
     let project_id = who.lead("download audio")?.to_string();
     let id = parse_id(&id, "recording")?;
-    serve_audio(&app, &project_id, &id, &headers).await
+    serve_audio(&app, &project_id, &id, &headers, Disposition::Attachment).await
 }
 
 /// A delivered recording of `project_id`, whole or one Range of it, with its SHA-256
-/// as ETag (also what the leads' web page plays).
+/// as ETag (also what the leads' web page plays, `Inline`).
 pub async fn serve_audio(
     app: &App,
     project_id: &str,
     id: &str,
     headers: &HeaderMap,
+    disposition: Disposition,
 ) -> Result<Response> {
     let id = id.to_string();
     let rec = stored(app, &id)
@@ -268,8 +270,23 @@ pub async fn serve_audio(
             h.insert(name, v);
         }
     };
+    // The server's own type for what it stored, never what a client declared; no
+    // sniffing, no scripts even if the bytes look like a page, and a safe file name.
+    let (content_type, extension) = served_audio_type(&rec.content_type);
     set(h, header::ETAG, etag);
-    set(h, header::CONTENT_TYPE, rec.content_type);
+    set(h, header::CONTENT_TYPE, content_type.to_string());
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(disposition, &format!("recording-{id}"), extension),
+    );
     set(h, header::CONTENT_LENGTH, len.to_string());
     set(h, header::ACCEPT_RANGES, "bytes".into());
     if let Some((s, e)) = range {
@@ -383,9 +400,23 @@ pub async fn export_csv(
 ) -> Result<Response> {
     let project_id = who.lead("export stories")?.to_string();
     let scope = parse_scope(query.get("scope").map(String::as_str))?;
+    let name = format!("{project_id}-{}", scope.as_str());
     let csv = app
         .db
         .call(move |conn| project_csv(conn, &project_id, scope))
         .await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                content_disposition(Disposition::Attachment, &name, "csv"),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }

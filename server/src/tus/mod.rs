@@ -27,6 +27,7 @@ use crate::App;
 use crate::auth::Principal;
 use crate::clock::{http_date, now_ms};
 use crate::error::{Error, Result};
+use crate::media::{ACCEPTED, AudioType};
 use crate::routes::parse_id;
 use crate::routes::stories::{load_consent, load_story};
 use receive::{Outcome, receive};
@@ -188,14 +189,34 @@ fn bad(message: String) -> Error {
 }
 
 fn too_large(app: &App, length: u64) -> Error {
-    let mb = |b: u64| b as f64 / 1_000_000.0;
     Error::refused(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         format!(
-            "this recording is {:.1} MB, and this server accepts recordings of up to {:.1} MB; nothing was stored",
-            mb(length),
-            mb(app.config.limits.recording_bytes)
+            "this recording is {}, and this server accepts recordings of up to {}; nothing was stored",
+            readable_size(length),
+            readable_size(app.config.limits.recording_bytes)
+        ),
+    )
+}
+
+/// A size as a person reads it: bytes below a megabyte, else MB or GB with one decimal.
+fn readable_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000_000 => format!("{bytes} bytes"),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+/// A body longer than the upload it belongs to: refused in bytes, which is what the
+/// client got wrong (not the server's size limit).
+fn beyond_length(end: u64, length: u64) -> Error {
+    Error::refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "beyond_length",
+        format!(
+            "this body takes the upload to {end} bytes, past its declared Upload-Length of {length} bytes; nothing of it was stored"
         ),
     )
 }
@@ -236,12 +257,22 @@ fn declared(headers: &HeaderMap) -> Result<Declared> {
     let story_id = parse_id(&text(metadata::STORY_ID)?, "story")?;
     let recording_id = parse_id(&text(metadata::RECORDING_ID)?, "recording")?;
     let sha256 = headers::parse_sha256_hex(text(metadata::SHA256)?.as_bytes()).map_err(bad)?;
-    let content_type = text(metadata::CONTENT_TYPE)?;
-    if content_type.is_empty() || content_type.len() > 100 {
-        return Err(bad(
-            "Upload-Metadata 'content_type' must be a media type such as audio/wav".into(),
-        ));
-    }
+    // Recordings are audio: the server keeps its own spelling of an allowed type and
+    // serves that, never the client's words (a declared text/html would otherwise be
+    // served as a page under the lead's origin).
+    let declared_type = text(metadata::CONTENT_TYPE)?;
+    let content_type = AudioType::from_declared(&declared_type)
+        .ok_or_else(|| {
+            Error::refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "a recording must be audio: declare {ACCEPTED} in Upload-Metadata 'content_type'"
+                ),
+            )
+        })?
+        .canonical()
+        .to_string();
     Ok(Declared {
         story_id,
         recording_id,
@@ -290,7 +321,7 @@ async fn create(
     if with_body {
         if let (Some(cl), Some(length)) = (content_length(&headers)?, length) {
             if cl > length {
-                return Err(too_large(&app, cl));
+                return Err(beyond_length(cl, length));
             }
         }
     }
@@ -392,7 +423,8 @@ async fn create(
 /// Loads an upload that `who` owns and that has not expired.
 async fn owned(app: &App, who: &Principal, id: &str) -> Result<Upload> {
     who.reporter("upload audio")?;
-    let id = parse_id(id, "upload")?;
+    // tus clients take a 404 as "create again"; a 400 would leave them stuck.
+    let id = parse_id(id, "upload").map_err(|_| Error::not_found("upload"))?;
     let upload = state::load(app, &id).await?;
     let upload = upload
         .filter(|u| u.reporter_id == who.id)
@@ -549,11 +581,7 @@ async fn write_chunk(
     if let Some(cl) = content_length(headers)? {
         if upload.offset.saturating_add(cl) > limit {
             return Err(match upload.length {
-                Some(_) => Error::refused(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "beyond_length",
-                    "this body goes past the declared Upload-Length; nothing of it was stored",
-                ),
+                Some(length) => beyond_length(upload.offset.saturating_add(cl), length),
                 None => too_large(app, upload.offset.saturating_add(cl)),
             });
         }

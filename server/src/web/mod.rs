@@ -22,9 +22,11 @@ use tellus_protocol::ConsentStatus;
 use crate::App;
 use crate::auth::lookup_token;
 use crate::error::Error;
+use crate::media::{Disposition, content_disposition};
 use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
 use crate::routes::parse_id;
 use crate::routes::stories::{lead_view, load_consent};
+use crate::throttle::{Attempt, ClientAddr};
 use pages::PageError;
 use session::Lead;
 use tellus_protocol::ExportScope;
@@ -112,6 +114,7 @@ fn cross_site() -> Response {
 
 async fn sign_in(
     State(app): State<App>,
+    client: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Result<Response, PageError> {
@@ -119,6 +122,20 @@ async fn sign_in(
         return Ok(cross_site());
     }
     let token = form.token.trim();
+    if let Err(e) = app.throttle.attempt(Attempt::LeadSignIn, client.0, token) {
+        let wait = match &e {
+            Error::TooManyAttempts { retry_after_secs } => *retry_after_secs,
+            _ => 60,
+        };
+        let mut page = pages::sign_in(
+            Some(&format!(
+                "Too many sign-in attempts from this network. Wait {wait} seconds, then try again."
+            )),
+            e.status(),
+        );
+        e.add_headers(&mut page);
+        return Ok(page);
+    }
     if !session::plausible_token(token) {
         return Ok(pages::sign_in(
             Some("That is not a Tellus token. Paste the whole token, starting with “tellus_”."),
@@ -198,13 +215,14 @@ async fn story(
     Ok(response)
 }
 
-fn attachment(filename: &str, content_type: &str, body: String) -> Response {
+/// A download named `stem.extension` (made safe by `media::content_disposition`).
+fn attachment(stem: &str, extension: &str, content_type: &'static str, body: String) -> Response {
     (
         [
-            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
+                content_disposition(Disposition::Attachment, stem, extension),
             ),
         ],
         body,
@@ -228,7 +246,8 @@ async fn story_json(
     let body = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::Config(format!("cannot serialise a story: {e}")))?;
     Ok(attachment(
-        &format!("story-{id}.json"),
+        &format!("story-{id}"),
+        "json",
         "application/json",
         body,
     ))
@@ -259,7 +278,8 @@ async fn story_csv(
             )
         })?;
     Ok(attachment(
-        &format!("story-{id}.csv"),
+        &format!("story-{id}"),
+        "csv",
         "text/csv; charset=utf-8",
         format!("{CSV_HEADER}{row}"),
     ))
@@ -276,18 +296,14 @@ async fn export_csv(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, PageError> {
     let scope = parse_scope(q.scope.as_deref())?;
-    let name = q.scope.unwrap_or_else(|| "all".into());
     let project_id = lead.project_id;
+    let name = format!("{project_id}-{}", scope.as_str());
     let key = project_id.clone();
     let csv = app
         .db
         .call(move |conn| project_csv(conn, &key, scope))
         .await?;
-    Ok(attachment(
-        &format!("{project_id}-{name}.csv"),
-        "text/csv; charset=utf-8",
-        csv,
-    ))
+    Ok(attachment(&name, "csv", "text/csv; charset=utf-8", csv))
 }
 
 #[derive(Deserialize)]
@@ -303,13 +319,9 @@ async fn audio(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id, "recording")?;
-    let mut response = serve_audio(&app, &lead.project_id, &id, &headers).await?;
-    if q.download.is_some() {
-        if let Ok(v) = format!("attachment; filename=\"recording-{id}.wav\"").parse() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, v);
-        }
-    }
-    Ok(response)
+    let disposition = match q.download {
+        Some(_) => Disposition::Attachment,
+        None => Disposition::Inline,
+    };
+    Ok(serve_audio(&app, &lead.project_id, &id, &headers, disposition).await?)
 }

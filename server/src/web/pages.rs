@@ -114,7 +114,9 @@ impl IntoResponse for PageError {
                 p { a href="/lead" { "Back to all stories" } }
             }
         };
-        respond(status, layout(title, None, content))
+        let mut response = respond(status, layout(title, None, content));
+        self.0.add_headers(&mut response);
+        response
     }
 }
 

@@ -8,6 +8,7 @@ fun main() {
     recorderTests()
     syncJourneyTests()
     secretStoreTests()
+    tlsTests()
     boundaryTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)

@@ -1,9 +1,15 @@
 package org.tellus.app
 
 import android.app.Application
+import android.content.pm.ApplicationInfo
 import android.os.Build
+import android.util.Log
 import kotlinx.coroutines.CoroutineScope
+import org.tellus.core.LogLevel
+import org.tellus.core.LogRecord
+import org.tellus.core.LogSink
 import org.tellus.core.TellusApp
+import org.tellus.core.setLogSink
 import org.tellus.presentation.ConsentFormState
 import org.tellus.presentation.Delivery
 import org.tellus.presentation.EnrolState
@@ -26,6 +32,10 @@ class TellusApplication : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        // The core's logs (ids, counts, outcomes; never story content) to logcat, first,
+        // so that opening the core is logged too. Debug builds hear more.
+        val debuggable = (applicationInfo.flags and ApplicationInfo.FLAG_DEBUGGABLE) != 0
+        setLogSink(LogcatSink, if (debuggable) LogLevel.DEBUG else LogLevel.INFO)
         // noBackupFilesDir: the data folder (stories, consent) and the sealed device token
         // are never backed up or moved to another device. The token is sealed by a
         // Keystore key (KeystoreSealingKey) and never written to the app's SQLite; one an
@@ -54,4 +64,19 @@ class TellusApplication : Application() {
 
     fun recording(storyId: String, scope: CoroutineScope) =
         RecordingState(core, storyId, core.project().guide, scope)
+}
+
+/** The core's log records to logcat, tagged by the part of the core that logged. */
+private object LogcatSink : LogSink {
+    override fun log(record: LogRecord) {
+        // Logcat tags are at most 23 characters: the last part of the Rust target.
+        val tag = "tellus." + record.target.substringAfterLast("::").take(16)
+        when (record.level) {
+            LogLevel.ERROR -> Log.e(tag, record.message)
+            LogLevel.WARN -> Log.w(tag, record.message)
+            LogLevel.INFO -> Log.i(tag, record.message)
+            LogLevel.DEBUG -> Log.d(tag, record.message)
+            LogLevel.TRACE -> Log.v(tag, record.message)
+        }
+    }
 }

@@ -40,6 +40,10 @@ class Delivery(private val app: TellusApp) {
             // The Keystore cannot be used now (e.g. before the first unlock): later, and
             // never "enrol again".
             return DeliveryOutcome.Retry
+        } catch (e: TellusException.ServerNotTrusted) {
+            // Nothing was sent. The server's certificate may be fixed (renewed, or the
+            // wrong one restored): the next attempt asks the core again.
+            return DeliveryOutcome.Retry
         } catch (e: TellusException.NotEnrolled) {
             return DeliveryOutcome.NeedsEnrolment(e.message ?: "enrol again")
         }

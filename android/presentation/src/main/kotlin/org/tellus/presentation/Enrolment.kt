@@ -10,7 +10,9 @@ import org.tellus.core.TellusException
 /**
  * Invite codes as the server makes them: 16 characters from an alphabet without the
  * look-alikes (I, L, O, 0, 1), shown as XXXX-XXXX-XXXX-XXXX. Typed codes are forgiving
- * (lower case, spaces, missing dashes); a scanned QR code holds the code itself.
+ * (lower case, spaces, missing dashes). A scanned QR code holds either the code or an
+ * invite link (tellus://enrol?...) with the server and, for a server with a self-signed
+ * certificate, the pin of its key: the core reads the link.
  */
 object InviteCode {
     private const val ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -36,11 +38,12 @@ class EnrolState(private val app: TellusApp, private val deviceLabel: String) {
     val state: StateFlow<EnrolUi> = _state.asStateFlow()
 
     suspend fun enrol(serverUrl: String, typedCode: String): EnrolUi {
-        val code = InviteCode.normalise(typedCode)
+        val link = typedCode.trim().takeIf { it.startsWith("tellus:", ignoreCase = true) }
+        val code = link ?: InviteCode.normalise(typedCode)
         val url = serverUrl.trim().trimEnd('/')
         val result = when {
             code == null -> EnrolUi.Failed("That is not an invite code. It looks like ABCD-EFGH-JKLM-NPQR.")
-            !(url.startsWith("https://") || url.startsWith("http://")) ->
+            link == null && !(url.startsWith("https://") || url.startsWith("http://")) ->
                 EnrolUi.Failed("The server address starts with https://")
             else -> {
                 _state.value = EnrolUi.Working
@@ -48,6 +51,9 @@ class EnrolState(private val app: TellusApp, private val deviceLabel: String) {
                     EnrolUi.Enrolled(app.enrol(url, code, deviceLabel))
                 } catch (e: TellusException.ServerRefused) {
                     EnrolUi.Failed("The server refused the code: ${e.message}")
+                } catch (e: TellusException.ServerNotTrusted) {
+                    // Nothing was sent; the same invite works from the right server.
+                    EnrolUi.Failed("This server's certificate is not trusted, so nothing was sent. ${e.message}")
                 } catch (e: TellusException.Network) {
                     EnrolUi.Failed("The server could not be reached. Check the address and the connection, then try again.")
                 } catch (e: TellusException.SecretStoreUnavailable) {

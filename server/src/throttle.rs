@@ -1,0 +1,186 @@
+//! Brute-force resistance for what a person can type: invite codes (`POST /enrol`) and
+//! a lead's token on the web page's sign-in. Attempts are limited per client address
+//! and per code (governor's GCRA, kept in memory: a restart forgets, which only ever
+//! lets a few more attempts through); over either, 429 with `Retry-After`.
+//!
+//! The quotas let a training day through (twenty phones enrolling from one office
+//! network within minutes) and hold a guesser to a few attempts a minute per address;
+//! invite codes carry about 79 bits, tokens 256, so guessing was already hopeless and
+//! this keeps it so however many requests are thrown.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::App;
+use crate::auth::sha256_hex;
+use crate::error::Error;
+
+/// What is being attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Attempt {
+    /// Spending an invite code.
+    Enrol,
+    /// Signing in to the leads' web page with a token.
+    LeadSignIn,
+}
+
+pub struct Throttle {
+    per_client: DefaultKeyedRateLimiter<(Attempt, IpAddr)>,
+    per_code: DefaultKeyedRateLimiter<(Attempt, String)>,
+    clock: DefaultClock,
+}
+
+/// Per client address: 10 at once, then one every 6 s (10 a minute).
+const CLIENT_BURST: u32 = 10;
+const CLIENT_EVERY: Duration = Duration::from_secs(6);
+/// Per code: 5 at once, then one a minute.
+const CODE_BURST: u32 = 5;
+const CODE_EVERY: Duration = Duration::from_secs(60);
+
+fn quota(burst: u32, every: Duration) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            per_client: RateLimiter::keyed(quota(CLIENT_BURST, CLIENT_EVERY)),
+            per_code: RateLimiter::keyed(quota(CODE_BURST, CODE_EVERY)),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+impl Throttle {
+    /// Counts one attempt of `what` from `client` with `code` (kept only as its SHA-256);
+    /// refused with 429 and the wait when either quota is spent. The client's quota is
+    /// checked first, so a guesser's codes are not even remembered past it.
+    pub fn attempt(&self, what: Attempt, client: IpAddr, code: &str) -> Result<(), Error> {
+        if let Err(not_until) = self.per_client.check_key(&(what, client)) {
+            let wait = not_until.wait_time_from(self.clock.now());
+            tracing::warn!(%client, ?what, "too many attempts from one address");
+            return Err(too_many(wait));
+        }
+        if let Err(not_until) = self.per_code.check_key(&(what, sha256_hex(code))) {
+            let wait = not_until.wait_time_from(self.clock.now());
+            tracing::warn!(%client, ?what, "too many attempts with one code");
+            return Err(too_many(wait));
+        }
+        Ok(())
+    }
+
+    /// Forgets clients and codes whose quota is whole again (run by the sweeper).
+    pub fn forget_settled(&self) {
+        self.per_client.retain_recent();
+        self.per_code.retain_recent();
+        self.per_client.shrink_to_fit();
+        self.per_code.shrink_to_fit();
+    }
+}
+
+fn too_many(wait: Duration) -> Error {
+    Error::TooManyAttempts {
+        retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    }
+}
+
+/// The client's address: the peer, or, when the peer is one of `trusted_proxies`, the
+/// address that proxy put last in `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    pub fn of(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> ClientAddr {
+        if !trusted_proxies.contains(&peer) {
+            return ClientAddr(peer);
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back();
+        ClientAddr(forwarded.unwrap_or(peer))
+    }
+}
+
+impl FromRequestParts<App> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        // Absent only when the router is driven without a listener (never in `serve`).
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientAddr::of(
+            peer,
+            &parts.headers,
+            &app.config.trusted_proxies,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_its_burst_then_a_wait_and_a_code_its_own_quota() {
+        let throttle = Throttle::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for i in 0..CLIENT_BURST {
+            throttle
+                .attempt(Attempt::Enrol, a, &format!("code-{i}"))
+                .unwrap();
+        }
+        let Err(Error::TooManyAttempts { retry_after_secs }) =
+            throttle.attempt(Attempt::Enrol, a, "code-x")
+        else {
+            panic!("the 11th attempt from one address was let through");
+        };
+        assert!((1..=CLIENT_EVERY.as_secs()).contains(&retry_after_secs));
+        // Another kind of attempt has its own quota.
+        throttle.attempt(Attempt::LeadSignIn, a, "token").unwrap();
+
+        // One code from many addresses.
+        for i in 0..CODE_BURST {
+            let client = IpAddr::from([198, 51, 100, i as u8]);
+            throttle.attempt(Attempt::Enrol, client, "SAME").unwrap();
+        }
+        let Err(Error::TooManyAttempts { retry_after_secs }) =
+            throttle.attempt(Attempt::Enrol, IpAddr::from([198, 51, 100, 200]), "SAME")
+        else {
+            panic!("a code tried from many addresses was let through");
+        };
+        assert!((1..=CODE_EVERY.as_secs()).contains(&retry_after_secs));
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let peer: IpAddr = "192.0.2.5".parse().unwrap();
+        assert_eq!(ClientAddr::of(peer, &headers, &[proxy]).0, peer);
+        assert_eq!(
+            ClientAddr::of(proxy, &headers, &[proxy]).0,
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(ClientAddr::of(proxy, &HeaderMap::new(), &[proxy]).0, proxy);
+    }
+}
