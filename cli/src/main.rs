@@ -112,10 +112,22 @@ impl Context {
         }
         for r in &report.recovered_recordings {
             eprintln!(
-                "recovered: a recording of story {} was interrupted; {} ms of audio were saved as {}",
+                "recovered: a recording of story {} was interrupted; {} ms of audio were saved as {}{}",
                 r.story_id,
                 r.duration_ms,
-                r.file.display()
+                r.file.display(),
+                if r.header_rebuilt {
+                    " (its damaged header was rebuilt from what the recording session stored)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for d in &report.discarded_empty_recordings {
+            eprintln!(
+                "note: a recording of story {} was interrupted before any audio arrived; its empty file {} was removed",
+                d.story_id,
+                d.file.display()
             );
         }
         for p in &report.audio_problems {

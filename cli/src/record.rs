@@ -1,10 +1,12 @@
 //! `tellus devices` and `tellus record`: capture an interview from a microphone with a
 //! live level meter, elapsed audio time and keys for pause, markers, notes and stop.
 
+use std::fmt::Display;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -91,9 +93,40 @@ enum Command {
     /// A note, at the position where the person began typing it (None: now).
     Note(String, Option<AudioPosition>),
     Stop,
+    /// Stdin ended: without `--for` the recording stops.
+    InputEnded,
+}
+
+/// Watches for SIGTERM, SIGINT and SIGHUP (a terminal that closed, a service manager,
+/// Ctrl+C outside raw mode): each stops the recording as cleanly as `q`. Sets the
+/// returned flag and sends `Stop` on `commands`.
+fn stop_on_signals(commands: mpsc::Sender<Command>) -> Result<Arc<AtomicBool>, String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    std::thread::Builder::new()
+        .name("tellus-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                raised.store(true, Ordering::Release);
+                let _ = commands.send(Command::Stop);
+            }
+        })
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
+    Ok(flag)
+}
+
+/// A line on stdout that may no longer be there (a terminal that hung up, a closed
+/// pipe): the recording is finished and kept either way.
+fn say(line: impl Display) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
+    let (commands_tx, commands) = mpsc::channel();
+    let signalled = stop_on_signals(commands_tx.clone())?;
     let store = Arc::new(ctx.open_store()?);
     store.story(args.story).map_err(fail)?;
     let source: Box<dyn AudioSource> = match &args.from_file {
@@ -109,9 +142,10 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     };
     let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(fail)?;
     let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
-        interactive(&recorder, &device)
+        interactive(&recorder, &device, &signalled)
     } else {
-        scripted(ctx, &recorder, &device, args.duration.is_some())
+        read_commands(commands_tx);
+        scripted(ctx, &recorder, &device, args.duration.is_some(), commands)
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
@@ -119,12 +153,12 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
 }
 
 /// A terminal: raw-mode keys and a redrawn meter line.
-fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
+fn interactive(recorder: &Recorder, device: &str, signalled: &AtomicBool) -> CmdResult {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
     use crossterm::terminal;
 
-    println!("Recording from {device}");
-    println!("Keys: space pause/resume · m marker · n note · q stop");
+    say(format_args!("Recording from {device}"));
+    say("Keys: space pause/resume · m marker · n note · q stop");
     terminal::enable_raw_mode().map_err(|e| format!("cannot read keys: {e}"))?;
     // Raw mode is undone on every way out of this function.
     struct Cooked;
@@ -139,7 +173,7 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
     let mut last_message = String::new();
     let mut out = std::io::stdout();
     loop {
-        if recorder.has_stopped() {
+        if recorder.has_stopped() || signalled.load(Ordering::Acquire) {
             break;
         }
         if event::poll(Duration::from_millis(50)).unwrap_or(false)
@@ -196,15 +230,20 @@ fn interactive(recorder: &Recorder, device: &str) -> CmdResult {
         let _ = out.flush();
     }
     drop(_cooked);
-    println!();
+    say("");
     Ok(())
 }
 
 /// Not a terminal (a script, a test): status lines every 50 ms and commands as stdin
 /// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` decides
 /// when to stop; without it the recording stops then.
-fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) -> CmdResult {
-    let commands = read_commands();
+fn scripted(
+    ctx: &Context,
+    recorder: &Recorder,
+    device: &str,
+    has_length: bool,
+    commands: Receiver<Command>,
+) -> CmdResult {
     let format = recorder.format();
     if ctx.json {
         print_json(&serde_json::json!({
@@ -215,49 +254,45 @@ fn scripted(ctx: &Context, recorder: &Recorder, device: &str, has_length: bool) 
             "channels": format.channels,
         }));
     } else {
-        println!("Recording from {device}");
+        say(format_args!("Recording from {device}"));
     }
-    let mut last_plain = Instant::now();
-    let mut stdin_open = true;
-    loop {
-        if recorder.has_stopped() {
-            break;
-        }
-        loop {
-            match commands.try_recv() {
-                Ok(Command::Stop) => return Ok(()),
-                Ok(command) => {
-                    let message = apply(recorder, command);
-                    if ctx.json {
-                        print_json(&serde_json::json!({"event": "command", "result": message}));
-                    } else {
-                        println!("{message}");
-                    }
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    if stdin_open && !has_length {
-                        return Ok(());
-                    }
-                    stdin_open = false;
-                    break;
+    // Commands and signals wake the loop at once; otherwise it wakes for the status
+    // line only (a plain one twice a second: a recording laptop stays idle).
+    let every = Duration::from_millis(if ctx.json { 50 } else { 500 });
+    let mut next_status = Instant::now();
+    while !recorder.has_stopped() {
+        let wait = next_status.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(Command::Stop) => return Ok(()),
+            Ok(Command::InputEnded) if !has_length => return Ok(()),
+            Ok(Command::InputEnded) => {}
+            Ok(command) => {
+                let message = apply(recorder, command);
+                if ctx.json {
+                    print_json(&serde_json::json!({"event": "command", "result": message}));
+                } else {
+                    say(message);
                 }
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            // The signal watcher keeps a sender for as long as the process runs.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
-        let stats = recorder.stats();
-        if ctx.json {
-            print_json(&serde_json::json!({"event": "status", "stats": stats}));
-        } else if last_plain.elapsed() >= Duration::from_millis(500) {
-            last_plain = Instant::now();
-            println!("{}", meter_line(&stats));
+        if Instant::now() >= next_status {
+            next_status = Instant::now() + every;
+            let stats = recorder.stats();
+            if ctx.json {
+                print_json(&serde_json::json!({"event": "status", "stats": stats}));
+            } else {
+                say(meter_line(&stats));
+            }
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
 }
 
-fn read_commands() -> Receiver<Command> {
-    let (tx, rx) = mpsc::channel();
+/// Reads commands from stdin lines on a thread of its own.
+fn read_commands(tx: mpsc::Sender<Command>) {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
@@ -270,11 +305,11 @@ fn read_commands() -> Receiver<Command> {
                 _ => continue,
             };
             if tx.send(command).is_err() {
-                break;
+                return;
             }
         }
+        let _ = tx.send(Command::InputEnded);
     });
-    rx
 }
 
 /// Carries out a command; returns the line that tells the person what happened.
@@ -295,7 +330,7 @@ fn apply(recorder: &Recorder, command: Command) -> String {
                 |at| recorder.add_note_at(&text, at),
             )
             .map(|n| format!("note at {}", position_text(n.at))),
-        Command::Stop => Ok(String::new()),
+        Command::Stop | Command::InputEnded => Ok(String::new()),
     };
     result.unwrap_or_else(|e| format!("not done: {e}"))
 }
@@ -332,7 +367,7 @@ fn meter_line(stats: &RecorderStats) -> String {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+    say(value);
 }
 
 fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecording) -> CmdResult {
@@ -350,20 +385,20 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
         return Ok(());
     }
     let r = &finished.recording;
-    println!("Stopped: {}", finished.reason.message());
-    println!("  recording  {}", r.id);
-    println!("  file       {}", finished.path.display());
-    println!(
+    say(format_args!("Stopped: {}", finished.reason.message()));
+    say(format_args!("  recording  {}", r.id));
+    say(format_args!("  file       {}", finished.path.display()));
+    say(format_args!(
         "  audio      {} ({} Hz, {} ch, {} frames, {} bytes)",
         AudioPosition::from_millis(r.duration_ms()),
         r.sample_rate,
         r.channels,
         r.frames,
         r.bytes
-    );
-    println!("  sha256     {}", r.sha256);
+    ));
+    say(format_args!("  sha256     {}", r.sha256));
     let s = &finished.stats;
-    println!(
+    say(format_args!(
         "  dropped {} frames · {} stream errors · {} restarts · {} pauses",
         s.frames_dropped,
         s.stream_errors,
@@ -373,6 +408,6 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
             .iter()
             .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
             .count()
-    );
+    ));
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! The `tellus` binary as a person or a script uses it, on a real data folder.
 
+#[path = "../../tests/support/tmpfs.rs"]
+mod tmpfs;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -237,6 +240,38 @@ fn the_demo_walks_through_a_reporters_journey() {
             text.contains(expected),
             "demo output lacks {expected:?}:\n{text}"
         );
+    }
+}
+
+#[test]
+fn a_read_only_data_folder_is_one_clear_error_that_names_it() {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(tmpfs) = tmpfs::Tmpfs::mount(mount_point.path(), "8m") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data = mount_point.path().join("data");
+    let tellus = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tellus"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("TELLUS_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    assert!(tellus(&["project", "init"]).status.success());
+    tmpfs.make_read_only();
+    for args in [
+        &["story", "list"][..],
+        &["story", "new", "--title", "T"][..],
+    ] {
+        let out = tellus(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&data.display().to_string()), "{stderr}");
+        assert!(stderr.contains("read-only"), "{stderr}");
     }
 }
 

@@ -34,6 +34,20 @@ pub enum Error {
     #[error("the device's storage is full: free some space and try again (nothing saved was lost)")]
     StorageFull,
 
+    /// Too little free storage to start recording: how much there is, how much must
+    /// stay free, and where. Nothing was created.
+    #[error(
+        "not enough free storage to record: {} free in {}, and at least {} must stay free; free some space and try again",
+        megabytes(*.free_bytes),
+        .path.display(),
+        megabytes(*.needed_bytes)
+    )]
+    NotEnoughStorage {
+        path: PathBuf,
+        free_bytes: u64,
+        needed_bytes: u64,
+    },
+
     #[error("database error: {0}")]
     Database(rusqlite::Error),
 
@@ -70,6 +84,11 @@ impl From<rusqlite::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Bytes as the storage settings of a phone show them: "4.8 MB".
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
 
 impl Error {
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {

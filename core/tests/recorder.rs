@@ -426,5 +426,352 @@ fn low_free_space_stops_cleanly_and_keeps_what_was_captured() {
     // With the margin already gone, a new recording is refused with a clear error.
     let source = GeneratedSource::tone(MONO_16K, 440.0, 0.5, None, Pacing::AsFastAsTaken);
     let refused = Recorder::start(store.clone(), story, Box::new(source), options);
-    assert!(matches!(refused, Err(tellus_core::Error::StorageFull)));
+    let Err(err @ tellus_core::Error::NotEnoughStorage { .. }) = refused else {
+        panic!("not refused for storage");
+    };
+    // The reporter is told how much there is, how much is needed, and where.
+    let message = err.to_string();
+    assert!(message.contains(" MB free"), "{message}");
+    assert!(message.contains("6.3 MB"), "{message}");
+    assert!(
+        message.contains(&store.recordings_dir().display().to_string()),
+        "{message}"
+    );
+}
+
+/// The recordings folder's files, by name.
+fn recording_files(store: &Store) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(store.recordings_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The audio a crash right now would leave: what the `.partial.wav`'s header says is
+/// there, read by an independent WAV reader.
+fn on_disk_now(store: &Store, recorder: &Recorder) -> Vec<i16> {
+    let path = store
+        .recordings_dir()
+        .join(format!("{}.partial.wav", recorder.recording_id()));
+    match hound::WavReader::open(&path) {
+        Ok(reader) => reader.into_samples().map_while(Result::ok).collect(),
+        Err(_) => Vec::new(), // not even a header yet
+    }
+}
+
+#[test]
+fn rates_and_channels_tellus_does_not_record_are_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    for (sample_rate, channels) in [
+        (12_345, 1),
+        (4_000_000, 1),
+        (7, 1),
+        (0, 1),
+        (48_000, 0),
+        (48_000, 3),
+    ] {
+        let format = AudioFormat {
+            sample_rate,
+            channels,
+        };
+        let (tx, _rx) = mpsc::channel();
+        let source = HandDriven { format, sinks: tx };
+        let refused = Recorder::start(store.clone(), story, Box::new(source), hand_options());
+        let Err(tellus_core::Error::InvalidInput(message)) = refused else {
+            panic!("{sample_rate} Hz, {channels} ch was not refused as an input error");
+        };
+        assert!(
+            message.contains(&sample_rate.to_string()) || message.contains("channel"),
+            "{message}"
+        );
+    }
+    assert!(store.recordings(story).unwrap().is_empty());
+    assert_eq!(recording_files(&store), Vec::<String>::new(), "no file");
+}
+
+/// A device the test scripts: each start either hands its sink to the test or never
+/// returns (a sound server that hangs); a stream's drop can be made to block until the
+/// test lets it go (an audio library stuck in its own thread).
+struct Scripted {
+    format: AudioFormat,
+    /// Per start, in order: true = hang. Starts past the end succeed.
+    hang_on_start: Vec<bool>,
+    starts: usize,
+    sinks: mpsc::Sender<(CaptureSink, StreamFault)>,
+    /// Told the number of each start as it begins.
+    started: mpsc::Sender<usize>,
+    /// When set, dropping a stream reports it here and blocks until the receiver sends.
+    drop_gate: Option<DropGate>,
+}
+
+/// Where a stream's drop says it began, and what it waits on to finish.
+type DropGate = (mpsc::Sender<()>, Arc<std::sync::Mutex<mpsc::Receiver<()>>>);
+
+struct GatedStream(Option<DropGate>);
+impl RunningStream for GatedStream {}
+impl Drop for GatedStream {
+    fn drop(&mut self) {
+        if let Some((entered, release)) = self.0.take() {
+            let _ = entered.send(());
+            let _ = release.lock().unwrap().recv();
+        }
+    }
+}
+
+impl AudioSource for Scripted {
+    fn describe(&self) -> String {
+        "scripted test device".into()
+    }
+    fn format(&self) -> AudioFormat {
+        self.format
+    }
+    fn start(
+        &mut self,
+        sink: CaptureSink,
+        faults: StreamFault,
+    ) -> tellus_core::Result<Box<dyn RunningStream>> {
+        let hang = self
+            .hang_on_start
+            .get(self.starts)
+            .copied()
+            .unwrap_or(false);
+        self.starts += 1;
+        let _ = self.started.send(self.starts);
+        if hang {
+            loop {
+                std::thread::park(); // never returns, like a call into a frozen server
+            }
+        }
+        let _ = self.sinks.send((sink, faults));
+        Ok(Box::new(GatedStream(self.drop_gate.clone())))
+    }
+}
+
+/// A recording from a `Scripted` device, and the test's handles on it.
+struct ScriptedRun {
+    recorder: Recorder,
+    sinks: mpsc::Receiver<(CaptureSink, StreamFault)>,
+    /// With a gated drop: told when a stream's drop begins; sending lets it finish.
+    drop_entered: Option<mpsc::Receiver<()>>,
+    drop_release: Option<mpsc::Sender<()>>,
+    /// The number of each start as it begins.
+    started: mpsc::Receiver<usize>,
+}
+
+fn start_scripted(
+    store: &Arc<Store>,
+    story: StoryId,
+    hang_on_start: Vec<bool>,
+    gated_drop: bool,
+    options: RecorderOptions,
+) -> ScriptedRun {
+    let (tx, sinks) = mpsc::channel();
+    let (started_tx, started) = mpsc::channel();
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let source = Scripted {
+        format: MONO_16K,
+        hang_on_start,
+        starts: 0,
+        started: started_tx,
+        sinks: tx,
+        drop_gate: gated_drop.then(|| (entered_tx, Arc::new(std::sync::Mutex::new(release_rx)))),
+    };
+    let recorder = Recorder::start(store.clone(), story, Box::new(source), options).unwrap();
+    ScriptedRun {
+        recorder,
+        sinks,
+        drop_entered: gated_drop.then_some(entered_rx),
+        drop_release: gated_drop.then_some(release_tx),
+        started,
+    }
+}
+
+#[test]
+fn a_microphone_that_opens_but_stays_silent_ends_the_recording_after_five_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let ScriptedRun {
+        recorder, sinks, ..
+    } = start_scripted(
+        &store,
+        story,
+        Vec::new(),
+        false,
+        RecorderOptions {
+            stall_timeout: Duration::from_millis(50),
+            ..RecorderOptions::default()
+        },
+    );
+    let (mut first, _) = sinks.recv().unwrap();
+    let spoken = ramp(8_000, 5);
+    first.push(&spoken, 1, |s| s);
+    // Every stream after this one opens and then delivers nothing, like a suspended sink.
+    wait_until("the recording gives up", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::DeviceFailed);
+    assert_eq!(done.stats.restarts, 5, "{:?}", done.stats);
+    assert_eq!(
+        wav_samples(&done.path).1,
+        spoken,
+        "everything captured was kept"
+    );
+    let events = store.capture(done.recording.id).unwrap().events;
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.kind, e.at_frame))
+            .collect::<Vec<_>>(),
+        [(CaptureEventKind::Gap, 8_000)],
+        "one outage, one gap"
+    );
+    let gap_markers = store
+        .notes(story)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoteKind::Marker && n.text.starts_with("Gap"))
+        .count();
+    assert_eq!(gap_markers, 1);
+}
+
+#[test]
+fn a_requested_length_counts_the_time_the_microphone_was_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let ScriptedRun {
+        recorder, sinks, ..
+    } = start_scripted(
+        &store,
+        story,
+        Vec::new(),
+        false,
+        RecorderOptions {
+            max_duration: Some(Duration::from_secs(1)),
+            // Five silent restarts take far longer than the half second left.
+            stall_timeout: Duration::from_millis(300),
+            ..RecorderOptions::default()
+        },
+    );
+    let (mut first, _) = sinks.recv().unwrap();
+    let spoken = ramp(8_000, 9);
+    first.push(&spoken, 1, |s| s);
+    wait_until("the length is reached", || recorder.has_stopped());
+    let done = recorder.stop().unwrap();
+    assert_eq!(done.reason, StopReason::DurationReached);
+    assert_eq!(wav_samples(&done.path).1, spoken);
+    let events = store.capture(done.recording.id).unwrap().events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, CaptureEventKind::Gap);
+}
+
+#[test]
+fn stop_returns_while_the_device_hangs_and_keeps_the_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    // The first stream's drop never returns and the restart's start never returns: a
+    // sound server frozen mid-recording.
+    let ScriptedRun {
+        recorder,
+        sinks,
+        started,
+        drop_release: _never_released,
+        ..
+    } = start_scripted(&store, story, vec![false, true], true, hand_options());
+    let (mut first, faults) = sinks.recv().unwrap();
+    let spoken = ramp(8_000, 11);
+    first.push(&spoken, 1, |s| s);
+    wait_until("written", || recorder.stats().frames_written == 8_000);
+    faults.report(true);
+    // The failed stream never finishes releasing, and the new one never finishes
+    // starting: stop is asked while the recorder waits on the second.
+    while started.recv().unwrap() < 2 {}
+
+    let recorder = Arc::new(recorder);
+    let (done_tx, done_rx) = mpsc::channel();
+    let asked = Instant::now();
+    let stopping = recorder.clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(stopping.stop());
+    });
+    let done = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("stop did not return while the device hung")
+        .unwrap();
+    eprintln!("stop returned after {:?}", asked.elapsed());
+    assert_eq!(done.reason, StopReason::Requested);
+    assert_eq!(wav_samples(&done.path).1, spoken);
+    assert_eq!(store.recordings(story).unwrap().len(), 1);
+}
+
+#[test]
+fn what_was_captured_is_on_disk_before_a_stopping_stream_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let run = start_scripted(
+        &store,
+        story,
+        Vec::new(),
+        true,
+        RecorderOptions {
+            // No periodic checkpoint can hide the order of things at stop.
+            checkpoint_every: Duration::from_secs(3_600),
+            ..hand_options()
+        },
+    );
+    let (recorder, sinks) = (run.recorder, run.sinks);
+    let (entered, release) = (run.drop_entered.unwrap(), run.drop_release.unwrap());
+    let (mut sink, _) = sinks.recv().unwrap();
+    let spoken = ramp(16_000, 13);
+    sink.push(&spoken, 1, |s| s);
+    let recorder = Arc::new(recorder);
+    let stopping = recorder.clone();
+    let stopped = std::thread::spawn(move || stopping.stop());
+    entered.recv().unwrap();
+    // The stream is being released: a SIGKILL now must not lose what was captured.
+    assert_eq!(on_disk_now(&store, &recorder), spoken);
+    release.send(()).unwrap();
+    let done = stopped.join().unwrap().unwrap();
+    assert_eq!(wav_samples(&done.path).1, spoken);
+}
+
+#[test]
+fn the_first_audio_is_on_disk_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (recorder, _, mut sink) = start_hand_driven(
+        &store,
+        story,
+        MONO_16K,
+        RecorderOptions {
+            checkpoint_every: Duration::from_secs(3_600),
+            ..hand_options()
+        },
+    );
+    let first = ramp(1_600, 17); // 0.1 s
+    sink.push(&first, 1, |s| s);
+    wait_until("the first audio is durable", || {
+        recorder.stats().frames_durable == 1_600
+    });
+    assert_eq!(on_disk_now(&store, &recorder), first);
+    recorder.stop().unwrap();
+}
+
+#[test]
+fn a_recording_that_captured_nothing_is_not_indexed_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, story) = store_with_story(dir.path());
+    let (recorder, _, _sink) = start_hand_driven(&store, story, MONO_16K, hand_options());
+    let id = recorder.recording_id();
+    let Err(tellus_core::Error::Audio(message)) = recorder.stop() else {
+        panic!("a recording of nothing was reported as a recording");
+    };
+    assert!(message.contains("nothing was recorded"), "{message}");
+    assert!(store.recordings(story).unwrap().is_empty());
+    assert_eq!(recording_files(&store), Vec::<String>::new());
+    let capture = store.capture(id).unwrap();
+    assert_eq!(capture.stop_reason, Some(StopReason::Requested));
+    assert_eq!(capture.stats.frames_captured, 0);
 }

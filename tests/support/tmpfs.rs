@@ -20,6 +20,19 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// Makes the file system read-only, as a card or a locked folder would be.
+    #[allow(dead_code)] // not every test that includes this file needs it
+    pub fn make_read_only(&self) {
+        let ok = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remounting {} read-only failed", self.0.display());
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();

@@ -90,6 +90,7 @@ impl From<CoreError> for TellusError {
             },
             CoreError::NewerSchema { .. }
             | CoreError::StorageFull
+            | CoreError::NotEnoughStorage { .. }
             | CoreError::Database(_)
             | CoreError::Io { .. } => TellusError::Storage { reason },
             CoreError::SecretStore(_) => TellusError::SecretStoreUnavailable { reason },

@@ -32,7 +32,8 @@ pub struct RecordingRequest {
     pub device: Option<String>,
     /// Keep two channels instead of mixing down to mono.
     pub stereo: bool,
-    /// Ask the device for this rate instead of its own.
+    /// Ask the device for this rate instead of its own: one of the standard rates
+    /// (8000 to 192000 Hz); any other is an `InvalidInput` error and creates nothing.
     pub sample_rate: Option<u32>,
     /// End by itself after this much time (paused time counts).
     pub max_duration_ms: Option<u64>,
@@ -65,12 +66,15 @@ pub struct LevelView {
 pub struct RecorderStatsView {
     /// The audio captured so far: the elapsed time to show.
     pub position_ms: u64,
-    /// The session's length on the device's clock, paused time included.
+    /// The session's length: the device's clock, paused time and the time a failed
+    /// microphone was silent included.
     pub session_ms: u64,
     pub paused: bool,
     pub frames_captured: u64,
     pub frames_written: u64,
     pub frames_dropped: u64,
+    /// Frames on disk as of the last checkpoint: what a crash now would keep.
+    pub frames_durable: u64,
     pub stream_errors: u64,
     pub restarts: u64,
     pub level: Option<LevelView>,
@@ -273,6 +277,7 @@ impl From<&RecorderStats> for RecorderStatsView {
             frames_captured: s.frames_captured,
             frames_written: s.frames_written,
             frames_dropped: s.frames_dropped,
+            frames_durable: s.frames_durable,
             stream_errors: s.stream_errors,
             restarts: s.restarts,
             level: s.level.map(Into::into),

@@ -1,11 +1,19 @@
 //! Microphones through cpal: list input devices, open the default or a named one at the
-//! device's native rate, and capture through [`CaptureSink::push`].
+//! device's native rate (or a rate asked for), and capture through
+//! [`CaptureSink::push`]. On Linux the chosen ALSA device is then read directly (see
+//! `alsa_capture.rs`: cpal's ALSA thread spins on PulseAudio devices); elsewhere (AAudio,
+//! CoreAudio) cpal captures, with a fixed buffer taken from the device's range.
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{Device, FromSample, SampleFormat, SizedSample, StreamConfig};
+use cpal::{
+    Device, FromSample, SampleFormat, SizedSample, StreamConfig, SupportedBufferSize,
+    SupportedStreamConfigRange,
+};
 use serde::Serialize;
 
-use super::source::{AudioFormat, AudioSource, CaptureSink, RunningStream, StreamFault};
+use super::source::{
+    AudioFormat, AudioSource, CaptureSink, RunningStream, StreamFault, check_sample_rate,
+};
 use crate::error::{Error, Result};
 
 /// An input device as the person picks it.
@@ -74,14 +82,39 @@ pub struct CpalSource {
     config: StreamConfig,
     sample_format: SampleFormat,
     stored: AudioFormat,
+    /// The callback periods the device offers for this configuration, in frames.
+    periods: Option<(u32, u32)>,
+    /// The fixed buffer size asked for, once chosen (None: the device's default).
+    buffer: Option<BufferChoice>,
+    /// Linux: the ALSA device and configuration read directly instead of through cpal.
+    #[cfg(target_os = "linux")]
+    alsa: Option<super::alsa_capture::AlsaInput>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BufferChoice {
+    Fixed(u32),
+    Default,
+}
+
+/// The callback period aimed at. The capture thread sleeps between periods, so this sets
+/// how often it wakes (10 times a second); what the device holds meanwhile is not yet
+/// captured, so it also bounds what a stop leaves behind.
+const PERIOD_MS: u32 = 100;
+
+/// Rates tried, in order, for a device whose own rate is not one Tellus records.
+const PREFERRED_RATES: [u32; 4] = [48_000, 44_100, 16_000, 32_000];
 
 impl CpalSource {
     /// Opens `name` (as `tellus devices` lists it), or the default input device.
     /// The device's own rate is used unless `rate` asks for another it supports; frames
     /// are stored mono unless `stereo`. 16-bit capture is taken when the device offers
-    /// it at that rate (nothing to convert); otherwise its native sample format.
+    /// it at that rate (nothing to convert); otherwise its native sample format. A rate
+    /// Tellus does not record is refused before any device is touched.
     pub fn open(name: Option<&str>, rate: Option<u32>, stereo: bool) -> Result<CpalSource> {
+        if let Some(rate) = rate {
+            check_sample_rate(rate)?;
+        }
         let host = cpal::default_host();
         let device = match name {
             None => host.default_input_device().ok_or_else(|| {
@@ -107,27 +140,44 @@ impl CpalSource {
                 "the audio input device '{name}' cannot be opened: {e}"
             ))
         })?;
-        let sample_rate = rate.unwrap_or(native.sample_rate());
-        let want_channels: u16 = if stereo { 2 } else { 1 };
-        let ranges: Vec<_> = device
+        let ranges: Vec<SupportedStreamConfigRange> = device
             .supported_input_configs()
             .map(|r| r.collect())
             .unwrap_or_default();
-        let supports = |channels: u16, format: SampleFormat| {
-            ranges.iter().any(|r| {
+        let offers = |rate: u32| {
+            ranges
+                .iter()
+                .any(|r| (r.min_sample_rate()..=r.max_sample_rate()).contains(&rate))
+        };
+        let sample_rate = match rate {
+            Some(rate) => rate,
+            None if check_sample_rate(native.sample_rate()).is_ok() => native.sample_rate(),
+            None => PREFERRED_RATES
+                .into_iter()
+                .find(|&r| offers(r))
+                .ok_or_else(|| {
+                    Error::Audio(format!(
+                        "the audio input device '{name}' records only at {} Hz, which Tellus does not record",
+                        native.sample_rate()
+                    ))
+                })?,
+        };
+        let want_channels: u16 = if stereo { 2 } else { 1 };
+        let matching = |channels: u16, format: SampleFormat| {
+            ranges.iter().find(|r| {
                 r.channels() == channels
                     && r.sample_format() == format
                     && (r.min_sample_rate()..=r.max_sample_rate()).contains(&sample_rate)
             })
         };
-        let (channels, sample_format) = [
+        let (channels, sample_format, range) = [
             (want_channels, SampleFormat::I16),
             (want_channels, native.sample_format()),
             (native.channels(), SampleFormat::I16),
             (native.channels(), native.sample_format()),
         ]
         .into_iter()
-        .find(|&(c, f)| supports(c, f))
+        .find_map(|(c, f)| matching(c, f).map(|r| (c, f, r)))
         .ok_or_else(|| {
             Error::Audio(format!(
                 "the audio input device '{name}' cannot record at {sample_rate} Hz"
@@ -138,6 +188,19 @@ impl CpalSource {
                 "the audio input device '{name}' has only one channel: record in mono"
             )));
         }
+        let periods = match range.buffer_size() {
+            SupportedBufferSize::Range { min, max } if min <= max => Some((*min, *max)),
+            _ => None,
+        };
+        #[cfg(target_os = "linux")]
+        let alsa = (host.id() == cpal::HostId::Alsa
+            && super::alsa_capture::AlsaInput::reads(sample_format))
+        .then(|| super::alsa_capture::AlsaInput {
+            name: name.clone(),
+            sample_rate,
+            channels,
+            format: sample_format,
+        });
         Ok(CpalSource {
             device,
             name,
@@ -151,7 +214,37 @@ impl CpalSource {
                 sample_rate,
                 channels: want_channels,
             },
+            periods,
+            buffer: None,
+            #[cfg(target_os = "linux")]
+            alsa,
         })
+    }
+
+    /// The buffer size to ask for, found once by opening the device without starting it:
+    /// about `PERIOD_MS` of audio within the range the device offers, so the capture
+    /// thread sleeps between periods. A device that refuses a fixed size (or offers no
+    /// range) gets its default.
+    fn choose_buffer(&self) -> BufferChoice {
+        let Some((min, max)) = self.periods else {
+            return BufferChoice::Default;
+        };
+        let frames = (self.config.sample_rate / 1000 * PERIOD_MS).clamp(min, max);
+        let config = StreamConfig {
+            buffer_size: cpal::BufferSize::Fixed(frames),
+            ..self.config
+        };
+        let probe = self.device.build_input_stream_raw(
+            config,
+            self.sample_format,
+            |_: &cpal::Data, _: &cpal::InputCallbackInfo| {},
+            |_| {},
+            None,
+        );
+        match probe {
+            Ok(_) => BufferChoice::Fixed(frames),
+            Err(_) => BufferChoice::Default,
+        }
     }
 
     fn build<T>(&self, mut sink: CaptureSink, faults: StreamFault) -> Result<cpal::Stream>
@@ -209,6 +302,18 @@ impl AudioSource for CpalSource {
     }
 
     fn start(&mut self, sink: CaptureSink, faults: StreamFault) -> Result<Box<dyn RunningStream>> {
+        #[cfg(target_os = "linux")]
+        if let Some(alsa) = &self.alsa {
+            return alsa.start(sink, faults);
+        }
+        let buffer = match self.buffer {
+            Some(chosen) => chosen,
+            None => *self.buffer.insert(self.choose_buffer()),
+        };
+        self.config.buffer_size = match buffer {
+            BufferChoice::Fixed(frames) => cpal::BufferSize::Fixed(frames),
+            BufferChoice::Default => cpal::BufferSize::Default,
+        };
         let stream = match self.sample_format {
             SampleFormat::I16 => self.build::<i16>(sink, faults)?,
             SampleFormat::F32 => self.build::<f32>(sink, faults)?,

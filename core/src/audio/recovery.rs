@@ -1,7 +1,10 @@
 //! Recovery on every store open: each `.partial.wav` a crash left behind is repaired
-//! (header lengths from the file size, cut down to whole frames), indexed as recovered
-//! under its story, and renamed to `<id>.wav`. Anything in the recordings folder that is
-//! damaged or not ours is reported and left where it is: never deleted, never a crash.
+//! (header lengths from the file size, cut down to whole frames; a damaged header
+//! rebuilt from the format its recording session stored), indexed as recovered under its
+//! story, and renamed to `<id>.wav`. A session's file that holds no audio at all (the app
+//! stopped before any arrived) is removed once, and said so. Anything else in the
+//! recordings folder that is damaged or not ours is reported and left where it is:
+//! never deleted, never a crash.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -9,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::session::finalize_name;
-use super::wav::{repair, sha256_file};
+use super::source::AudioFormat;
+use super::wav::{Inspection, inspect, rebuild_header, repair, sha256_file};
 use crate::model::{
     CaptureStats, Recording, RecordingId, RecordingState, StopReason, StoryId, Timestamp,
 };
@@ -23,6 +27,17 @@ pub struct RecoveredRecording {
     pub file: PathBuf,
     pub frames: u64,
     pub duration_ms: u64,
+    /// The file's header was damaged and was rebuilt from the recording's session.
+    pub header_rebuilt: bool,
+}
+
+/// An unfinished recording that held no audio: its session is closed and its empty file
+/// removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiscardedRecording {
+    pub recording_id: RecordingId,
+    pub story_id: StoryId,
+    pub file: PathBuf,
 }
 
 /// A file in the recordings folder that could not be used, and why. It was left alone.
@@ -34,19 +49,37 @@ pub struct AudioFileProblem {
 
 const PARTIAL: &str = ".partial.wav";
 
-/// Repairs and indexes what a crash left; reports what cannot be used.
-pub(crate) fn recover(store: &Store) -> (Vec<RecoveredRecording>, Vec<AudioFileProblem>) {
-    let mut recovered = Vec::new();
-    let mut problems = Vec::new();
+/// What became of one `.partial.wav`.
+enum Outcome {
+    /// A recording still being written (it holds its lock): left alone.
+    InProgress,
+    /// Stopped and indexed before the crash; only its final name was missing.
+    Renamed,
+    Recovered(RecoveredRecording),
+    Discarded(DiscardedRecording),
+}
+
+/// What recovery found in the recordings folder.
+#[derive(Default)]
+pub(crate) struct Findings {
+    pub recovered: Vec<RecoveredRecording>,
+    pub discarded: Vec<DiscardedRecording>,
+    pub problems: Vec<AudioFileProblem>,
+}
+
+/// Repairs and indexes what a crash left; removes empty leftovers; reports what cannot
+/// be used.
+pub(crate) fn recover(store: &Store) -> Findings {
+    let mut found = Findings::default();
     let dir = store.recordings_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) => {
-            problems.push(AudioFileProblem {
+            found.problems.push(AudioFileProblem {
                 file: dir,
-                problem: format!("the recordings folder cannot be read: {e}"),
+                problem: format!("the recordings folder cannot be read ({e})"),
             });
-            return (recovered, problems);
+            return found;
         }
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -57,10 +90,10 @@ pub(crate) fn recover(store: &Store) -> (Vec<RecoveredRecording>, Vec<AudioFileP
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let outcome = if let Some(id) = name.strip_suffix(PARTIAL) {
-            recover_partial(store, &path, id).map(|r| {
-                if let Some(r) = r {
-                    recovered.push(r);
-                }
+            recover_partial(store, &path, id).map(|outcome| match outcome {
+                Outcome::Recovered(r) => found.recovered.push(r),
+                Outcome::Discarded(d) => found.discarded.push(d),
+                Outcome::InProgress | Outcome::Renamed => {}
             })
         } else if let Some(id) = name.strip_suffix(".wav") {
             check_finished(store, id)
@@ -68,13 +101,13 @@ pub(crate) fn recover(store: &Store) -> (Vec<RecoveredRecording>, Vec<AudioFileP
             Err("not a Tellus recording".to_string())
         };
         if let Err(problem) = outcome {
-            problems.push(AudioFileProblem {
+            found.problems.push(AudioFileProblem {
                 file: path,
                 problem: format!("{problem}; left in place"),
             });
         }
     }
-    (recovered, problems)
+    found
 }
 
 fn check_finished(store: &Store, id: &str) -> Result<(), String> {
@@ -84,38 +117,73 @@ fn check_finished(store: &Store, id: &str) -> Result<(), String> {
     match store.is_recording_indexed(id) {
         Ok(true) => Ok(()),
         Ok(false) => Err("a WAV file this database does not index".into()),
-        Err(e) => Err(format!("cannot be checked: {e}")),
+        Err(e) => Err(format!("a recording that cannot be looked up ({e})")),
     }
 }
 
-fn recover_partial(
-    store: &Store,
-    path: &Path,
-    id: &str,
-) -> Result<Option<RecoveredRecording>, String> {
-    let id: RecordingId = id
-        .parse()
-        .map_err(|_| "an unfinished recording with a name Tellus did not give it".to_string())?;
+fn recover_partial(store: &Store, path: &Path, id: &str) -> Result<Outcome, String> {
+    let id: RecordingId = id.parse().map_err(|_| {
+        "named like an unfinished recording, but not a name Tellus gives".to_string()
+    })?;
     // A recording in progress (in this or another process) holds an exclusive lock.
     let probe = OpenOptions::new()
         .read(true)
         .open(path)
-        .map_err(|e| format!("cannot be opened: {e}"))?;
+        .map_err(|e| format!("an unfinished recording that cannot be opened ({e})"))?;
     if fs4::FileExt::try_lock(&probe).is_err() {
-        return Ok(None);
+        return Ok(Outcome::InProgress);
     }
     let final_path = path.with_file_name(format!("{id}.wav"));
-    if store.is_recording_indexed(id).map_err(|e| e.to_string())? {
+    let indexed = store
+        .is_recording_indexed(id)
+        .map_err(|e| format!("an unfinished recording that cannot be looked up ({e})"))?;
+    if indexed {
         // Stopped and indexed, but the rename did not happen: finish it.
-        finalize_name(path, &final_path).map_err(|e| format!("cannot be renamed: {e}"))?;
-        return Ok(None);
+        finalize_name(path, &final_path)
+            .map_err(|e| format!("a finished recording that cannot be renamed ({e})"))?;
+        return Ok(Outcome::Renamed);
     }
-    let story = store
-        .capture_story(id)
-        .map_err(|e| e.to_string())?
-        .ok_or("an unfinished recording that no recording session in this database knows")?;
-    let (layout, frames) = repair(path).map_err(|p| format!("an unfinished recording that {p}"))?;
-    let (sha256, bytes) = sha256_file(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let (story, sample_rate, channels) = store
+        .capture_origin(id)
+        .map_err(|e| format!("an unfinished recording that cannot be looked up ({e})"))?
+        .ok_or(
+            "an unfinished recording that no recording session in this database knows \
+             (perhaps from another data folder)",
+        )?;
+    let session = AudioFormat {
+        sample_rate,
+        channels,
+    };
+    let unreadable = |e: std::io::Error| {
+        format!("an unfinished recording of story {story} that cannot be read ({e})")
+    };
+    let header_rebuilt = match inspect(path, session).map_err(unreadable)? {
+        Inspection::NoAudio => {
+            drop(probe);
+            std::fs::remove_file(path).map_err(|e| {
+                format!("an unfinished recording of story {story} with no audio that cannot be removed ({e})")
+            })?;
+            store
+                .end_capture_without_audio(id, &CaptureStats::default(), StopReason::Recovered)
+                .map_err(|e| format!("its recording session could not be closed ({e})"))?;
+            return Ok(Outcome::Discarded(DiscardedRecording {
+                recording_id: id,
+                story_id: story,
+                file: path.to_path_buf(),
+            }));
+        }
+        Inspection::Intact => false,
+        Inspection::HeaderDamaged => {
+            rebuild_header(path, session).map_err(|e| {
+                format!("an unfinished recording of story {story} whose damaged header cannot be rebuilt ({e})")
+            })?;
+            true
+        }
+    };
+    let (layout, frames) = repair(path).map_err(|e| {
+        format!("an unfinished recording of story {story} that cannot be repaired ({e})")
+    })?;
+    let (sha256, bytes) = sha256_file(path).map_err(unreadable)?;
     let recording = Recording {
         id,
         story_id: story,
@@ -135,14 +203,19 @@ fn recover_partial(
     };
     store
         .finish_capture(&recording, &stats, StopReason::Recovered)
-        .map_err(|e| format!("could not be indexed: {e}"))?;
+        .map_err(|e| {
+            format!("a recovered recording of story {story} that could not be indexed ({e})")
+        })?;
     drop(probe);
-    finalize_name(path, &final_path).map_err(|e| format!("cannot be renamed: {e}"))?;
-    Ok(Some(RecoveredRecording {
+    finalize_name(path, &final_path).map_err(|e| {
+        format!("a recovered recording of story {story} that cannot be renamed ({e})")
+    })?;
+    Ok(Outcome::Recovered(RecoveredRecording {
         recording_id: id,
         story_id: story,
         file: final_path,
         frames,
         duration_ms: layout.format.frames_to_millis(frames),
+        header_rebuilt,
     }))
 }

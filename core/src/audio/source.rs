@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The format stored: 16-bit PCM at the device's rate, mono or stereo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,40 @@ pub struct AudioFormat {
     pub channels: u16,
 }
 
+/// The sample rates Tellus records: the standard ones, from telephone to studio. A rate
+/// outside this list (12345 Hz, 7 Hz, 2^31 Hz) is refused before any device is opened, any
+/// buffer is sized from it or any file is created.
+pub const SAMPLE_RATES: [u32; 13] = [
+    8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400,
+    192_000,
+];
+
+/// Refuses a sample rate Tellus does not record, with a message that lists what it does.
+pub fn check_sample_rate(rate: u32) -> Result<()> {
+    if SAMPLE_RATES.contains(&rate) {
+        return Ok(());
+    }
+    let rates: Vec<String> = SAMPLE_RATES.iter().map(u32::to_string).collect();
+    Err(Error::invalid(format!(
+        "{rate} Hz is not a sample rate Tellus records; use one of {} Hz",
+        rates.join(", ")
+    )))
+}
+
 impl AudioFormat {
+    /// Refuses a format Tellus does not record: a rate outside [`SAMPLE_RATES`], or other
+    /// than one or two channels.
+    pub fn check(&self) -> Result<()> {
+        check_sample_rate(self.sample_rate)?;
+        if !(1..=2).contains(&self.channels) {
+            return Err(Error::invalid(format!(
+                "{} channels cannot be recorded: Tellus records mono or stereo",
+                self.channels
+            )));
+        }
+        Ok(())
+    }
+
     pub fn frames_to_millis(&self, frames: u64) -> u64 {
         frames.saturating_mul(1000) / u64::from(self.sample_rate.max(1))
     }
@@ -60,6 +93,11 @@ pub(crate) struct Counters {
     pub stream_failed: AtomicBool,
     /// A file or generated source has nothing more to give.
     pub input_ended: AtomicBool,
+    /// Which sink may push: a sink made for an earlier generation (a stream being
+    /// replaced or stopped) is ignored, so nothing arrives after its last drain.
+    pub generation: AtomicU64,
+    /// The source wakes the writer when it pushes (`StreamFault::audio_pushed`).
+    pub wakes_writer: AtomicBool,
 }
 
 impl Counters {
@@ -68,10 +106,6 @@ impl Counters {
             limit_frames: AtomicU64::new(limit_frames.unwrap_or(u64::MAX)),
             ..Counters::default()
         }
-    }
-
-    pub(crate) fn limit_reached(&self) -> bool {
-        self.device_frames.load(Ordering::Acquire) >= self.limit_frames.load(Ordering::Relaxed)
     }
 }
 
@@ -93,6 +127,14 @@ impl StreamFault {
         }
     }
 
+    /// Audio was pushed: wakes the writer at once. Only for a source that pushes from a
+    /// thread of its own (never from a real-time callback: this makes a system call);
+    /// from the first call on, the writer stops polling and waits to be woken.
+    pub fn audio_pushed(&self) {
+        self.counters.wakes_writer.store(true, Ordering::Release);
+        (self.wake)();
+    }
+
     /// A file or generated source has delivered all it has.
     pub fn input_ended(&self) {
         self.counters.input_ended.store(true, Ordering::Release);
@@ -107,6 +149,7 @@ pub struct CaptureSink {
     pub(crate) producer: rtrb::Producer<i16>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) channels: u16,
+    pub(crate) generation: u64,
 }
 
 impl CaptureSink {
@@ -122,13 +165,16 @@ impl CaptureSink {
 
     /// Pushes `data`: interleaved samples with `in_channels` channels, converted to i16
     /// by `convert`. Mono is stored as the mean of the input channels; stereo keeps the
-    /// first two (a mono input is duplicated). Frames past the session's length are
-    /// ignored; frames while paused are only counted; frames that do not fit in the ring
-    /// are counted as dropped.
+    /// first two (a mono input is duplicated). Frames past the session's length, or from
+    /// a stream the recorder has retired, are ignored; frames while paused are only
+    /// counted; frames that do not fit in the ring are counted as dropped.
     pub fn push<T: Copy>(&mut self, data: &[T], in_channels: usize, convert: impl Fn(T) -> i16) {
+        let counters = &*self.counters;
+        if counters.generation.load(Ordering::Acquire) != self.generation {
+            return;
+        }
         let in_channels = in_channels.max(1);
         let frames = (data.len() / in_channels) as u64;
-        let counters = &*self.counters;
         let device = counters.device_frames.load(Ordering::Relaxed);
         let limit = counters.limit_frames.load(Ordering::Relaxed);
         let take = frames.min(limit.saturating_sub(device));

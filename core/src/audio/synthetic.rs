@@ -179,7 +179,10 @@ impl AudioSource for GeneratedSource {
                         faults.input_ended();
                         return;
                     }
-                    if pacing == Pacing::AsFastAsTaken {
+                    if pacing == Pacing::AsFastAsTaken && sink.free_frames() < n {
+                        // The ring is full: the writer should be writing, not waiting
+                        // for its next look (this is not a real-time callback).
+                        faults.audio_pushed();
                         while sink.free_frames() < n && !stopping.load(Ordering::Acquire) {
                             thread::sleep(Duration::from_micros(200));
                         }

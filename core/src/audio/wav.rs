@@ -196,6 +196,61 @@ pub(crate) fn parse_header(head: &[u8]) -> Result<WavLayout, String> {
     Err("the WAV header is cut short before its audio".into())
 }
 
+/// The size of the header our writer puts before the audio: hound writes a plain PCM
+/// `fmt ` chunk for 16-bit mono and stereo, so the audio starts at byte 44.
+pub(crate) const HEADER_BYTES: u64 = 44;
+
+/// What a crashed `.partial.wav` of a known recording session holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inspection {
+    /// No audio at all: empty, cut inside the header, or a header alone.
+    NoAudio,
+    /// A header that matches the session, and audio after it.
+    Intact,
+    /// Audio after a header that is damaged or does not match the session.
+    HeaderDamaged,
+}
+
+/// Looks at a crashed `.partial.wav` whose session recorded `session`.
+pub(crate) fn inspect(path: &Path, session: AudioFormat) -> std::io::Result<Inspection> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(4096);
+    (&mut file).take(4096).read_to_end(&mut head)?;
+    Ok(match parse_header(&head) {
+        Ok(layout) if len < layout.data_offset + u64::from(layout.block_align) => {
+            Inspection::NoAudio
+        }
+        Ok(layout) if layout.format == session => Inspection::Intact,
+        // Our writer's header is HEADER_BYTES long: a file no longer cannot hold audio.
+        _ if len <= HEADER_BYTES => Inspection::NoAudio,
+        _ => Inspection::HeaderDamaged,
+    })
+}
+
+/// Writes our writer's header for `format` over the start of the file (its lengths are
+/// then set by `repair`), keeping every byte after it.
+pub(crate) fn rebuild_header(path: &Path, format: AudioFormat) -> std::io::Result<()> {
+    let block_align = 2 * format.channels;
+    let mut header = Vec::with_capacity(HEADER_BYTES as usize);
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    header.extend_from_slice(&16u32.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    header.extend_from_slice(&format.channels.to_le_bytes());
+    header.extend_from_slice(&format.sample_rate.to_le_bytes());
+    let byte_rate = format.sample_rate.saturating_mul(u32::from(block_align));
+    header.extend_from_slice(&byte_rate.to_le_bytes());
+    header.extend_from_slice(&block_align.to_le_bytes());
+    header.extend_from_slice(&16u16.to_le_bytes());
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&0u32.to_le_bytes());
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    file.write_all(&header)?;
+    file.sync_all()
+}
+
 /// Rewrites a crashed `.partial.wav`'s header lengths from its size, cut down to whole
 /// frames, and syncs it. Returns its layout and frame count, or what is wrong with it
 /// (a file with no audio is left untouched).
@@ -204,23 +259,20 @@ pub(crate) fn repair(path: &Path) -> Result<(WavLayout, u64), String> {
         .read(true)
         .write(true)
         .open(path)
-        .map_err(|e| format!("cannot be opened: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let mut head = Vec::with_capacity(4096);
     (&mut file)
         .take(4096)
         .read_to_end(&mut head)
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let layout = parse_header(&head)?;
-    let len = file
-        .metadata()
-        .map_err(|e| format!("cannot be read: {e}"))?
-        .len();
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
     let available = len.saturating_sub(layout.data_offset);
     let data = (available.min(WAV_MAX_DATA_BYTES) / u64::from(layout.block_align))
         * u64::from(layout.block_align);
     let frames = data / u64::from(layout.block_align);
     if frames == 0 {
-        return Err("holds no audio: nothing was captured".into());
+        return Err("it holds no audio".into());
     }
     let write = |file: &mut File| -> std::io::Result<()> {
         file.set_len(layout.data_offset + data)?;
@@ -230,7 +282,7 @@ pub(crate) fn repair(path: &Path) -> Result<(WavLayout, u64), String> {
         file.write_all(&(data as u32).to_le_bytes())?;
         file.sync_all()
     };
-    write(&mut file).map_err(|e| format!("cannot be repaired: {e}"))?;
+    write(&mut file).map_err(|e| e.to_string())?;
     Ok((layout, frames))
 }
 
@@ -314,6 +366,37 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(read, (1..=10).collect::<Vec<i16>>());
+    }
+
+    #[test]
+    fn our_header_is_the_44_bytes_recovery_rebuilds() {
+        let dir = tempfile::tempdir().unwrap();
+        for channels in [1u16, 2] {
+            let format = AudioFormat {
+                sample_rate: 48_000,
+                channels,
+            };
+            let path = dir.path().join(format!("{channels}.partial.wav"));
+            let mut wav = PartialWav::create(&path, format, WAV_MAX_DATA_BYTES).unwrap();
+            wav.write(&[1, 2, 3, 4]).unwrap();
+            wav.checkpoint().unwrap();
+            let written = std::fs::read(&path).unwrap();
+            let layout = parse_header(&written).unwrap();
+            assert_eq!((layout.format, layout.data_offset), (format, HEADER_BYTES));
+
+            // A header rebuilt over garbage reads back as the same format and audio.
+            let mut damaged = written.clone();
+            damaged[..HEADER_BYTES as usize].fill(0xEE);
+            std::fs::write(&path, &damaged).unwrap();
+            assert_eq!(inspect(&path, format).unwrap(), Inspection::HeaderDamaged);
+            rebuild_header(&path, format).unwrap();
+            repair(&path).unwrap();
+            assert_eq!(inspect(&path, format).unwrap(), Inspection::Intact);
+            let reader = hound::WavReader::open(&path).unwrap();
+            assert_eq!(reader.spec().channels, channels);
+            let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+            assert_eq!(samples, [1, 2, 3, 4]);
+        }
     }
 
     #[test]

@@ -23,12 +23,15 @@ pub struct NewCapture {
     pub channels: u16,
 }
 
-pub(super) fn story_of(tx: &Transaction<'_>, recording: RecordingId) -> Result<Option<StoryId>> {
+pub(super) fn origin_of(
+    tx: &Transaction<'_>,
+    recording: RecordingId,
+) -> Result<Option<(StoryId, u32, u16)>> {
     Ok(tx
         .query_row(
-            "SELECT story_id FROM captures WHERE recording_id = ?1",
+            "SELECT story_id, sample_rate, channels FROM captures WHERE recording_id = ?1",
             [recording],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?)
 }
@@ -42,6 +45,37 @@ pub(super) fn is_indexed(tx: &Transaction<'_>, recording: RecordingId) -> Result
         .is_some())
 }
 
+/// Closes a capture row with its statistics and the reason it stopped.
+fn close(
+    tx: &Transaction<'_>,
+    recording: RecordingId,
+    frames: i64,
+    stats: &CaptureStats,
+    reason: StopReason,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE captures SET stopped_at = ?2, stop_reason = ?3, frames_captured = ?4,
+            frames_dropped = ?5, stream_errors = ?6, restarts = ?7
+         WHERE recording_id = ?1",
+        params![
+            recording,
+            Timestamp::now(),
+            reason.as_str(),
+            frames,
+            to_sql_count(stats.frames_dropped, "a dropped-frame count")?,
+            to_sql_count(stats.stream_errors, "a stream error count")?,
+            to_sql_count(stats.restarts, "a restart count")?,
+        ],
+    )?;
+    // No boundary lies past the end of the audio (after a crash, the audio after the
+    // last checkpoint is gone; a pause recorded there now ends where the audio does).
+    tx.execute(
+        "UPDATE capture_events SET at_frame = ?2 WHERE recording_id = ?1 AND at_frame > ?2",
+        params![recording, frames],
+    )?;
+    Ok(())
+}
+
 /// Indexes `recording` and closes its capture row, in the caller's transaction.
 pub(super) fn finish(
     tx: &Transaction<'_>,
@@ -53,21 +87,7 @@ pub(super) fn finish(
     let bytes = to_sql_count(recording.bytes, "a recording's size")?;
     stories::ensure_exists(tx, recording.story_id)?;
     recordings::insert(tx, recording, frames, bytes)?;
-    tx.execute(
-        "UPDATE captures SET stopped_at = ?2, stop_reason = ?3, frames_captured = ?4,
-            frames_dropped = ?5, stream_errors = ?6, restarts = ?7
-         WHERE recording_id = ?1",
-        params![
-            recording.id,
-            Timestamp::now(),
-            reason.as_str(),
-            frames,
-            to_sql_count(stats.frames_dropped, "a dropped-frame count")?,
-            to_sql_count(stats.stream_errors, "a stream error count")?,
-            to_sql_count(stats.restarts, "a restart count")?,
-        ],
-    )?;
-    Ok(())
+    close(tx, recording.id, frames, stats, reason)
 }
 
 fn load(tx: &Transaction<'_>, recording: RecordingId) -> Result<Capture> {
@@ -167,9 +187,23 @@ impl Store {
         Ok(())
     }
 
-    /// The story a recording session belongs to, if this database knows it.
-    pub(crate) fn capture_story(&self, recording: RecordingId) -> Result<Option<StoryId>> {
-        self.read(|tx| story_of(tx, recording))
+    /// Closes a recording session that ended with no audio at all: nothing is indexed.
+    pub fn end_capture_without_audio(
+        &self,
+        recording: RecordingId,
+        stats: &CaptureStats,
+        reason: StopReason,
+    ) -> Result<()> {
+        self.write(|tx| close(tx, recording, 0, stats, reason))
+    }
+
+    /// The story a recording session belongs to and the format it records, if this
+    /// database knows it.
+    pub(crate) fn capture_origin(
+        &self,
+        recording: RecordingId,
+    ) -> Result<Option<(StoryId, u32, u16)>> {
+        self.read(|tx| origin_of(tx, recording))
     }
 
     pub(crate) fn is_recording_indexed(&self, recording: RecordingId) -> Result<bool> {

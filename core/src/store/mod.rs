@@ -101,9 +101,10 @@ impl Store {
             token_turn: Mutex::new(()),
         };
         // Audio a crash left behind is repaired and indexed before anything else runs.
-        let (recovered, problems) = crate::audio::recovery::recover(&store);
-        store.report.recovered_recordings = recovered;
-        store.report.audio_problems = problems;
+        let found = crate::audio::recovery::recover(&store);
+        store.report.recovered_recordings = found.recovered;
+        store.report.discarded_empty_recordings = found.discarded;
+        store.report.audio_problems = found.problems;
         Ok(store)
     }
 

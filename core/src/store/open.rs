@@ -21,6 +21,8 @@ pub struct OpenReport {
     pub created: bool,
     /// Recordings a crash interrupted, repaired and indexed as recovered.
     pub recovered_recordings: Vec<crate::audio::RecoveredRecording>,
+    /// Unfinished recordings that held no audio; their empty files were removed.
+    pub discarded_empty_recordings: Vec<crate::audio::DiscardedRecording>,
     /// Files in the recordings folder that are damaged or not ours, left in place.
     pub audio_problems: Vec<crate::audio::AudioFileProblem>,
 }
@@ -41,7 +43,7 @@ pub(super) fn open_writer(dir: &Path) -> Result<(Connection, OpenReport)> {
     };
     match try_open_writer(&path) {
         Ok(conn) => Ok((conn, report)),
-        Err(Opening::Failed(e)) => Err(e),
+        Err(Opening::Failed(e)) => Err(unwritable_folder(dir).unwrap_or(e)),
         Err(Opening::Damaged(why)) => {
             let moved_to = move_aside(&path)?;
             tracing::warn!(moved_to = %moved_to.display(), reason = %why, "the database could not be read; moved aside, a new one created");
@@ -57,6 +59,30 @@ pub(super) fn open_writer(dir: &Path) -> Result<(Connection, OpenReport)> {
                 ))),
             }
         }
+    }
+}
+
+/// Why the data folder cannot be written, if it cannot: SQLite then says only "unable to
+/// open database file", with no path and no cause. The database needs its folder
+/// writable even to be read (it keeps its journal and shared memory beside it).
+fn unwritable_folder(dir: &Path) -> Option<Error> {
+    let probe = dir.join(format!(".tellus-write-check-{}", std::process::id()));
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe);
+    match result {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(Error::io(
+            format!(
+                "the data folder {} is read-only for Tellus, which must write there even to read its database",
+                dir.display()
+            ),
+            e,
+        )),
     }
 }
 

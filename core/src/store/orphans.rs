@@ -83,7 +83,7 @@ impl Store {
             found
                 .iter()
                 .map(|(id, _, _)| {
-                    Ok(captures::is_indexed(tx, *id)? || captures::story_of(tx, *id)?.is_some())
+                    Ok(captures::is_indexed(tx, *id)? || captures::origin_of(tx, *id)?.is_some())
                 })
                 .collect::<Result<Vec<bool>>>()
         })?;

@@ -110,4 +110,22 @@ fun recorderTests() {
             }
         }
     }
+
+    check("sample rates Tellus does not record are input errors that create nothing") {
+        val data = java.nio.file.Files.createTempDirectory("tellus-kt-rates").toFile()
+        TellusApp.open(data.path).use { app ->
+            app.setProjectJson(sampleProjectJson())
+            val story = app.createStory("Odd rates", "Participant 5")
+            // 2^31 Hz once asked for a 40 GiB buffer and aborted the JVM; 2^32-1 Hz
+            // overflowed inside the WAV writer and left a file that was never recovered.
+            for (hz in listOf(2_147_483_648UL, 4_294_967_295UL, 12_345UL, 7UL, 0UL)) {
+                expectThrows<TellusException.InvalidInput> {
+                    app.startRecording(story.id, RecordingRequest(null, false, hz.toUInt(), 1_000UL))
+                }
+            }
+            expect(app.recordings(story.id).isEmpty()) { "a recording was indexed" }
+            val left = File(data, "recordings").list()?.toList() ?: emptyList()
+            expect(left.isEmpty()) { "files were left: $left" }
+        }
+    }
 }

@@ -34,7 +34,9 @@ class MemorySecretStore : PlatformSecretStore {
 fun databaseFilesContain(dir: File, secret: String): Boolean {
     val needle = secret.toByteArray()
     return dir.listFiles()!!.filter { it.name.startsWith("tellus.db") }.any { file ->
-        val bytes = file.readBytes()
+        // SQLite removes -wal and -shm when its last connection closes, which a thread of
+        // the core's may do between the listing and the read: a file gone holds nothing.
+        val bytes = try { file.readBytes() } catch (e: java.io.FileNotFoundException) { return@any false }
         (0..bytes.size - needle.size).any { i -> needle.indices.all { bytes[i + it] == needle[it] } }
     }
 }

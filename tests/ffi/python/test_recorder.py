@@ -19,11 +19,12 @@ SPEECH = os.environ["TELLUS_MIC_INFILE"]
 RATE = int(os.environ.get("TELLUS_MIC_RATE", "16000"))
 
 
-def fresh_story():
-    app = tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-rec-"))
+def fresh_story(with_dir=False):
+    data = tempfile.mkdtemp(prefix="tellus-py-rec-")
+    app = tellus.TellusApp.open(data)
     app.set_project_json(tellus.sample_project_json())
     story = app.create_story("Recorded from Python", "Participant 1")
-    return app, story
+    return (app, story, data) if with_dir else (app, story)
 
 
 class Recorder(unittest.TestCase):
@@ -88,3 +89,21 @@ class Recorder(unittest.TestCase):
         with self.assertRaises(tellus.TellusError.Audio):
             session.pause()
 
+
+    def test_rates_and_lengths_tellus_does_not_record_are_input_errors_that_create_nothing(self):
+        app, story, data = fresh_story(with_dir=True)
+        # 2^31 Hz once asked for a 40 GiB buffer and aborted the process; 2^32-1 Hz
+        # overflowed inside the WAV writer and left a file that was never recovered.
+        for rate in [2**31, 2**32 - 1, 12345, 7, 0]:
+            with self.assertRaises(tellus.TellusError.InvalidInput, msg=f"{rate} Hz"):
+                app.start_recording(
+                    story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=rate, max_duration_ms=1000)
+                )
+        self.assertEqual(app.recordings(story.id), [])
+        self.assertEqual(os.listdir(os.path.join(data, "recordings")), [])
+        # The app is still there and records at a rate it supports.
+        session = app.start_recording(
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=500)
+        )
+        wait_until(session.has_stopped)
+        self.assertEqual(session.stop().frames, RATE // 2)
