@@ -237,6 +237,23 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
     let csv = String::from_utf8(csv.stdout).unwrap();
     assert!(csv.contains(&public.story_id) && !csv.contains(&private.story_id));
     assert!(!csv.contains("Private story"));
+    // The README's commands: a bare file name (its folder is the current one).
+    for (format, name) in [("csv", "public.csv"), ("json", "public.json")] {
+        let file = tellus()
+            .current_dir(dir.path())
+            .args([
+                "export", "--from", out_s, "--scope", "public", "--format", format, "--out", name,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            file.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&file.stderr)
+        );
+        let written = fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(written.contains(&public.story_id) && !written.contains(&private.story_id));
+    }
     let ohms_dir = dir.path().join("ohms");
     let ohms = run(&[
         "export",
