@@ -299,6 +299,21 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
         .find_map(|l| l.strip_prefix("The demo's data folders are kept at "))
         .map(std::path::PathBuf::from)
         .expect("the demo says where it kept its folders");
+    // The command it suggests runs as printed (issue 18: `tellus` is on no PATH yet).
+    let suggested = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Look around with: "))
+        .and_then(|l| l.split("   (").next())
+        .expect("the demo suggests a command");
+    let words: Vec<&str> = suggested.split_whitespace().collect();
+    let looked = Command::new(words[0])
+        .args(&words[1..])
+        .env_remove("TELLUS_DATA_DIR")
+        .output();
+    assert!(
+        looked.as_ref().is_ok_and(|o| o.status.success()),
+        "`{suggested}` does not run: {looked:?}"
+    );
 
     // The logs are there: server, core and lead at debug level.
     for expected in [
