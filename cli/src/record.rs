@@ -62,6 +62,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A microphone that cannot be opened or started: the error, and the two ways on.
+fn no_microphone(e: tellus_core::Error) -> String {
+    format!(
+        "{}; `tellus devices` lists the audio inputs (--device NAME picks one), and --from-file FILE.wav records from a WAV file instead",
+        fail(e)
+    )
+}
+
 pub fn devices(ctx: &Context) -> CmdResult {
     let devices = list_input_devices().map_err(fail)?;
     if ctx.json {
@@ -132,7 +140,8 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     let source: Box<dyn AudioSource> = match &args.from_file {
         Some(path) => Box::new(GeneratedSource::from_wav(path, Pacing::RealTime).map_err(fail)?),
         None => Box::new(
-            CpalSource::open(args.device.as_deref(), args.rate, args.stereo).map_err(fail)?,
+            CpalSource::open(args.device.as_deref(), args.rate, args.stereo)
+                .map_err(no_microphone)?,
         ),
     };
     let device = source.describe();
@@ -140,7 +149,13 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
         max_duration: args.duration,
         ..RecorderOptions::default()
     };
-    let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(fail)?;
+    let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(|e| {
+        if args.from_file.is_some() {
+            fail(e)
+        } else {
+            no_microphone(e)
+        }
+    })?;
     let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
         interactive(&recorder, &device, &signalled)
     } else {

@@ -765,3 +765,68 @@ fn rates_tellus_does_not_record_are_one_clear_error_and_record_nothing() {
         .count();
     assert_eq!(files, 0, "no file is left behind");
 }
+
+/// A line the C audio libraries print on their own (alsa-lib, libjack through ALSA's
+/// JACK plugin), as a person without a microphone saw 8 to 16 of them (issue 18).
+fn is_audio_library_noise(line: &str) -> bool {
+    line.starts_with("ALSA lib")
+        || line.contains("Jack")
+        || line.contains("jack server")
+        || line.contains("Cannot connect to server")
+}
+
+/// Issue 18: with no microphone (the system's own ALSA configuration, its PulseAudio
+/// and JACK plugins finding no server), `tellus devices` and `tellus record` print no
+/// line of the C libraries' chatter; the failed recording is one line that says what to
+/// do instead. The chatter is still there for whoever asks for debug logs.
+#[test]
+fn without_a_microphone_no_library_chatter_and_the_error_says_what_to_do() {
+    let t = Tellus::new();
+    let no_server = [
+        ("PULSE_SERVER", "unix:/nonexistent/tellus-no-pulse"),
+        ("JACK_NO_START_SERVER", "1"),
+        ("JACK_DEFAULT_SERVER", "tellus-no-such-jack-server"),
+    ];
+    let quiet = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let noise: Vec<&str> = stderr
+            .lines()
+            .filter(|l| is_audio_library_noise(l))
+            .collect();
+        assert!(noise.is_empty(), "library chatter on stderr:\n{stderr}");
+    };
+    let devices = t.command(&["devices"], &no_server).output().unwrap();
+    assert!(devices.status.success());
+    quiet(&devices);
+    assert!(String::from_utf8_lossy(&devices.stderr).trim().is_empty());
+
+    for device in [None, Some("jack")] {
+        let mut args = vec!["record", "--story", t.story.as_str(), "--for", "1s"];
+        args.extend(device.iter().flat_map(|d| ["--device", *d]));
+        let out = t.command(&args, &no_server).output().unwrap();
+        quiet(&out);
+        // A machine with a sound card records from it; without one, one clear line.
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains("--from-file") && stderr.contains("tellus devices"),
+                "{stderr}"
+            );
+        }
+    }
+
+    // Asked for, the libraries' messages are logged at debug level (listing ALSA's JACK
+    // plugin with no JACK server always makes some).
+    if !String::from_utf8_lossy(&devices.stdout).contains("JACK") {
+        return;
+    }
+    let logged = t
+        .command(&["devices"], &no_server)
+        .env("TELLUS_LOG", "tellus_core::audio::library=debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    assert!(stderr.contains("tellus_core::audio::library"), "{stderr}");
+}
