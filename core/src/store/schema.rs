@@ -123,7 +123,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX capture_events_recording ON capture_events(recording_id, seq);
     "#,
-    // 3: background sync: the enrolment, the settings, and the outbox (what the server
+    // 4: background sync: the enrolment, the settings, and the outbox (what the server
     // has confirmed, the upload URL of each upload in progress, failures and parking).
     r#"
     CREATE TABLE sync_account (

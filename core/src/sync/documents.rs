@@ -10,7 +10,8 @@ use crate::model::{ConsentEvent, Identity, Note, Recording, Story};
 
 /// The story document the server keeps. The identity goes only as far as the store
 /// keeps it, which is only while consent grants it; `revision` is the wire revision
-/// (see `outbox::wire_revision`).
+/// (set where the document is sent, in `engine.rs`: the story's revision, raised past
+/// the last one the server accepted).
 pub fn story_document(
     story: &Story,
     notes: &[Note],
