@@ -160,7 +160,9 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
         interactive(&recorder, &device, &signalled)
     } else {
         read_commands(commands_tx);
-        scripted(ctx, &recorder, &device, args.duration.is_some(), commands)
+        // A file has its own end, as `--for` has: the recording runs to it.
+        let has_end = args.duration.is_some() || args.from_file.is_some();
+        scripted(ctx, &recorder, &device, has_end, commands)
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
@@ -250,13 +252,13 @@ fn interactive(recorder: &Recorder, device: &str, signalled: &AtomicBool) -> Cmd
 }
 
 /// Not a terminal (a script, a test): status lines every 50 ms and commands as stdin
-/// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` decides
-/// when to stop; without it the recording stops then.
+/// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` (or the
+/// end of `--from-file`) decides when to stop; without either the recording stops then.
 fn scripted(
     ctx: &Context,
     recorder: &Recorder,
     device: &str,
-    has_length: bool,
+    has_end: bool,
     commands: Receiver<Command>,
 ) -> CmdResult {
     let format = recorder.format();
@@ -279,7 +281,7 @@ fn scripted(
         let wait = next_status.saturating_duration_since(Instant::now());
         match commands.recv_timeout(wait) {
             Ok(Command::Stop) => return Ok(()),
-            Ok(Command::InputEnded) if !has_length => return Ok(()),
+            Ok(Command::InputEnded) if !has_end => return Ok(()),
             Ok(Command::InputEnded) => {}
             Ok(command) => {
                 let message = apply(recorder, command);

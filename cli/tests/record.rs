@@ -830,3 +830,30 @@ fn without_a_microphone_no_library_chatter_and_the_error_says_what_to_do() {
     let stderr = String::from_utf8_lossy(&logged.stderr);
     assert!(stderr.contains("tellus_core::audio::library"), "{stderr}");
 }
+
+/// Issue 18: the README's `tellus record --story $id --from-file talk.wav`, run from a
+/// script (stdin not a terminal, already at its end), records the whole file instead
+/// of stopping before the first audio: a file has its own end, as `--for` does.
+#[test]
+fn a_file_recorded_from_a_script_is_recorded_to_its_end() {
+    let t = Tellus::new();
+    let (input, samples) = noise_wav(&t, 1);
+    let out = t
+        .command(
+            &["record", "--story", &t.story, "--from-file", input.to_str().unwrap()],
+            &[],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = tellus_core::Store::open(t.dir.path()).unwrap();
+    let story = t.story.parse().unwrap();
+    let recordings = store.recordings(story).unwrap();
+    assert_eq!(recordings.len(), 1);
+    assert_eq!(recordings[0].frames, samples.len() as u64);
+}
