@@ -13,13 +13,9 @@ use crate::{CmdResult, Context, output};
 
 #[derive(Args)]
 pub struct PullArgs {
-    /// The project server, e.g. https://stories.example.org
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TELLUS_SERVER",
-        required_unless_present = "verify"
-    )]
+    /// The project server, e.g. https://stories.example.org [default: the one server
+    /// `tellus enrol --lead` enrolled this computer with]
+    #[arg(long, value_name = "URL", env = "TELLUS_SERVER")]
     server: Option<String>,
     /// A lead's token; by default the one `tellus enrol --lead` kept for this server
     /// (safer in TELLUS_TOKEN than on the command line, where other users can see it)
@@ -143,10 +139,25 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     if args.verify {
         return verify(ctx, &args.out);
     }
-    let Some(server) = args.server else {
-        return Err("--server is needed to pull".into());
-    };
     let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+    let server = match args.server {
+        Some(server) => server,
+        None => {
+            let enrolled: Vec<&str> = accounts.servers().collect();
+            match enrolled.as_slice() {
+                [one] => one.to_string(),
+                [] => {
+                    return Err("give --server URL: this computer is not enrolled as a lead (`tellus enrol --lead`)".into());
+                }
+                several => {
+                    return Err(format!(
+                        "this computer is enrolled as a lead with {}: give --server URL",
+                        several.join(", ")
+                    ));
+                }
+            }
+        }
+    };
     let account = accounts.get(&server);
     // The enrolment's pin holds for this server whichever token is used.
     let pin = account
@@ -183,27 +194,31 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
         println!("note: recording {id} is no longer on the server (its story was withdrawn)");
     }
     println!(
-        "{} holds {} files, each with its SHA-256 in manifest.json",
+        "{} holds {}, each with its SHA-256 in manifest.json",
         args.out.display(),
-        report.files
+        output::count(report.files as u64, "file", "files")
     );
     Ok(())
 }
 
 fn print_changes(report: &tellus_lead::PullReport, mb: &dyn Fn(u64) -> String) {
     println!(
-        "{} changes: {} stories written, {} recordings downloaded ({}{}), {} withdrawals ({} files removed)",
-        report.changes,
-        report.stories_written,
-        report.recordings_downloaded,
+        "{}: {} written, {} downloaded ({}{}), {} ({} removed)",
+        output::count(report.changes as u64, "change", "changes"),
+        output::count(report.stories_written as u64, "story", "stories"),
+        output::count(
+            report.recordings_downloaded as u64,
+            "recording",
+            "recordings"
+        ),
         mb(report.bytes_downloaded),
         if report.bytes_resumed > 0 {
             format!(", {} resumed from an earlier run", mb(report.bytes_resumed))
         } else {
             String::new()
         },
-        report.withdrawals,
-        report.files_removed,
+        output::count(report.withdrawals as u64, "withdrawal", "withdrawals"),
+        output::count(report.files_removed as u64, "file", "files"),
     );
 }
 
@@ -233,8 +248,8 @@ fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
             println!("not in the manifest: {path}");
         }
         println!(
-            "{} files verified ({:.1} MB)",
-            report.verified,
+            "{} verified ({:.1} MB)",
+            output::count(report.verified as u64, "file", "files"),
             report.bytes as f64 / 1e6
         );
     }
@@ -242,8 +257,8 @@ fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
         Ok(())
     } else {
         Err(format!(
-            "{} files altered and {} missing in {}; pull into a new folder to get good copies",
-            report.altered.len(),
+            "{} altered and {} missing in {}; pull into a new folder to get good copies",
+            output::count(report.altered.len() as u64, "file", "files"),
             report.missing.len(),
             dir.display()
         ))
@@ -288,8 +303,8 @@ pub fn export_cmd(ctx: &Context, args: ExportArgs) -> CmdResult {
         }
     };
     let summary = format!(
-        "exported {} stories ({} scope); {} left out because their consent does not cover it",
-        exported.stories,
+        "exported {} ({} scope); {} left out because their consent does not cover it",
+        output::count(exported.stories as u64, "story", "stories"),
         scope.as_str(),
         exported.left_out
     );

@@ -12,6 +12,12 @@ pub fn json<T: Serialize>(value: &T) -> crate::CmdResult {
     Ok(())
 }
 
+/// "1 story", "2 stories", "0 pauses".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A header rule and nothing else: readable in any terminal, easy to copy from.
 const STYLE: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));

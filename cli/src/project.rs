@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, cmd: ProjectCommand) -> CmdResult {
                 }
                 None => sample_project(),
             };
-            let store = ctx.open_store()?;
+            let store = ctx.create_store()?;
             store.set_project(&config).map_err(fail)?;
             if ctx.json {
                 return output::json(&config);

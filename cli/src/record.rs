@@ -416,15 +416,19 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
     say(format_args!("  sha256     {}", r.sha256));
     let s = &finished.stats;
     say(format_args!(
-        "  dropped {} frames · {} stream errors · {} restarts · {} pauses",
-        s.frames_dropped,
-        s.stream_errors,
-        s.restarts,
-        capture
-            .events
-            .iter()
-            .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
-            .count()
+        "  dropped {} · {} · {} · {}",
+        output::count(s.frames_dropped, "frame", "frames"),
+        output::count(s.stream_errors, "stream error", "stream errors"),
+        output::count(s.restarts, "restart", "restarts"),
+        output::count(
+            capture
+                .events
+                .iter()
+                .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
+                .count() as u64,
+            "pause",
+            "pauses"
+        )
     ));
     Ok(())
 }

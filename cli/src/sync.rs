@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tellus_core::Store;
+use tellus_core::model::StoryStatus;
 use tellus_core::sync::{
     self, DeliveryState, HttpTransport, Network, SyncEngine, SyncError, SyncProgress, SyncReport,
     SyncSettings,
@@ -106,7 +107,7 @@ pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
     if args.lead {
         return crate::lead::enrol(ctx, &args.server, &invite, &args.device_label);
     }
-    let store = ctx.open_store()?;
+    let store = ctx.create_store()?;
     let transport = transport()?;
     let account = crate::runtime()?
         .block_on(sync::enrol(
@@ -184,7 +185,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
         let result = rt.block_on(engine.sync());
         bar.clear();
         return match result {
-            Ok(report) => print_report(ctx, &report),
+            Ok(report) => print_report(ctx, &store, &report),
             Err(e) => Err(e.to_string()),
         };
     }
@@ -228,7 +229,7 @@ async fn watch(
             Ok(report) => {
                 unreachable_for = 0;
                 if report.has_news() {
-                    print_report(ctx, report)?;
+                    print_report(ctx, engine.store(), report)?;
                 }
                 if report.waiting_to_retry > 0 {
                     interval.min(Duration::from_secs(5))
@@ -334,16 +335,47 @@ pub fn delivery_text(state: &DeliveryState) -> String {
     }
 }
 
+/// Stories still being written up here: nothing of them goes until they are ready.
+fn drafts_waiting(store: &Store) -> Result<usize, String> {
+    let mut drafts = 0;
+    let mut before = None;
+    loop {
+        let page = store.list_stories(500, before).map_err(fail)?;
+        for story in &page {
+            if story.status == StoryStatus::Draft
+                && matches!(
+                    store.delivery_state(story.id).map_err(fail)?,
+                    DeliveryState::OnlyOnPhone
+                )
+            {
+                drafts += 1;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => before = Some(last.id),
+            _ => return Ok(drafts),
+        }
+    }
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
 
-fn print_report(ctx: &Context, report: &SyncReport) -> CmdResult {
+fn print_report(ctx: &Context, store: &Store, report: &SyncReport) -> CmdResult {
     if ctx.json {
         return output::json(report);
     }
     if !report.has_news() {
-        println!("Everything is delivered; nothing to send.");
+        match drafts_waiting(store)? {
+            0 => println!("Everything is delivered; nothing to send."),
+            1 => println!(
+                "Nothing to send: 1 draft waits on this device (`tellus story ready ID` when it is finished)."
+            ),
+            n => println!(
+                "Nothing to send: {n} drafts wait on this device (`tellus story ready ID` when they are finished)."
+            ),
+        }
     }
     if report.consent_events_sent + report.documents_sent > 0 {
         println!(

@@ -197,6 +197,24 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     t.fails(&["story", "edit", &id]);
 }
 
+/// Issue 18: the README promises one line and exit code 1 for every failure; a mistyped
+/// command is one too, naming what is wrong and the help to read. Help itself is not
+/// an error.
+#[test]
+fn a_mistyped_command_is_one_line_and_exit_code_1() {
+    let t = Tellus::new();
+    let line = t.fails(&["note", "add", "hello"]);
+    assert!(line.contains("--story"), "{line}");
+    assert!(line.contains("`tellus note add --help`"), "{line}");
+    let line = t.fails(&["story", "lst"]);
+    assert!(line.contains("'lst'"), "{line}");
+    let line = t.fails(&["story", "list", "--limt", "3"]);
+    assert!(line.contains("--limt"), "{line}");
+    let help = t.run(&["story", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage:"));
+}
+
 #[test]
 fn a_data_folder_without_a_project_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,6 +226,35 @@ fn a_data_folder_without_a_project_says_so() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no project is set up"), "{stderr}");
+}
+
+/// Issue 18: a mistyped --data-dir given to a command that only reads is one clear line,
+/// and no empty data folder is left behind under the mistyped name.
+#[test]
+fn a_mistyped_data_folder_is_not_created_by_a_command_that_only_reads() {
+    let t = Tellus::new();
+    t.new_story("A story");
+    let typo = t.dir.path().join("tpyo");
+    for args in [
+        &["story", "list"][..],
+        &["project", "show"][..],
+        &["consent", "form"][..],
+        &["sync", "status"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
+            .arg("--data-dir")
+            .arg(&typo)
+            .args(args)
+            .env_remove("TELLUS_DATA_DIR")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("no data folder at"), "{stderr}");
+        assert!(stderr.contains("tpyo"), "{stderr}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
 }
 
 #[test]

@@ -251,6 +251,13 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
             "{format}: {}",
             String::from_utf8_lossy(&file.stderr)
         );
+        // One story is "1 story" (issue 18).
+        assert!(
+            String::from_utf8_lossy(&file.stderr)
+                .contains("exported 1 story (public scope); 1 left out"),
+            "{}",
+            String::from_utf8_lossy(&file.stderr)
+        );
         let written = fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(written.contains(&public.story_id) && !written.contains(&private.story_id));
     }
@@ -301,7 +308,7 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
     let verified = run(&["pull", "--verify", "--out", out_s]);
     assert!(!verified.status.success());
     assert!(String::from_utf8_lossy(&verified.stdout).contains(&format!("ALTERED  {rel}")));
-    assert!(String::from_utf8_lossy(&verified.stderr).contains("1 files altered"));
+    assert!(String::from_utf8_lossy(&verified.stderr).contains("1 file altered"));
     rt.block_on(server.stop());
 }
 
@@ -386,6 +393,14 @@ fn a_lead_enrols_once_and_pulls_without_a_token() {
     );
     let report: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(report["stories_written"], 1, "{report}");
+    // Enrolled with one server, `pull` needs no --server (issue 18).
+    let again = run(&["--data-dir", data_s, "pull", "--out", out_s]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing new on the server"));
     // The reporter's code is still good for a reporter.
     let db = tellus_server::App::open_db(&server.config).unwrap();
     let unused: i64 = db

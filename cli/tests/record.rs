@@ -840,7 +840,13 @@ fn a_file_recorded_from_a_script_is_recorded_to_its_end() {
     let (input, samples) = noise_wav(&t, 1);
     let out = t
         .command(
-            &["record", "--story", &t.story, "--from-file", input.to_str().unwrap()],
+            &[
+                "record",
+                "--story",
+                &t.story,
+                "--from-file",
+                input.to_str().unwrap(),
+            ],
             &[],
         )
         .stdin(Stdio::null())
@@ -850,6 +856,12 @@ fn a_file_recorded_from_a_script_is_recorded_to_its_end() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Counts read as English: "0 pauses", never "1 pauses".
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("dropped 0 frames · 0 stream errors · 0 restarts · 0 pauses"),
+        "{stdout}"
     );
     let store = tellus_core::Store::open(t.dir.path()).unwrap();
     let story = t.story.parse().unwrap();
