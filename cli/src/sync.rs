@@ -30,9 +30,10 @@ pub struct EnrolArgs {
     /// certificate when the invite is a bare code (an invite link carries it)
     #[arg(long, value_name = "PIN")]
     pin: Option<String>,
-    /// A name for this device the operator will recognise
-    #[arg(long, value_name = "NAME", default_value = "tellus cli")]
-    device_label: String,
+    /// A name for this device the operator will recognise in `tellus admin devices`
+    /// [default: "tellus on HOSTNAME"]
+    #[arg(long, value_name = "NAME")]
+    device_label: Option<String>,
     /// Enrol this computer as the project's lead (with a lead's invite), for
     /// `tellus pull`; without it, as a reporter's device that records and syncs
     #[arg(long)]
@@ -102,10 +103,24 @@ fn invite_with_pin(invite: &str, pin: Option<&str>) -> Result<String, String> {
     Ok(parsed.to_link())
 }
 
+/// This computer's host name ("tellus on amina-laptop"), so that an operator can tell
+/// devices apart without every reporter typing a label.
+fn default_device_label() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let name = buf.split(|&b| b == 0).next().unwrap_or_default();
+    match std::str::from_utf8(name) {
+        Ok(host) if ok && !host.trim().is_empty() => format!("tellus on {}", host.trim()),
+        _ => "tellus cli".into(),
+    }
+}
+
 pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
     let invite = invite_with_pin(&args.invite, args.pin.as_deref())?;
+    let label = args.device_label.unwrap_or_else(default_device_label);
     if args.lead {
-        return crate::lead::enrol(ctx, &args.server, &invite, &args.device_label);
+        return crate::lead::enrol(ctx, &args.server, &invite, &label);
     }
     let store = ctx.create_store()?;
     let transport = transport()?;
@@ -115,7 +130,7 @@ pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
             transport,
             &args.server,
             &invite,
-            &args.device_label,
+            &label,
         ))
         .map_err(|e| e.to_string())?;
     if ctx.json {
