@@ -156,11 +156,13 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
             "recordings": recordings,
         }));
     }
-    output::print_story(&story, &notes, &events, &identity);
+    let ids: Vec<_> = recordings.iter().map(|r| r.id).collect();
+    output::print_story(&story, &notes, &events, &identity, &ids);
     if !recordings.is_empty() {
-        let mut t = output::table(&["recording", "length", "format", "state", "sha256"]);
-        for r in &recordings {
+        let mut t = output::table(&["#", "recording", "length", "format", "state", "sha256"]);
+        for (i, r) in recordings.iter().enumerate() {
             t.add_row(vec![
+                (i + 1).to_string(),
                 r.id.to_string(),
                 tellus_core::AudioPosition::from_millis(r.duration_ms()).to_string(),
                 format!("{} Hz, {} ch", r.sample_rate, r.channels),

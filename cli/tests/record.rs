@@ -869,3 +869,133 @@ fn a_file_recorded_from_a_script_is_recorded_to_its_end() {
     assert_eq!(recordings.len(), 1);
     assert_eq!(recordings[0].frames, samples.len() as u64);
 }
+
+/// Issue 18: with two recordings in a story, a note says which one its position is in:
+/// the latest by default, another with --recording; a position past the end of its
+/// recording is refused and changes nothing; notes taken while recording carry the
+/// recording being made.
+#[test]
+fn notes_carry_their_recording_and_positions_past_its_end_are_refused() {
+    let t = Tellus::new();
+    let (input, _) = noise_wav(&t, 1);
+    let input = input.to_str().unwrap();
+    for _ in 0..2 {
+        let out = t
+            .command(&["record", "--story", &t.story, "--from-file", input], &[])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A marker typed while recording a third time (from a longer file, stopped after
+    // a second and a half) is in that recording.
+    let (longer, _) = noise_wav(&t, 5);
+    let mut live = Live::start(&t, &["--from-file", longer.to_str().unwrap()], &[]);
+    live.until("a second of audio", |v| {
+        v["event"] == "status" && v["stats"]["frames_captured"].as_u64() >= Some(16_000)
+    });
+    live.send("m During the third");
+    live.until("the marker", |v| v["event"] == "command");
+    live.until("half a second more", |v| {
+        v["event"] == "status" && v["stats"]["frames_captured"].as_u64() >= Some(24_000)
+    });
+    live.send("q");
+    live.finish();
+
+    let past = t
+        .command(
+            &[
+                "note", "add", "--story", &t.story, "--at", "99:00", "Too late",
+            ],
+            &[],
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&past.stderr);
+    assert_eq!(past.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("past the end of recording 3"), "{stderr}");
+    t.run(
+        &[
+            "note",
+            "add",
+            "--story",
+            &t.story,
+            "--at",
+            "0:00.5",
+            "In the latest",
+        ],
+        &[],
+    );
+    t.run(
+        &[
+            "note",
+            "add",
+            "--story",
+            &t.story,
+            "--at",
+            "0:00.5",
+            "--recording",
+            "1",
+            "In the first",
+        ],
+        &[],
+    );
+    let past_first = t
+        .command(
+            &[
+                "note",
+                "add",
+                "--story",
+                &t.story,
+                "--at",
+                "0:02",
+                "--recording",
+                "1",
+                "x",
+            ],
+            &[],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(past_first.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&past_first.stderr).contains("past the end of recording 1"));
+
+    let shown: Value =
+        serde_json::from_slice(&t.run(&["--json", "story", "show", &t.story], &[]).stdout).unwrap();
+    let recordings: Vec<&str> = shown["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recordings.len(), 3);
+    let in_recording = |text: &str| {
+        let note = shown["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["text"] == text)
+            .unwrap_or_else(|| panic!("no note {text:?}: {shown}"));
+        note["recording_id"].as_str().map(str::to_string)
+    };
+    assert_eq!(
+        in_recording("During the third").as_deref(),
+        Some(recordings[2])
+    );
+    assert_eq!(
+        in_recording("In the latest").as_deref(),
+        Some(recordings[2])
+    );
+    assert_eq!(in_recording("In the first").as_deref(), Some(recordings[0]));
+    assert!(
+        shown["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["text"] != "Too late")
+    );
+}

@@ -186,6 +186,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sync_account ADD COLUMN server_pin TEXT;
     "#,
+    // 8: issue 15's step, on its branch. Empty here so that this branch's step is 9 as
+    // agreed; the merge puts issue 15's SQL in this place.
+    "",
+    // 9: notes and markers carry the recording their position is in (issue 18). Older
+    // notes keep NULL: they are read as positions in the story's first recording.
+    r#"
+    ALTER TABLE notes ADD COLUMN recording_id TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -52,6 +52,7 @@ fn note(note: &Note) -> NoteDoc {
         at_ms: note.at.map(|p| p.as_millis()),
         question_id: note.question_id.clone(),
         created_at: note.created_at.to_string(),
+        recording_id: note.recording_id.map(|r| r.to_string()),
     }
 }
 

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use tellus_protocol::{
     ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, NoteDoc,
-    StoryDocument,
+    RecordingMeta, StoryDocument,
 };
 
 use super::format;
@@ -362,7 +362,24 @@ fn consent_panel(
     }
 }
 
-fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Markup {
+/// Where a note plays from: the player of the delivered recording it is in (by number),
+/// or none while that recording is not delivered. A note from a phone before notes
+/// carried their recording is in the first recording.
+fn player_of(note: &NoteDoc, delivered: &[&RecordingMeta]) -> Option<(String, usize)> {
+    let index = match &note.recording_id {
+        Some(id) => delivered.iter().position(|r| &r.id == id)?,
+        None if delivered.is_empty() => return None,
+        None => 0,
+    };
+    Some((format!("player-{}", delivered[index].id), index + 1))
+}
+
+fn timeline_entry(
+    note: &NoteDoc,
+    project: &Project,
+    player: Option<(String, usize)>,
+    several: bool,
+) -> Markup {
     let kind = if note.kind == "marker" {
         "Marker"
     } else {
@@ -377,13 +394,22 @@ fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Ma
     } else {
         note.text.clone()
     };
+    // A marker named after its question already shows the question's words.
+    let question_shown_apart = question
+        .as_deref()
+        .is_some_and(|q| !note.text.is_empty() && note.text != q);
     html! {
         li.entry.marker[note.kind == "marker"] {
             @match (note.at_ms, player) {
-                (Some(at), Some(player)) => {
+                (Some(at), Some((player, number))) => {
                     button.seek type="button" data-player=(player) data-seek-ms=(at)
-                        aria-label={ "Play from " (format::position_words(at)) ": " (kind) ", " (text) } {
-                        span.at { (format::position(at)) }
+                        aria-label={ "Play "
+                            @if several { "recording " (number) " " }
+                            "from " (format::position_words(at)) ": " (kind) ", " (text) } {
+                        span.at {
+                            @if several { span.rec { "Rec. " (number) " · " } }
+                            (format::position(at))
+                        }
                         span.kind { (kind) }
                         span.text { (text) }
                     }
@@ -396,7 +422,7 @@ fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Ma
                     }
                 }
             }
-            @if let (Some(q), false) = (&question, note.text.is_empty()) {
+            @if let (Some(q), true) = (&question, question_shown_apart) {
                 p.question { "Guide question: " (q) }
             }
         }
@@ -407,10 +433,20 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
     let consent = doc.consent.clone().unwrap_or_default();
     let delivered: Vec<_> = doc.recordings.iter().filter(|r| r.delivered).collect();
     let waiting = doc.recordings.len() - delivered.len();
-    // Positions of notes and markers are in the story's audio: the first recording.
-    let player = delivered.first().map(|r| format!("player-{}", r.id));
-    let mut notes: Vec<&NoteDoc> = doc.notes.iter().collect();
-    notes.sort_by_key(|n| (n.at_ms.is_none(), n.at_ms));
+    let several = delivered.len() > 1;
+    let mut notes: Vec<(&NoteDoc, Option<(String, usize)>)> = doc
+        .notes
+        .iter()
+        .map(|n| (n, player_of(n, &delivered)))
+        .collect();
+    // Recording by recording, each in audio order; notes without a position last.
+    notes.sort_by_key(|(n, player)| {
+        (
+            n.at_ms.is_none(),
+            player.as_ref().map_or(usize::MAX, |p| p.1),
+            n.at_ms,
+        )
+    });
     let content = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
         div.story-layout {
@@ -464,10 +500,12 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                     @if notes.is_empty() {
                         p.empty { "The reporter added no markers or notes." }
                     } @else {
-                        @if player.is_some() {
-                            p.hint { "Choose a marker or a note to play the recording from there." }
+                        @if !delivered.is_empty() {
+                            p.hint { "Choose a marker or a note to play its recording from there." }
                         }
-                        ol.timeline { @for n in &notes { (timeline_entry(n, project, player.as_deref())) } }
+                        ol.timeline {
+                            @for (n, player) in &notes { (timeline_entry(n, project, player.clone(), several)) }
+                        }
                     }
                 }
             }
