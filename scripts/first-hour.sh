@@ -44,7 +44,7 @@ awk '/^## The CLI/ { on = 1; next }
      on && /^```sh/ { block = 1; next }
      on && /^```/ { block = 0; next }
      on && block { print }' README.md |
-  sed -E 's/[[:space:]]+#[^"]*$//; s/[[:space:]]+$//' | grep -v '^$' >"$commands"
+  sed -E 's/[[:space:]]+#[^"]*$//; s/[[:space:]]+$//' | grep -v -e '^$' -e '^#' >"$commands"
 [ -s "$commands" ] || { echo "first-hour: no commands found in README.md" >&2; exit 1; }
 
 # One second of silence at 16 kHz for `--from-file talk.wav`.
