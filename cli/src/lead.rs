@@ -129,23 +129,60 @@ pub fn enrol(ctx: &Context, server: &str, invite: &str, label: &str) -> CmdResul
         accounts.display()
     );
     println!(
-        "`tellus pull --server {} --out DIR` pulls the project's stories.",
+        "`tellus pull --server {} --out DIR` pulls the project's stories; `tellus lead open` signs you in to the web page.",
         account.server
     );
     Ok(())
 }
 
-pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
-    if args.verify {
-        return verify(ctx, &args.out);
+#[derive(clap::Subcommand)]
+pub enum LeadCommand {
+    /// Print a one-time link that signs you in to the leads' web page (it works once,
+    /// for ten minutes): no token to copy
+    Open {
+        /// The project server [default: the one server this computer is enrolled with]
+        #[arg(long, value_name = "URL", env = "TELLUS_SERVER")]
+        server: Option<String>,
+    },
+}
+
+pub fn run(ctx: &Context, cmd: LeadCommand) -> CmdResult {
+    match cmd {
+        LeadCommand::Open { server } => {
+            let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+            let server = enrolled_server(&accounts, server)?;
+            let account = accounts.get(&server).ok_or_else(|| {
+                format!(
+                    "this computer is not enrolled as a lead with {server}: run `tellus enrol --lead --server {server} --invite CODE` with a lead's invite"
+                )
+            })?;
+            let pin = account.pin().map_err(|e| e.to_string())?;
+            let client = tellus_lead::LeadClient::new(&account.server, &account.token, pin)
+                .map_err(|e| e.to_string())?;
+            let (url, expires_at) = crate::runtime()?
+                .block_on(client.sign_in_link())
+                .map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "url": url, "expires_at": expires_at }));
+            }
+            println!("Open this link in your browser to sign in to the leads' web page:");
+            println!("{url}");
+            println!(
+                "It works once, until {expires_at}; run `tellus lead open` again for another."
+            );
+            Ok(())
+        }
     }
-    let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
-    let server = match args.server {
-        Some(server) => server,
+}
+
+/// `--server` as given, else the one server this computer is enrolled with as a lead.
+fn enrolled_server(accounts: &LeadAccounts, server: Option<String>) -> Result<String, String> {
+    match server {
+        Some(server) => Ok(server),
         None => {
             let enrolled: Vec<&str> = accounts.servers().collect();
             match enrolled.as_slice() {
-                [one] => one.to_string(),
+                [one] => Ok(one.to_string()),
                 [] => {
                     return Err("give --server URL: this computer is not enrolled as a lead (`tellus enrol --lead`)".into());
                 }
@@ -157,7 +194,15 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
                 }
             }
         }
-    };
+    }
+}
+
+pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
+    if args.verify {
+        return verify(ctx, &args.out);
+    }
+    let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+    let server = enrolled_server(&accounts, args.server)?;
     let account = accounts.get(&server);
     // The enrolment's pin holds for this server whichever token is used.
     let pin = account

@@ -71,6 +71,9 @@ enum Command {
     Pull(lead::PullArgs),
     /// Export stories from a pulled folder, as far as their consent allows (lead)
     Export(lead::ExportArgs),
+    /// The leads' web page: `tellus lead open` prints a one-time sign-in link
+    #[command(subcommand)]
+    Lead(lead::LeadCommand),
     /// Join a project server with an invite code
     Enrol(sync::EnrolArgs),
     /// Deliver ready stories to the project server (--watch keeps going)
@@ -181,6 +184,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => server::admin(&ctx, cmd),
         Command::Pull(args) => lead::pull(&ctx, args),
         Command::Export(args) => lead::export_cmd(&ctx, args),
+        Command::Lead(cmd) => lead::run(&ctx, cmd),
         Command::Enrol(args) => sync::enrol(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
     };

@@ -122,6 +122,16 @@ SELECT id,
                  FROM json_each(document, '$.notes') AS n), '')
 FROM stories WHERE document IS NOT NULL AND json_valid(document);
 "#,
+    // 3: one-time sign-in links for the leads' web page (`tellus lead open`, web/links.rs):
+    // the link's secret only as a hash, the lead's token only sealed with the secret.
+    r#"
+CREATE TABLE web_links (
+    secret_hash TEXT PRIMARY KEY,
+    principal_id TEXT NOT NULL REFERENCES principals(id),
+    sealed_token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#,
 ];
 
 #[derive(Clone)]

@@ -84,6 +84,20 @@ pub fn sign_in(notice: Option<&str>, status: StatusCode) -> Response {
     respond(status, layout("Sign in", None, content))
 }
 
+/// A one-time sign-in link, opened: one button spends it.
+pub fn link_sign_in(secret: &str) -> Response {
+    let content = html! {
+        div.narrow {
+            h1 { "Sign in" }
+            p.lede { "This link signs you in as the project's lead, once. It came from `tellus lead open` on your computer." }
+            form.card method="post" action={ "/lead/link/" (secret) } {
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout("Sign in", None, content))
+}
+
 /// An error, as a page (the message is the same sentence the JSON API gives).
 pub struct PageError(pub Error);
 
