@@ -209,6 +209,12 @@ test('a reporter token is refused with a clear page and no cookie', async () => 
   const text = await alert.innerText();
   check(text.includes("This is a reporter's token"), `alert says: ${text}`);
   check((await context.cookies()).length === 0, 'no cookie was set');
+  // The footer lines up with the narrow sign-in column (issue 18).
+  const [column, footer] = await page.evaluate(() => [
+    document.querySelector('main .narrow').getBoundingClientRect().left,
+    document.querySelector('footer.bottom p').getBoundingClientRect().left,
+  ]);
+  check(Math.abs(column - footer) < 1, `footer at ${footer}, the column at ${column}`);
   await shot('1-reporter-token-refused');
   await page.goto(`${base}/lead`);
   check(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'the list stays closed');
@@ -260,6 +266,15 @@ test('filters narrow the list (tag and consent)', async () => {
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Apply' }).click()]);
   const titles = await page.locator('ul.stories h3').allInnerTexts();
   check(titles.length === 1 && titles[0] === 'The last bus leaves at nine', titles.join(' | '));
+  // Dates are typed and shown the way the page writes them, not as mm/dd/yyyy.
+  await page.goto(`${base}/lead`);
+  await page.getByLabel('Recorded from').fill('19 Nov 2026');
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Apply' }).click()]);
+  const since = await page.locator('ul.stories h3').allInnerTexts();
+  check(since.length === 1 && since[0] === TITLE, since.join(' | '));
+  check(await page.getByLabel('Recorded from').inputValue() === '19 Nov 2026', 'the field keeps the page\'s words');
+  const written = await page.locator('ul.stories time').first().innerText();
+  check(written === '20 Nov 2026', `the list writes ${written}`);
 });
 
 test('clicking a marker moves the player to the marker\'s position', async () => {

@@ -242,14 +242,18 @@ async fn story(
     let response = app
         .db
         .call(move |conn| {
-            let extras = query::story_extras(conn, &project_id, &id)?
-                .ok_or_else(|| Error::not_found("story"))?;
             let project = query::Project::load(conn, &project_id)?;
-            if load_consent(conn, &id)?.status == ConsentStatus::Withdrawn {
-                return Ok(pages::tombstone(&project, extras.withdrawn_at));
-            }
-            let doc = lead_view(conn, &project_id, &id)?;
-            Ok(pages::story(&project, &doc, &extras))
+            let page = (|| {
+                let extras = query::story_extras(conn, &project_id, &id)?
+                    .ok_or_else(|| Error::not_found("story"))?;
+                if load_consent(conn, &id)?.status == ConsentStatus::Withdrawn {
+                    return Ok(pages::tombstone(&project, extras.withdrawn_at));
+                }
+                let doc = lead_view(conn, &project_id, &id)?;
+                Ok(pages::story(&project, &doc, &extras))
+            })();
+            // A story that is not there (or not this lead's) is still this lead's page.
+            Ok(page.unwrap_or_else(|e: Error| pages::error_page(&e, Some(&project.name))))
         })
         .await?;
     Ok(response)

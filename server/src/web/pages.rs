@@ -109,11 +109,19 @@ impl From<Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
+        error_page(&self.0, None)
+    }
+}
+
+/// An error as a page; for a signed-in lead (`project` is their project's name) with the
+/// page's header as everywhere else: the project, All stories and Sign out.
+pub fn error_page(error: &Error, project: Option<&str>) -> Response {
+    {
+        let status = error.status();
         if status.is_server_error() {
-            tracing::error!(error = %self.0, "web page request failed");
+            tracing::error!(error = %error, "web page request failed");
         }
-        let body = self.0.body();
+        let body = error.body();
         let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::BAD_REQUEST => "Check what you typed",
@@ -128,8 +136,8 @@ impl IntoResponse for PageError {
                 p { a href="/lead" { "Back to all stories" } }
             }
         };
-        let mut response = respond(status, layout(title, None, content));
-        self.0.add_headers(&mut response);
+        let mut response = respond(status, layout(title, project, content));
+        error.add_headers(&mut response);
         response
     }
 }
@@ -251,11 +259,13 @@ pub fn list(page: ListPage<'_>) -> Response {
             }
             div.field {
                 label for="from" { "Recorded from" }
-                input #from type="date" name="from" value=(f.from);
+                input #from type="text" name="from" value=(format::typed_date(&f.from))
+                    placeholder="e.g. 4 Dec 2026" autocomplete="off";
             }
             div.field {
                 label for="to" { "Recorded until" }
-                input #to type="date" name="to" value=(f.to);
+                input #to type="text" name="to" value=(format::typed_date(&f.to))
+                    placeholder="e.g. 4 Dec 2026" autocomplete="off";
             }
             div.field {
                 label for="consent" { "Consent" }
