@@ -177,23 +177,20 @@ pub fn run(ctx: &Context, cmd: LeadCommand) -> CmdResult {
 
 /// `--server` as given, else the one server this computer is enrolled with as a lead.
 fn enrolled_server(accounts: &LeadAccounts, server: Option<String>) -> Result<String, String> {
-    match server {
-        Some(server) => Ok(server),
-        None => {
-            let enrolled: Vec<&str> = accounts.servers().collect();
-            match enrolled.as_slice() {
-                [one] => Ok(one.to_string()),
-                [] => {
-                    return Err("give --server URL: this computer is not enrolled as a lead (`tellus enrol --lead`)".into());
-                }
-                several => {
-                    return Err(format!(
-                        "this computer is enrolled as a lead with {}: give --server URL",
-                        several.join(", ")
-                    ));
-                }
-            }
-        }
+    if let Some(server) = server {
+        return Ok(server);
+    }
+    let enrolled: Vec<&str> = accounts.servers().collect();
+    match enrolled.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(
+            "give --server URL: this computer is not enrolled as a lead (`tellus enrol --lead`)"
+                .into(),
+        ),
+        several => Err(format!(
+            "this computer is enrolled as a lead with {}: give --server URL",
+            several.join(", ")
+        )),
     }
 }
 
