@@ -74,6 +74,18 @@ pub fn print_project(config: &ProjectConfig) {
     }
     println!("{guide}");
     println!("Tags: {}", config.tags.join(", "));
+    for field in &config.fields {
+        println!(
+            "Field {} ({}): {}",
+            field.key,
+            field.label,
+            if field.options.is_empty() {
+                "any text".to_string()
+            } else {
+                field.options.join(", ")
+            }
+        );
+    }
     println!(
         "Audio uploads: {}",
         if config.upload_policy.audio_on_unmetered_only {

@@ -33,7 +33,8 @@ pub enum StoryCommand {
         title: Option<String>,
         #[arg(long)]
         summary: Option<String>,
-        /// Set a demographic, e.g. --set age_band=25-34
+        /// Set one of the project's fields (`tellus project show` lists them), e.g.
+        /// --set age_band=25-34
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// Remove a demographic

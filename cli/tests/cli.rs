@@ -195,6 +195,16 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     t.fails(&["tag", "add", "--story", &id, "not-a-theme"]);
     t.fails(&["consent", "withdraw", "--story", &id]);
     t.fails(&["story", "edit", &id]);
+    // Issue 18: only the project's own fields, with their values when it lists them.
+    let line = t.fails(&["story", "edit", &id, "--set", "shoe_size=9"]);
+    assert!(
+        line.contains("'shoe_size' is not one of this project's fields")
+            && line.contains("age_band"),
+        "{line}"
+    );
+    let line = t.fails(&["story", "edit", &id, "--set", "age_band=about 40"]);
+    assert!(line.contains("35-44"), "{line}");
+    t.ok(&["story", "edit", &id, "--set", "age_band=35-44"]);
 }
 
 /// Issue 18: the README promises one line and exit code 1 for every failure; a mistyped
