@@ -220,7 +220,7 @@ impl TellusApp {
         Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
     }
 
-    /// Sets one self-described demographic field (`value` None removes it).
+    /// Sets one of the project's fields (`ProjectConfig.fields`; `value` None removes it).
     pub fn set_demographic(
         &self,
         id: String,

@@ -56,7 +56,7 @@ pub struct StoryView {
     pub state: StoryState,
     pub revision: u32,
     pub tags: Vec<String>,
-    /// Optional, self-described demographics ("age_band" → "25-34").
+    /// The project's fields this story fills in ("age_band" → "25-34").
     pub demographics: std::collections::HashMap<String, String>,
     pub consent: ConsentView,
     pub created_at_ms: i64,
