@@ -122,6 +122,19 @@ SELECT id,
                  FROM json_each(document, '$.notes') AS n), '')
 FROM stories WHERE document IS NOT NULL AND json_valid(document);
 "#,
+    // 3: what a lead may see of each story (visibility.rs, issue 15), kept beside it so
+    // every list can filter by it. Existing stories get the rule's answer from their
+    // latest consent event: a `given` or `amended` event always grants `record` (the
+    // server refuses one that does not), a withdrawal leaves a tombstone, and a story
+    // with no consent event stays hidden.
+    r#"
+ALTER TABLE stories ADD COLUMN lead_visibility TEXT NOT NULL DEFAULT 'hidden'
+    CHECK (lead_visibility IN ('hidden', 'visible', 'withdrawn'));
+UPDATE stories SET lead_visibility = coalesce((
+    SELECT CASE json_extract(c.body, '$.kind') WHEN 'withdrawn' THEN 'withdrawn' ELSE 'visible' END
+    FROM consent_events c WHERE c.story_id = stories.id ORDER BY c.seq DESC LIMIT 1), 'hidden');
+CREATE INDEX stories_project_visibility ON stories(project_id, lead_visibility);
+"#,
 ];
 
 #[derive(Clone)]

@@ -45,6 +45,9 @@ pub struct ConsentItemView {
 pub enum StoryState {
     Draft,
     Ready,
+    /// The storyteller withdrew consent: nothing more is recorded, noted or delivered
+    /// until consent is given again.
+    Withdrawn,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -134,6 +137,8 @@ pub struct RecordingView {
     pub sha256: String,
     /// Rebuilt from a file a crash left behind.
     pub recovered: bool,
+    /// Deleted from the phone because the storyteller withdrew and asked for it.
+    pub erased: bool,
     pub created_at_ms: i64,
 }
 
@@ -320,6 +325,7 @@ fn state(status: tellus_core::model::StoryStatus) -> StoryState {
     match status {
         tellus_core::model::StoryStatus::Draft => StoryState::Draft,
         tellus_core::model::StoryStatus::Ready => StoryState::Ready,
+        tellus_core::model::StoryStatus::Withdrawn => StoryState::Withdrawn,
     }
 }
 
@@ -409,6 +415,7 @@ impl From<&Recording> for RecordingView {
             bytes: r.bytes,
             sha256: r.sha256.clone(),
             recovered: r.state == RecordingState::Recovered,
+            erased: r.state == RecordingState::Erased,
             created_at_ms: r.created_at.as_millis(),
         }
     }

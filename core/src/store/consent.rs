@@ -161,6 +161,11 @@ impl Store {
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;
+            // A withdrawn story is no longer ready: given consent again, it starts over
+            // as a draft the reporter finishes anew (withdrawn is read from the consent).
+            if draft.kind == ConsentKind::Withdrawn {
+                tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
+            }
             // A name or contact kept now goes out with the story: it must still fit. A
             // withdrawal is never refused.
             if draft.kind != ConsentKind::Withdrawn {
