@@ -149,7 +149,7 @@ fn nothing_is_added_to_a_withdrawn_story_until_consent_is_given_again_and_then_i
     ok(phone, &["sync"]);
 
     let clip = phone.join("clip.wav");
-    std::fs::write(&clip, wav(48_044)).unwrap();
+    std::fs::write(&clip, wav(2 * 96_000 + 44)).unwrap();
     let clip = clip.to_str().unwrap();
     for args in [
         vec!["record", "--story", &s.story, "--from-file", clip],
@@ -172,7 +172,16 @@ fn nothing_is_added_to_a_withdrawn_story_until_consent_is_given_again_and_then_i
     assert_eq!(shown["story"]["status"], "draft", "{shown}");
     let recorded = ok(
         phone,
-        &["--json", "record", "--story", &s.story, "--from-file", clip],
+        &[
+            "--json",
+            "record",
+            "--story",
+            &s.story,
+            "--from-file",
+            clip,
+            "--for",
+            "1s",
+        ],
     );
     let started: Value = serde_json::from_str(recorded.lines().next().unwrap()).unwrap();
     let new_recording = started["recording_id"].as_str().unwrap().to_string();
