@@ -87,7 +87,7 @@ impl How {
     fn method(&self) -> Result<ConsentMethod, String> {
         Ok(match (&self.verbal_at, self.signed) {
             (Some(at), _) => ConsentMethod::Verbal {
-                at: at.parse::<AudioPosition>().map_err(fail)?,
+                at: at.parse::<AudioPosition>().map_err(fail)?.as_millis(),
             },
             (None, true) => ConsentMethod::Signed,
             (None, false) => ConsentMethod::AppCheckbox,

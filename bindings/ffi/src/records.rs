@@ -347,9 +347,7 @@ impl From<ConsentHow> for ConsentMethod {
     fn from(how: ConsentHow) -> Self {
         match how {
             ConsentHow::AppCheckbox => ConsentMethod::AppCheckbox,
-            ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal {
-                at: tellus_core::AudioPosition::from_millis(at_ms),
-            },
+            ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal { at: at_ms },
             ConsentHow::Signed => ConsentMethod::Signed,
         }
     }
@@ -367,9 +365,7 @@ impl From<&ConsentEvent> for ConsentEventView {
             granted: e.granted.iter().cloned().collect(),
             how: match e.method {
                 ConsentMethod::AppCheckbox => ConsentHow::AppCheckbox,
-                ConsentMethod::Verbal { at } => ConsentHow::Verbal {
-                    at_ms: at.as_millis(),
-                },
+                ConsentMethod::Verbal { at } => ConsentHow::Verbal { at_ms: at },
                 ConsentMethod::Signed => ConsentHow::Signed,
             },
             captured_by: e.captured_by.clone(),

@@ -119,7 +119,8 @@ impl Store {
             let project = project::load(tx)?;
             let participant = participant_of(tx, story)?;
             let before = ConsentState::fold(&events(tx, story)?);
-            let resolved = before.check_draft(&project, draft)?;
+            let kept = load_identity(tx, participant)?;
+            let resolved = before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
             let event = ConsentEvent {
                 id: ConsentEventId::new(),
                 story_id: story,
@@ -157,7 +158,7 @@ impl Store {
                     event.erase_audio,
                 ],
             )?;
-            let mut identity = load_identity(tx, participant)?;
+            let mut identity = kept;
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;

@@ -63,30 +63,15 @@ pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary>
 }
 
 fn check_identity(identity: &IdentityDoc, consent: &ConsentSummary) -> Result<()> {
-    let refuse = |item: &str, what: &str| {
-        Error::refused(
+    let given = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+    match consent.refuses_identity(given(&identity.name), given(&identity.contact)) {
+        Some(why) => Err(Error::refused(
             StatusCode::FORBIDDEN,
             "consent_required",
-            format!("{what} can only be kept when the storyteller granted '{item}'"),
-        )
-    };
-    if identity
-        .name
-        .as_deref()
-        .is_some_and(|n| !n.trim().is_empty())
-        && !consent.grants(items::CREDIT_BY_NAME)
-    {
-        return Err(refuse(items::CREDIT_BY_NAME, "a real name"));
+            why,
+        )),
+        None => Ok(()),
     }
-    if identity
-        .contact
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty())
-        && !consent.grants(items::RECONTACT)
-    {
-        return Err(refuse(items::RECONTACT, "contact details"));
-    }
-    Ok(())
 }
 
 fn validate(doc: &StoryDocument, id: &str) -> Result<()> {
