@@ -3,7 +3,7 @@
 
 use tellus_core::model::{
     ConsentEvent, ConsentForm, ConsentMethod, ConsentState, ConsentStatus, Identity, Note,
-    NoteKind, ProjectConfig, Recording, RecordingState, Story, StorySummary,
+    NoteKind, ProjectConfig, Recording, RecordingState, Story, StorySummary, items,
 };
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -39,6 +39,10 @@ pub struct ConsentItemView {
     pub key: String,
     pub label: String,
     pub required: bool,
+    /// Granted, this item needs the name to credit (show a field for it).
+    pub asks_name: bool,
+    /// Granted, this item needs contact details (show a field for them).
+    pub asks_contact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -273,6 +277,8 @@ impl ConsentFormView {
                         key: i.key.clone(),
                         label: i.label.get(language)?.clone(),
                         required: i.required,
+                        asks_name: i.key == items::CREDIT_BY_NAME,
+                        asks_contact: i.key == items::RECONTACT,
                     })
                 })
                 .collect::<Option<_>>()?,

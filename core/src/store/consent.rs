@@ -107,6 +107,28 @@ fn non_empty(text: Option<&str>, what: &str, max: usize) -> Result<Option<String
 }
 
 impl Store {
+    /// Whether `draft` would be recorded as it stands, writing nothing: what a consent
+    /// screen asks of a half-filled form (the same checks as `record_consent`).
+    pub fn check_consent(&self, story: StoryId, draft: &ConsentDraft) -> Result<()> {
+        let name = non_empty(draft.name.as_deref(), "a name", MAX_NAME)?;
+        let contact = non_empty(draft.contact.as_deref(), "contact details", MAX_CONTACT)?;
+        self.read(|tx| {
+            let project = project::load(tx)?;
+            let participant = participant_of(tx, story)?;
+            let before = ConsentState::fold(&events(tx, story)?);
+            let kept = load_identity(tx, participant)?;
+            before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
+            // The identity is judged under the consent the draft would leave in force.
+            let mut after = before.current.clone();
+            after = after.apply(draft);
+            crate::model::ConsentState {
+                current: after,
+                since: None,
+            }
+            .check_identity(name.as_deref(), contact.as_deref())
+        })
+    }
+
     /// Appends one consent event for the story's storyteller, after checking it against
     /// the project's forms and the current consent. A name or contact details offered
     /// with it are kept only if the consent that results grants the matching item; any

@@ -23,7 +23,7 @@ private fun enrolledApp(): TellusApp {
 
 private fun consentedStory(app: TellusApp, title: String): StoryView {
     val story = app.createStory(title, "Participant 5")
-    app.giveConsent(story.id, app.consentForm("en"), consentChoices("record"))
+    app.giveConsent(story.id, app.consentForm(listOf("en")), consentChoices("record"))
     return story
 }
 
