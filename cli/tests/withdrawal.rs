@@ -138,8 +138,7 @@ fn a_withdrawn_story_reads_withdrawn_everywhere_with_its_audio_erased() {
 }
 
 #[test]
-fn nothing_is_added_to_a_withdrawn_story_until_consent_is_given_again_and_then_it_starts_clean()
-{
+fn nothing_is_added_to_a_withdrawn_story_until_consent_is_given_again_and_then_it_starts_clean() {
     let s = delivered_story();
     let phone = &s.phone;
     ok(

@@ -46,9 +46,7 @@ fn consent_events_cross_the_wire_unchanged_and_fold_the_same() {
             story,
             ConsentKind::Amended,
             &["record"],
-            ConsentMethod::Verbal {
-                at: 61_500,
-            },
+            ConsentMethod::Verbal { at: 61_500 },
         ),
         event(story, ConsentKind::Withdrawn, &[], ConsentMethod::Signed),
         event(

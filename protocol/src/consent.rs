@@ -209,7 +209,9 @@ impl ConsentSummary {
             {
                 Some("consent on this form version is already given; amend it instead")
             }
-            ConsentKind::Given | ConsentKind::Amended if !granted.contains(crate::items::RECORD) => {
+            ConsentKind::Given | ConsentKind::Amended
+                if !granted.contains(crate::items::RECORD) =>
+            {
                 Some(RECORD_REQUIRED)
             }
             ConsentKind::Given => None,

@@ -113,9 +113,7 @@ impl ConsentForm {
         preferred
             .iter()
             .map(|p| p.as_ref().trim())
-            .find_map(|p| {
-                has(p).or_else(|| has(p.split(['-', '_']).next().unwrap_or_default()))
-            })
+            .find_map(|p| has(p).or_else(|| has(p.split(['-', '_']).next().unwrap_or_default())))
             .or_else(|| has("en"))
             .or_else(|| self.languages().next())
             .unwrap_or_default()

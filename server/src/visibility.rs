@@ -64,14 +64,14 @@ impl Visibility {
     /// What a lead of `project_id` may see of the story; `Hidden` for an unknown story
     /// or another project's.
     pub fn of_story(conn: &Connection, project_id: &str, story_id: &str) -> Result<Visibility> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT lead_visibility FROM stories WHERE id = ?1 AND project_id = ?2",
-            params![story_id, project_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(text.map_or(Visibility::Hidden, |t| Visibility::parse(&t)))
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT lead_visibility FROM stories WHERE id = ?1 AND project_id = ?2",
+                params![story_id, project_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.map_or(Visibility::Hidden, |t| Visibility::parse(&t)))
     }
 }
 

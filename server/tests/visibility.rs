@@ -68,7 +68,10 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
         "reporters post consent; a lead is refused",
     ),
     ("/api/v1/uploads", "reporters' uploads; a lead is refused"),
-    ("/api/v1/uploads/{id}", "reporters' uploads; a lead is refused"),
+    (
+        "/api/v1/uploads/{id}",
+        "reporters' uploads; a lead is refused",
+    ),
     ("/", "a redirect"),
     ("/lead/", "a redirect"),
     ("/lead/sign-in", "the sign-in form"),
@@ -195,7 +198,11 @@ struct Story {
 /// one) and a delivered recording while `record` is granted.
 async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
     let id = new_id();
-    let title = format!("Marker {} {}", case.name.replace('-', ""), &id[id.len() - 8..]);
+    let title = format!(
+        "Marker {} {}",
+        case.name.replace('-', ""),
+        &id[id.len() - 8..]
+    );
     let mut doc = story_doc(&id, 1, "ready");
     doc["title"] = Value::from(title.clone());
     let mut revision = 1;
@@ -277,9 +284,7 @@ fn web(server: &Server, lead: &Device, path: &str) -> reqwest::RequestBuilder {
 /// notes, its id in a listing or feed entry that is not a withdrawal, or its audio.
 async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bool {
     let id = &story.id;
-    let body_has = |body: &str| {
-        body.contains(&story.title) || body.contains(id)
-    };
+    let body_has = |body: &str| body.contains(&story.title) || body.contains(id);
     let rec = story.recording.clone().unwrap_or_else(new_id);
     match route {
         "/api/v1/stories/{id}" => {
@@ -293,9 +298,11 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
         }
         "/api/v1/changes" => {
             let page = lead.changes("0").await;
-            page["changes"].as_array().unwrap().iter().any(|c| {
-                c["story_id"] == id.as_str() && c["kind"] != "withdrawal"
-            })
+            page["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["story_id"] == id.as_str() && c["kind"] != "withdrawal")
         }
         "/api/v1/export.csv" => {
             let mut any = false;
@@ -321,8 +328,17 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
             let mut any = false;
             // Its own word, so that a match shows on the first page.
             let search = format!("?q={}", story.title.split(' ').nth(1).unwrap_or("none"));
-            for query in ["", "?q=housing", search.as_str(), "?tag=housing", "?consent=record"] {
-                let r = web(server, lead, &format!("/lead{query}")).send().await.unwrap();
+            for query in [
+                "",
+                "?q=housing",
+                search.as_str(),
+                "?tag=housing",
+                "?consent=record",
+            ] {
+                let r = web(server, lead, &format!("/lead{query}"))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), StatusCode::OK);
                 let body = r.text().await.unwrap();
                 any |= body.contains(&story.title);
@@ -330,7 +346,10 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
             any
         }
         "/lead/stories/{id}" => {
-            let r = web(server, lead, &format!("/lead/stories/{id}")).send().await.unwrap();
+            let r = web(server, lead, &format!("/lead/stories/{id}"))
+                .send()
+                .await
+                .unwrap();
             let body = r.text().await.unwrap();
             body.contains(&story.title)
         }
@@ -379,8 +398,8 @@ async fn nothing_of_a_story_reaches_a_lead_unless_its_consent_grants_record() {
         for story in &stories {
             let leaked = leaks(&server, &lead, route, story).await;
             // A recording route can only show a story that has a recording.
-            let expected = story.case.visible
-                && (story.recording.is_some() || !route.contains("recordings"));
+            let expected =
+                story.case.visible && (story.recording.is_some() || !route.contains("recordings"));
             if leaked != expected {
                 failures.push(format!(
                     "{route} × {}: a lead {} it",

@@ -94,7 +94,9 @@ impl ConsentChoices {
     /// keeps it only with the item granted.
     fn draft(self, kind: ConsentKind) -> ConsentDraft {
         let granted: std::collections::BTreeSet<String> = self.granted.into_iter().collect();
-        let name = self.name.filter(|_| granted.contains(items::CREDIT_BY_NAME));
+        let name = self
+            .name
+            .filter(|_| granted.contains(items::CREDIT_BY_NAME));
         let contact = self.contact.filter(|_| granted.contains(items::RECONTACT));
         ConsentDraft {
             kind,
@@ -269,9 +271,9 @@ impl TellusApp {
         let id = story_id(&story)?;
         match self.store.check_consent(id, &given_on(&form, choices)) {
             Ok(()) => Ok(None),
-            Err(e @ (tellus_core::Error::InvalidInput(_) | tellus_core::Error::ConsentRequired(_))) => {
-                Ok(Some(e.to_string()))
-            }
+            Err(
+                e @ (tellus_core::Error::InvalidInput(_) | tellus_core::Error::ConsentRequired(_)),
+            ) => Ok(Some(e.to_string())),
             Err(e) => Err(e.into()),
         }
     }

@@ -289,19 +289,35 @@ mod tests {
         let project = sample_project();
         let none = ConsentState::default();
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 9, "en", &["record"]), false)
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 9, "en", &["record"]),
+                false,
+            )
             .unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "en", &["research_use"]), false)
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "en", &["research_use"]),
+                false,
+            )
             .unwrap_err();
         assert!(matches!(err, Error::ConsentRequired(_)), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "en", &["record", "fly"]), false)
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "en", &["record", "fly"]),
+                false,
+            )
             .unwrap_err();
         assert!(err.to_string().contains("'fly'"), "{err}");
         let err = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 1, "es", &["record"]), false)
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 1, "es", &["record"]),
+                false,
+            )
             .unwrap_err();
         assert!(err.to_string().contains("language"), "{err}");
         assert!(
@@ -313,7 +329,11 @@ mod tests {
                 .is_err()
         );
         let ok = none
-            .check_draft(&project, &ConsentDraft::give("storyteller-consent", 2, "es", &["record"]), false)
+            .check_draft(
+                &project,
+                &ConsentDraft::give("storyteller-consent", 2, "es", &["record"]),
+                false,
+            )
             .unwrap();
         assert_eq!(
             ok.text_sha256,
