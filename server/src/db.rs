@@ -295,4 +295,55 @@ mod tests {
             .unwrap();
         assert_eq!(date.as_deref(), Some("2026-01-02T03:04:05Z"));
     }
+
+    #[test]
+    fn step_three_gives_existing_stories_what_their_consent_lets_a_lead_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            r#"PRAGMA user_version = 2;
+            INSERT INTO projects VALUES ('p', 'P', '{}', 0);
+            INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at)
+            VALUES ('none', 'p', 'r', 1, '{"title":"no consent"}', 0),
+                   ('given', 'p', 'r', 1, '{"title":"given"}', 0),
+                   ('amended', 'p', 'r', 1, '{"title":"amended"}', 0),
+                   ('withdrawn', 'p', 'r', 1, NULL, 0),
+                   ('again', 'p', 'r', 1, '{"title":"given again"}', 0);
+            INSERT INTO consent_events (id, story_id, body, received_at) VALUES
+              ('e1', 'given', '{"kind":"given"}', 0),
+              ('e2', 'amended', '{"kind":"given"}', 0),
+              ('e3', 'amended', '{"kind":"amended"}', 0),
+              ('e4', 'withdrawn', '{"kind":"given"}', 0),
+              ('e5', 'withdrawn', '{"kind":"withdrawn"}', 0),
+              ('e6', 'again', '{"kind":"given"}', 0),
+              ('e7', 'again', '{"kind":"withdrawn"}', 0),
+              ('e8', 'again', '{"kind":"given"}', 0);"#,
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let seen = db
+            .with(|c| {
+                let mut stmt = c.prepare("SELECT id, lead_visibility FROM stories ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("again", "visible"),
+                ("amended", "visible"),
+                ("given", "visible"),
+                ("none", "hidden"),
+                ("withdrawn", "withdrawn"),
+            ]
+        );
+    }
 }
