@@ -20,7 +20,7 @@ import org.tellus.presentation.SecretBoxStore
 import org.tellus.presentation.SettingsState
 import org.tellus.presentation.StoryListState
 import java.io.File
-import java.util.Locale
+import android.os.LocaleList
 
 /**
  * The one place the app touches the bindings (tests/android/check-layering.sh enforces
@@ -60,7 +60,7 @@ class TellusApplication : Application() {
     fun newStory(storytellerLabel: String): String = core.createStory("", storytellerLabel).id
 
     fun consentForm(storyId: String) =
-        ConsentFormState(core, storyId, reporterName, Locale.getDefault().language)
+        ConsentFormState(core, storyId, reporterName, LocaleList.getDefault().toLanguageTags().split(","))
 
     fun recording(storyId: String, scope: CoroutineScope) =
         RecordingState(core, storyId, core.project().guide, scope)

@@ -10,15 +10,25 @@ import org.tellus.core.ConsentHow
 import org.tellus.core.ConsentView
 import org.tellus.core.TellusApp
 
-/** One item of the consent form as the screen shows it: the words and the storyteller's answer. */
-data class ConsentItemUi(val key: String, val label: String, val required: Boolean, val granted: Boolean)
+/**
+ * One item of the consent form as the screen shows it: the words, the storyteller's answer,
+ * and whether, granted, it needs a name or contact details typed (the core says which).
+ */
+data class ConsentItemUi(
+    val key: String,
+    val label: String,
+    val required: Boolean,
+    val granted: Boolean,
+    val asksName: Boolean = false,
+    val asksContact: Boolean = false,
+)
 
 data class ConsentFormUi(
     val intro: String,
     val items: List<ConsentItemUi>,
     /** The item being read with the storyteller; the form is gone through one item at a time. */
     val current: Int,
-    /** Only with `credit_by_name`: the name to credit. Only with `recontact`: how to reach them. */
+    /** Typed for an item that asks a name, and for one that asks contact details. */
     val name: String,
     val contact: String,
     /** Why the form cannot be finished yet, in plain words; null when it can. */
@@ -27,26 +37,30 @@ data class ConsentFormUi(
     val canContinue: Boolean get() = blocker == null
     val onLastItem: Boolean get() = current == items.lastIndex
     fun granted(key: String) = items.any { it.key == key && it.granted }
+    val asksName: Boolean get() = items.any { it.asksName && it.granted }
+    val asksContact: Boolean get() = items.any { it.asksContact && it.granted }
 }
 
 /**
  * The consent form screen, read item by item with the storyteller. The form comes from the
- * project's configuration (through the core), so its words and versions are the project's.
- * Continuing is refused, and nothing is written, unless `record` and every required item
- * are granted: without `record` there is nothing to record.
+ * project's configuration (through the core), in the first of the device's `languages` it
+ * has. Whether it may be finished is the core's answer (`checkConsentForm`), asked on every
+ * change: this screen holds no consent rule of its own.
  */
 class ConsentFormState(
     private val app: TellusApp,
     private val storyId: String,
     private val capturedBy: String,
-    language: String,
+    languages: List<String>,
 ) {
-    private val form: ConsentFormView = app.consentForm(language)
+    private val form: ConsentFormView = app.consentForm(languages)
     private val _state = MutableStateFlow(
         evaluate(
             ConsentFormUi(
                 intro = form.intro,
-                items = form.items.map { ConsentItemUi(it.key, it.label, it.required, granted = false) },
+                items = form.items.map {
+                    ConsentItemUi(it.key, it.label, it.required, granted = false, asksName = it.asksName, asksContact = it.asksContact)
+                },
                 current = 0,
                 name = "",
                 contact = "",
@@ -73,30 +87,18 @@ class ConsentFormState(
     fun submit(how: ConsentHow = ConsentHow.AppCheckbox): ConsentView? {
         val ui = _state.value
         if (!ui.canContinue) return null
-        val choices = ConsentChoices(
-            granted = ui.items.filter { it.granted }.map { it.key },
-            how = how,
-            capturedBy = capturedBy,
-            // The core erases a name or contact that consent does not allow; never send them then.
-            name = ui.name.trim().takeIf { ui.granted(CREDIT_BY_NAME) && it.isNotEmpty() },
-            contact = ui.contact.trim().takeIf { ui.granted(RECONTACT) && it.isNotEmpty() },
-        )
-        return app.giveConsent(storyId, form, choices)
+        return app.giveConsent(storyId, form, choices(ui, how))
     }
 
-    private fun evaluate(ui: ConsentFormUi): ConsentFormUi {
-        val blocker = when {
-            !ui.granted(RECORD) -> "The storyteller has not agreed to being recorded, so the interview cannot start."
-            ui.items.any { it.required && !it.granted } -> "Every item marked as needed must be agreed before recording."
-            ui.granted(CREDIT_BY_NAME) && ui.name.isBlank() -> "Type the name to credit, or leave credit by name unticked."
-            else -> null
-        }
-        return ui.copy(blocker = blocker)
-    }
+    /** What was typed goes as it is; the core keeps a name or contact only with its item granted. */
+    private fun choices(ui: ConsentFormUi, how: ConsentHow = ConsentHow.AppCheckbox) = ConsentChoices(
+        granted = ui.items.filter { it.granted }.map { it.key },
+        how = how,
+        capturedBy = capturedBy,
+        name = ui.name.trim().ifEmpty { null },
+        contact = ui.contact.trim().ifEmpty { null },
+    )
 
-    companion object {
-        const val RECORD = "record"
-        const val CREDIT_BY_NAME = "credit_by_name"
-        const val RECONTACT = "recontact"
-    }
+    private fun evaluate(ui: ConsentFormUi): ConsentFormUi =
+        ui.copy(blocker = app.checkConsentForm(storyId, form, choices(ui)))
 }

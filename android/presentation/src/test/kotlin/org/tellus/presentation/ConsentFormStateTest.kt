@@ -7,7 +7,7 @@ fun consentFormTests() {
     check("the consent form refuses to continue without record, and writes nothing") {
         freshApp().use { app ->
             val story = app.createStory("Waiting room", "Participant 1")
-            val form = ConsentFormState(app, story.id, "Reporter A", "en")
+            val form = ConsentFormState(app, story.id, "Reporter A", listOf("en"))
             expect(form.state.value.items.map { it.key }.first() == "record") { "${form.state.value.items}" }
             form.setGranted("share_publicly", true)
             form.setGranted("research_use", true)
@@ -31,7 +31,7 @@ fun consentFormTests() {
     check("the consent form goes item by item, asks a name only for credit by name, and keeps it") {
         freshApp().use { app ->
             val story = app.createStory("Housing office", "Participant 2")
-            val form = ConsentFormState(app, story.id, "Reporter A", "en")
+            val form = ConsentFormState(app, story.id, "Reporter A", listOf("en"))
             val count = form.state.value.items.size
             form.previous()
             expect(form.state.value.current == 0) { "${form.state.value.current}" }

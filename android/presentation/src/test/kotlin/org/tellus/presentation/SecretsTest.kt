@@ -161,7 +161,7 @@ fun secretsTests() {
             expect(ok is EnrolUi.Enrolled) { "the same code did not work once unlocked: $ok" }
             val token = SealedFileSecrets(secretsDir, key).read("device_token") ?: throw AssertionError("no sealed token")
             val story = app.createStory("Locked out of the clinic", "Participant")
-            ConsentFormState(app, story.id, "Reporter", "en").apply { setGranted("record", true) }.submit()
+            ConsentFormState(app, story.id, "Reporter", listOf("en")).apply { setGranted("record", true) }.submit()
                 ?: throw AssertionError("consent refused")
             ReviewState(app, story.id).markReady().getOrThrow()
             val delivery = Delivery(app)

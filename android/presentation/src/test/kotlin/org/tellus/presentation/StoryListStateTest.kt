@@ -10,7 +10,7 @@ private val invites = ArrayDeque((System.getenv("TELLUS_ANDROID_INVITES") ?: "")
 /** A ready story with consent and a 1 s recording from the file-backed test microphone. */
 private fun readyStory(app: TellusApp, title: String): Pair<String, String> {
     val story = app.createStory(title, "Participant")
-    val form = ConsentFormState(app, story.id, "Reporter", "en")
+    val form = ConsentFormState(app, story.id, "Reporter", listOf("en"))
     form.setGranted("record", true)
     form.submit() ?: throw AssertionError("consent refused")
     val done = app.startRecording(story.id, micRequest(1_000)).use { session ->

@@ -213,10 +213,10 @@ private fun ConsentScreen(
         Text("${ui.current + 1} of ${ui.items.size}", style = MaterialTheme.typography.labelMedium)
         Text(item.label, style = MaterialTheme.typography.titleMedium)
         Row { Checkbox(item.granted, { form.setGranted(item.key, it) }); Text(if (item.required) "Agreed (needed)" else "Agreed") }
-        if (item.key == "credit_by_name" && item.granted) {
+        if (item.asksName && item.granted) {
             OutlinedTextField(ui.name, form::setName, label = { Text("Name to credit") })
         }
-        if (item.key == "recontact" && item.granted) {
+        if (item.asksContact && item.granted) {
             OutlinedTextField(ui.contact, form::setContact, label = { Text("Phone or email") })
         }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
