@@ -322,6 +322,55 @@ mod tests {
     }
 
     #[test]
+    fn an_event_is_checked_against_the_form_it_is_on() {
+        use crate::{ConsentEventDoc, ConsentMethod};
+        let event = |kind, version: u32, language: &str, granted: &[&str]| ConsentEventDoc {
+            id: "e".into(),
+            story_id: "s".into(),
+            participant_id: "p".into(),
+            kind,
+            form_id: Some("f".into()),
+            form_version: Some(version),
+            language: Some(language.into()),
+            text_sha256: None,
+            granted: set(granted),
+            method: ConsentMethod::AppCheckbox,
+            captured_by: "r".into(),
+            captured_at: "2026-01-01T00:00:00Z".into(),
+            erase_audio: false,
+        };
+        let forms = [form()];
+        let none = ConsentSummary::default();
+        let code = |state: &ConsentSummary, e: &ConsentEventDoc, name: Option<bool>| {
+            state.check_event(&forms, e, name).err().map(|p| p.code())
+        };
+        let given = event(ConsentKind::Given, 1, "cy", &["record", "credit_by_name"]);
+        assert_eq!(
+            code(&none, &given, None),
+            None,
+            "the server: the name comes later"
+        );
+        assert_eq!(code(&none, &given, Some(false)), Some("name_required"));
+        let shown = none
+            .check_event(&forms, &given, Some(true))
+            .unwrap()
+            .unwrap();
+        assert_eq!((shown.form.version, shown.language.as_str()), (1, "cy"));
+        let v2 = event(ConsentKind::Given, 2, "en", &["record"]);
+        assert_eq!(code(&none, &v2, None), Some("unknown_consent_form"));
+        let polish = event(ConsentKind::Given, 1, "pl", &["record"]);
+        assert_eq!(code(&none, &polish, None), Some("unknown_consent_language"));
+        let no_record = event(ConsentKind::Given, 1, "en", &["share_publicly"]);
+        assert_eq!(code(&none, &no_record, None), Some("invalid_consent"));
+        // An amendment is on the form in force, whatever version it names.
+        let active = none.apply(&given);
+        let amended = event(ConsentKind::Amended, 9, "pl", &["record", "fly"]);
+        assert_eq!(code(&active, &amended, None), Some("unknown_consent_item"));
+        let amended = event(ConsentKind::Amended, 9, "pl", &["record"]);
+        assert_eq!(code(&active, &amended, None), None);
+    }
+
+    #[test]
     fn a_half_filled_form_says_what_is_missing() {
         let f = form();
         assert_eq!(
