@@ -147,3 +147,52 @@ async fn consent_in_a_language_the_form_has_no_text_in_is_refused() {
         StatusCode::CREATED
     );
 }
+
+/// The forms are what every consent is checked against, so a project whose forms cannot
+/// be read or are not whole is refused when it is created, not at its first consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_whose_consent_forms_are_missing_or_broken_is_refused_at_creation() {
+    let server = Server::start().await;
+    let base: Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
+    let broken = |change: &dyn Fn(&mut Value)| {
+        let mut config = base.clone();
+        config["id"] = json!("broken-forms");
+        change(&mut config);
+        config
+    };
+    let cases: [(&str, Value); 5] = [
+        ("no forms", broken(&|c| c["consent_forms"] = json!([]))),
+        (
+            "forms missing",
+            broken(&|c| {
+                c.as_object_mut().unwrap().remove("consent_forms");
+            }),
+        ),
+        (
+            "not a form",
+            broken(&|c| c["consent_forms"] = json!([{ "id": 7 }])),
+        ),
+        (
+            "no required record",
+            broken(&|c| {
+                c["consent_forms"][0]["items"][0]["required"] = json!(false);
+            }),
+        ),
+        (
+            "a version twice",
+            broken(&|c| {
+                c["consent_forms"][1]["version"] = c["consent_forms"][0]["version"].clone();
+            }),
+        ),
+    ];
+    for (case, config) in cases {
+        let err = tellus_server::admin::create_project(&server.db(), &config.to_string())
+            .err()
+            .unwrap_or_else(|| panic!("{case}: accepted"));
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert!(!err.to_string().contains('\n'), "{case}: one line");
+    }
+    let mut good = base.clone();
+    good["id"] = json!("broken-forms");
+    tellus_server::admin::create_project(&server.db(), &good.to_string()).unwrap();
+}

@@ -314,17 +314,10 @@ fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>
         [project_id],
         |r| r.get(0),
     )?;
-    #[derive(serde::Deserialize)]
-    struct Forms {
-        #[serde(default)]
-        consent_forms: Vec<ConsentForm>,
-    }
-    let forms: Forms = serde_json::from_str(&config).map_err(|e| {
-        Error::Config(format!(
-            "the consent forms of project {project_id} cannot be read: {e}"
-        ))
-    })?;
-    Ok(forms.consent_forms)
+    serde_json::from_str(&config)
+        .map_err(|e| e.to_string())
+        .and_then(|config| crate::admin::consent_forms(&config))
+        .map_err(|why| Error::Config(format!("project {project_id}: {why}")))
 }
 
 /// A new consent event on a story whose document leads can read enters the feed as a
