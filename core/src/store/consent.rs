@@ -11,7 +11,7 @@ use crate::model::{
 const MAX_NAME: usize = 200;
 const MAX_CONTACT: usize = 500;
 
-pub(super) fn events(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<ConsentEvent>> {
+pub(crate) fn events(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<ConsentEvent>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, participant_id, kind, form_id, form_version, language, text_sha256,
                 granted_json, method_json, captured_by, captured_at, erase_audio

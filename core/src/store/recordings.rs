@@ -5,7 +5,7 @@ use super::{Store, stories};
 use crate::error::{Error, Result};
 use crate::model::{Recording, RecordingState, StoryId};
 
-pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
+pub(crate) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, file_name, format, sample_rate, channels, frames, bytes, sha256,
                 state, created_at
