@@ -29,7 +29,7 @@ struct ConsentScreen: View {
                     ForEach(form.items, id: \.key) { (item: ConsentItemView) in
                         Toggle(isOn: Binding(get: { granted.contains(item.key) },
                                              set: { on in if on { granted.insert(item.key) } else { granted.remove(item.key) } })) {
-                            Text(item.label + (item.required ? " (needed to record)" : ""))
+                            Text(item.required ? String(localized: "\(item.label) (needed to record)") : item.label)
                         }
                     }
                 }
@@ -40,7 +40,7 @@ struct ConsentScreen: View {
                     Section("How to get back in touch") { TextField("Phone or email", text: $contact) }
                 }
                 Toggle("Signed on paper as well", isOn: $signed)
-                Button(alreadyGiven ? "Continue to recording" : "Record consent and continue") { save(form) }
+                Button(alreadyGiven ? String(localized: "Continue to recording") : String(localized: "Record consent and continue")) { save(form) }
                     .disabled(!alreadyGiven && !granted.contains("record"))
                 if !granted.contains("record") && !alreadyGiven {
                     Text("Recording needs the storyteller to agree to be recorded.").font(.footnote).foregroundStyle(.secondary)
@@ -50,19 +50,24 @@ struct ConsentScreen: View {
             }
         }
         .navigationTitle("Consent")
-        .onAppear {
-            if let story: StoryView = try? model.core.story(id: storyId) {
-                alreadyGiven = story.consent.status == .given && story.consent.granted.contains("record")
-            }
-            load(language: Locale.current.language.languageCode?.identifier ?? "en")
-        }
+        .onAppear { load(language: Locale.current.language.languageCode?.identifier ?? "en") }
     }
 
+    /// Reads the story's consent and the form off the main actor.
     private func load(language: String) {
-        do {
-            form = try model.core.consentForm(language: language)
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let id: String = storyId
+        Task {
+            do {
+                let read: (StoryView, ConsentFormView) = try await offMain {
+                    (try core.story(id: id), try core.consentForm(language: language))
+                }
+                let story: StoryView = read.0
+                alreadyGiven = story.consent.status == .given && story.consent.granted.contains("record")
+                form = read.1
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 
@@ -77,11 +82,15 @@ struct ConsentScreen: View {
             capturedBy: model.account?.reporterId ?? "reporter",
             name: granted.contains("credit_by_name") && !name.isEmpty ? name : nil,
             contact: granted.contains("recontact") && !contact.isEmpty ? contact : nil)
-        do {
-            let consent: ConsentView = try model.core.giveConsent(story: storyId, form: form, choices: choices)
-            if consent.status == .given { path.append(.recording(storyId: storyId)) }
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let id: String = storyId
+        Task {
+            do {
+                let consent: ConsentView = try await offMain { try core.giveConsent(story: id, form: form, choices: choices) }
+                if consent.status == .given { path.append(.recording(storyId: id)) }
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 }
