@@ -1,17 +1,21 @@
 package org.tellus.presentation
 
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
 import org.tellus.core.ConsentChoices
 import org.tellus.core.ConsentFormView
 import org.tellus.core.ConsentHow
 import org.tellus.core.ConsentView
-import org.tellus.core.TellusApp
 
 /** One item of the consent form as the screen shows it: the words and the storyteller's answer. */
 data class ConsentItemUi(val key: String, val label: String, val required: Boolean, val granted: Boolean)
+
+/** Why the form cannot be finished yet; the screen says it in the reporter's language. */
+enum class ConsentBlocker { RecordNotAgreed, RequiredItemNotAgreed, NameMissing }
 
 data class ConsentFormUi(
     val intro: String,
@@ -21,8 +25,8 @@ data class ConsentFormUi(
     /** Only with `credit_by_name`: the name to credit. Only with `recontact`: how to reach them. */
     val name: String,
     val contact: String,
-    /** Why the form cannot be finished yet, in plain words; null when it can. */
-    val blocker: String?,
+    /** Why the form cannot be finished yet; null when it can. */
+    val blocker: ConsentBlocker?,
 ) {
     val canContinue: Boolean get() = blocker == null
     val onLastItem: Boolean get() = current == items.lastIndex
@@ -30,48 +34,74 @@ data class ConsentFormUi(
 }
 
 /**
- * The consent form screen, read item by item with the storyteller. The form comes from the
- * project's configuration (through the core), so its words and versions are the project's.
- * Continuing is refused, and nothing is written, unless `record` and every required item
- * are granted: without `record` there is nothing to record.
+ * The consent form screen, read item by item with the storyteller (held by a ViewModel).
+ * The form comes from the project's configuration through the core, read on the IO
+ * dispatcher: `state` is null until it is there. Continuing is refused, and nothing is
+ * written, unless `record` and every required item are granted. Which items were ticked
+ * and where the reading is are kept in `saved`, so a process the system killed while the
+ * reporter was in another app comes back at the same item; the name and contact are
+ * personal data and are not kept there.
  */
 class ConsentFormState(
-    private val app: TellusApp,
+    private val core: CoreAccess,
     private val storyId: String,
     private val capturedBy: String,
-    language: String,
+    private val language: String,
+    scope: CoroutineScope,
+    private val saved: SavedState = MapSavedState(),
 ) {
-    private val form: ConsentFormView = app.consentForm(language)
-    private val _state = MutableStateFlow(
-        evaluate(
+    private val _state = MutableStateFlow<ConsentFormUi?>(null)
+    val state: StateFlow<ConsentFormUi?> = _state.asStateFlow()
+    private var form: ConsentFormView? = null
+
+    init {
+        scope.launch { load() }
+    }
+
+    /** Reads the form (on the IO dispatcher) and restores what `saved` holds. */
+    suspend fun load(): ConsentFormUi {
+        _state.value?.let { return it }
+        val form = core.call { app -> app.consentForm(language) }
+        this.form = form
+        val granted = saved[GRANTED]?.split(',')?.toSet().orEmpty()
+        val ui = evaluate(
             ConsentFormUi(
                 intro = form.intro,
-                items = form.items.map { ConsentItemUi(it.key, it.label, it.required, granted = false) },
-                current = 0,
+                items = form.items.map { ConsentItemUi(it.key, it.label, it.required, granted = it.key in granted) },
+                current = (saved[CURRENT]?.toIntOrNull() ?: 0).coerceIn(0, (form.items.size - 1).coerceAtLeast(0)),
                 name = "",
                 contact = "",
                 blocker = null,
             ),
-        ),
-    )
-    val state: StateFlow<ConsentFormUi> = _state.asStateFlow()
-
-    fun setGranted(key: String, granted: Boolean) = _state.update { ui ->
-        evaluate(ui.copy(items = ui.items.map { if (it.key == key) it.copy(granted = granted) else it }))
+        )
+        _state.compareAndSet(null, ui)
+        return _state.value ?: ui
     }
 
-    fun setName(name: String) = _state.update { evaluate(it.copy(name = name)) }
-    fun setContact(contact: String) = _state.update { evaluate(it.copy(contact = contact)) }
+    private fun change(transform: (ConsentFormUi) -> ConsentFormUi) {
+        _state.update { ui -> ui?.let { evaluate(transform(it)) } }
+        _state.value?.let { ui ->
+            saved[GRANTED] = ui.items.filter { it.granted }.joinToString(",") { it.key }
+            saved[CURRENT] = ui.current.toString()
+        }
+    }
 
-    fun next() = _state.update { it.copy(current = (it.current + 1).coerceAtMost(it.items.lastIndex)) }
-    fun previous() = _state.update { it.copy(current = (it.current - 1).coerceAtLeast(0)) }
+    fun setGranted(key: String, granted: Boolean) =
+        change { ui -> ui.copy(items = ui.items.map { if (it.key == key) it.copy(granted = granted) else it }) }
+
+    fun setName(name: String) = change { it.copy(name = name) }
+    fun setContact(contact: String) = change { it.copy(contact = contact) }
+
+    fun next() = change { it.copy(current = (it.current + 1).coerceAtMost(it.items.lastIndex)) }
+    fun previous() = change { it.copy(current = (it.current - 1).coerceAtLeast(0)) }
 
     /**
-     * Records the consent in the core. Returns null, writing nothing, while the form
-     * cannot be finished (the screen shows `state.blocker`).
+     * Records the consent in the core (on the IO dispatcher). Returns null, writing
+     * nothing, while the form cannot be finished (the screen shows `state.blocker`).
      */
-    fun submit(how: ConsentHow = ConsentHow.AppCheckbox): ConsentView? {
-        val ui = _state.value
+    suspend fun submit(how: ConsentHow = ConsentHow.AppCheckbox): ConsentView? {
+        val ui = _state.value ?: return null
+        val form = form ?: return null
         if (!ui.canContinue) return null
         val choices = ConsentChoices(
             granted = ui.items.filter { it.granted }.map { it.key },
@@ -81,14 +111,14 @@ class ConsentFormState(
             name = ui.name.trim().takeIf { ui.granted(CREDIT_BY_NAME) && it.isNotEmpty() },
             contact = ui.contact.trim().takeIf { ui.granted(RECONTACT) && it.isNotEmpty() },
         )
-        return app.giveConsent(storyId, form, choices)
+        return core.call { app -> app.giveConsent(storyId, form, choices) }
     }
 
     private fun evaluate(ui: ConsentFormUi): ConsentFormUi {
         val blocker = when {
-            !ui.granted(RECORD) -> "The storyteller has not agreed to being recorded, so the interview cannot start."
-            ui.items.any { it.required && !it.granted } -> "Every item marked as needed must be agreed before recording."
-            ui.granted(CREDIT_BY_NAME) && ui.name.isBlank() -> "Type the name to credit, or leave credit by name unticked."
+            !ui.granted(RECORD) -> ConsentBlocker.RecordNotAgreed
+            ui.items.any { it.required && !it.granted } -> ConsentBlocker.RequiredItemNotAgreed
+            ui.granted(CREDIT_BY_NAME) && ui.name.isBlank() -> ConsentBlocker.NameMissing
             else -> null
         }
         return ui.copy(blocker = blocker)
@@ -98,5 +128,7 @@ class ConsentFormState(
         const val RECORD = "record"
         const val CREDIT_BY_NAME = "credit_by_name"
         const val RECONTACT = "recontact"
+        private const val GRANTED = "consent.granted"
+        private const val CURRENT = "consent.current"
     }
 }
