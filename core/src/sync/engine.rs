@@ -18,7 +18,7 @@ use super::documents::{consent_event, content_sha256, story_document};
 use super::enrol::refresh_project;
 use super::outbox::DeliveryState;
 use super::outbox::{ItemKind, ItemState, OutboxItem};
-use super::overview::{NextAttempt, StoryRow};
+use super::overview::{NextAttempt, NextAttemptReason, StoryRow};
 use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
 use super::tus::{self, UploadJob, UploadOutcome};
@@ -190,19 +190,32 @@ impl SyncEngine {
     }
 
     /// Remembers how a sync ended, for `next_attempt`: the backoff of a failure that the
-    /// queue cannot show (offline and enrolment are read afresh each time).
-    fn note_outcome(&self, result: &Outcome) {
+    /// queue cannot show (offline and enrolment are read afresh each time). A sync that
+    /// sent nothing while the queue still says "more to send" (something stuck) is treated
+    /// like a failure too, so that no scheduler ever runs syncs in a busy loop.
+    fn note_outcome(&self, result: &mut Outcome) {
+        let failed_again = || self.inner.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
         let next = match result {
+            Ok(report)
+                if report.next_attempt.reason == NextAttemptReason::MoreToSend
+                    && !report.sent_anything() =>
+            {
+                let mut next = NextAttempt::after_error(
+                    &SyncError::Invalid(String::new()),
+                    failed_again(),
+                    now_ms(),
+                );
+                next.reason = NextAttemptReason::MoreToSend;
+                report.next_attempt = next;
+                Some(next)
+            }
             Ok(_) => {
                 self.inner.failures_in_a_row.store(0, Ordering::SeqCst);
                 None
             }
             Err(SyncError::Offline) => None,
             Err(e) if e.needs_enrolment() => None,
-            Err(e) => {
-                let n = self.inner.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
-                Some(NextAttempt::after_error(e, n, now_ms()))
-            }
+            Err(e) => Some(NextAttempt::after_error(e, failed_again(), now_ms())),
         };
         *lock(&self.inner.after_failure) = next;
     }
@@ -264,9 +277,9 @@ impl SyncEngine {
                     // others are waiting for.
                     tokio::spawn(async move {
                         tracing::debug!(network = ?engine.network(), "sync started");
-                        let result = engine.run(cancel).await;
+                        let mut result = engine.run(cancel).await;
                         Self::log_outcome(&result);
-                        engine.note_outcome(&result);
+                        engine.note_outcome(&mut result);
                         *lock(&engine.inner.flight) = None;
                         let _ = tx.send(Some(result));
                     });

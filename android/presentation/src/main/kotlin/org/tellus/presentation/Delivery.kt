@@ -44,17 +44,17 @@ data class DeliveryOutcome(
  * when to try again (an item's backoff, a failed sync's growing backoff, held audio).
  */
 class Delivery(private val core: CoreAccess) {
-    suspend fun run(network: NetworkKind): DeliveryOutcome = core.call { app ->
-        app.setNetwork(network)
+    suspend fun run(network: NetworkKind): DeliveryOutcome {
+        core.call { app -> app.setNetwork(network) }
         val (report, error) = try {
-            app.syncNow() to null
+            core.call { app -> app.syncNow() } to null
         } catch (e: TellusException) {
             // Network, Cancelled, SecretStoreUnavailable (the Keystore before the first
             // unlock), ServerNotTrusted (a certificate that may be fixed), NotEnrolled: the
             // core's next attempt says what each means for scheduling.
             null to e
         }
-        DeliveryOutcome(report, error, report?.nextAttempt ?: app.nextAttempt())
+        return DeliveryOutcome(report, error, report?.nextAttempt ?: core.call { app -> app.nextAttempt() })
     }
 
     /** The phone's network changed: a sync in flight adapts (audio stops on metered if so set). */
