@@ -77,21 +77,21 @@ fun main() {
     val observing = app.observeSync(object : SyncObserver {
         override fun syncProgress(progress: SyncProgressView) { reports.incrementAndGet() }
     })
-    @Volatile var syncing = true
+    val syncing = java.util.concurrent.atomic.AtomicBoolean(true)
     val sync = thread(name = "sync") {
         try {
             val r = runBlocking { app.syncNow() }
             check(r.documentsSent == 500u) { "the sync sent ${r.documentsSent} documents" }
         } finally {
-            syncing = false
+            syncing.set(false)
         }
     }
     // Wait until the sync is reporting, then measure while it runs.
-    while (reports.get() < 2 && syncing) Thread.sleep(1)
+    while (reports.get() < 2 && syncing.get()) Thread.sleep(1)
     val seenBefore = reports.get()
-    val (oneDuring, manyDuring) = measure(app, rounds) { syncing }
+    val (oneDuring, manyDuring) = measure(app, rounds) { syncing.get() }
     val progressDuring = reports.get() - seenBefore
-    val stillSyncing = syncing
+    val stillSyncing = syncing.get()
     sync.join()
     observing.close()
     val (oneQuiet, manyQuiet) = measure(app, rounds) { true }
