@@ -27,6 +27,8 @@ use crate::sync::secrets::SecretStore;
 /// Reads inside one transaction, for the sync's batched views (sync/overview.rs).
 pub(crate) mod tx {
     pub(crate) use super::consent::events as consent_events;
+    pub(crate) use super::consent::events_between as consent_events_between;
+    pub(crate) use super::recordings::for_stories_between as recordings_between;
     pub(crate) use super::recordings::for_story as recordings;
     pub(crate) use super::stories::ensure_exists as ensure_story;
     pub(crate) use super::stories::list as list_stories;

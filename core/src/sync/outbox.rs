@@ -201,14 +201,25 @@ const ITEM_COLUMNS: &str = "o.item_id, o.kind, o.story_id, o.state, o.attempts, 
 /// The story's items in delivery order: consent events in the order they were recorded,
 /// then the document, then the recordings oldest first.
 pub(super) fn items_of(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<OutboxItem>> {
+    items_between(tx, story, story)
+}
+
+/// The items of the stories with ids from `first` to `last`, by story, each story's in
+/// delivery order.
+pub(super) fn items_between(
+    tx: &Transaction<'_>,
+    first: StoryId,
+    last: StoryId,
+) -> Result<Vec<OutboxItem>> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM outbox o
          LEFT JOIN consent_events c ON c.id = o.item_id
-         WHERE o.story_id = ?1
-         ORDER BY CASE o.kind WHEN 'consent' THEN 0 WHEN 'document' THEN 1 ELSE 2 END,
+         WHERE o.story_id BETWEEN ?1 AND ?2
+         ORDER BY o.story_id,
+                  CASE o.kind WHEN 'consent' THEN 0 WHEN 'document' THEN 1 ELSE 2 END,
                   c.seq, o.item_id"
     ))?;
-    let rows = stmt.query_map([story], item_from_row)?;
+    let rows = stmt.query_map([first, last], item_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -8,11 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use super::SyncError;
 use super::backoff;
-use super::outbox::{DeliveryState, delivery_state_in, settings_in};
+use std::collections::HashMap;
+
+use super::outbox::{
+    DeliveryState, delivery_state_in, delivery_state_of, items_between, settings_in,
+};
 use super::policy::{Network, SyncSettings};
 use crate::Store;
 use crate::error::Result;
-use crate::model::{StoryId, StorySummary};
+use crate::model::{ConsentState, StoryId, StorySummary};
 
 /// A row of the story list: the story and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,13 +213,41 @@ impl Store {
         let now = crate::model::Timestamp::now().as_millis();
         self.read(|tx| {
             let settings = settings_in(tx)?;
-            crate::store::tx::list_stories(tx, limit, before)?
+            let stories = crate::store::tx::list_stories(tx, limit, before)?;
+            // A page is every story from its oldest id to its newest (ids are UUIDv7,
+            // the page a range of the key): three queries for the whole page.
+            let (Some(last), Some(first)) = (stories.first(), stories.last()) else {
+                return Ok(Vec::new());
+            };
+            let (first, last) = (first.id, last.id);
+            let mut events: HashMap<StoryId, Vec<_>> = HashMap::new();
+            for e in crate::store::tx::consent_events_between(tx, first, last)? {
+                events.entry(e.story_id).or_default().push(e);
+            }
+            let mut recordings: HashMap<StoryId, Vec<_>> = HashMap::new();
+            for r in crate::store::tx::recordings_between(tx, first, last)? {
+                recordings.entry(r.story_id).or_default().push(r);
+            }
+            let mut items: HashMap<StoryId, Vec<_>> = HashMap::new();
+            for i in items_between(tx, first, last)? {
+                items.entry(i.story_id).or_default().push(i);
+            }
+            Ok(stories
                 .into_iter()
                 .map(|story| {
-                    let delivery = delivery_state_in(tx, story.id, network, &settings, now)?;
-                    Ok(StoryRow { story, delivery })
+                    let id = story.id;
+                    let consent = ConsentState::fold(events.get(&id).map_or(&[][..], |e| e));
+                    let delivery = delivery_state_of(
+                        &consent,
+                        recordings.get(&id).map_or(&[][..], |r| r),
+                        items.get(&id).map_or(&[][..], |i| i),
+                        network,
+                        &settings,
+                        now,
+                    );
+                    StoryRow { story, delivery }
                 })
-                .collect()
+                .collect())
         })
     }
 
