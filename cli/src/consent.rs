@@ -87,7 +87,7 @@ impl How {
     fn method(&self) -> Result<ConsentMethod, String> {
         Ok(match (&self.verbal_at, self.signed) {
             (Some(at), _) => ConsentMethod::Verbal {
-                at: at.parse::<AudioPosition>().map_err(fail)?,
+                at: at.parse::<AudioPosition>().map_err(fail)?.as_millis(),
             },
             (None, true) => ConsentMethod::Signed,
             (None, false) => ConsentMethod::AppCheckbox,
@@ -115,10 +115,11 @@ impl FormChoice {
                     .unwrap_or_else(|| "(any)".into())
             )
         })?;
+        // Asked for, the language is the one shown (or refused); else the consent
+        // engine's one rule, as on the phones.
         let language = match &self.language {
             Some(lang) => lang.clone(),
-            None if form.intro.contains_key("en") => "en".into(),
-            None => form.languages().next().unwrap_or("en").to_string(),
+            None => form.choose_language::<&str>(&[]).to_string(),
         };
         Ok((form, language))
     }

@@ -226,7 +226,10 @@ fn journey(
         .map_err(fail)?;
     let mut verbal = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);
     verbal.method = ConsentMethod::Verbal {
-        at: "0:08".parse().map_err(fail)?,
+        at: "0:08"
+            .parse::<tellus_core::AudioPosition>()
+            .map_err(fail)?
+            .as_millis(),
     };
     verbal.captured_by = "Demo reporter".into();
     store.record_consent(second.id, &verbal).map_err(fail)?;

@@ -45,7 +45,10 @@ pub fn consent_line(state: &ConsentState) -> String {
 pub fn method_text(method: &ConsentMethod) -> String {
     match method {
         ConsentMethod::AppCheckbox => "in the app".into(),
-        ConsentMethod::Verbal { at } => format!("verbally at {at}"),
+        ConsentMethod::Verbal { at } => format!(
+            "verbally at {}",
+            tellus_core::AudioPosition::from_millis(*at)
+        ),
         ConsentMethod::Signed => "signed on paper".into(),
     }
 }

@@ -128,7 +128,7 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     let (commands_tx, commands) = mpsc::channel();
     let signalled = stop_on_signals(commands_tx.clone())?;
     let store = Arc::new(ctx.open_store()?);
-    store.story(args.story).map_err(fail)?;
+    store.ensure_story_open(args.story).map_err(fail)?;
     let source: Box<dyn AudioSource> = match &args.from_file {
         Some(path) => Box::new(GeneratedSource::from_wav(path, Pacing::RealTime).map_err(fail)?),
         None => Box::new(

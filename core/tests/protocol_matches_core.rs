@@ -2,7 +2,6 @@
 //! stores serialises to JSON the server reads as the same event, and the server's fold
 //! of consent agrees with the phone's.
 
-use tellus_core::AudioPosition;
 use tellus_core::model::{
     ConsentEvent, ConsentEventId, ConsentKind, ConsentMethod, ConsentState, ParticipantId, StoryId,
     Timestamp,
@@ -47,9 +46,7 @@ fn consent_events_cross_the_wire_unchanged_and_fold_the_same() {
             story,
             ConsentKind::Amended,
             &["record"],
-            ConsentMethod::Verbal {
-                at: AudioPosition::from_millis(61_500),
-            },
+            ConsentMethod::Verbal { at: 61_500 },
         ),
         event(story, ConsentKind::Withdrawn, &[], ConsentMethod::Signed),
         event(

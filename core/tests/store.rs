@@ -93,7 +93,10 @@ fn consent_folds_through_give_amend_withdraw_and_give_again() {
     let mut again = give(2, &[items::RECORD, items::RESEARCH_USE]);
     again.language = Some("es".into());
     again.method = ConsentMethod::Verbal {
-        at: "0:42".parse().unwrap(),
+        at: "0:42"
+            .parse::<tellus_core::AudioPosition>()
+            .unwrap()
+            .as_millis(),
     };
     store.record_consent(story, &again).unwrap();
     let now = store.consent(story).unwrap();

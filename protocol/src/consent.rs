@@ -1,10 +1,12 @@
-//! Consent events on the wire, and their fold.
+//! The consent engine (issue 15): consent events, their fold into what a storyteller
+//! agrees to now, and whether a new event may follow. The one copy of these rules: the
+//! phone's core folds and checks its own events through `ConsentFacts` (core's
+//! `ConsentState` is this fold plus when it began), and the server its received ones
+//! (DESIGN.md §2: shells → bindings → core → protocol ← server). The forms' questions
+//! (is it complete, in which language) are in `consent_form.rs`.
 //!
-//! The fold lives here, not only in tellus-core, because the server must evaluate consent
-//! too and depends on the protocol alone (DESIGN.md §2: shells → bindings → core →
-//! protocol ← server). It is the same rule as `ConsentState::apply` in the core: a
-//! `given` event sets the form and the granted items, `amended` replaces the items, a
-//! `withdrawn` event clears them.
+//! The fold: a `given` event sets the form and the granted items, `amended` replaces the
+//! items, a `withdrawn` event clears them.
 
 use std::collections::BTreeSet;
 
@@ -49,6 +51,34 @@ pub enum ConsentMethod {
     Signed,
 }
 
+/// What the engine reads of a consent event, whichever layer holds it (the wire's
+/// `ConsentEventDoc`, the core's `ConsentEvent`, a draft not recorded yet).
+pub trait ConsentFacts {
+    fn kind(&self) -> ConsentKind;
+    fn form_id(&self) -> Option<&str>;
+    fn form_version(&self) -> Option<u32>;
+    fn language(&self) -> Option<&str>;
+    fn granted(&self) -> &BTreeSet<String>;
+}
+
+impl ConsentFacts for ConsentEventDoc {
+    fn kind(&self) -> ConsentKind {
+        self.kind
+    }
+    fn form_id(&self) -> Option<&str> {
+        self.form_id.as_deref()
+    }
+    fn form_version(&self) -> Option<u32> {
+        self.form_version
+    }
+    fn language(&self) -> Option<&str> {
+        self.language.as_deref()
+    }
+    fn granted(&self) -> &BTreeSet<String> {
+        &self.granted
+    }
+}
+
 /// One consent event (mirrors the core's `ConsentEvent`; the JSON is the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentEventDoc {
@@ -74,6 +104,10 @@ pub struct ConsentEventDoc {
     #[serde(default)]
     pub erase_audio: bool,
 }
+
+/// The refusal of a `given` or `amended` event without `record`: a missing consent
+/// rather than a malformed event.
+pub const RECORD_REQUIRED: &str = "'record' is required to give consent; without it the storyteller has not consented (record a withdrawal instead)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,23 +143,24 @@ impl Default for ConsentSummary {
 }
 
 impl ConsentSummary {
-    pub fn fold<'a>(events: impl IntoIterator<Item = &'a ConsentEventDoc>) -> Self {
+    pub fn fold<'a, E: ConsentFacts + 'a>(events: impl IntoIterator<Item = &'a E>) -> Self {
         events
             .into_iter()
-            .fold(ConsentSummary::default(), ConsentSummary::apply)
+            .fold(ConsentSummary::default(), |state, e| state.apply(e))
     }
 
-    pub fn apply(mut self, event: &ConsentEventDoc) -> Self {
+    /// The state after one more event (one that `refuses` let through).
+    pub fn apply<E: ConsentFacts + ?Sized>(mut self, event: &E) -> Self {
         self.events += 1;
-        match event.kind {
+        match event.kind() {
             ConsentKind::Given => {
                 self.status = ConsentStatus::Active;
-                self.form_id = event.form_id.clone();
-                self.form_version = event.form_version;
-                self.language = event.language.clone();
-                self.granted = event.granted.clone();
+                self.form_id = event.form_id().map(str::to_string);
+                self.form_version = event.form_version();
+                self.language = event.language().map(str::to_string);
+                self.granted = event.granted().clone();
             }
-            ConsentKind::Amended => self.granted = event.granted.clone(),
+            ConsentKind::Amended => self.granted = event.granted().clone(),
             ConsentKind::Withdrawn => {
                 self.status = ConsentStatus::Withdrawn;
                 self.granted.clear();
@@ -139,26 +174,58 @@ impl ConsentSummary {
         self.status == ConsentStatus::Active && self.granted.contains(item)
     }
 
-    /// Why `event` cannot follow this state, if it cannot.
-    pub fn refuses(&self, event: &ConsentEventDoc) -> Option<&'static str> {
-        match event.kind {
-            ConsentKind::Given if event.form_id.is_none() || event.form_version.is_none() => {
-                Some("a 'given' event must name the consent form and its version")
+    /// Why a real name (`name`) or contact details (`contact`) cannot be kept under
+    /// this consent, if they cannot.
+    pub fn refuses_identity(&self, name: bool, contact: bool) -> Option<String> {
+        use crate::items::{CREDIT_BY_NAME, RECONTACT};
+        if name && !self.grants(CREDIT_BY_NAME) {
+            return Some(format!(
+                "a real name can only be kept when the storyteller granted '{CREDIT_BY_NAME}'"
+            ));
+        }
+        if contact && !self.grants(RECONTACT) {
+            return Some(format!(
+                "contact details can only be kept when the storyteller granted '{RECONTACT}'"
+            ));
+        }
+        None
+    }
+
+    /// Why `event` cannot follow this state, if it cannot. The same on the phone (before
+    /// an event is stored) and on the server (before one is accepted).
+    pub fn refuses<E: ConsentFacts + ?Sized>(&self, event: &E) -> Option<&'static str> {
+        let granted = event.granted();
+        match event.kind() {
+            ConsentKind::Given if event.form_id().is_none() || event.form_version().is_none() => {
+                Some("say which consent form and which version of it was shown")
             }
-            ConsentKind::Given if !event.granted.contains(crate::items::RECORD) => {
-                Some("'record' is required to give consent; record a withdrawal instead")
+            ConsentKind::Given if event.language().is_none() => {
+                Some("say in which language the form was shown")
+            }
+            ConsentKind::Given
+                if self.status == ConsentStatus::Active
+                    && self.form_id.as_deref() == event.form_id()
+                    && self.form_version == event.form_version() =>
+            {
+                Some("consent on this form version is already given; amend it instead")
+            }
+            ConsentKind::Given | ConsentKind::Amended
+                if !granted.contains(crate::items::RECORD) =>
+            {
+                Some(RECORD_REQUIRED)
             }
             ConsentKind::Given => None,
             ConsentKind::Amended if self.status != ConsentStatus::Active => {
-                Some("there is no active consent to amend")
-            }
-            ConsentKind::Amended if !event.granted.contains(crate::items::RECORD) => {
-                Some("'record' is required; to take it away, record a withdrawal")
+                Some("there is no active consent to amend; give consent first")
             }
             ConsentKind::Amended => None,
-            ConsentKind::Withdrawn if !event.granted.is_empty() => {
-                Some("a withdrawal grants nothing")
+            ConsentKind::Withdrawn if self.status == ConsentStatus::None => {
+                Some("there is no consent to withdraw")
             }
+            ConsentKind::Withdrawn if self.status == ConsentStatus::Withdrawn => {
+                Some("consent is already withdrawn")
+            }
+            ConsentKind::Withdrawn if !granted.is_empty() => Some("a withdrawal grants nothing"),
             ConsentKind::Withdrawn => None,
         }
     }

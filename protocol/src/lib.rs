@@ -6,6 +6,7 @@
 //! `core/src/model/*` field by field.
 
 mod consent;
+mod consent_form;
 mod feed;
 pub mod headers;
 mod limits;
@@ -14,7 +15,11 @@ mod story;
 
 use serde::{Deserialize, Serialize};
 
-pub use consent::{ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary};
+pub use consent::{
+    ConsentEventDoc, ConsentFacts, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary,
+    RECORD_REQUIRED,
+};
+pub use consent_form::{ConsentForm, ConsentItem, FormProblem};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
 pub use limits::{Limits, OverLimit, TextField, json_len};
 pub use scope::{ExportScope, csv_field};
@@ -37,6 +42,7 @@ pub mod items {
     pub const RECORD: &str = "record";
     pub const SHARE_PUBLICLY: &str = "share_publicly";
     pub const RESEARCH_USE: &str = "research_use";
+    pub const QUOTE_ANONYMOUSLY: &str = "quote_anonymously";
     pub const CREDIT_BY_NAME: &str = "credit_by_name";
     pub const RECONTACT: &str = "recontact";
 }

@@ -134,7 +134,9 @@ async fn main() {
                 "captured_by": "bench", "captured_at": "2026-11-22T10:00:00Z"
             });
             tx.execute(
-                "INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at) VALUES (?1, ?2, ?3, 1, ?4, ?5)",
+                // Its consent grants `record`: visible to a lead (server/src/visibility.rs).
+                "INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at, lead_visibility)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, 'visible')",
                 params![id, project, reporter.reporter_id, serde_json::to_string(&doc).expect("json"), n as i64],
             )?;
             tx.execute(

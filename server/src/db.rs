@@ -122,6 +122,19 @@ SELECT id,
                  FROM json_each(document, '$.notes') AS n), '')
 FROM stories WHERE document IS NOT NULL AND json_valid(document);
 "#,
+    // 3: what a lead may see of each story (visibility.rs, issue 15), kept beside it so
+    // every list can filter by it. Existing stories get the rule's answer from their
+    // latest consent event: a `given` or `amended` event always grants `record` (the
+    // server refuses one that does not), a withdrawal leaves a tombstone, and a story
+    // with no consent event stays hidden.
+    r#"
+ALTER TABLE stories ADD COLUMN lead_visibility TEXT NOT NULL DEFAULT 'hidden'
+    CHECK (lead_visibility IN ('hidden', 'visible', 'withdrawn'));
+UPDATE stories SET lead_visibility = coalesce((
+    SELECT CASE json_extract(c.body, '$.kind') WHEN 'withdrawn' THEN 'withdrawn' ELSE 'visible' END
+    FROM consent_events c WHERE c.story_id = stories.id ORDER BY c.seq DESC LIMIT 1), 'hidden');
+CREATE INDEX stories_project_visibility ON stories(project_id, lead_visibility);
+"#,
 ];
 
 #[derive(Clone)]
@@ -281,5 +294,56 @@ mod tests {
             })
             .unwrap();
         assert_eq!(date.as_deref(), Some("2026-01-02T03:04:05Z"));
+    }
+
+    #[test]
+    fn step_three_gives_existing_stories_what_their_consent_lets_a_lead_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            r#"PRAGMA user_version = 2;
+            INSERT INTO projects VALUES ('p', 'P', '{}', 0);
+            INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at)
+            VALUES ('none', 'p', 'r', 1, '{"title":"no consent"}', 0),
+                   ('given', 'p', 'r', 1, '{"title":"given"}', 0),
+                   ('amended', 'p', 'r', 1, '{"title":"amended"}', 0),
+                   ('withdrawn', 'p', 'r', 1, NULL, 0),
+                   ('again', 'p', 'r', 1, '{"title":"given again"}', 0);
+            INSERT INTO consent_events (id, story_id, body, received_at) VALUES
+              ('e1', 'given', '{"kind":"given"}', 0),
+              ('e2', 'amended', '{"kind":"given"}', 0),
+              ('e3', 'amended', '{"kind":"amended"}', 0),
+              ('e4', 'withdrawn', '{"kind":"given"}', 0),
+              ('e5', 'withdrawn', '{"kind":"withdrawn"}', 0),
+              ('e6', 'again', '{"kind":"given"}', 0),
+              ('e7', 'again', '{"kind":"withdrawn"}', 0),
+              ('e8', 'again', '{"kind":"given"}', 0);"#,
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let seen = db
+            .with(|c| {
+                let mut stmt = c.prepare("SELECT id, lead_visibility FROM stories ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("again", "visible"),
+                ("amended", "visible"),
+                ("given", "visible"),
+                ("none", "hidden"),
+                ("withdrawn", "withdrawn"),
+            ]
+        );
     }
 }

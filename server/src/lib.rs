@@ -17,6 +17,7 @@ pub mod search;
 pub mod storage;
 pub mod throttle;
 pub mod tus;
+pub mod visibility;
 mod web;
 
 use std::future::Future;

@@ -32,7 +32,7 @@ async fn an_upload_without_record_consent_is_refused_before_any_byte_is_stored()
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "consent_required");
 
-    // A story document without any consent event.
+    // A story document without any consent event: not kept at all (issue 15).
     let story = new_id();
     assert_eq!(
         reporter
@@ -42,7 +42,7 @@ async fn an_upload_without_record_consent_is_refused_before_any_byte_is_stored()
             .await
             .unwrap()
             .status(),
-        StatusCode::OK
+        StatusCode::FORBIDDEN
     );
     let r = reporter.create_upload(&story, &new_id(), &data).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);

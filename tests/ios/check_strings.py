@@ -4,7 +4,7 @@ translation (ios/App/Localizable.xcstrings; Spanish is the second language, as o
 
 Reads the hand-written Swift (ios/App and TellusKit's Wording.swift) for the literals
 SwiftUI localizes: the first string argument of Text, Button, Section, Toggle, TextField,
-Label, ContentUnavailableView, .navigationTitle, .accessibilityLabel, .confirmationDialog,
+Label, Picker, ContentUnavailableView, .navigationTitle, .accessibilityLabel, .confirmationDialog,
 and String(localized:). An interpolation becomes %lld when it is `Int(...)` and %@ otherwise
 (the app converts numbers with Int(...) so that the key is known). Every key must be in the
 catalog with an "es" string unit whose placeholders match; a catalog key no code uses is
@@ -18,7 +18,7 @@ import re
 import sys
 
 CALLS = (
-    r"(?:\bText|\bButton|\bSection|\bToggle|\bTextField|\bLabel|\bContentUnavailableView|"
+    r"(?:\bText|\bButton|\bSection|\bToggle|\bTextField|\bLabel|\bPicker|\bContentUnavailableView|"
     r"\.navigationTitle|\.accessibilityLabel|\.confirmationDialog)\(\s*"
 )
 LOCALIZED = r"String\(localized:\s*"

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, ConsentKind, NewNote, NewStory, NoteKind, ProjectConfig, StoryEdit, StoryId,
+    items,
 };
 use tellus_core::sync::{self, HttpTransport, SyncEngine, Transport};
 
@@ -88,20 +89,37 @@ fn data_dir(path: &str) -> Result<&str> {
 }
 
 impl ConsentChoices {
+    /// The draft of these choices. A name or contact typed for an item the storyteller
+    /// then left unticked is not sent: the screen may keep what was typed, the core
+    /// keeps it only with the item granted.
     fn draft(self, kind: ConsentKind) -> ConsentDraft {
+        let granted: std::collections::BTreeSet<String> = self.granted.into_iter().collect();
+        let name = self
+            .name
+            .filter(|_| granted.contains(items::CREDIT_BY_NAME));
+        let contact = self.contact.filter(|_| granted.contains(items::RECONTACT));
         ConsentDraft {
             kind,
             form_id: None,
             form_version: None,
             language: None,
-            granted: self.granted.into_iter().collect(),
+            granted,
             method: self.how.into(),
             captured_by: self.captured_by,
-            name: self.name,
-            contact: self.contact,
+            name,
+            contact,
             erase_audio: false,
         }
     }
+}
+
+/// The draft of consent given on `form` with `choices`.
+fn given_on(form: &ConsentFormView, choices: ConsentChoices) -> ConsentDraft {
+    let mut draft = choices.draft(ConsentKind::Given);
+    draft.form_id = Some(form.form_id.clone());
+    draft.form_version = Some(form.version);
+    draft.language = Some(form.language.clone());
+    draft
 }
 
 #[uniffi::export]
@@ -160,9 +178,10 @@ impl TellusApp {
         Ok((&self.store.project()?).into())
     }
 
-    /// The consent form to show a new storyteller: the newest version, in `language`
-    /// (the form's first language when it has not that one).
-    pub fn consent_form(&self, language: String) -> Result<ConsentFormView> {
+    /// The consent form to show a new storyteller: the newest version, in the first of
+    /// `preferred_languages` (the device's, most wanted first) that it has; else English;
+    /// else its first language (the consent engine's one rule, as in the CLI).
+    pub fn consent_form(&self, preferred_languages: Vec<String>) -> Result<ConsentFormView> {
         let project = self.store.project()?;
         let form =
             project
@@ -172,11 +191,7 @@ impl TellusApp {
                 .ok_or_else(|| TellusError::NotEnrolled {
                     reason: "the project has no consent form".into(),
                 })?;
-        let chosen = if form.intro.contains_key(&language) {
-            language
-        } else {
-            form.languages().next().unwrap_or_default().to_string()
-        };
+        let chosen = form.choose_language(&preferred_languages).to_string();
         ConsentFormView::new(form, &chosen).ok_or_else(|| TellusError::InvalidInput {
             reason: format!("the consent form has no text in language '{chosen}'"),
         })
@@ -257,6 +272,26 @@ impl TellusApp {
         Ok((&self.store.mark_ready(story_id(&id)?)?).into())
     }
 
+    /// Whether the consent screen may go on with these answers: None when `give_consent`
+    /// would record them, else the sentence saying what is missing (`record` or another
+    /// required item, a name to credit, ...). The shells hold no consent rule of their
+    /// own: they ask this on every change of the form.
+    pub fn check_consent_form(
+        &self,
+        story: String,
+        form: ConsentFormView,
+        choices: ConsentChoices,
+    ) -> Result<Option<String>> {
+        let id = story_id(&story)?;
+        match self.store.check_consent(id, &given_on(&form, choices)) {
+            Ok(()) => Ok(None),
+            Err(
+                e @ (tellus_core::Error::InvalidInput(_) | tellus_core::Error::ConsentRequired(_)),
+            ) => Ok(Some(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records consent given on `form` (as returned by `consent_form`).
     pub fn give_consent(
         &self,
@@ -265,11 +300,7 @@ impl TellusApp {
         choices: ConsentChoices,
     ) -> Result<ConsentView> {
         let id = story_id(&story)?;
-        let mut draft = choices.draft(ConsentKind::Given);
-        draft.form_id = Some(form.form_id);
-        draft.form_version = Some(form.version);
-        draft.language = Some(form.language);
-        self.store.record_consent(id, &draft)?;
+        self.store.record_consent(id, &given_on(&form, choices))?;
         Ok((&self.store.consent(id)?).into())
     }
 

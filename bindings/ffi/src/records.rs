@@ -3,7 +3,7 @@
 
 use tellus_core::model::{
     ConsentEvent, ConsentForm, ConsentMethod, ConsentState, ConsentStatus, Identity, Note,
-    NoteKind, ProjectConfig, Recording, RecordingState, Story, StorySummary,
+    NoteKind, ProjectConfig, Recording, RecordingState, Story, StorySummary, items,
 };
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -39,12 +39,19 @@ pub struct ConsentItemView {
     pub key: String,
     pub label: String,
     pub required: bool,
+    /// Granted, this item needs the name to credit (show a field for it).
+    pub asks_name: bool,
+    /// Granted, this item needs contact details (show a field for them).
+    pub asks_contact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum StoryState {
     Draft,
     Ready,
+    /// The storyteller withdrew consent: nothing more is recorded, noted or delivered
+    /// until consent is given again.
+    Withdrawn,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -150,6 +157,8 @@ pub struct RecordingView {
     pub sha256: String,
     /// Rebuilt from a file a crash left behind.
     pub recovered: bool,
+    /// Deleted from the phone because the storyteller withdrew and asked for it.
+    pub erased: bool,
     pub created_at_ms: i64,
 }
 
@@ -284,6 +293,8 @@ impl ConsentFormView {
                         key: i.key.clone(),
                         label: i.label.get(language)?.clone(),
                         required: i.required,
+                        asks_name: i.key == items::CREDIT_BY_NAME,
+                        asks_contact: i.key == items::RECONTACT,
                     })
                 })
                 .collect::<Option<_>>()?,
@@ -336,6 +347,7 @@ fn state(status: tellus_core::model::StoryStatus) -> StoryState {
     match status {
         tellus_core::model::StoryStatus::Draft => StoryState::Draft,
         tellus_core::model::StoryStatus::Ready => StoryState::Ready,
+        tellus_core::model::StoryStatus::Withdrawn => StoryState::Withdrawn,
     }
 }
 
@@ -357,9 +369,7 @@ impl From<ConsentHow> for ConsentMethod {
     fn from(how: ConsentHow) -> Self {
         match how {
             ConsentHow::AppCheckbox => ConsentMethod::AppCheckbox,
-            ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal {
-                at: tellus_core::AudioPosition::from_millis(at_ms),
-            },
+            ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal { at: at_ms },
             ConsentHow::Signed => ConsentMethod::Signed,
         }
     }
@@ -377,9 +387,7 @@ impl From<&ConsentEvent> for ConsentEventView {
             granted: e.granted.iter().cloned().collect(),
             how: match e.method {
                 ConsentMethod::AppCheckbox => ConsentHow::AppCheckbox,
-                ConsentMethod::Verbal { at } => ConsentHow::Verbal {
-                    at_ms: at.as_millis(),
-                },
+                ConsentMethod::Verbal { at } => ConsentHow::Verbal { at_ms: at },
                 ConsentMethod::Signed => ConsentHow::Signed,
             },
             captured_by: e.captured_by.clone(),
@@ -425,6 +433,7 @@ impl From<&Recording> for RecordingView {
             bytes: r.bytes,
             sha256: r.sha256.clone(),
             recovered: r.state == RecordingState::Recovered,
+            erased: r.state == RecordingState::Erased,
             created_at_ms: r.created_at.as_millis(),
         }
     }

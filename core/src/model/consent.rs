@@ -1,29 +1,21 @@
 //! Consent is a log of events (given, amended, withdrawn) that is only ever appended to;
-//! what a storyteller currently agrees to is the fold of their events.
+//! what a storyteller currently agrees to is the fold of their events. The fold and the
+//! rules of what may follow are the consent engine's (tellus-protocol, shared with the
+//! server); this module adds what only the phone knows: the project's forms a draft is
+//! checked against, and when the current consent began.
 
 use std::collections::BTreeSet;
+use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
+use tellus_protocol::{ConsentFacts, ConsentSummary, FormProblem};
 
-use super::{ConsentEventId, ParticipantId, ProjectConfig, StoryId, Timestamp, items};
+use super::{ConsentEventId, ParticipantId, ProjectConfig, StoryId, Timestamp};
 use crate::error::{Error, Result};
-use crate::position::AudioPosition;
 
-/// The kinds of event and the statuses are the protocol's own: the server folds the same
-/// events into the same statuses.
-pub use tellus_protocol::{ConsentKind, ConsentStatus};
-
-/// How the storyteller expressed their choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum ConsentMethod {
-    /// Ticked in the app, on the reporter's phone.
-    AppCheckbox,
-    /// Said aloud on the recording, at this position.
-    Verbal { at: AudioPosition },
-    /// Signed on paper.
-    Signed,
-}
+/// The kinds of event, the statuses and the methods are the engine's own: the server
+/// folds the same events into the same statuses.
+pub use tellus_protocol::{ConsentKind, ConsentMethod, ConsentStatus};
 
 /// One consent event, as stored and as sent to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,30 +99,44 @@ impl ConsentDraft {
     }
 }
 
-/// The fold of a storyteller's consent events: what they agree to now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+macro_rules! consent_facts {
+    ($type:ty) => {
+        impl ConsentFacts for $type {
+            fn kind(&self) -> ConsentKind {
+                self.kind
+            }
+            fn form_id(&self) -> Option<&str> {
+                self.form_id.as_deref()
+            }
+            fn form_version(&self) -> Option<u32> {
+                self.form_version
+            }
+            fn language(&self) -> Option<&str> {
+                self.language.as_deref()
+            }
+            fn granted(&self) -> &BTreeSet<String> {
+                &self.granted
+            }
+        }
+    };
+}
+consent_facts!(ConsentEvent);
+consent_facts!(ConsentDraft);
+
+/// The fold of a storyteller's consent events: what they agree to now (the engine's
+/// `ConsentSummary`, read through `Deref`), and since when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentState {
-    pub status: ConsentStatus,
-    pub form_id: Option<String>,
-    pub form_version: Option<u32>,
-    pub language: Option<String>,
-    pub granted: BTreeSet<String>,
+    #[serde(flatten)]
+    pub current: ConsentSummary,
     /// When the current status began.
     pub since: Option<Timestamp>,
-    pub events: usize,
 }
 
-impl Default for ConsentState {
-    fn default() -> Self {
-        ConsentState {
-            status: ConsentStatus::None,
-            form_id: None,
-            form_version: None,
-            language: None,
-            granted: BTreeSet::new(),
-            since: None,
-            events: 0,
-        }
+impl Deref for ConsentState {
+    type Target = ConsentSummary;
+    fn deref(&self) -> &ConsentSummary {
+        &self.current
     }
 }
 
@@ -151,131 +157,76 @@ impl ConsentState {
 
     /// The state after one more event. Events were validated before they were stored, so
     /// folding never fails.
-    pub fn apply(mut self, event: &ConsentEvent) -> Self {
-        self.events += 1;
-        self.since = Some(event.captured_at);
-        match event.kind {
-            ConsentKind::Given => {
-                self.status = ConsentStatus::Active;
-                self.form_id = event.form_id.clone();
-                self.form_version = event.form_version;
-                self.language = event.language.clone();
-                self.granted = event.granted.clone();
-            }
-            ConsentKind::Amended => {
-                self.granted = event.granted.clone();
-            }
-            ConsentKind::Withdrawn => {
-                self.status = ConsentStatus::Withdrawn;
-                self.granted.clear();
-            }
+    pub fn apply(self, event: &ConsentEvent) -> Self {
+        ConsentState {
+            current: self.current.apply(event),
+            since: Some(event.captured_at),
         }
-        self
     }
 
-    /// Whether `item` is granted now (never after a withdrawal).
-    pub fn grants(&self, item: &str) -> bool {
-        self.status == ConsentStatus::Active && self.granted.contains(item)
-    }
-
-    /// Checks that `draft` may follow this state under `project`, and returns the event
-    /// fields it resolves to: (form id, version, language, text SHA-256).
-    pub fn check_draft(&self, project: &ProjectConfig, draft: &ConsentDraft) -> Result<Resolved> {
-        match draft.kind {
-            ConsentKind::Given => {
-                let form_id = draft.form_id.as_deref().ok_or_else(|| {
-                    Error::invalid("say which consent form was shown to give consent")
-                })?;
-                let version = draft
-                    .form_version
-                    .ok_or_else(|| Error::invalid("say which version of the form was shown"))?;
-                let form = project.form(form_id, version).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "this project has no consent form {form_id} version {version}"
-                    ))
-                })?;
-                if self.status == ConsentStatus::Active
-                    && self.form_id.as_deref() == Some(form_id)
-                    && self.form_version == Some(version)
-                {
-                    return Err(Error::invalid(
-                        "consent on this form version is already given; amend it instead",
-                    ));
-                }
-                let language = draft
-                    .language
-                    .clone()
-                    .ok_or_else(|| Error::invalid("say in which language the form was shown"))?;
-                let text_sha256 = form.text_sha256(&language).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "consent form {form_id} version {version} has no text in language '{language}' (it has: {})",
-                        form.languages().collect::<Vec<_>>().join(", ")
-                    ))
-                })?;
-                check_items(project, form_id, version, &draft.granted)?;
-                Ok(Resolved {
-                    form_id: Some(form_id.to_string()),
-                    form_version: Some(version),
-                    language: Some(language),
-                    text_sha256: Some(text_sha256),
-                })
-            }
-            ConsentKind::Amended => {
-                if self.status != ConsentStatus::Active {
-                    return Err(Error::invalid(
-                        "there is no active consent to amend; give consent first",
-                    ));
-                }
-                let (form_id, version) = match (&self.form_id, self.form_version) {
-                    (Some(id), Some(v)) => (id.as_str(), v),
-                    _ => return Err(Error::invalid("the current consent names no form")),
-                };
-                check_items(project, form_id, version, &draft.granted)?;
-                let language = self.language.clone();
-                let text_sha256 = project
-                    .form(form_id, version)
-                    .and_then(|f| f.text_sha256(language.as_deref().unwrap_or_default()));
-                Ok(Resolved {
-                    form_id: Some(form_id.to_string()),
-                    form_version: Some(version),
-                    language,
-                    text_sha256,
-                })
-            }
-            ConsentKind::Withdrawn => {
-                match self.status {
-                    ConsentStatus::Active => {}
-                    ConsentStatus::Withdrawn => {
-                        return Err(Error::invalid("consent is already withdrawn"));
-                    }
-                    ConsentStatus::None => {
-                        return Err(Error::invalid("there is no consent to withdraw"));
-                    }
-                }
-                if !draft.granted.is_empty() {
-                    return Err(Error::invalid("a withdrawal grants nothing"));
-                }
-                Ok(Resolved::default())
-            }
+    /// Checks that `draft` may follow this state under `project` (the engine's rules of
+    /// what may follow, then the form's: its items, its language, and a name to credit
+    /// when `credit_by_name` is granted, `name_known` when one is typed or kept), and
+    /// returns the event fields it resolves to.
+    pub fn check_draft(
+        &self,
+        project: &ProjectConfig,
+        draft: &ConsentDraft,
+        name_known: bool,
+    ) -> Result<Resolved> {
+        if let Some(why) = self.current.refuses(draft) {
+            return Err(if why == tellus_protocol::RECORD_REQUIRED {
+                Error::ConsentRequired(why.into())
+            } else {
+                Error::invalid(why)
+            });
         }
+        let (form_id, version, language) = match draft.kind {
+            ConsentKind::Withdrawn => return Ok(Resolved::default()),
+            ConsentKind::Given => (
+                draft.form_id.as_deref().unwrap_or_default(),
+                draft.form_version.unwrap_or_default(),
+                draft.language.clone().unwrap_or_default(),
+            ),
+            ConsentKind::Amended => (
+                self.form_id.as_deref().unwrap_or_default(),
+                self.form_version.unwrap_or_default(),
+                self.language.clone().unwrap_or_default(),
+            ),
+        };
+        let form = project.form(form_id, version).ok_or_else(|| {
+            Error::invalid(format!(
+                "this project has no consent form {form_id} version {version}"
+            ))
+        })?;
+        let text_sha256 = form.text_sha256(&language);
+        if draft.kind == ConsentKind::Given && text_sha256.is_none() {
+            return Err(Error::invalid(format!(
+                "consent form {form_id} version {version} has no text in language '{language}' (it has: {})",
+                form.languages().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        form.check_answers(&draft.granted, name_known)
+            .map_err(|problem| match problem {
+                FormProblem::UnknownItem { .. } => Error::invalid(problem.to_string()),
+                _ => Error::ConsentRequired(problem.to_string()),
+            })?;
+        Ok(Resolved {
+            form_id: Some(form_id.to_string()),
+            form_version: Some(version),
+            language: Some(language),
+            text_sha256,
+        })
     }
 
     /// Checks that the identity offered with a draft may be kept once `self` (the state
     /// after the draft) is in force.
     pub fn check_identity(&self, name: Option<&str>, contact: Option<&str>) -> Result<()> {
-        if name.is_some_and(|n| !n.trim().is_empty()) && !self.grants(items::CREDIT_BY_NAME) {
-            return Err(Error::ConsentRequired(format!(
-                "a name can only be kept when '{}' is granted",
-                items::CREDIT_BY_NAME
-            )));
+        let given = |t: Option<&str>| t.is_some_and(|t| !t.trim().is_empty());
+        match self.current.refuses_identity(given(name), given(contact)) {
+            Some(why) => Err(Error::ConsentRequired(why)),
+            None => Ok(()),
         }
-        if contact.is_some_and(|c| !c.trim().is_empty()) && !self.grants(items::RECONTACT) {
-            return Err(Error::ConsentRequired(format!(
-                "contact details can only be kept when '{}' is granted",
-                items::RECONTACT
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -286,37 +237,6 @@ pub struct Resolved {
     pub form_version: Option<u32>,
     pub language: Option<String>,
     pub text_sha256: Option<String>,
-}
-
-fn check_items(
-    project: &ProjectConfig,
-    form_id: &str,
-    version: u32,
-    granted: &BTreeSet<String>,
-) -> Result<()> {
-    let form = project.form(form_id, version).ok_or_else(|| {
-        Error::invalid(format!(
-            "this project has no consent form {form_id} version {version}"
-        ))
-    })?;
-    if let Some(unknown) = granted.iter().find(|k| form.item(k).is_none()) {
-        let known: Vec<&str> = form.items.iter().map(|i| i.key.as_str()).collect();
-        return Err(Error::invalid(format!(
-            "'{unknown}' is not an item of this consent form (items: {})",
-            known.join(", ")
-        )));
-    }
-    if let Some(missing) = form
-        .items
-        .iter()
-        .find(|i| i.required && !granted.contains(&i.key))
-    {
-        return Err(Error::ConsentRequired(format!(
-            "'{}' is required by this consent form; without it the storyteller has not consented (record a withdrawal instead)",
-            missing.key
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -372,6 +292,7 @@ mod tests {
             .check_draft(
                 &project,
                 &ConsentDraft::give("storyteller-consent", 9, "en", &["record"]),
+                false,
             )
             .unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");
@@ -379,6 +300,7 @@ mod tests {
             .check_draft(
                 &project,
                 &ConsentDraft::give("storyteller-consent", 1, "en", &["research_use"]),
+                false,
             )
             .unwrap_err();
         assert!(matches!(err, Error::ConsentRequired(_)), "{err}");
@@ -386,6 +308,7 @@ mod tests {
             .check_draft(
                 &project,
                 &ConsentDraft::give("storyteller-consent", 1, "en", &["record", "fly"]),
+                false,
             )
             .unwrap_err();
         assert!(err.to_string().contains("'fly'"), "{err}");
@@ -393,21 +316,23 @@ mod tests {
             .check_draft(
                 &project,
                 &ConsentDraft::give("storyteller-consent", 1, "es", &["record"]),
+                false,
             )
             .unwrap_err();
         assert!(err.to_string().contains("language"), "{err}");
         assert!(
-            none.check_draft(&project, &ConsentDraft::amend(&["record"]))
+            none.check_draft(&project, &ConsentDraft::amend(&["record"]), false)
                 .is_err()
         );
         assert!(
-            none.check_draft(&project, &ConsentDraft::withdraw(false))
+            none.check_draft(&project, &ConsentDraft::withdraw(false), false)
                 .is_err()
         );
         let ok = none
             .check_draft(
                 &project,
                 &ConsentDraft::give("storyteller-consent", 2, "es", &["record"]),
+                false,
             )
             .unwrap();
         assert_eq!(

@@ -1,25 +1,17 @@
 //! A project's configuration, handed to every reporter's phone: the consent forms the
 //! storytellers agree to, the interview guide, the theme tags and the upload policy.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// Keys of consent items that the core itself acts on.
-pub mod items {
-    /// Without it nothing may be recorded, marked ready or uploaded.
-    pub const RECORD: &str = "record";
-    pub const SHARE_PUBLICLY: &str = "share_publicly";
-    pub const RESEARCH_USE: &str = "research_use";
-    pub const QUOTE_ANONYMOUSLY: &str = "quote_anonymously";
-    /// The storyteller's real name may be kept (and credited) only with this item.
-    pub const CREDIT_BY_NAME: &str = "credit_by_name";
-    /// Contact details may be kept only with this item.
-    pub const RECONTACT: &str = "recontact";
-}
+/// Keys of consent items that the core itself acts on (the consent engine's, in
+/// tellus-protocol).
+pub use tellus_protocol::items;
+/// Consent forms and their questions live in the consent engine (tellus-protocol).
+pub use tellus_protocol::{ConsentForm, ConsentItem};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectConfig {
@@ -37,23 +29,6 @@ pub struct ProjectConfig {
     /// with the configuration); the protocol's defaults until a server says otherwise.
     #[serde(default)]
     pub limits: tellus_protocol::Limits,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsentForm {
-    pub id: String,
-    pub version: u32,
-    /// The introduction read to the storyteller, by language tag ("en", "cy", "pl", ...).
-    pub intro: BTreeMap<String, String>,
-    pub items: Vec<ConsentItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsentItem {
-    pub key: String,
-    pub required: bool,
-    /// What the storyteller is asked, by language tag, in plain words.
-    pub label: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +85,7 @@ impl ProjectConfig {
                     form.id, form.version
                 ));
             }
-            form.validate()?;
+            form.validate().map_err(Error::Config)?;
         }
         let mut question_ids = BTreeSet::new();
         for q in &self.guide {
@@ -159,72 +134,6 @@ impl ProjectConfig {
 
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t == tag)
-    }
-}
-
-impl ConsentForm {
-    fn validate(&self) -> Result<()> {
-        let fail = |msg: String| Err(Error::Config(msg));
-        let name = format!("consent form {} version {}", self.id, self.version);
-        if self.id.trim().is_empty() {
-            return fail("a consent form needs an id".into());
-        }
-        if self.intro.is_empty() {
-            return fail(format!("{name} has no text in any language"));
-        }
-        if !self
-            .items
-            .iter()
-            .any(|i| i.key == items::RECORD && i.required)
-        {
-            return fail(format!(
-                "{name} must have a required '{}' item",
-                items::RECORD
-            ));
-        }
-        let mut keys = BTreeSet::new();
-        for item in &self.items {
-            if !keys.insert(&item.key) {
-                return fail(format!("{name} has item {} twice", item.key));
-            }
-            for language in self.intro.keys() {
-                if !item.label.contains_key(language) {
-                    return fail(format!(
-                        "{name} item {} has no label in language {language}",
-                        item.key
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub fn languages(&self) -> impl Iterator<Item = &str> {
-        self.intro.keys().map(String::as_str)
-    }
-
-    pub fn item(&self, key: &str) -> Option<&ConsentItem> {
-        self.items.iter().find(|i| i.key == key)
-    }
-
-    /// The exact text shown to the storyteller in one language: the introduction, then
-    /// each item on its own line. Consent events record the SHA-256 of this text.
-    pub fn rendered_text(&self, language: &str) -> Option<String> {
-        let mut text = self.intro.get(language)?.trim_end().to_string();
-        text.push('\n');
-        for item in &self.items {
-            let mark = if item.required { " (required)" } else { "" };
-            let label = item.label.get(language)?;
-            text.push_str(&format!("\n[{}]{mark} {}", item.key, label.trim()));
-        }
-        text.push('\n');
-        Some(text)
-    }
-
-    /// SHA-256 (hex) of [`Self::rendered_text`].
-    pub fn text_sha256(&self, language: &str) -> Option<String> {
-        self.rendered_text(language)
-            .map(|text| hex::encode(Sha256::digest(text.as_bytes())))
     }
 }
 

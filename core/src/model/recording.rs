@@ -9,6 +9,9 @@ pub enum RecordingState {
     Complete,
     /// Rebuilt from a `.partial.wav` that a crash left behind.
     Recovered,
+    /// Deleted from the phone because the storyteller withdrew and asked for it: the row
+    /// stays so every view can say so, and nothing refers to its audio again.
+    Erased,
 }
 
 impl RecordingState {
@@ -16,6 +19,7 @@ impl RecordingState {
         match self {
             RecordingState::Complete => "complete",
             RecordingState::Recovered => "recovered",
+            RecordingState::Erased => "erased",
         }
     }
 
@@ -23,6 +27,7 @@ impl RecordingState {
         match text {
             "complete" => Some(RecordingState::Complete),
             "recovered" => Some(RecordingState::Recovered),
+            "erased" => Some(RecordingState::Erased),
             _ => None,
         }
     }

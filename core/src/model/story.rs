@@ -11,6 +11,10 @@ pub enum StoryStatus {
     Draft,
     /// Finished by the reporter, with `record` consent: may be delivered.
     Ready,
+    /// The storyteller withdrew consent: nothing may be added or delivered until they
+    /// give it again (then the story starts over as a draft). Never stored: read from
+    /// the consent.
+    Withdrawn,
 }
 
 impl StoryStatus {
@@ -18,6 +22,7 @@ impl StoryStatus {
         match self {
             StoryStatus::Draft => "draft",
             StoryStatus::Ready => "ready",
+            StoryStatus::Withdrawn => "withdrawn",
         }
     }
 
@@ -25,6 +30,7 @@ impl StoryStatus {
         match text {
             "draft" => Some(StoryStatus::Draft),
             "ready" => Some(StoryStatus::Ready),
+            "withdrawn" => Some(StoryStatus::Withdrawn),
             _ => None,
         }
     }

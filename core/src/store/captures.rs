@@ -142,7 +142,7 @@ impl Store {
     /// Records that a recording session has started, before any audio is written.
     pub fn begin_capture(&self, new: &NewCapture) -> Result<()> {
         self.write(|tx| {
-            stories::ensure_exists(tx, new.story_id)?;
+            stories::ensure_open(tx, new.story_id)?;
             super::limits::check_room_for_recording(tx, new.story_id, &super::limits::load(tx)?)?;
             tx.execute(
                 "INSERT INTO captures (recording_id, story_id, device, sample_rate, channels,

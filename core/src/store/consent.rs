@@ -117,6 +117,28 @@ fn non_empty(text: Option<&str>, what: &str, max: usize) -> Result<Option<String
 }
 
 impl Store {
+    /// Whether `draft` would be recorded as it stands, writing nothing: what a consent
+    /// screen asks of a half-filled form (the same checks as `record_consent`).
+    pub fn check_consent(&self, story: StoryId, draft: &ConsentDraft) -> Result<()> {
+        let name = non_empty(draft.name.as_deref(), "a name", MAX_NAME)?;
+        let contact = non_empty(draft.contact.as_deref(), "contact details", MAX_CONTACT)?;
+        self.read(|tx| {
+            let project = project::load(tx)?;
+            let participant = participant_of(tx, story)?;
+            let before = ConsentState::fold(&events(tx, story)?);
+            let kept = load_identity(tx, participant)?;
+            before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
+            // The identity is judged under the consent the draft would leave in force.
+            let mut after = before.current.clone();
+            after = after.apply(draft);
+            crate::model::ConsentState {
+                current: after,
+                since: None,
+            }
+            .check_identity(name.as_deref(), contact.as_deref())
+        })
+    }
+
     /// Appends one consent event for the story's storyteller, after checking it against
     /// the project's forms and the current consent. A name or contact details offered
     /// with it are kept only if the consent that results grants the matching item; any
@@ -129,7 +151,8 @@ impl Store {
             let project = project::load(tx)?;
             let participant = participant_of(tx, story)?;
             let before = ConsentState::fold(&events(tx, story)?);
-            let resolved = before.check_draft(&project, draft)?;
+            let kept = load_identity(tx, participant)?;
+            let resolved = before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
             let event = ConsentEvent {
                 id: ConsentEventId::new(),
                 story_id: story,
@@ -167,10 +190,15 @@ impl Store {
                     event.erase_audio,
                 ],
             )?;
-            let mut identity = load_identity(tx, participant)?;
+            let mut identity = kept;
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;
+            // A withdrawn story is no longer ready: given consent again, it starts over
+            // as a draft the reporter finishes anew (withdrawn is read from the consent).
+            if draft.kind == ConsentKind::Withdrawn {
+                tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
+            }
             // A name or contact kept now goes out with the story: it must still fit. A
             // withdrawal is never refused.
             if draft.kind != ConsentKind::Withdrawn {

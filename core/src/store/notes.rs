@@ -53,7 +53,7 @@ impl Store {
         let note = self.write(|tx| {
             let project = project::load(tx)?;
             let mut text = limits::text(&project.limits, TextField::Note, &new.text, false)?;
-            stories::ensure_exists(tx, story)?;
+            stories::ensure_open(tx, story)?;
             if let Some(qid) = &new.question_id {
                 let question = project.question(qid).ok_or_else(|| {
                     let ids: Vec<&str> = project.guide.iter().map(|q| q.id.as_str()).collect();
@@ -110,6 +110,7 @@ impl Store {
                 })
                 .optional()?
                 .ok_or_else(|| note_not_found(id))?;
+            stories::ensure_open(tx, story)?;
             tx.execute(
                 "UPDATE notes SET text = ?2 WHERE id = ?1",
                 params![id, text],

@@ -3,7 +3,7 @@ use rusqlite::{Transaction, params};
 use super::rows::parse_enum;
 use super::{Store, stories};
 use crate::error::{Error, Result};
-use crate::model::{Recording, RecordingState, StoryId};
+use crate::model::{Recording, RecordingId, RecordingState, StoryId};
 
 pub(crate) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
     for_stories_between(tx, story, story)
@@ -17,7 +17,7 @@ pub(crate) fn for_stories_between(
 ) -> Result<Vec<Recording>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, file_name, format, sample_rate, channels, frames, bytes, sha256,
-                state, created_at
+                state, created_at, erased_at IS NOT NULL
          FROM recordings WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, id",
     )?;
     let rows = stmt.query_map([first, last], |r| {
@@ -31,7 +31,11 @@ pub(crate) fn for_stories_between(
             frames: r.get::<_, i64>(6)? as u64,
             bytes: r.get::<_, i64>(7)? as u64,
             sha256: r.get(8)?,
-            state: parse_enum(r, 9, RecordingState::parse)?,
+            state: if r.get::<_, bool>(11)? {
+                RecordingState::Erased
+            } else {
+                parse_enum(r, 9, RecordingState::parse)?
+            },
             created_at: r.get(10)?,
         })
     })?;
@@ -81,6 +85,24 @@ impl Store {
             insert(tx, recording, frames, bytes)
         })?;
         self.story_changed(recording.story_id);
+        Ok(())
+    }
+
+    /// Marks a recording's audio as erased at the storyteller's request (its file is
+    /// gone): it reads `erased` from now on and is never offered for delivery again.
+    pub(crate) fn mark_erased(&self, recording: RecordingId) -> Result<()> {
+        let story = self.write(|tx| {
+            tx.execute(
+                "UPDATE recordings SET erased_at = ?2 WHERE id = ?1 AND erased_at IS NULL",
+                params![recording, crate::model::Timestamp::now()],
+            )?;
+            Ok(tx.query_row(
+                "SELECT story_id FROM recordings WHERE id = ?1",
+                [recording],
+                |r| r.get::<_, StoryId>(0),
+            )?)
+        })?;
+        self.story_changed(story);
         Ok(())
     }
 

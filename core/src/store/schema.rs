@@ -186,6 +186,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sync_account ADD COLUMN server_pin TEXT;
     "#,
+    // 8: a withdrawal's erased audio is marked (its row stays, its state reads `erased`),
+    // and a withdrawn story keeps no `ready` of its own: once consent is given again it
+    // starts over as a draft (issue 15). Audio already deleted for a withdrawal is found
+    // by the outbox's note of it.
+    r#"
+    ALTER TABLE recordings ADD COLUMN erased_at INTEGER;
+    UPDATE recordings SET erased_at = (SELECT o.updated_at FROM outbox o WHERE o.item_id = recordings.id)
+     WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.item_id = recordings.id AND o.local_removed = 1)
+       AND (SELECT c.kind || ':' || c.erase_audio FROM consent_events c
+            WHERE c.story_id = recordings.story_id ORDER BY c.seq DESC LIMIT 1) = 'withdrawn:1';
+    UPDATE stories SET status = 'draft'
+     WHERE (SELECT c.kind FROM consent_events c WHERE c.story_id = stories.id
+            ORDER BY c.seq DESC LIMIT 1) = 'withdrawn';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -96,11 +96,36 @@ pub(super) fn load(tx: &Transaction<'_>, id: StoryId) -> Result<Story> {
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let consent = ConsentState::fold(&consent::events(tx, id)?);
+    let status = if consent.status == ConsentStatus::Withdrawn {
+        StoryStatus::Withdrawn
+    } else {
+        story.status
+    };
     Ok(Story {
         tags,
         consent,
+        status,
         ..story
     })
+}
+
+/// Fails unless the story may take more: after a withdrawal nothing is recorded, noted
+/// or marked ready until the storyteller gives consent again.
+pub(super) fn ensure_open(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
+    ensure_exists(tx, id)?;
+    let last: Option<String> = tx
+        .query_row(
+            "SELECT kind FROM consent_events WHERE story_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if last.as_deref() == Some("withdrawn") {
+        return Err(Error::ConsentRequired(
+            "the storyteller withdrew consent for this story; record their consent again before recording, adding notes or marking it ready".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Fails with NotFound unless the story exists.
@@ -136,9 +161,15 @@ pub(crate) fn list(
             "a page holds from 1 to {MAX_PAGE} stories"
         )));
     }
-    const COLUMNS: &str = "SELECT s.id, s.title, p.label, s.status, s.created_at, s.updated_at,
+    // A withdrawn story reads `withdrawn` (its consent says so, not a stored status), and
+    // audio erased at the storyteller's request is no recording of it any more.
+    const COLUMNS: &str = "SELECT s.id, s.title, p.label,
+            CASE (SELECT c.kind FROM consent_events c WHERE c.story_id = s.id
+                  ORDER BY c.seq DESC LIMIT 1)
+                WHEN 'withdrawn' THEN 'withdrawn' ELSE s.status END,
+            s.created_at, s.updated_at,
             (SELECT count(*) FROM notes n WHERE n.story_id = s.id),
-            (SELECT count(*) FROM recordings r WHERE r.story_id = s.id)
+            (SELECT count(*) FROM recordings r WHERE r.story_id = s.id AND r.erased_at IS NULL)
          FROM stories s JOIN participants p ON p.id = s.participant_id";
     // Ids are UUIDv7, so id order is creation order and a page is a range of the key.
     let (sql, cursor) = match before {
@@ -229,25 +260,23 @@ impl Store {
         Ok(story)
     }
 
+    /// Fails with one clear line when the story may take nothing more (its storyteller
+    /// withdrew): what a recorder asks before it opens a microphone.
+    pub fn ensure_story_open(&self, id: StoryId) -> Result<()> {
+        self.read(|tx| ensure_open(tx, id))
+    }
+
     /// Marks a story finished and deliverable. Refused unless the storyteller's current
     /// consent grants `record`.
     pub fn mark_ready(&self, id: StoryId) -> Result<Story> {
         let story = self.write(|tx| {
+            ensure_open(tx, id)?;
             let story = load(tx, id)?;
-            match story.consent.status {
-                ConsentStatus::Withdrawn => {
-                    return Err(Error::ConsentRequired(
-                        "this story cannot be marked ready: the storyteller withdrew consent"
-                            .into(),
-                    ));
-                }
-                _ if !story.consent.grants(items::RECORD) => {
-                    return Err(Error::ConsentRequired(format!(
-                        "this story cannot be marked ready: the storyteller has not granted '{}'",
-                        items::RECORD
-                    )));
-                }
-                _ => {}
+            if !story.consent.grants(items::RECORD) {
+                return Err(Error::ConsentRequired(format!(
+                    "this story cannot be marked ready: the storyteller has not granted '{}'",
+                    items::RECORD
+                )));
             }
             if story.status == StoryStatus::Ready {
                 return Ok(story);

@@ -35,7 +35,12 @@ pub fn story_document(
             label: story.participant.label.clone(),
         },
         notes: notes.iter().map(note).collect(),
-        recordings: recordings.iter().map(recording).collect(),
+        // Audio erased at the storyteller's request is never mentioned again.
+        recordings: recordings
+            .iter()
+            .filter(|r| r.state != crate::model::RecordingState::Erased)
+            .map(recording)
+            .collect(),
         identity,
         created_at: story.created_at.to_string(),
         updated_at: story.updated_at.to_string(),

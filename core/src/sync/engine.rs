@@ -668,6 +668,7 @@ impl SyncEngine {
             if self.remove_local_audio(&recording)? {
                 removed += 1;
             }
+            self.inner.store.mark_erased(recording.id)?;
         }
         Ok(removed)
     }

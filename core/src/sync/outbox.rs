@@ -349,7 +349,8 @@ impl Store {
             tx.execute(
                 "INSERT OR IGNORE INTO outbox (item_id, kind, story_id, state, updated_at)
                  SELECT r.id, 'audio', r.story_id, 'pending', ?1 FROM recordings r
-                 JOIN outbox d ON d.item_id = r.story_id AND d.kind = 'document'",
+                 JOIN outbox d ON d.item_id = r.story_id AND d.kind = 'document'
+                 WHERE r.erased_at IS NULL",
                 [now],
             )?;
             let mut stmt = tx.prepare(
@@ -555,7 +556,11 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for story in stories {
-            out.extend(self.recordings(story)?);
+            out.extend(
+                self.recordings(story)?
+                    .into_iter()
+                    .filter(|r| r.state != crate::model::RecordingState::Erased),
+            );
         }
         Ok(out)
     }

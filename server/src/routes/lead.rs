@@ -24,6 +24,7 @@ use crate::auth::Principal;
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::media::{Disposition, content_disposition, served_audio_type};
+use crate::visibility::Visibility;
 use tellus_protocol::Role;
 
 pub async fn changes(
@@ -59,8 +60,17 @@ pub async fn changes(
         .db
         .call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, kind, story_id, recording_id, revision, sha256, bytes, at
-                 FROM changes WHERE project_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                // Withdrawals are tombstones and always go out; anything else only
+                // about a story a lead may see now (visibility.rs).
+                &format!(
+                    "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at
+                     FROM changes c
+                     WHERE c.project_id = ?1 AND c.seq > ?2
+                       AND (c.kind = 'withdrawal' OR EXISTS
+                            (SELECT 1 FROM stories s WHERE s.id = c.story_id AND {}))
+                     ORDER BY c.seq LIMIT ?3",
+                    crate::visibility::VISIBLE_SQL
+                ),
             )?;
             let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1], |r| {
                 let kind: String = r.get(1)?;
@@ -130,6 +140,20 @@ async fn stored(app: &App, id: &str) -> Result<Option<Stored>> {
         .await
 }
 
+/// A lead reaches a recording only while its story is visible (visibility.rs).
+async fn lead_may_see(app: &App, rec: &Stored) -> Result<()> {
+    let (project, story) = (rec.project_id.clone(), rec.story_id.clone());
+    let seen = app
+        .db
+        .call(move |conn| Visibility::of_story(conn, &project, &story))
+        .await?;
+    if seen == Visibility::Visible {
+        Ok(())
+    } else {
+        Err(Error::not_found("delivered recording"))
+    }
+}
+
 /// The delivery receipt: for the reporter who uploaded the recording, and for the leads
 /// of its project.
 pub async fn receipt(
@@ -148,6 +172,9 @@ pub async fn receipt(
             _ => Some(&r.project_id) == who.project_id.as_ref(),
         })
         .ok_or_else(|| Error::not_found("delivered recording"))?;
+    if who.role != Role::Reporter {
+        lead_may_see(&app, &rec).await?;
+    }
     Ok(Json(Receipt {
         recording_id: id,
         story_id: rec.story_id,
@@ -213,6 +240,7 @@ pub async fn serve_audio(
         .await?
         .filter(|r| r.project_id == project_id)
         .ok_or_else(|| Error::not_found("delivered recording"))?;
+    lead_may_see(app, &rec).await?;
     let etag = format!("\"{}\"", rec.sha256);
     if headers
         .get(header::IF_NONE_MATCH)
@@ -321,6 +349,9 @@ pub fn csv_row(
     let Some(row) = super::stories::load_story(conn, id)? else {
         return Ok(None);
     };
+    if Visibility::of_story(conn, &row.project_id, id)? != Visibility::Visible {
+        return Ok(None);
+    }
     let Some(document) = row.document else {
         return Ok(None);
     };

@@ -17,6 +17,7 @@ use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
+use crate::visibility::Visibility;
 
 /// A story row as the server keeps it.
 pub struct StoryRow {
@@ -62,30 +63,15 @@ pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary>
 }
 
 fn check_identity(identity: &IdentityDoc, consent: &ConsentSummary) -> Result<()> {
-    let refuse = |item: &str, what: &str| {
-        Error::refused(
+    let given = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+    match consent.refuses_identity(given(&identity.name), given(&identity.contact)) {
+        Some(why) => Err(Error::refused(
             StatusCode::FORBIDDEN,
             "consent_required",
-            format!("{what} can only be kept when the storyteller granted '{item}'"),
-        )
-    };
-    if identity
-        .name
-        .as_deref()
-        .is_some_and(|n| !n.trim().is_empty())
-        && !consent.grants(items::CREDIT_BY_NAME)
-    {
-        return Err(refuse(items::CREDIT_BY_NAME, "a real name"));
+            why,
+        )),
+        None => Ok(()),
     }
-    if identity
-        .contact
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty())
-        && !consent.grants(items::RECONTACT)
-    {
-        return Err(refuse(items::RECONTACT, "contact details"));
-    }
-    Ok(())
 }
 
 fn validate(doc: &StoryDocument, id: &str) -> Result<()> {
@@ -157,11 +143,13 @@ pub async fn put_story(
                     "the storyteller withdrew this story; the server keeps only its tombstone",
                 ));
             }
-            if doc.status == "ready" && !consent.grants(items::RECORD) {
+            // The server keeps no story its storyteller has not agreed to be recorded
+            // (docs/consent.md): a lead could never see it, and it should not sit here.
+            if !consent.grants(items::RECORD) {
                 return Err(Error::refused(
                     StatusCode::FORBIDDEN,
                     "consent_required",
-                    "a story can only be ready with 'record' consent; send the consent event first",
+                    "the server keeps a story only with the storyteller's 'record' consent; send the consent event first",
                 ));
             }
             check_identity(&identity, &consent)?;
@@ -274,6 +262,7 @@ pub async fn post_consent(
                 params![event_id, story_id, event_text, now_ms()],
             )?;
             let after = before.apply(&event);
+            crate::visibility::record(tx, &story_id, &after)?;
             let purge = match event.kind {
                 ConsentKind::Withdrawn => Some(withdraw(tx, &project_id, &story_id)?),
                 _ => {
@@ -406,17 +395,21 @@ pub async fn get_story(
 /// consent, delivered flags on recordings, and the real name and contact only as that
 /// consent allows now. 404 for another project's story, 410 after a withdrawal.
 pub fn lead_view(conn: &Connection, project_id: &str, id: &str) -> Result<StoryDocument> {
+    match Visibility::of_story(conn, project_id, id)? {
+        Visibility::Visible => {}
+        Visibility::Hidden => return Err(Error::not_found("story")),
+        Visibility::Withdrawn => {
+            return Err(Error::refused(
+                StatusCode::GONE,
+                "withdrawn",
+                "the storyteller withdrew this story; delete every copy you hold",
+            ));
+        }
+    }
     let row = load_story(conn, id)?
         .filter(|r| r.project_id == project_id)
         .ok_or_else(|| Error::not_found("story"))?;
     let consent = load_consent(conn, id)?;
-    if consent.status == ConsentStatus::Withdrawn {
-        return Err(Error::refused(
-            StatusCode::GONE,
-            "withdrawn",
-            "the storyteller withdrew this story; delete every copy you hold",
-        ));
-    }
     let text = row.document.ok_or_else(|| Error::not_found("story"))?;
     let mut doc: StoryDocument = serde_json::from_str(&text)
         .map_err(|e| Error::Config(format!("a stored story cannot be read: {e}")))?;

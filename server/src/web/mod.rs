@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use tellus_protocol::ConsentStatus;
 
 use crate::App;
 use crate::auth::lookup_token;
@@ -25,8 +24,9 @@ use crate::error::Error;
 use crate::media::{Disposition, content_disposition};
 use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
 use crate::routes::parse_id;
-use crate::routes::stories::{lead_view, load_consent};
+use crate::routes::stories::lead_view;
 use crate::throttle::{Attempt, ClientAddr};
+use crate::visibility::Visibility;
 use pages::PageError;
 use session::Lead;
 use tellus_protocol::ExportScope;
@@ -202,10 +202,14 @@ async fn story(
     let response = app
         .db
         .call(move |conn| {
+            let seen = Visibility::of_story(conn, &project_id, &id)?;
+            if seen == Visibility::Hidden {
+                return Err(Error::not_found("story"));
+            }
             let extras = query::story_extras(conn, &project_id, &id)?
                 .ok_or_else(|| Error::not_found("story"))?;
             let project = query::Project::load(conn, &project_id)?;
-            if load_consent(conn, &id)?.status == ConsentStatus::Withdrawn {
+            if seen == Visibility::Withdrawn {
                 return Ok(pages::tombstone(&project, extras.withdrawn_at));
             }
             let doc = lead_view(conn, &project_id, &id)?;

@@ -233,13 +233,14 @@ pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Li
     sql.push_str(if matching.is_some() {
         ", m.rowid FROM stories s
            JOIN (SELECT story_id, rank, rowid FROM story_search WHERE story_search MATCH :q) m
-                ON m.story_id = s.id AND s.document IS NOT NULL"
+                ON m.story_id = s.id AND s.document IS NOT NULL AND s.lead_visibility = 'visible'"
     } else {
         ", NULL FROM stories s"
     });
     sql.push_str(
         " WHERE s.project_id = :project
-            AND (s.document IS NOT NULL OR s.withdrawn_at IS NOT NULL)
+            AND ((s.document IS NOT NULL AND s.lead_visibility = 'visible')
+                 OR s.lead_visibility = 'withdrawn')
             AND (:reporter IS NULL OR s.reporter_id = :reporter)
             AND (:tag IS NULL OR EXISTS
                    (SELECT 1 FROM json_each(s.document, '$.tags') t WHERE t.value = :tag))

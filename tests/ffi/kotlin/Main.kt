@@ -11,6 +11,7 @@ fun main() {
     tlsTests()
     boundaryTests()
     shellApiTests()
+    withdrawalTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

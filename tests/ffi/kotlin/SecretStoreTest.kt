@@ -44,7 +44,7 @@ fun databaseFilesContain(dir: File, secret: String): Boolean {
 /** A ready story with `record` consent (no audio: the token rides on every request). */
 private fun readyStory(app: TellusApp, title: String): StoryView {
     val story = app.createStory(title, "Participant 4")
-    app.giveConsent(story.id, app.consentForm("en"), consentChoices("record"))
+    app.giveConsent(story.id, app.consentForm(listOf("en")), consentChoices("record"))
     return app.markReady(story.id)
 }
 

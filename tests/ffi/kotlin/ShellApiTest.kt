@@ -13,7 +13,7 @@ private val shellInvites = ArrayDeque((System.getenv("TELLUS_KT_SHELL_INVITES") 
 /** A ready story with consent and a short recording from the file-backed microphone. */
 fun readyStoryWithAudio(app: TellusApp, title: String): StoryView {
     val story = app.createStory(title, "Participant")
-    app.giveConsent(story.id, app.consentForm("en"), consentChoices("record"))
+    app.giveConsent(story.id, app.consentForm(listOf("en")), consentChoices("record"))
     app.startRecording(
         story.id, RecordingRequest(device = null, stereo = false, sampleRate = (System.getenv("TELLUS_MIC_RATE") ?: "16000").toUInt(), maxDurationMs = 300UL),
     ).use { session ->
@@ -27,9 +27,9 @@ fun shellApiTests() {
     check("the story page holds each story with the state the single call gives, newest first, paged") {
         val app = freshApp()
         val ids = (1..7).map { app.createStory("Story $it", "P$it").id }
-        app.giveConsent(ids[2], app.consentForm("en"), consentChoices("record"))
+        app.giveConsent(ids[2], app.consentForm(listOf("en")), consentChoices("record"))
         app.markReady(ids[2])
-        app.giveConsent(ids[3], app.consentForm("en"), consentChoices("record"))
+        app.giveConsent(ids[3], app.consentForm(listOf("en")), consentChoices("record"))
         app.withdrawConsent(ids[3], ConsentHow.AppCheckbox, "Kotlin reporter", false)
         val first = app.storyPage(4u, null)
         val second = app.storyPage(4u, first.last().story.id)

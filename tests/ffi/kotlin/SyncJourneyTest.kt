@@ -26,7 +26,7 @@ private val micRate = (System.getenv("TELLUS_MIC_RATE") ?: "16000").toInt()
 /** Enrols, records consent and a 3 s interview with a marker and a note; returns the recording. */
 private fun recordReadyStory(app: TellusApp, title: String): Pair<StoryView, FinishedRecordingView> {
     val project = runBlocking { app.enrol(server, invites.removeFirst(), "Kotlin test phone") }
-    val form = app.consentForm("en")
+    val form = app.consentForm(listOf("en"))
     val story = app.createStory(title, "Participant 9")
     app.giveConsent(story.id, form, consentChoices("record", "share_publicly"))
     val recording = app.startRecording(

@@ -52,7 +52,7 @@ private fun der(name: String): ByteArray {
 
 private fun readyStory(app: TellusApp): StoryView {
     val story = app.createStory("Heard over HTTPS", "Participant 4")
-    app.giveConsent(story.id, app.consentForm("en"), consentChoices("record"))
+    app.giveConsent(story.id, app.consentForm(listOf("en")), consentChoices("record"))
     return app.markReady(story.id)
 }
 
@@ -195,7 +195,7 @@ fun tlsTests() {
                 val code = caInvites.removeFirst()
                 runBlocking { app.enrol(caUrl, code, "Kotlin log phone") }
                 val story = app.createStory("TitleNeverLogged", "LabelNeverLogged")
-                app.giveConsent(story.id, app.consentForm("en"), consentChoices("record", "credit_by_name", name = "NameNeverLogged"))
+                app.giveConsent(story.id, app.consentForm(listOf("en")), consentChoices("record", "credit_by_name", name = "NameNeverLogged"))
                 app.addNote(story.id, "NoteNeverLogged", 500UL)
                 app.markReady(story.id)
                 runBlocking { app.syncNow() }

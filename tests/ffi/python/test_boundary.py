@@ -32,7 +32,7 @@ def consented_story(app, title="Finding a dentist"):
     story = app.create_story(title, "Participant 4")
     app.give_consent(
         story.id,
-        app.consent_form("en"),
+        app.consent_form(["en"]),
         tellus.ConsentChoices(
             granted=["record"], how=tellus.ConsentHow.APP_CHECKBOX(), captured_by="Python reporter",
             name=None, contact=None,

@@ -86,7 +86,7 @@ class Server:
 
 def consent(app, story):
     app.give_consent(
-        story.id, app.consent_form("en"),
+        story.id, app.consent_form(["en"]),
         tellus.ConsentChoices(granted=["record"], how=tellus.ConsentHow.APP_CHECKBOX(),
                               captured_by="Python reporter", name=None, contact=None),
     )

@@ -48,7 +48,7 @@ class LogSink(unittest.TestCase):
         invite = "tellus://enrol?" + urllib.parse.urlencode(
             {"server": SELF_URL, "code": code, "pin": SELF_PIN})
         asyncio.run(app.enrol("", invite, "Python phone"))
-        form = app.consent_form("en")
+        form = app.consent_form(["en"])
         story = app.create_story("TitleNeverLogged", "LabelNeverLogged")
         app.give_consent(story.id, form, tellus.ConsentChoices(
             granted=["record", "credit_by_name", "recontact"], how=tellus.ConsentHow.APP_CHECKBOX(),

@@ -57,7 +57,7 @@ class SecretStore(unittest.TestCase):
         story = app.create_story("The lift is broken again", "Participant 2")
         app.give_consent(
             story.id,
-            app.consent_form("en"),
+            app.consent_form(["en"]),
             tellus.ConsentChoices(
                 granted=["record"], how=tellus.ConsentHow.APP_CHECKBOX(),
                 captured_by="Python reporter", name=None, contact=None,

@@ -33,7 +33,7 @@ class ShellApi(unittest.TestCase):
     def test_the_page_matches_the_single_calls_and_pages_by_cursor(self):
         app = app_with_sample_project()
         ids = [app.create_story(f"Story {i}", f"P{i}").id for i in range(5)]
-        app.give_consent(ids[1], app.consent_form("en"), choices("record"))
+        app.give_consent(ids[1], app.consent_form(["en"]), choices("record"))
         app.mark_ready(ids[1])
         first = app.story_page(3, None)
         rest = app.story_page(3, first[-1].story.id)
@@ -49,7 +49,7 @@ class ShellApi(unittest.TestCase):
         asyncio.run(app.enrol(SERVER, INVITES[0], "Python shell API phone"))
         self.assertEqual(app.next_attempt().reason, tellus.NextAttemptReasonView.IDLE)
         story = app.create_story("A story without audio", "P")
-        app.give_consent(story.id, app.consent_form("en"), choices("record"))
+        app.give_consent(story.id, app.consent_form(["en"]), choices("record"))
         app.mark_ready(story.id)
         app.set_network(tellus.NetworkKind.NONE)
         with self.assertRaises(tellus.TellusError.Network):

@@ -28,7 +28,7 @@ def choices(*granted, name=None):
 class StoreJourney(unittest.TestCase):
     def test_story_with_consent_and_notes_becomes_ready(self):
         app = fresh_app()
-        form = app.consent_form("en")
+        form = app.consent_form(["en"])
         story = app.create_story("Waiting at the walk-in centre", "Participant 1")
         consent = app.give_consent(story.id, form, choices("record", "research_use"))
         self.assertEqual(consent.status, tellus.ConsentStatusView.GIVEN)

@@ -30,7 +30,7 @@ class SyncJourney(unittest.TestCase):
         self.assertTrue(project.guide, "the project's interview guide did not arrive")
         self.assertEqual(app.account().server_url, SERVER)
 
-        form = app.consent_form("en")
+        form = app.consent_form(["en"])
         story = app.create_story("Finding a dentist after moving", "Participant 7")
         app.give_consent(
             story.id,

@@ -47,7 +47,7 @@ def new_app():
 
 
 def ready_story(app):
-    form = app.consent_form("en")
+    form = app.consent_form(["en"])
     story = app.create_story("Heard over HTTPS", "Participant 9")
     app.give_consent(story.id, form, tellus.ConsentChoices(
         granted=["record"], how=tellus.ConsentHow.APP_CHECKBOX(),

@@ -59,7 +59,7 @@ fun main() {
     val rounds = (System.getenv("TELLUS_BENCH_ROUNDS") ?: "30").toInt()
     val app = TellusApp.open(Files.createTempDirectory("tellus-bench-list").toString())
     runBlocking { app.enrol(server, invite, "Benchmark phone") }
-    val form = app.consentForm("en")
+    val form = app.consentForm(listOf("en"))
     val choices = ConsentChoices(listOf("record"), ConsentHow.AppCheckbox, "Benchmark reporter", null, null)
     // 500 stories: every one ready with consent, so the sync below has 1,000 requests to
     // make (a consent event and a document each) and reports progress story by story.

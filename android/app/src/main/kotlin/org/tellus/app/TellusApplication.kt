@@ -3,6 +3,7 @@ package org.tellus.app
 import android.app.Application
 import android.content.pm.ApplicationInfo
 import android.os.Build
+import android.os.LocaleList
 import android.util.Log
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -24,7 +25,6 @@ import org.tellus.presentation.SecretBoxStore
 import org.tellus.presentation.SettingsState
 import org.tellus.presentation.StoryListModel
 import java.io.File
-import java.util.Locale
 
 /**
  * The one place the app touches the bindings (tests/android/check-layering.sh enforces
@@ -70,8 +70,9 @@ class TellusApplication : Application() {
 
     suspend fun reporterName(): String = core.call { app -> app.account()?.reporterId ?: "reporter" }
 
+    /** The consent form in the first of the phone's languages the form has. */
     fun consentForm(storyId: String, reporter: String, scope: CoroutineScope, saved: SavedState) =
-        ConsentFormState(core, storyId, reporter, Locale.getDefault().language, scope, saved)
+        ConsentFormState(core, storyId, reporter, LocaleList.getDefault().toLanguageTags().split(","), scope, saved)
 
     /** The recording's state holder, on `scope` (the service's, on the IO dispatcher). */
     suspend fun recording(storyId: String, scope: CoroutineScope): RecordingState =

@@ -164,7 +164,7 @@ fun secretsTests() {
             expect(ok is EnrolUi.Enrolled) { "the same code did not work once unlocked: $ok" }
             val token = SealedFileSecrets(secretsDir, key).read("device_token") ?: throw AssertionError("no sealed token")
             val story = app.createStory("Locked out of the clinic", "Participant")
-            val form = ConsentFormState(core, story.id, "Reporter", "en", viewModelScope())
+            val form = ConsentFormState(core, story.id, "Reporter", listOf("en"), viewModelScope())
             runBlocking { form.load(); form.setGranted("record", true); form.submit() }
                 ?: throw AssertionError("consent refused")
             runBlocking { ReviewState(core, story.id).markReady() }.getOrThrow()

@@ -12,7 +12,7 @@ private val invites = ArrayDeque((System.getenv("TELLUS_ANDROID_INVITES") ?: "")
 fun readyStory(app: TellusApp, title: String): Pair<String, String> {
     val story = app.createStory(title, "Participant")
     val core = coreOf(app)
-    val form = ConsentFormState(core, story.id, "Reporter", "en", viewModelScope())
+    val form = ConsentFormState(core, story.id, "Reporter", listOf("en"), viewModelScope())
     runBlocking { form.load(); form.setGranted("record", true); form.submit() } ?: throw AssertionError("consent refused")
     val done = app.startRecording(story.id, micRequest(1_000)).use { session ->
         waitUntil(what = "the recording to end") { session.hasStopped() }

@@ -43,7 +43,6 @@ import androidx.lifecycle.viewmodel.compose.viewModel
 import com.google.mlkit.vision.codescanner.GmsBarcodeScanning
 import org.tellus.app.R
 import org.tellus.app.RecordingService
-import org.tellus.presentation.ConsentBlocker
 import org.tellus.presentation.DeliveryUi
 import org.tellus.presentation.EnrolProblem
 import org.tellus.presentation.EnrolUi
@@ -228,13 +227,6 @@ fun NewStoryScreen(created: (String) -> Unit, back: () -> Unit) {
 }
 
 @Composable
-private fun blockerText(blocker: ConsentBlocker): String = when (blocker) {
-    ConsentBlocker.RecordNotAgreed -> stringResource(R.string.consent_blocker_record)
-    ConsentBlocker.RequiredItemNotAgreed -> stringResource(R.string.consent_blocker_required)
-    ConsentBlocker.NameMissing -> stringResource(R.string.consent_blocker_name)
-}
-
-@Composable
 fun ConsentScreen(
     storyId: String,
     recording: () -> Unit,
@@ -269,10 +261,11 @@ fun ConsentScreen(
             Checkbox(item.granted, { holder.setGranted(item.key, it) })
             Text(stringResource(if (item.required) R.string.consent_agreed_needed else R.string.consent_agreed))
         }
-        if (item.key == "credit_by_name" && item.granted) {
+        // The core says which items ask a name or contact details.
+        if (item.asksName && item.granted) {
             OutlinedTextField(ui.name, holder::setName, label = { Text(stringResource(R.string.consent_name)) })
         }
-        if (item.key == "recontact" && item.granted) {
+        if (item.asksContact && item.granted) {
             OutlinedTextField(ui.contact, holder::setContact, label = { Text(stringResource(R.string.consent_contact)) })
         }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -280,7 +273,8 @@ fun ConsentScreen(
             if (!ui.onLastItem) Button(onClick = holder::next) { Text(stringResource(R.string.next)) }
         }
         if (ui.onLastItem) {
-            ui.blocker?.let { Text(blockerText(it), color = MaterialTheme.colorScheme.error) }
+            // The core's consent check says why, in its words.
+            ui.blocker?.let { Text(it, color = MaterialTheme.colorScheme.error) }
             Button(enabled = ui.canContinue && !submitted, onClick = vm::submit) {
                 Text(stringResource(R.string.consent_start_recording))
             }
