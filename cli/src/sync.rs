@@ -212,9 +212,9 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
     ))
 }
 
-/// Syncs until Ctrl-C: again as soon as a story changes, every `interval` otherwise, and
-/// while the server is unreachable every few seconds so that delivery resumes as soon
-/// as it is back.
+/// Syncs until Ctrl-C, when the core says the next attempt is due (`NextAttempt`: at once
+/// when more can go, at an item's retry time, after a backoff while the server is
+/// unreachable) but never later than `interval`, and at once when a story changes.
 async fn watch(
     ctx: &Context,
     engine: &SyncEngine,
@@ -227,7 +227,7 @@ async fn watch(
         .store()
         .subscribe_story_changes(move |_| notify.notify_one());
     let stop = Arc::new(AtomicBool::new(false));
-    let mut unreachable_for = 0u32;
+    let mut told_unreachable = false;
     loop {
         let sync = engine.sync();
         tokio::pin!(sync);
@@ -240,35 +240,34 @@ async fn watch(
             }
         };
         bar.clear();
-        let wait = match &result {
+        match &result {
             Ok(report) => {
-                unreachable_for = 0;
+                told_unreachable = false;
                 if report.has_news() {
                     print_report(ctx, engine.store(), report)?;
                 }
-                if report.waiting_to_retry > 0 {
-                    interval.min(Duration::from_secs(5))
-                } else {
-                    interval
-                }
             }
             Err(SyncError::Cancelled) if stop.load(Ordering::SeqCst) => return Ok(()),
-            Err(e @ (SyncError::Unreachable(_) | SyncError::Offline)) => {
-                unreachable_for += 1;
-                if unreachable_for == 1 {
-                    eprintln!("waiting for the server: {e}");
-                }
-                Duration::from_secs(u64::from(unreachable_for.min(5)))
-            }
             Err(e) if e.needs_enrolment() => return Err(e.to_string()),
-            Err(e) => {
-                eprintln!("sync failed: {e}");
-                interval
+            Err(e @ (SyncError::Unreachable(_) | SyncError::Offline)) => {
+                if !told_unreachable {
+                    eprintln!("waiting for the server: {e}");
+                    told_unreachable = true;
+                }
             }
-        };
+            Err(e) => eprintln!("sync failed: {e}"),
+        }
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
+        let next = engine.next_attempt().map_err(fail)?;
+        let wait = match next.at_ms {
+            Some(at) => {
+                let ms = at.saturating_sub(tellus_core::model::Timestamp::now().as_millis());
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(interval)
+            }
+            None => interval,
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = changed.notified() => {}
@@ -293,21 +292,25 @@ fn print_settings(ctx: &Context, settings: &SyncSettings) -> CmdResult {
 }
 
 fn status(ctx: &Context, store: &Store) -> CmdResult {
-    let stories = store.list_stories(500, None).map_err(fail)?;
-    let mut rows = Vec::new();
-    for s in &stories {
-        rows.push((s, store.delivery_state(s.id).map_err(fail)?));
-    }
+    let rows = store
+        .story_page_on(tellus_core::store::MAX_PAGE, None, Network::Unmetered)
+        .map_err(fail)?;
     if ctx.json {
         let out: Vec<_> = rows
             .iter()
-            .map(|(s, d)| serde_json::json!({ "story_id": s.id, "title": s.title, "delivery": d }))
+            .map(|r| {
+                serde_json::json!({ "story_id": r.story.id, "title": r.story.title, "delivery": r.delivery })
+            })
             .collect();
         return output::json(&out);
     }
     let mut table = output::table(&["story", "title", "delivery"]);
-    for (s, d) in rows {
-        table.add_row(vec![s.id.to_string(), s.title.clone(), delivery_text(&d)]);
+    for r in rows {
+        table.add_row(vec![
+            r.story.id.to_string(),
+            r.story.title.clone(),
+            delivery_text(&r.delivery),
+        ]);
     }
     println!("{table}");
     Ok(())

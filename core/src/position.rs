@@ -20,6 +20,12 @@ impl AudioPosition {
     pub fn as_millis(self) -> u64 {
         self.0
     }
+
+    /// As a clock shows it, in whole seconds ("0:07", "12:34", "1:02:03"): what the
+    /// shells print for elapsed time, durations and the positions of notes and markers.
+    pub fn clock(self) -> String {
+        AudioPosition(self.0 - self.0 % 1000).to_string()
+    }
 }
 
 impl fmt::Display for AudioPosition {
@@ -134,6 +140,20 @@ mod tests {
             "1 2",
         ] {
             assert_eq!(ms(bad), None, "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_clock_shows_whole_seconds_rounded_down() {
+        for (ms, text) in [
+            (0, "0:00"),
+            (7_999, "0:07"),
+            (754_000, "12:34"),
+            (3_599_999, "59:59"),
+            (3_723_500, "1:02:03"),
+            (36_000_000, "10:00:00"),
+        ] {
+            assert_eq!(AudioPosition::from_millis(ms).clock(), text);
         }
     }
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 use support::proxy::{Faults, Proxy};
 use support::{Phone, Server, file_sha256, wait_until};
 use tellus_core::model::{ConsentDraft, NewNote};
-use tellus_core::sync::{DeliveryState, Method, Network, SyncError, SyncSettings};
+use tellus_core::sync::{
+    DeliveryState, Method, Network, NetworkNeed, NextAttemptReason, SyncError, SyncSettings,
+};
 use tellus_server::Role;
 
 /// Sizes from 100 kB up to 3 MB, spread geometrically over `n` stories.
@@ -438,8 +440,9 @@ async fn a_failure_shows_when_it_is_tried_again_and_offline_says_so() {
         DeliveryState::OnlyOnPhone
     );
     phone.engine.set_network(Network::Unmetered);
-    // The document fails once (a 500): the story waits for its retry.
-    phone.engine.sync().await.unwrap();
+    // The document fails once (a 500): the story waits for its retry, and the report
+    // says the next sync is due then.
+    let report = phone.engine.sync().await.unwrap();
     let DeliveryState::WaitingToRetry {
         retry_at_ms,
         reason,
@@ -451,7 +454,18 @@ async fn a_failure_shows_when_it_is_tried_again_and_offline_says_so() {
     assert!(retry_at_ms > tellus_core::model::Timestamp::now().as_millis());
     assert!(reason.contains("500"), "{reason}");
     assert_eq!(percent, 0);
+    assert_eq!(
+        report.next_attempt.reason,
+        NextAttemptReason::RetryAfterFailure
+    );
+    assert_eq!(report.next_attempt.at_ms, Some(retry_at_ms));
+    assert_eq!(report.next_attempt.network, NetworkNeed::Connected);
+    assert_eq!(phone.engine.next_attempt().unwrap(), report.next_attempt);
     phone.engine.set_network(Network::None);
+    assert_eq!(
+        phone.engine.next_attempt().unwrap().reason,
+        NextAttemptReason::WaitingForConnection
+    );
     assert_eq!(
         phone.engine.delivery_state(story).unwrap(),
         DeliveryState::WaitingForConnection { percent: 0 }
@@ -497,15 +511,51 @@ async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
     let (story, recording) = phone.story_with_recording(500_000, 1);
     phone.engine.set_network(Network::None);
     assert_eq!(phone.engine.sync().await, Err(SyncError::Offline));
+    let next = phone.engine.next_attempt().unwrap();
+    assert_eq!(
+        (next.reason, next.at_ms),
+        (NextAttemptReason::WaitingForConnection, None)
+    );
 
     phone.engine.set_network(Network::Metered);
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.documents_sent, 1);
     assert_eq!(report.consent_events_sent, 1);
     assert_eq!(report.audio_waiting_for_unmetered, 1);
+    // Held audio needs Wi-Fi, not a time.
+    assert_eq!(
+        report.next_attempt.reason,
+        NextAttemptReason::WaitingForUnmetered
+    );
+    assert_eq!(report.next_attempt.network, NetworkNeed::Unmetered);
+    assert_eq!(report.next_attempt.at_ms, None);
+    // A story that becomes ready after the sync can go at once.
+    let (later, _) = phone.story_with_recording(1_000, 2);
+    let next = phone.engine.next_attempt().unwrap();
+    assert_eq!(next.reason, NextAttemptReason::MoreToSend, "{next:?}");
+    // The list's page holds each story with the same state as the single call.
+    let page = phone.engine.story_page(10, None).unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].story.id, later, "newest first");
+    for row in &page {
+        assert_eq!(
+            row.delivery,
+            phone.engine.delivery_state(row.story.id).unwrap()
+        );
+    }
+    assert_eq!(
+        page[1].delivery,
+        DeliveryState::WaitingForUnmetered { percent: 0 }
+    );
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.documents_sent, 1);
+    assert_eq!(
+        report.next_attempt.reason,
+        NextAttemptReason::WaitingForUnmetered
+    );
     assert!(report.delivered.is_empty());
     assert_eq!(phone.counter.count(Method::Patch), 0);
-    assert_eq!(server.count("SELECT COUNT(*) FROM stories"), 1);
+    assert_eq!(server.count("SELECT COUNT(*) FROM stories"), 2);
 
     // A note added later changes the document: it goes again with a higher revision.
     phone
@@ -525,9 +575,11 @@ async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
         })
         .unwrap();
     let report = phone.engine.sync().await.unwrap();
-    assert_eq!(report.delivered.len(), 1);
-    assert_eq!(report.local_audio_removed, 1);
+    assert_eq!(report.delivered.len(), 2);
+    assert_eq!(report.local_audio_removed, 2);
     assert!(!phone.audio_path(&recording).exists());
+    assert_eq!(report.next_attempt.reason, NextAttemptReason::Idle);
+    assert!(!report.next_attempt.is_scheduled());
     assert_eq!(
         phone.store.delivery_state(story).unwrap(),
         DeliveryState::Delivered {
@@ -564,6 +616,9 @@ async fn a_revoked_device_stops_and_is_asked_to_enrol_again() {
     tellus_server::admin::revoke(&server.db(), &account.reporter_id).unwrap();
     assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
     assert!(phone.store.sync_account().unwrap().unwrap().revoked);
+    let next = phone.engine.next_attempt().unwrap();
+    assert_eq!(next.reason, NextAttemptReason::NeedsEnrolment);
+    assert!(!next.is_scheduled());
     // Nothing is tried until the device enrols again.
     phone.counter.reset();
     assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
@@ -577,12 +632,21 @@ async fn an_unreachable_server_fails_the_sync_without_parking_anything() {
     let phone = Phone::enrolled(&server, &proxy.url()).await;
     let (story, _) = phone.story_with_recording(300_000, 1);
     proxy.down.store(true, Ordering::SeqCst);
+    // The core backs off longer with each failure in a row: 1-2 s after the first,
+    // 128-256 s after the eighth (docs/sync.md).
+    let mut waits = Vec::new();
     for _ in 0..8 {
         assert!(matches!(
             phone.engine.sync().await,
             Err(SyncError::Unreachable(_))
         ));
+        let next = phone.engine.next_attempt().unwrap();
+        assert_eq!(next.reason, NextAttemptReason::SyncFailed);
+        let now = tellus_core::model::Timestamp::now().as_millis();
+        waits.push(next.at_ms.unwrap() - now);
     }
+    assert!(waits[0] <= 2_000, "{waits:?}");
+    assert!(waits[7] >= 60_000, "{waits:?}");
     assert!(phone.store.parked_items().unwrap().is_empty());
     assert_eq!(
         phone.store.delivery_state(story).unwrap(),
@@ -591,6 +655,10 @@ async fn an_unreachable_server_fails_the_sync_without_parking_anything() {
     proxy.down.store(false, Ordering::SeqCst);
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.delivered.len(), 1);
+    assert_eq!(
+        phone.engine.next_attempt().unwrap().reason,
+        NextAttemptReason::Idle
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::consent::{ConsentFacts, ConsentKind, ConsentSummary};
 use crate::items;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,120 @@ impl std::fmt::Display for FormProblem {
                 items::CREDIT_BY_NAME
             ),
         }
+    }
+}
+
+/// Why a consent event cannot be kept: it cannot follow the consent in force, or it does
+/// not fit the project's forms. `Display` is the one line a reporter reads; `code` the
+/// stable code the server answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentProblem {
+    /// It cannot follow the consent in force (`ConsentSummary::refuses`).
+    Sequence(&'static str),
+    /// The project has no such form version.
+    UnknownForm { form_id: String, version: u32 },
+    /// The form has no text in the language the event says it was shown in.
+    UnknownLanguage {
+        form_id: String,
+        version: u32,
+        language: String,
+        has: Vec<String>,
+    },
+    /// The granted items do not finish the form (`ConsentForm::check_answers`).
+    Form(FormProblem),
+}
+
+impl ConsentProblem {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConsentProblem::Sequence(_) => "invalid_consent",
+            ConsentProblem::UnknownForm { .. } => "unknown_consent_form",
+            ConsentProblem::UnknownLanguage { .. } => "unknown_consent_language",
+            ConsentProblem::Form(FormProblem::UnknownItem { .. }) => "unknown_consent_item",
+            ConsentProblem::Form(FormProblem::RequiredMissing { .. }) => "consent_item_required",
+            ConsentProblem::Form(FormProblem::NameMissing) => "name_required",
+        }
+    }
+}
+
+impl std::fmt::Display for ConsentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsentProblem::Sequence(why) => f.write_str(why),
+            ConsentProblem::UnknownForm { form_id, version } => write!(
+                f,
+                "this project has no consent form {form_id} version {version}"
+            ),
+            ConsentProblem::UnknownLanguage {
+                form_id,
+                version,
+                language,
+                has,
+            } => write!(
+                f,
+                "consent form {form_id} version {version} has no text in language '{language}' (it has: {})",
+                has.join(", ")
+            ),
+            ConsentProblem::Form(problem) => problem.fmt(f),
+        }
+    }
+}
+
+/// The form version an accepted `given` or `amended` event is on, and the language it
+/// was shown in (for an amendment: the consent in force's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormShown<'f> {
+    pub form: &'f ConsentForm,
+    pub language: String,
+}
+
+impl ConsentSummary {
+    /// THE check of a new consent event, on the phone before it is stored and on the
+    /// server before it is accepted: it must follow the consent in force (`refuses`); a
+    /// `given` must name a form version of `forms` and a language that version has text
+    /// in; a `given` or `amended` must finish that form (`check_answers`: only its items,
+    /// every required one). `name_known` is whether a name to credit is typed or kept
+    /// with the event (the phone); `None` where the name travels apart from the event
+    /// (the server gets it in the story document, after the consent, and keeps it only
+    /// with `credit_by_name`, `refuses_identity`), so the name rule is not checked.
+    pub fn check_event<'f, E: ConsentFacts + ?Sized>(
+        &self,
+        forms: &'f [ConsentForm],
+        event: &E,
+        name_known: Option<bool>,
+    ) -> Result<Option<FormShown<'f>>, ConsentProblem> {
+        if let Some(why) = self.refuses(event) {
+            return Err(ConsentProblem::Sequence(why));
+        }
+        let (form_id, version, language) = match event.kind() {
+            ConsentKind::Withdrawn => return Ok(None),
+            ConsentKind::Given => (event.form_id(), event.form_version(), event.language()),
+            ConsentKind::Amended => (
+                self.form_id.as_deref(),
+                self.form_version,
+                self.language.as_deref(),
+            ),
+        };
+        let (form_id, version) = (form_id.unwrap_or_default(), version.unwrap_or_default());
+        let language = language.unwrap_or_default().to_string();
+        let form = forms
+            .iter()
+            .find(|f| f.id == form_id && f.version == version)
+            .ok_or_else(|| ConsentProblem::UnknownForm {
+                form_id: form_id.to_string(),
+                version,
+            })?;
+        if event.kind() == ConsentKind::Given && form.rendered_text(&language).is_none() {
+            return Err(ConsentProblem::UnknownLanguage {
+                form_id: form_id.to_string(),
+                version,
+                language,
+                has: form.languages().map(str::to_string).collect(),
+            });
+        }
+        form.check_answers(event.granted(), name_known.unwrap_or(true))
+            .map_err(ConsentProblem::Form)?;
+        Ok(Some(FormShown { form, language }))
     }
 }
 
@@ -204,6 +319,55 @@ mod tests {
         let mut welsh_only = form();
         welsh_only.intro.retain(|k, _| k == "cy");
         assert_eq!(welsh_only.choose_language(&["pl"]), "cy");
+    }
+
+    #[test]
+    fn an_event_is_checked_against_the_form_it_is_on() {
+        use crate::{ConsentEventDoc, ConsentMethod};
+        let event = |kind, version: u32, language: &str, granted: &[&str]| ConsentEventDoc {
+            id: "e".into(),
+            story_id: "s".into(),
+            participant_id: "p".into(),
+            kind,
+            form_id: Some("f".into()),
+            form_version: Some(version),
+            language: Some(language.into()),
+            text_sha256: None,
+            granted: set(granted),
+            method: ConsentMethod::AppCheckbox,
+            captured_by: "r".into(),
+            captured_at: "2026-01-01T00:00:00Z".into(),
+            erase_audio: false,
+        };
+        let forms = [form()];
+        let none = ConsentSummary::default();
+        let code = |state: &ConsentSummary, e: &ConsentEventDoc, name: Option<bool>| {
+            state.check_event(&forms, e, name).err().map(|p| p.code())
+        };
+        let given = event(ConsentKind::Given, 1, "cy", &["record", "credit_by_name"]);
+        assert_eq!(
+            code(&none, &given, None),
+            None,
+            "the server: the name comes later"
+        );
+        assert_eq!(code(&none, &given, Some(false)), Some("name_required"));
+        let shown = none
+            .check_event(&forms, &given, Some(true))
+            .unwrap()
+            .unwrap();
+        assert_eq!((shown.form.version, shown.language.as_str()), (1, "cy"));
+        let v2 = event(ConsentKind::Given, 2, "en", &["record"]);
+        assert_eq!(code(&none, &v2, None), Some("unknown_consent_form"));
+        let polish = event(ConsentKind::Given, 1, "pl", &["record"]);
+        assert_eq!(code(&none, &polish, None), Some("unknown_consent_language"));
+        let no_record = event(ConsentKind::Given, 1, "en", &["share_publicly"]);
+        assert_eq!(code(&none, &no_record, None), Some("invalid_consent"));
+        // An amendment is on the form in force, whatever version it names.
+        let active = none.apply(&given);
+        let amended = event(ConsentKind::Amended, 9, "pl", &["record", "fly"]);
+        assert_eq!(code(&active, &amended, None), Some("unknown_consent_item"));
+        let amended = event(ConsentKind::Amended, 9, "pl", &["record"]);
+        assert_eq!(code(&active, &amended, None), None);
     }
 
     #[test]

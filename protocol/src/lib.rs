@@ -19,7 +19,7 @@ pub use consent::{
     ConsentEventDoc, ConsentFacts, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary,
     RECORD_REQUIRED,
 };
-pub use consent_form::{ConsentForm, ConsentItem, FormProblem};
+pub use consent_form::{ConsentForm, ConsentItem, ConsentProblem, FormProblem, FormShown};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
 pub use limits::{Limits, OverLimit, TextField, json_len};
 pub use scope::{ExportScope, csv_field};

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
-use tellus_protocol::{EnrolResponse, InviteResponse, Role};
+use tellus_protocol::{ConsentForm, EnrolResponse, InviteResponse, Role};
 
 use crate::auth::{new_invite_code, new_token, normalize_code, sha256_hex};
 use crate::clock::{now_ms, rfc3339};
@@ -142,6 +142,7 @@ pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
     let (id, name) = (field("id")?, field("name")?);
     check_project_id(&id)?;
     check_typed_text("invalid_config", "the project's name", &name, Some(200))?;
+    consent_forms(&config).map_err(|why| Error::bad_request("invalid_config", why))?;
     let compact = config.to_string();
     db.write(|tx| {
         let exists = tx
@@ -161,6 +162,31 @@ pub fn create_project(db: &Db, config_json: &str) -> Result<ProjectCreated> {
         Ok(())
     })?;
     Ok(ProjectCreated { id, name })
+}
+
+/// The consent forms of a project's configuration: every version a storyteller may have
+/// seen, each whole (`ConsentForm::validate`), at least one, none twice. Every consent
+/// event is checked against them, so a project without them is refused at creation.
+pub fn consent_forms(config: &serde_json::Value) -> std::result::Result<Vec<ConsentForm>, String> {
+    let forms: Vec<ConsentForm> =
+        serde_json::from_value(config.get("consent_forms").cloned().unwrap_or_default())
+            .map_err(|e| format!("the project's consent forms cannot be read: {e}"))?;
+    if forms.is_empty() {
+        return Err("the project configuration needs at least one consent form".into());
+    }
+    for (i, form) in forms.iter().enumerate() {
+        form.validate()?;
+        if forms[..i]
+            .iter()
+            .any(|f| f.id == form.id && f.version == form.version)
+        {
+            return Err(format!(
+                "consent form {} version {} appears twice",
+                form.id, form.version
+            ));
+        }
+    }
+    Ok(forms)
 }
 
 /// A project id travels in URLs, file names (exports, a lead's pulled folder) and

@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
 done
 status=0
 bash tests/android/check-layering.sh || status=1
+bash tests/android/check-strings.sh || status=1
 mapfile -t sources < <(find android/presentation/src/main/kotlin android/presentation/src/test/kotlin -name '*.kt' | sort)
 bash tests/support/toolchain/run-kotlin.sh \
   --lib-dir "$lib_dir" --bindings "$bindings" \

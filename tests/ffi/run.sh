@@ -53,11 +53,12 @@ for name in ca-signed self-signed expired; do
 done
 TELLUS_SERVE_DIR=$main_server_dir
 export TELLUS_SERVER_URL TELLUS_PY_INVITES="$(invites 2)" TELLUS_PY_SECRET_INVITES="$(invites 1)" \
-  TELLUS_PY_BOUNDARY_INVITES="$(invites 4)" TELLUS_PY_FUZZ_INVITES="$(invites 1)" \
+  TELLUS_PY_BOUNDARY_INVITES="$(invites 4)" TELLUS_PY_FUZZ_INVITES="$(invites 1)" TELLUS_PY_SHELL_INVITES="$(invites 1)" \
   TELLUS_PY_WITHDRAWAL_INVITES="$(invites 1)" TELLUS_KT_WITHDRAWAL_INVITES="$(invites 1)" \
   TELLUS_KT_INVITES="$(invites 3)" TELLUS_KT_BOUNDARY_INVITES="$(invites 3)" \
-  TELLUS_KT_SECRET_INVITES="$(invites 3)" \
-  TELLUS_ANDROID_INVITES="$(invites 2)" TELLUS_ANDROID_SECRET_INVITES="$(invites 1)"
+  TELLUS_KT_SECRET_INVITES="$(invites 3)" TELLUS_KT_SHELL_INVITES="$(invites 2)" \
+  TELLUS_ANDROID_INVITES="$(invites 2)" TELLUS_ANDROID_SECRET_INVITES="$(invites 1)" \
+  TELLUS_ANDROID_VM_INVITES="$(invites 2)"
 eval "$(bash "$mic/test-pulse.sh" start)"
 # Only `tellus_pulse_mic` should reach that daemon: with PULSE_SERVER set, ALSA's pulse
 # plugin takes over the default device and the file-backed microphone is no longer it.

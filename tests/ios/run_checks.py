@@ -4,6 +4,7 @@ Each check prints ok/FAIL with its name; the last line is "ios: N passed, N fail
 
 import argparse
 import os
+import json
 import plistlib
 import re
 import shutil
@@ -19,7 +20,8 @@ CHECKER = ROOT / "tests/ios/check_swift_api.py"
 # function, a generated type, an enum case passed as an argument, a comparison with an
 # enum case, a property chain through a hand-written model, a record initialiser's label.
 MUTATIONS = [
-    ("App/AppModel.swift", "core.listStories(", "core.listStorys(", "listStorys"),
+    ("App/AppModel.swift", "core.storyPage(", "core.storyPages(", "storyPages"),
+    ("App/Platform/BackgroundSync.swift", "next?.atMs", "next?.atMillis", "atMillis"),
     ("App/Screens/StoryScreen.swift", "story.title", "story.titel", "titel"),
     ("Sources/TellusKit/Wording.swift", "case .onlyOnThisPhone:", "case .onlyOnThisPhon:", "onlyOnThisPhon"),
     ("Sources/TellusKit/TellusKit.swift", "openWithPlatform(\n            dataDir:", "openWithPlatform(\n            dataDirectory:", "dataDirectory:"),
@@ -31,7 +33,7 @@ MUTATIONS = [
     ("App/Screens/StoryListScreen.swift", "row.item.state == .ready", "row.item.state == .finished", ".finished"),
     ("App/Screens/RecordingScreen.swift", "session.addNoteAt(text: text,", "session.addNoteAt(text,", "addNoteAt(_:atMs:)"),
     ("App/Screens/RecordingScreen.swift", "RecordingRequest(device: nil, stereo:", "RecordingRequest(device: nil, mono:", "mono:"),
-    ("App/Screens/ConsentScreen.swift", "model.core.giveConsent(story:", "model.core.giveConsent(storyId:", "storyId:"),
+    ("App/Screens/ConsentScreen.swift", "core.giveConsent(story:", "core.giveConsent(storyId:", "storyId:"),
 ]
 
 results = []
@@ -127,7 +129,31 @@ def main():
           registered and set(plist.get("BGTaskSchedulerPermittedIdentifiers", [])) == registered,
           f"plist {plist.get('BGTaskSchedulerPermittedIdentifiers')} vs code {sorted(registered)}")
 
-    # 7. Package.swift points where the packaging script writes.
+    # 7. Every word the app shows is in the String Catalog with its Spanish translation
+    # (check_strings.py), the microphone's reason too, and the check fails on a missing one.
+    strings_checker = ROOT / "tests/ios/check_strings.py"
+    catalog = ROOT / "ios/App/Localizable.xcstrings"
+    swift_words = [str(p) for p in sorted((ROOT / "ios/App").rglob("*.swift"))] + [
+        str(ROOT / "ios/Sources/TellusKit/Wording.swift")]
+    run = subprocess.run([sys.executable, str(strings_checker), str(catalog), *swift_words],
+                         capture_output=True, text=True)
+    check("every word of the app is in Localizable.xcstrings with a Spanish translation",
+          run.returncode == 0, run.stdout)
+    broken = json.loads(catalog.read_text())
+    dropped = sorted(broken["strings"])[0]
+    del broken["strings"][dropped]["localizations"]["es"]
+    (work / "broken.xcstrings").write_text(json.dumps(broken))
+    run = subprocess.run([sys.executable, str(strings_checker), str(work / "broken.xcstrings"), *swift_words],
+                         capture_output=True, text=True)
+    check("the strings check catches a missing Spanish translation", run.returncode == 1 and "no Spanish" in run.stdout,
+          run.stdout)
+    info_strings = json.loads((ROOT / "ios/App/InfoPlist.xcstrings").read_text())["strings"]
+    check("the microphone's reason is translated too, and Info.plist lists both languages",
+          info_strings.get("NSMicrophoneUsageDescription", {}).get("localizations", {}).get("es", {})
+          .get("stringUnit", {}).get("state") == "translated"
+          and set(plist.get("CFBundleLocalizations", [])) == {"en", "es"})
+
+    # 8. Package.swift points where the packaging script writes.
     package = (ROOT / "Package.swift").read_text()
     script = (ROOT / "scripts/build-xcframework.sh").read_text()
     check("Package.swift's targets are where scripts/build-xcframework.sh puts the framework and the generated Swift",
@@ -135,7 +161,7 @@ def main():
           and 'path: "ios/Sources/TellusCore"' in package and "ios/Sources/TellusCore/TellusCore.swift" in script
           and (ROOT / "ios/Sources/TellusKit").is_dir())
 
-    # 8. Off macOS the packaging script stops with a clear message and builds nothing.
+    # 9. Off macOS the packaging script stops with a clear message and builds nothing.
     if os.uname().sysname != "Darwin":
         run = subprocess.run(["bash", str(ROOT / "scripts/build-xcframework.sh"), "--out", str(work / "xc")],
                              capture_output=True, text=True)

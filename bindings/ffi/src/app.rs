@@ -221,6 +221,20 @@ impl TellusApp {
             .collect())
     }
 
+    /// The story list in one call: up to `limit` stories (1 to 500), newest first (older
+    /// than `before` when given), each with its delivery state on the network the shell
+    /// last told. Read in one transaction; call this for the list instead of
+    /// `delivery_state` per row.
+    pub fn story_page(&self, limit: u32, before: Option<String>) -> Result<Vec<StoryRowView>> {
+        let before = before.as_deref().map(story_id).transpose()?;
+        Ok(self
+            .sync
+            .story_page(limit, before)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     pub fn edit_story(
         &self,
         id: String,
@@ -454,6 +468,13 @@ impl TellusApp {
         Ok(self.sync.delivery_state(story_id(&story)?)?.into())
     }
 
+    /// When to sync next and why (also in every `SyncReportView`): after a sync that
+    /// failed as a whole (an exception from `sync_now`), the backoff the core decided;
+    /// otherwise from what is queued now. WorkManager and BGTaskScheduler schedule this.
+    pub fn next_attempt(&self) -> Result<NextAttemptView> {
+        Ok(self.sync.next_attempt()?.into())
+    }
+
     /// The receipts of every recording the server has confirmed.
     pub fn receipts(&self) -> Result<Vec<ReceiptView>> {
         Ok(self.store.receipts()?.iter().map(Into::into).collect())
@@ -536,6 +557,13 @@ impl TellusApp {
 #[uniffi::export]
 pub fn parse_audio_position(text: String) -> Result<u64> {
     Ok(text.parse::<tellus_core::AudioPosition>()?.as_millis())
+}
+
+/// A position or duration as a clock shows it, in whole seconds ("0:07", "12:34",
+/// "1:02:03"): the one format every shell prints.
+#[uniffi::export]
+pub fn format_audio_position(ms: u64) -> String {
+    tellus_core::AudioPosition::from_millis(ms).clock()
 }
 
 /// The built-in sample project configuration (JSON), for demos and tests.

@@ -15,7 +15,9 @@ mod secrets;
 mod sync;
 mod transport;
 
-pub use app::{ConsentChoices, TellusApp, parse_audio_position, sample_project_json};
+pub use app::{
+    ConsentChoices, TellusApp, format_audio_position, parse_audio_position, sample_project_json,
+};
 pub use error::{SecretStoreError, TellusError};
 pub use logs::{LogLevel, LogRecord, LogSink, set_log_sink};
 pub use observers::{StoryObserver, SubscriptionHandle};

@@ -81,6 +81,22 @@ pub struct StoryListItem {
     pub created_at_ms: i64,
 }
 
+/// A row of the story list: the story and where it stands (`TellusApp::story_page`).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct StoryRowView {
+    pub story: StoryListItem,
+    pub delivery: crate::sync::DeliveryStateView,
+}
+
+impl From<tellus_core::sync::StoryRow> for StoryRowView {
+    fn from(row: tellus_core::sync::StoryRow) -> Self {
+        StoryRowView {
+            story: (&row.story).into(),
+            delivery: row.delivery.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ConsentStatusView {
     NotRecorded,

@@ -6,7 +6,10 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use tellus_core::sync::{DeliveryState, Network, SyncProgress, SyncReport, SyncSettings};
+use tellus_core::sync::{
+    DeliveryState, Network, NetworkNeed, NextAttempt, NextAttemptReason, SyncProgress, SyncReport,
+    SyncSettings,
+};
 use tokio::runtime::Runtime;
 
 use crate::error::{Result, TellusError};
@@ -139,6 +142,76 @@ pub struct SyncReportView {
     pub waiting_to_retry: u32,
     /// Items parked in this sync, with the reason: show them.
     pub parked: Vec<String>,
+    /// When to sync next and why: schedule exactly this (WorkManager, BGTaskScheduler).
+    pub next_attempt: NextAttemptView,
+}
+
+/// Why the next sync is due when it is: stable codes to switch on (docs/sync.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NextAttemptReasonView {
+    /// Nothing waits: sync again when a story changes.
+    Idle,
+    /// Something can go now.
+    MoreToSend,
+    /// A failed item waits for its backoff.
+    RetryAfterFailure,
+    /// Only audio waits, for Wi-Fi.
+    WaitingForUnmetered,
+    /// Something waits and the phone has no connection.
+    WaitingForConnection,
+    /// The whole sync failed (server unreachable, secret store locked, certificate
+    /// refused): again after a backoff growing with each failure in a row.
+    SyncFailed,
+    /// The sync was cancelled; the next one goes on from what was sent.
+    Cancelled,
+    /// Only a new enrolment gets sync going again: schedule nothing.
+    NeedsEnrolment,
+}
+
+/// The network the next sync needs: the shell's scheduling constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkNeedView {
+    Connected,
+    Unmetered,
+}
+
+/// When to sync next, decided by the core for every shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct NextAttemptView {
+    pub reason: NextAttemptReasonView,
+    /// Not before this time (ms since the Unix epoch); None: as soon as `network` holds
+    /// (for `Idle` and `NeedsEnrolment`: no timed attempt).
+    pub at_ms: Option<i64>,
+    pub network: NetworkNeedView,
+    /// Whether to schedule a sync at all (false for `Idle` and `NeedsEnrolment`).
+    pub scheduled: bool,
+}
+
+impl From<NextAttempt> for NextAttemptView {
+    fn from(n: NextAttempt) -> Self {
+        NextAttemptView {
+            reason: match n.reason {
+                NextAttemptReason::Idle => NextAttemptReasonView::Idle,
+                NextAttemptReason::MoreToSend => NextAttemptReasonView::MoreToSend,
+                NextAttemptReason::RetryAfterFailure => NextAttemptReasonView::RetryAfterFailure,
+                NextAttemptReason::WaitingForUnmetered => {
+                    NextAttemptReasonView::WaitingForUnmetered
+                }
+                NextAttemptReason::WaitingForConnection => {
+                    NextAttemptReasonView::WaitingForConnection
+                }
+                NextAttemptReason::SyncFailed => NextAttemptReasonView::SyncFailed,
+                NextAttemptReason::Cancelled => NextAttemptReasonView::Cancelled,
+                NextAttemptReason::NeedsEnrolment => NextAttemptReasonView::NeedsEnrolment,
+            },
+            at_ms: n.at_ms,
+            network: match n.network {
+                NetworkNeed::Connected => NetworkNeedView::Connected,
+                NetworkNeed::Unmetered => NetworkNeedView::Unmetered,
+            },
+            scheduled: n.is_scheduled(),
+        }
+    }
 }
 
 /// Told the progress of every sync, on a Rust thread; coalesced, so a slow observer sees
@@ -252,6 +325,7 @@ impl From<SyncReport> for SyncReportView {
             audio_waiting_for_unmetered: count(r.audio_waiting_for_unmetered),
             waiting_to_retry: count(r.waiting_to_retry),
             parked: r.parked,
+            next_attempt: r.next_attempt.into(),
         }
     }
 }

@@ -3,8 +3,10 @@
 //! arriving out of order: an amendment or a withdrawal before any consent) go to the
 //! phone's core (its store), to the FFI the shells call, and to a real server on
 //! loopback. All three must accept and refuse the same events and fold them to the same
-//! state. (Items are drawn from the form: the server does not know the project's forms,
-//! so an unknown item is the phone's refusal alone, tested in core.)
+//! state. Events need not fit the project's forms: `given` draws an unknown form version
+//! and a language the version has no text in, and any event may leave out `record` or
+//! grant an item no form has; all three layers ask the engine's one check
+//! (`ConsentSummary::check_event`), so they refuse the same ones.
 
 use std::collections::BTreeSet;
 
@@ -18,26 +20,55 @@ use tellus_server::{App, Role, Running, ServerConfig, admin};
 
 const PROJECT: &str = "coproduction-stories-2026";
 const FORM: &str = "storyteller-consent";
+/// `record` (required), the form's optional items, then an item no form has.
 const ITEMS: &[&str] = &[
+    "record",
     "share_publicly",
     "research_use",
     "quote_anonymously",
     "credit_by_name",
     "recontact",
+    "sell_to_advertisers",
 ];
+/// The sample project's form has versions 1 (English) and 2 (English, Spanish).
+const LANGUAGES: &[&str] = &["en", "es", "pl"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Give { version: u32, items: Vec<bool> },
-    Amend { items: Vec<bool> },
+    Give {
+        version: u32,
+        language: &'static str,
+        items: Vec<bool>,
+    },
+    Amend {
+        items: Vec<bool>,
+    },
     Withdraw,
 }
 
 /// An event for one of two stories: events for another story must not touch this one.
 fn op() -> impl Strategy<Value = (usize, Op)> {
-    let items = proptest::collection::vec(any::<bool>(), ITEMS.len());
+    // Mostly valid events, so that sequences get deep; refusals of every kind still show.
+    let items = (
+        proptest::bool::weighted(0.9),
+        proptest::collection::vec(any::<bool>(), ITEMS.len() - 2),
+        proptest::bool::weighted(0.15),
+    )
+        .prop_map(|(record, optional, unknown)| {
+            std::iter::once(record)
+                .chain(optional)
+                .chain(std::iter::once(unknown))
+                .collect::<Vec<bool>>()
+        });
+    let version = prop_oneof![3 => 1u32..=2, 1 => Just(3u32)];
+    let language =
+        prop_oneof![4 => Just(LANGUAGES[0]), 2 => Just(LANGUAGES[1]), 1 => Just(LANGUAGES[2])];
     let op = prop_oneof![
-        (1u32..=2, items.clone()).prop_map(|(version, items)| Op::Give { version, items }),
+        (version, language, items.clone()).prop_map(|(version, language, items)| Op::Give {
+            version,
+            language,
+            items
+        }),
         items.prop_map(|items| Op::Amend { items }),
         Just(Op::Withdraw),
     ];
@@ -45,14 +76,11 @@ fn op() -> impl Strategy<Value = (usize, Op)> {
 }
 
 fn granted(items: &[bool]) -> BTreeSet<String> {
-    std::iter::once("record".to_string())
-        .chain(
-            ITEMS
-                .iter()
-                .zip(items)
-                .filter(|(_, on)| **on)
-                .map(|(k, _)| k.to_string()),
-        )
+    ITEMS
+        .iter()
+        .zip(items)
+        .filter(|(_, on)| **on)
+        .map(|(k, _)| k.to_string())
         .collect()
 }
 
@@ -98,10 +126,14 @@ impl Server {
 
     /// Posts one event; the state after it when accepted, None when refused.
     async fn post(&self, story: &str, op: &Op) -> Option<ConsentSummary> {
-        let (kind, version, granted) = match op {
-            Op::Give { version, items } => ("given", Some(*version), granted(items)),
-            Op::Amend { items } => ("amended", None, granted(items)),
-            Op::Withdraw => ("withdrawn", None, BTreeSet::new()),
+        let (kind, version, language, granted) = match op {
+            Op::Give {
+                version,
+                language,
+                items,
+            } => ("given", Some(*version), Some(*language), granted(items)),
+            Op::Amend { items } => ("amended", None, None, granted(items)),
+            Op::Withdraw => ("withdrawn", None, None, BTreeSet::new()),
         };
         let event = json!({
             "id": uuid::Uuid::now_v7().to_string(),
@@ -110,7 +142,7 @@ impl Server {
             "kind": kind,
             "form_id": version.map(|_| FORM),
             "form_version": version,
-            "language": version.map(|_| "en"),
+            "language": language,
             "granted": granted,
             "method": { "kind": "app_checkbox" },
             "captured_by": "parity",
@@ -133,7 +165,8 @@ impl Server {
                 let body: Value = r.json().await.unwrap();
                 Some(serde_json::from_value(body["consent"].clone()).unwrap())
             }
-            409 => None,
+            // 409: cannot follow the consent in force; 422: does not fit the forms.
+            409 | 422 => None,
             other => panic!("the server answered {other}: {}", r.text().await.unwrap()),
         }
     }
@@ -145,10 +178,14 @@ fn keys(items: &[bool]) -> Vec<String> {
 
 fn core_apply(store: &Store, story: StoryId, op: &Op) -> bool {
     let mut draft = match op {
-        Op::Give { version, items } => {
+        Op::Give {
+            version,
+            language,
+            items,
+        } => {
             let keys = keys(items);
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            ConsentDraft::give(FORM, *version, "en", &keys)
+            ConsentDraft::give(FORM, *version, language, &keys)
         }
         Op::Amend { items } => {
             let keys = keys(items);
@@ -174,9 +211,14 @@ fn ffi_apply(app: &TellusApp, story: &str, op: &Op) -> bool {
         contact: None,
     };
     let done = match op {
-        Op::Give { version, items } => {
+        Op::Give {
+            version,
+            language,
+            items,
+        } => {
             let mut form: ConsentFormView = app.consent_form(vec!["en".into()]).unwrap();
             form.version = *version;
+            form.language = language.to_string();
             app.give_consent(story.into(), form, choices(items))
         }
         Op::Amend { items } => app.amend_consent(story.into(), choices(items)),
@@ -273,9 +315,12 @@ fn a_withdrawal_with_no_consent_and_a_repeated_give_are_refused_by_the_server() 
     let server = rt.block_on(Server::start());
     let story = uuid::Uuid::now_v7().to_string();
     assert!(rt.block_on(server.post(&story, &Op::Withdraw)).is_none());
+    let mut items = vec![false; ITEMS.len()];
+    items[0] = true;
     let give = Op::Give {
         version: 2,
-        items: vec![false; ITEMS.len()],
+        language: "en",
+        items,
     };
     assert!(rt.block_on(server.post(&story, &give)).is_some());
     assert!(rt.block_on(server.post(&story, &give)).is_none());

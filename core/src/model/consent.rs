@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
-use tellus_protocol::{ConsentFacts, ConsentSummary, FormProblem};
+use tellus_protocol::{ConsentFacts, ConsentProblem, ConsentSummary, FormProblem, FormShown};
 
 use super::{ConsentEventId, ParticipantId, ProjectConfig, StoryId, Timestamp};
 use crate::error::{Error, Result};
@@ -174,48 +174,26 @@ impl ConsentState {
         draft: &ConsentDraft,
         name_known: bool,
     ) -> Result<Resolved> {
-        if let Some(why) = self.current.refuses(draft) {
-            return Err(if why == tellus_protocol::RECORD_REQUIRED {
-                Error::ConsentRequired(why.into())
-            } else {
-                Error::invalid(why)
-            });
-        }
-        let (form_id, version, language) = match draft.kind {
-            ConsentKind::Withdrawn => return Ok(Resolved::default()),
-            ConsentKind::Given => (
-                draft.form_id.as_deref().unwrap_or_default(),
-                draft.form_version.unwrap_or_default(),
-                draft.language.clone().unwrap_or_default(),
-            ),
-            ConsentKind::Amended => (
-                self.form_id.as_deref().unwrap_or_default(),
-                self.form_version.unwrap_or_default(),
-                self.language.clone().unwrap_or_default(),
-            ),
-        };
-        let form = project.form(form_id, version).ok_or_else(|| {
-            Error::invalid(format!(
-                "this project has no consent form {form_id} version {version}"
-            ))
-        })?;
-        let text_sha256 = form.text_sha256(&language);
-        if draft.kind == ConsentKind::Given && text_sha256.is_none() {
-            return Err(Error::invalid(format!(
-                "consent form {form_id} version {version} has no text in language '{language}' (it has: {})",
-                form.languages().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        form.check_answers(&draft.granted, name_known)
-            .map_err(|problem| match problem {
-                FormProblem::UnknownItem { .. } => Error::invalid(problem.to_string()),
-                _ => Error::ConsentRequired(problem.to_string()),
+        let shown = self
+            .current
+            .check_event(&project.consent_forms, draft, Some(name_known))
+            .map_err(|problem| match &problem {
+                ConsentProblem::Sequence(why) if *why == tellus_protocol::RECORD_REQUIRED => {
+                    Error::ConsentRequired(problem.to_string())
+                }
+                ConsentProblem::Form(
+                    FormProblem::RequiredMissing { .. } | FormProblem::NameMissing,
+                ) => Error::ConsentRequired(problem.to_string()),
+                _ => Error::invalid(problem.to_string()),
             })?;
+        let Some(FormShown { form, language }) = shown else {
+            return Ok(Resolved::default());
+        };
         Ok(Resolved {
-            form_id: Some(form_id.to_string()),
-            form_version: Some(version),
+            form_id: Some(form.id.clone()),
+            form_version: Some(form.version),
+            text_sha256: form.text_sha256(&language),
             language: Some(language),
-            text_sha256,
         })
     }
 

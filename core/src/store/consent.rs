@@ -11,13 +11,23 @@ use crate::model::{
 const MAX_NAME: usize = 200;
 const MAX_CONTACT: usize = 500;
 
-pub(super) fn events(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<ConsentEvent>> {
+pub(crate) fn events(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<ConsentEvent>> {
+    events_between(tx, story, story)
+}
+
+/// The consent events of the stories with ids from `first` to `last` (a page of the
+/// story list), by story, each story's in the order they were recorded.
+pub(crate) fn events_between(
+    tx: &Transaction<'_>,
+    first: StoryId,
+    last: StoryId,
+) -> Result<Vec<ConsentEvent>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, participant_id, kind, form_id, form_version, language, text_sha256,
                 granted_json, method_json, captured_by, captured_at, erase_audio
-         FROM consent_events WHERE story_id = ?1 ORDER BY seq",
+         FROM consent_events WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, seq",
     )?;
-    let rows = stmt.query_map([story], |r| {
+    let rows = stmt.query_map([first, last], |r| {
         Ok(ConsentEvent {
             id: r.get(0)?,
             story_id: r.get(1)?,

@@ -24,10 +24,21 @@ use crate::model::StoryId;
 use crate::observe::{Hub, Observer, Subscription};
 use crate::sync::secrets::SecretStore;
 
+/// Reads inside one transaction, for the sync's batched views (sync/overview.rs).
+pub(crate) mod tx {
+    pub(crate) use super::consent::events as consent_events;
+    pub(crate) use super::consent::events_between as consent_events_between;
+    pub(crate) use super::recordings::for_stories_between as recordings_between;
+    pub(crate) use super::recordings::for_story as recordings;
+    pub(crate) use super::stories::ensure_exists as ensure_story;
+    pub(crate) use super::stories::list as list_stories;
+}
+
 pub use captures::NewCapture;
 pub use limits::StorySize;
 pub use open::OpenReport;
 pub use orphans::OrphanRecording;
+pub use stories::MAX_PAGE;
 
 /// File name of the database inside a data folder.
 pub const DATABASE_FILE: &str = "tellus.db";

@@ -5,13 +5,22 @@ use super::{Store, stories};
 use crate::error::{Error, Result};
 use crate::model::{Recording, RecordingId, RecordingState, StoryId};
 
-pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
+pub(crate) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
+    for_stories_between(tx, story, story)
+}
+
+/// The recordings of the stories with ids from `first` to `last`, by story, oldest first.
+pub(crate) fn for_stories_between(
+    tx: &Transaction<'_>,
+    first: StoryId,
+    last: StoryId,
+) -> Result<Vec<Recording>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, file_name, format, sample_rate, channels, frames, bytes, sha256,
                 state, created_at, erased_at IS NOT NULL
-         FROM recordings WHERE story_id = ?1 ORDER BY id",
+         FROM recordings WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, id",
     )?;
-    let rows = stmt.query_map([story], |r| {
+    let rows = stmt.query_map([first, last], |r| {
         Ok(Recording {
             id: r.get(0)?,
             story_id: r.get(1)?,

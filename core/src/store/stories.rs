@@ -129,7 +129,7 @@ pub(super) fn ensure_open(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
 }
 
 /// Fails with NotFound unless the story exists.
-pub(super) fn ensure_exists(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
+pub(crate) fn ensure_exists(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
     let found: Option<i64> = tx
         .query_row("SELECT 1 FROM stories WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
@@ -151,7 +151,11 @@ fn touch(tx: &Transaction<'_>, id: StoryId) -> Result<()> {
     Ok(())
 }
 
-fn list(tx: &Transaction<'_>, limit: u32, before: Option<StoryId>) -> Result<Vec<StorySummary>> {
+pub(crate) fn list(
+    tx: &Transaction<'_>,
+    limit: u32,
+    before: Option<StoryId>,
+) -> Result<Vec<StorySummary>> {
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::invalid(format!(
             "a page holds from 1 to {MAX_PAGE} stories"

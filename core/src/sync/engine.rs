@@ -4,6 +4,7 @@
 //! outbox keeps the upload path); progress to observers.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use super::documents::{consent_event, content_sha256, story_document};
 use super::enrol::refresh_project;
 use super::outbox::DeliveryState;
 use super::outbox::{ItemKind, ItemState, OutboxItem};
+use super::overview::{NextAttempt, NextAttemptReason, StoryRow};
 use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
 use super::tus::{self, UploadJob, UploadOutcome};
@@ -60,6 +62,8 @@ pub struct SyncReport {
     pub failures: Vec<String>,
     /// Items parked in this sync, with the reason.
     pub parked: Vec<String>,
+    /// When to sync next and why, from what is left queued at the end of this sync.
+    pub next_attempt: NextAttempt,
 }
 
 impl SyncReport {
@@ -92,6 +96,10 @@ struct Inner {
     network: Mutex<Network>,
     flight: Mutex<Option<Flight>>,
     progress: Hub<u8, SyncProgress>,
+    /// Syncs that failed as a whole in a row (the backoff of `NextAttempt::after_error`).
+    failures_in_a_row: AtomicU32,
+    /// The next attempt the last sync's failure decided; None after a sync that ran.
+    after_failure: Mutex<Option<NextAttempt>>,
 }
 
 /// Cheap to clone; every clone is the same engine.
@@ -119,6 +127,8 @@ impl SyncEngine {
                 network: Mutex::new(Network::Unmetered),
                 flight: Mutex::new(None),
                 progress: Hub::default(),
+                failures_in_a_row: AtomicU32::new(0),
+                after_failure: Mutex::new(None),
             }),
         }
     }
@@ -145,6 +155,69 @@ impl SyncEngine {
     /// phone offline say so).
     pub fn delivery_state(&self, story: StoryId) -> crate::Result<DeliveryState> {
         self.inner.store.delivery_state_on(story, self.network())
+    }
+
+    /// A page of the story list, each story with its delivery state on the network the
+    /// shell last told: one call for the list, however many rows.
+    pub fn story_page(&self, limit: u32, before: Option<StoryId>) -> crate::Result<Vec<StoryRow>> {
+        self.inner
+            .store
+            .story_page_on(limit, before, self.network())
+    }
+
+    /// When to sync next and why: never before an enrolment (or a new one, after the
+    /// server refused the token or the secret store lost it); after a sync that failed as
+    /// a whole (server unreachable, …), the backoff it decided; otherwise from what is
+    /// queued now (a story that became ready since counts) on the network the shell last
+    /// told, so a phone that was offline sees "more to send" once it has a network.
+    pub fn next_attempt(&self) -> crate::Result<NextAttempt> {
+        let store = &self.inner.store;
+        let enrolled = match store.sync_account()? {
+            Some(account) => !store.needs_enrolment(&account),
+            None => false,
+        };
+        if !enrolled {
+            return Ok(NextAttempt::after_error(
+                &SyncError::NotEnrolled,
+                0,
+                now_ms(),
+            ));
+        }
+        if let Some(next) = *lock(&self.inner.after_failure) {
+            return Ok(next);
+        }
+        store.next_attempt_on(self.network())
+    }
+
+    /// Remembers how a sync ended, for `next_attempt`: the backoff of a failure that the
+    /// queue cannot show (offline and enrolment are read afresh each time). A sync that
+    /// sent nothing while the queue still says "more to send" (something stuck) is treated
+    /// like a failure too, so that no scheduler ever runs syncs in a busy loop.
+    fn note_outcome(&self, result: &mut Outcome) {
+        let failed_again = || self.inner.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+        let next = match result {
+            Ok(report)
+                if report.next_attempt.reason == NextAttemptReason::MoreToSend
+                    && !report.sent_anything() =>
+            {
+                let mut next = NextAttempt::after_error(
+                    &SyncError::Invalid(String::new()),
+                    failed_again(),
+                    now_ms(),
+                );
+                next.reason = NextAttemptReason::MoreToSend;
+                report.next_attempt = next;
+                Some(next)
+            }
+            Ok(_) => {
+                self.inner.failures_in_a_row.store(0, Ordering::SeqCst);
+                None
+            }
+            Err(SyncError::Offline) => None,
+            Err(e) if e.needs_enrolment() => None,
+            Err(e) => Some(NextAttempt::after_error(e, failed_again(), now_ms())),
+        };
+        *lock(&self.inner.after_failure) = next;
     }
 
     /// Whether a sync is running now.
@@ -204,8 +277,9 @@ impl SyncEngine {
                     // others are waiting for.
                     tokio::spawn(async move {
                         tracing::debug!(network = ?engine.network(), "sync started");
-                        let result = engine.run(cancel).await;
+                        let mut result = engine.run(cancel).await;
                         Self::log_outcome(&result);
+                        engine.note_outcome(&mut result);
                         *lock(&engine.inner.flight) = None;
                         let _ = tx.send(Some(result));
                     });
@@ -277,6 +351,7 @@ impl SyncEngine {
             progress.stories_done += 1;
             self.inner.progress.publish(0, progress.clone());
         }
+        report.next_attempt = store.next_attempt_on(self.network())?;
         Ok(report)
     }
 

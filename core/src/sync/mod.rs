@@ -9,6 +9,7 @@
 //!   default `HttpTransport` (tellus-net: one TLS trust decision on every platform).
 //! - `tus`: the uploader.
 //! - `backoff`, `policy`: when to retry, what the network allows.
+//! - `overview`: the story list with delivery states in one call; when to sync next.
 //! - `secrets`: the `SecretStore` seam the device token is kept behind.
 //! - `engine`: one sync at a time, per story in order, with progress and cancellation.
 
@@ -18,6 +19,7 @@ pub mod documents;
 pub mod engine;
 pub mod enrol;
 pub mod outbox;
+pub mod overview;
 pub mod policy;
 pub mod secrets;
 pub mod transport;
@@ -26,6 +28,7 @@ pub mod tus;
 pub use engine::{SyncEngine, SyncProgress, SyncReport};
 pub use enrol::enrol;
 pub use outbox::{Account, DeliveryState, ItemKind, ItemState, OutboxItem};
+pub use overview::{NetworkNeed, NextAttempt, NextAttemptReason, StoryRow};
 pub use policy::{Network, SyncSettings};
 pub use secrets::{DEVICE_TOKEN, SecretStore};
 pub use transport::{

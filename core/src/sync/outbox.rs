@@ -200,15 +200,26 @@ const ITEM_COLUMNS: &str = "o.item_id, o.kind, o.story_id, o.state, o.attempts, 
 
 /// The story's items in delivery order: consent events in the order they were recorded,
 /// then the document, then the recordings oldest first.
-fn items_of(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<OutboxItem>> {
+pub(super) fn items_of(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<OutboxItem>> {
+    items_between(tx, story, story)
+}
+
+/// The items of the stories with ids from `first` to `last`, by story, each story's in
+/// delivery order.
+pub(super) fn items_between(
+    tx: &Transaction<'_>,
+    first: StoryId,
+    last: StoryId,
+) -> Result<Vec<OutboxItem>> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM outbox o
          LEFT JOIN consent_events c ON c.id = o.item_id
-         WHERE o.story_id = ?1
-         ORDER BY CASE o.kind WHEN 'consent' THEN 0 WHEN 'document' THEN 1 ELSE 2 END,
+         WHERE o.story_id BETWEEN ?1 AND ?2
+         ORDER BY o.story_id,
+                  CASE o.kind WHEN 'consent' THEN 0 WHEN 'document' THEN 1 ELSE 2 END,
                   c.seq, o.item_id"
     ))?;
-    let rows = stmt.query_map([story], item_from_row)?;
+    let rows = stmt.query_map([first, last], item_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -302,18 +313,7 @@ impl Store {
 
     /// The reporter's sync settings (defaults until changed).
     pub fn sync_settings(&self) -> Result<SyncSettings> {
-        self.read(|tx| {
-            let json: Option<String> = tx
-                .query_row(
-                    "SELECT value FROM sync_settings WHERE key = ?1",
-                    [SETTINGS_KEY],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(json
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default())
-        })
+        self.read(settings_in)
     }
 
     pub fn set_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
@@ -573,19 +573,46 @@ impl Store {
     /// Where the story stands with the phone on `network` (`SyncEngine::delivery_state`
     /// passes the one the shell told it).
     pub fn delivery_state_on(&self, story: StoryId, network: Network) -> Result<DeliveryState> {
-        let consent = self.consent(story)?;
-        let recordings = self.recordings(story)?;
-        let items = self.outbox_items(story)?;
-        let settings = self.sync_settings()?;
-        Ok(delivery_state_of(
-            &consent,
-            &recordings,
-            &items,
-            network,
-            &settings,
-            now_ms(),
-        ))
+        self.read(|tx| {
+            crate::store::tx::ensure_story(tx, story)?;
+            delivery_state_in(tx, story, network, &settings_in(tx)?, now_ms())
+        })
     }
+}
+
+/// The reporter's sync settings, read inside `tx`.
+pub(super) fn settings_in(tx: &Transaction<'_>) -> Result<SyncSettings> {
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT value FROM sync_settings WHERE key = ?1",
+            [SETTINGS_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
+}
+
+/// Where `story` stands, read inside `tx` (one story, or each row of a page).
+pub(super) fn delivery_state_in(
+    tx: &Transaction<'_>,
+    story: StoryId,
+    network: Network,
+    settings: &SyncSettings,
+    now_ms: i64,
+) -> Result<DeliveryState> {
+    let consent = crate::model::ConsentState::fold(&crate::store::tx::consent_events(tx, story)?);
+    let recordings = crate::store::tx::recordings(tx, story)?;
+    let items = items_of(tx, story)?;
+    Ok(delivery_state_of(
+        &consent,
+        &recordings,
+        &items,
+        network,
+        settings,
+        now_ms,
+    ))
 }
 
 impl DeliveryState {

@@ -55,7 +55,7 @@ final class AudioSessionController {
             MainActor.assumeIsolated {
                 switch type {
                 case .began:
-                    self?.onEvent?(.paused(reason: "Recording paused: the phone needed the microphone (a call or an alarm).", canResume: false))
+                    self?.onEvent?(.paused(reason: String(localized: "Recording paused: the phone needed the microphone (a call or an alarm)."), canResume: false))
                 case .ended:
                     if options.contains(.shouldResume) { self?.onEvent?(.resumable) }
                 default:
@@ -70,7 +70,7 @@ final class AudioSessionController {
                 // Headphones or a headset microphone went away: pause rather than carry on
                 // recording from another microphone without the reporter knowing.
                 if reason == .oldDeviceUnavailable {
-                    self?.onEvent?(.paused(reason: "Recording paused: the microphone or headphones were disconnected.", canResume: true))
+                    self?.onEvent?(.paused(reason: String(localized: "Recording paused: the microphone or headphones were disconnected."), canResume: true))
                 }
             }
         })

@@ -34,7 +34,7 @@ struct ConsentScreen: View {
                                                  if on { granted.insert(item.key) } else { granted.remove(item.key) }
                                                  check(form)
                                              })) {
-                            Text(item.label + (item.required ? " (needed to record)" : ""))
+                            Text(item.required ? String(localized: "\(item.label) (needed to record)") : item.label)
                         }
                     }
                 }
@@ -47,7 +47,7 @@ struct ConsentScreen: View {
                     Section("How to get back in touch") { TextField("Phone or email", text: $contact) }
                 }
                 Toggle("Signed on paper as well", isOn: $signed)
-                Button(alreadyGiven ? "Continue to recording" : "Record consent and continue") { save(form) }
+                Button(alreadyGiven ? String(localized: "Continue to recording") : String(localized: "Record consent and continue")) { save(form) }
                     .disabled(!alreadyGiven && blocker != nil)
                 if let blocker, !alreadyGiven {
                     Text(blocker).font(.footnote).foregroundStyle(.secondary)
@@ -58,20 +58,28 @@ struct ConsentScreen: View {
         }
         .navigationTitle("Consent")
         .onAppear {
-            if let story: StoryView = try? model.core.story(id: storyId) {
-                alreadyGiven = story.consent.status == .given
+            let core: TellusApp = model.core
+            let id: String = storyId
+            Task {
+                if let story: StoryView = try? await offMain({ try core.story(id: id) }) {
+                    alreadyGiven = story.consent.status == .given
+                }
             }
             load(languages: Locale.preferredLanguages)
         }
     }
 
+    /// Reads the form off the main actor, then asks the core's check.
     private func load(languages: [String]) {
-        do {
-            let loaded = try model.core.consentForm(preferredLanguages: languages)
-            form = loaded
-            check(loaded)
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        Task {
+            do {
+                let loaded: ConsentFormView = try await offMain { try core.consentForm(preferredLanguages: languages) }
+                form = loaded
+                check(loaded)
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 
@@ -84,11 +92,16 @@ struct ConsentScreen: View {
             contact: contact.isEmpty ? nil : contact)
     }
 
+    /// The core's answer, asked off the main actor after every change.
     private func check(_ form: ConsentFormView) {
-        do {
-            blocker = try model.core.checkConsentForm(story: storyId, form: form, choices: choices())
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let (id, asked): (String, ConsentChoices) = (storyId, choices())
+        Task {
+            do {
+                blocker = try await offMain { try core.checkConsentForm(story: id, form: form, choices: asked) }
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 
@@ -97,11 +110,15 @@ struct ConsentScreen: View {
             path.append(.recording(storyId: storyId))
             return
         }
-        do {
-            let consent: ConsentView = try model.core.giveConsent(story: storyId, form: form, choices: choices())
-            if consent.status == .given { path.append(.recording(storyId: storyId)) }
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let (id, asked): (String, ConsentChoices) = (storyId, choices())
+        Task {
+            do {
+                let consent: ConsentView = try await offMain { try core.giveConsent(story: id, form: form, choices: asked) }
+                if consent.status == .given { path.append(.recording(storyId: id)) }
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 }

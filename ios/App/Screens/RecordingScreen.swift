@@ -33,14 +33,18 @@ final class RecordingModel: ObservableObject {
     func start() async {
         guard session == nil else { return }
         guard await audio.requestMicrophone() else {
-            error = "Tellus needs the microphone to record the interview. Allow it in Settings → Privacy → Microphone."
+            error = String(localized: "Tellus needs the microphone to record the interview. Allow it in Settings → Privacy → Microphone.")
             return
         }
         do {
             try audio.activate()
-            let started: RecorderSession = try core.startRecording(
-                story: storyId,
-                request: RecordingRequest(device: nil, stereo: false, sampleRate: nil, maxDurationMs: nil))
+            let core: TellusApp = self.core
+            let id: String = storyId
+            // Opening the microphone and the file happens off the main actor.
+            let started: RecorderSession = try await offMain {
+                try core.startRecording(
+                    story: id, request: RecordingRequest(device: nil, stereo: false, sampleRate: nil, maxDurationMs: nil))
+            }
             session = started
             levels = started.observeLevels(observer: LevelChanges { [weak self] (level: LevelView) in
                 Task { @MainActor in self?.level = level }
@@ -51,10 +55,11 @@ final class RecordingModel: ObservableObject {
         }
     }
 
-    /// Called by the screen's timer: the elapsed time and the health of the capture.
-    func refresh() {
+    /// Called by the screen's timer: the elapsed time and the health of the capture, read
+    /// off the main actor.
+    func refresh() async {
         guard let session else { return }
-        let snapshot: RecorderStatsView = session.stats()
+        guard let snapshot: RecorderStatsView = try? await offMain({ session.stats() }) else { return }
         stats = snapshot
         if snapshot.stopped != nil && finished == nil {
             // Ended by itself (storage low, the 4 GiB limit, a microphone that could not be
@@ -73,7 +78,7 @@ final class RecordingModel: ObservableObject {
 
     func marker(question: QuestionView?) {
         perform { (session: RecorderSession) in
-            let note: NoteView = try session.addMarker(label: question == nil ? "Key moment" : "", questionId: question?.id)
+            let note: NoteView = try session.addMarker(label: question == nil ? String(localized: "Key moment") : "", questionId: question?.id)
             markers.append(note)
         }
     }
@@ -119,12 +124,12 @@ final class RecordingModel: ObservableObject {
             }
             interruption = reason
         case .resumable:
-            interruption = "The interruption is over. Resume when the storyteller is ready."
+            interruption = String(localized: "The interruption is over. Resume when the storyteller is ready.")
         case .servicesReset:
             // The system's audio restarted under us: finish this recording (nothing is
             // lost) and let the reporter start another one for the same story.
             stop()
-            error = "The phone's audio system restarted; this recording was saved. Start recording again to continue."
+            error = String(localized: "The phone's audio system restarted; this recording was saved. Start recording again to continue.")
         }
     }
 }
@@ -146,9 +151,9 @@ struct RecordingScreen: View {
         _recording = StateObject(wrappedValue: RecordingModel(core: model.core, storyId: storyId))
     }
 
-    private var guide: [QuestionView] { (try? model.core.project().guide) ?? [] }
-
-    private var hasEarlierRecordings: Bool { !((try? model.core.recordings(story: storyId)) ?? []).isEmpty }
+    /// Read once, off the main actor, when the screen appears (not in every body update).
+    @State private var guide: [QuestionView] = []
+    @State private var hasEarlierRecordings = false
 
     var body: some View {
         VStack(spacing: 16) {
@@ -160,7 +165,7 @@ struct RecordingScreen: View {
                 Text(interruption).font(.callout).foregroundStyle(.orange)
             }
             if let stats: RecorderStatsView = recording.stats, stats.framesDropped > 0 || stats.streamErrors > 0 {
-                Text("\(stats.framesDropped) frames lost · \(stats.streamErrors) stream errors · \(stats.restarts) restarts")
+                Text("\(Int(stats.framesDropped)) frames lost · \(Int(stats.streamErrors)) stream errors · \(Int(stats.restarts)) restarts")
                     .font(.caption).foregroundStyle(.red)
             }
             if !guide.isEmpty {
@@ -213,7 +218,17 @@ struct RecordingScreen: View {
         .padding()
         .navigationTitle("Interview")
         .navigationBarBackButtonHidden(recording.isRecording)
-        .onReceive(tick) { _ in recording.refresh() }
+        .onReceive(tick) { _ in Task { await recording.refresh() } }
+        .task {
+            let core: TellusApp = model.core
+            let id: String = storyId
+            if let read: ([QuestionView], [RecordingView]) = try? await offMain({
+                (try core.project().guide, try core.recordings(story: id))
+            }) {
+                guide = read.0
+                hasEarlierRecordings = !read.1.isEmpty
+            }
+        }
         .alert("Recording", isPresented: Binding(get: { recording.error != nil }, set: { if !$0 { recording.error = nil } })) {
             Button("OK", role: .cancel) {}
         } message: {

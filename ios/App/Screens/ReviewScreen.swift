@@ -12,6 +12,7 @@ struct ReviewScreen: View {
     @State private var summary = ""
     @State private var tags: Set<String> = []
     @State private var loaded = false
+    @State private var projectTags: [String] = []
 
     var body: some View {
         Form {
@@ -31,27 +32,40 @@ struct ReviewScreen: View {
         .onAppear(perform: load)
     }
 
-    private var projectTags: [String] { (try? model.core.project().tags) ?? [] }
-
+    /// Reads the story and the project's themes off the main actor.
     private func load() {
-        guard !loaded, let story: StoryView = try? model.core.story(id: storyId) else { return }
-        loaded = true
-        title = story.title
-        summary = story.summary
-        tags = Set(story.tags)
+        guard !loaded else { return }
+        let core: TellusApp = model.core
+        let id: String = storyId
+        Task {
+            guard let read: (StoryView, [String]) = try? await offMain({ (try core.story(id: id), try core.project().tags) })
+            else { return }
+            let story: StoryView = read.0
+            loaded = true
+            title = story.title
+            summary = story.summary
+            tags = Set(story.tags)
+            projectTags = read.1
+        }
     }
 
     private func markReady() {
-        do {
-            _ = try model.core.editStory(id: storyId, title: title, summary: summary)
-            _ = try model.core.addTags(id: storyId, tags: Array(tags).sorted())
-            let story: StoryView = try model.core.markReady(id: storyId)
-            if story.state == .ready {
-                model.syncSoon()
-                path = [.story(storyId: storyId)]
+        let core: TellusApp = model.core
+        let (id, newTitle, newSummary, chosen): (String, String, String, [String]) = (storyId, title, summary, Array(tags).sorted())
+        Task {
+            do {
+                let story: StoryView = try await offMain {
+                    _ = try core.editStory(id: id, title: newTitle, summary: newSummary)
+                    _ = try core.addTags(id: id, tags: chosen)
+                    return try core.markReady(id: id)
+                }
+                if story.state == .ready {
+                    model.syncSoon()
+                    path = [.story(storyId: id)]
+                }
+            } catch {
+                model.lastError = describe(error)
             }
-        } catch {
-            model.lastError = describe(error)
         }
     }
 }

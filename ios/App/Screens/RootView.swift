@@ -62,7 +62,7 @@ struct EnrolScreen: View {
             Section("This phone's name (seen by the lead)") {
                 TextField("Phone", text: $deviceLabel)
             }
-            Button(busy ? "Enrolling…" : "Enrol") {
+            Button(busy ? String(localized: "Enrolling…") : String(localized: "Enrol")) {
                 busy = true
                 Task {
                     _ = await model.enrol(server: server, invite: invite, deviceLabel: deviceLabel)

@@ -27,18 +27,25 @@ struct SettingsScreen: View {
             Section("About") { Text("Tellus core \(Tellus.coreVersionText)") }
         }
         .navigationTitle("Settings")
-        .onAppear { settings = try? model.core.syncSettings() }
+        .onAppear {
+            let core: TellusApp = model.core
+            Task { settings = try? await offMain { try core.syncSettings() } }
+        }
     }
 
     private func binding(_ current: SyncSettingsView, _ field: WritableKeyPath<SyncSettingsView, Bool>) -> Binding<Bool> {
         Binding(get: { current[keyPath: field] }, set: { value in
             var changed = current
             changed[keyPath: field] = value
-            do {
-                try model.core.setSyncSettings(settings: changed)
-                settings = changed
-            } catch {
-                model.lastError = describe(error)
+            let core: TellusApp = model.core
+            let chosen: SyncSettingsView = changed
+            Task {
+                do {
+                    try await offMain { try core.setSyncSettings(settings: chosen) }
+                    settings = chosen
+                } catch {
+                    model.lastError = describe(error)
+                }
             }
         })
     }

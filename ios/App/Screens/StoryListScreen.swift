@@ -14,7 +14,7 @@ struct StoryListScreen: View {
             ForEach(model.notices, id: \.self) { Text($0).font(.footnote) }
             if let progress: SyncProgressView = model.progress, progress.bytesTotal > 0, model.syncing {
                 ProgressView(value: Double(progress.bytesSent), total: Double(progress.bytesTotal)) {
-                    Text("Delivering \(progress.storiesDone) of \(progress.storiesTotal)")
+                    Text("Delivering \(Int(progress.storiesDone)) of \(Int(progress.storiesTotal))")
                 }
             }
             ForEach(model.rows) { row in
@@ -23,11 +23,9 @@ struct StoryListScreen: View {
                 } label: {
                     VStack(alignment: .leading, spacing: 4) {
                         Text(row.item.title).font(.headline)
-                        Text("\(row.item.storytellerLabel) · \(row.item.recordingCount) recording(s) · \(row.item.noteCount) note(s)")
+                        Text("\(row.item.storytellerLabel) · \(Int(row.item.recordingCount)) recording(s) · \(Int(row.item.noteCount)) note(s)")
                             .font(.subheadline).foregroundStyle(.secondary)
-                        if let delivery: DeliveryStateView = row.delivery {
-                            Text(delivery.label).font(.caption).foregroundStyle(color(delivery))
-                        }
+                        Text(row.delivery.label).font(.caption).foregroundStyle(color(row.delivery))
                     }
                 }
             }
@@ -77,11 +75,15 @@ struct ParticipantSheet: View {
                 TextField("Working title", text: $title)
                 TextField("Storyteller (a label, e.g. Participant 4)", text: $storyteller)
                 Button("Continue to consent") {
-                    do {
-                        let story: StoryView = try model.core.createStory(title: title, storytellerLabel: storyteller)
-                        created(story.id)
-                    } catch {
-                        model.lastError = describe(error)
+                    let core: TellusApp = model.core
+                    let (newTitle, label): (String, String) = (title, storyteller)
+                    Task {
+                        do {
+                            let story: StoryView = try await offMain { try core.createStory(title: newTitle, storytellerLabel: label) }
+                            created(story.id)
+                        } catch {
+                            model.lastError = describe(error)
+                        }
                     }
                 }
                 .disabled(title.isEmpty || storyteller.isEmpty)

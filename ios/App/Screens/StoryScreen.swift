@@ -26,7 +26,9 @@ struct StoryScreen: View {
                 }
                 Section("Recordings") {
                     ForEach(recordings, id: \.id) { (recording: RecordingView) in
-                        Text("\(formatPosition(ms: recording.durationMs)) · \(recording.bytes / 1024) KiB" + (recording.recovered ? " · recovered after a crash" : ""))
+                        Text(recording.recovered
+                             ? String(localized: "\(formatPosition(ms: recording.durationMs)) · \(Int(recording.bytes / 1024)) KiB · recovered after a crash")
+                             : String(localized: "\(formatPosition(ms: recording.durationMs)) · \(Int(recording.bytes / 1024)) KiB"))
                     }
                 }
                 Section("Markers and notes") {
@@ -52,32 +54,43 @@ struct StoryScreen: View {
 
     private func consentText(_ consent: ConsentView) -> String {
         switch consent.status {
-        case .notRecorded: return "not recorded"
-        case .withdrawn: return "withdrawn"
+        case .notRecorded: return String(localized: "not recorded")
+        case .withdrawn: return String(localized: "withdrawn")
         case .given: return consent.granted.sorted().joined(separator: ", ")
         }
     }
 
+    /// Reads the story off the main actor.
     private func load() {
-        do {
-            story = try model.core.story(id: storyId)
-            delivery = try model.core.deliveryState(story: storyId)
-            recordings = try model.core.recordings(story: storyId)
-            notes = try model.core.notes(story: storyId)
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let id: String = storyId
+        Task {
+            do {
+                let read: (StoryView, DeliveryStateView, [RecordingView], [NoteView]) = try await offMain {
+                    (try core.story(id: id), try core.deliveryState(story: id),
+                     try core.recordings(story: id), try core.notes(story: id))
+                }
+                (story, delivery, recordings, notes) = read
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 
     private func withdraw() {
-        do {
-            _ = try model.core.withdrawConsent(story: storyId, how: .appCheckbox,
-                                               capturedBy: model.account?.reporterId ?? "reporter",
-                                               eraseAudio: eraseAudio)
-            model.syncSoon()
-            load()
-        } catch {
-            model.lastError = describe(error)
+        let core: TellusApp = model.core
+        let (id, erase): (String, Bool) = (storyId, eraseAudio)
+        let reporter: String = model.account?.reporterId ?? "reporter"
+        Task {
+            do {
+                _ = try await offMain {
+                    try core.withdrawConsent(story: id, how: .appCheckbox, capturedBy: reporter, eraseAudio: erase)
+                }
+                model.syncSoon()
+                load()
+            } catch {
+                model.lastError = describe(error)
+            }
         }
     }
 }

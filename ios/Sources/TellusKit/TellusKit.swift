@@ -60,3 +60,10 @@ public final class SyncChanges: SyncObserver, @unchecked Sendable {
     public init(_ onProgress: @escaping @Sendable (SyncProgressView) -> Void) { self.onProgress = onProgress }
     public func syncProgress(progress: SyncProgressView) { onProgress(progress) }
 }
+
+/// Runs a call into the core off the main actor (a detached task) and returns its result:
+/// every screen reaches the core through this (or an async binding), so the main thread
+/// never waits for SQLite, the disk or a lock in the core.
+public func offMain<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await Task.detached(priority: .userInitiated) { try body() }.value
+}

@@ -3,20 +3,29 @@
 import Foundation
 
 extension DeliveryStateView {
-    /// The story list's line (DESIGN.md §1.5).
+    /// The story list's line (DESIGN.md §1.5): the core's stable delivery-state code in the
+    /// reporter's language (the app's String Catalog, Localizable.xcstrings).
     public var label: String {
         switch self {
-        case .onlyOnThisPhone: return "Only on this phone"
-        case .uploading(let percent): return "Uploading \(percent) %"
-        case .waitingForConnection(let percent): return "Waiting for a connection · \(percent) % sent"
-        case .waitingForUnmetered(let percent): return "Audio waits for Wi-Fi · \(percent) % sent"
-        case .waitingToRetry(let percent, _, let reason): return "Trying again soon · \(percent) % sent: \(reason)"
-        case .cancelled(let percent): return "Cancelled · \(percent) % on the server"
+        case .onlyOnThisPhone: return String(localized: "Only on this phone", bundle: .main)
+        case .uploading(let percent): return String(localized: "Uploading \(Int(percent)) %", bundle: .main)
+        case .waitingForConnection(let percent):
+            return String(localized: "Waiting for a connection · \(Int(percent)) % sent", bundle: .main)
+        case .waitingForUnmetered(let percent):
+            return String(localized: "Audio waits for Wi-Fi · \(Int(percent)) % sent", bundle: .main)
+        case .waitingToRetry(let percent, let retryAtMs, let reason):
+            let at: String = Date(timeIntervalSince1970: Double(retryAtMs) / 1000).formatted(date: .omitted, time: .shortened)
+            return String(localized: "Trying again at \(at) · \(Int(percent)) % sent: \(reason)", bundle: .main)
+        case .cancelled(let percent): return String(localized: "Paused · \(Int(percent)) % on the server", bundle: .main)
         case .delivered(let localAudioRemoved):
-            return localAudioRemoved ? "Delivered · audio removed from this phone" : "Delivered"
-        case .needsAttention(let reason): return "Needs attention: \(reason)"
+            return localAudioRemoved
+                ? String(localized: "Delivered · audio removed from this phone", bundle: .main)
+                : String(localized: "Delivered", bundle: .main)
+        case .needsAttention(let reason): return String(localized: "Needs attention: \(reason)", bundle: .main)
         case .withdrawn(let propagated):
-            return propagated ? "Withdrawn" : "Withdrawn · the server is told at the next sync"
+            return propagated
+                ? String(localized: "Withdrawn", bundle: .main)
+                : String(localized: "Withdrawn · the server is told at the next sync", bundle: .main)
         }
     }
 }
@@ -31,7 +40,7 @@ extension TellusError {
              .ServerNotTrusted(let reason):
             return reason
         case .NotFound(let what, let id):
-            return "No \(what) with id \(id) on this phone"
+            return String(localized: "No \(what) with id \(id) on this phone", bundle: .main)
         }
     }
 
@@ -50,9 +59,8 @@ public func describe(_ error: Error) -> String {
     return error.localizedDescription
 }
 
-/// An audio position as the reporter reads it: "4:05" or "1:02:03".
+/// An audio position as the reporter reads it ("4:05", "1:02:03"): the core's one format
+/// (a pure function of the number: no I/O, no lock).
 public func formatPosition(ms: UInt64) -> String {
-    let total = ms / 1000
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60)
-    return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)
+    formatAudioPosition(ms: ms)
 }

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use tellus_protocol::{
-    ConsentAccepted, ConsentEventDoc, ConsentKind, ConsentStatus, ConsentSummary, IdentityDoc,
-    StoryAccepted, StoryDocument, items,
+    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentProblem, ConsentStatus,
+    ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument, items,
 };
 
 use super::{over_limit, parse_id};
@@ -254,9 +254,7 @@ pub async fn post_consent(
                 }
             }
             let before = load_consent(tx, &story_id)?;
-            if let Some(why) = before.refuses(&event) {
-                return Err(Error::conflict("invalid_consent", why));
-            }
+            check_event(&before, &project_forms(tx, &project_id)?, &event)?;
             tx.execute(
                 "INSERT INTO consent_events (id, story_id, body, received_at) VALUES (?1, ?2, ?3, ?4)",
                 params![event_id, story_id, event_text, now_ms()],
@@ -285,6 +283,41 @@ pub async fn post_consent(
         StatusCode::OK
     };
     Ok((status, Json(accepted)))
+}
+
+/// The consent engine's check of a new event (`ConsentSummary::check_event`, the one
+/// the phone's core runs before it stores one): 409 `invalid_consent` when it cannot
+/// follow the consent in force, 422 with the problem's code when it does not fit the
+/// project's forms. The name to credit comes later, with the story document, so the name
+/// rule is not checked here (`check_identity` keeps a name only with `credit_by_name`).
+fn check_event(
+    before: &ConsentSummary,
+    forms: &[ConsentForm],
+    event: &ConsentEventDoc,
+) -> Result<()> {
+    match before.check_event(forms, event, None) {
+        Ok(_) => Ok(()),
+        Err(ConsentProblem::Sequence(why)) => Err(Error::conflict("invalid_consent", why)),
+        Err(problem) => Err(Error::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problem.code(),
+            problem.to_string(),
+        )),
+    }
+}
+
+/// The consent forms of a project's configuration (every version a storyteller may
+/// have seen).
+fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>> {
+    let config: String = conn.query_row(
+        "SELECT config FROM projects WHERE id = ?1",
+        [project_id],
+        |r| r.get(0),
+    )?;
+    serde_json::from_str(&config)
+        .map_err(|e| e.to_string())
+        .and_then(|config| crate::admin::consent_forms(&config))
+        .map_err(|why| Error::Config(format!("project {project_id}: {why}")))
 }
 
 /// A new consent event on a story whose document leads can read enters the feed as a

@@ -10,6 +10,7 @@ fun main() {
     secretStoreTests()
     tlsTests()
     boundaryTests()
+    shellApiTests()
     withdrawalTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)

@@ -7,7 +7,6 @@ import android.net.Network
 import android.net.NetworkCapabilities
 import android.os.Build
 import androidx.core.app.NotificationCompat
-import androidx.work.BackoffPolicy
 import androidx.work.Constraints
 import androidx.work.CoroutineWorker
 import androidx.work.ExistingWorkPolicy
@@ -18,63 +17,62 @@ import androidx.work.OutOfQuotaPolicy
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
 import org.tellus.presentation.Delivery
-import org.tellus.presentation.DeliveryOutcome
+import kotlinx.coroutines.launch
+import org.tellus.presentation.FollowUp
 import org.tellus.presentation.NetworkNeed
 import java.util.concurrent.TimeUnit
 
 /**
  * Background delivery as WorkManager unique work: one chain at a time ("deliver"), with a
- * network constraint. Triggered at start, when a story becomes ready and when the network
- * returns; the worker's decisions (what to schedule next) are the presentation layer's.
+ * network constraint. Triggered at start, when a story becomes ready, after a withdrawal
+ * and when the network returns; after each run, the next one is what the core decided
+ * (`DeliveryOutcome.followUp`: when and on which network), the same decision the CLI's
+ * watch loop and iOS's BGTaskScheduler follow. WorkManager's own backoff is not used.
  */
 object DeliveryScheduler {
     private const val WORK = "deliver"
     private const val WORK_AUDIO = "deliver-audio-on-unmetered"
 
-    fun deliverSoon(context: Context) = enqueue(context, WORK, NetworkNeed.CONNECTED, expedited = true)
+    fun deliverSoon(context: Context) = enqueue(context, FollowUp(0, NetworkNeed.CONNECTED), expedited = true)
 
-    fun enqueue(context: Context, name: String, need: NetworkNeed, expedited: Boolean) {
+    fun enqueue(context: Context, next: FollowUp, expedited: Boolean) {
         val request = OneTimeWorkRequestBuilder<DeliveryWorker>()
             .setConstraints(
                 Constraints.Builder()
                     .setRequiredNetworkType(
-                        if (need == NetworkNeed.UNMETERED) NetworkType.UNMETERED else NetworkType.CONNECTED,
+                        if (next.need == NetworkNeed.UNMETERED) NetworkType.UNMETERED else NetworkType.CONNECTED,
                     )
                     .build(),
             )
-            .setBackoffCriteria(BackoffPolicy.EXPONENTIAL, 30, TimeUnit.SECONDS)
-            .apply { if (expedited) setExpedited(OutOfQuotaPolicy.RUN_AS_NON_EXPEDITED_WORK_REQUEST) }
+            .apply {
+                // Expedited work cannot be delayed; a delayed run is ordinary work.
+                if (next.delayMs > 0) setInitialDelay(next.delayMs, TimeUnit.MILLISECONDS)
+                else if (expedited) setExpedited(OutOfQuotaPolicy.RUN_AS_NON_EXPEDITED_WORK_REQUEST)
+            }
             .build()
-        // APPEND_OR_REPLACE: a trigger while a run is going queues one more run after it
-        // (the core joins concurrent syncs anyway), never a parallel one.
+        // Audio held for Wi-Fi waits in its own chain, so that a trigger on mobile data
+        // does not replace it. APPEND_OR_REPLACE: a trigger while a run is going queues one
+        // more run after it (the core joins concurrent syncs anyway), never a parallel one.
+        val name = if (next.need == NetworkNeed.UNMETERED) WORK_AUDIO else WORK
         WorkManager.getInstance(context).enqueueUniqueWork(name, ExistingWorkPolicy.APPEND_OR_REPLACE, request)
-    }
-
-    internal fun followUp(context: Context, need: NetworkNeed) = when (need) {
-        NetworkNeed.UNMETERED -> enqueue(context, WORK_AUDIO, need, expedited = false)
-        NetworkNeed.CONNECTED -> Unit // the worker's Result.retry() uses WorkManager's backoff
     }
 }
 
 class DeliveryWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
         val app = applicationContext as TellusApplication
-        val delivery = app.delivery()
         // Long uploads keep going as foreground work (dataSync) within the platform's limits.
         runCatching { setForeground(getForegroundInfo()) }
-        val outcome = delivery.run(NetworkWatcher.currentKind(applicationContext))
-        delivery.followUpNeed(outcome)?.let { DeliveryScheduler.followUp(applicationContext, it) }
-        return when (outcome) {
-            DeliveryOutcome.Retry -> Result.retry()
-            is DeliveryOutcome.NeedsEnrolment -> Result.failure() // the stories screen asks to enrol
-            else -> Result.success()
-        }
+        val outcome = app.delivery().run(NetworkWatcher.currentKind(applicationContext))
+        outcome.followUp(System.currentTimeMillis())?.let { DeliveryScheduler.enqueue(applicationContext, it, expedited = false) }
+        // Needs enrolment: nothing is scheduled; the stories screen asks to enrol.
+        return if (outcome.needsEnrolment) Result.failure() else Result.success()
     }
 
     override suspend fun getForegroundInfo(): ForegroundInfo {
         val notification = NotificationCompat.Builder(applicationContext, Notifications.DELIVERY_CHANNEL)
             .setSmallIcon(android.R.drawable.stat_sys_upload)
-            .setContentTitle("Delivering stories")
+            .setContentTitle(applicationContext.getString(R.string.delivering))
             .setOngoing(true)
             .setSilent(true)
             .build()
@@ -91,14 +89,21 @@ class DeliveryWorker(context: Context, params: WorkerParameters) : CoroutineWork
 object NetworkWatcher {
     fun start(context: Context) {
         val cm = context.getSystemService(ConnectivityManager::class.java)
-        val delivery = (context.applicationContext as TellusApplication).delivery()
+        val app = context.applicationContext as TellusApplication
+        val delivery = app.delivery()
+        // The callbacks come on ConnectivityManager's thread; the core is told on IO.
         cm.registerDefaultNetworkCallback(object : ConnectivityManager.NetworkCallback() {
-            override fun onAvailable(network: Network) = DeliveryScheduler.deliverSoon(context)
+            override fun onAvailable(network: Network) {
+                DeliveryScheduler.deliverSoon(context)
+            }
 
-            override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) =
-                delivery.networkChanged(kindOf(caps))
+            override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
+                app.appScope.launch { delivery.networkChanged(kindOf(caps)) }
+            }
 
-            override fun onLost(network: Network) = delivery.networkChanged(kindOf(null))
+            override fun onLost(network: Network) {
+                app.appScope.launch { delivery.networkChanged(kindOf(null)) }
+            }
         })
     }
 

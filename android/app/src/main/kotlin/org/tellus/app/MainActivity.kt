@@ -8,15 +8,10 @@ import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.compose.material3.MaterialTheme
-import androidx.compose.runtime.getValue
-import androidx.compose.runtime.mutableStateOf
-import androidx.compose.runtime.saveable.rememberSaveable
-import androidx.compose.runtime.setValue
 import androidx.core.content.ContextCompat
-import org.tellus.app.ui.AppScreens
-import org.tellus.app.ui.Route
+import org.tellus.app.ui.TellusNavHost
 
-/** Hosts the Compose screens; navigation is a small sealed route kept across rotation. */
+/** Hosts the Compose screens (navigation-compose; each screen's state in its ViewModel). */
 class MainActivity : ComponentActivity() {
     private var afterPermission: (() -> Unit)? = null
     private val askMicrophone = registerForActivityResult(ActivityResultContracts.RequestMultiplePermissions()) { granted ->
@@ -26,19 +21,9 @@ class MainActivity : ComponentActivity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        val app = application as TellusApplication
         setContent {
             MaterialTheme {
-                var route by rememberSaveable(stateSaver = Route.Saver) {
-                    mutableStateOf<Route>(if (app.isEnrolled) Route.Stories else Route.Enrol)
-                }
-                AppScreens(
-                    app = app,
-                    route = route,
-                    navigate = { route = it },
-                    hasMicrophone = ::hasMicrophonePermission,
-                    askMicrophone = ::askMicrophone,
-                )
+                TellusNavHost(hasMicrophone = ::hasMicrophonePermission, askMicrophone = ::askMicrophone)
             }
         }
     }

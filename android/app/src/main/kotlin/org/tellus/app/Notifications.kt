@@ -13,13 +13,13 @@ object Notifications {
     fun ensureChannels(context: Context) {
         val manager = context.getSystemService(NotificationManager::class.java)
         manager.createNotificationChannel(
-            NotificationChannel(RECORDING_CHANNEL, "Recording", NotificationManager.IMPORTANCE_LOW).apply {
-                description = "Shown while an interview is being recorded"
+            NotificationChannel(RECORDING_CHANNEL, context.getString(R.string.channel_recording), NotificationManager.IMPORTANCE_LOW).apply {
+                description = context.getString(R.string.channel_recording_description)
             },
         )
         manager.createNotificationChannel(
-            NotificationChannel(DELIVERY_CHANNEL, "Delivery", NotificationManager.IMPORTANCE_MIN).apply {
-                description = "Shown while stories are sent to the project"
+            NotificationChannel(DELIVERY_CHANNEL, context.getString(R.string.channel_delivery), NotificationManager.IMPORTANCE_MIN).apply {
+                description = context.getString(R.string.channel_delivery_description)
             },
         )
     }

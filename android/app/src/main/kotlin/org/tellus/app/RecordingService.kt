@@ -13,10 +13,13 @@ import androidx.core.app.ServiceCompat
 import androidx.core.content.ContextCompat
 import androidx.lifecycle.LifecycleService
 import androidx.lifecycle.lifecycleScope
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.distinctUntilChangedBy
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import org.tellus.presentation.RecordingPhase
 import org.tellus.presentation.RecordingState
 
@@ -28,14 +31,15 @@ import org.tellus.presentation.RecordingState
  */
 class RecordingService : LifecycleService() {
     private var recording: RecordingState? = null
+    private var begun = false
     private var focusRequest: AudioFocusRequest? = null
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         super.onStartCommand(intent, flags, startId)
         when (intent?.action) {
             ACTION_START -> intent.getStringExtra(EXTRA_STORY)?.let(::begin)
-            ACTION_PAUSE -> recording?.pause()
-            ACTION_RESUME -> if (requestFocus()) recording?.resume()
+            ACTION_PAUSE -> recording?.perform { pause() }
+            ACTION_RESUME -> if (requestFocus()) recording?.perform { resume() }
             ACTION_STOP -> finish()
         }
         // Not restarted by the system after a kill: the core recovers the interrupted
@@ -44,42 +48,61 @@ class RecordingService : LifecycleService() {
     }
 
     private fun begin(storyId: String) {
-        if (recording != null) return
+        if (begun) return
+        begun = true
         Notifications.ensureChannels(this)
         // Within the 5 s the platform allows, and before the microphone opens.
         ServiceCompat.startForeground(
-            this, Notifications.RECORDING_ID, notification(RecordingPhase.Recording, 0),
+            this, Notifications.RECORDING_ID, notification(RecordingPhase.Recording, "0:00"),
             if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) ServiceInfo.FOREGROUND_SERVICE_TYPE_MICROPHONE else 0,
         )
-        val state = (application as TellusApplication).recording(storyId, lifecycleScope)
-        recording = state
-        current.value = state
-        if (!requestFocus() || !state.start()) {
-            // The screen shows state.error (no microphone, focus refused by a call).
+        if (!requestFocus()) {
             stopForegroundAndSelf()
             return
         }
+        // The core is called on the IO dispatcher: the holder's scope is the service's
+        // lifecycle on Dispatchers.IO (its statistics ticker, the buttons' actions).
+        val io = CoroutineScope(lifecycleScope.coroutineContext + Dispatchers.IO)
+        lifecycleScope.launch {
+            val state = (application as TellusApplication).recording(storyId, io)
+            recording = state
+            current.value = state
+            if (!withContext(Dispatchers.IO) { state.start() }) {
+                // The screen shows state.error (no microphone).
+                stopForegroundAndSelf()
+                return@launch
+            }
+            follow(state)
+        }
+    }
+
+    /** The notification follows the recording; it ends the service when the recording ends. */
+    private fun follow(state: RecordingState) {
         lifecycleScope.launch {
             state.state.distinctUntilChangedBy { it.phase to it.elapsedMs / 1000 }.collect { ui ->
                 if (ui.phase == RecordingPhase.Finished) {
                     stopForegroundAndSelf()
                 } else {
                     val manager = getSystemService(android.app.NotificationManager::class.java)
-                    manager.notify(Notifications.RECORDING_ID, notification(ui.phase, ui.elapsedMs))
+                    manager.notify(Notifications.RECORDING_ID, notification(ui.phase, ui.elapsedText))
                 }
             }
         }
     }
 
     override fun onDestroy() {
-        // However the service ends, the recording is stopped and kept, never dropped.
+        // However the service ends, the recording is stopped and kept, never dropped. The
+        // process may end with the service: this one stop (an fsync in the core) waits.
         recording?.stop()
         super.onDestroy()
     }
 
     private fun finish() {
-        recording?.stop()
-        stopForegroundAndSelf()
+        val state = recording ?: return stopForegroundAndSelf()
+        lifecycleScope.launch {
+            withContext(Dispatchers.IO) { state.stop() }
+            stopForegroundAndSelf()
+        }
     }
 
     private fun stopForegroundAndSelf() {
@@ -100,7 +123,7 @@ class RecordingService : LifecycleService() {
             .setOnAudioFocusChangeListener { change ->
                 when (change) {
                     AudioManager.AUDIOFOCUS_LOSS, AudioManager.AUDIOFOCUS_LOSS_TRANSIENT ->
-                        recording?.pause(interrupted = true)
+                        recording?.perform { pause(interrupted = true) }
                     // Regaining focus only offers resume (the notification and the screen).
                 }
             }
@@ -110,11 +133,11 @@ class RecordingService : LifecycleService() {
             AudioManager.AUDIOFOCUS_REQUEST_GRANTED
     }
 
-    private fun notification(phase: RecordingPhase, elapsedMs: Long) =
+    private fun notification(phase: RecordingPhase, elapsedText: String) =
         NotificationCompat.Builder(this, Notifications.RECORDING_CHANNEL)
             .setSmallIcon(android.R.drawable.ic_btn_speak_now)
-            .setContentTitle(if (phase == RecordingPhase.Paused) "Recording paused" else "Recording")
-            .setContentText(formatElapsed(elapsedMs))
+            .setContentTitle(getString(if (phase == RecordingPhase.Paused) R.string.recording_paused else R.string.recording_title))
+            .setContentText(elapsedText)
             .setOngoing(true)
             .setSilent(true)
             .setForegroundServiceBehavior(NotificationCompat.FOREGROUND_SERVICE_IMMEDIATE)
@@ -124,9 +147,9 @@ class RecordingService : LifecycleService() {
                 ),
             )
             .apply {
-                if (phase == RecordingPhase.Paused) addAction(0, "Resume", action(ACTION_RESUME))
-                else addAction(0, "Pause", action(ACTION_PAUSE))
-                addAction(0, "Stop", action(ACTION_STOP))
+                if (phase == RecordingPhase.Paused) addAction(0, getString(R.string.recording_resume), action(ACTION_RESUME))
+                else addAction(0, getString(R.string.recording_pause), action(ACTION_PAUSE))
+                addAction(0, getString(R.string.recording_stop), action(ACTION_STOP))
             }
             .build()
 
@@ -153,10 +176,5 @@ class RecordingService : LifecycleService() {
 
         fun stop(context: Context) =
             context.startService(Intent(context, RecordingService::class.java).setAction(ACTION_STOP))
-
-        fun formatElapsed(ms: Long): String {
-            val s = ms / 1000
-            return if (s >= 3600) "%d:%02d:%02d".format(s / 3600, s / 60 % 60, s % 60) else "%d:%02d".format(s / 60, s % 60)
-        }
     }
 }

@@ -1,14 +1,15 @@
 package org.tellus.presentation
 
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
 import org.tellus.core.ConsentChoices
 import org.tellus.core.ConsentFormView
 import org.tellus.core.ConsentHow
 import org.tellus.core.ConsentView
-import org.tellus.core.TellusApp
 
 /**
  * One item of the consent form as the screen shows it: the words, the storyteller's answer,
@@ -42,52 +43,92 @@ data class ConsentFormUi(
 }
 
 /**
- * The consent form screen, read item by item with the storyteller. The form comes from the
- * project's configuration (through the core), in the first of the device's `languages` it
- * has. Whether it may be finished is the core's answer (`checkConsentForm`), asked on every
- * change: this screen holds no consent rule of its own.
+ * The consent form screen, read item by item with the storyteller (held by a ViewModel).
+ * The form comes from the project's configuration through the core, in the first of the
+ * device's `languages` it has, read on the IO dispatcher: `state` is null until it is
+ * there. Whether it may be finished is the core's answer (`checkConsentForm`), asked on
+ * the IO dispatcher after every change (`checked()` waits for it): this screen holds no
+ * consent rule of its own. Which items were ticked and where the reading is are kept in
+ * `saved`, so a process the system killed while the reporter was in another app comes
+ * back at the same item; the name and contact are personal data and are not kept there.
  */
 class ConsentFormState(
-    private val app: TellusApp,
+    private val core: CoreAccess,
     private val storyId: String,
     private val capturedBy: String,
-    languages: List<String>,
+    private val languages: List<String>,
+    private val scope: CoroutineScope,
+    private val saved: SavedState = MapSavedState(),
 ) {
-    private val form: ConsentFormView = app.consentForm(languages)
-    private val _state = MutableStateFlow(
-        evaluate(
-            ConsentFormUi(
-                intro = form.intro,
-                items = form.items.map {
-                    ConsentItemUi(it.key, it.label, it.required, granted = false, asksName = it.asksName, asksContact = it.asksContact)
-                },
-                current = 0,
-                name = "",
-                contact = "",
-                blocker = null,
-            ),
-        ),
-    )
-    val state: StateFlow<ConsentFormUi> = _state.asStateFlow()
+    private val _state = MutableStateFlow<ConsentFormUi?>(null)
+    val state: StateFlow<ConsentFormUi?> = _state.asStateFlow()
+    @Volatile private var form: ConsentFormView? = null
 
-    fun setGranted(key: String, granted: Boolean) = _state.update { ui ->
-        evaluate(ui.copy(items = ui.items.map { if (it.key == key) it.copy(granted = granted) else it }))
+    init {
+        scope.launch { load() }
     }
 
-    fun setName(name: String) = _state.update { evaluate(it.copy(name = name)) }
-    fun setContact(contact: String) = _state.update { evaluate(it.copy(contact = contact)) }
+    /** Reads the form (on the IO dispatcher), restores what `saved` holds, and checks it. */
+    suspend fun load(): ConsentFormUi {
+        _state.value?.let { return it }
+        val form = core.call { app -> app.consentForm(languages) }
+        this.form = form
+        val granted = saved[GRANTED]?.split(',')?.toSet().orEmpty()
+        val ui = ConsentFormUi(
+            intro = form.intro,
+            items = form.items.map {
+                ConsentItemUi(
+                    it.key, it.label, it.required, granted = it.key in granted,
+                    asksName = it.asksName, asksContact = it.asksContact,
+                )
+            },
+            current = (saved[CURRENT]?.toIntOrNull() ?: 0).coerceIn(0, (form.items.size - 1).coerceAtLeast(0)),
+            name = "",
+            contact = "",
+            blocker = null,
+        )
+        _state.compareAndSet(null, ui)
+        return checked() ?: ui
+    }
 
-    fun next() = _state.update { it.copy(current = (it.current + 1).coerceAtMost(it.items.lastIndex)) }
-    fun previous() = _state.update { it.copy(current = (it.current - 1).coerceAtLeast(0)) }
+    /** Asks the core whether the form as it is now may be finished, and shows the answer. */
+    suspend fun checked(): ConsentFormUi? {
+        val ui = _state.value ?: return null
+        val form = form ?: return ui
+        val blocker = core.call { app -> app.checkConsentForm(storyId, form, choices(ui)) }
+        // Only if nothing changed meanwhile (a later change asks again).
+        _state.update { now -> if (now != null && now.copy(blocker = ui.blocker) == ui) now.copy(blocker = blocker) else now }
+        return _state.value
+    }
+
+    private fun change(transform: (ConsentFormUi) -> ConsentFormUi) {
+        _state.update { ui -> ui?.let(transform) }
+        _state.value?.let { ui ->
+            saved[GRANTED] = ui.items.filter { it.granted }.joinToString(",") { it.key }
+            saved[CURRENT] = ui.current.toString()
+        }
+        scope.launch { checked() }
+    }
+
+    fun setGranted(key: String, granted: Boolean) =
+        change { ui -> ui.copy(items = ui.items.map { if (it.key == key) it.copy(granted = granted) else it }) }
+
+    fun setName(name: String) = change { it.copy(name = name) }
+    fun setContact(contact: String) = change { it.copy(contact = contact) }
+
+    fun next() = change { it.copy(current = (it.current + 1).coerceAtMost(it.items.lastIndex)) }
+    fun previous() = change { it.copy(current = (it.current - 1).coerceAtLeast(0)) }
 
     /**
-     * Records the consent in the core. Returns null, writing nothing, while the form
-     * cannot be finished (the screen shows `state.blocker`).
+     * Records the consent in the core (on the IO dispatcher), after asking the core once
+     * more. Returns null, writing nothing, while the form cannot be finished (the screen
+     * shows `state.blocker`).
      */
-    fun submit(how: ConsentHow = ConsentHow.AppCheckbox): ConsentView? {
-        val ui = _state.value
+    suspend fun submit(how: ConsentHow = ConsentHow.AppCheckbox): ConsentView? {
+        val ui = checked() ?: return null
+        val form = form ?: return null
         if (!ui.canContinue) return null
-        return app.giveConsent(storyId, form, choices(ui, how))
+        return core.call { app -> app.giveConsent(storyId, form, choices(ui, how)) }
     }
 
     /** What was typed goes as it is; the core keeps a name or contact only with its item granted. */
@@ -99,6 +140,8 @@ class ConsentFormState(
         contact = ui.contact.trim().ifEmpty { null },
     )
 
-    private fun evaluate(ui: ConsentFormUi): ConsentFormUi =
-        ui.copy(blocker = app.checkConsentForm(storyId, form, choices(ui)))
+    private companion object {
+        const val GRANTED = "consent.granted"
+        const val CURRENT = "consent.current"
+    }
 }

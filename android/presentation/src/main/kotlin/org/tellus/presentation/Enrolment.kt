@@ -4,7 +4,6 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.tellus.core.ProjectView
-import org.tellus.core.TellusApp
 import org.tellus.core.TellusException
 
 /**
@@ -25,15 +24,31 @@ object InviteCode {
     }
 }
 
+/** Why enrolment did not happen; the screen says it in the reporter's language. */
+enum class EnrolProblem {
+    /** Not an invite code (it looks like ABCD-EFGH-JKLM-NPQR). */
+    NotACode,
+    /** The server address must start with https:// (or http:// on a test network). */
+    NotAnAddress,
+    /** The server refused the code; `detail` is its message. */
+    Refused,
+    /** The server's certificate is not trusted, so nothing was sent; `detail` says why. */
+    NotTrusted,
+    /** The server could not be reached. */
+    Unreachable,
+    /** The phone's secure storage cannot be used yet: unlock, then the same code again. */
+    Locked,
+}
+
 sealed interface EnrolUi {
     data object Editing : EnrolUi
     data object Working : EnrolUi
     data class Enrolled(val project: ProjectView) : EnrolUi
-    data class Failed(val message: String) : EnrolUi
+    data class Failed(val problem: EnrolProblem, val detail: String? = null) : EnrolUi
 }
 
 /** The enrol screen: server address and invite code (typed or scanned) to a project. */
-class EnrolState(private val app: TellusApp, private val deviceLabel: String) {
+class EnrolState(private val core: CoreAccess, private val deviceLabel: String) {
     private val _state = MutableStateFlow<EnrolUi>(EnrolUi.Editing)
     val state: StateFlow<EnrolUi> = _state.asStateFlow()
 
@@ -42,27 +57,30 @@ class EnrolState(private val app: TellusApp, private val deviceLabel: String) {
         val code = link ?: InviteCode.normalise(typedCode)
         val url = serverUrl.trim().trimEnd('/')
         val result = when {
-            code == null -> EnrolUi.Failed("That is not an invite code. It looks like ABCD-EFGH-JKLM-NPQR.")
+            code == null -> EnrolUi.Failed(EnrolProblem.NotACode)
             link == null && !(url.startsWith("https://") || url.startsWith("http://")) ->
-                EnrolUi.Failed("The server address starts with https://")
+                EnrolUi.Failed(EnrolProblem.NotAnAddress)
             else -> {
                 _state.value = EnrolUi.Working
                 try {
-                    EnrolUi.Enrolled(app.enrol(url, code, deviceLabel))
+                    EnrolUi.Enrolled(core.call { app -> app.enrol(url, code, deviceLabel) })
                 } catch (e: TellusException.ServerRefused) {
-                    EnrolUi.Failed("The server refused the code: ${e.message}")
+                    EnrolUi.Failed(EnrolProblem.Refused, e.message)
                 } catch (e: TellusException.ServerNotTrusted) {
                     // Nothing was sent; the same invite works from the right server.
-                    EnrolUi.Failed("This server's certificate is not trusted, so nothing was sent. ${e.message}")
+                    EnrolUi.Failed(EnrolProblem.NotTrusted, e.message)
                 } catch (e: TellusException.Network) {
-                    EnrolUi.Failed("The server could not be reached. Check the address and the connection, then try again.")
+                    EnrolUi.Failed(EnrolProblem.Unreachable)
                 } catch (e: TellusException.SecretStoreUnavailable) {
                     // Checked before the invite is spent: the same code works once unlocked.
-                    EnrolUi.Failed("The phone's secure storage cannot be used yet. Unlock the phone, then try the same code again.")
+                    EnrolUi.Failed(EnrolProblem.Locked)
                 }
             }
         }
         _state.value = result
         return result
     }
+
+    /** Whether this phone is enrolled (and not asked to enrol again). */
+    suspend fun isEnrolled(): Boolean = core.call { app -> app.account()?.let { !it.needsEnrolment } ?: false }
 }

@@ -15,17 +15,28 @@ import org.tellus.core.NoteView
 import org.tellus.core.QuestionView
 import org.tellus.core.RecorderSession
 import org.tellus.core.RecordingRequest
-import org.tellus.core.TellusApp
+import org.tellus.core.TellusAppInterface
+import org.tellus.core.formatAudioPosition
 
 enum class RecordingPhase { NotStarted, Recording, Paused, Finished }
 
 /** A marker or note on the recording screen's timeline, at its audio position. */
-data class TimelineMark(val id: String, val atMs: Long, val text: String, val questionId: String?, val isMarker: Boolean)
+data class TimelineMark(
+    val id: String,
+    val atMs: Long,
+    val text: String,
+    val questionId: String?,
+    val isMarker: Boolean,
+    /** `atMs` as a clock shows it (the core's one format). */
+    val atText: String,
+)
 
 data class RecordingUi(
     val phase: RecordingPhase = RecordingPhase.NotStarted,
     /** The audio captured so far; paused time does not count. */
     val elapsedMs: Long = 0,
+    /** `elapsedMs` as a clock shows it (the core's one format, read off the main thread). */
+    val elapsedText: String = "0:00",
     /** The meter, 0..1, from the last ~50 ms of audio (peak dBFS over a 60 dB range). */
     val level: Float = 0f,
     val marks: List<TimelineMark> = emptyList(),
@@ -45,10 +56,12 @@ data class RecordingUi(
  * The recording screen over a core recorder session. The session lives as long as the
  * recording (the Android foreground service owns this object), so the screen can go away
  * and come back. The state is refreshed from the session's statistics every `refreshMs`
- * on `scope`; markers and notes go to the core at the audio position it reports.
+ * on `scope`; markers and notes go to the core at the audio position it reports. The
+ * service gives it a scope on the IO dispatcher, and the screen's buttons go through
+ * `perform`, so no call into the core runs on the main thread.
  */
 class RecordingState(
-    private val app: TellusApp,
+    private val app: TellusAppInterface,
     val storyId: String,
     questions: List<QuestionView>,
     private val scope: CoroutineScope,
@@ -59,6 +72,11 @@ class RecordingState(
     private var session: RecorderSession? = null
     private var ticker: Job? = null
     private var finished: FinishedRecordingView? = null
+
+    /** Runs a button's action (pause, marker, note, …) on this holder's scope, off the main thread. */
+    fun perform(action: RecordingState.() -> Unit) {
+        scope.launch { action() }
+    }
 
     /** Opens the microphone and starts recording; the Audio error (no microphone) is shown. */
     @Synchronized
@@ -128,6 +146,7 @@ class RecordingState(
             it.copy(
                 phase = RecordingPhase.Finished,
                 elapsedMs = done.durationMs.toLong(),
+                elapsedText = formatAudioPosition(done.durationMs),
                 level = 0f,
                 interrupted = false,
                 framesDropped = done.framesDropped.toLong(),
@@ -150,6 +169,7 @@ class RecordingState(
         _state.update {
             it.copy(
                 elapsedMs = stats.positionMs.toLong(),
+                elapsedText = formatAudioPosition(stats.positionMs),
                 level = stats.level?.let { l -> meter(l.peakDbfs) } ?: 0f,
                 framesDropped = stats.framesDropped.toLong(),
             )
@@ -184,4 +204,5 @@ internal fun NoteView.toMark() = TimelineMark(
     text = text,
     questionId = questionId,
     isMarker = kind == NoteKindView.MARKER,
+    atText = formatAudioPosition(atMs ?: 0UL),
 )

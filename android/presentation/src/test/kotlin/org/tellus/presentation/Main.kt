@@ -9,6 +9,7 @@ fun main() {
     recordingStateTests()
     storyListTests()
     secretsTests()
+    viewModelTests()
     println("android-presentation: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

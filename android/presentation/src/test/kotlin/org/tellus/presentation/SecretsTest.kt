@@ -2,6 +2,8 @@ package org.tellus.presentation
 
 import kotlinx.coroutines.runBlocking
 import org.tellus.core.NetworkKind
+import org.tellus.core.NextAttemptReasonView
+import org.tellus.core.TellusException
 import org.tellus.core.SecretStoreException
 import org.tellus.core.TellusApp
 import java.io.File
@@ -150,28 +152,33 @@ fun secretsTests() {
         val key = SoftwareKey()
         val secretsDir = File(dir, "secrets")
         TellusApp.openWithPlatform(File(dir, "tellus").path, SecretBoxStore(SealedFileSecrets(secretsDir, key)), null).use { app ->
-            val enrol = EnrolState(app, "Test phone")
+            val core = coreOf(app)
+            val enrol = EnrolState(core, "Test phone")
             val code = invites.removeFirst()
             key.failing = true
             val locked = runBlocking { enrol.enrol(server, code) }
-            expect(locked is EnrolUi.Failed && locked.message.contains("Unlock the phone")) { "$locked" }
+            expect(locked is EnrolUi.Failed && locked.problem == EnrolProblem.Locked) { "$locked" }
             expect(app.account() == null) { "enrolled without a token" }
             key.failing = false
             val ok = runBlocking { enrol.enrol(server, code) }
             expect(ok is EnrolUi.Enrolled) { "the same code did not work once unlocked: $ok" }
             val token = SealedFileSecrets(secretsDir, key).read("device_token") ?: throw AssertionError("no sealed token")
             val story = app.createStory("Locked out of the clinic", "Participant")
-            ConsentFormState(app, story.id, "Reporter", listOf("en")).apply { setGranted("record", true) }.submit()
+            val form = ConsentFormState(core, story.id, "Reporter", listOf("en"), viewModelScope())
+            runBlocking { form.load(); form.setGranted("record", true); form.submit() }
                 ?: throw AssertionError("consent refused")
-            ReviewState(app, story.id).markReady().getOrThrow()
-            val delivery = Delivery(app)
+            runBlocking { ReviewState(core, story.id).markReady() }.getOrThrow()
+            val delivery = Delivery(core)
             key.failing = true
             val later = runBlocking { delivery.run(NetworkKind.UNMETERED) }
-            expect(later == DeliveryOutcome.Retry) { "a locked store must retry, got $later" }
+            // A locked store is a failed sync: again after the core's backoff, never "enrol".
+            expect(later.error is TellusException.SecretStoreUnavailable && !later.needsEnrolment) { "$later" }
+            val retry = later.followUp(System.currentTimeMillis())
+            expect(later.next.reason == NextAttemptReasonView.SYNC_FAILED && retry != null && retry.need == NetworkNeed.CONNECTED) { "$later" }
             expect(app.account()?.needsEnrolment == false) { "a locked store asked to enrol again" }
             key.failing = false
             val done = runBlocking { delivery.run(NetworkKind.UNMETERED) }
-            expect(done is DeliveryOutcome.Done && done.report.documentsSent == 1u) { "$done" }
+            expect(done.report?.documentsSent == 1u && done.followUp(System.currentTimeMillis()) == null) { "$done" }
             val db = File(dir, "tellus").listFiles()!!.filter { it.name.startsWith("tellus.db") }
             expect(db.isNotEmpty() && db.none { contains(it, token) }) { "the token is in the app's SQLite files" }
         }

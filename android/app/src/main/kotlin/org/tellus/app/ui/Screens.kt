@@ -15,6 +15,7 @@ import androidx.compose.foundation.pager.rememberPagerState
 import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
 import androidx.compose.material3.Checkbox
+import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.ExperimentalMaterial3Api
 import androidx.compose.material3.LinearProgressIndicator
 import androidx.compose.material3.ListItem
@@ -27,48 +28,30 @@ import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.material3.TopAppBar
 import androidx.compose.runtime.Composable
-import androidx.compose.runtime.DisposableEffect
 import androidx.compose.runtime.LaunchedEffect
-import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
-import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import androidx.lifecycle.viewmodel.compose.viewModel
 import com.google.mlkit.vision.codescanner.GmsBarcodeScanning
-import kotlinx.coroutines.launch
-import org.tellus.app.DeliveryScheduler
+import org.tellus.app.R
 import org.tellus.app.RecordingService
-import org.tellus.app.TellusApplication
 import org.tellus.presentation.DeliveryUi
+import org.tellus.presentation.EnrolProblem
 import org.tellus.presentation.EnrolUi
 import org.tellus.presentation.RecordingPhase
+import java.text.DateFormat
+import java.util.Date
 
-/** Every screen is a thin view over a presentation-layer state holder. */
-@Composable
-fun AppScreens(
-    app: TellusApplication,
-    route: Route,
-    navigate: (Route) -> Unit,
-    hasMicrophone: () -> Boolean,
-    askMicrophone: (then: () -> Unit) -> Unit,
-) {
-    when (route) {
-        Route.Enrol -> EnrolScreen(app) { navigate(Route.Stories) }
-        Route.Stories -> StoriesScreen(app, navigate)
-        Route.Settings -> SettingsScreen(app) { navigate(Route.Stories) }
-        Route.NewStory -> NewStoryScreen(app, navigate)
-        is Route.Story -> StoryScreen(app, route.id, navigate)
-        is Route.Consent -> ConsentScreen(app, route.storyId, navigate, hasMicrophone, askMicrophone)
-        is Route.Recording -> RecordingScreen(route.storyId, navigate)
-        is Route.Review -> ReviewScreen(app, route.storyId, navigate)
-    }
-}
+// Every screen is a thin view over a ViewModel (ViewModels.kt) that holds a presentation-
+// layer model; every word comes from the string resources (values, values-es).
 
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
@@ -83,194 +66,259 @@ private fun Page(title: String, back: (() -> Unit)? = null, content: @Composable
 }
 
 @Composable
-private fun EnrolScreen(app: TellusApplication, done: () -> Unit) {
-    val enrol = remember { app.enrolment() }
-    val ui by enrol.state.collectAsStateWithLifecycle()
-    val scope = rememberCoroutineScope()
+private fun Loading(title: String) = Page(title) { CircularProgressIndicator() }
+
+@Composable
+fun StartScreen(decided: (enrolled: Boolean) -> Unit) {
+    val vm: StartViewModel = viewModel(factory = StartViewModel.Factory)
+    val enrolled by vm.enrolled.collectAsStateWithLifecycle()
+    LaunchedEffect(enrolled) { enrolled?.let(decided) }
+    Loading(stringResource(R.string.app_name))
+}
+
+@Composable
+fun EnrolScreen(done: () -> Unit) {
+    val vm: EnrolViewModel = viewModel(factory = EnrolViewModel.Factory)
+    val ui by vm.enrol.state.collectAsStateWithLifecycle()
     val context = LocalContext.current
     var server by rememberSaveable { mutableStateOf("https://") }
-    var code by rememberSaveable { mutableStateOf("") }
+    // The invite code is not saved across process death: typed or scanned again.
+    var code by remember { mutableStateOf("") }
     LaunchedEffect(ui) { if (ui is EnrolUi.Enrolled) done() }
-    Page("Join your project") {
-        Text("Type the server address and the invite code from your project lead, or scan the code.")
-        OutlinedTextField(server, { server = it }, label = { Text("Server address") }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(code, { code = it }, label = { Text("Invite code") }, modifier = Modifier.fillMaxWidth())
+    Page(stringResource(R.string.enrol_title)) {
+        Text(stringResource(R.string.enrol_explain))
+        OutlinedTextField(server, { server = it }, label = { Text(stringResource(R.string.enrol_server)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(code, { code = it }, label = { Text(stringResource(R.string.enrol_code)) }, modifier = Modifier.fillMaxWidth())
         OutlinedButton(onClick = {
             GmsBarcodeScanning.getClient(context).startScan().addOnSuccessListener { code = it.rawValue.orEmpty() }
-        }) { Text("Scan the code") }
-        Button(enabled = ui != EnrolUi.Working, onClick = { scope.launch { enrol.enrol(server, code) } }) { Text("Join") }
-        (ui as? EnrolUi.Failed)?.let { Text(it.message, color = MaterialTheme.colorScheme.error) }
+        }) { Text(stringResource(R.string.enrol_scan)) }
+        Button(enabled = ui != EnrolUi.Working, onClick = { vm.submit(server, code) }) { Text(stringResource(R.string.enrol_join)) }
+        (ui as? EnrolUi.Failed)?.let { Text(enrolProblem(it), color = MaterialTheme.colorScheme.error) }
     }
 }
 
 @Composable
-private fun StoriesScreen(app: TellusApplication, navigate: (Route) -> Unit) {
-    val list = remember { app.storyList() }
-    DisposableEffect(list) {
-        list.observe()
-        onDispose { list.close() }
-    }
-    val rows by list.rows.collectAsStateWithLifecycle()
-    Page("Stories") {
+private fun enrolProblem(failed: EnrolUi.Failed): String = when (failed.problem) {
+    EnrolProblem.NotACode -> stringResource(R.string.enrol_not_a_code)
+    EnrolProblem.NotAnAddress -> stringResource(R.string.enrol_not_an_address)
+    EnrolProblem.Refused -> stringResource(R.string.enrol_refused, failed.detail.orEmpty())
+    EnrolProblem.NotTrusted -> stringResource(R.string.enrol_not_trusted, failed.detail.orEmpty())
+    EnrolProblem.Unreachable -> stringResource(R.string.enrol_unreachable)
+    EnrolProblem.Locked -> stringResource(R.string.enrol_locked)
+}
+
+@Composable
+fun StoriesScreen(open: (String) -> Unit, newStory: () -> Unit, settings: () -> Unit) {
+    val vm: StoriesViewModel = viewModel(factory = StoriesViewModel.Factory)
+    val rows by vm.list.rows.collectAsStateWithLifecycle()
+    val loaded by vm.list.loaded.collectAsStateWithLifecycle()
+    Page(stringResource(R.string.stories_title)) {
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            Button(onClick = { navigate(Route.NewStory) }) { Text("New story") }
-            OutlinedButton(onClick = { navigate(Route.Settings) }) { Text("Settings") }
+            Button(onClick = newStory) { Text(stringResource(R.string.stories_new)) }
+            OutlinedButton(onClick = settings) { Text(stringResource(R.string.stories_settings)) }
         }
-        LazyColumn {
-            items(rows, key = { it.id }) { row ->
-                ListItem(
-                    headlineContent = { Text(row.title.ifBlank { "Untitled story" }) },
-                    supportingContent = {
-                        Column {
-                            Text(row.storyteller)
-                            DeliveryLine(row.delivery)
-                        }
-                    },
-                    modifier = Modifier.padding(vertical = 2.dp),
-                    trailingContent = { TextButton(onClick = { navigate(Route.Story(row.id)) }) { Text("Open") } },
-                )
+        when {
+            !loaded -> CircularProgressIndicator()
+            rows.isEmpty() -> Text(stringResource(R.string.stories_none))
+            else -> LazyColumn {
+                items(rows, key = { it.id }) { row ->
+                    ListItem(
+                        headlineContent = { Text(row.title.ifBlank { stringResource(R.string.untitled_story) }) },
+                        supportingContent = {
+                            Column {
+                                Text(row.storyteller)
+                                DeliveryLine(row.delivery)
+                            }
+                        },
+                        modifier = Modifier.padding(vertical = 2.dp),
+                        trailingContent = { TextButton(onClick = { open(row.id) }) { Text(stringResource(R.string.stories_open)) } },
+                    )
+                }
             }
         }
     }
 }
 
+/** The core's delivery-state code in the reporter's words. */
+@Composable
+private fun deliveryText(delivery: DeliveryUi): String = when (delivery) {
+    DeliveryUi.OnlyOnThisPhone -> stringResource(R.string.delivery_only_on_phone)
+    is DeliveryUi.Uploading -> stringResource(R.string.delivery_uploading, delivery.percent)
+    is DeliveryUi.WaitingForConnection -> stringResource(R.string.delivery_waiting_for_connection, delivery.percent)
+    is DeliveryUi.WaitingForWifi -> stringResource(R.string.delivery_waiting_for_wifi, delivery.percent)
+    is DeliveryUi.WaitingToRetry -> stringResource(
+        R.string.delivery_waiting_to_retry,
+        delivery.percent,
+        DateFormat.getTimeInstance(DateFormat.SHORT).format(Date(delivery.retryAtMs)),
+        delivery.reason,
+    )
+    is DeliveryUi.Cancelled -> stringResource(R.string.delivery_cancelled, delivery.percent)
+    is DeliveryUi.Delivered -> stringResource(
+        if (delivery.localAudioRemoved) R.string.delivery_delivered_removed else R.string.delivery_delivered,
+    )
+    is DeliveryUi.NeedsAttention -> stringResource(R.string.delivery_needs_attention, delivery.reason)
+    is DeliveryUi.Withdrawn -> stringResource(
+        if (delivery.propagated) R.string.delivery_withdrawn else R.string.delivery_withdrawn_pending,
+    )
+}
+
 @Composable
 private fun DeliveryLine(delivery: DeliveryUi) {
     val color = if (delivery is DeliveryUi.NeedsAttention) MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurfaceVariant
-    Text(delivery.label, color = color)
+    Text(deliveryText(delivery), color = color)
     if (delivery is DeliveryUi.Uploading) {
         LinearProgressIndicator(progress = { delivery.percent / 100f }, modifier = Modifier.fillMaxWidth())
     }
 }
 
 @Composable
-private fun StoryScreen(app: TellusApplication, storyId: String, navigate: (Route) -> Unit) {
-    val list = remember { app.storyList() }
-    val review = remember { app.review(storyId) }
-    val rows by list.rows.collectAsState()
-    LaunchedEffect(Unit) { list.refresh() }
-    var confirm by remember { mutableStateOf(false) }
-    var eraseAudio by remember { mutableStateOf(true) }
-    val story = remember(rows) { review.story() }
-    Page(story.title.ifBlank { "Untitled story" }, back = { navigate(Route.Stories) }) {
-        Text(story.summary)
+fun StoryScreen(storyId: String, back: () -> Unit) {
+    // Its own list model (this back stack entry's): the delivery line comes from the same
+    // batched page as the list's, never from a call per story.
+    val stories: StoriesViewModel = viewModel(factory = StoriesViewModel.Factory)
+    val vm: StoryViewModel = viewModel(key = "story-$storyId", factory = StoryViewModel.factory(storyId))
+    val rows by stories.list.rows.collectAsStateWithLifecycle()
+    val story by vm.story.collectAsStateWithLifecycle()
+    var confirm by rememberSaveable { mutableStateOf(false) }
+    var eraseAudio by rememberSaveable { mutableStateOf(true) }
+    val shown = story ?: return Loading(stringResource(R.string.loading))
+    Page(shown.title.ifBlank { stringResource(R.string.untitled_story) }, back = back) {
+        Text(shown.summary)
         rows.firstOrNull { it.id == storyId }?.let { DeliveryLine(it.delivery) }
-        OutlinedButton(onClick = { confirm = true }) { Text("The storyteller withdraws") }
+        OutlinedButton(onClick = { confirm = true }) { Text(stringResource(R.string.story_withdraws)) }
     }
     if (confirm) {
         AlertDialog(
             onDismissRequest = { confirm = false },
-            title = { Text("Withdraw this story?") },
+            title = { Text(stringResource(R.string.withdraw_title)) },
             text = {
                 Column {
-                    Text("The project is told at the next delivery and deletes the story. This cannot be undone.")
-                    Row { Checkbox(eraseAudio, { eraseAudio = it }); Text("Also delete the recording on this phone") }
+                    Text(stringResource(R.string.withdraw_explain))
+                    Row { Checkbox(eraseAudio, { eraseAudio = it }); Text(stringResource(R.string.withdraw_erase_audio)) }
                 }
             },
             confirmButton = {
                 Button(onClick = {
-                    list.withdraw(storyId, app.reporterName, eraseAudio)
-                    DeliveryScheduler.deliverSoon(app)
+                    stories.withdraw(storyId, eraseAudio)
                     confirm = false
-                }) { Text("Withdraw") }
+                }) { Text(stringResource(R.string.withdraw_confirm)) }
             },
-            dismissButton = { TextButton(onClick = { confirm = false }) { Text("Keep") } },
+            dismissButton = { TextButton(onClick = { confirm = false }) { Text(stringResource(R.string.withdraw_keep)) } },
         )
     }
 }
 
 @Composable
-private fun NewStoryScreen(app: TellusApplication, navigate: (Route) -> Unit) {
+fun NewStoryScreen(created: (String) -> Unit, back: () -> Unit) {
+    val vm: NewStoryViewModel = viewModel(factory = NewStoryViewModel.Factory)
+    val id by vm.created.collectAsStateWithLifecycle()
+    LaunchedEffect(id) { id?.let(created) }
+    var title by rememberSaveable { mutableStateOf("") }
     var label by rememberSaveable { mutableStateOf("") }
-    Page("Who is telling the story?", back = { navigate(Route.Stories) }) {
-        Text("A label such as \"Participant 4\". Their name is only asked for if they want to be credited.")
-        OutlinedTextField(label, { label = it }, label = { Text("Participant") }, modifier = Modifier.fillMaxWidth())
-        Button(enabled = label.isNotBlank(), onClick = { navigate(Route.Consent(app.newStory(label.trim()))) }) {
-            Text("Go through consent")
+    Page(stringResource(R.string.new_story_title), back = back) {
+        // The core requires a title: a working one, changed on the review screen.
+        OutlinedTextField(title, { title = it }, label = { Text(stringResource(R.string.new_story_working_title)) }, modifier = Modifier.fillMaxWidth())
+        Text(stringResource(R.string.new_story_explain))
+        OutlinedTextField(label, { label = it }, label = { Text(stringResource(R.string.new_story_label)) }, modifier = Modifier.fillMaxWidth())
+        Button(enabled = title.isNotBlank() && label.isNotBlank() && id == null, onClick = { vm.create(title.trim(), label.trim()) }) {
+            Text(stringResource(R.string.new_story_consent))
         }
     }
 }
 
 @Composable
-private fun ConsentScreen(
-    app: TellusApplication,
+fun ConsentScreen(
     storyId: String,
-    navigate: (Route) -> Unit,
+    recording: () -> Unit,
+    back: () -> Unit,
     hasMicrophone: () -> Boolean,
     askMicrophone: (then: () -> Unit) -> Unit,
 ) {
-    val form = remember { app.consentForm(storyId) }
-    val ui by form.state.collectAsStateWithLifecycle()
+    val vm: ConsentViewModel = viewModel(key = "consent-$storyId", factory = ConsentViewModel.factory(storyId))
+    val form by vm.form.collectAsStateWithLifecycle()
+    val submitted by vm.submitted.collectAsStateWithLifecycle()
+    val holder = form ?: return Loading(stringResource(R.string.consent_title))
+    val state by holder.state.collectAsStateWithLifecycle()
+    val ui = state ?: return Loading(stringResource(R.string.consent_title))
     val context = LocalContext.current
-    var explainMicrophone by remember { mutableStateOf(false) }
+    var explainMicrophone by rememberSaveable { mutableStateOf(false) }
     val startRecording = {
         RecordingService.start(context, storyId)
-        navigate(Route.Recording(storyId))
+        recording()
     }
-    Page("Consent", back = { navigate(Route.Stories) }) {
+    LaunchedEffect(submitted) {
+        if (submitted) {
+            if (hasMicrophone()) startRecording() else explainMicrophone = true
+        }
+    }
+    Page(stringResource(R.string.consent_title), back = back) {
+        // The form's own words are the project's, in the storyteller's language.
         if (ui.current == 0) Text(ui.intro)
         val item = ui.items[ui.current]
-        Text("${ui.current + 1} of ${ui.items.size}", style = MaterialTheme.typography.labelMedium)
+        Text(stringResource(R.string.consent_position, ui.current + 1, ui.items.size), style = MaterialTheme.typography.labelMedium)
         Text(item.label, style = MaterialTheme.typography.titleMedium)
-        Row { Checkbox(item.granted, { form.setGranted(item.key, it) }); Text(if (item.required) "Agreed (needed)" else "Agreed") }
+        Row {
+            Checkbox(item.granted, { holder.setGranted(item.key, it) })
+            Text(stringResource(if (item.required) R.string.consent_agreed_needed else R.string.consent_agreed))
+        }
+        // The core says which items ask a name or contact details.
         if (item.asksName && item.granted) {
-            OutlinedTextField(ui.name, form::setName, label = { Text("Name to credit") })
+            OutlinedTextField(ui.name, holder::setName, label = { Text(stringResource(R.string.consent_name)) })
         }
         if (item.asksContact && item.granted) {
-            OutlinedTextField(ui.contact, form::setContact, label = { Text("Phone or email") })
+            OutlinedTextField(ui.contact, holder::setContact, label = { Text(stringResource(R.string.consent_contact)) })
         }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            OutlinedButton(enabled = ui.current > 0, onClick = form::previous) { Text("Back") }
-            if (!ui.onLastItem) Button(onClick = form::next) { Text("Next") }
+            OutlinedButton(enabled = ui.current > 0, onClick = holder::previous) { Text(stringResource(R.string.back)) }
+            if (!ui.onLastItem) Button(onClick = holder::next) { Text(stringResource(R.string.next)) }
         }
         if (ui.onLastItem) {
+            // The core's consent check says why, in its words.
             ui.blocker?.let { Text(it, color = MaterialTheme.colorScheme.error) }
-            Button(enabled = ui.canContinue, onClick = {
-                if (form.submit() != null) {
-                    if (hasMicrophone()) startRecording() else explainMicrophone = true
-                }
-            }) { Text("Start recording") }
+            Button(enabled = ui.canContinue && !submitted, onClick = vm::submit) {
+                Text(stringResource(R.string.consent_start_recording))
+            }
         }
     }
     if (explainMicrophone) {
         AlertDialog(
             onDismissRequest = { explainMicrophone = false },
-            title = { Text("Recording the interview") },
-            text = {
-                Text(
-                    "Tellus needs the microphone to record the interview, only while you record. " +
-                        "It shows a notification while recording, so you can see it is on even when the screen is locked.",
-                )
-            },
+            title = { Text(stringResource(R.string.microphone_title)) },
+            text = { Text(stringResource(R.string.microphone_explain)) },
             confirmButton = {
-                Button(onClick = { explainMicrophone = false; askMicrophone { startRecording() } }) { Text("Continue") }
+                Button(onClick = { explainMicrophone = false; askMicrophone { startRecording() } }) {
+                    Text(stringResource(R.string.continue_))
+                }
             },
-            dismissButton = { TextButton(onClick = { explainMicrophone = false }) { Text("Not now") } },
+            dismissButton = { TextButton(onClick = { explainMicrophone = false }) { Text(stringResource(R.string.not_now)) } },
         )
     }
 }
 
 @Composable
-private fun RecordingScreen(storyId: String, navigate: (Route) -> Unit) {
+fun RecordingScreen(storyId: String, finished: () -> Unit) {
     val recording by RecordingService.recording.collectAsStateWithLifecycle()
     val state = recording?.takeIf { it.storyId == storyId } ?: run {
-        Page("Recording") { Text("Starting the microphone…") }
+        Page(stringResource(R.string.recording_title)) { Text(stringResource(R.string.recording_starting)) }
         return
     }
     val ui by state.state.collectAsStateWithLifecycle()
     val context = LocalContext.current
     var note by rememberSaveable { mutableStateOf("") }
-    LaunchedEffect(ui.phase) { if (ui.phase == RecordingPhase.Finished) navigate(Route.Review(storyId)) }
-    Page("Recording") {
-        Text(RecordingService.formatElapsed(ui.elapsedMs), style = MaterialTheme.typography.displayMedium)
+    LaunchedEffect(ui.phase) { if (ui.phase == RecordingPhase.Finished) finished() }
+    Page(stringResource(R.string.recording_title)) {
+        Text(ui.elapsedText, style = MaterialTheme.typography.displayMedium)
         LinearProgressIndicator(progress = { ui.level }, modifier = Modifier.fillMaxWidth())
-        if (ui.interrupted) Text("Paused by the phone (a call or another app). Resume when you are ready.")
+        if (ui.interrupted) Text(stringResource(R.string.recording_interrupted))
         ui.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            if (ui.phase == RecordingPhase.Paused) Button(onClick = state::resume) { Text("Resume") }
-            else Button(onClick = { state.pause() }) { Text("Pause") }
-            OutlinedButton(onClick = { state.addMarker() }) { Text("Marker") }
-            OutlinedButton(onClick = { RecordingService.stop(context) }) { Text("Stop") }
+            if (ui.phase == RecordingPhase.Paused) {
+                Button(onClick = { state.perform { resume() } }) { Text(stringResource(R.string.recording_resume)) }
+            } else {
+                Button(onClick = { state.perform { pause() } }) { Text(stringResource(R.string.recording_pause)) }
+            }
+            OutlinedButton(onClick = { state.perform { addMarker() } }) { Text(stringResource(R.string.recording_marker)) }
+            OutlinedButton(onClick = { RecordingService.stop(context) }) { Text(stringResource(R.string.recording_stop)) }
         }
         if (ui.questions.isNotEmpty()) {
             val pager = rememberPagerState(ui.questionIndex) { ui.questions.size }
@@ -280,59 +328,66 @@ private fun RecordingScreen(storyId: String, navigate: (Route) -> Unit) {
                 Column {
                     Text(question.text, style = MaterialTheme.typography.titleMedium)
                     val asked = question.id in ui.askedQuestionIds
-                    TextButton(enabled = !asked, onClick = { state.askCurrentQuestion() }) { Text(if (asked) "Asked" else "Asking now") }
+                    TextButton(enabled = !asked, onClick = { state.perform { askCurrentQuestion() } }) {
+                        Text(stringResource(if (asked) R.string.recording_asked else R.string.recording_asking))
+                    }
                 }
             }
         }
-        OutlinedTextField(note, { note = it }, label = { Text("Note at this moment") }, modifier = Modifier.fillMaxWidth())
-        Button(enabled = note.isNotBlank(), onClick = { if (state.addNote(note) != null) note = "" }) { Text("Add note") }
+        OutlinedTextField(note, { note = it }, label = { Text(stringResource(R.string.recording_note)) }, modifier = Modifier.fillMaxWidth())
+        Button(enabled = note.isNotBlank(), onClick = {
+            val text = note
+            note = ""
+            state.perform { addNote(text) }
+        }) { Text(stringResource(R.string.recording_add_note)) }
+        val markerWord = stringResource(R.string.recording_marker)
         LazyColumn {
             items(ui.marks, key = { it.id }) { mark ->
-                Text("${RecordingService.formatElapsed(mark.atMs)}  ${mark.text.ifBlank { if (mark.isMarker) "Marker" else "" }}")
+                Text("${mark.atText}  ${mark.text.ifBlank { if (mark.isMarker) markerWord else "" }}")
             }
         }
     }
 }
 
 @Composable
-private fun ReviewScreen(app: TellusApplication, storyId: String, navigate: (Route) -> Unit) {
-    val review = remember { app.review(storyId) }
-    val story = remember { review.story() }
-    var title by rememberSaveable { mutableStateOf(story.title) }
-    var summary by rememberSaveable { mutableStateOf(story.summary) }
-    var tags by rememberSaveable { mutableStateOf(story.tags.toSet()) }
-    var problem by remember { mutableStateOf<String?>(null) }
-    Page("Review", back = { navigate(Route.Stories) }) {
-        OutlinedTextField(title, { title = it }, label = { Text("Title") }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(summary, { summary = it }, label = { Text("Summary") }, modifier = Modifier.fillMaxWidth(), minLines = 3)
-        Text("Themes")
-        for (tag in review.projectTags()) {
+fun ReviewScreen(storyId: String, done: () -> Unit, back: () -> Unit) {
+    val vm: StoryViewModel = viewModel(key = "review-$storyId", factory = StoryViewModel.factory(storyId))
+    val story by vm.story.collectAsStateWithLifecycle()
+    val projectTags by vm.projectTags.collectAsStateWithLifecycle()
+    val ready by vm.ready.collectAsStateWithLifecycle()
+    val loaded = story ?: return Loading(stringResource(R.string.review_title))
+    var title by rememberSaveable { mutableStateOf(loaded.title) }
+    var summary by rememberSaveable { mutableStateOf(loaded.summary) }
+    var tags by rememberSaveable { mutableStateOf(loaded.tags.toSet()) }
+    LaunchedEffect(ready) { if (ready?.isSuccess == true) done() }
+    Page(stringResource(R.string.review_title), back = back) {
+        OutlinedTextField(title, { title = it }, label = { Text(stringResource(R.string.review_story_title)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(summary, { summary = it }, label = { Text(stringResource(R.string.review_summary)) }, modifier = Modifier.fillMaxWidth(), minLines = 3)
+        Text(stringResource(R.string.review_themes))
+        for (tag in projectTags) {
             Row { Checkbox(tag in tags, { tags = if (it) tags + tag else tags - tag }); Text(tag) }
         }
-        problem?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        if (ready?.isFailure == true) Text(stringResource(R.string.review_consent_missing), color = MaterialTheme.colorScheme.error)
         Spacer(Modifier.padding(4.dp))
-        Button(enabled = title.isNotBlank(), onClick = {
-            review.save(title, summary, tags.toList())
-            review.markReady().onSuccess {
-                DeliveryScheduler.deliverSoon(app) // a story became ready
-                navigate(Route.Stories)
-            }.onFailure { problem = it.message }
-        }) { Text("Ready to send") }
+        Button(enabled = title.isNotBlank(), onClick = { vm.markReady(title, summary, tags.toList()) }) {
+            Text(stringResource(R.string.review_ready))
+        }
     }
 }
 
 @Composable
-private fun SettingsScreen(app: TellusApplication, back: () -> Unit) {
-    val settings = remember { app.settings() }
-    var current by remember { mutableStateOf(settings.current()) }
-    Page("Settings", back = back) {
+fun SettingsScreen(back: () -> Unit) {
+    val vm: SettingsViewModel = viewModel(factory = SettingsViewModel.Factory)
+    val state by vm.state.collectAsStateWithLifecycle()
+    val (wifiOnly, removeAfter) = state ?: return Loading(stringResource(R.string.settings_title))
+    Page(stringResource(R.string.settings_title), back = back) {
         Row {
-            Text("Send audio on Wi-Fi only", Modifier.weight(1f))
-            Switch(current.audioOnUnmeteredOnly, { current = settings.setAudioOnWifiOnly(it) })
+            Text(stringResource(R.string.settings_wifi_only), Modifier.weight(1f))
+            Switch(wifiOnly, { vm.setAudioOnWifiOnly(it) })
         }
         Row {
-            Text("Remove audio from this phone once delivered", Modifier.weight(1f))
-            Switch(current.removeLocalAudioAfterDelivery, { current = settings.setRemoveLocalAudioAfterDelivery(it) })
+            Text(stringResource(R.string.settings_remove_after), Modifier.weight(1f))
+            Switch(removeAfter, { vm.setRemoveAfterDelivery(it) })
         }
     }
 }
