@@ -146,7 +146,7 @@ fn journey(
         .create_story(&NewStory {
             title: "Being heard at the housing office".into(),
             summary: String::new(),
-            participant_label: "Participant 1".into(),
+            storyteller_label: "Participant 1".into(),
         })
         .map_err(fail)?;
     if !ctx.json {
@@ -228,7 +228,7 @@ fn journey(
         .create_story(&NewStory {
             title: "Waiting for a mental health referral".into(),
             summary: String::new(),
-            participant_label: "Participant 2".into(),
+            storyteller_label: "Participant 2".into(),
         })
         .map_err(fail)?;
     let mut verbal = ConsentDraft::give(&form.id, form.version, "en", &[items::RECORD]);

@@ -72,7 +72,7 @@ pub fn run(ctx: &Context, cmd: StoryCommand) -> CmdResult {
                 .create_story(&NewStory {
                     title,
                     summary,
-                    participant_label: storyteller,
+                    storyteller_label: storyteller,
                 })
                 .map_err(fail)?;
             if ctx.json {
@@ -203,7 +203,7 @@ pub fn list(
         t.add_row(vec![
             s.id.to_string(),
             s.title.clone(),
-            s.participant_label.clone(),
+            s.storyteller_label.clone(),
             s.status.as_str().to_string(),
             s.note_count.to_string(),
             s.recording_count.to_string(),

@@ -54,7 +54,7 @@ fn main() {
             .create_story(&NewStory {
                 title: format!("Story {n}: waiting times at the walk-in centre"),
                 summary: "A storyteller describes their experience of local services. ".repeat(4),
-                participant_label: format!("Participant {n}"),
+                storyteller_label: format!("Participant {n}"),
             })
             .expect("create story");
         let mut consent = ConsentDraft::give(

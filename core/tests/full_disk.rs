@@ -16,7 +16,7 @@ fn story(n: usize) -> NewStory {
     NewStory {
         title: format!("Story {n}"),
         summary: "What the storyteller said about the service. ".repeat(200),
-        participant_label: format!("P{n}"),
+        storyteller_label: format!("P{n}"),
     }
 }
 

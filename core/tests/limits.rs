@@ -49,7 +49,7 @@ fn story(store: &Store) -> tellus_core::model::StoryId {
         .create_story(&NewStory {
             title: "Ten chars!".into(),
             summary: String::new(),
-            participant_label: "P".into(),
+            storyteller_label: "P".into(),
         })
         .unwrap()
         .id
@@ -104,7 +104,7 @@ fn every_path_that_writes_a_story_is_held_to_the_limits() {
     let new = |title: &str, label: &str| NewStory {
         title: title.into(),
         summary: String::new(),
-        participant_label: label.into(),
+        storyteller_label: label.into(),
     };
     refused_then_taken(
         &store,

@@ -201,7 +201,7 @@ impl TellusApp {
         let story = self.store.create_story(&NewStory {
             title,
             summary: String::new(),
-            participant_label: storyteller_label,
+            storyteller_label,
         })?;
         Ok((&story).into())
     }

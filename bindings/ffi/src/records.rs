@@ -358,7 +358,7 @@ impl From<&StorySummary> for StoryListItem {
         StoryListItem {
             id: s.id.to_string(),
             title: s.title.clone(),
-            storyteller_label: s.participant_label.clone(),
+            storyteller_label: s.storyteller_label.clone(),
             state: state(s.status),
             note_count: s.note_count,
             recording_count: s.recording_count,

@@ -265,7 +265,7 @@ proptest! {
         let new = || NewStory {
             title: "Parity".into(),
             summary: String::new(),
-            participant_label: "P".into(),
+            storyteller_label: "P".into(),
         };
         let core_stories = [
             store.create_story(&new()).unwrap().id,

@@ -77,7 +77,7 @@ pub fn story_with_recording(phone: &Path, bytes: usize) -> (PathBuf, Recording) 
         .create_story(&NewStory {
             title: "Waiting for the bus that never came".into(),
             summary: String::new(),
-            participant_label: "Participant 7".into(),
+            storyteller_label: "Participant 7".into(),
         })
         .unwrap();
     let project = store.project().unwrap();

@@ -68,7 +68,7 @@ pub struct Story {
 pub struct StorySummary {
     pub id: StoryId,
     pub title: String,
-    pub participant_label: String,
+    pub storyteller_label: String,
     pub status: StoryStatus,
     pub note_count: u32,
     pub recording_count: u32,
@@ -81,7 +81,7 @@ pub struct NewStory {
     pub title: String,
     pub summary: String,
     /// A label for the storyteller; "Storyteller" when empty.
-    pub participant_label: String,
+    pub storyteller_label: String,
 }
 
 /// Changes to a story; `None` leaves a field as it is.

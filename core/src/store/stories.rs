@@ -21,7 +21,7 @@ pub(super) fn insert(tx: &Transaction<'_>, new: &NewStory, limits: &Limits) -> R
     let label = limits::text(
         limits,
         TextField::StorytellerLabel,
-        &new.participant_label,
+        &new.storyteller_label,
         false,
     )?;
     let label = if label.is_empty() {
@@ -187,7 +187,7 @@ pub(crate) fn list(
         Ok(StorySummary {
             id: r.get(0)?,
             title: r.get(1)?,
-            participant_label: r.get(2)?,
+            storyteller_label: r.get(2)?,
             status: parse_enum(r, 3, StoryStatus::parse)?,
             created_at: r.get(4)?,
             updated_at: r.get(5)?,

@@ -195,7 +195,7 @@ impl Phone {
             .create_story(&NewStory {
                 title: "Being heard at the housing office".into(),
                 summary: "Repairs ignored for months".into(),
-                participant_label: "Participant".into(),
+                storyteller_label: "Participant".into(),
             })
             .unwrap();
         let project = self.store.project().unwrap();
