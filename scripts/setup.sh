@@ -52,7 +52,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "tellus setup: Rust is needed (cargo 1.85 or newer); install it with rustup" >&2
+  echo "tellus setup: Rust is needed (cargo 1.88 or newer); install it with rustup" >&2
   exit 1
 fi
 
+# The workspace's rust-version (Cargo.toml): an older cargo would fail with compiler
+# errors about let chains instead of saying what it needs.
+tellus_cargo_version=$(cargo --version | awk '{print $2}')
+IFS=. read -r tellus_major tellus_minor _ <<<"$tellus_cargo_version"
+if [ "${tellus_major:-0}" -lt 1 ] || { [ "$tellus_major" -eq 1 ] && [ "${tellus_minor:-0}" -lt 88 ]; }; then
+  echo "tellus setup: cargo $tellus_cargo_version is too old; Tellus needs 1.88 or newer (rustup update)" >&2
+  exit 1
+fi

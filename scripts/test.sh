@@ -16,6 +16,8 @@ trap 'rm -f "$log"' EXIT
 cat "$log_deps" >"$log"
 rm -f "$log_deps"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+echo "== a new user's first hour: the README's commands as written (scripts/first-hour.sh)"
+bash scripts/first-hour.sh 2>&1 | tee -a "$log"
 echo "== the FFI library from Kotlin, Python and the Swift header"
 bash tests/ffi/run.sh 2>&1 | tee -a "$log"
 echo "== iOS: Swift bindings, header and the app's Swift checked against them"

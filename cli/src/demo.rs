@@ -37,13 +37,20 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
     if args.keep {
         let kept = temp.keep();
         println!("\nThe demo's data folders are kept at {}", kept.display());
+        // The binary that ran, by its path: `tellus` is on no PATH until installed.
+        let tellus = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "tellus".into());
         println!(
-            "Look around with: tellus --data-dir {} story list   (the phone)",
+            "Look around with: {tellus} --data-dir {} story list   (the phone)",
             kept.join("phone").display()
         );
         println!(
-            "            and: tellus --data-dir {} serve          (the server)",
+            "            and: {tellus} --data-dir {} serve          (the server)",
             kept.join("server").display()
+        );
+        println!(
+            "(`cargo install --locked --path cli` puts `tellus` on your PATH as ~/.cargo/bin/tellus)"
         );
     }
     result

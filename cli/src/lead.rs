@@ -13,13 +13,9 @@ use crate::{CmdResult, Context, output};
 
 #[derive(Args)]
 pub struct PullArgs {
-    /// The project server, e.g. https://stories.example.org
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TELLUS_SERVER",
-        required_unless_present = "verify"
-    )]
+    /// The project server, e.g. https://stories.example.org [default: the one server
+    /// `tellus enrol --lead` enrolled this computer with]
+    #[arg(long, value_name = "URL", env = "TELLUS_SERVER")]
     server: Option<String>,
     /// A lead's token; by default the one `tellus enrol --lead` kept for this server
     /// (safer in TELLUS_TOKEN than on the command line, where other users can see it)
@@ -133,20 +129,77 @@ pub fn enrol(ctx: &Context, server: &str, invite: &str, label: &str) -> CmdResul
         accounts.display()
     );
     println!(
-        "`tellus pull --server {} --out DIR` pulls the project's stories.",
+        "`tellus pull --server {} --out DIR` pulls the project's stories; `tellus lead open` signs you in to the web page.",
         account.server
     );
     Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum LeadCommand {
+    /// Print a one-time link that signs you in to the leads' web page (it works once,
+    /// for ten minutes): no token to copy
+    Open {
+        /// The project server [default: the one server this computer is enrolled with]
+        #[arg(long, value_name = "URL", env = "TELLUS_SERVER")]
+        server: Option<String>,
+    },
+}
+
+pub fn run(ctx: &Context, cmd: LeadCommand) -> CmdResult {
+    match cmd {
+        LeadCommand::Open { server } => {
+            let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+            let server = enrolled_server(&accounts, server)?;
+            let account = accounts.get(&server).ok_or_else(|| {
+                format!(
+                    "this computer is not enrolled as a lead with {server}: run `tellus enrol --lead --server {server} --invite CODE` with a lead's invite"
+                )
+            })?;
+            let pin = account.pin().map_err(|e| e.to_string())?;
+            let client = tellus_lead::LeadClient::new(&account.server, &account.token, pin)
+                .map_err(|e| e.to_string())?;
+            let (url, expires_at) = crate::runtime()?
+                .block_on(client.sign_in_link())
+                .map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&serde_json::json!({ "url": url, "expires_at": expires_at }));
+            }
+            println!("Open this link in your browser to sign in to the leads' web page:");
+            println!("{url}");
+            println!(
+                "It works once, until {expires_at}; run `tellus lead open` again for another."
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `--server` as given, else the one server this computer is enrolled with as a lead.
+fn enrolled_server(accounts: &LeadAccounts, server: Option<String>) -> Result<String, String> {
+    if let Some(server) = server {
+        return Ok(server);
+    }
+    let enrolled: Vec<&str> = accounts.servers().collect();
+    match enrolled.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(
+            "give --server URL: this computer is not enrolled as a lead (`tellus enrol --lead`)"
+                .into(),
+        ),
+        several => Err(format!(
+            "this computer is enrolled as a lead with {}: give --server URL",
+            several.join(", ")
+        )),
+    }
 }
 
 pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     if args.verify {
         return verify(ctx, &args.out);
     }
-    let Some(server) = args.server else {
-        return Err("--server is needed to pull".into());
-    };
     let accounts = LeadAccounts::load(&ctx.lead_accounts()?).map_err(|e| e.to_string())?;
+    let server = enrolled_server(&accounts, args.server)?;
     let account = accounts.get(&server);
     // The enrolment's pin holds for this server whichever token is used.
     let pin = account
@@ -183,27 +236,31 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
         println!("note: recording {id} is no longer on the server (its story was withdrawn)");
     }
     println!(
-        "{} holds {} files, each with its SHA-256 in manifest.json",
+        "{} holds {}, each with its SHA-256 in manifest.json",
         args.out.display(),
-        report.files
+        output::count(report.files as u64, "file", "files")
     );
     Ok(())
 }
 
 fn print_changes(report: &tellus_lead::PullReport, mb: &dyn Fn(u64) -> String) {
     println!(
-        "{} changes: {} stories written, {} recordings downloaded ({}{}), {} withdrawals ({} files removed)",
-        report.changes,
-        report.stories_written,
-        report.recordings_downloaded,
+        "{}: {} written, {} downloaded ({}{}), {} ({} removed)",
+        output::count(report.changes as u64, "change", "changes"),
+        output::count(report.stories_written as u64, "story", "stories"),
+        output::count(
+            report.recordings_downloaded as u64,
+            "recording",
+            "recordings"
+        ),
         mb(report.bytes_downloaded),
         if report.bytes_resumed > 0 {
             format!(", {} resumed from an earlier run", mb(report.bytes_resumed))
         } else {
             String::new()
         },
-        report.withdrawals,
-        report.files_removed,
+        output::count(report.withdrawals as u64, "withdrawal", "withdrawals"),
+        output::count(report.files_removed as u64, "file", "files"),
     );
 }
 
@@ -233,8 +290,8 @@ fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
             println!("not in the manifest: {path}");
         }
         println!(
-            "{} files verified ({:.1} MB)",
-            report.verified,
+            "{} verified ({:.1} MB)",
+            output::count(report.verified as u64, "file", "files"),
             report.bytes as f64 / 1e6
         );
     }
@@ -242,8 +299,8 @@ fn verify(ctx: &Context, dir: &std::path::Path) -> CmdResult {
         Ok(())
     } else {
         Err(format!(
-            "{} files altered and {} missing in {}; pull into a new folder to get good copies",
-            report.altered.len(),
+            "{} altered and {} missing in {}; pull into a new folder to get good copies",
+            output::count(report.altered.len() as u64, "file", "files"),
             report.missing.len(),
             dir.display()
         ))
@@ -288,8 +345,8 @@ pub fn export_cmd(ctx: &Context, args: ExportArgs) -> CmdResult {
         }
     };
     let summary = format!(
-        "exported {} stories ({} scope); {} left out because their consent does not cover it",
-        exported.stories,
+        "exported {} ({} scope); {} left out because their consent does not cover it",
+        output::count(exported.stories as u64, "story", "stories"),
         scope.as_str(),
         exported.left_out
     );

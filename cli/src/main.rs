@@ -71,6 +71,9 @@ enum Command {
     Pull(lead::PullArgs),
     /// Export stories from a pulled folder, as far as their consent allows (lead)
     Export(lead::ExportArgs),
+    /// The leads' web page: `tellus lead open` prints a one-time sign-in link
+    #[command(subcommand)]
+    Lead(lead::LeadCommand),
     /// Join a project server with an invite code
     Enrol(sync::EnrolArgs),
     /// Deliver ready stories to the project server (--watch keeps going)
@@ -99,9 +102,27 @@ impl Context {
         Ok(self.data_dir()?.join(tellus_lead::accounts::FILE_NAME))
     }
 
-    /// Opens the store, telling the user about anything opening found.
+    /// Opens the store of an existing data folder, telling the user about anything
+    /// opening found. A folder that does not exist is refused rather than made: it is a
+    /// mistyped --data-dir far more often than a new one (`create_store` makes one).
     pub fn open_store(&self) -> Result<Store, String> {
-        let store = Store::open(self.data_dir()?).map_err(|e| e.to_string())?;
+        let dir = self.data_dir()?;
+        if !dir.exists() {
+            return Err(format!(
+                "no data folder at {}: check --data-dir (`tellus project init` or `tellus enrol` makes one)",
+                dir.display()
+            ));
+        }
+        self.open_report(Store::open(dir).map_err(|e| e.to_string())?)
+    }
+
+    /// Opens the store, making the data folder when it is missing (`project init`,
+    /// `enrol`: the commands that start one).
+    pub fn create_store(&self) -> Result<Store, String> {
+        self.open_report(Store::open(self.data_dir()?).map_err(|e| e.to_string())?)
+    }
+
+    fn open_report(&self, store: Store) -> Result<Store, String> {
         let report = store.open_report();
         if let Some(moved) = &report.damaged_database_moved_to {
             eprintln!(
@@ -138,7 +159,10 @@ impl Context {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(e),
+    };
     // `serve` installs its own default (info); every other command logs only when asked.
     if !matches!(cli.command, Command::Serve(_)) {
         logging::init("off");
@@ -160,6 +184,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => server::admin(&ctx, cmd),
         Command::Pull(args) => lead::pull(&ctx, args),
         Command::Export(args) => lead::export_cmd(&ctx, args),
+        Command::Lead(cmd) => lead::run(&ctx, cmd),
         Command::Enrol(args) => sync::enrol(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
     };
@@ -170,6 +195,53 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and the version print as clap prints them; a mistyped command is one line and
+/// exit code 1 like every other failure (the README's promise), naming the --help to
+/// read.
+fn argument_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    eprintln!("{}", one_line(&e.render().to_string()));
+    ExitCode::FAILURE
+}
+
+/// clap's message ("error: ..." and any lines that continue it, e.g. the missing
+/// arguments), joined, then the help of the command it was about.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let mut message = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_string();
+    let mut command = "tellus".to_string();
+    for line in lines {
+        let trimmed = line.trim();
+        if let Some(usage) = trimmed.strip_prefix("Usage: ") {
+            command = usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['-', '<', '[']))
+                .collect::<Vec<_>>()
+                .join(" ");
+        } else if line.starts_with("  ") && !trimmed.is_empty() {
+            message.push(' ');
+            message.push_str(trimmed);
+        }
+    }
+    format!("{message} (see `{command} --help`)")
 }
 
 /// Every command returns its failure as the one line the user sees.

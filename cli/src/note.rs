@@ -1,6 +1,6 @@
 use clap::Subcommand;
-use tellus_core::AudioPosition;
-use tellus_core::model::{NewNote, NoteKind};
+use tellus_core::model::{NewNote, NoteKind, RecordingId, StoryId};
+use tellus_core::{AudioPosition, Store};
 
 use crate::story::story_id;
 use crate::{CmdResult, Context, fail, output};
@@ -11,9 +11,14 @@ pub enum NoteCommand {
     Add {
         #[arg(long)]
         story: String,
-        /// Where in the audio, e.g. 12:34 or 1:02:03
+        /// Where in the audio, e.g. 12:34 or 1:02:03: within the story's latest recording
+        /// unless --recording names another (past its end is refused)
         #[arg(long, value_name = "POSITION")]
         at: Option<String>,
+        /// The recording the position is in: its number as `tellus story show` lists
+        /// them (1 is the first), or its id
+        #[arg(long, value_name = "N|ID", requires = "at")]
+        recording: Option<String>,
         /// A marker at the position rather than a typed note
         #[arg(long)]
         marker: bool,
@@ -31,11 +36,17 @@ pub fn run(ctx: &Context, cmd: NoteCommand) -> CmdResult {
         NoteCommand::Add {
             story,
             at,
+            recording,
             marker,
             question,
             text,
         } => {
             let id = story_id(&story)?;
+            let store = ctx.open_store()?;
+            let recording_id = match recording {
+                None => None,
+                Some(which) => Some(recording_of(&store, id, &which)?),
+            };
             let at = at
                 .as_deref()
                 .map(str::parse::<AudioPosition>)
@@ -50,8 +61,9 @@ pub fn run(ctx: &Context, cmd: NoteCommand) -> CmdResult {
                 text,
                 at,
                 question_id: question,
+                recording_id,
             };
-            let note = ctx.open_store()?.add_note(id, &note).map_err(fail)?;
+            let note = store.add_note(id, &note).map_err(fail)?;
             if ctx.json {
                 return output::json(&note);
             }
@@ -60,4 +72,23 @@ pub fn run(ctx: &Context, cmd: NoteCommand) -> CmdResult {
             Ok(())
         }
     }
+}
+
+/// `--recording 2` (as `story show` numbers them) or a recording's id.
+fn recording_of(store: &Store, story: StoryId, which: &str) -> Result<RecordingId, String> {
+    let recordings = store.recordings(story).map_err(fail)?;
+    if let Ok(number) = which.parse::<usize>() {
+        return recordings
+            .get(number.wrapping_sub(1))
+            .map(|r| r.id)
+            .ok_or_else(|| {
+                format!(
+                    "this story has {} recording(s); --recording {number} is not one of them",
+                    recordings.len()
+                )
+            });
+    }
+    which
+        .parse::<RecordingId>()
+        .map_err(|_| format!("'{which}' is not a recording number or id"))
 }

@@ -12,6 +12,12 @@ pub fn json<T: Serialize>(value: &T) -> crate::CmdResult {
     Ok(())
 }
 
+/// "1 story", "2 stories", "0 pauses".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A header rule and nothing else: readable in any terminal, easy to copy from.
 const STYLE: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
@@ -53,7 +59,14 @@ pub fn method_text(method: &ConsentMethod) -> String {
     }
 }
 
-pub fn print_story(story: &Story, notes: &[Note], events: &[ConsentEvent], identity: &Identity) {
+/// `recordings` are the story's ids, oldest first: a note's recording shows as its number.
+pub fn print_story(
+    story: &Story,
+    notes: &[Note],
+    events: &[ConsentEvent],
+    identity: &Identity,
+    recordings: &[tellus_core::model::RecordingId],
+) {
     println!("{}", story.title);
     println!("  id           {}", story.id);
     println!(
@@ -80,9 +93,14 @@ pub fn print_story(story: &Story, notes: &[Note], events: &[ConsentEvent], ident
         println!("\n{}", story.summary);
     }
     if !notes.is_empty() {
-        let mut t = table(&["at", "kind", "question", "text"]);
+        let mut t = table(&["recording", "at", "kind", "question", "text"]);
         for note in notes {
+            let number = note
+                .recording_id
+                .and_then(|id| recordings.iter().position(|r| *r == id))
+                .map(|i| (i + 1).to_string());
             t.add_row(vec![
+                number.unwrap_or_else(|| "-".into()),
                 note.at.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 note.kind.as_str().to_string(),
                 note.question_id.clone().unwrap_or_default(),

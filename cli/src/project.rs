@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, cmd: ProjectCommand) -> CmdResult {
                 }
                 None => sample_project(),
             };
-            let store = ctx.open_store()?;
+            let store = ctx.create_store()?;
             store.set_project(&config).map_err(fail)?;
             if ctx.json {
                 return output::json(&config);
@@ -74,6 +74,18 @@ pub fn print_project(config: &ProjectConfig) {
     }
     println!("{guide}");
     println!("Tags: {}", config.tags.join(", "));
+    for field in &config.fields {
+        println!(
+            "Field {} ({}): {}",
+            field.key,
+            field.label,
+            if field.options.is_empty() {
+                "any text".to_string()
+            } else {
+                field.options.join(", ")
+            }
+        );
+    }
     println!(
         "Audio uploads: {}",
         if config.upload_policy.audio_on_unmetered_only {

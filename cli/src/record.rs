@@ -62,6 +62,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A microphone that cannot be opened or started: the error, and the two ways on.
+fn no_microphone(e: tellus_core::Error) -> String {
+    format!(
+        "{}; `tellus devices` lists the audio inputs (--device NAME picks one), and --from-file FILE.wav records from a WAV file instead",
+        fail(e)
+    )
+}
+
 pub fn devices(ctx: &Context) -> CmdResult {
     let devices = list_input_devices().map_err(fail)?;
     if ctx.json {
@@ -132,7 +140,8 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     let source: Box<dyn AudioSource> = match &args.from_file {
         Some(path) => Box::new(GeneratedSource::from_wav(path, Pacing::RealTime).map_err(fail)?),
         None => Box::new(
-            CpalSource::open(args.device.as_deref(), args.rate, args.stereo).map_err(fail)?,
+            CpalSource::open(args.device.as_deref(), args.rate, args.stereo)
+                .map_err(no_microphone)?,
         ),
     };
     let device = source.describe();
@@ -140,12 +149,20 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
         max_duration: args.duration,
         ..RecorderOptions::default()
     };
-    let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(fail)?;
+    let recorder = Recorder::start(store.clone(), args.story, source, options).map_err(|e| {
+        if args.from_file.is_some() {
+            fail(e)
+        } else {
+            no_microphone(e)
+        }
+    })?;
     let done = if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !ctx.json {
         interactive(&recorder, &device, &signalled)
     } else {
         read_commands(commands_tx);
-        scripted(ctx, &recorder, &device, args.duration.is_some(), commands)
+        // A file has its own end, as `--for` has: the recording runs to it.
+        let has_end = args.duration.is_some() || args.from_file.is_some();
+        scripted(ctx, &recorder, &device, has_end, commands)
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
@@ -235,13 +252,13 @@ fn interactive(recorder: &Recorder, device: &str, signalled: &AtomicBool) -> Cmd
 }
 
 /// Not a terminal (a script, a test): status lines every 50 ms and commands as stdin
-/// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` decides
-/// when to stop; without it the recording stops then.
+/// lines ("space" or "p", "m TEXT", "n TEXT", "q"). When stdin ends, `--for` (or the
+/// end of `--from-file`) decides when to stop; without either the recording stops then.
 fn scripted(
     ctx: &Context,
     recorder: &Recorder,
     device: &str,
-    has_length: bool,
+    has_end: bool,
     commands: Receiver<Command>,
 ) -> CmdResult {
     let format = recorder.format();
@@ -264,7 +281,7 @@ fn scripted(
         let wait = next_status.saturating_duration_since(Instant::now());
         match commands.recv_timeout(wait) {
             Ok(Command::Stop) => return Ok(()),
-            Ok(Command::InputEnded) if !has_length => return Ok(()),
+            Ok(Command::InputEnded) if !has_end => return Ok(()),
             Ok(Command::InputEnded) => {}
             Ok(command) => {
                 let message = apply(recorder, command);
@@ -399,15 +416,19 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
     say(format_args!("  sha256     {}", r.sha256));
     let s = &finished.stats;
     say(format_args!(
-        "  dropped {} frames · {} stream errors · {} restarts · {} pauses",
-        s.frames_dropped,
-        s.stream_errors,
-        s.restarts,
-        capture
-            .events
-            .iter()
-            .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
-            .count()
+        "  dropped {} · {} · {} · {}",
+        output::count(s.frames_dropped, "frame", "frames"),
+        output::count(s.stream_errors, "stream error", "stream errors"),
+        output::count(s.restarts, "restart", "restarts"),
+        output::count(
+            capture
+                .events
+                .iter()
+                .filter(|e| e.kind == tellus_core::model::CaptureEventKind::Pause)
+                .count() as u64,
+            "pause",
+            "pauses"
+        )
     ));
     Ok(())
 }

@@ -71,8 +71,12 @@ pub enum AdminCommand {
         #[arg(long, value_name = "FILE", requires = "server")]
         pin_cert: Option<PathBuf>,
     },
-    /// Revoke an invite or an enrolled device by its id
+    /// Revoke an invite or an enrolled device by its id (`admin devices`, `admin invites`)
     Revoke { id: String },
+    /// List the enrolled devices and admin tokens, with the ids `revoke` takes
+    Devices,
+    /// List the invites and what became of them, with the ids `revoke` takes
+    Invites,
     /// Make a token for the admin routes of the API
     Token {
         #[arg(long, default_value = "operator")]
@@ -251,6 +255,44 @@ pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
                 admin::Revoked::Invite => println!("Invite {id} revoked: it can no longer be used"),
                 admin::Revoked::Token => println!("Device {id} revoked: its token no longer works"),
             }
+            Ok(())
+        }
+        AdminCommand::Devices => {
+            let devices = admin::list_devices(&db).map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&devices);
+            }
+            let mut t = output::table(&["id", "role", "project", "label", "enrolled", "revoked"]);
+            for d in devices {
+                t.add_row(vec![
+                    d.id,
+                    d.role,
+                    d.project_id.unwrap_or_default(),
+                    d.label,
+                    d.created_at,
+                    d.revoked_at.unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        AdminCommand::Invites => {
+            let invites = admin::list_invites(&db).map_err(|e| e.to_string())?;
+            if ctx.json {
+                return output::json(&invites);
+            }
+            let mut t = output::table(&["id", "role", "project", "state", "expires", "device"]);
+            for i in invites {
+                t.add_row(vec![
+                    i.id,
+                    i.role,
+                    i.project_id.unwrap_or_default(),
+                    i.state.to_string(),
+                    i.expires_at,
+                    i.device_id.unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
             Ok(())
         }
         AdminCommand::Token { label } => {

@@ -33,7 +33,8 @@ pub enum StoryCommand {
         title: Option<String>,
         #[arg(long)]
         summary: Option<String>,
-        /// Set a demographic, e.g. --set age_band=25-34
+        /// Set one of the project's fields (`tellus project show` lists them), e.g.
+        /// --set age_band=25-34
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// Remove a demographic
@@ -156,11 +157,13 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
             "recordings": recordings,
         }));
     }
-    output::print_story(&story, &notes, &events, &identity);
+    let ids: Vec<_> = recordings.iter().map(|r| r.id).collect();
+    output::print_story(&story, &notes, &events, &identity, &ids);
     if !recordings.is_empty() {
-        let mut t = output::table(&["recording", "length", "format", "state", "sha256"]);
-        for r in &recordings {
+        let mut t = output::table(&["#", "recording", "length", "format", "state", "sha256"]);
+        for (i, r) in recordings.iter().enumerate() {
             t.add_row(vec![
+                (i + 1).to_string(),
                 r.id.to_string(),
                 tellus_core::AudioPosition::from_millis(r.duration_ms()).to_string(),
                 format!("{} Hz, {} ch", r.sample_rate, r.channels),

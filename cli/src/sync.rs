@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tellus_core::Store;
+use tellus_core::model::StoryStatus;
 use tellus_core::sync::{
     self, DeliveryState, HttpTransport, Network, SyncEngine, SyncError, SyncProgress, SyncReport,
     SyncSettings,
@@ -29,9 +30,10 @@ pub struct EnrolArgs {
     /// certificate when the invite is a bare code (an invite link carries it)
     #[arg(long, value_name = "PIN")]
     pin: Option<String>,
-    /// A name for this device the operator will recognise
-    #[arg(long, value_name = "NAME", default_value = "tellus cli")]
-    device_label: String,
+    /// A name for this device the operator will recognise in `tellus admin devices`
+    /// [default: "tellus on HOSTNAME"]
+    #[arg(long, value_name = "NAME")]
+    device_label: Option<String>,
     /// Enrol this computer as the project's lead (with a lead's invite), for
     /// `tellus pull`; without it, as a reporter's device that records and syncs
     #[arg(long)]
@@ -101,12 +103,26 @@ fn invite_with_pin(invite: &str, pin: Option<&str>) -> Result<String, String> {
     Ok(parsed.to_link())
 }
 
+/// This computer's host name ("tellus on amina-laptop"), so that an operator can tell
+/// devices apart without every reporter typing a label.
+fn default_device_label() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let name = buf.split(|&b| b == 0).next().unwrap_or_default();
+    match std::str::from_utf8(name) {
+        Ok(host) if ok && !host.trim().is_empty() => format!("tellus on {}", host.trim()),
+        _ => "tellus cli".into(),
+    }
+}
+
 pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
     let invite = invite_with_pin(&args.invite, args.pin.as_deref())?;
+    let label = args.device_label.unwrap_or_else(default_device_label);
     if args.lead {
-        return crate::lead::enrol(ctx, &args.server, &invite, &args.device_label);
+        return crate::lead::enrol(ctx, &args.server, &invite, &label);
     }
-    let store = ctx.open_store()?;
+    let store = ctx.create_store()?;
     let transport = transport()?;
     let account = crate::runtime()?
         .block_on(sync::enrol(
@@ -114,7 +130,7 @@ pub fn enrol(ctx: &Context, args: EnrolArgs) -> CmdResult {
             transport,
             &args.server,
             &invite,
-            &args.device_label,
+            &label,
         ))
         .map_err(|e| e.to_string())?;
     if ctx.json {
@@ -184,7 +200,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
         let result = rt.block_on(engine.sync());
         bar.clear();
         return match result {
-            Ok(report) => print_report(ctx, &report),
+            Ok(report) => print_report(ctx, &store, &report),
             Err(e) => Err(e.to_string()),
         };
     }
@@ -228,7 +244,7 @@ async fn watch(
             Ok(report) => {
                 told_unreachable = false;
                 if report.has_news() {
-                    print_report(ctx, report)?;
+                    print_report(ctx, engine.store(), report)?;
                 }
             }
             Err(SyncError::Cancelled) if stop.load(Ordering::SeqCst) => return Ok(()),
@@ -337,16 +353,47 @@ pub fn delivery_text(state: &DeliveryState) -> String {
     }
 }
 
+/// Stories still being written up here: nothing of them goes until they are ready.
+fn drafts_waiting(store: &Store) -> Result<usize, String> {
+    let mut drafts = 0;
+    let mut before = None;
+    loop {
+        let page = store.list_stories(500, before).map_err(fail)?;
+        for story in &page {
+            if story.status == StoryStatus::Draft
+                && matches!(
+                    store.delivery_state(story.id).map_err(fail)?,
+                    DeliveryState::OnlyOnPhone
+                )
+            {
+                drafts += 1;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => before = Some(last.id),
+            _ => return Ok(drafts),
+        }
+    }
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
 
-fn print_report(ctx: &Context, report: &SyncReport) -> CmdResult {
+fn print_report(ctx: &Context, store: &Store, report: &SyncReport) -> CmdResult {
     if ctx.json {
         return output::json(report);
     }
     if !report.has_news() {
-        println!("Everything is delivered; nothing to send.");
+        match drafts_waiting(store)? {
+            0 => println!("Everything is delivered; nothing to send."),
+            1 => println!(
+                "Nothing to send: 1 draft waits on this device (`tellus story ready ID` when it is finished)."
+            ),
+            n => println!(
+                "Nothing to send: {n} drafts wait on this device (`tellus story ready ID` when they are finished)."
+            ),
+        }
     }
     if report.consent_events_sent + report.documents_sent > 0 {
         println!(

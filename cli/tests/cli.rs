@@ -195,6 +195,34 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     t.fails(&["tag", "add", "--story", &id, "not-a-theme"]);
     t.fails(&["consent", "withdraw", "--story", &id]);
     t.fails(&["story", "edit", &id]);
+    // Issue 18: only the project's own fields, with their values when it lists them.
+    let line = t.fails(&["story", "edit", &id, "--set", "shoe_size=9"]);
+    assert!(
+        line.contains("'shoe_size' is not one of this project's fields")
+            && line.contains("age_band"),
+        "{line}"
+    );
+    let line = t.fails(&["story", "edit", &id, "--set", "age_band=about 40"]);
+    assert!(line.contains("35-44"), "{line}");
+    t.ok(&["story", "edit", &id, "--set", "age_band=35-44"]);
+}
+
+/// Issue 18: the README promises one line and exit code 1 for every failure; a mistyped
+/// command is one too, naming what is wrong and the help to read. Help itself is not
+/// an error.
+#[test]
+fn a_mistyped_command_is_one_line_and_exit_code_1() {
+    let t = Tellus::new();
+    let line = t.fails(&["note", "add", "hello"]);
+    assert!(line.contains("--story"), "{line}");
+    assert!(line.contains("`tellus note add --help`"), "{line}");
+    let line = t.fails(&["story", "lst"]);
+    assert!(line.contains("'lst'"), "{line}");
+    let line = t.fails(&["story", "list", "--limt", "3"]);
+    assert!(line.contains("--limt"), "{line}");
+    let help = t.run(&["story", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage:"));
 }
 
 #[test]
@@ -208,6 +236,35 @@ fn a_data_folder_without_a_project_says_so() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no project is set up"), "{stderr}");
+}
+
+/// Issue 18: a mistyped --data-dir given to a command that only reads is one clear line,
+/// and no empty data folder is left behind under the mistyped name.
+#[test]
+fn a_mistyped_data_folder_is_not_created_by_a_command_that_only_reads() {
+    let t = Tellus::new();
+    t.new_story("A story");
+    let typo = t.dir.path().join("tpyo");
+    for args in [
+        &["story", "list"][..],
+        &["project", "show"][..],
+        &["consent", "form"][..],
+        &["sync", "status"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
+            .arg("--data-dir")
+            .arg(&typo)
+            .args(args)
+            .env_remove("TELLUS_DATA_DIR")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("no data folder at"), "{stderr}");
+        assert!(stderr.contains("tpyo"), "{stderr}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
 }
 
 #[test]
@@ -299,6 +356,21 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
         .find_map(|l| l.strip_prefix("The demo's data folders are kept at "))
         .map(std::path::PathBuf::from)
         .expect("the demo says where it kept its folders");
+    // The command it suggests runs as printed (issue 18: `tellus` is on no PATH yet).
+    let suggested = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Look around with: "))
+        .and_then(|l| l.split("   (").next())
+        .expect("the demo suggests a command");
+    let words: Vec<&str> = suggested.split_whitespace().collect();
+    let looked = Command::new(words[0])
+        .args(&words[1..])
+        .env_remove("TELLUS_DATA_DIR")
+        .output();
+    assert!(
+        looked.as_ref().is_ok_and(|o| o.status.success()),
+        "`{suggested}` does not run: {looked:?}"
+    );
 
     // The logs are there: server, core and lead at debug level.
     for expected in [

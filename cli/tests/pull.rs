@@ -237,6 +237,30 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
     let csv = String::from_utf8(csv.stdout).unwrap();
     assert!(csv.contains(&public.story_id) && !csv.contains(&private.story_id));
     assert!(!csv.contains("Private story"));
+    // The README's commands: a bare file name (its folder is the current one).
+    for (format, name) in [("csv", "public.csv"), ("json", "public.json")] {
+        let file = tellus()
+            .current_dir(dir.path())
+            .args([
+                "export", "--from", out_s, "--scope", "public", "--format", format, "--out", name,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            file.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&file.stderr)
+        );
+        // One story is "1 story" (issue 18).
+        assert!(
+            String::from_utf8_lossy(&file.stderr)
+                .contains("exported 1 story (public scope); 1 left out"),
+            "{}",
+            String::from_utf8_lossy(&file.stderr)
+        );
+        let written = fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(written.contains(&public.story_id) && !written.contains(&private.story_id));
+    }
     let ohms_dir = dir.path().join("ohms");
     let ohms = run(&[
         "export",
@@ -284,7 +308,7 @@ fn verify_reports_an_altered_file_and_exports_follow_consent() {
     let verified = run(&["pull", "--verify", "--out", out_s]);
     assert!(!verified.status.success());
     assert!(String::from_utf8_lossy(&verified.stdout).contains(&format!("ALTERED  {rel}")));
-    assert!(String::from_utf8_lossy(&verified.stderr).contains("1 files altered"));
+    assert!(String::from_utf8_lossy(&verified.stderr).contains("1 file altered"));
     rt.block_on(server.stop());
 }
 
@@ -369,6 +393,90 @@ fn a_lead_enrols_once_and_pulls_without_a_token() {
     );
     let report: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(report["stories_written"], 1, "{report}");
+    // `tellus lead open`: a one-time link signs a browser in without copying the token
+    // (issue 18); the server keeps neither the link's secret nor the token in clear.
+    let opened: serde_json::Value =
+        serde_json::from_slice(&run(&["--data-dir", data_s, "--json", "lead", "open"]).stdout)
+            .unwrap();
+    let url = opened["url"].as_str().expect("a link").to_string();
+    assert!(
+        url.starts_with(&format!("{}/lead/link/", server.base)),
+        "{url}"
+    );
+    let token = serde_json::from_slice::<serde_json::Value>(&fs::read(&accounts).unwrap()).unwrap()
+        ["servers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = url.rsplit('/').next().unwrap().to_string();
+    let db = tellus_server::App::open_db(&server.config).unwrap();
+    let stored: Vec<String> = db
+        .with(|c| {
+            let mut stmt = c.prepare("SELECT secret_hash || sealed_token FROM web_links")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&secret) && !stored[0].contains(&token[7..]));
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Opening the link spends nothing (a link preview may fetch it); its button does.
+    let page = browser.get(&url).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("Sign in"));
+    let sign_in = || {
+        browser
+            .post(&url)
+            .header("Origin", &server.base)
+            .send()
+            .unwrap()
+    };
+    let signed_in = sign_in();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(cookie, format!("tellus_lead={token}"));
+    let list = browser
+        .get(format!("{}/lead", server.base))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    assert!(list.text().unwrap().contains("A story"));
+    // Once only.
+    let again = sign_in();
+    assert_eq!(again.status(), 401);
+    assert!(
+        again
+            .text()
+            .unwrap()
+            .contains("used already or has expired")
+    );
+
+    // Enrolled with one server, `pull` needs no --server (issue 18).
+    let again = run(&["--data-dir", data_s, "pull", "--out", out_s]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing new on the server"));
     // The reporter's code is still good for a reporter.
     let db = tellus_server::App::open_db(&server.config).unwrap();
     let unused: i64 = db

@@ -765,3 +765,237 @@ fn rates_tellus_does_not_record_are_one_clear_error_and_record_nothing() {
         .count();
     assert_eq!(files, 0, "no file is left behind");
 }
+
+/// A line the C audio libraries print on their own (alsa-lib, libjack through ALSA's
+/// JACK plugin), as a person without a microphone saw 8 to 16 of them (issue 18).
+fn is_audio_library_noise(line: &str) -> bool {
+    line.starts_with("ALSA lib")
+        || line.contains("Jack")
+        || line.contains("jack server")
+        || line.contains("Cannot connect to server")
+}
+
+/// Issue 18: with no microphone (the system's own ALSA configuration, its PulseAudio
+/// and JACK plugins finding no server), `tellus devices` and `tellus record` print no
+/// line of the C libraries' chatter; the failed recording is one line that says what to
+/// do instead. The chatter is still there for whoever asks for debug logs.
+#[test]
+fn without_a_microphone_no_library_chatter_and_the_error_says_what_to_do() {
+    let t = Tellus::new();
+    let no_server = [
+        ("PULSE_SERVER", "unix:/nonexistent/tellus-no-pulse"),
+        ("JACK_NO_START_SERVER", "1"),
+        ("JACK_DEFAULT_SERVER", "tellus-no-such-jack-server"),
+    ];
+    let quiet = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let noise: Vec<&str> = stderr
+            .lines()
+            .filter(|l| is_audio_library_noise(l))
+            .collect();
+        assert!(noise.is_empty(), "library chatter on stderr:\n{stderr}");
+    };
+    let devices = t.command(&["devices"], &no_server).output().unwrap();
+    assert!(devices.status.success());
+    quiet(&devices);
+    assert!(String::from_utf8_lossy(&devices.stderr).trim().is_empty());
+
+    for device in [None, Some("jack")] {
+        let mut args = vec!["record", "--story", t.story.as_str(), "--for", "1s"];
+        args.extend(device.iter().flat_map(|d| ["--device", *d]));
+        let out = t.command(&args, &no_server).output().unwrap();
+        quiet(&out);
+        // A machine with a sound card records from it; without one, one clear line.
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains("--from-file") && stderr.contains("tellus devices"),
+                "{stderr}"
+            );
+        }
+    }
+
+    // Asked for, the libraries' messages are logged at debug level (listing ALSA's JACK
+    // plugin with no JACK server always makes some).
+    if !String::from_utf8_lossy(&devices.stdout).contains("JACK") {
+        return;
+    }
+    let logged = t
+        .command(&["devices"], &no_server)
+        .env("TELLUS_LOG", "tellus_core::audio::library=debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    assert!(stderr.contains("tellus_core::audio::library"), "{stderr}");
+}
+
+/// Issue 18: the README's `tellus record --story $id --from-file talk.wav`, run from a
+/// script (stdin not a terminal, already at its end), records the whole file instead
+/// of stopping before the first audio: a file has its own end, as `--for` does.
+#[test]
+fn a_file_recorded_from_a_script_is_recorded_to_its_end() {
+    let t = Tellus::new();
+    let (input, samples) = noise_wav(&t, 1);
+    let out = t
+        .command(
+            &[
+                "record",
+                "--story",
+                &t.story,
+                "--from-file",
+                input.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Counts read as English: "0 pauses", never "1 pauses".
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("dropped 0 frames · 0 stream errors · 0 restarts · 0 pauses"),
+        "{stdout}"
+    );
+    let store = tellus_core::Store::open(t.dir.path()).unwrap();
+    let story = t.story.parse().unwrap();
+    let recordings = store.recordings(story).unwrap();
+    assert_eq!(recordings.len(), 1);
+    assert_eq!(recordings[0].frames, samples.len() as u64);
+}
+
+/// Issue 18: with two recordings in a story, a note says which one its position is in:
+/// the latest by default, another with --recording; a position past the end of its
+/// recording is refused and changes nothing; notes taken while recording carry the
+/// recording being made.
+#[test]
+fn notes_carry_their_recording_and_positions_past_its_end_are_refused() {
+    let t = Tellus::new();
+    let (input, _) = noise_wav(&t, 1);
+    let input = input.to_str().unwrap();
+    for _ in 0..2 {
+        let out = t
+            .command(&["record", "--story", &t.story, "--from-file", input], &[])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A marker typed while recording a third time (from a longer file, stopped after
+    // a second and a half) is in that recording.
+    let (longer, _) = noise_wav(&t, 5);
+    let mut live = Live::start(&t, &["--from-file", longer.to_str().unwrap()], &[]);
+    live.until("a second of audio", |v| {
+        v["event"] == "status" && v["stats"]["frames_captured"].as_u64() >= Some(16_000)
+    });
+    live.send("m During the third");
+    live.until("the marker", |v| v["event"] == "command");
+    live.until("half a second more", |v| {
+        v["event"] == "status" && v["stats"]["frames_captured"].as_u64() >= Some(24_000)
+    });
+    live.send("q");
+    live.finish();
+
+    let past = t
+        .command(
+            &[
+                "note", "add", "--story", &t.story, "--at", "99:00", "Too late",
+            ],
+            &[],
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&past.stderr);
+    assert_eq!(past.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("past the end of recording 3"), "{stderr}");
+    t.run(
+        &[
+            "note",
+            "add",
+            "--story",
+            &t.story,
+            "--at",
+            "0:00.5",
+            "In the latest",
+        ],
+        &[],
+    );
+    t.run(
+        &[
+            "note",
+            "add",
+            "--story",
+            &t.story,
+            "--at",
+            "0:00.5",
+            "--recording",
+            "1",
+            "In the first",
+        ],
+        &[],
+    );
+    let past_first = t
+        .command(
+            &[
+                "note",
+                "add",
+                "--story",
+                &t.story,
+                "--at",
+                "0:02",
+                "--recording",
+                "1",
+                "x",
+            ],
+            &[],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(past_first.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&past_first.stderr).contains("past the end of recording 1"));
+
+    let shown: Value =
+        serde_json::from_slice(&t.run(&["--json", "story", "show", &t.story], &[]).stdout).unwrap();
+    let recordings: Vec<&str> = shown["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recordings.len(), 3);
+    let in_recording = |text: &str| {
+        let note = shown["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["text"] == text)
+            .unwrap_or_else(|| panic!("no note {text:?}: {shown}"));
+        note["recording_id"].as_str().map(str::to_string)
+    };
+    assert_eq!(
+        in_recording("During the third").as_deref(),
+        Some(recordings[2])
+    );
+    assert_eq!(
+        in_recording("In the latest").as_deref(),
+        Some(recordings[2])
+    );
+    assert_eq!(in_recording("In the first").as_deref(), Some(recordings[0]));
+    assert!(
+        shown["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["text"] != "Too late")
+    );
+}

@@ -127,6 +127,116 @@ fn admin_commands_create_invite_and_revoke() {
     assert!(!out.status.success());
 }
 
+/// Issue 18: an operator tells devices apart and finds the ids `revoke` takes. A CLI
+/// device is labelled with its host name unless enrolment names it; `admin devices` and
+/// `admin invites` list them, with what became of each invite.
+#[test]
+fn admin_lists_devices_by_label_and_invites_by_state_with_their_ids() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    ok(&srv, &["admin", "project", "create"]);
+    let invite = |role: &str| -> Value {
+        serde_json::from_str(&ok(
+            &srv,
+            &[
+                "--json",
+                "admin",
+                "invite",
+                "--project",
+                PROJECT,
+                "--role",
+                role,
+            ],
+        ))
+        .unwrap()
+    };
+    let (first, second, unused) = (invite("reporter"), invite("reporter"), invite("lead"));
+    let server = Serving::start(&srv);
+    let enrol = |phone: &str, invite: &Value, extra: &[&str]| {
+        let mut args = vec![
+            "enrol",
+            "--server",
+            server.base.as_str(),
+            "--invite",
+            invite["code"].as_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&root.path().join(phone), &args);
+    };
+    enrol("phone-a", &first, &[]);
+    enrol("phone-b", &second, &["--device-label", "Amina's laptop"]);
+
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let devices: Value = serde_json::from_str(&ok(&srv, &["--json", "admin", "devices"])).unwrap();
+    let devices = devices.as_array().unwrap();
+    let label_of = |invite: &Value| {
+        let invites: Value =
+            serde_json::from_str(&ok(&srv, &["--json", "admin", "invites"])).unwrap();
+        let listed = invites
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == invite["invite_id"])
+            .cloned()
+            .expect("every invite is listed");
+        let device = devices
+            .iter()
+            .find(|d| d["id"] == listed["device_id"])
+            .cloned();
+        (listed["state"].clone(), device.map(|d| d["label"].clone()))
+    };
+    assert_eq!(
+        label_of(&first),
+        (
+            json!("used"),
+            Some(json!(format!("tellus on {}", host.trim())))
+        )
+    );
+    assert_eq!(
+        label_of(&second),
+        (json!("used"), Some(json!("Amina's laptop")))
+    );
+    assert_eq!(label_of(&unused), (json!("unused"), None));
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["role"] == "reporter" && d["revoked_at"].is_null())
+    );
+
+    // The tables show the ids, and one of them revokes.
+    let table = ok(&srv, &["admin", "invites"]);
+    assert!(
+        table.contains(unused["invite_id"].as_str().unwrap()),
+        "{table}"
+    );
+    let phone_b = devices
+        .iter()
+        .find(|d| d["label"] == "Amina's laptop")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let table = ok(&srv, &["admin", "devices"]);
+    assert!(
+        table.contains(&phone_b) && table.contains("Amina's laptop"),
+        "{table}"
+    );
+    ok(&srv, &["admin", "revoke", &phone_b]);
+    ok(
+        &srv,
+        &["admin", "revoke", unused["invite_id"].as_str().unwrap()],
+    );
+    let devices: Value = serde_json::from_str(&ok(&srv, &["--json", "admin", "devices"])).unwrap();
+    let revoked = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == phone_b.as_str());
+    assert!(!revoked.unwrap()["revoked_at"].is_null());
+    assert_eq!(label_of(&unused).0, json!("revoked"));
+    drop(server);
+}
+
 /// A project, an enrolled reporter, a story with `record` consent and a created upload
 /// for `data` on a running `tellus serve`.
 struct Setup {

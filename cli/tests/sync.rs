@@ -170,3 +170,58 @@ fn killed_sync_and_killed_server_both_resume_from_the_servers_offset() {
     assert!(ratio <= 1.15, "sent {ratio:.3}x the recording");
     kill(&mut server);
 }
+
+/// Issue 18: `tellus sync` with nothing ready but a draft on the device does not say
+/// "Everything is delivered": it says how many drafts wait, and how to send one.
+#[test]
+fn a_sync_with_only_drafts_says_how_many_wait() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = root.path().join("server");
+    let phone = root.path().join("phone");
+    ok(&srv, &["admin", "project", "create"]);
+    let invite: Value = serde_json::from_str(&ok(
+        &srv,
+        &[
+            "--json",
+            "admin",
+            "invite",
+            "--project",
+            PROJECT,
+            "--role",
+            "reporter",
+        ],
+    ))
+    .unwrap();
+    let (mut server, addr) = serve(&srv, "127.0.0.1:0");
+    let url = format!("http://{addr}");
+    ok(
+        &phone,
+        &[
+            "enrol",
+            "--server",
+            &url,
+            "--invite",
+            invite["code"].as_str().unwrap(),
+        ],
+    );
+    let nothing = ok(&phone, &["sync"]);
+    assert!(nothing.contains("Everything is delivered"), "{nothing}");
+    ok(
+        &phone,
+        &[
+            "story",
+            "new",
+            "--title",
+            "Half-told",
+            "--storyteller",
+            "P1",
+        ],
+    );
+    let waiting = ok(&phone, &["sync"]);
+    assert!(!waiting.contains("Everything is delivered"), "{waiting}");
+    assert!(
+        waiting.contains("1 draft waits on this device") && waiting.contains("tellus story ready"),
+        "{waiting}"
+    );
+    kill(&mut server);
+}

@@ -4,7 +4,7 @@
 //! taken.
 
 use tellus_core::model::{
-    ConsentDraft, NewNote, NewStory, ProjectConfig, StoryEdit, sample_project,
+    ConsentDraft, FieldDef, NewNote, NewStory, ProjectConfig, StoryEdit, sample_project,
 };
 use tellus_core::protocol::Limits;
 use tellus_core::{AudioPosition, Error, Store};
@@ -30,6 +30,14 @@ fn store_with(limits: Limits) -> (tempfile::TempDir, Store) {
     store
         .set_project(&ProjectConfig {
             limits,
+            // The fields these tests fill in (a project holds only its own fields).
+            fields: ["age", "other"]
+                .map(|key| FieldDef {
+                    key: key.into(),
+                    label: key.into(),
+                    options: Vec::new(),
+                })
+                .to_vec(),
             ..sample_project()
         })
         .unwrap();

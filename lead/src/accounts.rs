@@ -66,6 +66,11 @@ impl LeadAccounts {
     }
 
     /// Keeps `account`, replacing an earlier enrolment with the same server.
+    /// The servers this computer is enrolled with as a lead.
+    pub fn servers(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(String::as_str)
+    }
+
     pub fn insert(&mut self, account: LeadAccount) {
         self.servers.insert(account.server.clone(), account);
     }

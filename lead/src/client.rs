@@ -74,6 +74,27 @@ impl LeadClient {
         send(&self.http, what, request, empty_body()).await
     }
 
+    /// A one-time link that signs this lead in to the leads' web page for a few minutes
+    /// (`tellus lead open`): the address to open and when it stops working.
+    pub async fn sign_in_link(&self) -> Result<(String, String)> {
+        #[derive(serde::Deserialize)]
+        struct Link {
+            path: String,
+            expires_at: String,
+        }
+        let what = "a sign-in link";
+        let request = http::Request::post(format!("{}/lead/sign-in-link", self.api)).header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token),
+        );
+        let response = self.send(what, request).await?;
+        let response = refuse_unless_ok(what, response).await?;
+        let link: Link = serde_json::from_slice(&body_bytes(what, response).await?)
+            .map_err(|e| Error::Protocol(format!("{what} is not a link: {e}")))?;
+        let base = self.api.strip_suffix(API_PREFIX).unwrap_or(&self.api);
+        Ok((format!("{base}{}", link.path), link.expires_at))
+    }
+
     /// The project's configuration, as the server stores it.
     pub async fn project(&self) -> Result<Vec<u8>> {
         let what = "the project configuration";

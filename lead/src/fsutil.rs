@@ -131,14 +131,22 @@ pub fn replace_file(
 
 /// Renames a complete file into place (and makes the rename durable as `sync` says).
 pub fn move_into_place(from: &Path, to: &Path, sync: Durability) -> Result<()> {
-    if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io_at("create", parent, e))?;
-    }
+    let parent = folder_of(to);
+    fs::create_dir_all(parent).map_err(|e| Error::io_at("create", parent, e))?;
     fs::rename(from, to).map_err(|e| Error::io_at("move a file into", to, e))?;
-    if let (Some(parent), true) = (to.parent(), sync.now()) {
+    if sync.now() {
         sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// The folder a file is in: a bare file name (`public.csv`) has an empty parent, which
+/// names no folder to open or sync; it is in the current one.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// fsync of a directory, so that a rename or a removal in it survives a power cut.

@@ -81,12 +81,17 @@ pub struct NoteDoc {
     pub kind: String,
     #[serde(default)]
     pub text: String,
-    /// Position in the story's audio, in milliseconds.
+    /// Position in the story's audio, in milliseconds: within `recording_id` when it is
+    /// given, else (documents from phones before it existed) within the first recording.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question_id: Option<String>,
     pub created_at: String,
+    /// The recording `at_ms` is in (one of the document's `recordings`). Optional both
+    /// ways: older phones do not send it, and servers that do not know it ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_id: Option<String>,
 }
 
 /// A recording's metadata (mirrors the core's `Recording`); the audio goes over tus.
@@ -105,4 +110,27 @@ pub struct RecordingMeta {
     /// Filled by the server for a lead: the audio is delivered and verified.
     #[serde(default)]
     pub delivered: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NoteDoc;
+
+    /// Issue 18: a note from a phone that does not know `recording_id` is read as before
+    /// (no recording: the first), and a note without one is written without the field,
+    /// so a server that does not know it sees exactly what it saw before.
+    #[test]
+    fn a_note_without_its_recording_reads_and_writes_as_before() {
+        let old = r#"{"id":"n1","kind":"note","text":"hi","at_ms":500,"created_at":"2026-12-04T10:00:00Z"}"#;
+        let note: NoteDoc = serde_json::from_str(old).unwrap();
+        assert_eq!(note.recording_id, None);
+        assert_eq!(note.at_ms, Some(500));
+        assert_eq!(
+            serde_json::to_value(&note).unwrap(),
+            serde_json::from_str::<serde_json::Value>(old).unwrap()
+        );
+        let new = r#"{"id":"n2","kind":"marker","at_ms":9,"created_at":"2026-12-04T10:00:00Z","recording_id":"r2"}"#;
+        let note: NoteDoc = serde_json::from_str(new).unwrap();
+        assert_eq!(note.recording_id.as_deref(), Some("r2"));
+    }
 }

@@ -32,6 +32,88 @@ pub enum Revoked {
     Token,
 }
 
+/// An enrolled device (a reporter's phone or laptop, a lead's computer) or an operator's
+/// token, as `tellus admin devices` lists it: the id is the one `revoke` takes.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceListed {
+    pub id: String,
+    pub role: String,
+    pub project_id: Option<String>,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// An invite as `tellus admin invites` lists it (never its code: only its hash is kept).
+#[derive(Debug, Clone, Serialize)]
+pub struct InviteListed {
+    pub id: String,
+    pub role: String,
+    pub project_id: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    /// "unused", "used", "expired" or "revoked".
+    pub state: &'static str,
+    /// The device enrolled with it, when used.
+    pub device_id: Option<String>,
+}
+
+/// Every device and token, oldest first.
+pub fn list_devices(db: &Db) -> Result<Vec<DeviceListed>> {
+    db.with(|c| {
+        let mut stmt = c.prepare(
+            "SELECT id, role, project_id, label, created_at, revoked_at FROM principals
+             ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeviceListed {
+                id: r.get(0)?,
+                role: r.get(1)?,
+                project_id: r.get(2)?,
+                label: r.get(3)?,
+                created_at: rfc3339(r.get(4)?),
+                revoked_at: r.get::<_, Option<i64>>(5)?.map(rfc3339),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+}
+
+/// Every invite, oldest first, with what became of it.
+pub fn list_invites(db: &Db) -> Result<Vec<InviteListed>> {
+    let now = now_ms();
+    db.with(|c| {
+        let mut stmt = c.prepare(
+            "SELECT i.id, i.role, i.project_id, i.created_at, i.expires_at, i.used_at,
+                    i.revoked_at, (SELECT p.id FROM principals p WHERE p.invite_id = i.id)
+             FROM invites i ORDER BY i.created_at, i.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let expires_at: i64 = r.get(4)?;
+            let used = r.get::<_, Option<i64>>(5)?.is_some();
+            let revoked = r.get::<_, Option<i64>>(6)?.is_some();
+            Ok(InviteListed {
+                id: r.get(0)?,
+                role: r.get(1)?,
+                project_id: r.get(2)?,
+                created_at: rfc3339(r.get(3)?),
+                expires_at: rfc3339(expires_at),
+                state: if used {
+                    "used"
+                } else if revoked {
+                    "revoked"
+                } else if expires_at <= now {
+                    "expired"
+                } else {
+                    "unused"
+                },
+                device_id: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

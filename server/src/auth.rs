@@ -121,7 +121,7 @@ impl FromRequestParts<App> for Principal {
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme is matched without
 /// regard to case (RFC 7235 §2.1), so `bearer` works as well.
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

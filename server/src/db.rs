@@ -135,6 +135,16 @@ UPDATE stories SET lead_visibility = coalesce((
     FROM consent_events c WHERE c.story_id = stories.id ORDER BY c.seq DESC LIMIT 1), 'hidden');
 CREATE INDEX stories_project_visibility ON stories(project_id, lead_visibility);
 "#,
+    // 4: one-time sign-in links for the leads' web page (`tellus lead open`, web/links.rs):
+    // the link's secret only as a hash, the lead's token only sealed with the secret.
+    r#"
+CREATE TABLE web_links (
+    secret_hash TEXT PRIMARY KEY,
+    principal_id TEXT NOT NULL REFERENCES principals(id),
+    sealed_token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#,
 ];
 
 #[derive(Clone)]

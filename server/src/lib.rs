@@ -129,6 +129,7 @@ pub fn router(app: App) -> Router {
         .route("/recordings/{id}/audio", get(routes::lead::audio))
         .route("/changes", get(routes::lead::changes))
         .route("/export.csv", get(routes::lead::export_csv))
+        .route("/lead/sign-in-link", post(routes::lead::sign_in_link))
         .layer(json_limit)
         .layer(timeout.clone())
         .merge(tus::routes());

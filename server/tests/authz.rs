@@ -44,6 +44,7 @@ enum Route {
     Audio,
     Changes,
     Export,
+    SignInLink,
     AdminProject,
     AdminInvite,
     AdminRevoke,
@@ -138,6 +139,7 @@ impl World {
             ),
             Route::Changes => self.req(who, Method::GET, "/api/v1/changes"),
             Route::Export => self.req(who, Method::GET, "/api/v1/export.csv?scope=public"),
+            Route::SignInLink => self.req(who, Method::POST, "/api/v1/lead/sign-in-link"),
             Route::AdminProject => {
                 let mut config: serde_json::Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
                 config["id"] = serde_json::json!(new_id());
@@ -203,6 +205,9 @@ fn expected(route: Route, who: Who) -> u16 {
         // Another project's lead gets its own (here empty) feed and export.
         (Route::Changes | Route::Export, Lead | OtherLead) => 200,
         (Route::Changes | Route::Export, _) => 403,
+        // A web sign-in link is a lead's own, whatever its project.
+        (Route::SignInLink, Lead | OtherLead) => 201,
+        (Route::SignInLink, _) => 403,
 
         (Route::AdminProject | Route::AdminInvite, Admin) => 201,
         (Route::AdminRevoke, Admin) => 200,
@@ -251,6 +256,7 @@ async fn every_route_for_every_role() {
         Route::Audio,
         Route::Changes,
         Route::Export,
+        Route::SignInLink,
         Route::AdminProject,
         Route::AdminInvite,
         Route::AdminRevoke,

@@ -76,6 +76,11 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/lead/", "a redirect"),
     ("/lead/sign-in", "the sign-in form"),
     ("/lead/sign-out", "signing out"),
+    (
+        "/api/v1/lead/sign-in-link",
+        "a lead's one-time sign-in link, no story in it",
+    ),
+    ("/lead/link/{secret}", "signing in with that link"),
     ("/lead/assets/style.css", "a static asset"),
     ("/lead/assets/player.js", "a static asset"),
 ];

@@ -364,9 +364,22 @@ async fn stories_filter_by_tag_reporter_date_and_consent() {
     let (_, body) = list("?tag=trust".into()).await;
     assert!(body.contains(r#"<option value="trust" selected>trust</option>"#));
 
+    // Issue 18: dates are typed and shown as the page writes them ("1 Apr 2026"), not in
+    // the browser's own date format; the ISO form still works.
+    let (written, body) = list("?from=1+Apr+2026&to=20+sep+2026".into()).await;
+    assert_eq!(written, ["Housing in September", "Transport in June"]);
+    assert!(
+        body.contains(r#"value="1 Apr 2026""#),
+        "the field shows the page's words"
+    );
+    assert!(body.contains(r#"value="20 Sep 2026""#));
+    assert!(!body.contains(r#"type="date""#));
+    let (_, body) = list("?from=2026-04-01".into()).await;
+    assert!(body.contains(r#"value="1 Apr 2026""#));
+
     let page = fetch(&server, "/lead?from=22/11/2026", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.body.contains("YYYY-MM-DD"));
+    assert!(page.body.contains("like 22 Nov 2026"), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -591,6 +604,16 @@ async fn the_story_page_shows_consent_in_the_forms_words_the_player_markers_and_
     .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.body.contains("Elm"));
+    // Issue 18: a signed-in lead's 404 keeps the page's header: their project's name
+    // (the sample's, copied under another id), All stories and Sign out.
+    let sample: serde_json::Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
+    let name = sample["name"].as_str().unwrap();
+    for expected in [name, "All stories", "Sign out"] {
+        assert!(
+            page.body.contains(expected),
+            "the 404 page lacks {expected:?}"
+        );
+    }
     let r = browser()
         .get(server.url(&format!("/lead/recordings/{recording}/audio")))
         .header(header::COOKIE, &stranger_cookie)

@@ -94,9 +94,17 @@ async function upload(token, storyId, data) {
   return recordingId;
 }
 
-function note(kind, text, atMs, questionId) {
-  return { id: id(), kind, text, at_ms: atMs, question_id: questionId, created_at: '2026-11-20T14:10:00Z' };
+function note(kind, text, atMs, questionId, recordingId) {
+  return {
+    id: id(), kind, text, at_ms: atMs, question_id: questionId, created_at: '2026-11-20T14:10:00Z',
+    recording_id: recordingId,
+  };
 }
+
+const recordingMeta = (recordingId, data, seconds) => ({
+  id: recordingId, format: 'wav', sample_rate: 16000, channels: 1, frames: data.length / 2 - 22,
+  bytes: data.length, sha256: sha256(data), duration_ms: seconds * 1000, created_at: '2026-11-18T09:30:00Z',
+});
 
 async function putStory(token, storyId, fields) {
   await api('PUT', `/api/v1/stories/${storyId}`, token, {
@@ -136,13 +144,30 @@ await putStory(amina, heard, {
     bytes: audio.length, sha256: sha256(audio), duration_ms: 8000, created_at: '2026-11-20T14:00:00Z',
   }],
 });
+// Two recordings, with notes and a marker on each (issue 18: a note plays its own
+// recording, not the first).
 const bus = id();
+const BUS_TITLE = 'The last bus leaves at nine';
 await consent(bo, bus, 'given', ['record', 'share_publicly', 'research_use', 'credit_by_name']);
+const busAudio1 = wav(3);
+const busAudio2 = wav(6);
+const busRec1 = await upload(bo, bus, busAudio1);
+const busRec2 = await upload(bo, bus, busAudio2);
+const BUS_NOTE_2_MS = 4000;
+const Q3 = 'Was there a moment when you felt listened to, or not listened to? What made the difference?';
 await putStory(bo, bus, {
-  title: 'The last bus leaves at nine',
+  title: BUS_TITLE,
   summary: 'Getting to evening shifts without a car, and the consultation that changed the timetable.',
   tags: ['transport', 'access'], storyteller: { id: id(), label: 'Participant 7' },
   created_at: '2026-11-18T09:30:00Z',
+  notes: [
+    note('note', 'Leaving the shift early to catch it', 1000, undefined, busRec1),
+    // As a phone sends it: the core names a question's marker with the question's words.
+    note('marker', Q3, 2000, 'q3', busRec1),
+    note('marker', 'the council listened', 1500, undefined, busRec2),
+    note('note', 'The timetable consultation', BUS_NOTE_2_MS, undefined, busRec2),
+  ],
+  recordings: [recordingMeta(busRec1, busAudio1, 3), recordingMeta(busRec2, busAudio2, 6)],
 });
 const gone = id();
 await consent(bo, gone, 'given', ['record']);
@@ -184,6 +209,12 @@ test('a reporter token is refused with a clear page and no cookie', async () => 
   const text = await alert.innerText();
   check(text.includes("This is a reporter's token"), `alert says: ${text}`);
   check((await context.cookies()).length === 0, 'no cookie was set');
+  // The footer lines up with the narrow sign-in column (issue 18).
+  const [column, footer] = await page.evaluate(() => [
+    document.querySelector('main .narrow').getBoundingClientRect().left,
+    document.querySelector('footer.bottom p').getBoundingClientRect().left,
+  ]);
+  check(Math.abs(column - footer) < 1, `footer at ${footer}, the column at ${column}`);
   await shot('1-reporter-token-refused');
   await page.goto(`${base}/lead`);
   check(await page.getByRole('heading', { name: 'Sign in' }).isVisible(), 'the list stays closed');
@@ -235,6 +266,15 @@ test('filters narrow the list (tag and consent)', async () => {
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Apply' }).click()]);
   const titles = await page.locator('ul.stories h3').allInnerTexts();
   check(titles.length === 1 && titles[0] === 'The last bus leaves at nine', titles.join(' | '));
+  // Dates are typed and shown the way the page writes them, not as mm/dd/yyyy.
+  await page.goto(`${base}/lead`);
+  await page.getByLabel('Recorded from').fill('19 Nov 2026');
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Apply' }).click()]);
+  const since = await page.locator('ul.stories h3').allInnerTexts();
+  check(since.length === 1 && since[0] === TITLE, since.join(' | '));
+  check(await page.getByLabel('Recorded from').inputValue() === '19 Nov 2026', 'the field keeps the page\'s words');
+  const written = await page.locator('ul.stories time').first().innerText();
+  check(written === '20 Nov 2026', `the list writes ${written}`);
 });
 
 test('clicking a marker moves the player to the marker\'s position', async () => {
@@ -314,6 +354,35 @@ test('a withdrawn story is a tombstone without audio', async () => {
   check(await page.locator('audio').count() === 0, 'no audio');
   check(!(await page.content()).includes('later withdrawn'), 'no text of the story');
   await shot('5-withdrawn-tombstone');
+});
+
+test('a note on recording 2 moves recording 2\'s player, not the first', async () => {
+  await page.goto(`${base}/lead`);
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: BUS_TITLE }).click()]);
+  const players = page.locator('audio');
+  check(await players.count() === 2, 'two players');
+  await page.waitForFunction(() => [...document.querySelectorAll('audio')].every((a) => a.readyState >= 1),
+    null, { timeout: 15000 });
+  const durations = await players.evaluateAll((all) => all.map((a) => Math.round(a.duration)));
+  check(durations.join(',') === '3,6', `players in order: ${durations}`);
+  await players.evaluateAll((all) => {
+    window.tellusSeeksByPlayer = all.map(() => []);
+    all.forEach((a, i) => a.addEventListener('seeked', () => window.tellusSeeksByPlayer[i].push(a.currentTime)));
+  });
+  await page.getByRole('button', { name: /^Play (recording 2 )?from 4 seconds: Note, The timetable consultation/ }).click();
+  // Whichever player moves, its seek is recorded; recording 2's is the one that must.
+  await page.waitForFunction(() => window.tellusSeeksByPlayer.some((s) => s.length >= 1), null, { timeout: 15000 });
+  const [first, second] = await page.evaluate(() => window.tellusSeeksByPlayer);
+  check(first.length === 0, `recording 1 moved to ${first}; recording 2: ${second}`);
+  check(second.length === 1 && Math.abs(second[0] - BUS_NOTE_2_MS / 1000) < 0.05, `recording 2 at ${second}`);
+  check(await page.getByRole('button', { name: /^Play recording 2 from 4 seconds/ }).count() === 1,
+    'with two recordings a note says which it plays');
+  // The guide question a marker is named after is shown once, not twice.
+  const timeline = await page.locator('ol.timeline').innerText();
+  check(timeline.split(Q3).length === 2, `the question once in the timeline: ${timeline}`);
+  check(await players.nth(0).evaluate((a) => a.currentTime) === 0, 'recording 1 stays at the start');
+  await players.nth(1).evaluate((a) => a.pause());
+  await shot('6-two-recordings-with-notes');
 });
 
 test('sign-out ends the session', async () => {

@@ -249,7 +249,7 @@ impl TellusApp {
         Ok((&self.store.edit_story(story_id(&id)?, &edit)?).into())
     }
 
-    /// Sets one self-described demographic field (`value` None removes it).
+    /// Sets one of the project's fields (`ProjectConfig.fields`; `value` None removes it).
     pub fn set_demographic(
         &self,
         id: String,
@@ -341,13 +341,15 @@ impl TellusApp {
         Ok(self.store.identity(story_id(&story)?)?.into())
     }
 
-    /// A note, at a position in the audio when given.
+    /// A note, at a position in the audio when given: in the story's latest recording
+    /// (positions past its end are refused).
     pub fn add_note(&self, story: String, text: String, at_ms: Option<u64>) -> Result<NoteView> {
         let note = NewNote {
             kind: NoteKind::Note,
             text,
             at: at_ms.map(tellus_core::AudioPosition::from_millis),
             question_id: None,
+            recording_id: None,
         };
         Ok((&self.store.add_note(story_id(&story)?, &note)?).into())
     }

@@ -63,7 +63,7 @@ pub struct StoryView {
     pub state: StoryState,
     pub revision: u32,
     pub tags: Vec<String>,
-    /// Optional, self-described demographics ("age_band" → "25-34").
+    /// The project's fields this story fills in ("age_band" → "25-34").
     pub demographics: std::collections::HashMap<String, String>,
     pub consent: ConsentView,
     pub created_at_ms: i64,
@@ -176,6 +176,8 @@ pub struct NoteView {
     pub at_ms: Option<u64>,
     pub question_id: Option<String>,
     pub created_at_ms: i64,
+    /// The recording `at_ms` is in (None: no position, or made before the story had one).
+    pub recording_id: Option<String>,
 }
 
 /// What a story may hold, as the server enforces it (text in characters).
@@ -417,6 +419,7 @@ impl From<&Note> for NoteView {
             at_ms: n.at.map(|p| p.as_millis()),
             question_id: n.question_id.clone(),
             created_at_ms: n.created_at.as_millis(),
+            recording_id: n.recording_id.map(|r| r.to_string()),
         }
     }
 }

@@ -91,6 +91,7 @@ impl AlsaInput {
     }
 
     fn open(&self) -> Result<PCM> {
+        super::quiet::quiet_audio_libraries();
         let cannot = |what: &str, e: alsa::Error| {
             Error::Audio(format!(
                 "the audio input device '{}' {what}: {e}",

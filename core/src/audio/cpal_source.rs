@@ -31,7 +31,7 @@ pub struct InputDevice {
 /// The input devices of the default audio host. Devices that cannot be opened are
 /// listed with no configuration, not hidden.
 pub fn list_input_devices() -> Result<Vec<InputDevice>> {
-    let host = cpal::default_host();
+    let host = audio_host();
     let default = host.default_input_device();
     let default_name = default.as_ref().map(device_name);
     let devices = host
@@ -65,6 +65,14 @@ pub fn list_input_devices() -> Result<Vec<InputDevice>> {
         listed.insert(0, describe(device));
     }
     Ok(listed)
+}
+
+/// The default audio host; every path into the audio libraries starts here, so their own
+/// messages are routed to the log first (Linux).
+fn audio_host() -> cpal::Host {
+    #[cfg(target_os = "linux")]
+    super::quiet::quiet_audio_libraries();
+    cpal::default_host()
 }
 
 /// The host-specific part of a device's id ("alsa:hw:0,0" → "hw:0,0").
@@ -115,7 +123,7 @@ impl CpalSource {
         if let Some(rate) = rate {
             check_sample_rate(rate)?;
         }
-        let host = cpal::default_host();
+        let host = audio_host();
         let device = match name {
             None => host.default_input_device().ok_or_else(|| {
                 Error::Audio("there is no default audio input device (no microphone?)".into())

@@ -10,6 +10,8 @@ mod alsa_capture;
 pub mod cpal_source;
 mod device;
 pub mod level;
+#[cfg(target_os = "linux")]
+mod quiet;
 pub(crate) mod recovery;
 pub mod session;
 pub mod source;

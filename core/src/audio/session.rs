@@ -299,9 +299,10 @@ impl Recorder {
     /// A marker at the current audio position.
     pub fn add_marker(&self, text: &str, question_id: Option<&str>) -> Result<Note> {
         let at = self.position();
-        self.shared
-            .store
-            .add_note(self.shared.story, &NewNote::marker(text, at, question_id))
+        self.shared.store.add_note(
+            self.shared.story,
+            &NewNote::marker(text, at, question_id).in_recording(self.shared.recording),
+        )
     }
 
     /// A note at the current audio position.
@@ -311,9 +312,10 @@ impl Recorder {
 
     /// A note at an audio position taken earlier: where the reporter started typing it.
     pub fn add_note_at(&self, text: &str, at: AudioPosition) -> Result<Note> {
-        self.shared
-            .store
-            .add_note(self.shared.story, &NewNote::note(text, Some(at)))
+        self.shared.store.add_note(
+            self.shared.story,
+            &NewNote::note(text, Some(at)).in_recording(self.shared.recording),
+        )
     }
 
     pub fn stats(&self) -> RecorderStats {

@@ -337,7 +337,8 @@ impl Writer {
         // The marker puts the gap on the story's timeline; the event above is the record.
         let _ = shared.store.add_note(
             shared.story,
-            &NewNote::marker("Gap: the microphone stopped and was restarted", at, None),
+            &NewNote::marker("Gap: the microphone stopped and was restarted", at, None)
+                .in_recording(shared.recording),
         );
     }
 

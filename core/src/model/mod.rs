@@ -17,7 +17,9 @@ pub use consent::{
 };
 pub use ids::{ConsentEventId, NoteId, ParticipantId, RecordingId, StoryId};
 pub use note::{NewNote, Note, NoteKind};
-pub use project::{ConsentForm, ConsentItem, ProjectConfig, Question, UploadPolicy, items};
+pub use project::{
+    ConsentForm, ConsentItem, FieldDef, ProjectConfig, Question, UploadPolicy, items,
+};
 pub use recording::{Recording, RecordingState};
 pub use sample::sample_project;
 pub use story::{NewStory, Participant, Story, StoryEdit, StoryStatus, StorySummary};

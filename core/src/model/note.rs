@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{NoteId, StoryId, Timestamp};
+use super::{NoteId, RecordingId, StoryId, Timestamp};
 use crate::position::AudioPosition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,11 +35,16 @@ pub struct Note {
     pub story_id: StoryId,
     pub kind: NoteKind,
     pub text: String,
-    /// Where in the story's audio it belongs, if anywhere.
+    /// Where in the story's audio it belongs, if anywhere: a position within
+    /// `recording_id`.
     pub at: Option<AudioPosition>,
     /// The guide question a marker stands for.
     pub question_id: Option<String>,
     pub created_at: Timestamp,
+    /// The recording `at` is in; None for a note without a position, or one made before
+    /// the story had a recording (or before notes carried their recording: step 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_id: Option<RecordingId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,9 @@ pub struct NewNote {
     pub text: String,
     pub at: Option<AudioPosition>,
     pub question_id: Option<String>,
+    /// The recording `at` is in. None: the story's latest recording (the one a reporter
+    /// just made), if it has one.
+    pub recording_id: Option<RecordingId>,
 }
 
 impl NewNote {
@@ -57,6 +65,7 @@ impl NewNote {
             text: text.into(),
             at,
             question_id: None,
+            recording_id: None,
         }
     }
 
@@ -66,6 +75,13 @@ impl NewNote {
             text: text.into(),
             at: Some(at),
             question_id: question_id.map(str::to_string),
+            recording_id: None,
         }
+    }
+
+    /// The same, at a position in `recording`.
+    pub fn in_recording(mut self, recording: RecordingId) -> Self {
+        self.recording_id = Some(recording);
+        self
     }
 }

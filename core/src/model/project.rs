@@ -23,12 +23,29 @@ pub struct ProjectConfig {
     pub consent_forms: Vec<ConsentForm>,
     pub guide: Vec<Question>,
     pub tags: Vec<String>,
+    /// The story fields the project collects (age band, area, ...): a story holds only
+    /// these, with one of `options` when a field lists them. None listed: the project
+    /// has no such fields.
+    #[serde(default)]
+    pub fields: Vec<FieldDef>,
     #[serde(default)]
     pub upload_policy: UploadPolicy,
     /// What a story may hold, as the project's server enforces it (it sends its limits
     /// with the configuration); the protocol's defaults until a server says otherwise.
     #[serde(default)]
     pub limits: tellus_protocol::Limits,
+}
+
+/// One field a project collects about a story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub key: String,
+    /// What a form shows ("Age band").
+    #[serde(default)]
+    pub label: String,
+    /// The values allowed; empty: any text.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +113,18 @@ impl ProjectConfig {
                 return fail(format!("guide question {} appears twice", q.id));
             }
         }
+        let mut fields = BTreeSet::new();
+        for field in &self.fields {
+            if field.key.trim().is_empty() || field.key != field.key.trim() {
+                return fail(format!(
+                    "field {:?} is empty or has surrounding spaces",
+                    field.key
+                ));
+            }
+            if !fields.insert(&field.key) {
+                return fail(format!("field {} appears twice", field.key));
+            }
+        }
         let mut tags = BTreeSet::new();
         for tag in &self.tags {
             if tag.trim().is_empty() || tag != tag.trim() {
@@ -104,6 +133,29 @@ impl ProjectConfig {
             if !tags.insert(tag) {
                 return fail(format!("tag {tag} appears twice"));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether a story may hold `value` under `key`: the project collects that field and,
+    /// when it lists values, this is one of them. The error says what is allowed.
+    pub fn check_field(&self, key: &str, value: &str) -> std::result::Result<(), String> {
+        let Some(field) = self.fields.iter().find(|f| f.key == key) else {
+            let keys: Vec<&str> = self.fields.iter().map(|f| f.key.as_str()).collect();
+            return Err(if keys.is_empty() {
+                format!("'{key}' is not one of this project's fields (it has none)")
+            } else {
+                format!(
+                    "'{key}' is not one of this project's fields ({})",
+                    keys.join(", ")
+                )
+            });
+        };
+        if !field.options.is_empty() && !field.options.iter().any(|o| o == value) {
+            return Err(format!(
+                "'{value}' is not a value of {key} ({})",
+                field.options.join(", ")
+            ));
         }
         Ok(())
     }

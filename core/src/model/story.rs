@@ -56,7 +56,7 @@ pub struct Story {
     /// Bumped on every change; the server refuses an older revision.
     pub revision: u32,
     pub tags: Vec<String>,
-    /// Optional, self-described demographics ("age_band" → "25-34").
+    /// The project's fields this story fills in ("age_band" → "25-34").
     pub demographics: BTreeMap<String, String>,
     pub consent: ConsentState,
     pub created_at: Timestamp,

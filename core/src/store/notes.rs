@@ -3,9 +3,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use tellus_protocol::TextField;
 
 use super::rows::parse_enum;
-use super::{Store, limits, project, stories};
+use super::{Store, limits, project, recordings, stories};
 use crate::error::{Error, Result};
-use crate::model::{NewNote, Note, NoteId, NoteKind, StoryId, Timestamp};
+use crate::model::{NewNote, Note, NoteId, NoteKind, RecordingId, StoryId, Timestamp};
 use crate::position::AudioPosition;
 
 fn note_not_found(id: NoteId) -> Error {
@@ -18,7 +18,7 @@ fn note_not_found(id: NoteId) -> Error {
 pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Note>> {
     // Timeline order: notes at a position first, by position; then the rest as written.
     let mut stmt = tx.prepare_cached(
-        "SELECT id, story_id, kind, text, position_ms, question_id, created_at
+        "SELECT id, story_id, kind, text, position_ms, question_id, created_at, recording_id
          FROM notes WHERE story_id = ?1
          ORDER BY position_ms IS NULL, position_ms, id",
     )?;
@@ -33,9 +33,60 @@ pub(super) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Note
                 .map(|ms| AudioPosition(ms as u64)),
             question_id: r.get(5)?,
             created_at: r.get(6)?,
+            recording_id: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The recording a position is in, checked: one of the story's recordings (the latest
+/// when none is named) with the position inside it, or the story's recording in
+/// progress (a note taken while recording; its end is not known yet). A story with no
+/// recording yet keeps a position with no recording.
+fn recording_for(
+    tx: &Transaction<'_>,
+    story: StoryId,
+    named: Option<RecordingId>,
+    at: AudioPosition,
+) -> Result<Option<RecordingId>> {
+    let indexed = recordings::for_story(tx, story)?;
+    let recording = match named {
+        Some(id) => match indexed.iter().find(|r| r.id == id) {
+            Some(r) => r,
+            None => {
+                let capturing: bool = tx
+                    .query_row(
+                        "SELECT 1 FROM captures WHERE recording_id = ?1 AND story_id = ?2",
+                        params![id, story],
+                        |_| Ok(true),
+                    )
+                    .optional()?
+                    .unwrap_or(false);
+                if capturing {
+                    return Ok(Some(id));
+                }
+                return Err(Error::invalid(format!(
+                    "recording {id} is not one of this story's recordings"
+                )));
+            }
+        },
+        None => match indexed.last() {
+            Some(latest) => latest,
+            None => return Ok(None),
+        },
+    };
+    let end = AudioPosition::from_millis(recording.duration_ms());
+    if at > end {
+        let number = indexed
+            .iter()
+            .position(|r| r.id == recording.id)
+            .unwrap_or(0)
+            + 1;
+        return Err(Error::invalid(format!(
+            "{at} is past the end of recording {number} of this story ({end} long)"
+        )));
+    }
+    Ok(Some(recording.id))
 }
 
 impl Store {
@@ -69,6 +120,13 @@ impl Store {
             if text.is_empty() {
                 return Err(Error::invalid("a note cannot be empty"));
             }
+            let recording_id = match new.at {
+                Some(at) => recording_for(tx, story, new.recording_id, at)?,
+                None if new.recording_id.is_some() => {
+                    return Err(Error::invalid("a note in a recording needs its position"));
+                }
+                None => None,
+            };
             let note = Note {
                 id: NoteId::new(),
                 story_id: story,
@@ -77,10 +135,12 @@ impl Store {
                 at: new.at,
                 question_id: new.question_id.clone(),
                 created_at: Timestamp::now(),
+                recording_id,
             };
             tx.execute(
-                "INSERT INTO notes (id, story_id, kind, text, position_ms, question_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO notes (id, story_id, kind, text, position_ms, question_id, created_at,
+                                    recording_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     note.id,
                     note.story_id,
@@ -88,7 +148,8 @@ impl Store {
                     note.text,
                     at,
                     note.question_id,
-                    note.created_at
+                    note.created_at,
+                    note.recording_id
                 ],
             )?;
             limits::check_story(tx, story, &project.limits)?;

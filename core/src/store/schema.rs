@@ -123,7 +123,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX capture_events_recording ON capture_events(recording_id, seq);
     "#,
-    // 3: background sync: the enrolment, the settings, and the outbox (what the server
+    // 4: background sync: the enrolment, the settings, and the outbox (what the server
     // has confirmed, the upload URL of each upload in progress, failures and parking).
     r#"
     CREATE TABLE sync_account (
@@ -199,6 +199,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     UPDATE stories SET status = 'draft'
      WHERE (SELECT c.kind FROM consent_events c WHERE c.story_id = stories.id
             ORDER BY c.seq DESC LIMIT 1) = 'withdrawn';
+    "#,
+    // 9: notes and markers carry the recording their position is in (issue 18). Older
+    // notes keep NULL: they are read as positions in the story's first recording.
+    r#"
+    ALTER TABLE notes ADD COLUMN recording_id TEXT;
     "#,
 ];
 

@@ -229,6 +229,7 @@ impl Store {
     pub fn edit_story(&self, id: StoryId, edit: &StoryEdit) -> Result<Story> {
         let story = self.write(|tx| {
             let limits = limits::load(tx)?;
+            let project = project::load(tx)?;
             let mut story = load(tx, id)?;
             if let Some(title) = &edit.title {
                 story.title = limits::text(&limits, TextField::Title, title, true)?;
@@ -241,6 +242,7 @@ impl Store {
                 match value {
                     Some(value) => {
                         let value = limits::text(&limits, TextField::FieldValue, value, true)?;
+                        project.check_field(&key, &value).map_err(Error::invalid)?;
                         story.demographics.insert(key, value);
                     }
                     None => {

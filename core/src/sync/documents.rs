@@ -10,7 +10,8 @@ use crate::model::{ConsentEvent, Identity, Note, Recording, Story};
 
 /// The story document the server keeps. The identity goes only as far as the store
 /// keeps it, which is only while consent grants it; `revision` is the wire revision
-/// (see `outbox::wire_revision`).
+/// (set where the document is sent, in `engine.rs`: the story's revision, raised past
+/// the last one the server accepted).
 pub fn story_document(
     story: &Story,
     notes: &[Note],
@@ -56,6 +57,7 @@ fn note(note: &Note) -> NoteDoc {
         at_ms: note.at.map(|p| p.as_millis()),
         question_id: note.question_id.clone(),
         created_at: note.created_at.to_string(),
+        recording_id: note.recording_id.map(|r| r.to_string()),
     }
 }
 

@@ -451,3 +451,22 @@ pub async fn export_csv(
     )
         .into_response())
 }
+
+/// A one-time link that signs this lead in to the web page within minutes
+/// (`tellus lead open`); see web/links.rs.
+pub async fn sign_in_link(
+    State(app): State<App>,
+    who: Principal,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<crate::web::links::SignInLink>)> {
+    who.lead("open the leads' web page")?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::auth::bearer_token)
+        .unwrap_or_default()
+        .to_string();
+    let db = app.db.clone();
+    let link = crate::db::blocking(move || crate::web::links::create(&db, &who, &token)).await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}

@@ -46,6 +46,19 @@ fn day(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
+/// A date filter as the page writes dates ("1 Apr 2026"), whether it was typed that way
+/// or as YYYY-MM-DD; as typed when it is not a day.
+pub fn typed_date(text: &str) -> String {
+    super::query::typed_day(text)
+        .and_then(|d| {
+            d.format(format_description!(
+                "[day padding:none] [month repr:short] [year]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| text.to_string())
+}
+
 /// An RFC 3339 time from a phone as "22 Nov 2026" (as written when it is not one).
 pub fn date(rfc3339: &str) -> String {
     OffsetDateTime::parse(rfc3339, &Rfc3339).map_or_else(|_| rfc3339.to_string(), day)

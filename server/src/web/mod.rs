@@ -6,6 +6,7 @@
 //! only as tombstones.
 
 mod format;
+pub(crate) mod links;
 mod pages;
 mod query;
 mod session;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<App> {
         .route("/lead/", get(|| async { Redirect::to("/lead") }))
         .route("/lead/sign-in", get(sign_in_form).post(sign_in))
         .route("/lead/sign-out", post(sign_out))
+        .route("/lead/link/{secret}", get(link_form).post(link_sign_in))
         .route("/lead/stories/{id}", get(story))
         .route("/lead/stories/{id}/story.json", get(story_json))
         .route("/lead/stories/{id}/story.csv", get(story_csv))
@@ -154,6 +156,44 @@ async fn sign_in(
     Ok(response)
 }
 
+/// A sign-in link opened: a button, so that a link preview fetching the page does not
+/// spend it.
+async fn link_form(Path(secret): Path<String>) -> Response {
+    pages::link_sign_in(&secret)
+}
+
+/// The link's button: the lead's token unsealed once, checked like a typed one, then
+/// the same cookie as the sign-in form's.
+async fn link_sign_in(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(secret): Path<String>,
+) -> Result<Response, PageError> {
+    if !session::same_origin(&headers) {
+        return Ok(cross_site());
+    }
+    let db = app.db.clone();
+    let token = crate::db::blocking(move || links::redeem(&db, &secret)).await?;
+    let Some(token) = token else {
+        return Ok(pages::sign_in(
+            Some(
+                "This sign-in link was used already or has expired. Run `tellus lead open` again for a new one, or sign in with your token.",
+            ),
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    let check = lookup_token(&app, &token).await?;
+    if let Some((status, why)) = session::refusal(&check) {
+        return Ok(pages::sign_in(Some(why), status));
+    }
+    let mut response = Redirect::to("/lead").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(cookie) = session::set_cookie(&token, &headers).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
 async fn sign_out(headers: HeaderMap) -> Response {
     if !session::same_origin(&headers) {
         return cross_site();
@@ -202,18 +242,22 @@ async fn story(
     let response = app
         .db
         .call(move |conn| {
-            let seen = Visibility::of_story(conn, &project_id, &id)?;
-            if seen == Visibility::Hidden {
-                return Err(Error::not_found("story"));
-            }
-            let extras = query::story_extras(conn, &project_id, &id)?
-                .ok_or_else(|| Error::not_found("story"))?;
             let project = query::Project::load(conn, &project_id)?;
-            if seen == Visibility::Withdrawn {
-                return Ok(pages::tombstone(&project, extras.withdrawn_at));
-            }
-            let doc = lead_view(conn, &project_id, &id)?;
-            Ok(pages::story(&project, &doc, &extras))
+            let page = (|| {
+                let seen = Visibility::of_story(conn, &project_id, &id)?;
+                if seen == Visibility::Hidden {
+                    return Err(Error::not_found("story"));
+                }
+                let extras = query::story_extras(conn, &project_id, &id)?
+                    .ok_or_else(|| Error::not_found("story"))?;
+                if seen == Visibility::Withdrawn {
+                    return Ok(pages::tombstone(&project, extras.withdrawn_at));
+                }
+                let doc = lead_view(conn, &project_id, &id)?;
+                Ok(pages::story(&project, &doc, &extras))
+            })();
+            // A story that is not there (or not this lead's) is still this lead's page.
+            Ok(page.unwrap_or_else(|e: Error| pages::error_page(&e, Some(&project.name))))
         })
         .await?;
     Ok(response)

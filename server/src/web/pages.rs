@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use tellus_protocol::{
     ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, NoteDoc,
-    StoryDocument,
+    RecordingMeta, StoryDocument,
 };
 
 use super::format;
@@ -84,6 +84,20 @@ pub fn sign_in(notice: Option<&str>, status: StatusCode) -> Response {
     respond(status, layout("Sign in", None, content))
 }
 
+/// A one-time sign-in link, opened: one button spends it.
+pub fn link_sign_in(secret: &str) -> Response {
+    let content = html! {
+        div.narrow {
+            h1 { "Sign in" }
+            p.lede { "This link signs you in as the project's lead, once. It came from `tellus lead open` on your computer." }
+            form.card method="post" action={ "/lead/link/" (secret) } {
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout("Sign in", None, content))
+}
+
 /// An error, as a page (the message is the same sentence the JSON API gives).
 pub struct PageError(pub Error);
 
@@ -95,11 +109,19 @@ impl From<Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
+        error_page(&self.0, None)
+    }
+}
+
+/// An error as a page; for a signed-in lead (`project` is their project's name) with the
+/// page's header as everywhere else: the project, All stories and Sign out.
+pub fn error_page(error: &Error, project: Option<&str>) -> Response {
+    {
+        let status = error.status();
         if status.is_server_error() {
-            tracing::error!(error = %self.0, "web page request failed");
+            tracing::error!(error = %error, "web page request failed");
         }
-        let body = self.0.body();
+        let body = error.body();
         let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::BAD_REQUEST => "Check what you typed",
@@ -114,8 +136,8 @@ impl IntoResponse for PageError {
                 p { a href="/lead" { "Back to all stories" } }
             }
         };
-        let mut response = respond(status, layout(title, None, content));
-        self.0.add_headers(&mut response);
+        let mut response = respond(status, layout(title, project, content));
+        error.add_headers(&mut response);
         response
     }
 }
@@ -237,11 +259,13 @@ pub fn list(page: ListPage<'_>) -> Response {
             }
             div.field {
                 label for="from" { "Recorded from" }
-                input #from type="date" name="from" value=(f.from);
+                input #from type="text" name="from" value=(format::typed_date(&f.from))
+                    placeholder="e.g. 4 Dec 2026" autocomplete="off";
             }
             div.field {
                 label for="to" { "Recorded until" }
-                input #to type="date" name="to" value=(f.to);
+                input #to type="text" name="to" value=(format::typed_date(&f.to))
+                    placeholder="e.g. 4 Dec 2026" autocomplete="off";
             }
             div.field {
                 label for="consent" { "Consent" }
@@ -362,7 +386,24 @@ fn consent_panel(
     }
 }
 
-fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Markup {
+/// Where a note plays from: the player of the delivered recording it is in (by number),
+/// or none while that recording is not delivered. A note from a phone before notes
+/// carried their recording is in the first recording.
+fn player_of(note: &NoteDoc, delivered: &[&RecordingMeta]) -> Option<(String, usize)> {
+    let index = match &note.recording_id {
+        Some(id) => delivered.iter().position(|r| &r.id == id)?,
+        None if delivered.is_empty() => return None,
+        None => 0,
+    };
+    Some((format!("player-{}", delivered[index].id), index + 1))
+}
+
+fn timeline_entry(
+    note: &NoteDoc,
+    project: &Project,
+    player: Option<(String, usize)>,
+    several: bool,
+) -> Markup {
     let kind = if note.kind == "marker" {
         "Marker"
     } else {
@@ -377,13 +418,22 @@ fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Ma
     } else {
         note.text.clone()
     };
+    // A marker named after its question already shows the question's words.
+    let question_shown_apart = question
+        .as_deref()
+        .is_some_and(|q| !note.text.is_empty() && note.text != q);
     html! {
         li.entry.marker[note.kind == "marker"] {
             @match (note.at_ms, player) {
-                (Some(at), Some(player)) => {
+                (Some(at), Some((player, number))) => {
                     button.seek type="button" data-player=(player) data-seek-ms=(at)
-                        aria-label={ "Play from " (format::position_words(at)) ": " (kind) ", " (text) } {
-                        span.at { (format::position(at)) }
+                        aria-label={ "Play "
+                            @if several { "recording " (number) " " }
+                            "from " (format::position_words(at)) ": " (kind) ", " (text) } {
+                        span.at {
+                            @if several { span.rec { "Rec. " (number) " · " } }
+                            (format::position(at))
+                        }
                         span.kind { (kind) }
                         span.text { (text) }
                     }
@@ -396,7 +446,7 @@ fn timeline_entry(note: &NoteDoc, project: &Project, player: Option<&str>) -> Ma
                     }
                 }
             }
-            @if let (Some(q), false) = (&question, note.text.is_empty()) {
+            @if let (Some(q), true) = (&question, question_shown_apart) {
                 p.question { "Guide question: " (q) }
             }
         }
@@ -407,10 +457,20 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
     let consent = doc.consent.clone().unwrap_or_default();
     let delivered: Vec<_> = doc.recordings.iter().filter(|r| r.delivered).collect();
     let waiting = doc.recordings.len() - delivered.len();
-    // Positions of notes and markers are in the story's audio: the first recording.
-    let player = delivered.first().map(|r| format!("player-{}", r.id));
-    let mut notes: Vec<&NoteDoc> = doc.notes.iter().collect();
-    notes.sort_by_key(|n| (n.at_ms.is_none(), n.at_ms));
+    let several = delivered.len() > 1;
+    let mut notes: Vec<(&NoteDoc, Option<(String, usize)>)> = doc
+        .notes
+        .iter()
+        .map(|n| (n, player_of(n, &delivered)))
+        .collect();
+    // Recording by recording, each in audio order; notes without a position last.
+    notes.sort_by_key(|(n, player)| {
+        (
+            n.at_ms.is_none(),
+            player.as_ref().map_or(usize::MAX, |p| p.1),
+            n.at_ms,
+        )
+    });
     let content = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
         div.story-layout {
@@ -464,10 +524,12 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                     @if notes.is_empty() {
                         p.empty { "The reporter added no markers or notes." }
                     } @else {
-                        @if player.is_some() {
-                            p.hint { "Choose a marker or a note to play the recording from there." }
+                        @if !delivered.is_empty() {
+                            p.hint { "Choose a marker or a note to play its recording from there." }
                         }
-                        ol.timeline { @for n in &notes { (timeline_entry(n, project, player.as_deref())) } }
+                        ol.timeline {
+                            @for (n, player) in &notes { (timeline_entry(n, project, player.clone(), several)) }
+                        }
                     }
                 }
             }

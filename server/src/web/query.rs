@@ -110,7 +110,8 @@ pub struct Filters {
     pub q: String,
     pub tag: String,
     pub reporter: String,
-    /// YYYY-MM-DD, the story's date on the phone.
+    /// The story's date on the phone, as the page writes dates ("4 Dec 2026") or
+    /// YYYY-MM-DD (see `typed_day`).
     pub from: String,
     pub to: String,
     /// A consent item key that must be granted, or "withdrawn".
@@ -162,23 +163,53 @@ impl Filters {
         .any(|f| !f.trim().is_empty())
     }
 
-    /// A date field must be a real YYYY-MM-DD date.
+    /// A date field must be a real day.
     pub fn check(&self) -> Result<()> {
         for (name, value) in [("from", &self.from), ("to", &self.to)] {
-            let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            if time::Date::parse(value, &format).is_err() {
+            if !value.trim().is_empty() && typed_day(value).is_none() {
                 return Err(Error::bad_request(
                     "invalid_date",
-                    format!("the '{name}' date must be written YYYY-MM-DD, like 2026-11-22"),
+                    format!(
+                        "the '{name}' date must be a day written like 22 Nov 2026 (or 2026-11-22)"
+                    ),
                 ));
             }
         }
         Ok(())
     }
+}
+
+/// A day as a person types it on the page: the way the page writes dates ("4 Dec 2026",
+/// "4 December 2026", any case) or YYYY-MM-DD.
+pub fn typed_day(text: &str) -> Option<time::Date> {
+    use time::macros::format_description;
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    time::Date::parse(&text, format_description!("[year]-[month]-[day]"))
+        .or_else(|_| {
+            time::Date::parse(
+                &text,
+                format_description!(
+                    "[day padding:none] [month repr:short case_sensitive:false] [year]"
+                ),
+            )
+        })
+        .or_else(|_| {
+            time::Date::parse(
+                &text,
+                format_description!(
+                    "[day padding:none] [month repr:long case_sensitive:false] [year]"
+                ),
+            )
+        })
+        .ok()
+}
+
+/// A typed day as the database compares it (YYYY-MM-DD); None for an empty field.
+fn day_param(text: &str) -> Option<String> {
+    typed_day(text).map(|d| {
+        d.format(time::macros::format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default()
+    })
 }
 
 fn percent_encode(text: &str) -> String {
@@ -254,8 +285,8 @@ pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Li
     });
     let reporter = none_if_blank(&filters.reporter);
     let tag = none_if_blank(&filters.tag);
-    let from = none_if_blank(&filters.from);
-    let to = none_if_blank(&filters.to);
+    let from = day_param(&filters.from);
+    let to = day_param(&filters.to);
     let mut params: Vec<(&str, &dyn ToSql)> = vec![
         (":project", &project_id),
         (":reporter", &reporter),

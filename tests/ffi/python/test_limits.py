@@ -43,8 +43,19 @@ class Server:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="tellus-py-limits-server-")
         self.process = None
-        subprocess.run([TELLUS, "--data-dir", self.dir, "admin", "project", "create"],
-                       check=True, capture_output=True)
+        # The sample project with the fields this test fills in (a story holds only its
+        # project's fields): names exactly at the limit, and two more.
+        sample = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "../../../core/src/model/sample_project.json")
+        with open(sample) as f:
+            project = json.load(f)
+        project["fields"] = [{"key": key, "label": key}
+                             for key in [f"{n}" * 16 for n in range(3)] + ["other", "fourth"]]
+        project_file = os.path.join(self.dir, "project.json")
+        with open(project_file, "w") as f:
+            json.dump(project, f)
+        subprocess.run([TELLUS, "--data-dir", self.dir, "admin", "project", "create",
+                        "--config", project_file], check=True, capture_output=True)
 
     def start(self, limits, port=0):
         """Serves with `limits`; a restart keeps the port, so enrolled phones find it."""
