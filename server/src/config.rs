@@ -46,6 +46,12 @@ pub struct ServerConfig {
     /// On SIGTERM, requests in flight get this long to finish; then every connection is
     /// dropped (an upload keeps what arrived).
     pub shutdown_grace_secs: u64,
+    /// Invite codes and lead sign-ins one client address may try at once, before it is
+    /// held to one every `attempt_every_secs_per_client` (429 with `Retry-After`). Raise
+    /// it when many phones enrol from behind one address (an office network's NAT).
+    pub attempts_burst_per_client: u32,
+    /// After its burst, one more attempt per client address this often.
+    pub attempt_every_secs_per_client: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and
     /// logs). Empty: every peer is the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -78,6 +84,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_connections_per_client: 64,
             shutdown_grace_secs: 10,
+            attempts_burst_per_client: 10,
+            attempt_every_secs_per_client: 6,
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,

@@ -71,12 +71,16 @@ impl App {
             .map_err(|e| Error::io("cannot create the audio folder", e))?;
         std::fs::create_dir_all(config.spool_dir())
             .map_err(|e| Error::io("cannot create the upload spool folder", e))?;
+        let throttle = throttle::Throttle::new(
+            config.attempts_burst_per_client,
+            Duration::from_secs(config.attempt_every_secs_per_client),
+        );
         let app = App {
             db,
             config: Arc::new(config),
             storage: Arc::new(storage),
             uploads: Arc::new(tus::Locks::default()),
-            throttle: Arc::new(throttle::Throttle::default()),
+            throttle: Arc::new(throttle),
         };
         tus::recover(&app)?;
         Ok(app)

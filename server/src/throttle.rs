@@ -37,9 +37,6 @@ pub struct Throttle {
     clock: DefaultClock,
 }
 
-/// Per client address: 10 at once, then one every 6 s (10 a minute).
-const CLIENT_BURST: u32 = 10;
-const CLIENT_EVERY: Duration = Duration::from_secs(6);
 /// Per code: 5 at once, then one a minute.
 const CODE_BURST: u32 = 5;
 const CODE_EVERY: Duration = Duration::from_secs(60);
@@ -51,17 +48,17 @@ fn quota(burst: u32, every: Duration) -> Quota {
         .allow_burst(burst)
 }
 
-impl Default for Throttle {
-    fn default() -> Self {
+impl Throttle {
+    /// Per client address: `client_burst` at once, then one every `client_every` (the
+    /// server's settings; 10 and 6 s by default, so 10 a minute).
+    pub fn new(client_burst: u32, client_every: Duration) -> Self {
         Throttle {
-            per_client: RateLimiter::keyed(quota(CLIENT_BURST, CLIENT_EVERY)),
+            per_client: RateLimiter::keyed(quota(client_burst, client_every)),
             per_code: RateLimiter::keyed(quota(CODE_BURST, CODE_EVERY)),
             clock: DefaultClock::default(),
         }
     }
-}
 
-impl Throttle {
     /// Counts one attempt of `what` from `client` with `code` (kept only as its SHA-256);
     /// refused with 429 and the wait when either quota is spent. The client's quota is
     /// checked first, so a guesser's codes are not even remembered past it.
@@ -138,7 +135,9 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_burst_then_a_wait_and_a_code_its_own_quota() {
-        let throttle = Throttle::default();
+        const CLIENT_BURST: u32 = 10;
+        const CLIENT_EVERY: Duration = Duration::from_secs(6);
+        let throttle = Throttle::new(CLIENT_BURST, CLIENT_EVERY);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         for i in 0..CLIENT_BURST {
             throttle
