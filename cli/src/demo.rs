@@ -183,16 +183,17 @@ fn journey(
         ctx,
         "During the interview: markers at guide questions and notes at the audio position",
     );
+    // Within the 4-second clip: a position past the recording's end is refused (issue 18).
     let notes = [
-        NewNote::marker("", "0:05".parse().map_err(fail)?, Some("q1")),
+        NewNote::marker("", "0:00".parse().map_err(fail)?, Some("q1")),
         NewNote::note(
             "Repairs request ignored for months; damp in the children's room",
-            Some("1:12".parse().map_err(fail)?),
+            Some("0:01".parse().map_err(fail)?),
         ),
-        NewNote::marker("", "4:30".parse().map_err(fail)?, Some("q3")),
+        NewNote::marker("", "0:02".parse().map_err(fail)?, Some("q3")),
         NewNote::marker(
             "Key moment: tenants' panel changed the repairs process",
-            "6:02".parse().map_err(fail)?,
+            "0:03".parse().map_err(fail)?,
             None,
         ),
         NewNote::note(
