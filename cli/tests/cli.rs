@@ -269,8 +269,23 @@ fn a_mistyped_data_folder_is_not_created_by_a_command_that_only_reads() {
 
 #[test]
 fn the_demo_walks_through_a_reporters_journey() {
+    // As scripts/demo.sh runs it: with the file-backed test microphone and its speech, so
+    // the story has a recording and the demo's notes are held to its length.
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/audio");
+    let speech_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-speech");
+    let made = Command::new(audio.join("make-speech.sh"))
+        .arg(&speech_dir)
+        .arg("16000")
+        .status()
+        .expect("make-speech.sh needs bash, espeak-ng and sox (scripts/setup.sh)");
+    assert!(made.success(), "make-speech.sh failed");
     let out = Command::new(env!("CARGO_BIN_EXE_tellus"))
         .arg("demo")
+        .env("TELLUS_DEMO_MIC_DIR", &audio)
+        .env(
+            "TELLUS_DEMO_SPEECH",
+            speech_dir.join("speech-16000.s16le.raw"),
+        )
         .output()
         .unwrap();
     assert!(
@@ -279,6 +294,11 @@ fn the_demo_walks_through_a_reporters_journey() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Stopped: the requested length was reached")
+            || text.contains("from the default input device"),
+        "the demo recorded nothing:\n{text}"
+    );
     for expected in [
         "Being heard at the housing office",
         "ready (revision",
