@@ -61,23 +61,31 @@ pub trait ConsentFacts {
     fn granted(&self) -> &BTreeSet<String>;
 }
 
-impl ConsentFacts for ConsentEventDoc {
-    fn kind(&self) -> ConsentKind {
-        self.kind
-    }
-    fn form_id(&self) -> Option<&str> {
-        self.form_id.as_deref()
-    }
-    fn form_version(&self) -> Option<u32> {
-        self.form_version
-    }
-    fn language(&self) -> Option<&str> {
-        self.language.as_deref()
-    }
-    fn granted(&self) -> &BTreeSet<String> {
-        &self.granted
-    }
+/// Implements [`ConsentFacts`] for a type with the event's fields (`kind`, `form_id`,
+/// `form_version`, `language`, `granted`), as every layer's event type has them.
+#[macro_export]
+macro_rules! impl_consent_facts {
+    ($type:ty) => {
+        impl $crate::ConsentFacts for $type {
+            fn kind(&self) -> $crate::ConsentKind {
+                self.kind
+            }
+            fn form_id(&self) -> Option<&str> {
+                self.form_id.as_deref()
+            }
+            fn form_version(&self) -> Option<u32> {
+                self.form_version
+            }
+            fn language(&self) -> Option<&str> {
+                self.language.as_deref()
+            }
+            fn granted(&self) -> &::std::collections::BTreeSet<String> {
+                &self.granted
+            }
+        }
+    };
 }
+impl_consent_facts!(ConsentEventDoc);
 
 /// One consent event (mirrors the core's `ConsentEvent`; the JSON is the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,6 +29,16 @@ pub struct ConsentItem {
     pub label: BTreeMap<String, String>,
 }
 
+impl ConsentItem {
+    /// Its wording in `language`; English when it has none there; else its key.
+    pub fn label_in(&self, language: &str) -> &str {
+        self.label
+            .get(language)
+            .or_else(|| self.label.get("en"))
+            .map_or(self.key.as_str(), String::as_str)
+    }
+}
+
 /// Why a form cannot be finished yet; `Display` is the sentence a reporter reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormProblem {

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
-use tellus_protocol::{ConsentFacts, ConsentProblem, ConsentSummary, FormProblem, FormShown};
+use tellus_protocol::{ConsentProblem, ConsentSummary, FormProblem, FormShown};
 
 use super::{ConsentEventId, ParticipantId, ProjectConfig, StoryId, Timestamp};
 use crate::error::{Error, Result};
@@ -99,29 +99,8 @@ impl ConsentDraft {
     }
 }
 
-macro_rules! consent_facts {
-    ($type:ty) => {
-        impl ConsentFacts for $type {
-            fn kind(&self) -> ConsentKind {
-                self.kind
-            }
-            fn form_id(&self) -> Option<&str> {
-                self.form_id.as_deref()
-            }
-            fn form_version(&self) -> Option<u32> {
-                self.form_version
-            }
-            fn language(&self) -> Option<&str> {
-                self.language.as_deref()
-            }
-            fn granted(&self) -> &BTreeSet<String> {
-                &self.granted
-            }
-        }
-    };
-}
-consent_facts!(ConsentEvent);
-consent_facts!(ConsentDraft);
+tellus_protocol::impl_consent_facts!(ConsentEvent);
+tellus_protocol::impl_consent_facts!(ConsentDraft);
 
 /// The fold of a storyteller's consent events: what they agree to now (the engine's
 /// `ConsentSummary`, read through `Deref`), and since when.

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Deserialize;
 use serde_json::Value;
-use tellus_protocol::{ConsentEventDoc, ConsentStatus, ConsentSummary, StoryDocument};
+use tellus_protocol::{ConsentEventDoc, ConsentForm, ConsentStatus, ConsentSummary, StoryDocument};
 
 use crate::error::{Error, Result};
 use crate::routes::stories::load_consent;
@@ -19,6 +19,8 @@ pub struct Project {
     pub name: String,
     pub tags: Vec<String>,
     config: Value,
+    /// Read with the one parser the consent route uses (none when they cannot be read).
+    forms: Vec<ConsentForm>,
 }
 
 impl Project {
@@ -42,7 +44,13 @@ impl Project {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Project { name, tags, config })
+        let forms = crate::admin::consent_forms(&config).unwrap_or_default();
+        Ok(Project {
+            name,
+            tags,
+            config,
+            forms,
+        })
     }
 
     /// The text of interview-guide question `id`.
@@ -63,21 +71,16 @@ impl Project {
         version: u32,
         language: &str,
     ) -> Option<Vec<(String, bool, String)>> {
-        let form = self.config["consent_forms"].as_array()?.iter().find(|f| {
-            f["id"].as_str() == Some(form_id) && f["version"].as_u64() == Some(u64::from(version))
-        })?;
-        let items = form["items"].as_array()?;
+        let form = self
+            .forms
+            .iter()
+            .find(|f| f.id == form_id && f.version == version)?;
         Some(
-            items
+            form.items
                 .iter()
-                .filter_map(|item| {
-                    let key = item["key"].as_str()?.to_string();
-                    let label = item["label"][language]
-                        .as_str()
-                        .or_else(|| item["label"]["en"].as_str())
-                        .unwrap_or(&key)
-                        .to_string();
-                    Some((key, item["required"].as_bool().unwrap_or(false), label))
+                .map(|item| {
+                    let label = item.label_in(language).to_string();
+                    (item.key.clone(), item.required, label)
                 })
                 .collect(),
         )
@@ -86,17 +89,9 @@ impl Project {
     /// Every consent item key the project's forms name, in form order.
     pub fn item_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
-        for form in self.config["consent_forms"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            for item in form["items"].as_array().into_iter().flatten() {
-                if let Some(k) = item["key"].as_str() {
-                    if !keys.iter().any(|x| x == k) {
-                        keys.push(k.to_string());
-                    }
-                }
+        for item in self.forms.iter().flat_map(|f| &f.items) {
+            if !keys.contains(&item.key) {
+                keys.push(item.key.clone());
             }
         }
         keys
