@@ -49,6 +49,8 @@ pub enum ConsentMethod {
         at: u64,
     },
     Signed,
+    /// The storyteller themself, with their personal code on the server's portal.
+    Storyteller,
 }
 
 /// What the engine reads of a consent event, whichever layer holds it (the wire's
@@ -111,6 +113,11 @@ pub struct ConsentEventDoc {
     pub captured_at: String,
     #[serde(default)]
     pub erase_audio: bool,
+    /// [`crate::storyteller_code::code_hash`] of the storyteller's personal code, sent
+    /// with a `given` or `amended` event made on the phone; the code itself never leaves
+    /// the phone except on the storyteller's receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
 }
 
 /// The refusal of a `given` or `amended` event without `record`: a missing consent
@@ -258,6 +265,7 @@ mod tests {
             captured_by: "r".into(),
             captured_at: "2026-01-01T00:00:00Z".into(),
             erase_audio: false,
+            code_hash: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod headers;
 mod limits;
 mod scope;
 mod story;
+pub mod storyteller_code;
 
 use serde::{Deserialize, Serialize};
 

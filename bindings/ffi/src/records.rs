@@ -122,6 +122,9 @@ pub enum ConsentHow {
         at_ms: u64,
     },
     Signed,
+    /// The storyteller themself, on the server's portal with their personal code; a
+    /// phone only ever receives these.
+    Storyteller,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -373,6 +376,7 @@ impl From<ConsentHow> for ConsentMethod {
             ConsentHow::AppCheckbox => ConsentMethod::AppCheckbox,
             ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal { at: at_ms },
             ConsentHow::Signed => ConsentMethod::Signed,
+            ConsentHow::Storyteller => ConsentMethod::Storyteller,
         }
     }
 }
@@ -391,6 +395,7 @@ impl From<&ConsentEvent> for ConsentEventView {
                 ConsentMethod::AppCheckbox => ConsentHow::AppCheckbox,
                 ConsentMethod::Verbal { at } => ConsentHow::Verbal { at_ms: at },
                 ConsentMethod::Signed => ConsentHow::Signed,
+                ConsentMethod::Storyteller => ConsentHow::Storyteller,
             },
             captured_by: e.captured_by.clone(),
             captured_at_ms: e.captured_at.as_millis(),
