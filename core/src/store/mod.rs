@@ -13,6 +13,7 @@ mod recordings;
 mod rows;
 pub(crate) mod schema;
 mod stories;
+mod storyteller_code;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +40,7 @@ pub use limits::StorySize;
 pub use open::OpenReport;
 pub use orphans::OrphanRecording;
 pub use stories::MAX_PAGE;
+pub use storyteller_code::CODE_KEPT_AFTER_DELIVERY_DAYS;
 
 /// File name of the database inside a data folder.
 pub const DATABASE_FILE: &str = "tellus.db";
