@@ -141,6 +141,36 @@ pub struct ConsentEventView {
     pub captured_at_ms: i64,
 }
 
+/// The storyteller's receipt, made by the core: a shell only hands `text` or `html` to
+/// the platform's share sheet or print.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentReceiptView {
+    pub story_id: String,
+    /// The language the form was shown in, which the receipt is written in.
+    pub language: String,
+    /// The personal code as shown, in groups of five.
+    pub code: String,
+    /// The storyteller's portal with the code (what the QR code holds); None before the
+    /// phone is enrolled.
+    pub portal_url: Option<String>,
+    pub text: String,
+    /// A self-contained printable page with the link as an inline SVG QR code.
+    pub html: String,
+}
+
+impl From<tellus_core::receipt::ConsentReceipt> for ConsentReceiptView {
+    fn from(r: tellus_core::receipt::ConsentReceipt) -> Self {
+        ConsentReceiptView {
+            story_id: r.story_id.to_string(),
+            language: r.language,
+            code: r.code,
+            portal_url: r.portal_url,
+            text: r.text,
+            html: r.html,
+        }
+    }
+}
+
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct IdentityView {
     pub name: Option<String>,
