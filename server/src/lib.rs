@@ -128,7 +128,10 @@ pub fn router(app: App) -> Router {
                 .layer(document_limit)
                 .get(routes::stories::get_story),
         )
-        .route("/stories/{id}/consent", post(routes::stories::post_consent))
+        .route(
+            "/stories/{id}/consent",
+            post(routes::stories::post_consent).get(routes::stories::get_consent_log),
+        )
         .route("/recordings/{id}/receipt", get(routes::lead::receipt))
         .route("/recordings/{id}/audio", get(routes::lead::audio))
         .route("/changes", get(routes::lead::changes))

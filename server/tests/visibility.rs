@@ -65,7 +65,7 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/api/v1/admin/revoke/{id}", "admin only"),
     (
         "/api/v1/stories/{id}/consent",
-        "reporters post consent; a lead is refused",
+        "reporters post consent and read their own story's log; a lead is refused",
     ),
     ("/api/v1/uploads", "reporters' uploads; a lead is refused"),
     (

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use tellus_protocol::{
-    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentProblem, ConsentStatus,
-    ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument, items,
+    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentLog, ConsentProblem,
+    ConsentStatus, ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument, items,
 };
 
 use super::{over_limit, parse_id};
@@ -46,8 +46,8 @@ pub fn load_story(conn: &Connection, id: &str) -> Result<Option<StoryRow>> {
         .optional()?)
 }
 
-/// The story's current consent: the fold of its events in the order they arrived.
-pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary> {
+/// The story's consent events in the order they arrived (the append-only log).
+pub fn load_consent_events(conn: &Connection, story_id: &str) -> Result<Vec<ConsentEventDoc>> {
     let mut stmt =
         conn.prepare_cached("SELECT body FROM consent_events WHERE story_id = ?1 ORDER BY seq")?;
     let bodies = stmt
@@ -59,7 +59,36 @@ pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary>
             .map_err(|e| Error::Config(format!("a stored consent event cannot be read: {e}")))?;
         events.push(event);
     }
-    Ok(ConsentSummary::fold(&events))
+    Ok(events)
+}
+
+/// The story's current consent: the fold of its events in the order they arrived.
+pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary> {
+    Ok(ConsentSummary::fold(&load_consent_events(conn, story_id)?))
+}
+
+/// The reporter who owns a story reads its whole consent log, so that its phone learns
+/// of changes the storyteller made on the portal (issue 21). Another reporter's story
+/// answers exactly as an unknown one does.
+pub async fn get_consent_log(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentLog>> {
+    let project_id = who.reporter("read consent")?.to_string();
+    let story_id = parse_id(&id, "story")?;
+    let reporter_id = who.id.clone();
+    let events = app
+        .db
+        .call(move |conn| {
+            match load_story(conn, &story_id)? {
+                Some(row) if row.reporter_id == reporter_id && row.project_id == project_id => {}
+                _ => return Err(Error::not_found("story")),
+            }
+            load_consent_events(conn, &story_id)
+        })
+        .await?;
+    Ok(Json(ConsentLog { events }))
 }
 
 fn check_identity(identity: &IdentityDoc, consent: &ConsentSummary) -> Result<()> {
