@@ -12,6 +12,7 @@ mod json;
 mod linger;
 mod listen;
 pub mod media;
+mod portal;
 mod routes;
 pub mod search;
 pub mod storage;
