@@ -52,6 +52,8 @@ pub struct App {
     pub uploads: Arc<tus::Locks>,
     /// Attempts at invite codes and sign-in tokens, per client and per code.
     pub throttle: Arc<throttle::Throttle>,
+    /// The storytellers' portal sessions (in memory, short-lived).
+    pub portal: Arc<portal::session::Sessions>,
 }
 
 impl App {
@@ -82,6 +84,7 @@ impl App {
             storage: Arc::new(storage),
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),
+            portal: Arc::new(portal::session::Sessions::default()),
         };
         tus::recover(&app)?;
         Ok(app)
@@ -143,7 +146,8 @@ pub fn router(app: App) -> Router {
         .merge(tus::routes());
     let router = Router::new()
         .nest(API_PREFIX, api)
-        .merge(web::routes().layer(timeout))
+        .merge(web::routes().layer(timeout.clone()))
+        .merge(portal::routes().layer(timeout))
         .fallback(|| async {
             Error::refused(
                 StatusCode::NOT_FOUND,

@@ -1,5 +1,4 @@
 //! Storytellers' personal codes as the server keeps them (issue 21): only the salted
-#![allow(dead_code)] // the portal (next commits) uses the rest
 //! hash the phone sent (`tellus_protocol::storyteller_code::code_hash`), one per story,
 //! and the withdrawals asked for with a code the server did not know yet.
 //!

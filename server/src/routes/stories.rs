@@ -423,7 +423,7 @@ fn check_event(
 
 /// The consent forms of a project's configuration (every version a storyteller may
 /// have seen).
-fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>> {
+pub(crate) fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>> {
     let config: String = conn.query_row(
         "SELECT config FROM projects WHERE id = ?1",
         [project_id],
