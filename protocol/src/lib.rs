@@ -136,6 +136,15 @@ pub struct StoryAccepted {
     pub revision: u32,
 }
 
+/// `GET /api/v1/stories/{id}/consent` answers the story's whole append-only consent log
+/// in the order the server accepted it: the reporter's own events and those the
+/// storyteller made on the portal (method `storyteller`), so the phone can bring changes
+/// made elsewhere into its store (issue 21).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentLog {
+    pub events: Vec<ConsentEventDoc>,
+}
+
 /// `POST /api/v1/stories/{id}/consent` answers with the story's consent after the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentAccepted {

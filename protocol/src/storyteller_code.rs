@@ -79,6 +79,20 @@ pub fn code_hash(project_id: &str, code: &str) -> Option<String> {
     Some(hex::encode(h.finalize()))
 }
 
+/// Where the portal lives under a server's base URL.
+pub const PORTAL_PATH: &str = "/s";
+
+/// The link the receipt's QR encodes: `{base}/s#{CODE}`, the code in its shown form
+/// (groups joined by hyphens) after `#`. A browser never sends the fragment to the
+/// server nor puts it in `Referer`, so the code stays out of every log; the portal's
+/// page reads it into its form (a few lines of script) or the storyteller types it.
+/// `base` is the project server's URL (`https://host` or `https://host/prefix`); a
+/// trailing slash is ignored. A `code` that is not one is put in as given.
+pub fn portal_url(base: &str, code: &str) -> String {
+    let shown = normalize_code(code).map_or_else(|| code.to_string(), |c| display_code(&c));
+    format!("{}{PORTAL_PATH}#{shown}", base.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +147,31 @@ mod tests {
         );
         assert_ne!(code_hash("project-b", &code), Some(a));
         assert_eq!(code_hash("project-a", "not a code"), None);
+    }
+
+    #[test]
+    fn the_portal_link_carries_the_code_only_in_its_fragment() {
+        let code = code_from_random([9; CODE_RANDOM_BYTES]);
+        let url = portal_url("https://stories.example.org/", &code.to_lowercase());
+        assert_eq!(
+            url,
+            format!("https://stories.example.org/s#{}", display_code(&code))
+        );
+        let (before, after) = url.split_once('#').expect("a fragment");
+        assert!(!before.contains(&code[..5]));
+        assert_eq!(normalize_code(after).as_deref(), Some(code.as_str()));
+    }
+
+    /// A fixed vector for the other implementations (the web tests' Node code).
+    #[test]
+    fn the_hash_of_a_known_code_is_fixed() {
+        let code = code_from_random([0x5a; CODE_RANDOM_BYTES]);
+        assert_eq!(code, "B9D5MPJTB9D5MPJTB9D5");
+        let hash = code_hash("coproduction-stories-2026", &code).expect("a code");
+        // tests/web/portal_test.mjs computes the same with Node's crypto.
+        assert_eq!(
+            hash,
+            "093b34db7cee57cbeccb43c3d4e7e586e86f051145175867481d1c56d3415278"
+        );
     }
 }
