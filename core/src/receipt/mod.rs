@@ -9,7 +9,7 @@ mod render;
 mod words;
 
 use serde::{Deserialize, Serialize};
-use tellus_protocol::storyteller_code::display_code;
+use tellus_protocol::storyteller_code::{display_code, portal_url};
 
 pub use qr::svg as qr_svg;
 pub use render::escape as escape_html;
@@ -32,17 +32,6 @@ pub struct ConsentReceipt {
     pub text: String,
     /// A self-contained printable page (inline CSS, the QR code as inline SVG).
     pub html: String,
-}
-
-/// The portal link for `code` on the server at `server_url`. The code travels in the
-/// fragment, which a browser never sends: it stays out of the server's logs and of any
-/// `Referer`.
-pub fn portal_url(server_url: &str, code: &str) -> String {
-    format!(
-        "{}/s#{}",
-        server_url.trim_end_matches('/'),
-        display_code(code)
-    )
 }
 
 impl Store {

@@ -4,6 +4,7 @@
 
 mod captures;
 mod consent;
+mod consent_import;
 mod limits;
 mod notes;
 mod open;
@@ -36,6 +37,7 @@ pub(crate) mod tx {
 }
 
 pub use captures::NewCapture;
+pub use consent_import::{ConsentImport, SUPERSEDED};
 pub use limits::StorySize;
 pub use open::OpenReport;
 pub use orphans::OrphanRecording;

@@ -218,7 +218,10 @@ async fn enter(
     let counted = canonical
         .clone()
         .unwrap_or_else(|| form.code.trim().to_string());
-    if let Err(e) = app.throttle.attempt(Attempt::PortalCode, client.0, &counted) {
+    if let Err(e) = app
+        .throttle
+        .attempt(Attempt::PortalCode, client.0, &counted)
+    {
         return too_many(w, &e);
     }
     let Some(code) = canonical else {
@@ -517,10 +520,11 @@ async fn audio(
     let Some((
         _,
         Session {
-            opened: Opened::Story {
-                project_id,
-                story_id,
-            },
+            opened:
+                Opened::Story {
+                    project_id,
+                    story_id,
+                },
             ..
         },
     )) = app.portal.find(&headers)
