@@ -365,3 +365,51 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
     );
     assert!(server.audio_path(recording.id).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_used_before_the_story_arrived_withdraws_it_as_its_consent_arrives() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(250_000, 4);
+    let code = phone.store.consent_receipt(story).unwrap().code;
+
+    // The server has never heard of the story: the portal takes the withdrawal and
+    // keeps it for when the story's consent with this code's hash arrives.
+    let mut portal = Portal::new(&server);
+    let entry = portal.get("/s?lang=en").await;
+    let csrf = hidden(&entry, "csrf");
+    let r = portal
+        .post(
+            "/s",
+            form(&[("code", &code), ("csrf", &csrf), ("lang", "en")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "not opened: nothing to show yet");
+    let csrf = hidden(&r.text().await.unwrap(), "csrf");
+    let r = portal
+        .post(
+            "/s/withdraw",
+            form(&[("csrf", &csrf), ("erase", "yes"), ("lang", "en")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.consent_events_sent, 1, "{report:?}");
+    assert_eq!(report.consent_changes_received, 1, "{report:?}");
+    assert_eq!(
+        phone.store.consent(story).unwrap().status,
+        ConsentStatus::Withdrawn
+    );
+    assert!(!phone.audio_path(&recording).exists());
+    assert_eq!(report.documents_sent, 0, "nothing else of the story went");
+    assert!(report.delivered.is_empty());
+    assert!(
+        !requests(&phone)
+            .iter()
+            .any(|(m, url)| *m == Method::Post && url.contains("/uploads")),
+        "{:?}",
+        requests(&phone)
+    );
+    assert_eq!(server.audio_files(), 0);
+}
