@@ -413,3 +413,42 @@ async fn a_code_used_before_the_story_arrived_withdraws_it_as_its_consent_arrive
     );
     assert_eq!(server.audio_files(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_used_while_the_audio_is_half_uploaded_ends_the_upload_and_erases_the_audio() {
+    use std::sync::atomic::Ordering;
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let (story, recording) = phone.story_with_recording(20 * 1024 * 1024, 5);
+    // One 8 MiB chunk gets through, then the network fails.
+    phone.counter.in_chunks();
+    phone.counter.fail_patches_after.store(1, Ordering::SeqCst);
+    assert!(phone.engine.sync().await.is_err());
+    assert!(
+        server.count("SELECT MAX(offset) FROM uploads") > 0,
+        "half uploaded"
+    );
+
+    let code = phone.store.consent_receipt(story).unwrap().code;
+    Portal::new(&server).withdraw(&code, true).await;
+
+    phone
+        .counter
+        .fail_patches_after
+        .store(u64::MAX, Ordering::SeqCst);
+    phone.counter.reset();
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.consent_changes_received, 1, "{report:?}");
+    assert_eq!(report.local_audio_removed, 1);
+    assert!(report.delivered.is_empty());
+    assert_eq!(phone.counter.count(Method::Patch), 0, "no byte more of it");
+    assert_eq!(phone.counter.count(Method::Put), 0);
+    assert!(!phone.audio_path(&recording).exists());
+    assert_eq!(
+        phone.store.delivery_state(story).unwrap(),
+        tellus_core::sync::DeliveryState::Withdrawn { propagated: true }
+    );
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.audio_files(), 0);
+}

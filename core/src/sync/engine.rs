@@ -410,7 +410,8 @@ impl SyncEngine {
         let (story, notes, events) = store.story_with_details(story_id)?;
         let recordings = store.recordings(story_id)?;
         let items = store.outbox_items(story_id)?;
-        let mut consent_sent = false;
+        // The server's consent after the last event it accepted in this sync.
+        let mut on_server: Option<tellus_protocol::ConsentSummary> = None;
 
         // 1. Consent events, in the order they were recorded: a withdrawal goes out
         //    before anything else of the story, and nothing follows an event that has
@@ -438,10 +439,10 @@ impl SyncEngine {
             let response = api.send(request).await.map_err(SyncError::from)?;
             match response.status {
                 200 | 201 => {
-                    let _accepted: Result<ConsentAccepted, _> = parse(&response);
+                    let accepted: Result<ConsentAccepted, _> = parse(&response);
+                    on_server = accepted.ok().map(|a| a.consent);
                     store.mark_delivered(&item.item_id)?;
                     report.consent_events_sent += 1;
-                    consent_sent = true;
                     if event.kind == ConsentKind::Withdrawn {
                         report.withdrawals_propagated += 1;
                     }
@@ -463,9 +464,17 @@ impl SyncEngine {
 
         // 1b. A storyteller who used their code before the story arrived: the server
         //     applies what they asked the moment the consent with their code's hash
-        //     arrives, so the log is read again before anything else is sent.
-        if consent_sent && store.consent(story_id)?.status != ConsentStatus::Withdrawn {
-            self.bring_in_consent(api, story_id, report).await?;
+        //     arrives. When the consent the server answered with is not the phone's, its
+        //     log is read before anything else is sent (no request when they agree).
+        if let Some(theirs) = on_server {
+            let ours = store.consent(story_id)?;
+            if ours.status != ConsentStatus::Withdrawn
+                && (theirs.status != ours.status
+                    || theirs.granted != ours.granted
+                    || theirs.events > ours.events)
+            {
+                self.bring_in_consent(api, story_id, report).await?;
+            }
         }
 
         // 2. A withdrawn story: end its uploads on the server and send nothing more (its
