@@ -7,11 +7,13 @@
 //! An event brought in applies as if recorded here: the identity is kept only while the
 //! consent that results grants it, a withdrawal makes the story withdrawn (a draft again,
 //! its personal code erased) and its audio is erased when the event asks (the sync does
-//! that next, before anything else of the story is sent). Consent events recorded here
-//! but not yet sent are not sent after one brought in: the server's log has the
-//! storyteller's later word, and sending an older change after it would undo it there
-//! and leave the phone and server disagreeing. They stay in the phone's log, marked as
-//! not delivered with the reason.
+//! that next, before anything else of the story is sent). Events the server took before
+//! one of this phone's own (sent while the phone could not read the log) are left out:
+//! the phone's later event followed them there, so both folds agree without them.
+//! Consent events recorded here but not yet sent are not sent after one brought in: the
+//! server's log has the storyteller's later word, and sending an older change after it
+//! would undo it there and leave the phone and server disagreeing. They stay in the
+//! phone's log, marked as not delivered with the reason.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +35,9 @@ pub struct ConsentImport {
     pub imported: usize,
     /// Events the consent engine refused, with why (not applied).
     pub refused: Vec<String>,
+    /// Events the server holds before one of this phone's own, which already followed
+    /// them there (not applied: the phone's consent is the server's without them).
+    pub superseded: usize,
     /// The story's consent is withdrawn after the events brought in.
     pub withdrawn: bool,
 }
@@ -57,7 +62,19 @@ impl Store {
             let known: BTreeSet<String> = local.iter().map(|e| e.id.to_string()).collect();
             let mut state = ConsentState::fold(&local);
             let mut outcome = ConsentImport::default();
-            for doc in log.iter().filter(|d| !known.contains(&d.id)) {
+            // Only what follows the last event this phone has counts: an event the server
+            // took before one of the phone's own (sent while the phone could not read the
+            // log) was already followed there by it, and appending it now would fold to
+            // a consent the server does not hold.
+            let after_known = log
+                .iter()
+                .rposition(|d| known.contains(&d.id))
+                .map_or(0, |i| i + 1);
+            outcome.superseded = log[..after_known]
+                .iter()
+                .filter(|d| !known.contains(&d.id))
+                .count();
+            for doc in &log[after_known..] {
                 let event = match to_event(doc) {
                     Ok(event) => event,
                     Err(why) => {
@@ -155,5 +172,110 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ConsentDraft, ConsentEventId, ConsentKind, NewStory, Timestamp, items, sample_project,
+    };
+    use crate::sync::documents::consent_event;
+
+    fn store_with_story() -> (tempfile::TempDir, Store, StoryId, Vec<ConsentEventDoc>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.set_project(&sample_project()).unwrap();
+        let story = store
+            .create_story(&NewStory {
+                title: "T".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let mut give = ConsentDraft::give(
+            "storyteller-consent",
+            2,
+            "en",
+            &[items::RECORD, items::SHARE_PUBLICLY, items::RESEARCH_USE],
+        );
+        give.captured_by = "R".into();
+        let given = store.record_consent(story, &give).unwrap();
+        (dir, store, story, vec![consent_event(&given).unwrap()])
+    }
+
+    fn by_storyteller(
+        after: &ConsentEventDoc,
+        kind: ConsentKind,
+        granted: &[&str],
+    ) -> ConsentEventDoc {
+        ConsentEventDoc {
+            id: ConsentEventId::new().to_string(),
+            kind,
+            granted: granted.iter().map(|s| s.to_string()).collect(),
+            method: ConsentMethod::Storyteller,
+            captured_by: "storyteller".into(),
+            captured_at: Timestamp::now().to_string(),
+            form_id: None,
+            form_version: None,
+            language: None,
+            text_sha256: None,
+            code_hash: None,
+            erase_audio: false,
+            ..after.clone()
+        }
+    }
+
+    #[test]
+    fn new_events_are_checked_by_the_engine_applied_once_and_never_out_of_order() {
+        let (_dir, store, story, mut log) = store_with_story();
+        // A storyteller may narrow, never widen.
+        let widen = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RECONTACT],
+        );
+        let out = store
+            .import_consent_events(story, &[log[0].clone(), widen])
+            .unwrap();
+        assert_eq!((out.imported, out.refused.len()), (0, 1), "{out:?}");
+        assert!(out.refused[0].contains("never add"), "{out:?}");
+        assert_eq!(store.consent_events(story).unwrap().len(), 1);
+
+        let narrow = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RESEARCH_USE],
+        );
+        log.push(narrow);
+        let out = store.import_consent_events(story, &log).unwrap();
+        assert_eq!((out.imported, out.withdrawn), (1, false));
+        assert!(!store.consent(story).unwrap().grants(items::SHARE_PUBLICLY));
+        // The same log again brings nothing.
+        assert_eq!(
+            store.import_consent_events(story, &log).unwrap().imported,
+            0
+        );
+
+        // An event the server holds before one of the phone's own is left out.
+        let mut amend = ConsentDraft::amend(&[items::RECORD]);
+        amend.captured_by = "R".into();
+        let ours = consent_event(&store.record_consent(story, &amend).unwrap()).unwrap();
+        let theirs = by_storyteller(&log[0], ConsentKind::Withdrawn, &[]);
+        let out = store
+            .import_consent_events(story, &[log[0].clone(), log[1].clone(), theirs, ours])
+            .unwrap();
+        assert_eq!((out.imported, out.superseded), (0, 1), "{out:?}");
+        assert_eq!(store.consent(story).unwrap().status, ConsentStatus::Active);
+
+        // Another story's event is refused.
+        let mut stray = by_storyteller(&log[0], ConsentKind::Withdrawn, &[]);
+        stray.story_id = StoryId::new().to_string();
+        let mut with_stray = log.clone();
+        with_stray.push(consent_event(&store.consent_events(story).unwrap()[2]).unwrap());
+        with_stray.push(stray);
+        let out = store.import_consent_events(story, &with_stray).unwrap();
+        assert_eq!((out.imported, out.refused.len()), (0, 1), "{out:?}");
     }
 }
