@@ -484,7 +484,7 @@ fn the_storytellers_receipt_is_printed_and_written_as_a_page() {
         "{text}"
     );
     assert!(text.contains(
-        "Mi historia puede compartirse públicamente, por ejemplo en informes, en la web del proyecto o en eventos.: Sí"
+        "[x] Sí: Mi historia puede compartirse públicamente, por ejemplo en informes, en la web del proyecto o en eventos."
     ), "{text}");
     assert!(
         text.contains("Acepto que esta conversación se grabe"),

@@ -302,7 +302,7 @@ async fn a_narrowing_on_the_portal_applies_as_an_amendment_and_supersedes_an_uns
         receipt
             .text
             .lines()
-            .any(|l| l.contains("shared publicly") && l.ends_with(": No")),
+            .any(|l| l.contains("shared publicly") && l.starts_with("[ ] No: ")),
         "{}",
         receipt.text
     );

@@ -76,9 +76,9 @@ impl Facts<'_> {
             };
             let _ = writeln!(
                 out,
-                "{mark} {}{req}: {}",
-                label.trim(),
-                self.answer(*granted)
+                "{mark} {}: {}{req}",
+                self.answer(*granted),
+                label.trim()
             );
         }
         let _ = writeln!(out, "\n{}: {}", w.code_heading, self.code_display);
@@ -144,9 +144,9 @@ impl Facts<'_> {
             };
             let _ = writeln!(
                 out,
-                "<li><span aria-hidden=\"true\">{mark}</span> {}{req}: <span class=\"answer\">{}</span></li>",
-                e(label.trim()),
-                e(self.answer(*granted))
+                "<li><span aria-hidden=\"true\">{mark}</span> <span class=\"answer\">{}</span>: {}{req}</li>",
+                e(self.answer(*granted)),
+                e(label.trim())
             );
         }
         let _ = writeln!(

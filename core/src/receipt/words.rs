@@ -36,7 +36,7 @@ const EN: Words = Words {
     not_granted: "No",
     required: "required",
     code_heading: "Your personal code",
-    code_help: "Keep this code private. With it you can see what you agreed to, change it or withdraw your story, at any time, without asking anyone.",
+    code_help: "Keep this code private. With it you can see what you agreed to, take back any part of it or withdraw your story, at any time, without asking anyone.",
     link_help: "Open this link or scan the code, then enter your personal code:",
     no_link: "Ask the project for the address where you can use your code.",
 };
@@ -55,7 +55,7 @@ const ES: Words = Words {
     not_granted: "No",
     required: "obligatorio",
     code_heading: "Su código personal",
-    code_help: "Guarde este código en privado. Con él puede ver lo que aceptó, cambiarlo o retirar su historia, en cualquier momento, sin pedírselo a nadie.",
+    code_help: "Guarde este código en privado. Con él puede ver lo que aceptó, retirar cualquier parte o retirar su historia entera, en cualquier momento, sin pedírselo a nadie.",
     link_help: "Abra este enlace o escanee el código y luego escriba su código personal:",
     no_link: "Pida al proyecto la dirección donde puede usar su código.",
 };

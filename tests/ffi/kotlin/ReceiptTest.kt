@@ -26,7 +26,7 @@ fun receiptTests() {
             expect(codeShape.matches(receipt.code)) { receipt.code }
             expect(receipt.portalUrl == "${receiptServer.trimEnd('/')}/s#${receipt.code}") { "${receipt.portalUrl}" }
             val shared = form.items.single { it.key == "share_publicly" }.label
-            expect(receipt.text.lines().any { it.contains(shared) && it.endsWith(": Sí") }) { receipt.text }
+            expect(receipt.text.lines().any { it.contains(shared) && it.startsWith("[x] Sí: ") }) { receipt.text }
             expect("Su código personal: ${receipt.code}" in receipt.text) { receipt.text }
             expect(receipt.html.startsWith("<!DOCTYPE html>") && "<svg" in receipt.html) { "no page with a QR code" }
             expect("La parada &lt;del&gt; autobús" in receipt.html) { "the title is not escaped" }
@@ -34,7 +34,7 @@ fun receiptTests() {
             app.amendConsent(story, consentChoices("record"))
             val amended = app.receipt(story)
             expect(amended.code == receipt.code) { "a new code after an amendment" }
-            expect(amended.text.lines().any { it.contains(shared) && it.endsWith(": No") }) { amended.text }
+            expect(amended.text.lines().any { it.contains(shared) && it.startsWith("[ ] No: ") }) { amended.text }
 
             app.withdrawConsent(story, ConsentHow.AppCheckbox, "Kotlin reporter", false)
             expectThrows<TellusException.ConsentMissing> { app.receipt(story) }

@@ -39,7 +39,7 @@ class Receipt(unittest.TestCase):
             granted = item.key in ("record", "credit_by_name")
             line = [l for l in receipt.text.splitlines() if item.label in l]
             self.assertEqual(len(line), 1, item.key)
-            self.assertTrue(line[0].endswith(": Yes" if granted else ": No"), line[0])
+            self.assertTrue(line[0].startswith("[x] Yes: " if granted else "[ ] No: "), line[0])
         self.assertIn("Your personal code: " + receipt.code, receipt.text)
         self.assertIn("Name: Amina <\"A\">", receipt.text)
         self.assertIn("Amina &lt;&quot;A&quot;&gt;", receipt.html)
