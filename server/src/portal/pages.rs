@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use tellus_protocol::{
-    ConsentEventDoc, ConsentForm, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary,
-    items,
+    ConsentEventDoc, ConsentForm, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, items,
 };
 
 use super::words::{LANGUAGES, Words, words};

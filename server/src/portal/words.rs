@@ -178,9 +178,18 @@ pub fn words(lang: &str) -> &'static Words {
 /// The language to speak: `asked` (the page's `lang` parameter) if the portal has it,
 /// else the first of `Accept-Language` it has, else `fallback` (the consent's
 /// language), else English.
-pub fn choose(asked: Option<&str>, accept_language: Option<&str>, fallback: Option<&str>) -> &'static str {
+pub fn choose(
+    asked: Option<&str>,
+    accept_language: Option<&str>,
+    fallback: Option<&str>,
+) -> &'static str {
     let known = |tag: &str| {
-        let primary = tag.split(['-', '_']).next().unwrap_or_default().trim().to_ascii_lowercase();
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         LANGUAGES.iter().copied().find(|l| *l == primary)
     };
     if let Some(l) = asked.and_then(known) {
@@ -217,7 +226,10 @@ mod tests {
     fn the_language_is_asked_then_the_consents_then_the_browsers() {
         assert_eq!(choose(Some("es"), Some("en"), Some("en")), "es");
         assert_eq!(choose(Some("xx"), None, Some("es-MX")), "es");
-        assert_eq!(choose(None, Some("fr;q=0.9, es;q=0.8, en;q=0.1"), None), "es");
+        assert_eq!(
+            choose(None, Some("fr;q=0.9, es;q=0.8, en;q=0.1"), None),
+            "es"
+        );
         assert_eq!(choose(None, Some("fr"), None), "en");
         assert_eq!(words("es").yes, "Sí");
         assert_eq!(words("de").lang, "en");
