@@ -288,6 +288,21 @@ async fn a_storyteller_narrows_listens_and_withdraws_with_their_code() {
         serde_json::json!(["record", "research_use"])
     );
 
+    // The lead's web page shows the change in the story's history, as the storyteller's.
+    let mut lead_browser = Browser::new(&server);
+    let signed = lead_browser
+        .post("/lead/sign-in", &[("token", &lead.token)])
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let history = lead_browser.get(&format!("/lead/stories/{story}")).await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(
+        history
+            .body
+            .contains("by the storyteller, with their personal code"),
+        "the lead's history names the storyteller's change"
+    );
+
     // Withdraw with erasure: purged, tombstoned, in the feed, and no more listening.
     let r = browser
         .post(
@@ -557,4 +572,45 @@ async fn ten_thousand_wrong_codes_from_one_address_are_throttled_and_a_storytell
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_tried_from_many_addresses_is_throttled_per_code() {
+    // Behind a trusted proxy each request names its client; the code's own quota holds.
+    let server =
+        Server::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(9);
+    story_with_code(&reporter, &code).await;
+    let wrong = new_code(10);
+    let mut browser = Browser::new(&server);
+    let csrf = browser.get("/s").await.csrf();
+    let mut statuses = Vec::new();
+    for i in 0..8u8 {
+        let req = browser
+            .http
+            .post(server.url("/s"))
+            .header("X-Forwarded-For", format!("198.51.100.{i}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("csrf", &csrf), ("code", &wrong)]));
+        statuses.push(browser.send(req).await.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "five tries of one code, then none: {statuses:?}"
+    );
+    assert!(
+        statuses[5..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+    // Another code from one of those addresses is still looked at.
+    let req = browser
+        .http
+        .post(server.url("/s"))
+        .header("X-Forwarded-For", "198.51.100.1")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", &csrf), ("code", &code)]));
+    assert_eq!(browser.send(req).await.status, StatusCode::SEE_OTHER);
 }
