@@ -201,6 +201,10 @@ async fn a_storyteller_narrows_listens_and_withdraws_with_their_code() {
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
     let cookie = entry.headers[SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(
+        cookie.contains("Path=/s;") && !cookie.contains("Secure"),
+        "plain HTTP here; tls.rs sees Secure"
+    );
 
     // Typed as a person would: lower case with spaces.
     let typed = display_code(&code).to_lowercase().replace('-', " ");
