@@ -4,7 +4,8 @@
 // against its Rust test vector), PUTs the story and uploads a WAV over tus; a lead pulls
 // with the `tellus` CLI. In English and Spanish the storyteller narrows an item (the
 // lead's CSV export changes) and withdraws with erasure (the audio is gone, the lead's
-// next `tellus pull` removes its copy). axe-core audits every portal page; screenshots
+// next `tellus pull` removes its copy), the Spanish journey with JavaScript off. axe-core
+// audits every portal page; screenshots
 // go to TELLUS_ARTEFACTS/portal-*.png. Prints "portal: N passed, N failed" last.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -160,14 +161,32 @@ const browser = await chromium.launch({
 });
 // axe-core is injected as a script: the portal's CSP (rightly) forbids that, so only
 // this test's context bypasses it.
-const newPage = async () => {
-  const context = await browser.newContext({ viewport: { width: 320, height: 640 }, bypassCSP: true });
+const newPage = async (options = {}) => {
+  const context = await browser.newContext({ viewport: { width: 320, height: 640 }, bypassCSP: true, ...options });
   return context.newPage();
 };
 let page = await newPage();
+const noScript = new WeakSet();
 const shot = (name) => page.screenshot({ path: join(artefacts, `portal-${name}.png`), fullPage: true });
 
 async function audit(name) {
+  // axe needs script: a page opened without it is audited as the same URL in a twin
+  // context with its cookies.
+  let audited = page;
+  const twin = noScript.has(page);
+  if (twin) {
+    audited = await newPage();
+    await audited.context().addCookies(await page.context().cookies());
+    await audited.goto(page.url());
+  }
+  try {
+    await auditPage(audited, name);
+  } finally {
+    if (twin) await audited.context().close();
+  }
+}
+
+async function auditPage(page, name) {
   await page.addScriptTag({ content: axeSource });
   const result = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
@@ -177,7 +196,7 @@ async function audit(name) {
   check(result.length === 0, `axe on ${name}: ${result.join('; ')}`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 0, `${name} is wider than 320 px by ${overflow} px`);
-  await shot(name);
+  await page.screenshot({ path: join(artefacts, `portal-${name}.png`), fullPage: true });
 }
 
 const tests = [];
@@ -223,8 +242,9 @@ test('English: the QR link opens the story, the code leaves the address bar; nar
   check(history.length === 2 && /by you/.test(history[1]), `the history shows the change: ${history}`);
 });
 
-test('Spanish: typed code, narrow, then withdraw with erasure; the lead\'s pull removes its copy', async () => {
-  page = await newPage();
+test('Spanish, without JavaScript: typed code, narrow, then withdraw with erasure; the lead\'s pull removes its copy', async () => {
+  page = await newPage({ javaScriptEnabled: false });
+  noScript.add(page);
   await page.goto(`${base}/s?lang=es`);
   await page.getByLabel('Su código personal').fill(displayCode(spanish.code).toLowerCase());
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Abrir' }).click()]);
