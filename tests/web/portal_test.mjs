@@ -5,8 +5,7 @@
 // with the `tellus` CLI. In English and Spanish the storyteller narrows an item (the
 // lead's CSV export changes) and withdraws with erasure (the audio is gone, the lead's
 // next `tellus pull` removes its copy), the Spanish journey with JavaScript off. axe-core
-// audits every portal page; screenshots
-// go to TELLUS_ARTEFACTS/portal-*.png. Prints "portal: N passed, N failed" last.
+// audits every portal page; screenshots go to TELLUS_ARTEFACTS/portal-*.png. Prints "portal: N passed, N failed" last.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -119,14 +118,13 @@ async function seed(token, title, language, code) {
     captured_by: 'portal test', captured_at: '2026-11-20T14:05:00Z', erase_audio: false,
     code_hash: codeHash(PROJECT, code),
   });
-  const recordingId = id();
   await api('PUT', `/api/v1/stories/${storyId}`, token, {
     id: storyId, revision: 1, status: 'ready', title, summary: '', tags: [], demographics: {},
     storyteller: { id: id(), label: 'Participant' }, notes: [], recordings: [],
     created_at: '2026-11-20T14:00:00Z', updated_at: '2026-11-20T15:00:00Z',
   });
   const recording = await upload(token, storyId, data);
-  return { storyId, recording: recording || recordingId, code };
+  return { storyId, recording, code };
 }
 
 async function exportHas(token, scope, storyId) {
