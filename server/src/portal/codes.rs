@@ -74,7 +74,18 @@ pub fn ask_pending(tx: &Connection, hashes: &[String], erase_audio: bool) -> Res
     )?;
     let waiting: i64 =
         tx.query_row("SELECT COUNT(*) FROM pending_withdrawals", [], |r| r.get(0))?;
-    if waiting + hashes.len() as i64 > MAX_PENDING {
+    let mut fresh = 0;
+    for hash in hashes {
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM pending_withdrawals WHERE code_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        fresh += i64::from(known.is_none());
+    }
+    if waiting + fresh > MAX_PENDING {
         return Err(Error::refused(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -106,4 +117,41 @@ pub fn take_pending(tx: &Connection, hash: &str) -> Result<Option<bool>> {
         [hash],
     )?;
     Ok(erase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_withdrawals_are_bounded_taken_once_and_a_hash_is_checked_for_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Db::open(&dir.path().join("server.db")).unwrap();
+        let hash = |i: usize| format!("{i:064x}");
+        db.write(|tx| {
+            let all: Vec<String> = (0..MAX_PENDING as usize).map(hash).collect();
+            ask_pending(tx, &all, true)?;
+            // Asking again for a waiting hash keeps one row, with the newest choice.
+            ask_pending(tx, &[hash(0)], false)?;
+            Ok(())
+        })
+        .unwrap();
+        let over = db.write(|tx| ask_pending(tx, &[hash(MAX_PENDING as usize)], true));
+        assert_eq!(
+            over.err().map(|e| e.status()),
+            Some(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+        );
+        db.write(|tx| {
+            assert_eq!(take_pending(tx, &hash(0))?, Some(false));
+            assert_eq!(take_pending(tx, &hash(0))?, None, "applied once");
+            assert_eq!(take_pending(tx, &hash(1))?, Some(true));
+            // Room again for one more.
+            ask_pending(tx, &[hash(MAX_PENDING as usize)], true)?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(valid_hash(&hash(7)));
+        assert!(!valid_hash(&hash(7).to_uppercase().replace('0', "A")));
+        assert!(!valid_hash("abc"));
+    }
 }

@@ -185,9 +185,16 @@ fn project_ids(conn: &Connection) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// What a code was found to open: the (project, story) if any, and the code's hash
+/// under every project's salt.
+struct Lookup {
+    found: Option<(String, String)>,
+    hashes: Vec<String>,
+}
+
 /// The story `code` opens, and its hash under every project's salt. The same work for
 /// every code: all hashes are made and all are looked up.
-fn look_up(conn: &Connection, code: &str) -> Result<(Option<(String, String)>, Vec<String>)> {
+fn look_up(conn: &Connection, code: &str) -> Result<Lookup> {
     let mut found = None;
     let mut hashes = Vec::new();
     for project in project_ids(conn)? {
@@ -200,7 +207,7 @@ fn look_up(conn: &Connection, code: &str) -> Result<(Option<(String, String)>, V
         }
         hashes.push(hash);
     }
-    Ok((found, hashes))
+    Ok(Lookup { found, hashes })
 }
 
 async fn enter(
@@ -232,7 +239,7 @@ async fn enter(
     };
     let looked = app.db.call(move |conn| look_up(conn, &code)).await;
     let secure = https(&app, &headers);
-    let (found, hashes) = match looked {
+    let Lookup { found, hashes } = match looked {
         Ok(found) => found,
         Err(e) => return failed(w, &e),
     };
@@ -261,15 +268,22 @@ fn form_session(
     app: &App,
     headers: &HeaderMap,
     fields: &HashMap<String, String>,
-) -> std::result::Result<(String, Session, &'static Words), Response> {
+) -> std::result::Result<(String, Session, &'static Words), Box<Response>> {
     let lang = fields.get("lang").map(String::as_str);
     let w = words(choose(lang, accept_language(headers), None));
     let Some((id, s)) = app.portal.find(headers) else {
-        return Err(see_other(format!("/s?lang={}&done=expired", w.lang)));
+        return Err(Box::new(see_other(format!(
+            "/s?lang={}&done=expired",
+            w.lang
+        ))));
     };
     let sent = fields.get("csrf").map(String::as_str).unwrap_or_default();
     if !origin_allowed(headers) || !same_secret(&s.csrf, sent) {
-        return Err(refused(w, StatusCode::FORBIDDEN, Notice::StaleForm));
+        return Err(Box::new(refused(
+            w,
+            StatusCode::FORBIDDEN,
+            Notice::StaleForm,
+        )));
     }
     Ok((id, s, w))
 }
@@ -345,7 +359,7 @@ async fn narrow(
 ) -> Response {
     let (_, s, w) = match form_session(&app, &headers, &fields) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Opened::Story {
         project_id,
@@ -425,7 +439,7 @@ async fn withdraw(
 ) -> Response {
     let (_, s, w) = match form_session(&app, &headers, &fields) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let erase_audio = fields.get("erase").is_none_or(|v| v != "no");
     match s.opened {
@@ -498,7 +512,7 @@ async fn leave(
 ) -> Response {
     let (id, _, w) = match form_session(&app, &headers, &fields) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     app.portal.close(&id);
     let cookie = session::set_cookie(
