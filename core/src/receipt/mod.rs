@@ -51,7 +51,7 @@ impl Store {
         }
         let code = self.storyteller_code(story_id)?.ok_or_else(|| {
             Error::invalid(format!(
-                "this phone no longer keeps this storyteller's personal code (it is erased {} days after the server holds their consent); the storyteller holds it on their receipt",
+                "this phone holds no personal code for this storyteller: it is erased {} days after the server holds their consent (the storyteller keeps it on their receipt), and consent recorded before receipts existed gets one at its next amendment",
                 crate::store::CODE_KEPT_AFTER_DELIVERY_DAYS
             ))
         })?;

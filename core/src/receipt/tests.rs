@@ -317,5 +317,12 @@ fn the_code_is_forgotten_only_long_after_the_server_holds_all_its_consent() {
     );
     assert_eq!(store.storyteller_code(id).unwrap(), None);
     let err = store.consent_receipt(id).unwrap_err();
-    assert!(err.to_string().contains("no longer keeps"), "{err}");
+    assert!(err.to_string().contains("holds no personal code"), "{err}");
+    // A later amendment (or consent from before receipts existed, amended) makes a new one.
+    let mut amend = ConsentDraft::amend(&[items::RECORD]);
+    amend.captured_by = "R".into();
+    let event = store.record_consent(id, &amend).unwrap();
+    let code = store.storyteller_code(id).unwrap().unwrap();
+    assert_eq!(event.code_hash, code_hash(&sample_project().id, &code));
+    assert!(store.consent_receipt(id).is_ok());
 }
