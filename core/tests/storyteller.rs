@@ -364,6 +364,35 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
         "the phone asked"
     );
     assert!(server.audio_path(recording.id).exists());
+
+    // Everything delivered: the log is read again only at the next day's sweep.
+    phone.counter.reset();
+    phone.engine.sync().await.unwrap();
+    let asked = requests(&phone)
+        .iter()
+        .filter(|(_, url)| url.ends_with("/consent"))
+        .count();
+    assert_eq!(asked, 0, "{:?}", requests(&phone));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_whose_consent_just_went_is_not_asked_about_again_the_same_day() {
+    let server = Server::start().await;
+    let phone = Phone::enrolled(&server, &server.url()).await;
+    let stories: Vec<_> = (0..5)
+        .map(|i| phone.story_with_recording(50_000, 10 + i).0)
+        .collect();
+    let first = phone.engine.sync().await.unwrap();
+    assert_eq!(first.delivered.len(), 5);
+    phone.counter.reset();
+    let second = phone.engine.sync().await.unwrap();
+    assert!(!second.sent_anything(), "{second:?}");
+    let sent = requests(&phone);
+    assert!(
+        !sent.iter().any(|(_, url)| url.ends_with("/consent")),
+        "no consent log read for {} delivered stories: {sent:?}",
+        stories.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -474,6 +474,10 @@ impl SyncEngine {
                     || theirs.events > ours.events)
             {
                 self.bring_in_consent(api, story_id, report).await?;
+            } else {
+                // The server just answered with the phone's consent: no need to read its
+                // log again until the next sweep.
+                store.note_consent_checked(story_id, now_ms())?;
             }
         }
 
