@@ -364,35 +364,37 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
         "the phone asked"
     );
     assert!(server.audio_path(recording.id).exists());
-
-    // Everything delivered: the log is read again only at the next day's sweep.
-    phone.counter.reset();
-    phone.engine.sync().await.unwrap();
-    let asked = requests(&phone)
-        .iter()
-        .filter(|(_, url)| url.ends_with("/consent"))
-        .count();
-    assert_eq!(asked, 0, "{:?}", requests(&phone));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_story_whose_consent_just_went_is_not_asked_about_again_the_same_day() {
+async fn delivered_stories_are_asked_about_while_their_code_is_kept_then_once_a_day() {
     let server = Server::start().await;
     let phone = Phone::enrolled(&server, &server.url()).await;
-    let stories: Vec<_> = (0..5)
-        .map(|i| phone.story_with_recording(50_000, 10 + i).0)
-        .collect();
+    for i in 0..5 {
+        phone.story_with_recording(50_000, 10 + i);
+    }
     let first = phone.engine.sync().await.unwrap();
     assert_eq!(first.delivered.len(), 5);
+    let consent_reads = |phone: &Phone| {
+        requests(phone)
+            .iter()
+            .filter(|(m, url)| *m == Method::Get && url.ends_with("/consent"))
+            .count()
+    };
+    // The codes are kept (the weeks after the interview): every sync asks, one GET each.
     phone.counter.reset();
     let second = phone.engine.sync().await.unwrap();
     assert!(!second.sent_anything(), "{second:?}");
-    let sent = requests(&phone);
-    assert!(
-        !sent.iter().any(|(_, url)| url.ends_with("/consent")),
-        "no consent log read for {} delivered stories: {sent:?}",
-        stories.len()
+    assert_eq!(consent_reads(&phone), 5);
+    // Once the codes are gone, a story read today is not asked about again today.
+    let later = tellus_core::model::Timestamp::from_millis(
+        tellus_core::model::Timestamp::now().as_millis()
+            + (tellus_core::store::CODE_KEPT_AFTER_DELIVERY_DAYS + 1) * 24 * 3600 * 1000,
     );
+    assert_eq!(phone.store.forget_delivered_codes(later).unwrap(), 5);
+    phone.counter.reset();
+    phone.engine.sync().await.unwrap();
+    assert_eq!(consent_reads(&phone), 0, "{:?}", requests(&phone));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,7 +139,10 @@ impl Store {
     /// Whether the sync should ask the server for `story`'s consent log now: the server
     /// has the story's consent (something of it was delivered), the phone does not hold
     /// it withdrawn, and either something of the story is still to be sent (asked on
-    /// every sync, before it is sent) or it was last asked more than `sweep_ms` ago.
+    /// every sync, before it is sent), or the phone still keeps the storyteller's code
+    /// (the weeks after the interview, when a storyteller with a fresh receipt is most
+    /// likely to use it: asked on every sync), or it was last asked more than `sweep_ms`
+    /// ago.
     pub(crate) fn consent_check_due(
         &self,
         story: StoryId,
@@ -154,6 +157,7 @@ impl Store {
                                   ORDER BY seq DESC LIMIT 1), '') != 'withdrawn'
                     AND (EXISTS (SELECT 1 FROM outbox WHERE story_id = ?1
                                    AND state IN ('pending', 'parked'))
+                         OR EXISTS (SELECT 1 FROM storyteller_codes WHERE story_id = ?1)
                          OR COALESCE((SELECT checked_at FROM consent_checks WHERE story_id = ?1), 0)
                             <= ?2 - ?3)",
                 params![story, now_ms, sweep_ms],
