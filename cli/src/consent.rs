@@ -40,6 +40,15 @@ pub enum ConsentCommand {
         #[arg(long)]
         story: String,
     },
+    /// Print the storyteller's receipt: what they agreed to, their personal code and the
+    /// link to change their mind themselves
+    Receipt {
+        #[arg(long)]
+        story: String,
+        /// Also write it as a printable HTML page (with the link as a QR code) to FILE
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -196,6 +205,21 @@ pub fn run(ctx: &Context, cmd: ConsentCommand) -> CmdResult {
                 .record_consent(story_id(&story)?, &draft)
                 .map_err(fail)?
         }
+        ConsentCommand::Receipt { story, html } => {
+            let receipt = store.consent_receipt(story_id(&story)?).map_err(fail)?;
+            if let Some(path) = &html {
+                std::fs::write(path, &receipt.html)
+                    .map_err(|e| format!("cannot write the receipt to {}: {e}", path.display()))?;
+            }
+            if ctx.json {
+                return output::json(&receipt);
+            }
+            print!("{}", receipt.text);
+            if let Some(path) = &html {
+                eprintln!("Printable receipt written to {}", path.display());
+            }
+            return Ok(());
+        }
         ConsentCommand::Show { story } => {
             let id = story_id(&story)?;
             let events = store.consent_events(id).map_err(fail)?;
@@ -236,5 +260,11 @@ pub fn run(ctx: &Context, cmd: ConsentCommand) -> CmdResult {
         event.kind.as_str(),
         output::consent_line(&state)
     );
+    if event.kind != ConsentKind::Withdrawn {
+        println!(
+            "The storyteller's receipt: tellus consent receipt --story {}",
+            event.story_id
+        );
+    }
     Ok(())
 }

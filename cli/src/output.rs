@@ -56,6 +56,7 @@ pub fn method_text(method: &ConsentMethod) -> String {
             tellus_core::AudioPosition::from_millis(*at)
         ),
         ConsentMethod::Signed => "signed on paper".into(),
+        ConsentMethod::Storyteller => "by the storyteller with their code".into(),
     }
 }
 

@@ -423,6 +423,12 @@ fn print_report(ctx: &Context, store: &Store, report: &SyncReport) -> CmdResult 
             report.withdrawals_propagated, report.uploads_terminated, report.local_audio_removed
         );
     }
+    if report.consent_changes_received > 0 {
+        println!(
+            "{} consent change(s) made by storytellers with their code came in ({} local recording(s) deleted); see `tellus consent show`",
+            report.consent_changes_received, report.local_audio_removed
+        );
+    }
     if report.audio_waiting_for_unmetered > 0 {
         println!(
             "{} recording(s) wait for an unmetered network",

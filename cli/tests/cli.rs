@@ -449,3 +449,69 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
     drop(phone);
     std::fs::remove_dir_all(&kept).unwrap();
 }
+
+#[test]
+fn the_storytellers_receipt_is_printed_and_written_as_a_page() {
+    let t = Tellus::new();
+    let id = t.new_story("El autobús <de> las 8");
+    let given = t.ok(&[
+        "consent",
+        "give",
+        "--story",
+        &id,
+        "--language",
+        "es",
+        "--grant",
+        "record,share_publicly",
+        "--by",
+        "Sam",
+    ]);
+    assert!(
+        given.contains(&format!("tellus consent receipt --story {id}")),
+        "{given}"
+    );
+    let page = t.dir.path().join("receipt.html");
+    let text = t.ok(&[
+        "consent",
+        "receipt",
+        "--story",
+        &id,
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        text.starts_with("Su comprobante de consentimiento\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "[x] Sí: Mi historia puede compartirse públicamente, por ejemplo en informes, en la web del proyecto o en eventos."
+    ), "{text}");
+    assert!(
+        text.contains("Acepto que esta conversación se grabe"),
+        "{text}"
+    );
+    let code_line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Su código personal: "))
+        .expect("the code line");
+    let groups: Vec<&str> = code_line.split('-').collect();
+    assert_eq!(groups.len(), 4, "{code_line}");
+    assert!(groups.iter().all(|g| g.len() == 5));
+    assert!(tellus_core::protocol::storyteller_code::normalize_code(code_line).is_some());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(code_line));
+    assert!(
+        html.contains("El autobús &lt;de&gt; las 8"),
+        "the title is escaped"
+    );
+    // The same receipt as JSON: the code, the language, no link before enrolment.
+    let json = t.json(&["consent", "receipt", "--story", &id]);
+    assert_eq!(json["code"], code_line);
+    assert_eq!(json["language"], "es");
+    assert_eq!(json["portal_url"], Value::Null);
+    assert_eq!(json["html"].as_str().unwrap(), html);
+    // Once withdrawn, there is no receipt: one clear line, nothing changed.
+    t.ok(&["consent", "withdraw", "--story", &id, "--by", "Sam"]);
+    let err = t.fails(&["consent", "receipt", "--story", &id]);
+    assert!(err.contains("no consent in force"), "{err}");
+}

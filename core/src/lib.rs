@@ -6,6 +6,7 @@ pub mod error;
 pub mod model;
 pub mod observe;
 pub mod position;
+pub mod receipt;
 pub mod store;
 pub mod sync;
 

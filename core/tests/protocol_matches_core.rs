@@ -29,6 +29,7 @@ fn event(
         captured_by: "reporter".into(),
         captured_at: Timestamp::now(),
         erase_audio: kind == ConsentKind::Withdrawn,
+        code_hash: None,
     }
 }
 

@@ -49,6 +49,8 @@ pub enum ConsentMethod {
         at: u64,
     },
     Signed,
+    /// The storyteller themself, with their personal code on the server's portal.
+    Storyteller,
 }
 
 /// What the engine reads of a consent event, whichever layer holds it (the wire's
@@ -111,6 +113,11 @@ pub struct ConsentEventDoc {
     pub captured_at: String,
     #[serde(default)]
     pub erase_audio: bool,
+    /// [`crate::storyteller_code::code_hash`] of the storyteller's personal code, sent
+    /// with a `given` or `amended` event made on the phone; the code itself never leaves
+    /// the phone except on the storyteller's receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
 }
 
 /// The refusal of a `given` or `amended` event without `record`: a missing consent
@@ -199,6 +206,26 @@ impl ConsentSummary {
         None
     }
 
+    /// Why a change the storyteller makes themself (method `storyteller`, on the portal,
+    /// issue 21) cannot follow this state, if it cannot, on top of [`Self::refuses`]:
+    /// they may narrow what they granted or withdraw, never give consent or widen it
+    /// (that takes the form read to them in person). Narrowing keeps `record`, which
+    /// `refuses` already demands; removing it is a withdrawal.
+    pub fn refuses_storyteller_change<E: ConsentFacts + ?Sized>(
+        &self,
+        event: &E,
+    ) -> Option<&'static str> {
+        match event.kind() {
+            ConsentKind::Given => Some(
+                "a storyteller's own change cannot give consent; consent is given with the reporter, on the form read to them",
+            ),
+            ConsentKind::Amended if !event.granted().is_subset(&self.granted) => Some(
+                "a storyteller's own change may only take away what they granted, never add to it",
+            ),
+            ConsentKind::Amended | ConsentKind::Withdrawn => None,
+        }
+    }
+
     /// Why `event` cannot follow this state, if it cannot. The same on the phone (before
     /// an event is stored) and on the server (before one is accepted).
     pub fn refuses<E: ConsentFacts + ?Sized>(&self, event: &E) -> Option<&'static str> {
@@ -258,7 +285,29 @@ mod tests {
             captured_by: "r".into(),
             captured_at: "2026-01-01T00:00:00Z".into(),
             erase_audio: false,
+            code_hash: None,
         }
+    }
+
+    #[test]
+    fn a_storyteller_may_only_narrow_or_withdraw() {
+        let state = ConsentSummary::fold(&[event(
+            ConsentKind::Given,
+            &["record", "share_publicly", "research_use"],
+        )]);
+        let narrower = event(ConsentKind::Amended, &["record", "research_use"]);
+        assert_eq!(state.refuses_storyteller_change(&narrower), None);
+        assert_eq!(state.refuses(&narrower), None);
+        let wider = event(ConsentKind::Amended, &["record", "recontact"]);
+        assert!(state.refuses_storyteller_change(&wider).is_some());
+        let given = event(ConsentKind::Given, &["record"]);
+        assert!(state.refuses_storyteller_change(&given).is_some());
+        let withdrawn = event(ConsentKind::Withdrawn, &[]);
+        assert_eq!(state.refuses_storyteller_change(&withdrawn), None);
+        // Dropping `record` is not narrowing: the engine's own rule refuses it.
+        let no_record = event(ConsentKind::Amended, &["research_use"]);
+        assert_eq!(state.refuses_storyteller_change(&no_record), None);
+        assert!(state.refuses(&no_record).is_some());
     }
 
     #[test]

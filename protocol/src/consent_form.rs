@@ -348,6 +348,7 @@ mod tests {
             captured_by: "r".into(),
             captured_at: "2026-01-01T00:00:00Z".into(),
             erase_audio: false,
+            code_hash: None,
         };
         let forms = [form()];
         let none = ConsentSummary::default();

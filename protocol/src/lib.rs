@@ -12,6 +12,7 @@ pub mod headers;
 mod limits;
 mod scope;
 mod story;
+pub mod storyteller_code;
 
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +134,15 @@ pub struct InviteResponse {
 pub struct StoryAccepted {
     pub id: String,
     pub revision: u32,
+}
+
+/// `GET /api/v1/stories/{id}/consent` answers the story's whole append-only consent log
+/// in the order the server accepted it: the reporter's own events and those the
+/// storyteller made on the portal (method `storyteller`), so the phone can bring changes
+/// made elsewhere into its store (issue 21).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentLog {
+    pub events: Vec<ConsentEventDoc>,
 }
 
 /// `POST /api/v1/stories/{id}/consent` answers with the story's consent after the event.

@@ -18,6 +18,10 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|_| format!("{ms}ms"))
 }
 
+pub fn now_rfc3339() -> String {
+    rfc3339(now_ms())
+}
+
 /// The HTTP date form tus uses for `Upload-Expires`.
 pub fn http_date(ms: i64) -> String {
     let text = datetime(ms)

@@ -145,6 +145,31 @@ CREATE TABLE web_links (
     expires_at INTEGER NOT NULL
 );
 "#,
+    // 5: storytellers' personal codes (issue 21, portal/codes.rs): the salted hash the
+    // phone sent with a story's latest `given` or `amended` event carrying one. One code
+    // per story (a new one replaces the old, which stops opening the portal); a hash
+    // names at most one story.
+    r#"
+CREATE TABLE storyteller_codes (
+    code_hash TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL UNIQUE REFERENCES stories(id),
+    project_id TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+);
+"#,
+    // 6: withdrawals asked for on the portal with a code the server did not know yet
+    // (the phone had not synced): applied the moment a consent event with that hash
+    // arrives, before any audio is accepted. One row per project's salted hash; bounded
+    // and expiring (portal/codes.rs).
+    r#"
+CREATE TABLE pending_withdrawals (
+    code_hash TEXT PRIMARY KEY,
+    erase_audio INTEGER NOT NULL,
+    asked_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX pending_withdrawals_expiry ON pending_withdrawals(expires_at);
+"#,
 ];
 
 #[derive(Clone)]

@@ -12,6 +12,7 @@ mod json;
 mod linger;
 mod listen;
 pub mod media;
+mod portal;
 mod routes;
 pub mod search;
 pub mod storage;
@@ -51,6 +52,8 @@ pub struct App {
     pub uploads: Arc<tus::Locks>,
     /// Attempts at invite codes and sign-in tokens, per client and per code.
     pub throttle: Arc<throttle::Throttle>,
+    /// The storytellers' portal sessions (in memory, short-lived).
+    pub portal: Arc<portal::session::Sessions>,
 }
 
 impl App {
@@ -81,6 +84,7 @@ impl App {
             storage: Arc::new(storage),
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),
+            portal: Arc::new(portal::session::Sessions::default()),
         };
         tus::recover(&app)?;
         Ok(app)
@@ -128,7 +132,10 @@ pub fn router(app: App) -> Router {
                 .layer(document_limit)
                 .get(routes::stories::get_story),
         )
-        .route("/stories/{id}/consent", post(routes::stories::post_consent))
+        .route(
+            "/stories/{id}/consent",
+            post(routes::stories::post_consent).get(routes::stories::get_consent_log),
+        )
         .route("/recordings/{id}/receipt", get(routes::lead::receipt))
         .route("/recordings/{id}/audio", get(routes::lead::audio))
         .route("/changes", get(routes::lead::changes))
@@ -139,7 +146,8 @@ pub fn router(app: App) -> Router {
         .merge(tus::routes());
     let router = Router::new()
         .nest(API_PREFIX, api)
-        .merge(web::routes().layer(timeout))
+        .merge(web::routes().layer(timeout.clone()))
+        .merge(portal::routes().layer(timeout))
         .fallback(|| async {
             Error::refused(
                 StatusCode::NOT_FOUND,

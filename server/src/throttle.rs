@@ -1,5 +1,5 @@
-//! Brute-force resistance for what a person can type: invite codes (`POST /enrol`) and
-//! a lead's token on the web page's sign-in. Attempts are limited per client address
+//! Brute-force resistance for what a person can type: invite codes (`POST /enrol`),
+//! a lead's token on the web page's sign-in, and storytellers' codes on the portal. Attempts are limited per client address
 //! and per code (governor's GCRA, kept in memory: a restart forgets, which only ever
 //! lets a few more attempts through); over either, 429 with `Retry-After`.
 //!
@@ -29,6 +29,10 @@ pub enum Attempt {
     Enrol,
     /// Signing in to the leads' web page with a token.
     LeadSignIn,
+    /// Entering a storyteller's personal code on the portal.
+    PortalCode,
+    /// Asking on the portal for a story not arrived yet to be withdrawn on arrival.
+    PortalWithdraw,
 }
 
 pub struct Throttle {

@@ -34,6 +34,7 @@ enum Route {
     Project,
     PutStory,
     PostConsent,
+    ConsentLog,
     GetStory,
     UploadOptions,
     UploadCreate,
@@ -108,6 +109,11 @@ impl World {
                     "amended",
                     &["record", "research_use", "credit_by_name"],
                 )),
+            Route::ConsentLog => self.req(
+                who,
+                Method::GET,
+                &format!("/api/v1/stories/{story}/consent"),
+            ),
             Route::GetStory => self.req(who, Method::GET, &format!("/api/v1/stories/{story}")),
             Route::UploadOptions => self.req(who, Method::OPTIONS, "/api/v1/uploads"),
             Route::UploadCreate => tus(self.req(who, Method::POST, "/api/v1/uploads"))
@@ -189,6 +195,10 @@ fn expected(route: Route, who: Who) -> u16 {
         (Route::UploadHead, ReporterA) => 200,
         (Route::UploadPatch, ReporterA) => 204,
         (Route::UploadDelete, ReporterA) => 204,
+        // The consent log is its reporter's alone; another's story is as unknown.
+        (Route::ConsentLog, ReporterA) => 200,
+        (Route::ConsentLog, ReporterB) => 404,
+        (Route::ConsentLog, _) => 403,
         // Another reporter may not write A's story; A's uploads are invisible to it.
         (Route::PutStory | Route::PostConsent | Route::UploadCreate, ReporterB) => 403,
         (Route::UploadHead | Route::UploadPatch | Route::UploadDelete, ReporterB) => 404,
@@ -246,6 +256,7 @@ async fn every_route_for_every_role() {
         Route::Project,
         Route::PutStory,
         Route::PostConsent,
+        Route::ConsentLog,
         Route::GetStory,
         Route::UploadOptions,
         Route::UploadCreate,

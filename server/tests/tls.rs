@@ -50,7 +50,7 @@ async fn https_answers_carry_hsts_and_plain_http_is_redirected() {
     let running = Running::start(config).await.unwrap();
     assert!(running.url().starts_with("https://"), "{}", running.url());
     let trust = Trust::web_pki().with_root(root(&ca));
-    for path in ["/api/v1/nothing", "/lead/sign-in", "/api/v1/uploads"] {
+    for path in ["/api/v1/nothing", "/lead/sign-in", "/api/v1/uploads", "/s"] {
         let r = get(&trust, &format!("{}{path}", running.url()))
             .await
             .unwrap();
@@ -60,6 +60,10 @@ async fn https_answers_carry_hsts_and_plain_http_is_redirected() {
             "{path}"
         );
     }
+    // The storytellers' portal marks its cookies Secure over HTTPS.
+    let portal = get(&trust, &format!("{}/s", running.url())).await.unwrap();
+    let cookie = portal.headers()[http::header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
     let plain = running.redirect_addr().unwrap();
     let r = get(&trust, &format!("http://{plain}/lead?scope=all"))
         .await

@@ -24,6 +24,7 @@ fn declared_routes() -> BTreeSet<String> {
         ("lib.rs", "/api/v1"),
         ("tus/mod.rs", "/api/v1"),
         ("web/mod.rs", ""),
+        ("portal/mod.rs", ""),
     ] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let mut rest = text.as_str();
@@ -36,7 +37,7 @@ fn declared_routes() -> BTreeSet<String> {
     }
     // Nothing else may add routes: a `.nest(` or `.merge(` of an unknown router would
     // hide them from this list.
-    for file in ["lib.rs", "web/mod.rs", "tus/mod.rs"] {
+    for file in ["lib.rs", "web/mod.rs", "tus/mod.rs", "portal/mod.rs"] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         for call in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
             for (at, _) in text.match_indices(call) {
@@ -44,7 +45,8 @@ fn declared_routes() -> BTreeSet<String> {
                 assert!(
                     line.contains("API_PREFIX, api")
                         || line.contains("tus::routes()")
-                        || line.contains("web::routes()"),
+                        || line.contains("web::routes()")
+                        || line.contains("portal::routes()"),
                     "{file}: an unlisted router is added ({line}); list its routes here"
                 );
             }
@@ -65,7 +67,7 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/api/v1/admin/revoke/{id}", "admin only"),
     (
         "/api/v1/stories/{id}/consent",
-        "reporters post consent; a lead is refused",
+        "reporters post consent and read their own story's log; a lead is refused",
     ),
     ("/api/v1/uploads", "reporters' uploads; a lead is refused"),
     (
@@ -83,6 +85,20 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/lead/link/{secret}", "signing in with that link"),
     ("/lead/assets/style.css", "a static asset"),
     ("/lead/assets/player.js", "a static asset"),
+    (
+        "/s",
+        "the storytellers' portal: a code opens one story, to its storyteller",
+    ),
+    ("/s/story", "the storyteller's own story, with its code"),
+    ("/s/narrow", "the storyteller narrows their own consent"),
+    ("/s/withdraw", "the storyteller withdraws their own story"),
+    ("/s/leave", "closing the storyteller's session"),
+    (
+        "/s/audio/{id}",
+        "the storyteller's own recording, only while it grants record",
+    ),
+    ("/s/assets/portal.css", "a static asset"),
+    ("/s/assets/portal.js", "a static asset"),
 ];
 
 /// Lead-facing routes, each read by `Probe::leaks` below.

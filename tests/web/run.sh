@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The leads' web page in headless Chromium against a real `tellus serve`, seeded over
-# real HTTP (enrolment, story PUT, consent POST, a WAV over tus). Prints
-# "web: N passed, N failed"; screenshots go to build/artefacts/web/.
+# The leads' web page and the storytellers' portal in headless Chromium against a real
+# `tellus serve`, seeded over real HTTP (enrolment, story PUT, consent POST, a WAV over
+# tus). Prints "web: N passed, N failed" and "portal: N passed, N failed"; screenshots
+# go to build/artefacts/web/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/setup.sh
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/../.."
 cargo build -q --locked -p tellus-cli
 TELLUS_BIN="${CARGO_TARGET_DIR:-target}/debug/tellus"
 # The script runs from beside node_modules so that its import resolves.
-cp tests/web/web_test.mjs "$WEB_NODE_DIR/"
+cp tests/web/web_test.mjs tests/web/portal_test.mjs "$WEB_NODE_DIR/"
 artefacts="$PWD/build/artefacts/web"
 rm -rf "$artefacts"
 mkdir -p "$artefacts"
@@ -34,3 +35,14 @@ TELLUS_URL="$url" \
   TELLUS_CHROMIUM="$WEB_CHROMIUM" \
   TELLUS_PROFILE="$data/chromium-profile" \
   node "$WEB_NODE_DIR/web_test.mjs"
+
+echo "== the storyteller's portal in headless chromium (axe-core, 320 px)"
+mkdir -p "$data/portal"
+TELLUS_URL="$url" \
+  TELLUS_REPORTER_INVITE="$(tellus_invite reporter)" \
+  TELLUS_LEAD_INVITE="$(tellus_invite lead)" \
+  TELLUS_BIN="$(readlink -f "$TELLUS_BIN")" \
+  TELLUS_WORK="$data/portal" \
+  TELLUS_ARTEFACTS="$artefacts" \
+  TELLUS_CHROMIUM="$WEB_CHROMIUM" \
+  node "$WEB_NODE_DIR/portal_test.mjs"

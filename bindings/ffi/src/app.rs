@@ -337,6 +337,13 @@ impl TellusApp {
             .collect())
     }
 
+    /// The storyteller's receipt of their consent as it stands (made when consent is
+    /// given, and again after every amendment): to share or print. Refused once consent
+    /// is withdrawn or the phone no longer keeps their code.
+    pub fn receipt(&self, story: String) -> Result<ConsentReceiptView> {
+        Ok(self.store.consent_receipt(story_id(&story)?)?.into())
+    }
+
     pub fn identity(&self, story: String) -> Result<IdentityView> {
         Ok(self.store.identity(story_id(&story)?)?.into())
     }

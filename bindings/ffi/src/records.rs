@@ -122,6 +122,9 @@ pub enum ConsentHow {
         at_ms: u64,
     },
     Signed,
+    /// The storyteller themself, on the server's portal with their personal code; a
+    /// phone only ever receives these.
+    Storyteller,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -136,6 +139,36 @@ pub struct ConsentEventView {
     pub how: ConsentHow,
     pub captured_by: String,
     pub captured_at_ms: i64,
+}
+
+/// The storyteller's receipt, made by the core: a shell only hands `text` or `html` to
+/// the platform's share sheet or print.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConsentReceiptView {
+    pub story_id: String,
+    /// The language the form was shown in, which the receipt is written in.
+    pub language: String,
+    /// The personal code as shown, in groups of five.
+    pub code: String,
+    /// The storyteller's portal with the code (what the QR code holds); None before the
+    /// phone is enrolled.
+    pub portal_url: Option<String>,
+    pub text: String,
+    /// A self-contained printable page with the link as an inline SVG QR code.
+    pub html: String,
+}
+
+impl From<tellus_core::receipt::ConsentReceipt> for ConsentReceiptView {
+    fn from(r: tellus_core::receipt::ConsentReceipt) -> Self {
+        ConsentReceiptView {
+            story_id: r.story_id.to_string(),
+            language: r.language,
+            code: r.code,
+            portal_url: r.portal_url,
+            text: r.text,
+            html: r.html,
+        }
+    }
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -373,6 +406,7 @@ impl From<ConsentHow> for ConsentMethod {
             ConsentHow::AppCheckbox => ConsentMethod::AppCheckbox,
             ConsentHow::Verbal { at_ms } => ConsentMethod::Verbal { at: at_ms },
             ConsentHow::Signed => ConsentMethod::Signed,
+            ConsentHow::Storyteller => ConsentMethod::Storyteller,
         }
     }
 }
@@ -391,6 +425,7 @@ impl From<&ConsentEvent> for ConsentEventView {
                 ConsentMethod::AppCheckbox => ConsentHow::AppCheckbox,
                 ConsentMethod::Verbal { at } => ConsentHow::Verbal { at_ms: at },
                 ConsentMethod::Signed => ConsentHow::Signed,
+                ConsentMethod::Storyteller => ConsentHow::Storyteller,
             },
             captured_by: e.captured_by.clone(),
             captured_at_ms: e.captured_at.as_millis(),

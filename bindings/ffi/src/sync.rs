@@ -136,6 +136,9 @@ pub struct SyncReportView {
     pub delivered: Vec<ReceiptView>,
     pub audio_bytes_confirmed: u64,
     pub withdrawals_propagated: u32,
+    /// Consent changes the storyteller made themself on the server's portal, brought
+    /// into this phone in this sync (a withdrawal among them shows on the story).
+    pub consent_changes_received: u32,
     pub local_audio_removed: u32,
     /// Recordings held back until the phone is on an unmetered network.
     pub audio_waiting_for_unmetered: u32,
@@ -321,6 +324,7 @@ impl From<SyncReport> for SyncReportView {
             delivered: r.delivered.iter().map(Into::into).collect(),
             audio_bytes_confirmed: r.audio_bytes_confirmed,
             withdrawals_propagated: count(r.withdrawals_propagated),
+            consent_changes_received: count(r.consent_changes_received),
             local_audio_removed: count(r.local_audio_removed),
             audio_waiting_for_unmetered: count(r.audio_waiting_for_unmetered),
             waiting_to_retry: count(r.waiting_to_retry),

@@ -38,6 +38,11 @@ pub struct ConsentEvent {
     pub captured_at: Timestamp,
     /// On a withdrawal: the storyteller asked for the audio on the phone to be deleted too.
     pub erase_audio: bool,
+    /// On a `given` or `amended` event made on this phone: the salted hash of the
+    /// storyteller's personal code (`tellus_protocol::storyteller_code::code_hash`), which
+    /// the server keeps so the storyteller can use the code on its portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
 }
 
 /// What the reporter enters to record a consent event.
@@ -216,6 +221,7 @@ mod tests {
             captured_by: "reporter".into(),
             captured_at: Timestamp::now(),
             erase_audio: false,
+            code_hash: None,
         }
     }
 

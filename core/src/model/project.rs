@@ -18,6 +18,10 @@ pub struct ProjectConfig {
     /// Stable id of the project on its server, e.g. "healthwatch-coproduction-2026".
     pub id: String,
     pub name: String,
+    /// How a storyteller reaches the project (an e-mail, a phone number, an address), as
+    /// printed on their consent receipt. None: the receipt names the reporter instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
     /// Every version of every consent form that a storyteller may have seen; old versions
     /// stay so that the consent they recorded can still be read.
     pub consent_forms: Vec<ConsentForm>,

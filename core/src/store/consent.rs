@@ -24,7 +24,7 @@ pub(crate) fn events_between(
 ) -> Result<Vec<ConsentEvent>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, story_id, participant_id, kind, form_id, form_version, language, text_sha256,
-                granted_json, method_json, captured_by, captured_at, erase_audio
+                granted_json, method_json, captured_by, captured_at, erase_audio, code_hash
          FROM consent_events WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, seq",
     )?;
     let rows = stmt.query_map([first, last], |r| {
@@ -42,12 +42,40 @@ pub(crate) fn events_between(
             captured_by: r.get(10)?,
             captured_at: r.get(11)?,
             erase_audio: r.get(12)?,
+            code_hash: r.get(13)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn participant_of(tx: &Transaction<'_>, story: StoryId) -> Result<ParticipantId> {
+/// Appends `event` to the story's log (append-only: the triggers refuse the rest).
+pub(super) fn insert_event(tx: &Transaction<'_>, event: &ConsentEvent) -> Result<()> {
+    tx.execute(
+        "INSERT INTO consent_events (id, story_id, participant_id, kind, form_id, form_version,
+            language, text_sha256, granted_json, method_json, captured_by, captured_at, erase_audio,
+            code_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            event.id,
+            event.story_id,
+            event.participant_id,
+            event.kind.as_str(),
+            event.form_id,
+            event.form_version,
+            event.language,
+            event.text_sha256,
+            to_json(&event.granted),
+            to_json(&event.method),
+            event.captured_by,
+            event.captured_at,
+            event.erase_audio,
+            event.code_hash,
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn participant_of(tx: &Transaction<'_>, story: StoryId) -> Result<ParticipantId> {
     tx.query_row(
         "SELECT participant_id FROM stories WHERE id = ?1",
         [story],
@@ -62,7 +90,7 @@ pub(super) fn identity_of(tx: &Transaction<'_>, story: StoryId) -> Result<Identi
     load_identity(tx, participant_of(tx, story)?)
 }
 
-fn load_identity(tx: &Transaction<'_>, participant: ParticipantId) -> Result<Identity> {
+pub(super) fn load_identity(tx: &Transaction<'_>, participant: ParticipantId) -> Result<Identity> {
     Ok(tx
         .query_row(
             "SELECT name, contact FROM participant_identities WHERE participant_id = ?1",
@@ -79,7 +107,7 @@ fn load_identity(tx: &Transaction<'_>, participant: ParticipantId) -> Result<Ide
 }
 
 /// Keeps only what `state` allows of `identity`, and stores it (or removes the row).
-fn save_identity(
+pub(super) fn save_identity(
     tx: &Transaction<'_>,
     participant: ParticipantId,
     state: &ConsentState,
@@ -152,7 +180,10 @@ impl Store {
             let participant = participant_of(tx, story)?;
             let before = ConsentState::fold(&events(tx, story)?);
             let kept = load_identity(tx, participant)?;
-            let resolved = before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
+            let resolved =
+                before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
+            let code_hash =
+                super::storyteller_code::for_consent(tx, story, draft.kind, &project.id)?;
             let event = ConsentEvent {
                 id: ConsentEventId::new(),
                 story_id: story,
@@ -167,29 +198,11 @@ impl Store {
                 captured_by,
                 captured_at: Timestamp::now(),
                 erase_audio: draft.erase_audio,
+                code_hash,
             };
             let after = before.apply(&event);
             after.check_identity(name.as_deref(), contact.as_deref())?;
-            tx.execute(
-                "INSERT INTO consent_events (id, story_id, participant_id, kind, form_id, form_version,
-                    language, text_sha256, granted_json, method_json, captured_by, captured_at, erase_audio)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    event.id,
-                    event.story_id,
-                    event.participant_id,
-                    event.kind.as_str(),
-                    event.form_id,
-                    event.form_version,
-                    event.language,
-                    event.text_sha256,
-                    to_json(&event.granted),
-                    to_json(&event.method),
-                    event.captured_by,
-                    event.captured_at,
-                    event.erase_audio,
-                ],
-            )?;
+            insert_event(tx, &event)?;
             let mut identity = kept;
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);

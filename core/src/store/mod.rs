@@ -4,6 +4,7 @@
 
 mod captures;
 mod consent;
+mod consent_import;
 mod limits;
 mod notes;
 mod open;
@@ -13,6 +14,7 @@ mod recordings;
 mod rows;
 pub(crate) mod schema;
 mod stories;
+mod storyteller_code;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,10 +37,12 @@ pub(crate) mod tx {
 }
 
 pub use captures::NewCapture;
+pub use consent_import::{ConsentImport, SUPERSEDED};
 pub use limits::StorySize;
 pub use open::OpenReport;
 pub use orphans::OrphanRecording;
 pub use stories::MAX_PAGE;
+pub use storyteller_code::CODE_KEPT_AFTER_DELIVERY_DAYS;
 
 /// File name of the database inside a data folder.
 pub const DATABASE_FILE: &str = "tellus.db";

@@ -205,6 +205,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE notes ADD COLUMN recording_id TEXT;
     "#,
+    // 10: the storyteller's personal code (issue 21), one per story, kept only while the
+    // story needs it (store/storyteller_code.rs); the salted hash of it that a consent
+    // event carries to the server; and when the server was last asked for consent
+    // changes made elsewhere (the storyteller's portal), per story.
+    r#"
+    CREATE TABLE storyteller_codes (
+        story_id   TEXT PRIMARY KEY REFERENCES stories(id),
+        code       TEXT NOT NULL CHECK (length(code) = 20),
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE consent_events ADD COLUMN code_hash TEXT;
+    CREATE TABLE consent_checks (
+        story_id   TEXT PRIMARY KEY REFERENCES stories(id),
+        checked_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use tellus_protocol::{ConsentAccepted, Receipt, StoryAccepted};
+use tellus_protocol::{ConsentAccepted, ConsentLog, Receipt, StoryAccepted};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +52,9 @@ pub struct SyncReport {
     /// Audio bytes the server confirmed in this sync.
     pub audio_bytes_confirmed: u64,
     pub withdrawals_propagated: usize,
+    /// Consent events made elsewhere (the storyteller on the server's portal) brought
+    /// into this phone's store in this sync.
+    pub consent_changes_received: usize,
     pub uploads_terminated: usize,
     pub local_audio_removed: usize,
     /// Recordings held back until the phone is on an unmetered network.
@@ -79,7 +82,10 @@ impl SyncReport {
     /// Whether there is anything to tell the reporter: something was sent, or something
     /// failed or was parked.
     pub fn has_news(&self) -> bool {
-        self.sent_anything() || !self.parked.is_empty() || !self.failures.is_empty()
+        self.sent_anything()
+            || self.consent_changes_received > 0
+            || !self.parked.is_empty()
+            || !self.failures.is_empty()
     }
 }
 
@@ -111,6 +117,10 @@ pub struct SyncEngine {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// How often a story whose delivery is finished has its consent log read again (a story
+/// with anything left to send has it read on every sync, before it is sent).
+pub const CONSENT_SWEEP_MS: i64 = 24 * 60 * 60 * 1000;
 
 fn now_ms() -> i64 {
     Timestamp::now().as_millis()
@@ -351,6 +361,7 @@ impl SyncEngine {
             progress.stories_done += 1;
             self.inner.progress.publish(0, progress.clone());
         }
+        store.forget_delivered_codes(Timestamp::now())?;
         report.next_attempt = store.next_attempt_on(self.network())?;
         Ok(report)
     }
@@ -390,10 +401,17 @@ impl SyncEngine {
         progress: &mut SyncProgress,
     ) -> Result<(), SyncError> {
         let store = &self.inner.store;
+        let now = now_ms();
+        // 0. Consent changed elsewhere (the storyteller on the portal) comes in before
+        //    anything of the story is sent: a withdrawal ends its delivery below.
+        if store.consent_check_due(story_id, now, CONSENT_SWEEP_MS)? {
+            self.bring_in_consent(api, story_id, report).await?;
+        }
         let (story, notes, events) = store.story_with_details(story_id)?;
         let recordings = store.recordings(story_id)?;
         let items = store.outbox_items(story_id)?;
-        let now = now_ms();
+        // The server's consent after the last event it accepted in this sync.
+        let mut on_server: Option<tellus_protocol::ConsentSummary> = None;
 
         // 1. Consent events, in the order they were recorded: a withdrawal goes out
         //    before anything else of the story, and nothing follows an event that has
@@ -421,7 +439,8 @@ impl SyncEngine {
             let response = api.send(request).await.map_err(SyncError::from)?;
             match response.status {
                 200 | 201 => {
-                    let _accepted: Result<ConsentAccepted, _> = parse(&response);
+                    let accepted: Result<ConsentAccepted, _> = parse(&response);
+                    on_server = accepted.ok().map(|a| a.consent);
                     store.mark_delivered(&item.item_id)?;
                     report.consent_events_sent += 1;
                     if event.kind == ConsentKind::Withdrawn {
@@ -443,8 +462,28 @@ impl SyncEngine {
             }
         }
 
+        // 1b. A storyteller who used their code before the story arrived: the server
+        //     applies what they asked the moment the consent with their code's hash
+        //     arrives. When the consent the server answered with is not the phone's, its
+        //     log is read before anything else is sent (no request when they agree).
+        if let Some(theirs) = on_server {
+            let ours = store.consent(story_id)?;
+            if ours.status != ConsentStatus::Withdrawn
+                && (theirs.status != ours.status
+                    || theirs.granted != ours.granted
+                    || theirs.events > ours.events)
+            {
+                self.bring_in_consent(api, story_id, report).await?;
+            } else {
+                // The server just answered with the phone's consent: no need to read its
+                // log again until the next sweep.
+                store.note_consent_checked(story_id, now_ms())?;
+            }
+        }
+
         // 2. A withdrawn story: end its uploads on the server and send nothing more (its
-        //    local audio, if the storyteller asked, went at the start of the sync).
+        //    local audio, if the storyteller asked, went at the start of the sync or
+        //    as the withdrawal came in).
         let consent = store.consent(story_id)?;
         if consent.status == ConsentStatus::Withdrawn {
             for item in items.iter().filter(|i| i.kind != ItemKind::Consent) {
@@ -609,6 +648,56 @@ impl SyncEngine {
                     return Err(SyncError::Cancelled);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Reads the story's consent log on the server and brings in what this phone does
+    /// not have (`Store::import_consent_events`); audio a withdrawal brought in asks to
+    /// erase goes at once. An older server without the route (404) or one that cannot
+    /// answer now does not fail the sync: the server refuses what a withdrawn story
+    /// would send anyway, and the next sync asks again.
+    async fn bring_in_consent(
+        &self,
+        api: &Api,
+        story_id: StoryId,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let store = &self.inner.store;
+        let path = format!("/stories/{story_id}/consent");
+        let response = api
+            .send(api.request(Method::Get, &path))
+            .await
+            .map_err(SyncError::from)?;
+        match response.status {
+            200 => {}
+            401 => return self.enrol_again(),
+            404 => {
+                tracing::debug!(story = %story_id, "the server has no consent log of this story to read");
+                store.note_consent_checked(story_id, now_ms())?;
+                return Ok(());
+            }
+            status => {
+                tracing::warn!(story = %story_id, status, "the server's consent log could not be read; asked again next sync");
+                return Ok(());
+            }
+        }
+        let log: ConsentLog = match parse(&response) {
+            Ok(log) => log,
+            Err(why) => {
+                tracing::warn!(story = %story_id, %why, "the server's consent log was not understood");
+                return Ok(());
+            }
+        };
+        let outcome = store.import_consent_events(story_id, &log.events)?;
+        store.note_consent_checked(story_id, now_ms())?;
+        for why in &outcome.refused {
+            tracing::warn!(story = %story_id, %why, "a consent event from the server was not applied");
+        }
+        if outcome.imported > 0 {
+            tracing::info!(story = %story_id, events = outcome.imported, withdrawn = outcome.withdrawn, "consent changed elsewhere brought in");
+            report.consent_changes_received += outcome.imported;
+            report.local_audio_removed += self.erase_withdrawn_audio()?;
         }
         Ok(())
     }

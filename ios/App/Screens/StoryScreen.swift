@@ -2,6 +2,7 @@
 // storyteller's withdrawal (DESIGN.md §1.6), recorded here and sent before anything else
 // of the story at the next sync.
 import SwiftUI
+import UIKit
 import TellusKit
 
 struct StoryScreen: View {
@@ -13,6 +14,7 @@ struct StoryScreen: View {
     @State private var notes: [NoteView] = []
     @State private var confirmWithdraw = false
     @State private var eraseAudio = true
+    @State private var receipt: SharedReceipt?
 
     var body: some View {
         List {
@@ -36,6 +38,11 @@ struct StoryScreen: View {
                         Text("\(note.atMs.map { formatPosition(ms: $0) } ?? "—")  \(note.text)")
                     }
                 }
+                if story.consent.status == .given {
+                    Section {
+                        Button("Share the storyteller's receipt", action: shareReceipt)
+                    }
+                }
                 if story.consent.status != .withdrawn {
                     Section {
                         Toggle("Also delete the audio on this phone", isOn: $eraseAudio)
@@ -49,6 +56,9 @@ struct StoryScreen: View {
         .confirmationDialog("Record the storyteller's withdrawal? The server deletes the audio and keeps only a tombstone.",
                             isPresented: $confirmWithdraw, titleVisibility: .visible) {
             Button("Withdraw", role: .destructive, action: withdraw)
+        }
+        .sheet(item: $receipt) { receipt in
+            ShareSheet(items: [receipt.text, UIMarkupTextPrintFormatter(markupText: receipt.html)])
         }
     }
 
@@ -77,6 +87,21 @@ struct StoryScreen: View {
         }
     }
 
+    /// The receipt the core made (code, what was agreed, the portal link as a QR code) to
+    /// the share sheet: the text for messages, the printable page for print.
+    private func shareReceipt() {
+        let core: TellusApp = model.core
+        let id: String = storyId
+        Task {
+            do {
+                let made: ConsentReceiptView = try await offMain { try core.receipt(story: id) }
+                receipt = SharedReceipt(id: made.code, text: made.text, html: made.html)
+            } catch {
+                model.lastError = describe(error)
+            }
+        }
+    }
+
     private func withdraw() {
         let core: TellusApp = model.core
         let (id, erase): (String, Bool) = (storyId, eraseAudio)
@@ -93,4 +118,22 @@ struct StoryScreen: View {
             }
         }
     }
+}
+
+/// A receipt on its way to the share sheet.
+struct SharedReceipt: Identifiable {
+    let id: String
+    let text: String
+    let html: String
+}
+
+/// The platform's share sheet (messages, mail, print, save to files).
+struct ShareSheet: UIViewControllerRepresentable {
+    let items: [Any]
+
+    func makeUIViewController(context: Context) -> UIActivityViewController {
+        UIActivityViewController(activityItems: items, applicationActivities: nil)
+    }
+
+    func updateUIViewController(_ controller: UIActivityViewController, context: Context) {}
 }

@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use tellus_protocol::{
-    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentProblem, ConsentStatus,
-    ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument, items,
+    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentLog, ConsentMethod,
+    ConsentProblem, ConsentStatus, ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument,
+    items,
 };
 
 use super::{over_limit, parse_id};
@@ -17,6 +18,7 @@ use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
+use crate::portal::codes;
 use crate::visibility::Visibility;
 
 /// A story row as the server keeps it.
@@ -46,8 +48,8 @@ pub fn load_story(conn: &Connection, id: &str) -> Result<Option<StoryRow>> {
         .optional()?)
 }
 
-/// The story's current consent: the fold of its events in the order they arrived.
-pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary> {
+/// The story's consent events in the order they arrived (the append-only log).
+pub fn load_consent_events(conn: &Connection, story_id: &str) -> Result<Vec<ConsentEventDoc>> {
     let mut stmt =
         conn.prepare_cached("SELECT body FROM consent_events WHERE story_id = ?1 ORDER BY seq")?;
     let bodies = stmt
@@ -59,7 +61,36 @@ pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary>
             .map_err(|e| Error::Config(format!("a stored consent event cannot be read: {e}")))?;
         events.push(event);
     }
-    Ok(ConsentSummary::fold(&events))
+    Ok(events)
+}
+
+/// The story's current consent: the fold of its events in the order they arrived.
+pub fn load_consent(conn: &Connection, story_id: &str) -> Result<ConsentSummary> {
+    Ok(ConsentSummary::fold(&load_consent_events(conn, story_id)?))
+}
+
+/// The reporter who owns a story reads its whole consent log, so that its phone learns
+/// of changes the storyteller made on the portal (issue 21). Another reporter's story
+/// answers exactly as an unknown one does.
+pub async fn get_consent_log(
+    State(app): State<App>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentLog>> {
+    let project_id = who.reporter("read consent")?.to_string();
+    let story_id = parse_id(&id, "story")?;
+    let reporter_id = who.id.clone();
+    let events = app
+        .db
+        .call(move |conn| {
+            match load_story(conn, &story_id)? {
+                Some(row) if row.reporter_id == reporter_id && row.project_id == project_id => {}
+                _ => return Err(Error::not_found("story")),
+            }
+            load_consent_events(conn, &story_id)
+        })
+        .await?;
+    Ok(Json(ConsentLog { events }))
 }
 
 fn check_identity(identity: &IdentityDoc, consent: &ConsentSummary) -> Result<()> {
@@ -215,6 +246,16 @@ pub async fn post_consent(
         ));
     }
     let event_id = parse_id(&event.id, "consent event")?;
+    if event
+        .code_hash
+        .as_deref()
+        .is_some_and(|h| !codes::valid_hash(h))
+    {
+        return Err(Error::bad_request(
+            "invalid_code_hash",
+            "code_hash must be the storyteller code's hash: 64 lowercase hex digits",
+        ));
+    }
     let reporter_id = who.id.clone();
     let event_text = serde_json::to_string(&event)
         .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
@@ -253,23 +294,7 @@ pub async fn post_consent(
                     )?;
                 }
             }
-            let before = load_consent(tx, &story_id)?;
-            check_event(&before, &project_forms(tx, &project_id)?, &event)?;
-            tx.execute(
-                "INSERT INTO consent_events (id, story_id, body, received_at) VALUES (?1, ?2, ?3, ?4)",
-                params![event_id, story_id, event_text, now_ms()],
-            )?;
-            let after = before.apply(&event);
-            crate::visibility::record(tx, &story_id, &after)?;
-            let purge = match event.kind {
-                ConsentKind::Withdrawn => Some(withdraw(tx, &project_id, &story_id)?),
-                _ => {
-                    tx.execute("UPDATE stories SET withdrawn_at = NULL WHERE id = ?1", [&story_id])?;
-                    forget_identity_beyond(tx, &story_id, &after)?;
-                    announce_consent_change(tx, &story_id)?;
-                    None
-                }
-            };
+            let (after, purge) = accept_event(tx, &project_id, &story_id, &event, &event_text)?;
             Ok((ConsentAccepted { event_id, new: true, consent: after }, purge))
         })
         .await?;
@@ -283,6 +308,96 @@ pub async fn post_consent(
         StatusCode::OK
     };
     Ok((status, Json(accepted)))
+}
+
+/// Accepts one new consent event for a story that exists (or its stub), whoever sends
+/// it: a reporter's phone (`post_consent`) or the storyteller on the portal. The one
+/// path, so that propagation is the same for both: the engine's check against the
+/// project's forms (and, for the storyteller's own changes, that they only narrow), the
+/// append to the log, what a lead may see, and on withdrawal the purge and tombstone.
+/// An event carrying a code hash makes that the story's code, and a withdrawal asked
+/// for with that code before the story arrived is applied at once, in the same
+/// transaction, so no audio is ever accepted under the consent it withdraws.
+pub fn accept_event(
+    tx: &Connection,
+    project_id: &str,
+    story_id: &str,
+    event: &ConsentEventDoc,
+    event_text: &str,
+) -> Result<(ConsentSummary, Option<Purge>)> {
+    let before = load_consent(tx, story_id)?;
+    check_event(&before, &project_forms(tx, project_id)?, event)?;
+    if event.method == ConsentMethod::Storyteller {
+        if let Some(why) = before.refuses_storyteller_change(event) {
+            return Err(Error::conflict("invalid_consent", why));
+        }
+    }
+    let event_id = parse_id(&event.id, "consent event")?;
+    tx.execute(
+        "INSERT INTO consent_events (id, story_id, body, received_at) VALUES (?1, ?2, ?3, ?4)",
+        params![event_id, story_id, event_text, now_ms()],
+    )?;
+    let after = before.apply(event);
+    crate::visibility::record(tx, story_id, &after)?;
+    let purge = match event.kind {
+        ConsentKind::Withdrawn => Some(withdraw(tx, project_id, story_id)?),
+        _ => {
+            tx.execute(
+                "UPDATE stories SET withdrawn_at = NULL WHERE id = ?1",
+                [story_id],
+            )?;
+            forget_identity_beyond(tx, story_id, &after)?;
+            announce_consent_change(tx, story_id)?;
+            None
+        }
+    };
+    let Some(hash) = event
+        .code_hash
+        .as_deref()
+        .filter(|_| event.kind != ConsentKind::Withdrawn)
+    else {
+        return Ok((after, purge));
+    };
+    codes::remember(tx, project_id, story_id, hash)?;
+    let Some(erase_audio) = codes::take_pending(tx, hash)? else {
+        return Ok((after, purge));
+    };
+    let withdrawal = storyteller_event(
+        event,
+        ConsentKind::Withdrawn,
+        Default::default(),
+        erase_audio,
+    );
+    let text = serde_json::to_string(&withdrawal)
+        .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
+    tracing::info!(story = %story_id, "a withdrawal the storyteller asked for before the story arrived is applied");
+    accept_event(tx, project_id, story_id, &withdrawal, &text)
+}
+
+/// A consent event the storyteller makes themself on the portal, following `last` (an
+/// event of the same story, for its participant).
+pub fn storyteller_event(
+    last: &ConsentEventDoc,
+    kind: ConsentKind,
+    granted: std::collections::BTreeSet<String>,
+    erase_audio: bool,
+) -> ConsentEventDoc {
+    ConsentEventDoc {
+        id: uuid::Uuid::now_v7().to_string(),
+        story_id: last.story_id.clone(),
+        participant_id: last.participant_id.clone(),
+        kind,
+        form_id: None,
+        form_version: None,
+        language: None,
+        text_sha256: None,
+        granted,
+        method: ConsentMethod::Storyteller,
+        captured_by: "storyteller".into(),
+        captured_at: crate::clock::now_rfc3339(),
+        erase_audio,
+        code_hash: None,
+    }
 }
 
 /// The consent engine's check of a new event (`ConsentSummary::check_event`, the one
@@ -308,7 +423,7 @@ fn check_event(
 
 /// The consent forms of a project's configuration (every version a storyteller may
 /// have seen).
-fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>> {
+pub(crate) fn project_forms(conn: &Connection, project_id: &str) -> Result<Vec<ConsentForm>> {
     let config: String = conn.query_row(
         "SELECT config FROM projects WHERE id = ?1",
         [project_id],

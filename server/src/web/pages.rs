@@ -323,6 +323,7 @@ fn method_words(method: &ConsentMethod) -> String {
             format!("aloud, on the recording at {}", format::position(*at))
         }
         ConsentMethod::Signed => "on a signed form".into(),
+        ConsentMethod::Storyteller => "by the storyteller, with their personal code".into(),
     }
 }
 

@@ -12,6 +12,7 @@ fun main() {
     boundaryTests()
     shellApiTests()
     withdrawalTests()
+    receiptTests()
     println("kotlin: $passed passed, ${failures.size} failed")
     if (failures.isNotEmpty()) exitProcess(1)
 }

@@ -35,6 +35,8 @@ fun viewModelTests() {
                 val review = ReviewState(core, storyId)
                 review.save("Bus passes", "A summary", review.projectTags().take(1))
                 review.markReady().getOrThrow()
+                val receipt = review.receipt().getOrThrow()
+                expect(receipt.code in receipt.text && "<svg" in receipt.html) { "receipt: ${receipt.text}" }
             }
             val outcome = runBlocking(uiMain) { Delivery(core).run(NetworkKind.UNMETERED) }
             expect(outcome.report?.documentsSent == 1u) { "$outcome" }
@@ -43,7 +45,7 @@ fun viewModelTests() {
             }
             list.close()
             scope.cancel()
-            for (name in listOf("storyPage", "observeStories", "observeSync", "enrol", "consentForm", "giveConsent", "markReady", "syncNow", "setSyncSettings")) {
+            for (name in listOf("storyPage", "observeStories", "observeSync", "enrol", "consentForm", "giveConsent", "markReady", "receipt", "syncNow", "setSyncSettings")) {
                 expect(log.count(name) > 0) { "$name was never called: ${log.names()}" }
             }
             expect(log.offIo().isEmpty()) { "calls off the IO dispatcher: ${log.offIo()}" }

@@ -1,5 +1,7 @@
 package org.tellus.app.ui
 
+import android.content.Context
+import android.content.Intent
 import androidx.activity.compose.BackHandler
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
@@ -46,6 +48,7 @@ import org.tellus.app.RecordingService
 import org.tellus.presentation.DeliveryUi
 import org.tellus.presentation.EnrolProblem
 import org.tellus.presentation.EnrolUi
+import org.tellus.presentation.ReceiptText
 import org.tellus.presentation.RecordingPhase
 import java.text.DateFormat
 import java.util.Date
@@ -179,12 +182,21 @@ fun StoryScreen(storyId: String, back: () -> Unit) {
     val vm: StoryViewModel = viewModel(key = "story-$storyId", factory = StoryViewModel.factory(storyId))
     val rows by stories.list.rows.collectAsStateWithLifecycle()
     val story by vm.story.collectAsStateWithLifecycle()
+    val receipt by vm.receipt.collectAsStateWithLifecycle()
     var confirm by rememberSaveable { mutableStateOf(false) }
     var eraseAudio by rememberSaveable { mutableStateOf(true) }
+    val context = LocalContext.current
+    val shareTitle = stringResource(R.string.receipt_share_title)
+    LaunchedEffect(receipt) {
+        receipt?.onSuccess { shareReceipt(context, shareTitle, it); vm.receiptShown() }
+    }
     val shown = story ?: return Loading(stringResource(R.string.loading))
     Page(shown.title.ifBlank { stringResource(R.string.untitled_story) }, back = back) {
         Text(shown.summary)
         rows.firstOrNull { it.id == storyId }?.let { DeliveryLine(it.delivery) }
+        OutlinedButton(onClick = vm::shareReceipt) { Text(stringResource(R.string.receipt_share)) }
+        // The core's reason there is no receipt (consent withdrawn, code no longer kept).
+        receipt?.exceptionOrNull()?.let { Text(it.message.orEmpty(), color = MaterialTheme.colorScheme.error) }
         OutlinedButton(onClick = { confirm = true }) { Text(stringResource(R.string.story_withdraws)) }
     }
     if (confirm) {
@@ -206,6 +218,20 @@ fun StoryScreen(storyId: String, back: () -> Unit) {
             dismissButton = { TextButton(onClick = { confirm = false }) { Text(stringResource(R.string.withdraw_keep)) } },
         )
     }
+}
+
+/**
+ * The platform's share sheet with the receipt the core made: plain text for messages, the
+ * printable page (with the portal link as a QR code) as HTML for mail and print apps.
+ */
+private fun shareReceipt(context: Context, title: String, receipt: ReceiptText) {
+    val send = Intent(Intent.ACTION_SEND).apply {
+        type = "text/html"
+        putExtra(Intent.EXTRA_SUBJECT, title)
+        putExtra(Intent.EXTRA_TEXT, receipt.text)
+        putExtra(Intent.EXTRA_HTML_TEXT, receipt.html)
+    }
+    context.startActivity(Intent.createChooser(send, title))
 }
 
 @Composable

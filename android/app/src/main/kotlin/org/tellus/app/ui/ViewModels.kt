@@ -15,6 +15,7 @@ import kotlinx.coroutines.launch
 import org.tellus.app.DeliveryScheduler
 import org.tellus.app.TellusApplication
 import org.tellus.presentation.ConsentFormState
+import org.tellus.presentation.ReceiptText
 import org.tellus.presentation.SavedState
 
 /**
@@ -83,6 +84,9 @@ class StoryViewModel(private val app: TellusApplication, storyId: String) : View
     private val _ready = MutableStateFlow<Result<Unit>?>(null)
     /** The outcome of "ready to send": success, or the core's refusal. */
     val ready: StateFlow<Result<Unit>?> = _ready.asStateFlow()
+    private val _receipt = MutableStateFlow<Result<ReceiptText>?>(null)
+    /** The storyteller's receipt to hand to the share sheet once, or why there is none. */
+    val receipt: StateFlow<Result<ReceiptText>?> = _receipt.asStateFlow()
 
     init {
         viewModelScope.launch {
@@ -90,6 +94,15 @@ class StoryViewModel(private val app: TellusApplication, storyId: String) : View
             _story.value = StoryText(s.title, s.summary, s.tags)
             _tags.value = review.projectTags()
         }
+    }
+
+    fun shareReceipt() {
+        viewModelScope.launch { _receipt.value = review.receipt() }
+    }
+
+    /** The share sheet was shown (or the refusal read): do not show it again on rotation. */
+    fun receiptShown() {
+        _receipt.value = null
     }
 
     fun markReady(title: String, summary: String, tags: List<String>) {

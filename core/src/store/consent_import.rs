@@ -1,0 +1,285 @@
+//! Consent changes made elsewhere, brought into the phone's log (issue 21): the server
+//! answers a story's whole consent log (`GET /api/v1/stories/{id}/consent`), and the
+//! events this phone does not have (by id) are appended here, each checked by the one
+//! consent engine against the log as it stands, as the server checked it. An event the
+//! engine refuses is reported and not applied; the rest of the log stays as it was.
+//!
+//! An event brought in applies as if recorded here: the identity is kept only while the
+//! consent that results grants it, a withdrawal makes the story withdrawn (a draft again,
+//! its personal code erased) and its audio is erased when the event asks (the sync does
+//! that next, before anything else of the story is sent). Events the server took before
+//! one of this phone's own (sent while the phone could not read the log) are left out:
+//! the phone's later event followed them there, so both folds agree without them.
+//! Consent events recorded here but not yet sent are not sent after one brought in: the
+//! server's log has the storyteller's later word, and sending an older change after it
+//! would undo it there and leave the phone and server disagreeing. They stay in the
+//! phone's log, marked as not delivered with the reason.
+
+use std::collections::BTreeSet;
+
+use rusqlite::params;
+use tellus_protocol::ConsentEventDoc;
+
+use super::{Store, consent, project, storyteller_code};
+use crate::error::Result;
+use crate::model::{ConsentEvent, ConsentMethod, ConsentState, ConsentStatus, StoryId};
+
+/// Why a consent event recorded here was not sent, once one came in from the server.
+pub const SUPERSEDED: &str =
+    "not sent: the storyteller changed their consent themself in the meantime, which stands";
+
+/// What bringing in a story's consent log did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsentImport {
+    /// Events appended to the phone's log.
+    pub imported: usize,
+    /// Events the consent engine refused, with why (not applied).
+    pub refused: Vec<String>,
+    /// Events the server holds before one of this phone's own, which already followed
+    /// them there (not applied: the phone's consent is the server's without them).
+    pub superseded: usize,
+    /// The story's consent is withdrawn after the events brought in.
+    pub withdrawn: bool,
+}
+
+fn to_event(doc: &ConsentEventDoc) -> std::result::Result<ConsentEvent, String> {
+    let value = serde_json::to_value(doc).map_err(|e| e.to_string())?;
+    serde_json::from_value(value).map_err(|e| format!("it does not fit the phone's log: {e}"))
+}
+
+impl Store {
+    /// Appends the events of `log` (the server's whole consent log of `story`, oldest
+    /// first) that this phone does not have, as the module says.
+    pub fn import_consent_events(
+        &self,
+        story: StoryId,
+        log: &[ConsentEventDoc],
+    ) -> Result<ConsentImport> {
+        let outcome = self.write(|tx| {
+            let project = project::load(tx)?;
+            let participant = consent::participant_of(tx, story)?;
+            let local = consent::events(tx, story)?;
+            let known: BTreeSet<String> = local.iter().map(|e| e.id.to_string()).collect();
+            let mut state = ConsentState::fold(&local);
+            let mut outcome = ConsentImport::default();
+            // Only what follows the last event this phone has counts: an event the server
+            // took before one of the phone's own (sent while the phone could not read the
+            // log) was already followed there by it, and appending it now would fold to
+            // a consent the server does not hold.
+            let after_known = log
+                .iter()
+                .rposition(|d| known.contains(&d.id))
+                .map_or(0, |i| i + 1);
+            outcome.superseded = log[..after_known]
+                .iter()
+                .filter(|d| !known.contains(&d.id))
+                .count();
+            for doc in &log[after_known..] {
+                let event = match to_event(doc) {
+                    Ok(event) => event,
+                    Err(why) => {
+                        outcome.refused.push(format!("event {}: {why}", doc.id));
+                        continue;
+                    }
+                };
+                let refusal = if event.story_id != story || event.participant_id != participant {
+                    Some("it is of another story or storyteller".to_string())
+                } else if let Err(problem) =
+                    state
+                        .current
+                        .check_event(&project.consent_forms, &event, None)
+                {
+                    Some(problem.to_string())
+                } else if event.method == ConsentMethod::Storyteller {
+                    state
+                        .current
+                        .refuses_storyteller_change(&event)
+                        .map(str::to_string)
+                } else {
+                    None
+                };
+                if let Some(why) = refusal {
+                    outcome.refused.push(format!("event {}: {why}", doc.id));
+                    continue;
+                }
+                consent::insert_event(tx, &event)?;
+                // Already on the server: never sent back.
+                tx.execute(
+                    "INSERT INTO outbox (item_id, kind, story_id, state, updated_at)
+                     VALUES (?1, 'consent', ?2, 'delivered', ?3)
+                     ON CONFLICT (item_id) DO UPDATE SET state = 'delivered', updated_at = ?3",
+                    params![event.id, story, crate::model::Timestamp::now()],
+                )?;
+                state = state.apply(&event);
+                outcome.imported += 1;
+            }
+            if outcome.imported == 0 {
+                return Ok(outcome);
+            }
+            tx.execute(
+                "UPDATE outbox SET state = 'dropped', last_error = ?2, upload_path = NULL
+                 WHERE story_id = ?1 AND kind = 'consent' AND state IN ('pending', 'parked')",
+                params![story, SUPERSEDED],
+            )?;
+            let identity = consent::load_identity(tx, participant)?;
+            consent::save_identity(tx, participant, &state, identity)?;
+            if state.status == ConsentStatus::Withdrawn {
+                tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
+                storyteller_code::forget(tx, story)?;
+                outcome.withdrawn = true;
+            }
+            Ok(outcome)
+        })?;
+        if outcome.imported > 0 {
+            self.story_changed(story);
+        }
+        Ok(outcome)
+    }
+
+    /// Whether the sync should ask the server for `story`'s consent log now: the server
+    /// has the story's consent (something of it was delivered), the phone does not hold
+    /// it withdrawn, and either something of the story is still to be sent (asked on
+    /// every sync, before it is sent), or the phone still keeps the storyteller's code
+    /// (the weeks after the interview, when a storyteller with a fresh receipt is most
+    /// likely to use it: asked on every sync), or it was last asked more than `sweep_ms`
+    /// ago.
+    pub(crate) fn consent_check_due(
+        &self,
+        story: StoryId,
+        now_ms: i64,
+        sweep_ms: i64,
+    ) -> Result<bool> {
+        self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE story_id = ?1 AND kind = 'consent'
+                                  AND state = 'delivered')
+                    AND COALESCE((SELECT kind FROM consent_events WHERE story_id = ?1
+                                  ORDER BY seq DESC LIMIT 1), '') != 'withdrawn'
+                    AND (EXISTS (SELECT 1 FROM outbox WHERE story_id = ?1
+                                   AND state IN ('pending', 'parked'))
+                         OR EXISTS (SELECT 1 FROM storyteller_codes WHERE story_id = ?1)
+                         OR COALESCE((SELECT checked_at FROM consent_checks WHERE story_id = ?1), 0)
+                            <= ?2 - ?3)",
+                params![story, now_ms, sweep_ms],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Notes that the server was asked for `story`'s consent log at `now_ms`.
+    pub(crate) fn note_consent_checked(&self, story: StoryId, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO consent_checks (story_id, checked_at) VALUES (?1, ?2)
+                 ON CONFLICT (story_id) DO UPDATE SET checked_at = ?2",
+                params![story, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ConsentDraft, ConsentEventId, ConsentKind, NewStory, Timestamp, items, sample_project,
+    };
+    use crate::sync::documents::consent_event;
+
+    fn store_with_story() -> (tempfile::TempDir, Store, StoryId, Vec<ConsentEventDoc>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.set_project(&sample_project()).unwrap();
+        let story = store
+            .create_story(&NewStory {
+                title: "T".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let mut give = ConsentDraft::give(
+            "storyteller-consent",
+            2,
+            "en",
+            &[items::RECORD, items::SHARE_PUBLICLY, items::RESEARCH_USE],
+        );
+        give.captured_by = "R".into();
+        let given = store.record_consent(story, &give).unwrap();
+        (dir, store, story, vec![consent_event(&given).unwrap()])
+    }
+
+    fn by_storyteller(
+        after: &ConsentEventDoc,
+        kind: ConsentKind,
+        granted: &[&str],
+    ) -> ConsentEventDoc {
+        ConsentEventDoc {
+            id: ConsentEventId::new().to_string(),
+            kind,
+            granted: granted.iter().map(|s| s.to_string()).collect(),
+            method: ConsentMethod::Storyteller,
+            captured_by: "storyteller".into(),
+            captured_at: Timestamp::now().to_string(),
+            form_id: None,
+            form_version: None,
+            language: None,
+            text_sha256: None,
+            code_hash: None,
+            erase_audio: false,
+            ..after.clone()
+        }
+    }
+
+    #[test]
+    fn new_events_are_checked_by_the_engine_applied_once_and_never_out_of_order() {
+        let (_dir, store, story, mut log) = store_with_story();
+        // A storyteller may narrow, never widen.
+        let widen = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RECONTACT],
+        );
+        let out = store
+            .import_consent_events(story, &[log[0].clone(), widen])
+            .unwrap();
+        assert_eq!((out.imported, out.refused.len()), (0, 1), "{out:?}");
+        assert!(out.refused[0].contains("never add"), "{out:?}");
+        assert_eq!(store.consent_events(story).unwrap().len(), 1);
+
+        let narrow = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RESEARCH_USE],
+        );
+        log.push(narrow);
+        let out = store.import_consent_events(story, &log).unwrap();
+        assert_eq!((out.imported, out.withdrawn), (1, false));
+        assert!(!store.consent(story).unwrap().grants(items::SHARE_PUBLICLY));
+        // The same log again brings nothing.
+        assert_eq!(
+            store.import_consent_events(story, &log).unwrap().imported,
+            0
+        );
+
+        // An event the server holds before one of the phone's own is left out.
+        let mut amend = ConsentDraft::amend(&[items::RECORD]);
+        amend.captured_by = "R".into();
+        let ours = consent_event(&store.record_consent(story, &amend).unwrap()).unwrap();
+        let theirs = by_storyteller(&log[0], ConsentKind::Withdrawn, &[]);
+        let out = store
+            .import_consent_events(story, &[log[0].clone(), log[1].clone(), theirs, ours])
+            .unwrap();
+        assert_eq!((out.imported, out.superseded), (0, 1), "{out:?}");
+        assert_eq!(store.consent(story).unwrap().status, ConsentStatus::Active);
+
+        // Another story's event is refused.
+        let mut stray = by_storyteller(&log[0], ConsentKind::Withdrawn, &[]);
+        stray.story_id = StoryId::new().to_string();
+        let mut with_stray = log.clone();
+        with_stray.push(consent_event(&store.consent_events(story).unwrap()[2]).unwrap());
+        with_stray.push(stray);
+        let out = store.import_consent_events(story, &with_stray).unwrap();
+        assert_eq!((out.imported, out.refused.len()), (0, 1), "{out:?}");
+    }
+}

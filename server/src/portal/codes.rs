@@ -1,0 +1,157 @@
+//! Storytellers' personal codes as the server keeps them (issue 21): only the salted
+//! hash the phone sent (`tellus_protocol::storyteller_code::code_hash`), one per story,
+//! and the withdrawals asked for with a code the server did not know yet.
+//!
+//! A story's newest code wins: an amendment made on the phone may carry a new code (a
+//! new receipt); the old code then stops opening the portal.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use subtle::ConstantTimeEq;
+
+use crate::clock::now_ms;
+use crate::error::{Error, Result};
+
+/// At most this many withdrawals wait for their story at once, over all clients.
+pub const MAX_PENDING: i64 = 10_000;
+/// A waiting withdrawal is kept this long (a phone that has not synced in 90 days).
+const PENDING_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// Whether `hash` has the shape `code_hash` gives: 64 lowercase hex digits.
+pub fn valid_hash(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Keeps `hash` as the code of `story_id`, replacing the story's earlier code. A hash
+/// that already names another story is refused (409 `code_in_use`): a code opens one
+/// story only.
+pub fn remember(tx: &Connection, project_id: &str, story_id: &str, hash: &str) -> Result<()> {
+    let owner: Option<String> = tx
+        .query_row(
+            "SELECT story_id FROM storyteller_codes WHERE code_hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if owner.is_some_and(|o| o != story_id) {
+        return Err(Error::conflict(
+            "code_in_use",
+            "this storyteller's code already belongs to another story; make a new code",
+        ));
+    }
+    tx.execute(
+        "DELETE FROM storyteller_codes WHERE story_id = ?1",
+        [story_id],
+    )?;
+    tx.execute(
+        "INSERT INTO storyteller_codes (code_hash, story_id, project_id, set_at) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, story_id, project_id, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// The story `hash` opens, if any: (project, story). The row is found by the index and
+/// its hash then compared in constant time, so nothing of a near miss shows in timing.
+pub fn story_of(conn: &Connection, hash: &str) -> Result<Option<(String, String)>> {
+    let row: Option<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT code_hash, project_id, story_id FROM storyteller_codes WHERE code_hash = ?1",
+        )?
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(row.and_then(|(stored, project, story)| {
+        bool::from(stored.as_bytes().ct_eq(hash.as_bytes())).then_some((project, story))
+    }))
+}
+
+/// Asks for the withdrawal of the story `hashes` will name once it arrives. Refused
+/// (503 `busy`) when [`MAX_PENDING`] wait already; asking again for the same hash keeps
+/// one row (the newest choice about the audio).
+pub fn ask_pending(tx: &Connection, hashes: &[String], erase_audio: bool) -> Result<()> {
+    let now = now_ms();
+    tx.execute(
+        "DELETE FROM pending_withdrawals WHERE expires_at <= ?1",
+        [now],
+    )?;
+    let waiting: i64 =
+        tx.query_row("SELECT COUNT(*) FROM pending_withdrawals", [], |r| r.get(0))?;
+    let mut fresh = 0;
+    for hash in hashes {
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM pending_withdrawals WHERE code_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        fresh += i64::from(known.is_none());
+    }
+    if waiting + fresh > MAX_PENDING {
+        return Err(Error::refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server cannot take more requests like this now; try again later",
+        ));
+    }
+    for hash in hashes {
+        tx.execute(
+            "INSERT INTO pending_withdrawals (code_hash, erase_audio, asked_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(code_hash) DO UPDATE SET erase_audio = ?2, asked_at = ?3, expires_at = ?4",
+            params![hash, erase_audio, now, now + PENDING_MS],
+        )?;
+    }
+    Ok(())
+}
+
+/// The waiting withdrawal for `hash`, taken (deleted) so it is applied once: whether
+/// the audio is to be erased.
+pub fn take_pending(tx: &Connection, hash: &str) -> Result<Option<bool>> {
+    let erase: Option<bool> = tx
+        .query_row(
+            "SELECT erase_audio FROM pending_withdrawals WHERE code_hash = ?1 AND expires_at > ?2",
+            params![hash, now_ms()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "DELETE FROM pending_withdrawals WHERE code_hash = ?1",
+        [hash],
+    )?;
+    Ok(erase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_withdrawals_are_bounded_taken_once_and_a_hash_is_checked_for_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Db::open(&dir.path().join("server.db")).unwrap();
+        let hash = |i: usize| format!("{i:064x}");
+        db.write(|tx| {
+            let all: Vec<String> = (0..MAX_PENDING as usize).map(hash).collect();
+            ask_pending(tx, &all, true)?;
+            // Asking again for a waiting hash keeps one row, with the newest choice.
+            ask_pending(tx, &[hash(0)], false)?;
+            Ok(())
+        })
+        .unwrap();
+        let over = db.write(|tx| ask_pending(tx, &[hash(MAX_PENDING as usize)], true));
+        assert_eq!(
+            over.err().map(|e| e.status()),
+            Some(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+        );
+        db.write(|tx| {
+            assert_eq!(take_pending(tx, &hash(0))?, Some(false));
+            assert_eq!(take_pending(tx, &hash(0))?, None, "applied once");
+            assert_eq!(take_pending(tx, &hash(1))?, Some(true));
+            // Room again for one more.
+            ask_pending(tx, &[hash(MAX_PENDING as usize)], true)?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(valid_hash(&hash(7)));
+        assert!(!valid_hash(&hash(7).to_uppercase().replace('0', "A")));
+        assert!(!valid_hash("abc"));
+    }
+}

@@ -1,0 +1,566 @@
+//! The storyteller's portal under `/s` (issue 21, docs/portal.md): a storyteller enters
+//! the personal code from their receipt and sees what they agreed to, narrows it,
+//! withdraws, or listens to their recording. Public, no account, server-rendered, plain
+//! forms; every change is a consent event with method `storyteller` accepted by the one
+//! path a reporter's event takes (`routes::stories::accept_event`).
+//!
+//! The code never reaches a URL: the receipt's link carries it after `#` (never sent),
+//! and the form POSTs it. Attempts are limited per client address and per code; an
+//! unknown code and a wrong one are the same thing and get the same page after the same
+//! work (a hash and an index lookup per project).
+
+pub mod codes;
+mod pages;
+pub mod session;
+mod words;
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use rusqlite::Connection;
+use serde::Deserialize;
+use tellus_protocol::storyteller_code::{code_hash, normalize_code};
+use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, items};
+
+use crate::App;
+use crate::error::{Error, Result};
+use crate::media::Disposition;
+use crate::routes::lead::serve_audio;
+use crate::routes::parse_id;
+use crate::routes::stories::{
+    Purge, accept_event, load_consent_events, project_forms, storyteller_event,
+};
+use crate::throttle::{Attempt, ClientAddr};
+use pages::{Notice, StoryView, respond};
+use session::{ENTRY_COOKIE, Opened, Session, origin_allowed, same_secret};
+use words::{Words, choose, words};
+
+const STYLE: &str = include_str!("assets/portal.css");
+const SCRIPT: &str = include_str!("assets/portal.js");
+
+/// No inline script or style; nothing may frame the portal.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     media-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A portal form is a few fields.
+const FORM_BYTES: usize = 8 * 1024;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/s", get(entry_page).post(enter))
+        .route("/s/story", get(story_page))
+        .route("/s/narrow", post(narrow))
+        .route("/s/withdraw", post(withdraw))
+        .route("/s/leave", post(leave))
+        .route("/s/audio/{id}", get(audio))
+        .route("/s/assets/portal.css", get(|| asset(STYLE, "text/css")))
+        .route(
+            "/s/assets/portal.js",
+            get(|| asset(SCRIPT, "text/javascript")),
+        )
+        .layer(DefaultBodyLimit::max(FORM_BYTES))
+        .layer(axum::middleware::map_response(protective_headers))
+}
+
+async fn protective_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                format!("{content_type}; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Whether the browser reached this server over HTTPS (itself or via its proxy).
+fn https(app: &App, headers: &HeaderMap) -> bool {
+    matches!(app.config.tls(), Ok(Some(_)))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+fn with_cookie(mut response: Response, cookie: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn see_other(path: String) -> Response {
+    Redirect::to(&path).into_response()
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+async fn entry_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let w = words(choose(q.lang.as_deref(), accept_language(&headers), None));
+    let token = session::cookie(&headers, ENTRY_COOKIE).unwrap_or_else(session::random_token);
+    let page = pages::entry(w, &token, q.done.as_deref().and_then(Notice::parse));
+    let cookie = session::set_cookie(
+        ENTRY_COOKIE,
+        &token,
+        std::time::Duration::from_secs(3600),
+        https(&app, &headers),
+    );
+    with_cookie(respond(StatusCode::OK, page), cookie)
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: String,
+}
+
+fn refused(w: &Words, status: StatusCode, shown: Notice) -> Response {
+    respond(status, pages::message(w, shown))
+}
+
+fn too_many(w: &Words, e: &Error) -> Response {
+    let mut page = refused(w, StatusCode::TOO_MANY_REQUESTS, Notice::TooMany);
+    e.add_headers(&mut page);
+    page
+}
+
+fn failed(w: &Words, e: &Error) -> Response {
+    if e.status().is_server_error() {
+        tracing::error!(error = %e, "portal request failed");
+    }
+    refused(w, e.status(), Notice::Failed)
+}
+
+/// Every project's id: a code is looked up under each one's salt.
+fn project_ids(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM projects ORDER BY id")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(ids)
+}
+
+/// What a code was found to open: the (project, story) if any, and the code's hash
+/// under every project's salt.
+struct Lookup {
+    found: Option<(String, String)>,
+    hashes: Vec<String>,
+}
+
+/// The story `code` opens, and its hash under every project's salt. The same work for
+/// every code: all hashes are made and all are looked up.
+fn look_up(conn: &Connection, code: &str) -> Result<Lookup> {
+    let mut found = None;
+    let mut hashes = Vec::new();
+    for project in project_ids(conn)? {
+        let Some(hash) = code_hash(&project, code) else {
+            continue;
+        };
+        let hit = codes::story_of(conn, &hash)?;
+        if found.is_none() {
+            found = hit;
+        }
+        hashes.push(hash);
+    }
+    Ok(Lookup { found, hashes })
+}
+
+async fn enter(
+    State(app): State<App>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let w = words(choose(Some(&form.lang), accept_language(&headers), None));
+    let entry_token = session::cookie(&headers, ENTRY_COOKIE).unwrap_or_default();
+    if !origin_allowed(&headers) || !same_secret(&entry_token, &form.csrf) {
+        return refused(w, StatusCode::FORBIDDEN, Notice::StaleForm);
+    }
+    let canonical = normalize_code(&form.code);
+    let counted = canonical
+        .clone()
+        .unwrap_or_else(|| form.code.trim().to_string());
+    if let Err(e) = app
+        .throttle
+        .attempt(Attempt::PortalCode, client.0, &counted)
+    {
+        return too_many(w, &e);
+    }
+    let Some(code) = canonical else {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            pages::entry(w, &entry_token, Some(Notice::NotACode)),
+        );
+    };
+    let looked = app.db.call(move |conn| look_up(conn, &code)).await;
+    let secure = https(&app, &headers);
+    let Lookup { found, hashes } = match looked {
+        Ok(found) => found,
+        Err(e) => return failed(w, &e),
+    };
+    match found {
+        Some((project_id, story_id)) => {
+            let (id, _) = app.portal.open(Opened::Story {
+                project_id,
+                story_id,
+            });
+            let cookie = session::set_cookie(session::COOKIE, &id, session::TTL, secure);
+            with_cookie(see_other(format!("/s/story?lang={}", w.lang)), cookie)
+        }
+        None => {
+            let (id, s) = app.portal.open(Opened::Nothing { hashes });
+            let cookie = session::set_cookie(session::COOKIE, &id, session::TTL, secure);
+            with_cookie(
+                respond(StatusCode::OK, pages::not_opened(w, &s.csrf)),
+                cookie,
+            )
+        }
+    }
+}
+
+/// The session a form was sent in, if its CSRF token matches; else the page to answer.
+fn form_session(
+    app: &App,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> std::result::Result<(String, Session, &'static Words), Box<Response>> {
+    let lang = fields.get("lang").map(String::as_str);
+    let w = words(choose(lang, accept_language(headers), None));
+    let Some((id, s)) = app.portal.find(headers) else {
+        return Err(Box::new(see_other(format!(
+            "/s?lang={}&done=expired",
+            w.lang
+        ))));
+    };
+    let sent = fields.get("csrf").map(String::as_str).unwrap_or_default();
+    if !origin_allowed(headers) || !same_secret(&s.csrf, sent) {
+        return Err(Box::new(refused(
+            w,
+            StatusCode::FORBIDDEN,
+            Notice::StaleForm,
+        )));
+    }
+    Ok((id, s, w))
+}
+
+fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<StoryView> {
+    let project_name: String = conn.query_row(
+        "SELECT name FROM projects WHERE id = ?1",
+        [project_id],
+        |r| r.get(0),
+    )?;
+    let events = load_consent_events(conn, story_id)?;
+    let consent = ConsentSummary::fold(&events);
+    let form = project_forms(conn, project_id)?.into_iter().find(|f| {
+        Some(f.id.as_str()) == consent.form_id.as_deref() && Some(f.version) == consent.form_version
+    });
+    let recordings = if consent.grants(items::RECORD) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM recordings WHERE story_id = ?1 ORDER BY received_at, id",
+        )?;
+        stmt.query_map([story_id], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(StoryView {
+        project_name,
+        form,
+        consent,
+        events,
+        recordings,
+    })
+}
+
+async fn story_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let asked = q.lang.as_deref();
+    let Some((_, s)) = app.portal.find(&headers) else {
+        let w = words(choose(asked, accept_language(&headers), None));
+        return see_other(format!("/s?lang={}&done=expired", w.lang));
+    };
+    let Opened::Story {
+        project_id,
+        story_id,
+    } = s.opened
+    else {
+        return see_other("/s".into());
+    };
+    let view = app
+        .db
+        .call(move |conn| load_view(conn, &project_id, &story_id))
+        .await;
+    match view {
+        Ok(view) => {
+            let w = words(choose(
+                asked,
+                accept_language(&headers),
+                view.consent.language.as_deref(),
+            ));
+            let shown = q.done.as_deref().and_then(Notice::parse);
+            respond(StatusCode::OK, pages::story(w, &view, &s.csrf, shown))
+        }
+        Err(e) => failed(words(choose(asked, accept_language(&headers), None)), &e),
+    }
+}
+
+async fn narrow(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Response {
+    let (_, s, w) = match form_session(&app, &headers, &fields) {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    let Opened::Story {
+        project_id,
+        story_id,
+    } = s.opened
+    else {
+        return see_other("/s".into());
+    };
+    let keep: BTreeSet<String> = fields
+        .keys()
+        .filter_map(|k| k.strip_prefix("keep_"))
+        .map(str::to_string)
+        .collect();
+    let changed = app
+        .db
+        .call_write(move |tx| {
+            let events = load_consent_events(tx, &story_id)?;
+            let consent = ConsentSummary::fold(&events);
+            let Some(last) = events.last() else {
+                return Ok(false);
+            };
+            // Only what is granted now can stay; `record` always stays (taking it away
+            // is a withdrawal, offered apart).
+            let granted: BTreeSet<String> = consent
+                .granted
+                .iter()
+                .filter(|k| k.as_str() == items::RECORD || keep.contains(*k))
+                .cloned()
+                .collect();
+            if consent.status != ConsentStatus::Active || granted == consent.granted {
+                return Ok(false);
+            }
+            let event = storyteller_event(last, ConsentKind::Amended, granted, false);
+            let text = serde_json::to_string(&event)
+                .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
+            accept_event(tx, &project_id, &story_id, &event, &text)?;
+            Ok(true)
+        })
+        .await;
+    match changed {
+        Ok(true) => {
+            tracing::info!("a storyteller narrowed their consent on the portal");
+            see_other(format!("/s/story?lang={}&done=saved", w.lang))
+        }
+        Ok(false) => see_other(format!("/s/story?lang={}&done=unchanged", w.lang)),
+        Err(e) => failed(w, &e),
+    }
+}
+
+/// Withdraws the story `story_id` as its storyteller, unless it already is.
+fn withdraw_story(
+    tx: &Connection,
+    project_id: &str,
+    story_id: &str,
+    erase_audio: bool,
+) -> Result<Option<Purge>> {
+    let events = load_consent_events(tx, story_id)?;
+    let consent = ConsentSummary::fold(&events);
+    let Some(last) = events.last() else {
+        return Ok(None);
+    };
+    if consent.status != ConsentStatus::Active {
+        return Ok(None);
+    }
+    let event = storyteller_event(last, ConsentKind::Withdrawn, BTreeSet::new(), erase_audio);
+    let text = serde_json::to_string(&event)
+        .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
+    let (_, purge) = accept_event(tx, project_id, story_id, &event, &text)?;
+    Ok(purge)
+}
+
+async fn withdraw(
+    State(app): State<App>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Response {
+    let (_, s, w) = match form_session(&app, &headers, &fields) {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    let erase_audio = fields.get("erase").is_none_or(|v| v != "no");
+    match s.opened {
+        Opened::Story {
+            project_id,
+            story_id,
+        } => {
+            let purge = app
+                .db
+                .call_write(move |tx| withdraw_story(tx, &project_id, &story_id, erase_audio))
+                .await;
+            match purge {
+                Ok(purge) => {
+                    if let Some(purge) = purge {
+                        purge.run(&app).await;
+                        tracing::info!("a storyteller withdrew their story on the portal");
+                    }
+                    see_other(format!("/s/story?lang={}&done=withdrawn", w.lang))
+                }
+                Err(e) => failed(w, &e),
+            }
+        }
+        Opened::Nothing { hashes } => {
+            let counted = hashes.first().cloned().unwrap_or_default();
+            if let Err(e) = app
+                .throttle
+                .attempt(Attempt::PortalWithdraw, client.0, &counted)
+            {
+                return too_many(w, &e);
+            }
+            let purges = app
+                .db
+                .call_write(move |tx| {
+                    // The story may have arrived since the code was entered: then it is
+                    // withdrawn now; otherwise the request waits for it.
+                    let mut purges = Vec::new();
+                    let mut waiting = Vec::new();
+                    for hash in hashes {
+                        match codes::story_of(tx, &hash)? {
+                            Some((project_id, story_id)) => purges.extend(withdraw_story(
+                                tx,
+                                &project_id,
+                                &story_id,
+                                erase_audio,
+                            )?),
+                            None => waiting.push(hash),
+                        }
+                    }
+                    codes::ask_pending(tx, &waiting, erase_audio)?;
+                    Ok(purges)
+                })
+                .await;
+            match purges {
+                Ok(purges) => {
+                    for purge in purges {
+                        purge.run(&app).await;
+                    }
+                    refused(w, StatusCode::OK, Notice::Pending)
+                }
+                Err(e) => failed(w, &e),
+            }
+        }
+    }
+}
+
+async fn leave(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Response {
+    let (id, _, w) = match form_session(&app, &headers, &fields) {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    app.portal.close(&id);
+    let cookie = session::set_cookie(
+        session::COOKIE,
+        "",
+        std::time::Duration::ZERO,
+        https(&app, &headers),
+    );
+    with_cookie(see_other(format!("/s?lang={}", w.lang)), cookie)
+}
+
+/// The storyteller's own recording, Range-served as a lead's is, only while their
+/// consent grants `record` (the same rule a lead's audio follows).
+async fn audio(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let Some((
+        _,
+        Session {
+            opened:
+                Opened::Story {
+                    project_id,
+                    story_id,
+                },
+            ..
+        },
+    )) = app.portal.find(&headers)
+    else {
+        return Err(Error::not_found("recording"));
+    };
+    let id = parse_id(&id, "recording")?;
+    let key = id.clone();
+    let theirs = app
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
+                    [&key, &story_id],
+                    |_| Ok(()),
+                )
+                .is_ok())
+        })
+        .await?;
+    if !theirs {
+        return Err(Error::not_found("recording"));
+    }
+    serve_audio(&app, &project_id, &id, &headers, Disposition::Inline).await
+}

@@ -1,0 +1,620 @@
+//! The storyteller's portal over real HTTP (issue 21): a code opens one story; narrowing
+//! and withdrawing are consent events with method `storyteller` that propagate exactly as
+//! a reporter's do; a withdrawal asked before the story arrived is applied the moment its
+//! consent does; forms need their CSRF token; wrong codes are throttled per address.
+
+mod support;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use support::*;
+use tellus_protocol::storyteller_code::{code_from_random, code_hash, display_code};
+use tellus_server::Role;
+
+/// A browser without script: keeps cookies, follows nothing by itself.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field");
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |t: &str| {
+                t.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Browser {
+    fn new(server: &Server) -> Browser {
+        Browser::from(server, None)
+    }
+
+    fn from(server: &Server, local: Option<IpAddr>) -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            base: server.base.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let r = req.header("Cookie", cookie).send().await.unwrap();
+        for set in r.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+        Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(fields));
+        self.send(req).await
+    }
+
+    /// Opens the entry page and sends `code`.
+    async fn enter(&mut self, code: &str) -> Page {
+        let entry = self.get("/s").await;
+        assert_eq!(entry.status, StatusCode::OK);
+        let csrf = entry.csrf();
+        self.post("/s", &[("csrf", &csrf), ("code", code), ("lang", "en")])
+            .await
+    }
+}
+
+/// A fresh code; `seed` only tells tests' codes apart when read.
+fn new_code(seed: u8) -> String {
+    let mut bytes: [u8; 13] = rand::random();
+    bytes[12] = seed;
+    code_from_random(bytes)
+}
+
+/// A story whose consent (record, share_publicly, research_use) carries `code`'s hash,
+/// with its document and one delivered recording.
+async fn story_with_code(reporter: &Device, code: &str) -> (String, String) {
+    let story = new_id();
+    let mut given = consent_event(
+        &story,
+        "given",
+        &["record", "share_publicly", "research_use"],
+    );
+    given["code_hash"] = code_hash(PROJECT, code).unwrap().into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(reporter.put_story(&story, 1).await.status(), StatusCode::OK);
+    let recording = reporter.upload(&story, &audio(6000, 3), 6000).await;
+    (story, recording)
+}
+
+async fn consent_log(reporter: &Device, story: &str) -> Vec<Value> {
+    let r = reporter
+        .get(&format!("/api/v1/stories/{story}/consent"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let log: Value = r.json().await.unwrap();
+    log["events"].as_array().unwrap().clone()
+}
+
+async fn export_has(lead: &Device, scope: &str, story: &str) -> bool {
+    let r = lead.get(&format!("/api/v1/export.csv?scope={scope}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap().contains(story)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storyteller_narrows_listens_and_withdraws_with_their_code() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let code = new_code(1);
+    let (story, recording) = story_with_code(&reporter, &code).await;
+    assert!(export_has(&lead, "public", &story).await);
+
+    let mut browser = Browser::new(&server);
+    let entry = browser.get("/s").await;
+    for (name, want) in [
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(entry.headers[name], want, "{name}");
+    }
+    let csp = entry.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+    let cookie = entry.headers[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(
+        cookie.contains("Path=/s;") && !cookie.contains("Secure"),
+        "plain HTTP here; tls.rs sees Secure"
+    );
+
+    // Typed as a person would: lower case with spaces.
+    let typed = display_code(&code).to_lowercase().replace('-', " ");
+    let opened = browser.enter(&typed).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    assert!(opened.location().starts_with("/s/story"));
+    let page = browser.get("/s/story").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("My story may be shared publicly"),
+        "the form's own words"
+    );
+    assert!(page.body.contains("/s/audio/"), "their recording to play");
+    let spanish = browser.get("/s/story?lang=es").await;
+    assert!(spanish.body.contains("lang=\"es\""));
+    assert!(spanish.body.contains("Lo que usted aceptó"));
+    let csrf = page.csrf();
+
+    // Listening: Range-served, only their own recording.
+    let r = browser
+        .send(
+            browser
+                .http
+                .get(format!("{}/s/audio/{recording}", server.base))
+                .header("Range", "bytes=0-99"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    let other_story = reporter.consented_story().await;
+    let other_recording = reporter.upload(&other_story, &audio(500, 9), 500).await;
+    let r = browser.get(&format!("/s/audio/{other_recording}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // A form without its token, or from another site, changes nothing.
+    let r = browser.post("/s/narrow", &[("lang", "en")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = browser
+        .send(
+            browser
+                .http
+                .post(format!("{}/s/narrow", server.base))
+                .header("Origin", "https://evil.example")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form_body(&[("csrf", &csrf), ("keep_research_use", "yes")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(consent_log(&reporter, &story).await.len(), 1);
+
+    // Narrow: stop public sharing; asking to keep what was never granted adds nothing.
+    let r = browser
+        .post(
+            "/s/narrow",
+            &[
+                ("csrf", &csrf),
+                ("lang", "en"),
+                ("keep_research_use", "yes"),
+                ("keep_recontact", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().contains("done=saved"));
+    let log = consent_log(&reporter, &story).await;
+    let last = log.last().unwrap();
+    assert_eq!(last["kind"], "amended");
+    assert_eq!(last["method"]["kind"], "storyteller");
+    assert_eq!(
+        last["granted"],
+        serde_json::json!(["record", "research_use"])
+    );
+    assert!(
+        !export_has(&lead, "public", &story).await,
+        "no longer public"
+    );
+    assert!(export_has(&lead, "research", &story).await);
+    let lead_story: Value = lead
+        .get(&format!("/api/v1/stories/{story}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lead_story["consent"]["granted"],
+        serde_json::json!(["record", "research_use"])
+    );
+
+    // The lead's web page shows the change in the story's history, as the storyteller's.
+    let mut lead_browser = Browser::new(&server);
+    let signed = lead_browser
+        .post("/lead/sign-in", &[("token", &lead.token)])
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let history = lead_browser.get(&format!("/lead/stories/{story}")).await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(
+        history
+            .body
+            .contains("by the storyteller, with their personal code"),
+        "the lead's history names the storyteller's change"
+    );
+
+    // Withdraw with erasure: purged, tombstoned, in the feed, and no more listening.
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &csrf), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let log = consent_log(&reporter, &story).await;
+    let last = log.last().unwrap();
+    assert_eq!(last["kind"], "withdrawn");
+    assert_eq!(last["method"]["kind"], "storyteller");
+    assert_eq!(last["erase_audio"], true);
+    assert!(
+        !server.audio_path(&recording).exists(),
+        "the audio is purged"
+    );
+    let r = lead
+        .get(&format!("/api/v1/recordings/{recording}/audio"))
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::NOT_FOUND | StatusCode::GONE
+    ));
+    assert_eq!(
+        lead.get(&format!("/api/v1/stories/{story}")).await.status(),
+        StatusCode::GONE
+    );
+    let feed = lead.changes("").await;
+    assert!(
+        feed.to_string().contains("withdrawal"),
+        "the tombstone is in the feed: {feed}"
+    );
+    let r = browser.get(&format!("/s/audio/{recording}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let page = browser.get("/s/story").await;
+    assert!(page.body.contains("You have withdrawn this story"));
+    // Withdrawing twice records nothing more.
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &csrf), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(consent_log(&reporter, &story).await.len(), log.len());
+
+    // Leaving ends the session.
+    let r = browser.post("/s/leave", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = browser.get("/s/story").await;
+    assert!(r.location().contains("done=expired"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_code_replaces_the_old_and_unknown_codes_all_get_the_same_page() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let old = new_code(2);
+    let (story, _) = story_with_code(&reporter, &old).await;
+    let new = new_code(3);
+    let mut amended = consent_event(&story, "amended", &["record", "share_publicly"]);
+    amended["code_hash"] = code_hash(PROJECT, &new).unwrap().into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&amended)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let strip = |page: &Page| page.body.replace(&page.csrf(), "");
+    let old_page = Browser::new(&server).enter(&old).await;
+    let never = Browser::new(&server).enter(&new_code(4)).await;
+    assert_eq!(old_page.status, StatusCode::OK);
+    assert_eq!(old_page.status, never.status);
+    assert_eq!(
+        strip(&old_page),
+        strip(&never),
+        "the same words for every unknown code"
+    );
+    assert!(
+        old_page
+            .body
+            .contains("No story can be opened with this code")
+    );
+    let opened = Browser::new(&server).enter(&new).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+
+    // Without the entry form's token, nothing is even looked up.
+    let mut stranger = Browser::new(&server);
+    let r = stranger
+        .post("/s", &[("code", &new), ("csrf", "forged")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Not a code at all: said so, nothing else.
+    let r = Browser::new(&server).enter("hello").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("That is not a personal code"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_asked_before_the_story_arrived_is_applied_before_any_audio() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(5);
+
+    let mut browser = Browser::new(&server);
+    let page = browser.enter(&code).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Your request is recorded"));
+
+    // The phone syncs: its consent arrives with the code's hash, and is withdrawn at once.
+    let story = new_id();
+    let mut given = consent_event(&story, "given", &["record", "research_use"]);
+    given["code_hash"] = code_hash(PROJECT, &code).unwrap().into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "withdrawn");
+    let log = consent_log(&reporter, &story).await;
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1]["kind"], "withdrawn");
+    assert_eq!(log[1]["method"]["kind"], "storyteller");
+    assert_eq!(log[1]["erase_audio"], true);
+
+    // No audio, no document.
+    let r = reporter
+        .create_upload(&story, &new_id(), &audio(100, 1))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.spool_files(), 0);
+    assert_eq!(
+        reporter.put_story(&story, 1).await.status(),
+        StatusCode::GONE
+    );
+
+    // Applied once: the same code later opens the (withdrawn) story, no second event.
+    let page = Browser::new(&server).enter(&code).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(consent_log(&reporter, &story).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_during_an_upload_refuses_the_rest_and_purges_the_part() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(6);
+    let story = new_id();
+    let mut given = consent_event(&story, "given", &["record"]);
+    given["code_hash"] = code_hash(PROJECT, &code).unwrap().into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let data = audio(20_000, 7);
+    let path = reporter.new_upload(&story, &new_id(), &data).await;
+    let r = reporter.patch(&path, 0, &data[..10_000], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.upload_rows(), 1);
+
+    let mut browser = Browser::new(&server);
+    let opened = browser.enter(&code).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/s/story").await;
+    assert!(page.body.contains("has not reached the project yet"));
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "no")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    let r = reporter.patch(&path, 10_000, &data[10_000..], None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the rest is refused");
+    assert_eq!(server.upload_rows(), 0);
+    assert_eq!(server.spool_files(), 0, "the part is purged");
+    let r = reporter.create_upload(&story, &new_id(), &data).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_wrong_codes_from_one_address_are_throttled_and_a_storyteller_still_gets_in() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(8);
+    story_with_code(&reporter, &code).await;
+
+    let mut guesser = Browser::new(&server);
+    let entry = guesser.get("/s").await;
+    let csrf = entry.csrf();
+    let cookie = guesser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    const GUESSES: usize = 10_000;
+    const AT_ONCE: usize = 32;
+    let http = guesser.http.clone();
+    let url = server.url("/s");
+    let mut tasks = Vec::new();
+    for worker in 0..AT_ONCE {
+        let (http, url, cookie, csrf) = (http.clone(), url.clone(), cookie.clone(), csrf.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut counts: HashMap<u16, usize> = HashMap::new();
+            for i in (worker..GUESSES).step_by(AT_ONCE) {
+                let mut bytes = [0u8; 13];
+                bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                bytes[12] = 0xa5;
+                let guess = code_from_random(bytes);
+                let r = http
+                    .post(&url)
+                    .header("Cookie", &cookie)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form_body(&[("csrf", &csrf), ("code", &guess)]))
+                    .send()
+                    .await
+                    .unwrap();
+                *counts.entry(r.status().as_u16()).or_default() += 1;
+            }
+            counts
+        }));
+    }
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    for t in tasks {
+        for (status, n) in t.await.unwrap() {
+            *counts.entry(status).or_default() += n;
+        }
+    }
+    assert_eq!(counts.values().sum::<usize>(), GUESSES);
+    assert_eq!(
+        counts.get(&303),
+        None,
+        "no guess opened a story: {counts:?}"
+    );
+    let looked_up = counts.get(&200).copied().unwrap_or(0);
+    assert!(
+        looked_up <= 20,
+        "only the first few were even looked up: {counts:?}"
+    );
+    assert!(counts.get(&429).copied().unwrap_or(0) >= GUESSES - 20);
+
+    // The real storyteller, from another address, gets in.
+    let mut storyteller = Browser::from(&server, Some("127.0.0.2".parse().unwrap()));
+    let r = storyteller.enter(&code).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // And the guesser's address is still held back even with the right code.
+    let r = guesser
+        .post("/s", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_tried_from_many_addresses_is_throttled_per_code() {
+    // Behind a trusted proxy each request names its client; the code's own quota holds.
+    let server =
+        Server::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(9);
+    story_with_code(&reporter, &code).await;
+    let wrong = new_code(10);
+    let mut browser = Browser::new(&server);
+    let csrf = browser.get("/s").await.csrf();
+    let mut statuses = Vec::new();
+    for i in 0..8u8 {
+        let req = browser
+            .http
+            .post(server.url("/s"))
+            .header("X-Forwarded-For", format!("198.51.100.{i}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("csrf", &csrf), ("code", &wrong)]));
+        statuses.push(browser.send(req).await.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "five tries of one code, then none: {statuses:?}"
+    );
+    assert!(
+        statuses[5..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+    // Another code from one of those addresses is still looked at.
+    let req = browser
+        .http
+        .post(server.url("/s"))
+        .header("X-Forwarded-For", "198.51.100.1")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", &csrf), ("code", &code)]));
+    assert_eq!(browser.send(req).await.status, StatusCode::SEE_OTHER);
+}

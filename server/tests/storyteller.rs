@@ -1,0 +1,156 @@
+//! The storyteller's side of consent on the server (issue 21): the reporter's phone reads
+//! a story's whole consent log back, so changes made elsewhere reach it.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use support::*;
+use tellus_server::Role;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_reads_the_whole_consent_log_in_order_and_no_one_else_learns_it_exists() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let amended = consent_event(&story, "amended", &["record"]);
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&amended)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        reporter.consent(&story, "withdrawn", &[]).await.status(),
+        StatusCode::CREATED
+    );
+
+    let path = format!("/api/v1/stories/{story}/consent");
+    let r = reporter.get(&path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let log: tellus_protocol::ConsentLog = r.json().await.unwrap();
+    let kinds: Vec<&str> = log.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["given", "amended", "withdrawn"],
+        "the log survives the withdrawal, in order"
+    );
+    assert_eq!(log.events[1].id, amended["id"].as_str().unwrap());
+    assert_eq!(log.events[0].story_id, story);
+
+    // Another reporter's story and an unknown one answer alike.
+    let other = server.enrol(PROJECT, Role::Reporter).await;
+    let theirs = other.get(&path).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let theirs: Value = theirs.json().await.unwrap();
+    let unknown = reporter
+        .get(&format!("/api/v1/stories/{}/consent", new_id()))
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(
+        theirs, unknown,
+        "the same answer, so existence does not leak"
+    );
+
+    // Leads and admins do not read reporters' consent logs; no token at all is refused.
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    assert_eq!(lead.get(&path).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        server.admin().get(&path).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let anonymous = server.http.get(server.url(&path)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let bad = reporter.get("/api/v1/stories/not-a-uuid/consent").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+fn code_hash(code: &str) -> String {
+    tellus_protocol::storyteller_code::code_hash(PROJECT, code).unwrap()
+}
+
+fn stored_code(server: &Server, story: &str) -> Option<String> {
+    use rusqlite::OptionalExtension;
+    server
+        .db()
+        .with(|c| {
+            Ok(c.query_row(
+                "SELECT code_hash FROM storyteller_codes WHERE story_id = ?1",
+                [story],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .unwrap()
+}
+
+async fn post_event(reporter: &Device, event: &Value) -> reqwest::Response {
+    let story = event["story_id"].as_str().unwrap();
+    reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(event)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_story() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = new_id();
+    let first = code_hash("AAAAA-AAAAA-AAAAA-AAAAA");
+    let mut given = consent_event(&story, "given", &["record", "share_publicly"]);
+    given["code_hash"] = first.clone().into();
+    assert_eq!(
+        post_event(&reporter, &given).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(stored_code(&server, &story), Some(first.clone()));
+
+    // A malformed hash changes nothing.
+    let mut bad = consent_event(&story, "amended", &["record"]);
+    bad["code_hash"] = "NOT-A-HASH".into();
+    assert_eq!(
+        post_event(&reporter, &bad).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(stored_code(&server, &story), Some(first.clone()));
+
+    // An amendment with a new code replaces the old one.
+    let second = code_hash("BBBBB-BBBBB-BBBBB-BBBBB");
+    let mut amended = consent_event(&story, "amended", &["record"]);
+    amended["code_hash"] = second.clone().into();
+    assert_eq!(
+        post_event(&reporter, &amended).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(stored_code(&server, &story), Some(second.clone()));
+    // One without a code keeps it.
+    assert_eq!(
+        reporter
+            .consent(&story, "amended", &["record", "research_use"])
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(stored_code(&server, &story), Some(second.clone()));
+
+    // Another story cannot take a code that opens this one, and its event is not kept.
+    let other = new_id();
+    let mut stolen = consent_event(&other, "given", &["record"]);
+    stolen["code_hash"] = second.clone().into();
+    let r = post_event(&reporter, &stolen).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "code_in_use");
+    let log = reporter
+        .get(&format!("/api/v1/stories/{other}/consent"))
+        .await;
+    assert_eq!(
+        log.status(),
+        StatusCode::NOT_FOUND,
+        "nothing of it was kept"
+    );
+}
