@@ -1,153 +1,101 @@
-// The storyteller's portal (/s, issue 21) in headless Chromium at 320 px, against a real
-// `tellus serve` seeded over real HTTP: a reporter gives consent carrying the code's
-// hash (computed here exactly as tellus_protocol::storyteller_code::code_hash, checked
-// against its Rust test vector), PUTs the story and uploads a WAV over tus; a lead pulls
-// with the `tellus` CLI. In English and Spanish the storyteller narrows an item (the
-// lead's CSV export changes) and withdraws with erasure (the audio is gone, the lead's
-// next `tellus pull` removes its copy), the Spanish journey with JavaScript off. axe-core
-// audits every portal page; screenshots go to TELLUS_ARTEFACTS/portal-*.png. Prints "portal: N passed, N failed" last.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// Issue 21's whole journey through what people really have. Two phones are the `tellus`
+// CLI, each with its own data folder, enrolled with a reporter's invite against a real
+// `tellus serve`: consent is given on each (one story in English, one in Spanish), a WAV
+// of speech (tests/support/audio/make-speech.sh) is recorded with `tellus record
+// --from-file`, `tellus consent receipt` gives the storyteller's code, portal link and
+// printable HTML, and `tellus sync` delivers. The lead is the CLI too (`tellus enrol
+// --lead`, `tellus pull`, `tellus export`). Then in headless Chromium at 320 px the
+// storytellers use the portal: the English one opens the receipt's link (the QR path) and
+// narrows an item; the Spanish one types the code with JavaScript off, narrows, then
+// withdraws with erasure. After each change the lead's CSV export (the server's and the
+// one `tellus export` makes from the lead's pulled copy) changes accordingly; after the
+// withdrawal the server's audio is gone, the lead's pull removes its copy, and the
+// phone's next sync erases its audio and shows the story withdrawn. axe-core audits the
+// printable receipts and every portal page; screenshots go to TELLUS_ARTEFACTS
+// (receipt-*.png, portal-*.png). Prints "portal: N passed, N failed" last.
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const base = process.env.TELLUS_URL;
-const reporterInvite = process.env.TELLUS_REPORTER_INVITE;
+const reporterInvites = process.env.TELLUS_REPORTER_INVITES.split(' ');
 const leadInvite = process.env.TELLUS_LEAD_INVITE;
 const artefacts = process.env.TELLUS_ARTEFACTS;
 const tellusBin = process.env.TELLUS_BIN;
 const work = process.env.TELLUS_WORK;
+const speech = process.env.TELLUS_SPEECH_WAV;
 const executablePath = process.env.TELLUS_CHROMIUM || '/usr/bin/chromium';
-const PROJECT = 'coproduction-stories-2026';
 mkdirSync(artefacts, { recursive: true });
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const id = () => randomUUID();
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-const b64 = (text) => Buffer.from(text).toString('base64');
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-// ---- the code, as tellus_protocol::storyteller_code makes and hashes it ----
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-function newCode() {
-  return Array.from(randomBytes(20), (b) => ALPHABET[b & 31]).join('');
-}
-const displayCode = (code) => code.match(/.{5}/g).join('-');
-function codeHash(projectId, canonical) {
-  return createHash('sha256')
-    .update('tellus-storyteller-code-v1\0')
-    .update(projectId)
-    .update('\0')
-    .update(canonical)
-    .digest('hex');
-}
-// The vector of protocol's the_hash_of_a_known_code_is_fixed.
-check(
-  codeHash(PROJECT, 'B9D5MPJTB9D5MPJTB9D5') === '093b34db7cee57cbeccb43c3d4e7e586e86f051145175867481d1c56d3415278',
-  'the Node hash matches the Rust one',
-);
-
-async function api(method, path, token, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
-  return r;
-}
-
-async function enrol(code, label) {
-  const r = await fetch(`${base}/api/v1/enrol`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ invite_code: code, device_label: label }),
+/// `tellus --data-dir DIR ARGS...` with no input (a script, as in cli/tests); its stdout,
+/// or an error with its stderr.
+function tellus(dir, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tellusBin, ['--data-dir', dir, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TELLUS_LOG: 'warn' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (status) => {
+      if (status === 0) resolve(out);
+      else reject(Object.assign(new Error(`tellus ${args.join(' ')}: exit ${status}: ${err.trim()}`), { stderr: err }));
+    });
   });
-  if (r.status !== 201) throw new Error(`enrol: ${r.status} ${await r.text()}`);
-  return (await r.json()).token;
+}
+const tellusJson = async (dir, args) => JSON.parse(await tellus(dir, ['--json', ...args]));
+
+/// The .wav files anywhere in a data folder.
+const wavsIn = (dir) => readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.wav'));
+
+/// A reporter's phone: enrolled, then one story with consent in `language`, two seconds
+/// of speech, made ready; its receipt as JSON and as a printable page.
+async function phoneStory(name, invite, title, language, grant) {
+  const dir = join(work, name);
+  await tellus(dir, ['enrol', '--server', base, '--invite', invite, '--device-label', name]);
+  const story = (await tellusJson(dir, ['story', 'new', '--title', title, '--storyteller', 'P1'])).id;
+  await tellus(dir, ['consent', 'give', '--story', story, '--language', language, '--grant', grant, '--by', name]);
+  const recorded = (await tellus(dir, ['--json', 'record', '--story', story, '--from-file', speech, '--for', '2s']))
+    .trim().split('\n').map((line) => JSON.parse(line));
+  const stopped = recorded.find((e) => e.event === 'stopped');
+  check(stopped && stopped.recording.state === 'complete', `a complete recording on ${name}`);
+  await tellus(dir, ['story', 'ready', story]);
+  const html = join(work, `receipt-${language}.html`);
+  const receipt = await tellusJson(dir, ['consent', 'receipt', '--story', story, '--html', html]);
+  return { dir, story, recording: stopped.recording.id, receipt, html };
 }
 
-function wav(seconds, rate = 16000) {
-  const frames = seconds * rate;
-  const out = Buffer.alloc(44 + frames * 2);
-  out.write('RIFF', 0); out.writeUInt32LE(36 + frames * 2, 4); out.write('WAVE', 8);
-  out.write('fmt ', 12); out.writeUInt32LE(16, 16); out.writeUInt16LE(1, 20); out.writeUInt16LE(1, 22);
-  out.writeUInt32LE(rate, 24); out.writeUInt32LE(rate * 2, 28); out.writeUInt16LE(2, 32); out.writeUInt16LE(16, 34);
-  out.write('data', 36); out.writeUInt32LE(frames * 2, 40);
-  for (let i = 0; i < frames; i++) {
-    const t = i / rate;
-    out.writeInt16LE(Math.round(0.2 * Math.sin(2 * Math.PI * 220 * t) * 32767), 44 + i * 2);
-  }
-  return out;
-}
-
-async function upload(token, storyId, data) {
-  const recordingId = id();
-  const metadata = [
-    ['story_id', storyId], ['recording_id', recordingId], ['sha256', sha256(data)], ['content_type', 'audio/wav'],
-  ].map(([k, v]) => `${k} ${b64(v)}`).join(',');
-  const created = await fetch(`${base}/api/v1/uploads`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(data.length), 'Upload-Metadata': metadata },
-  });
-  if (created.status !== 201) throw new Error(`tus create: ${created.status} ${await created.text()}`);
-  const location = new URL(created.headers.get('location'), base).href;
-  const patched = await fetch(location, {
-    method: 'PATCH',
-    headers: {
-      Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0',
-      'Content-Type': 'application/offset+octet-stream',
-    },
-    body: data,
-  });
-  if (patched.status !== 204) throw new Error(`tus patch: ${patched.status} ${await patched.text()}`);
-  return recordingId;
-}
-
-/// A story told in `language`, its consent carrying `code`'s hash, with one recording.
-async function seed(token, title, language, code) {
-  const storyId = id();
-  const data = wav(2);
-  await api('POST', `/api/v1/stories/${storyId}/consent`, token, {
-    id: id(), story_id: storyId, participant_id: id(), kind: 'given',
-    form_id: 'storyteller-consent', form_version: 2, language,
-    granted: ['record', 'share_publicly', 'research_use'], method: { kind: 'app_checkbox' },
-    captured_by: 'portal test', captured_at: '2026-11-20T14:05:00Z', erase_audio: false,
-    code_hash: codeHash(PROJECT, code),
-  });
-  await api('PUT', `/api/v1/stories/${storyId}`, token, {
-    id: storyId, revision: 1, status: 'ready', title, summary: '', tags: [], demographics: {},
-    storyteller: { id: id(), label: 'Participant' }, notes: [], recordings: [],
-    created_at: '2026-11-20T14:00:00Z', updated_at: '2026-11-20T15:00:00Z',
-  });
-  const recording = await upload(token, storyId, data);
-  return { storyId, recording, code };
-}
-
-async function exportHas(token, scope, storyId) {
-  const r = await api('GET', `/api/v1/export.csv?scope=${scope}`, token);
-  return (await r.text()).includes(storyId);
-}
-
+// ---- the lead: the CLI's enrolment, pull and export; the token it keeps for the API ----
+const leadDir = join(work, 'lead');
 const pulled = join(work, 'pulled');
-function pull(token) {
-  const out = execFileSync(tellusBin, ['--data-dir', join(work, 'lead-data'), 'pull', '--server', base, '--out', pulled, '--json'], {
-    env: { ...process.env, TELLUS_TOKEN: token },
-    encoding: 'utf8',
-  });
-  return JSON.parse(out);
-}
+await tellus(leadDir, ['enrol', '--lead', '--server', base, '--invite', leadInvite, '--device-label', 'Project lead laptop']);
+const leadToken = Object.values(JSON.parse(readFileSync(join(leadDir, 'lead-accounts.json'), 'utf8')).servers)[0].token;
+const pull = () => tellusJson(leadDir, ['pull', '--out', pulled]);
+const serverGet = (path) => fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${leadToken}` } });
 
-// ---- seed ----
-const reporter = await enrol(reporterInvite, "Amina's phone");
-const lead = await enrol(leadInvite, 'Project lead laptop');
-const english = await seed(reporter, 'Waiting for the repair', 'en', newCode());
-const spanish = await seed(reporter, 'La parada del autobús', 'es', newCode());
-pull(lead);
-check(existsSync(join(pulled, 'stories', spanish.storyId, 'audio', `${spanish.recording}.wav`)), 'the lead holds a copy');
+/// Whether `storyId` is in the lead's `scope` CSV export, asked of the server and of
+/// `tellus export` over a fresh pull; the two must agree.
+async function inExport(scope, storyId) {
+  const r = await serverGet(`/api/v1/export.csv?scope=${scope}`);
+  check(r.status === 200, `the server's export: ${r.status}`);
+  const onServer = (await r.text()).includes(storyId);
+  await pull();
+  const fromPull = (await tellus(leadDir, ['export', '--from', pulled, '--scope', scope, '--format', 'csv'])).includes(storyId);
+  check(onServer === fromPull, `the server's ${scope} export (${onServer}) and the pulled copy's (${fromPull}) agree`);
+  return onServer;
+}
 
 const browser = await chromium.launch({
   executablePath,
@@ -158,47 +106,81 @@ const browser = await chromium.launch({
   ],
 });
 // axe-core is injected as a script: the portal's CSP (rightly) forbids that, so only
-// this test's context bypasses it.
+// this test's contexts bypass it.
 const newPage = async (options = {}) => {
   const context = await browser.newContext({ viewport: { width: 320, height: 640 }, bypassCSP: true, ...options });
   return context.newPage();
 };
 let page = await newPage();
 const noScript = new WeakSet();
-const shot = (name) => page.screenshot({ path: join(artefacts, `portal-${name}.png`), fullPage: true });
 
-async function audit(name) {
-  // axe needs script: a page opened without it is audited as the same URL in a twin
-  // context with its cookies.
-  let audited = page;
-  const twin = noScript.has(page);
+/// axe-core on `page` (no violations), no sideways scrolling at 320 px, and a full-page
+/// screenshot `name`.png. axe needs script: a page opened without it is audited as the
+/// same URL in a twin context with its cookies.
+async function audit(name, shown = page) {
+  let audited = shown;
+  const twin = noScript.has(shown);
   if (twin) {
     audited = await newPage();
-    await audited.context().addCookies(await page.context().cookies());
-    await audited.goto(page.url());
+    await audited.context().addCookies(await shown.context().cookies());
+    await audited.goto(shown.url());
   }
   try {
-    await auditPage(audited, name);
+    await audited.addScriptTag({ content: axeSource });
+    const violations = await audited.evaluate(async () => {
+      // eslint-disable-next-line no-undef
+      const r = await axe.run(document);
+      return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    check(violations.length === 0, `axe on ${name}: ${violations.join('; ')}`);
+    const overflow = await audited.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(overflow <= 0, `${name} is wider than 320 px by ${overflow} px`);
+    await audited.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true });
   } finally {
     if (twin) await audited.context().close();
   }
 }
 
-async function auditPage(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document);
-    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  check(result.length === 0, `axe on ${name}: ${result.join('; ')}`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  check(overflow <= 0, `${name} is wider than 320 px by ${overflow} px`);
-  await page.screenshot({ path: join(artefacts, `portal-${name}.png`), fullPage: true });
-}
-
 const tests = [];
 const test = (name, body) => tests.push({ name, body });
+let english;
+let spanish;
+
+test('on two phones: consent in English and in Spanish, speech recorded, the receipt\'s code and link, sync; the lead pulls a copy', async () => {
+  [english, spanish] = await Promise.all([
+    phoneStory("Amina's phone", reporterInvites[0], 'Waiting for the repair', 'en', 'record,share_publicly,research_use'),
+    phoneStory("Sam's phone", reporterInvites[1], 'La parada del autobús', 'es', 'record,share_publicly,research_use'),
+  ]);
+  for (const s of [english, spanish]) {
+    check(/^[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}$/.test(s.receipt.code), `a grouped code: ${s.receipt.code}`);
+    check(s.receipt.portal_url === `${base}/s#${s.receipt.code}`, `the portal link: ${s.receipt.portal_url}`);
+    check(readFileSync(s.html, 'utf8') === s.receipt.html, 'the printable page is the receipt\'s HTML');
+    await tellus(s.dir, ['sync']);
+    check(wavsIn(s.dir).length === 1, 'delivered, the recording stays on the phone');
+    const sent = await tellusJson(s.dir, ['consent', 'show', '--story', s.story]);
+    check(/^[0-9a-f]{64}$/.test(sent.events[0].code_hash) && !JSON.stringify(sent).includes(s.receipt.code), 'the phone sent the code\'s hash, not the code');
+  }
+  check(english.receipt.text.includes(`Your personal code: ${english.receipt.code}`), 'the English receipt shows the code');
+  check(spanish.receipt.text.includes(`Su código personal: ${spanish.receipt.code}`), 'the Spanish receipt shows the code');
+  await pull();
+  check(existsSync(join(pulled, 'stories', spanish.story, 'audio', `${spanish.recording}.wav`)), 'the lead holds a copy');
+});
+
+test('the printable receipts pass axe at 320 px, each in its language', async () => {
+  for (const [s, lang, heading] of [[english, 'en', 'Your personal code'], [spanish, 'es', 'Su código personal']]) {
+    const receipt = await newPage({ javaScriptEnabled: true });
+    try {
+      await receipt.goto(pathToFileURL(s.html).href);
+      check((await receipt.locator('html').getAttribute('lang')) === lang, `lang="${lang}"`);
+      check(await receipt.getByRole('heading', { name: heading }).isVisible(), `the code's heading in ${lang}`);
+      check((await receipt.getByText(s.receipt.code).count()) > 0, 'the code is shown');
+      check(await receipt.getByRole('img').isVisible(), 'the QR code, labelled as an image');
+      await audit(`receipt-${lang}`, receipt);
+    } finally {
+      await receipt.context().close();
+    }
+  }
+});
 
 test('the entry page passes axe at 320 px and sends the security headers', async () => {
   const response = await page.goto(`${base}/s`);
@@ -207,72 +189,100 @@ test('the entry page passes axe at 320 px and sends the security headers', async
   check(h['x-frame-options'] === 'DENY', 'no framing');
   check(h['cache-control'] === 'no-store', 'no-store');
   check(!/unsafe-inline/.test(h['content-security-policy']), 'no inline script allowed');
-  await audit('entry-en');
+  await audit('portal-entry-en');
   await page.goto(`${base}/s?lang=es`);
   check(await page.getByLabel('Su código personal').isVisible(), 'the Spanish entry form');
-  await audit('entry-es');
+  await audit('portal-entry-es');
 });
 
 test('a wrong code gets the not-opened page, which passes axe', async () => {
+  const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const wrong = Array.from(randomBytes(20), (b) => ALPHABET[b & 31]).join('').match(/.{5}/g).join('-');
   await page.goto(`${base}/s`);
-  await page.getByLabel('Your personal code').fill(displayCode(newCode()));
+  await page.getByLabel('Your personal code').fill(wrong);
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Open' }).click()]);
   check(await page.getByRole('heading', { name: 'No story can be opened with this code' }).isVisible(), 'the same words for any unknown code');
-  await audit('not-opened-en');
+  await audit('portal-not-opened-en');
 });
 
-test('English: the QR link opens the story, the code leaves the address bar; narrowing changes the export', async () => {
-  page = await newPage(); // a QR code opens a new tab
-  await page.goto(`${base}/s#${displayCode(english.code)}`);
+test('English: the receipt\'s link opens the story, the code leaves the address bar; narrowing changes the export and reaches the phone', async () => {
+  // The link the QR code holds, tapped on the shared receipt.
+  page = await newPage();
+  await page.goto(pathToFileURL(english.html).href);
+  const link = page.getByRole('link', { name: english.receipt.portal_url });
+  check((await link.getAttribute('href')) === english.receipt.portal_url, 'the receipt links to the portal');
+  await link.click();
   await page.waitForURL(/\/s\/story/);
-  check(!page.url().includes(english.code.slice(0, 5)), `the code is not in the URL: ${page.url()}`);
+  check(!page.url().includes(english.receipt.code.slice(0, 5)), `the code is not in the URL: ${page.url()}`);
   check(await page.getByRole('heading', { name: 'What you agreed to' }).isVisible(), 'the story page');
   check((await page.content()).includes('My story may be shared publicly'), 'the form\'s own words');
-  await audit('story-en');
-  check(await exportHas(lead, 'public', english.storyId), 'public before narrowing');
+  const listen = await page.request.get(`${base}/s/audio/${english.recording}`);
+  check(listen.status() === 200 && (await listen.body()).length > 44, `the storyteller hears their recording (${listen.status()})`);
+  await audit('portal-story-en');
+  check(await inExport('public', english.story), 'public before narrowing');
   await page.getByLabel(/My story may be shared publicly/).uncheck();
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Save my changes' }).click()]);
   check(await page.getByText('Your change is saved.').isVisible(), 'saved');
-  await audit('narrowed-en');
-  check(!(await exportHas(lead, 'public', english.storyId)), 'no longer in the public export');
-  check(await exportHas(lead, 'research', english.storyId), 'still in the research export');
+  await audit('portal-narrowed-en');
+  check(!(await inExport('public', english.story)), 'no longer in the public export');
+  check(await inExport('research', english.story), 'still in the research export');
   const history = await page.locator('ol.history li').allInnerTexts();
   check(history.length === 2 && /by you/.test(history[1]), `the history shows the change: ${history}`);
+
+  await tellus(english.dir, ['sync']);
+  const consent = await tellusJson(english.dir, ['consent', 'show', '--story', english.story]);
+  const last = consent.events[consent.events.length - 1];
+  check(last.kind === 'amended' && last.method.kind === 'storyteller' && !last.granted.includes('share_publicly'), `the phone has the narrowing: ${JSON.stringify(last)}`);
+  check(wavsIn(english.dir).length === 1, 'narrowing keeps the phone\'s recording');
 });
 
-test('Spanish, without JavaScript: typed code, narrow, then withdraw with erasure; the lead\'s pull removes its copy', async () => {
+test('Spanish, without JavaScript: typed code, narrow, then withdraw with erasure; the server purges and the lead\'s pull removes its copy', async () => {
   page = await newPage({ javaScriptEnabled: false });
   noScript.add(page);
   await page.goto(`${base}/s?lang=es`);
-  await page.getByLabel('Su código personal').fill(displayCode(spanish.code).toLowerCase());
+  await page.getByLabel('Su código personal').fill(spanish.receipt.code.toLowerCase());
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Abrir' }).click()]);
   check(await page.getByRole('heading', { name: 'Lo que usted aceptó' }).isVisible(), 'the Spanish story page');
   check((await page.locator('html').getAttribute('lang')) === 'es', 'lang="es"');
-  await audit('story-es');
-  check(await exportHas(lead, 'research', spanish.storyId), 'research before narrowing');
+  await audit('portal-story-es');
+  check(await inExport('research', spanish.story), 'research before narrowing');
   await page.locator('#keep-research_use').uncheck();
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Guardar mis cambios' }).click()]);
   check(await page.getByText('Su cambio está guardado.').isVisible(), 'saved in Spanish');
-  check(!(await exportHas(lead, 'research', spanish.storyId)), 'no longer in the research export');
-  const audio = await fetch(`${base}/api/v1/recordings/${spanish.recording}/audio`, { headers: { Authorization: `Bearer ${lead}` } });
+  check(!(await inExport('research', spanish.story)), 'no longer in the research export');
+  check(await inExport('public', spanish.story), 'still in the public export');
+  const audio = await serverGet(`/api/v1/recordings/${spanish.recording}/audio`);
   check(audio.status === 200, 'the lead still has the audio');
 
   await page.getByLabel(/Borrar la grabación en todas partes/).check();
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Retirar mi historia' }).click()]);
   check(await page.getByText('Su historia está retirada.').isVisible(), 'withdrawn in Spanish');
-  await audit('withdrawn-es');
-  const gone = await fetch(`${base}/api/v1/recordings/${spanish.recording}/audio`, { headers: { Authorization: `Bearer ${lead}` } });
+  await audit('portal-withdrawn-es');
+  const gone = await serverGet(`/api/v1/recordings/${spanish.recording}/audio`);
   check(gone.status === 404 || gone.status === 410, `the server purged the audio (${gone.status})`);
-  const log = await (await api('GET', `/api/v1/stories/${spanish.storyId}/consent`, reporter)).json();
-  const last = log.events[log.events.length - 1];
-  check(last.kind === 'withdrawn' && last.method.kind === 'storyteller' && last.erase_audio === true, 'the storyteller\'s withdrawal, with erasure, in the log the phone reads');
+  check(!(await inExport('public', spanish.story)), 'in no export');
 
-  const report = pull(lead);
-  check(!existsSync(join(pulled, 'stories', spanish.storyId)), 'the pull removed the copy');
-  check(existsSync(join(pulled, 'stories', english.storyId)), 'the other story stays');
-  const withdrawals = readFileSync(join(pulled, 'withdrawals.log'), 'utf8');
-  check(withdrawals.includes(spanish.storyId), 'the removal is logged');
-  check(JSON.stringify(report).length > 0, 'a report');
+  check(!existsSync(join(pulled, 'stories', spanish.story)), 'the pull removed the copy');
+  check(existsSync(join(pulled, 'stories', english.story)), 'the other story stays');
+  check(readFileSync(join(pulled, 'withdrawals.log'), 'utf8').includes(spanish.story), 'the removal is logged');
+});
+
+test('the Spanish phone\'s next sync erases its audio and shows the story withdrawn by the storyteller', async () => {
+  check(wavsIn(spanish.dir).length === 1, 'the audio is still on the phone before it syncs');
+  await tellus(spanish.dir, ['sync']);
+  const shown = await tellusJson(spanish.dir, ['story', 'show', spanish.story]);
+  check(shown.story.status === 'withdrawn', `withdrawn on the phone: ${shown.story.status}`);
+  check(shown.recordings.length === 1 && shown.recordings[0].state === 'erased', `its recording erased: ${JSON.stringify(shown.recordings)}`);
+  check(wavsIn(spanish.dir).length === 0, `no WAV left in the phone's data folder: ${wavsIn(spanish.dir)}`);
+  const last = shown.consent_events[shown.consent_events.length - 1];
+  check(last.kind === 'withdrawn' && last.method.kind === 'storyteller' && last.erase_audio === true, `the storyteller's withdrawal: ${JSON.stringify(last)}`);
+  const row = (await tellusJson(spanish.dir, ['story', 'list'])).find((s) => s.id === spanish.story);
+  check(row && row.status === 'withdrawn', `listed as withdrawn: ${JSON.stringify(row)}`);
+  await tellus(spanish.dir, ['consent', 'receipt', '--story', spanish.story]).then(
+    () => check(false, 'a withdrawn story has no receipt any more'),
+    (e) => check(/no consent in force/.test(e.stderr ?? ''), e.message),
+  );
+  check(wavsIn(english.dir).length === 1, 'the other phone keeps its recording');
 });
 
 let passed = 0;
@@ -289,7 +299,7 @@ for (const t of tests) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${t.name}: ${e.message}`);
-    await shot(`failed-${passed + failed}`).catch(() => {});
+    await page.screenshot({ path: join(artefacts, `portal-failed-${passed + failed}.png`), fullPage: true }).catch(() => {});
   }
 }
 await browser.close();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The leads' web page and the storytellers' portal in headless Chromium against a real
-# `tellus serve`, seeded over real HTTP (enrolment, story PUT, consent POST, a WAV over
-# tus). Prints "web: N passed, N failed" and "portal: N passed, N failed"; screenshots
-# go to build/artefacts/web/.
+# `tellus serve`: the web page's stories are seeded over real HTTP (enrolment, story PUT,
+# consent POST, a WAV over tus); the portal's come from phones that are the real `tellus`
+# CLI (consent, a recording of speech, the receipt, sync). Prints "web: N passed, N
+# failed" and "portal: N passed, N failed"; screenshots go to build/artefacts/web/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/setup.sh
@@ -36,10 +37,12 @@ TELLUS_URL="$url" \
   TELLUS_PROFILE="$data/chromium-profile" \
   node "$WEB_NODE_DIR/web_test.mjs"
 
-echo "== the storyteller's portal in headless chromium (axe-core, 320 px)"
+echo "== phones (tellus CLI) to the storyteller's portal in headless chromium (axe-core, 320 px)"
 mkdir -p "$data/portal"
+bash tests/support/audio/make-speech.sh "$data/speech"
 TELLUS_URL="$url" \
-  TELLUS_REPORTER_INVITE="$(tellus_invite reporter)" \
+  TELLUS_REPORTER_INVITES="$(tellus_invite reporter) $(tellus_invite reporter)" \
+  TELLUS_SPEECH_WAV="$data/speech/speech-16000.wav" \
   TELLUS_LEAD_INVITE="$(tellus_invite lead)" \
   TELLUS_BIN="$(readlink -f "$TELLUS_BIN")" \
   TELLUS_WORK="$data/portal" \

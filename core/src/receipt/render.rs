@@ -105,7 +105,7 @@ impl Facts<'_> {
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
                 "<title>{title} – {project}</title>\n<style>\n",
                 "body{{font-family:system-ui,sans-serif;max-width:40em;margin:1em auto;padding:0 1em;line-height:1.45;color:#111;background:#fff}}\n",
-                "h1{{font-size:1.4em}} dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}} dt{{font-weight:bold}} dd{{margin:0}}\n",
+                "h1{{font-size:1.4em}} dl{{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2em 1em}} dt{{font-weight:bold}} dd{{margin:0;overflow-wrap:anywhere}}\n",
                 "ul.choices{{list-style:none;padding:0}} ul.choices li{{margin:.4em 0}} .answer{{font-weight:bold}}\n",
                 ".code{{font-family:ui-monospace,monospace;font-size:1.5em;letter-spacing:.08em;font-weight:bold}}\n",
                 ".qr svg{{width:14em;height:auto}} .link{{word-break:break-all}}\n",
@@ -159,11 +159,12 @@ impl Facts<'_> {
         match self.portal_url {
             Some(url) => {
                 let qr = super::qr::svg(url, 240, &e(w.link_help))?;
+                // A link to tap when the receipt is shared as a file; printed, its text.
                 let _ = writeln!(
                     out,
-                    "<p>{}</p>\n<p class=\"link\">{}</p>\n<div class=\"qr\">{qr}</div>",
+                    "<p>{}</p>\n<p class=\"link\"><a href=\"{url}\" rel=\"noreferrer\">{url}</a></p>\n<div class=\"qr\">{qr}</div>",
                     e(w.link_help),
-                    e(url)
+                    url = e(url)
                 );
             }
             None => {

@@ -135,6 +135,11 @@ fn an_english_receipt_has_the_forms_words_each_choice_the_code_and_a_readable_qr
         !r.html.contains("<script") && !r.html.contains("src="),
         "self-contained"
     );
+    // A shared page's link can be tapped (and the page fits 320 px: tests/web).
+    assert!(
+        r.html
+            .contains(&format!("<a href=\"{url}\" rel=\"noreferrer\">{url}</a>"))
+    );
 }
 
 #[test]
