@@ -246,6 +246,16 @@ pub async fn post_consent(
         ));
     }
     let event_id = parse_id(&event.id, "consent event")?;
+    if event.method == ConsentMethod::Storyteller {
+        // The log says such an event was made "by the storyteller with their personal
+        // code": only the portal's path (`accept_event` behind a code's session) may
+        // write that, or a reporter's token could forge the audit trail.
+        return Err(Error::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "storyteller_method_reserved",
+            "only the storyteller, on the portal with their code, records events with method 'storyteller'",
+        ));
+    }
     if event
         .code_hash
         .as_deref()
