@@ -47,6 +47,16 @@ fn to_event(doc: &ConsentEventDoc) -> std::result::Result<ConsentEvent, String> 
     serde_json::from_value(value).map_err(|e| format!("it does not fit the phone's log: {e}"))
 }
 
+/// Whether `id` is already the id of an outbox item or a consent event of any story.
+fn id_taken(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE item_id = ?1)
+             OR EXISTS (SELECT 1 FROM consent_events WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
 impl Store {
     /// Appends the events of `log` (the server's whole consent log of `story`, oldest
     /// first) that this phone does not have, as the module says.
@@ -84,6 +94,11 @@ impl Store {
                 };
                 let refusal = if event.story_id != story || event.participant_id != participant {
                     Some("it is of another story or storyteller".to_string())
+                } else if id_taken(tx, &doc.id)? {
+                    // An id this phone already uses (a story's document, a recording,
+                    // another story's consent event): taking it would mark that item
+                    // delivered, never to be sent, or fail the story's every sync.
+                    Some("its id is already used by something else on this phone".to_string())
                 } else if let Err(problem) =
                     state
                         .current
@@ -107,7 +122,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO outbox (item_id, kind, story_id, state, updated_at)
                      VALUES (?1, 'consent', ?2, 'delivered', ?3)
-                     ON CONFLICT (item_id) DO UPDATE SET state = 'delivered', updated_at = ?3",
+                     ON CONFLICT (item_id) DO NOTHING",
                     params![event.id, story, crate::model::Timestamp::now()],
                 )?;
                 state = state.apply(&event);
@@ -281,5 +296,84 @@ mod tests {
         with_stray.push(stray);
         let out = store.import_consent_events(story, &with_stray).unwrap();
         assert_eq!((out.imported, out.refused.len()), (0, 1), "{out:?}");
+    }
+
+    fn outbox_state(store: &Store, item: &str) -> Option<String> {
+        use rusqlite::OptionalExtension;
+        store
+            .read(|tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT kind || ':' || state FROM outbox WHERE item_id = ?1",
+                        [item],
+                        |r| r.get(0),
+                    )
+                    .optional()?)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn an_event_whose_id_is_already_taken_is_refused_and_the_rest_goes_on() {
+        let (_dir, store, story, log) = store_with_story();
+        // The story's document and a recording waiting to be sent (what `fill_outbox`
+        // puts there for a ready story).
+        let recording = crate::model::RecordingId::new().to_string();
+        store
+            .write(|tx| {
+                for (item, kind) in [
+                    (story.to_string(), "document"),
+                    (recording.clone(), "audio"),
+                ] {
+                    tx.execute(
+                        "INSERT INTO outbox (item_id, kind, story_id, state, updated_at)
+                         VALUES (?1, ?2, ?3, 'pending', 0)",
+                        params![item, kind, story],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Another story's consent event.
+        let other = store
+            .create_story(&NewStory {
+                title: "Other".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let mut give = ConsentDraft::give("storyteller-consent", 2, "en", &[items::RECORD]);
+        give.captured_by = "R".into();
+        let others = store.record_consent(other, &give).unwrap().id.to_string();
+
+        let mut incoming = log.clone();
+        for taken in [story.to_string(), recording.clone(), others] {
+            let mut narrow = by_storyteller(&log[0], ConsentKind::Amended, &[items::RECORD]);
+            narrow.id = taken;
+            incoming.push(narrow);
+        }
+        let fine = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RESEARCH_USE],
+        );
+        incoming.push(fine.clone());
+        let out = store.import_consent_events(story, &incoming).unwrap();
+        assert_eq!((out.imported, out.refused.len()), (1, 3), "{out:?}");
+        assert!(out.refused.iter().all(|r| r.contains("already")), "{out:?}");
+        assert_eq!(
+            outbox_state(&store, &story.to_string()).as_deref(),
+            Some("document:pending"),
+            "the story's document is still to be sent"
+        );
+        assert_eq!(
+            outbox_state(&store, &recording).as_deref(),
+            Some("audio:pending"),
+            "the recording is still to be uploaded"
+        );
+        let events = store.consent_events(story).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].id.to_string(), fine.id);
+        assert_eq!(store.consent_events(other).unwrap().len(), 1);
     }
 }
