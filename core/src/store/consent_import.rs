@@ -205,19 +205,21 @@ impl Store {
                     // another story's consent event): taking it would mark that item
                     // delivered, never to be sent, or fail the story's every sync.
                     Some("its id is already used by something else on this phone".to_string())
+                } else if event.method != ConsentMethod::Storyteller {
+                    // This phone's own events are known by id; the only other source of
+                    // a story's consent is the storyteller on the portal.
+                    Some("it is not the storyteller's own change on the portal".to_string())
                 } else if let Err(problem) =
                     state
                         .current
                         .check_event(&project.consent_forms, &event, None)
                 {
                     Some(problem.to_string())
-                } else if event.method == ConsentMethod::Storyteller {
+                } else {
                     state
                         .current
                         .refuses_storyteller_change(&event)
                         .map(str::to_string)
-                } else {
-                    None
                 };
                 if let Some(why) = refusal {
                     outcome.refused.push(format!("event {}: {why}", doc.id));
@@ -648,5 +650,33 @@ mod tests {
             [last.id.to_string()],
             "the withdrawal still goes to the server"
         );
+    }
+
+    #[test]
+    fn only_the_storytellers_own_changes_come_in_from_elsewhere() {
+        let (_dir, store, story, log) = store_with_story();
+        let mut incoming = log.clone();
+        for method in [ConsentMethod::AppCheckbox, ConsentMethod::Signed] {
+            let mut foreign = by_storyteller(&log[0], ConsentKind::Amended, &[items::RECORD]);
+            foreign.method = method;
+            foreign.captured_by = "someone".into();
+            incoming.push(foreign);
+        }
+        let mut withdrawal = by_storyteller(&log[0], ConsentKind::Withdrawn, &[]);
+        withdrawal.method = ConsentMethod::Verbal { at: 5 };
+        incoming.push(withdrawal);
+        let narrow = by_storyteller(
+            &log[0],
+            ConsentKind::Amended,
+            &[items::RECORD, items::RESEARCH_USE],
+        );
+        incoming.push(narrow.clone());
+        let out = store.import_consent_events(story, &incoming).unwrap();
+        assert_eq!((out.imported, out.refused.len()), (1, 3), "{out:?}");
+        assert!(out.refused.iter().all(|r| r.contains("portal")), "{out:?}");
+        let events = store.consent_events(story).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].id.to_string(), narrow.id);
+        assert_eq!(store.consent(story).unwrap().status, ConsentStatus::Active);
     }
 }
