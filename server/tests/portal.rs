@@ -618,3 +618,62 @@ async fn one_code_tried_from_many_addresses_is_throttled_per_code() {
         .body(form_body(&[("csrf", &csrf), ("code", &code)]));
     assert_eq!(browser.send(req).await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_belongs_to_its_project_another_project_cannot_squat_it_or_take_its_withdrawal() {
+    let server = Server::start().await;
+    let other = server.other_project();
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let squatter = server.enrol(other, Role::Reporter).await;
+    let code = new_code(9);
+    let hash = code_hash(PROJECT, &code).unwrap();
+
+    // The storyteller asks for the withdrawal before their story arrived.
+    let mut browser = Browser::new(&server);
+    let page = browser.enter(&code).await;
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // A reporter of another project who learnt the hash sends it first: it is only a
+    // hash in their project, neither the storyteller's withdrawal nor their code.
+    let squat = new_id();
+    let mut given = consent_event(&squat, "given", &["record"]);
+    given["code_hash"] = hash.clone().into();
+    let r = squatter
+        .req(Method::POST, &format!("/api/v1/stories/{squat}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "active", "{accepted}");
+
+    // The storyteller's own phone is not refused, and gets the withdrawal.
+    let story = new_id();
+    let mut given = consent_event(&story, "given", &["record"]);
+    given["code_hash"] = hash.into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "withdrawn", "{accepted}");
+
+    // And the code opens the storyteller's story, not the squatter's.
+    let page = Browser::new(&server).enter(&code).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let mut browser = Browser::new(&server);
+    browser.enter(&code).await;
+    let page = browser.get("/s/story?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("withdr"), "{}", page.body);
+}

@@ -189,7 +189,7 @@ fn project_ids(conn: &Connection) -> Result<Vec<String>> {
 /// under every project's salt.
 struct Lookup {
     found: Option<(String, String)>,
-    hashes: Vec<String>,
+    hashes: Vec<codes::ProjectHash>,
 }
 
 /// The story `code` opens, and its hash under every project's salt. The same work for
@@ -201,11 +201,11 @@ fn look_up(conn: &Connection, code: &str) -> Result<Lookup> {
         let Some(hash) = code_hash(&project, code) else {
             continue;
         };
-        let hit = codes::story_of(conn, &hash)?;
+        let hit = codes::story_of(conn, &project, &hash)?;
         if found.is_none() {
-            found = hit;
+            found = hit.map(|story| (project.clone(), story));
         }
-        hashes.push(hash);
+        hashes.push((project, hash));
     }
     Ok(Lookup { found, hashes })
 }
@@ -463,7 +463,7 @@ async fn withdraw(
             }
         }
         Opened::Nothing { hashes } => {
-            let counted = hashes.first().cloned().unwrap_or_default();
+            let counted = hashes.first().map(|(_, h)| h.clone()).unwrap_or_default();
             if let Err(e) = app
                 .throttle
                 .attempt(Attempt::PortalWithdraw, client.0, &counted)
@@ -477,15 +477,15 @@ async fn withdraw(
                     // withdrawn now; otherwise the request waits for it.
                     let mut purges = Vec::new();
                     let mut waiting = Vec::new();
-                    for hash in hashes {
-                        match codes::story_of(tx, &hash)? {
-                            Some((project_id, story_id)) => purges.extend(withdraw_story(
+                    for (project_id, hash) in hashes {
+                        match codes::story_of(tx, &project_id, &hash)? {
+                            Some(story_id) => purges.extend(withdraw_story(
                                 tx,
                                 &project_id,
                                 &story_id,
                                 erase_audio,
                             )?),
-                            None => waiting.push(hash),
+                            None => waiting.push((project_id, hash)),
                         }
                     }
                     codes::ask_pending(tx, &waiting, erase_audio)?;

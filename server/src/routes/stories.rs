@@ -369,7 +369,7 @@ pub fn accept_event(
         return Ok((after, purge));
     };
     codes::remember(tx, project_id, story_id, hash)?;
-    let Some(erase_audio) = codes::take_pending(tx, hash)? else {
+    let Some(erase_audio) = codes::take_pending(tx, project_id, hash)? else {
         return Ok((after, purge));
     };
     let withdrawal = storyteller_event(
