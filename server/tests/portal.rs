@@ -677,3 +677,69 @@ async fn a_code_belongs_to_its_project_another_project_cannot_squat_it_or_take_i
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("withdr"), "{}", page.body);
 }
+
+/// Enters `code` (unknown to the server) and asks for the withdrawal of its story.
+async fn ask_withdrawal_before_arrival(browser: &mut Browser, code: &str) -> Page {
+    let page = browser.enter(code).await;
+    assert_eq!(page.status, StatusCode::OK);
+    browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_asks_for_few_withdrawals_a_day_and_a_full_table_never_undoes_a_withdrawal() {
+    // Code attempts are let through freely here, to reach the daily quota of asks.
+    let server = Server::start_with(|c| c.attempts_burst_per_client = 10_000).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let mut asker = Browser::new(&server);
+    let mut asked = 0;
+    let refused = loop {
+        let page = ask_withdrawal_before_arrival(&mut asker, &new_code(1)).await;
+        if page.status != StatusCode::OK {
+            break page;
+        }
+        asked += 1;
+        assert!(asked <= 100, "one address filled the table unchecked");
+    };
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        asked >= 5,
+        "a few genuine asks from one address get through: {asked}"
+    );
+    // Another address still may.
+    let mut neighbour = Browser::from(&server, Some("127.0.0.2".parse().unwrap()));
+    let page = ask_withdrawal_before_arrival(&mut neighbour, &new_code(2)).await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    // The table full: a storyteller who entered their code before the story arrived
+    // still withdraws it once it has.
+    let code = new_code(3);
+    let mut storyteller = Browser::from(&server, Some("127.0.0.3".parse().unwrap()));
+    let page = storyteller.enter(&code).await;
+    assert_eq!(page.status, StatusCode::OK);
+    server
+        .db()
+        .with(|c| {
+            c.execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= 100001)
+                 INSERT OR IGNORE INTO pending_withdrawals (project_id, code_hash, erase_audio, asked_at, expires_at)
+                 SELECT 'filler', printf('%064x', i), 0, 0, 9000000000000 FROM n",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let (story, _) = story_with_code(&reporter, &code).await;
+    let r = storyteller
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let log = consent_log(&reporter, &story).await;
+    assert_eq!(log.last().unwrap()["kind"], "withdrawn");
+}

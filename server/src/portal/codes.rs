@@ -11,8 +11,10 @@ use subtle::ConstantTimeEq;
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 
-/// At most this many withdrawals wait for their story at once, over all clients.
-pub const MAX_PENDING: i64 = 10_000;
+/// At most this many withdrawals wait for their story at once, over all clients (a row
+/// is about 150 bytes; each client address may add only a few a day:
+/// `throttle::PENDING_ASKS_PER_DAY`).
+pub const MAX_PENDING: i64 = 100_000;
 /// A waiting withdrawal is kept this long (a phone that has not synced in 90 days).
 const PENDING_MS: i64 = 90 * 24 * 3600 * 1000;
 

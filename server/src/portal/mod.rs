@@ -470,25 +470,36 @@ async fn withdraw(
             {
                 return too_many(w, &e);
             }
+            if let Err(e) = app.throttle.ask_pending(client.0) {
+                return too_many(w, &e);
+            }
             let purges = app
                 .db
                 .call_write(move |tx| {
                     // The story may have arrived since the code was entered: then it is
-                    // withdrawn now; otherwise the request waits for it.
+                    // withdrawn now, and nothing waits (a code opens one story, so a
+                    // full table of waiting requests can never undo this); otherwise the
+                    // request waits for it.
                     let mut purges = Vec::new();
+                    let mut arrived = false;
                     let mut waiting = Vec::new();
                     for (project_id, hash) in hashes {
                         match codes::story_of(tx, &project_id, &hash)? {
-                            Some(story_id) => purges.extend(withdraw_story(
-                                tx,
-                                &project_id,
-                                &story_id,
-                                erase_audio,
-                            )?),
+                            Some(story_id) => {
+                                arrived = true;
+                                purges.extend(withdraw_story(
+                                    tx,
+                                    &project_id,
+                                    &story_id,
+                                    erase_audio,
+                                )?);
+                            }
                             None => waiting.push((project_id, hash)),
                         }
                     }
-                    codes::ask_pending(tx, &waiting, erase_audio)?;
+                    if !arrived {
+                        codes::ask_pending(tx, &waiting, erase_audio)?;
+                    }
                     Ok(purges)
                 })
                 .await;
