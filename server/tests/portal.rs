@@ -743,3 +743,47 @@ async fn one_address_asks_for_few_withdrawals_a_day_and_a_full_table_never_undoe
     let log = consent_log(&reporter, &story).await;
     assert_eq!(log.last().unwrap()["kind"], "withdrawn");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audio_is_sandboxed_and_only_a_trusted_proxy_says_https() {
+    let server =
+        Server::start_with(|c| c.trusted_proxies = vec!["127.0.0.2".parse().unwrap()]).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(4);
+    let (_, recording) = story_with_code(&reporter, &code).await;
+
+    // Anyone may send X-Forwarded-Proto; only the trusted proxy's counts.
+    let session_cookie = |page: &Page| {
+        page.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("tellus_portal="))
+            .unwrap()
+    };
+    let mut secure = Vec::new();
+    for local in ["127.0.0.1", "127.0.0.2"] {
+        let mut browser = Browser::from(&server, Some(local.parse().unwrap()));
+        let entry = browser.get("/s").await;
+        let req = browser
+            .http
+            .post(format!("{}/s", browser.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-Proto", "https")
+            .body(form_body(&[
+                ("csrf", &entry.csrf()),
+                ("code", &code),
+                ("lang", "en"),
+            ]));
+        let page = browser.send(req).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{local}");
+        secure.push(session_cookie(&page).contains("Secure"));
+
+        // The recording is served with a sandbox, as a lead's is.
+        let r = browser.get(&format!("/s/audio/{recording}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("sandbox"), "{csp}");
+    }
+    assert_eq!(secure, [false, true]);
+}
