@@ -434,3 +434,37 @@ fn a_truncated_database_is_moved_aside() {
         Some(Error::NoProject.to_string())
     );
 }
+
+#[test]
+fn the_phone_never_records_an_event_in_the_storytellers_name() {
+    // Method 'storyteller' means "on the portal with their personal code": the server
+    // refuses it from a phone, so a `given` recorded with it would leave the story's
+    // consent stuck forever. The one draft check refuses it, for every kind.
+    let (_dir, store) = project_store();
+    let story = new_story(&store, "Portal only");
+    let as_storyteller = |mut draft: ConsentDraft| {
+        draft.method = ConsentMethod::Storyteller;
+        draft
+    };
+    for draft in [
+        as_storyteller(give(2, &[items::RECORD])),
+        as_storyteller(by_reporter(ConsentDraft::withdraw(true))),
+    ] {
+        let err = refused(&store, || store.record_consent(story, &draft));
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+        assert!(err.to_string().contains("storyteller"), "{err}");
+        let err = store.check_consent(story, &draft).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    }
+    store
+        .record_consent(story, &give(2, &[items::RECORD]))
+        .unwrap();
+    for draft in [
+        as_storyteller(by_reporter(ConsentDraft::amend(&[items::RECORD]))),
+        as_storyteller(by_reporter(ConsentDraft::withdraw(false))),
+    ] {
+        let err = refused(&store, || store.record_consent(story, &draft));
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    }
+    assert_eq!(store.consent_events(story).unwrap().len(), 1);
+}

@@ -248,11 +248,10 @@ async fn a_narrowing_on_the_portal_applies_as_an_amendment_and_supersedes_an_uns
     phone.engine.sync().await.unwrap();
     let code = phone.store.consent_receipt(story).unwrap().code;
 
-    // The storyteller stops public sharing and being named; meanwhile, offline, the
-    // reporter records an amendment that has not gone yet.
-    Portal::new(&server)
-        .narrow_to(&code, &[items::RECORD])
-        .await;
+    // Offline, the reporter records an amendment that has not gone yet; later the
+    // storyteller stops public sharing and being named on the portal: their newer word
+    // stands (an amendment captured after the portal's change would be sent after it,
+    // see `consent_import`'s tests).
     let mut amend = ConsentDraft::amend(&[
         items::RECORD,
         items::SHARE_PUBLICLY,
@@ -261,6 +260,9 @@ async fn a_narrowing_on_the_portal_applies_as_an_amendment_and_supersedes_an_uns
     ]);
     amend.captured_by = "reporter".into();
     let unsent = phone.store.record_consent(story, &amend).unwrap();
+    Portal::new(&server)
+        .narrow_to(&code, &[items::RECORD])
+        .await;
 
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.consent_changes_received, 1, "{report:?}");

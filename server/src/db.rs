@@ -170,6 +170,37 @@ CREATE TABLE pending_withdrawals (
 );
 CREATE INDEX pending_withdrawals_expiry ON pending_withdrawals(expires_at);
 "#,
+    // 7: codes and waiting withdrawals are keyed by project: a hash is only ever matched
+    // within the project of the event that carries it, so a reporter of another project
+    // who learnt a hash can neither squat it (409 for the storyteller's own phone) nor
+    // take the withdrawal waiting for it. Waiting rows from before keep project '' (any
+    // project, as they were asked for), until they are taken or expire.
+    r#"
+CREATE TABLE storyteller_codes_by_project (
+    project_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    story_id TEXT NOT NULL UNIQUE REFERENCES stories(id),
+    set_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, code_hash)
+);
+INSERT INTO storyteller_codes_by_project (project_id, code_hash, story_id, set_at)
+    SELECT project_id, code_hash, story_id, set_at FROM storyteller_codes;
+DROP TABLE storyteller_codes;
+ALTER TABLE storyteller_codes_by_project RENAME TO storyteller_codes;
+CREATE TABLE pending_withdrawals_by_project (
+    project_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    erase_audio INTEGER NOT NULL,
+    asked_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, code_hash)
+);
+INSERT INTO pending_withdrawals_by_project (project_id, code_hash, erase_audio, asked_at, expires_at)
+    SELECT '', code_hash, erase_audio, asked_at, expires_at FROM pending_withdrawals;
+DROP TABLE pending_withdrawals;
+ALTER TABLE pending_withdrawals_by_project RENAME TO pending_withdrawals;
+CREATE INDEX pending_withdrawals_expiry ON pending_withdrawals(expires_at);
+"#,
 ];
 
 #[derive(Clone)]
@@ -283,6 +314,42 @@ mod tests {
         drop(db);
         let err = Db::open(&path).err().unwrap();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn step_seven_keys_codes_and_waiting_withdrawals_by_project_keeping_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..6] {
+            conn.execute_batch(step).unwrap();
+        }
+        let hash = "a".repeat(64);
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 6;
+             INSERT INTO projects VALUES ('p', 'P', '{{}}', 0);
+             INSERT INTO stories (id, project_id, reporter_id, revision, updated_at) VALUES ('s', 'p', 'r', 0, 0);
+             INSERT INTO storyteller_codes VALUES ('{hash}', 's', 'p', 5);
+             INSERT INTO pending_withdrawals VALUES ('{}', 1, 0, 9000000000000);",
+            "b".repeat(64)
+        ))
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        db.write(|tx| {
+            assert_eq!(
+                crate::portal::codes::story_of(tx, "p", &hash)?,
+                Some("s".to_string())
+            );
+            assert_eq!(crate::portal::codes::story_of(tx, "q", &hash)?, None);
+            // A withdrawal asked for before step 7 still waits, for any project.
+            assert_eq!(
+                crate::portal::codes::take_pending(tx, "p", &"b".repeat(64))?,
+                Some(true)
+            );
+            Ok(())
+        })
+        .unwrap();
     }
 
     #[test]

@@ -38,7 +38,29 @@ pub enum Attempt {
 pub struct Throttle {
     per_client: DefaultKeyedRateLimiter<(Attempt, IpAddr)>,
     per_code: DefaultKeyedRateLimiter<(Attempt, String)>,
+    pending_asks: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+}
+
+/// Withdrawals asked for before their story arrived, per client address and day: each
+/// keeps rows for 90 days, so one address must not fill the table (a storyteller asks
+/// once; a family sharing a connection a few times).
+pub const PENDING_ASKS_PER_DAY: u32 = 20;
+
+/// The key an address is counted under: an IPv6 client's /64 (one subscriber's whole
+/// network: a client picks any address in it at will), an IPv4 one's own address (an
+/// IPv4-mapped IPv6 address counts as that IPv4 address).
+pub fn client_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(network.into())
+            }
+        },
+    }
 }
 
 /// Per code: 5 at once, then one a minute.
@@ -59,6 +81,10 @@ impl Throttle {
         Throttle {
             per_client: RateLimiter::keyed(quota(client_burst, client_every)),
             per_code: RateLimiter::keyed(quota(CODE_BURST, CODE_EVERY)),
+            pending_asks: RateLimiter::keyed(quota(
+                PENDING_ASKS_PER_DAY,
+                Duration::from_secs(24 * 3600 / u64::from(PENDING_ASKS_PER_DAY)),
+            )),
             clock: DefaultClock::default(),
         }
     }
@@ -67,7 +93,7 @@ impl Throttle {
     /// refused with 429 and the wait when either quota is spent. The client's quota is
     /// checked first, so a guesser's codes are not even remembered past it.
     pub fn attempt(&self, what: Attempt, client: IpAddr, code: &str) -> Result<(), Error> {
-        if let Err(not_until) = self.per_client.check_key(&(what, client)) {
+        if let Err(not_until) = self.per_client.check_key(&(what, client_key(client))) {
             let wait = not_until.wait_time_from(self.clock.now());
             tracing::warn!(%client, ?what, "too many attempts from one address");
             return Err(too_many(wait));
@@ -80,12 +106,25 @@ impl Throttle {
         Ok(())
     }
 
+    /// Counts one withdrawal asked for before its story arrived from `client`; refused
+    /// with 429 past [`PENDING_ASKS_PER_DAY`] (then one every 72 minutes).
+    pub fn ask_pending(&self, client: IpAddr) -> Result<(), Error> {
+        self.pending_asks
+            .check_key(&client_key(client))
+            .map_err(|not_until| {
+                tracing::warn!(%client, "too many waiting withdrawals asked from one address");
+                too_many(not_until.wait_time_from(self.clock.now()))
+            })
+    }
+
     /// Forgets clients and codes whose quota is whole again (run by the sweeper).
     pub fn forget_settled(&self) {
         self.per_client.retain_recent();
         self.per_code.retain_recent();
+        self.pending_asks.retain_recent();
         self.per_client.shrink_to_fit();
         self.per_code.shrink_to_fit();
+        self.pending_asks.shrink_to_fit();
     }
 }
 
@@ -168,6 +207,41 @@ mod tests {
             panic!("a code tried from many addresses was let through");
         };
         assert!((1..=CODE_EVERY.as_secs()).contains(&retry_after_secs));
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_client_and_asks_for_withdrawals_are_few_a_day() {
+        let throttle = Throttle::new(2, Duration::from_secs(60));
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_network: IpAddr = "2001:db8:1:2:ffff:abcd:1:9".parse().unwrap();
+        let next_network: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        throttle.attempt(Attempt::PortalCode, one, "a").unwrap();
+        throttle
+            .attempt(Attempt::PortalCode, same_network, "b")
+            .unwrap();
+        assert!(
+            throttle
+                .attempt(Attempt::PortalCode, same_network, "c")
+                .is_err(),
+            "a new address in the same /64 is the same client"
+        );
+        throttle
+            .attempt(Attempt::PortalCode, next_network, "d")
+            .unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+
+        for i in 0..PENDING_ASKS_PER_DAY {
+            let client: IpAddr = format!("2001:db8:9:9::{i:x}").parse().unwrap();
+            throttle.ask_pending(client).unwrap();
+        }
+        let Err(Error::TooManyAttempts { retry_after_secs }) =
+            throttle.ask_pending("2001:db8:9:9::ffff".parse().unwrap())
+        else {
+            panic!("one /64 asked for more withdrawals than a day's quota");
+        };
+        assert!(retry_after_secs > 60 && retry_after_secs <= 24 * 3600 / 20);
+        throttle.ask_pending(next_network).unwrap();
     }
 
     #[test]

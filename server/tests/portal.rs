@@ -618,3 +618,172 @@ async fn one_code_tried_from_many_addresses_is_throttled_per_code() {
         .body(form_body(&[("csrf", &csrf), ("code", &code)]));
     assert_eq!(browser.send(req).await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_belongs_to_its_project_another_project_cannot_squat_it_or_take_its_withdrawal() {
+    let server = Server::start().await;
+    let other = server.other_project();
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let squatter = server.enrol(other, Role::Reporter).await;
+    let code = new_code(9);
+    let hash = code_hash(PROJECT, &code).unwrap();
+
+    // The storyteller asks for the withdrawal before their story arrived.
+    let mut browser = Browser::new(&server);
+    let page = browser.enter(&code).await;
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // A reporter of another project who learnt the hash sends it first: it is only a
+    // hash in their project, neither the storyteller's withdrawal nor their code.
+    let squat = new_id();
+    let mut given = consent_event(&squat, "given", &["record"]);
+    given["code_hash"] = hash.clone().into();
+    let r = squatter
+        .req(Method::POST, &format!("/api/v1/stories/{squat}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "active", "{accepted}");
+
+    // The storyteller's own phone is not refused, and gets the withdrawal.
+    let story = new_id();
+    let mut given = consent_event(&story, "given", &["record"]);
+    given["code_hash"] = hash.into();
+    let r = reporter
+        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
+        .json(&given)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "withdrawn", "{accepted}");
+
+    // And the code opens the storyteller's story, not the squatter's.
+    let page = Browser::new(&server).enter(&code).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let mut browser = Browser::new(&server);
+    browser.enter(&code).await;
+    let page = browser.get("/s/story?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("withdr"), "{}", page.body);
+}
+
+/// Enters `code` (unknown to the server) and asks for the withdrawal of its story.
+async fn ask_withdrawal_before_arrival(browser: &mut Browser, code: &str) -> Page {
+    let page = browser.enter(code).await;
+    assert_eq!(page.status, StatusCode::OK);
+    browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_asks_for_few_withdrawals_a_day_and_a_full_table_never_undoes_a_withdrawal() {
+    // Code attempts are let through freely here, to reach the daily quota of asks.
+    let server = Server::start_with(|c| c.attempts_burst_per_client = 10_000).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let mut asker = Browser::new(&server);
+    let mut asked = 0;
+    let refused = loop {
+        let page = ask_withdrawal_before_arrival(&mut asker, &new_code(1)).await;
+        if page.status != StatusCode::OK {
+            break page;
+        }
+        asked += 1;
+        assert!(asked <= 100, "one address filled the table unchecked");
+    };
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        asked >= 5,
+        "a few genuine asks from one address get through: {asked}"
+    );
+    // Another address still may.
+    let mut neighbour = Browser::from(&server, Some("127.0.0.2".parse().unwrap()));
+    let page = ask_withdrawal_before_arrival(&mut neighbour, &new_code(2)).await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    // The table full: a storyteller who entered their code before the story arrived
+    // still withdraws it once it has.
+    let code = new_code(3);
+    let mut storyteller = Browser::from(&server, Some("127.0.0.3".parse().unwrap()));
+    let page = storyteller.enter(&code).await;
+    assert_eq!(page.status, StatusCode::OK);
+    server
+        .db()
+        .with(|c| {
+            c.execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= 100001)
+                 INSERT OR IGNORE INTO pending_withdrawals (project_id, code_hash, erase_audio, asked_at, expires_at)
+                 SELECT 'filler', printf('%064x', i), 0, 0, 9000000000000 FROM n",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let (story, _) = story_with_code(&reporter, &code).await;
+    let r = storyteller
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let log = consent_log(&reporter, &story).await;
+    assert_eq!(log.last().unwrap()["kind"], "withdrawn");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audio_is_sandboxed_and_only_a_trusted_proxy_says_https() {
+    let server =
+        Server::start_with(|c| c.trusted_proxies = vec!["127.0.0.2".parse().unwrap()]).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(4);
+    let (_, recording) = story_with_code(&reporter, &code).await;
+
+    // Anyone may send X-Forwarded-Proto; only the trusted proxy's counts.
+    let session_cookie = |page: &Page| {
+        page.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("tellus_portal="))
+            .unwrap()
+    };
+    let mut secure = Vec::new();
+    for local in ["127.0.0.1", "127.0.0.2"] {
+        let mut browser = Browser::from(&server, Some(local.parse().unwrap()));
+        let entry = browser.get("/s").await;
+        let req = browser
+            .http
+            .post(format!("{}/s", browser.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-Proto", "https")
+            .body(form_body(&[
+                ("csrf", &entry.csrf()),
+                ("code", &code),
+                ("lang", "en"),
+            ]));
+        let page = browser.send(req).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{local}");
+        secure.push(session_cookie(&page).contains("Secure"));
+
+        // The recording is served with a sandbox, as a lead's is.
+        let r = browser.get(&format!("/s/audio/{recording}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("sandbox"), "{csp}");
+    }
+    assert_eq!(secure, [false, true]);
+}

@@ -154,3 +154,52 @@ async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_s
         "nothing of it was kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporter_cannot_write_in_the_storytellers_name() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let path = format!("/api/v1/stories/{story}/consent");
+    let before: tellus_protocol::ConsentLog = reporter.get(&path).await.json().await.unwrap();
+
+    // Only the portal may record an event "by the storyteller with their personal code":
+    // a reporter's token claiming it would forge the audit log, whatever the kind.
+    for kind in ["amended", "withdrawn"] {
+        let granted: &[&str] = if kind == "withdrawn" {
+            &[]
+        } else {
+            &["record"]
+        };
+        let mut forged = consent_event(&story, kind, granted);
+        forged["method"] = serde_json::json!({ "kind": "storyteller" });
+        let r = post_event(&reporter, &forged).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{kind}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["code"],
+            "storyteller_method_reserved"
+        );
+    }
+    let fresh = new_id();
+    let mut forged = consent_event(&fresh, "given", &["record"]);
+    forged["method"] = serde_json::json!({ "kind": "storyteller" });
+    let r = post_event(&reporter, &forged).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let after: tellus_protocol::ConsentLog = reporter.get(&path).await.json().await.unwrap();
+    assert_eq!(after.events.len(), before.events.len(), "nothing was kept");
+    assert!(
+        after
+            .events
+            .iter()
+            .all(|e| e.method != tellus_protocol::ConsentMethod::Storyteller)
+    );
+    assert_eq!(
+        reporter
+            .get(&format!("/api/v1/stories/{fresh}/consent"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "no stub of the refused story either"
+    );
+}

@@ -123,7 +123,8 @@ pub enum ConsentHow {
     },
     Signed,
     /// The storyteller themself, on the server's portal with their personal code; a
-    /// phone only ever receives these.
+    /// phone only ever receives these (in `ConsentEventView`): giving, amending or
+    /// withdrawing consent with it is refused with `TellusError::InvalidInput`.
     Storyteller,
 }
 

@@ -158,6 +158,14 @@ impl ConsentState {
         draft: &ConsentDraft,
         name_known: bool,
     ) -> Result<Resolved> {
+        if draft.method == ConsentMethod::Storyteller {
+            // Only the storyteller on the server's portal makes these; the server refuses
+            // one from a phone, so a `given` kept here could never be delivered and the
+            // story's consent would be stuck. A phone only reads them back.
+            return Err(Error::invalid(
+                "method 'storyteller' is the storyteller's own change on the portal; a phone cannot record it",
+            ));
+        }
         let shown = self
             .current
             .check_event(&project.consent_forms, draft, Some(name_known))

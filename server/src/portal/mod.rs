@@ -17,7 +17,10 @@ mod words;
 use std::collections::{BTreeSet, HashMap};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -68,10 +71,10 @@ pub fn routes() -> Router<App> {
 
 async fn protective_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A response that set its own policy keeps it: the recording's sandbox, as the
+    // lead's audio route serves it (`serve_audio`), so its bytes never run as a page.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -106,13 +109,27 @@ fn accept_language(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Whether the browser reached this server over HTTPS (itself or via its proxy).
-fn https(app: &App, headers: &HeaderMap) -> bool {
-    matches!(app.config.tls(), Ok(Some(_)))
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+/// Whether the browser reached this server over HTTPS: it serves TLS itself, or the
+/// peer is one of `trusted_proxies` (as for forwarded addresses, `ClientAddr`) and says
+/// `X-Forwarded-Proto: https`; anyone else could say so.
+struct Https(bool);
+
+impl FromRequestParts<App> for Https {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let proxied = peer.is_some_and(|p| app.config.trusted_proxies.contains(&p))
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        Ok(Https(matches!(app.config.tls(), Ok(Some(_))) || proxied))
+    }
 }
 
 fn with_cookie(mut response: Response, cookie: String) -> Response {
@@ -133,7 +150,7 @@ struct PageQuery {
 }
 
 async fn entry_page(
-    State(app): State<App>,
+    Https(secure): Https,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
@@ -144,7 +161,7 @@ async fn entry_page(
         ENTRY_COOKIE,
         &token,
         std::time::Duration::from_secs(3600),
-        https(&app, &headers),
+        secure,
     );
     with_cookie(respond(StatusCode::OK, page), cookie)
 }
@@ -189,7 +206,7 @@ fn project_ids(conn: &Connection) -> Result<Vec<String>> {
 /// under every project's salt.
 struct Lookup {
     found: Option<(String, String)>,
-    hashes: Vec<String>,
+    hashes: Vec<codes::ProjectHash>,
 }
 
 /// The story `code` opens, and its hash under every project's salt. The same work for
@@ -201,17 +218,18 @@ fn look_up(conn: &Connection, code: &str) -> Result<Lookup> {
         let Some(hash) = code_hash(&project, code) else {
             continue;
         };
-        let hit = codes::story_of(conn, &hash)?;
+        let hit = codes::story_of(conn, &project, &hash)?;
         if found.is_none() {
-            found = hit;
+            found = hit.map(|story| (project.clone(), story));
         }
-        hashes.push(hash);
+        hashes.push((project, hash));
     }
     Ok(Lookup { found, hashes })
 }
 
 async fn enter(
     State(app): State<App>,
+    Https(secure): Https,
     client: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
@@ -238,7 +256,6 @@ async fn enter(
         );
     };
     let looked = app.db.call(move |conn| look_up(conn, &code)).await;
-    let secure = https(&app, &headers);
     let Lookup { found, hashes } = match looked {
         Ok(found) => found,
         Err(e) => return failed(w, &e),
@@ -463,32 +480,43 @@ async fn withdraw(
             }
         }
         Opened::Nothing { hashes } => {
-            let counted = hashes.first().cloned().unwrap_or_default();
+            let counted = hashes.first().map(|(_, h)| h.clone()).unwrap_or_default();
             if let Err(e) = app
                 .throttle
                 .attempt(Attempt::PortalWithdraw, client.0, &counted)
             {
                 return too_many(w, &e);
             }
+            if let Err(e) = app.throttle.ask_pending(client.0) {
+                return too_many(w, &e);
+            }
             let purges = app
                 .db
                 .call_write(move |tx| {
                     // The story may have arrived since the code was entered: then it is
-                    // withdrawn now; otherwise the request waits for it.
+                    // withdrawn now, and nothing waits (a code opens one story, so a
+                    // full table of waiting requests can never undo this); otherwise the
+                    // request waits for it.
                     let mut purges = Vec::new();
+                    let mut arrived = false;
                     let mut waiting = Vec::new();
-                    for hash in hashes {
-                        match codes::story_of(tx, &hash)? {
-                            Some((project_id, story_id)) => purges.extend(withdraw_story(
-                                tx,
-                                &project_id,
-                                &story_id,
-                                erase_audio,
-                            )?),
-                            None => waiting.push(hash),
+                    for (project_id, hash) in hashes {
+                        match codes::story_of(tx, &project_id, &hash)? {
+                            Some(story_id) => {
+                                arrived = true;
+                                purges.extend(withdraw_story(
+                                    tx,
+                                    &project_id,
+                                    &story_id,
+                                    erase_audio,
+                                )?);
+                            }
+                            None => waiting.push((project_id, hash)),
                         }
                     }
-                    codes::ask_pending(tx, &waiting, erase_audio)?;
+                    if !arrived {
+                        codes::ask_pending(tx, &waiting, erase_audio)?;
+                    }
                     Ok(purges)
                 })
                 .await;
@@ -507,6 +535,7 @@ async fn withdraw(
 
 async fn leave(
     State(app): State<App>,
+    Https(secure): Https,
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
@@ -515,12 +544,7 @@ async fn leave(
         Err(page) => return *page,
     };
     app.portal.close(&id);
-    let cookie = session::set_cookie(
-        session::COOKIE,
-        "",
-        std::time::Duration::ZERO,
-        https(&app, &headers),
-    );
+    let cookie = session::set_cookie(session::COOKIE, "", std::time::Duration::ZERO, secure);
     with_cookie(see_other(format!("/s?lang={}", w.lang)), cookie)
 }
 

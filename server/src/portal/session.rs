@@ -32,7 +32,9 @@ pub enum Opened {
     },
     /// No story (yet): the code's hash in every project, for a withdrawal asked for
     /// before the story arrives.
-    Nothing { hashes: Vec<String> },
+    Nothing {
+        hashes: Vec<super::codes::ProjectHash>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -246,6 +246,16 @@ pub async fn post_consent(
         ));
     }
     let event_id = parse_id(&event.id, "consent event")?;
+    if event.method == ConsentMethod::Storyteller {
+        // The log says such an event was made "by the storyteller with their personal
+        // code": only the portal's path (`accept_event` behind a code's session) may
+        // write that, or a reporter's token could forge the audit trail.
+        return Err(Error::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "storyteller_method_reserved",
+            "only the storyteller, on the portal with their code, records events with method 'storyteller'",
+        ));
+    }
     if event
         .code_hash
         .as_deref()
@@ -359,7 +369,7 @@ pub fn accept_event(
         return Ok((after, purge));
     };
     codes::remember(tx, project_id, story_id, hash)?;
-    let Some(erase_audio) = codes::take_pending(tx, hash)? else {
+    let Some(erase_audio) = codes::take_pending(tx, project_id, hash)? else {
         return Ok((after, purge));
     };
     let withdrawal = storyteller_event(

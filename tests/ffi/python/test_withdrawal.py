@@ -84,5 +84,20 @@ class Withdrawal(unittest.TestCase):
         self.assertIsNone(app.check_consent_form(story, form, choices("record", "credit_by_name", name="Amina")))
         self.assertIsNone(app.check_consent_form(story, form, choices("record")))
         self.assertEqual(app.consent_history(story), [], "checking wrote nothing")
+
+        # Method 'storyteller' is the storyteller's own change on the portal: the server
+        # refuses it from a phone, so the core refuses to record it and keeps nothing.
+        portal_only = tellus.ConsentChoices(
+            granted=["record"], how=tellus.ConsentHow.STORYTELLER(),
+            captured_by="Python reporter", name=None, contact=None)
+        with self.assertRaises(tellus.TellusError.InvalidInput) as refused:
+            app.give_consent(story, form, portal_only)
+        self.assertIn("storyteller", str(refused.exception))
+        self.assertEqual(app.consent_history(story), [], "nothing was stored")
         app.give_consent(story, form, choices("record"))
+        for attempt in (lambda: app.amend_consent(story, portal_only),
+                        lambda: app.withdraw_consent(story, tellus.ConsentHow.STORYTELLER(), "Python reporter", True)):
+            with self.assertRaises(tellus.TellusError.InvalidInput):
+                attempt()
+        self.assertEqual([e.kind for e in app.consent_history(story)], ["given"], "nothing was stored")
         self.assertIn("already given", app.check_consent_form(story, form, choices("record")))
