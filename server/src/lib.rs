@@ -8,6 +8,7 @@ mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+mod https;
 mod json;
 mod linger;
 mod listen;

@@ -27,10 +27,20 @@ fn config(dir: &Path, cert: &Path, key: &Path) -> ServerConfig {
 }
 
 async fn get(trust: &Trust, url: &str) -> Result<http::Response<Vec<u8>>, NetError> {
+    get_with_cookie(trust, url, None).await
+}
+
+async fn get_with_cookie(
+    trust: &Trust,
+    url: &str,
+    cookie: Option<&str>,
+) -> Result<http::Response<Vec<u8>>, NetError> {
     let client = HttpClient::new(trust, Duration::from_secs(5))?;
-    let response = client
-        .send(http::Request::get(url).body(empty_body()).unwrap())
-        .await?;
+    let mut request = http::Request::get(url);
+    if let Some(cookie) = cookie {
+        request = request.header(http::header::COOKIE, cookie);
+    }
+    let response = client.send(request.body(empty_body()).unwrap()).await?;
     let (parts, body) = response.into_parts();
     let body = read_body(body).await?.to_vec();
     Ok(http::Response::from_parts(parts, body))
@@ -63,6 +73,19 @@ async fn https_answers_carry_hsts_and_plain_http_is_redirected() {
     // The storytellers' portal marks its cookies Secure over HTTPS.
     let portal = get(&trust, &format!("{}/s", running.url())).await.unwrap();
     let cookie = portal.headers()[http::header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // So does the lead's page (here the cookie of a token the server does not know,
+    // cleared): one rule for both, the server's own TLS counting as HTTPS.
+    let lead = get_with_cookie(
+        &trust,
+        &format!("{}/lead", running.url()),
+        Some("tellus_lead=tellus_notatokenthisserverknows"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(lead.status(), http::StatusCode::UNAUTHORIZED);
+    let cookie = lead.headers()[http::header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("tellus_lead=;"), "{cookie}");
     assert!(cookie.contains("; Secure"), "{cookie}");
     let plain = running.redirect_addr().unwrap();
     let r = get(&trust, &format!("http://{plain}/lead?scope=all"))

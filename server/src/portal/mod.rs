@@ -17,10 +17,8 @@ mod words;
 use std::collections::{BTreeSet, HashMap};
 
 use axum::Router;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -31,6 +29,7 @@ use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, items};
 
 use crate::App;
 use crate::error::{Error, Result};
+use crate::https::Https;
 use crate::media::Disposition;
 use crate::routes::lead::serve_audio;
 use crate::routes::parse_id;
@@ -107,29 +106,6 @@ fn accept_language(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-}
-
-/// Whether the browser reached this server over HTTPS: it serves TLS itself, or the
-/// peer is one of `trusted_proxies` (as for forwarded addresses, `ClientAddr`) and says
-/// `X-Forwarded-Proto: https`; anyone else could say so.
-struct Https(bool);
-
-impl FromRequestParts<App> for Https {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let proxied = peer.is_some_and(|p| app.config.trusted_proxies.contains(&p))
-            && parts
-                .headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-        Ok(Https(matches!(app.config.tls(), Ok(Some(_))) || proxied))
-    }
 }
 
 fn with_cookie(mut response: Response, cookie: String) -> Response {

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::App;
 use crate::auth::lookup_token;
 use crate::error::Error;
+use crate::https::Https;
 use crate::media::{Disposition, content_disposition};
 use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
 use crate::routes::parse_id;
@@ -117,6 +118,7 @@ fn cross_site() -> Response {
 async fn sign_in(
     State(app): State<App>,
     client: ClientAddr,
+    Https(https): Https,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Result<Response, PageError> {
@@ -150,7 +152,7 @@ async fn sign_in(
     }
     let mut response = Redirect::to("/lead").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(cookie) = session::set_cookie(token, &headers).parse() {
+    if let Ok(cookie) = session::set_cookie(token, https).parse() {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -166,6 +168,7 @@ async fn link_form(Path(secret): Path<String>) -> Response {
 /// the same cookie as the sign-in form's.
 async fn link_sign_in(
     State(app): State<App>,
+    Https(https): Https,
     headers: HeaderMap,
     Path(secret): Path<String>,
 ) -> Result<Response, PageError> {
@@ -188,19 +191,19 @@ async fn link_sign_in(
     }
     let mut response = Redirect::to("/lead").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(cookie) = session::set_cookie(&token, &headers).parse() {
+    if let Ok(cookie) = session::set_cookie(&token, https).parse() {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
 
-async fn sign_out(headers: HeaderMap) -> Response {
+async fn sign_out(Https(https): Https, headers: HeaderMap) -> Response {
     if !session::same_origin(&headers) {
         return cross_site();
     }
     let mut response = Redirect::to("/lead/sign-in").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(cookie) = session::clear_cookie(&headers).parse() {
+    if let Ok(cookie) = session::clear_cookie(https).parse() {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response

@@ -67,26 +67,18 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| plausible_token(t))
 }
 
-/// Behind a TLS-terminating proxy the cookie is marked Secure.
-fn secure(headers: &HeaderMap) -> &'static str {
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-    if https { "; Secure" } else { "" }
-}
-
-pub fn set_cookie(token: &str, request: &HeaderMap) -> String {
+/// The session cookie; Secure when the browser came over HTTPS ([`crate::https::Https`]).
+pub fn set_cookie(token: &str, https: bool) -> String {
     format!(
         "{COOKIE}={token}; Path=/lead; HttpOnly; SameSite=Strict; Max-Age={MAX_AGE_SECS}{}",
-        secure(request)
+        secure(https)
     )
 }
 
-pub fn clear_cookie(request: &HeaderMap) -> String {
+pub fn clear_cookie(https: bool) -> String {
     format!(
         "{COOKIE}=; Path=/lead; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        secure(request)
+        secure(https)
     )
 }
 
@@ -119,7 +111,7 @@ impl FromRequestParts<App> for Lead {
             .map_err(|e| pages::PageError(e).into_response())?;
         if let Some((status, why)) = refusal(&check) {
             let mut response = pages::sign_in(Some(why), status);
-            if let Ok(v) = clear_cookie(&parts.headers).parse() {
+            if let Ok(v) = clear_cookie(crate::https::Https::of(parts, app)).parse() {
                 response.headers_mut().insert(header::SET_COOKIE, v);
             }
             return Err(response);
@@ -131,4 +123,8 @@ impl FromRequestParts<App> for Lead {
             _ => Err(pages::sign_in(None, StatusCode::UNAUTHORIZED)),
         }
     }
+}
+
+fn secure(https: bool) -> &'static str {
+    if https { "; Secure" } else { "" }
 }
