@@ -37,6 +37,7 @@ use crate::routes::stories::{
     Purge, accept_event, load_consent_events, project_forms, storyteller_event,
 };
 use crate::throttle::{Attempt, ClientAddr};
+use crate::web::asset;
 use pages::{Notice, StoryView, respond};
 use session::{ENTRY_COOKIE, Opened, Session, origin_allowed, same_secret};
 use words::{Words, choose, words};
@@ -86,20 +87,6 @@ async fn protective_headers(mut response: Response) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
-}
-
-async fn asset(body: &'static str, content_type: &'static str) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                format!("{content_type}; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, "public, max-age=3600".to_string()),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 fn accept_language(headers: &HeaderMap) -> Option<&str> {

@@ -135,21 +135,8 @@ pub fn set_cookie(name: &str, value: &str, max_age: Duration, https: bool) -> St
 /// browser sends `Origin: null` on the page's own posts, so "null" and no Origin pass
 /// here; the CSRF token is the lock that holds.
 pub fn origin_allowed(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    if origin == "null" {
-        return true;
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or_default();
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    headers.get(header::ORIGIN).is_some_and(|o| o == "null")
+        || crate::web::session::same_origin(headers)
 }
 
 #[cfg(test)]

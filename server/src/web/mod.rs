@@ -9,7 +9,7 @@ mod format;
 pub(crate) mod links;
 mod pages;
 mod query;
-mod session;
+pub(crate) mod session;
 
 use axum::Form;
 use axum::Router;
@@ -84,7 +84,8 @@ async fn protective_headers(mut response: Response) -> Response {
     response
 }
 
-async fn asset(body: &'static str, content_type: &'static str) -> Response {
+/// A static file of a page (style, script), cached for an hour.
+pub(crate) async fn asset(body: &'static str, content_type: &'static str) -> Response {
     (
         [
             (
