@@ -176,6 +176,23 @@ fn journey(
     consent.name = Some("Amina K.".into());
     store.record_consent(story.id, &consent).map_err(fail)?;
 
+    step(
+        ctx,
+        "She leaves with a receipt: what she agreed to, and a personal code for the portal",
+    );
+    let receipt = store.consent_receipt(story.id).map_err(fail)?;
+    if !ctx.json {
+        println!("Her code: {}", receipt.code);
+        match &receipt.portal_url {
+            Some(url) => println!("The receipt's QR code opens {url}"),
+            None => println!("No portal link: this phone is not enrolled with a server"),
+        }
+        println!(
+            "With it she can see, narrow or withdraw her consent herself; the whole receipt: tellus consent receipt --story {}",
+            story.id
+        );
+    }
+
     step(ctx, "The interview is recorded (a short clip)");
     record_clip(ctx, store, story.id)?;
 

@@ -306,6 +306,8 @@ fn the_demo_walks_through_a_reporters_journey() {
         "withdrew consent",
         "Key moment",
         "Enrolled as reporter",
+        "Her code: ",
+        "The receipt's QR code opens http://127.0.0.1:",
         "recording(s) delivered",
         "The first story: delivered",
         "Nothing sent: everything on this phone is delivered.",
@@ -431,6 +433,14 @@ fn the_demo_journey_at_debug_level_logs_no_story_text_name_contact_note_code_or_
         .expect("the demo prints the reporter's invite code");
     secrets.push(code.replace('-', ""));
     secrets.push(code);
+    // The storyteller's personal code is shown to her and never logged, in any form.
+    let storyteller_code = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Her code: "))
+        .map(str::trim)
+        .expect("the demo prints the storyteller's code");
+    secrets.push(storyteller_code.replace('-', ""));
+    secrets.push(storyteller_code.to_string());
     let secrets: Vec<String> = secrets
         .into_iter()
         .filter(|s| s.trim().len() >= 4)
