@@ -151,12 +151,7 @@ async fn story_with_code(reporter: &Device, code: &str) -> (String, String) {
         &["record", "share_publicly", "research_use"],
     );
     given["code_hash"] = code_hash(PROJECT, code).unwrap().into();
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&given)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&given).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(reporter.put_story(&story, 1).await.status(), StatusCode::OK);
     let recording = reporter.upload(&story, &audio(6000, 3), 6000).await;
@@ -370,12 +365,7 @@ async fn a_new_code_replaces_the_old_and_unknown_codes_all_get_the_same_page() {
     let new = new_code(3);
     let mut amended = consent_event(&story, "amended", &["record", "share_publicly"]);
     amended["code_hash"] = code_hash(PROJECT, &new).unwrap().into();
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&amended)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&amended).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     let strip = |page: &Page| page.body.replace(&page.csrf(), "");
@@ -430,12 +420,7 @@ async fn a_withdrawal_asked_before_the_story_arrived_is_applied_before_any_audio
     let story = new_id();
     let mut given = consent_event(&story, "given", &["record", "research_use"]);
     given["code_hash"] = code_hash(PROJECT, &code).unwrap().into();
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&given)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&given).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let accepted: Value = r.json().await.unwrap();
     assert_eq!(accepted["consent"]["status"], "withdrawn");
@@ -470,12 +455,7 @@ async fn withdrawing_during_an_upload_refuses_the_rest_and_purges_the_part() {
     let story = new_id();
     let mut given = consent_event(&story, "given", &["record"]);
     given["code_hash"] = code_hash(PROJECT, &code).unwrap().into();
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&given)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&given).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let data = audio(20_000, 7);
     let path = reporter.new_upload(&story, &new_id(), &data).await;
@@ -658,12 +638,7 @@ async fn a_code_belongs_to_its_project_another_project_cannot_squat_it_or_take_i
     let story = new_id();
     let mut given = consent_event(&story, "given", &["record"]);
     given["code_hash"] = hash.into();
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&given)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&given).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let accepted: Value = r.json().await.unwrap();
     assert_eq!(accepted["consent"]["status"], "withdrawn", "{accepted}");

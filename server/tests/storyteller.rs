@@ -3,7 +3,7 @@
 
 mod support;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use support::*;
 use tellus_server::Role;
@@ -14,12 +14,7 @@ async fn the_owner_reads_the_whole_consent_log_in_order_and_no_one_else_learns_i
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let amended = consent_event(&story, "amended", &["record"]);
-    let r = reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(&amended)
-        .send()
-        .await
-        .unwrap();
+    let r = reporter.post_consent(&amended).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(
         reporter.consent(&story, "withdrawn", &[]).await.status(),
@@ -86,16 +81,6 @@ fn stored_code(server: &Server, story: &str) -> Option<String> {
         .unwrap()
 }
 
-async fn post_event(reporter: &Device, event: &Value) -> reqwest::Response {
-    let story = event["story_id"].as_str().unwrap();
-    reporter
-        .req(Method::POST, &format!("/api/v1/stories/{story}/consent"))
-        .json(event)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_story() {
     let server = Server::start().await;
@@ -105,7 +90,7 @@ async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_s
     let mut given = consent_event(&story, "given", &["record", "share_publicly"]);
     given["code_hash"] = first.clone().into();
     assert_eq!(
-        post_event(&reporter, &given).await.status(),
+        reporter.post_consent(&given).await.status(),
         StatusCode::CREATED
     );
     assert_eq!(stored_code(&server, &story), Some(first.clone()));
@@ -114,7 +99,7 @@ async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_s
     let mut bad = consent_event(&story, "amended", &["record"]);
     bad["code_hash"] = "NOT-A-HASH".into();
     assert_eq!(
-        post_event(&reporter, &bad).await.status(),
+        reporter.post_consent(&bad).await.status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(stored_code(&server, &story), Some(first.clone()));
@@ -124,7 +109,7 @@ async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_s
     let mut amended = consent_event(&story, "amended", &["record"]);
     amended["code_hash"] = second.clone().into();
     assert_eq!(
-        post_event(&reporter, &amended).await.status(),
+        reporter.post_consent(&amended).await.status(),
         StatusCode::CREATED
     );
     assert_eq!(stored_code(&server, &story), Some(second.clone()));
@@ -142,7 +127,7 @@ async fn the_server_keeps_the_latest_code_hash_of_a_story_and_a_code_opens_one_s
     let other = new_id();
     let mut stolen = consent_event(&other, "given", &["record"]);
     stolen["code_hash"] = second.clone().into();
-    let r = post_event(&reporter, &stolen).await;
+    let r = reporter.post_consent(&stolen).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "code_in_use");
     let log = reporter
@@ -173,7 +158,7 @@ async fn a_reporter_cannot_write_in_the_storytellers_name() {
         };
         let mut forged = consent_event(&story, kind, granted);
         forged["method"] = serde_json::json!({ "kind": "storyteller" });
-        let r = post_event(&reporter, &forged).await;
+        let r = reporter.post_consent(&forged).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{kind}");
         assert_eq!(
             r.json::<Value>().await.unwrap()["code"],
@@ -183,7 +168,7 @@ async fn a_reporter_cannot_write_in_the_storytellers_name() {
     let fresh = new_id();
     let mut forged = consent_event(&fresh, "given", &["record"]);
     forged["method"] = serde_json::json!({ "kind": "storyteller" });
-    let r = post_event(&reporter, &forged).await;
+    let r = reporter.post_consent(&forged).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let after: tellus_protocol::ConsentLog = reporter.get(&path).await.json().await.unwrap();

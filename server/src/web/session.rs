@@ -56,15 +56,19 @@ pub fn plausible_token(token: &str) -> bool {
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE).filter(|t| plausible_token(t))
+}
+
+/// The value of the cookie `name` in a request (the lead's page and the portal).
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_string())
-        .filter(|t| plausible_token(t))
 }
 
 /// The session cookie; Secure when the browser came over HTTPS ([`crate::https::Https`]).

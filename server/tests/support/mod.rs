@@ -246,8 +246,16 @@ impl Device {
     }
 
     pub async fn consent(&self, story_id: &str, kind: &str, granted: &[&str]) -> Response {
+        self.post_consent(&consent_event(story_id, kind, granted))
+            .await
+    }
+
+    /// POSTs a consent event (built with [`consent_event`] and changed as a test needs)
+    /// to its story.
+    pub async fn post_consent(&self, event: &Value) -> Response {
+        let story_id = event["story_id"].as_str().unwrap_or_default();
         self.req(Method::POST, &format!("/api/v1/stories/{story_id}/consent"))
-            .json(&consent_event(story_id, kind, granted))
+            .json(event)
             .send()
             .await
             .unwrap()
