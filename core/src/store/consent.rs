@@ -48,6 +48,16 @@ pub(crate) fn events_between(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What a withdrawal does to the story on this phone, whichever way it came (recorded
+/// here, or brought in from the storyteller's portal): the story is no longer ready
+/// (given consent again, it starts over as a draft the reporter finishes anew; withdrawn
+/// is read from the consent), and the storyteller's code is erased. Audio the withdrawal
+/// asks to erase goes at the next `erase_withdrawn_audio`.
+pub(super) fn after_withdrawal(tx: &Transaction<'_>, story: StoryId) -> Result<()> {
+    tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
+    super::storyteller_code::forget(tx, story)
+}
+
 /// Appends `event` to the story's log (append-only: the triggers refuse the rest).
 pub(super) fn insert_event(tx: &Transaction<'_>, event: &ConsentEvent) -> Result<()> {
     tx.execute(
@@ -182,8 +192,10 @@ impl Store {
             let kept = load_identity(tx, participant)?;
             let resolved =
                 before.check_draft(&project, draft, name.is_some() || kept.name.is_some())?;
-            let code_hash =
-                super::storyteller_code::for_consent(tx, story, draft.kind, &project.id)?;
+            let code_hash = match draft.kind {
+                ConsentKind::Withdrawn => None,
+                _ => super::storyteller_code::for_consent(tx, story, &project.id)?,
+            };
             let event = ConsentEvent {
                 id: ConsentEventId::new(),
                 story_id: story,
@@ -207,10 +219,8 @@ impl Store {
             identity.name = name.clone().or(identity.name);
             identity.contact = contact.clone().or(identity.contact);
             save_identity(tx, participant, &after, identity)?;
-            // A withdrawn story is no longer ready: given consent again, it starts over
-            // as a draft the reporter finishes anew (withdrawn is read from the consent).
             if draft.kind == ConsentKind::Withdrawn {
-                tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
+                after_withdrawal(tx, story)?;
             }
             // A name or contact kept now goes out with the story: it must still fit. A
             // withdrawal is never refused.

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use rusqlite::params;
 use tellus_protocol::ConsentEventDoc;
 
-use super::{Store, consent, project, storyteller_code};
+use super::{Store, consent, project};
 use crate::error::Result;
 use crate::model::{
     ConsentEvent, ConsentEventId, ConsentKind, ConsentMethod, ConsentState, ConsentStatus, StoryId,
@@ -252,8 +252,7 @@ impl Store {
             let identity = consent::load_identity(tx, participant)?;
             consent::save_identity(tx, participant, &state, identity)?;
             if state.status == ConsentStatus::Withdrawn {
-                tx.execute("UPDATE stories SET status = 'draft' WHERE id = ?1", [story])?;
-                storyteller_code::forget(tx, story)?;
+                consent::after_withdrawal(tx, story)?;
                 outcome.withdrawn = true;
             }
             Ok(outcome)

@@ -17,7 +17,7 @@ use tellus_protocol::storyteller_code::{CODE_RANDOM_BYTES, code_from_random, cod
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{ConsentKind, StoryId, Timestamp};
+use crate::model::{StoryId, Timestamp};
 
 /// How long the code stays on the phone once the server holds the consent with its hash.
 pub const CODE_KEPT_AFTER_DELIVERY_DAYS: i64 = 30;
@@ -49,19 +49,14 @@ fn new_code() -> Result<String> {
     Ok(code_from_random(bytes))
 }
 
-/// What a consent event of `kind` does to the story's code, inside its transaction: a
-/// `given` or `amended` keeps the code (making one if there is none) and returns its
-/// hash for the event; a withdrawal erases it.
+/// The hash a `given` or `amended` event carries, inside its transaction: the story's
+/// code is kept (made if there is none). A withdrawal erases it instead
+/// (`consent::after_withdrawal`).
 pub(super) fn for_consent(
     tx: &Transaction<'_>,
     story: StoryId,
-    kind: ConsentKind,
     project_id: &str,
 ) -> Result<Option<String>> {
-    if kind == ConsentKind::Withdrawn {
-        forget(tx, story)?;
-        return Ok(None);
-    }
     let code = match load(tx, story)? {
         Some(code) => code,
         None => {
