@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `GET /api/v1/recordings/{id}/receipt`: what the server holds, verified.
+use crate::Representation;
+
+/// `GET /api/v1/recordings/{id}/receipt[?representation=listening]`: what the server
+/// holds of one representation, verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     pub recording_id: String,
@@ -12,6 +15,15 @@ pub struct Receipt {
     pub bytes: u64,
     /// RFC 3339.
     pub received_at: String,
+    /// Which copy this receipt is for; absent (older servers) = lossless.
+    #[serde(default)]
+    pub representation: Representation,
+    /// "wav", "flac" or "opus" (`AudioFormat::as_str`); absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// For a lossless copy: the PCM identity the server computed by decoding the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcm_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +31,7 @@ pub struct Receipt {
 pub enum ChangeKind {
     /// A story document arrived or changed (see `revision`).
     Story,
-    /// A recording was delivered and verified.
+    /// A recording's representation (see `representation`) was delivered and verified.
     Recording,
     /// The storyteller withdrew: the audio is gone; delete every copy.
     Withdrawal,
@@ -39,6 +51,15 @@ pub struct Change {
     pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// For a recording: which copy arrived (absent from older servers = lossless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representation: Option<Representation>,
+    /// For a recording: "wav", "flac" or "opus".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// For a lossless recording: its PCM identity, as the server computed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcm_sha256: Option<String>,
     /// RFC 3339.
     pub at: String,
 }

@@ -10,6 +10,7 @@ mod consent_form;
 mod feed;
 pub mod headers;
 mod limits;
+pub mod representation;
 mod scope;
 mod story;
 pub mod storyteller_code;
@@ -23,6 +24,7 @@ pub use consent::{
 pub use consent_form::{ConsentForm, ConsentItem, ConsentProblem, FormProblem, FormShown};
 pub use feed::{Change, ChangeKind, ChangesPage, Receipt};
 pub use limits::{Limits, OverLimit, TextField, json_len};
+pub use representation::{AudioFormat, Representation, RepresentationMeta};
 pub use scope::{ExportScope, csv_field};
 pub use story::{IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc};
 
@@ -36,6 +38,12 @@ pub mod metadata {
     /// The whole file's SHA-256, lowercase hex.
     pub const SHA256: &str = "sha256";
     pub const CONTENT_TYPE: &str = "content_type";
+    /// "lossless" or "listening" (`Representation`); absent = lossless (every phone
+    /// before issue 20 uploaded its WAV so).
+    pub const REPRESENTATION: &str = "representation";
+    /// The PCM identity of the audio (see `representation`), lowercase hex; sent with a
+    /// lossless upload. The server decodes the file and refuses it if they differ.
+    pub const PCM_SHA256: &str = "pcm_sha256";
 }
 
 /// Consent item keys the server acts on (the same keys as the core's `items`).

@@ -281,6 +281,17 @@ fn longest_recording_meta() -> u64 {
         duration_ms: u64::MAX,
         created_at: LONGEST_TIMESTAMP.into(),
         delivered: false,
+        pcm_sha256: Some("0".repeat(64)),
+        representations: crate::Representation::ALL
+            .iter()
+            .map(|&representation| crate::RepresentationMeta {
+                representation,
+                format: "opus".into(),
+                bytes: u64::MAX,
+                sha256: "0".repeat(64),
+                delivered: false,
+            })
+            .collect(),
     })
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConsentSummary, items};
+use crate::{ConsentSummary, RepresentationMeta, items};
 
 /// One story, as delivered. Built on the phone from the core's `Story`, its `Note`s,
 /// `Recording`s and (only as consent allows) its `Identity`.
@@ -95,10 +95,12 @@ pub struct NoteDoc {
 }
 
 /// A recording's metadata (mirrors the core's `Recording`); the audio goes over tus.
+/// `format`, `bytes` and `sha256` describe the recording as the recorder wrote it (the
+/// WAV); `representations` lists the files made from it and delivered separately.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingMeta {
     pub id: String,
-    /// "wav" (16-bit PCM).
+    /// "wav" (16-bit PCM), as recorded.
     pub format: String,
     pub sample_rate: u32,
     pub channels: u16,
@@ -107,9 +109,17 @@ pub struct RecordingMeta {
     pub sha256: String,
     pub duration_ms: u64,
     pub created_at: String,
-    /// Filled by the server for a lead: the audio is delivered and verified.
+    /// Filled by the server for a lead: the lossless copy is delivered and verified.
     #[serde(default)]
     pub delivered: bool,
+    /// The PCM identity of the recorded audio (see `representation`); absent from
+    /// phones before issue 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcm_sha256: Option<String>,
+    /// The files made from the recording (lossless FLAC or the WAV itself, listening
+    /// Opus); empty from phones before issue 20, whose one file is the WAV above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub representations: Vec<RepresentationMeta>,
 }
 
 #[cfg(test)]

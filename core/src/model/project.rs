@@ -63,12 +63,19 @@ pub struct Question {
 pub struct UploadPolicy {
     /// Hold audio until the phone is on an unmetered network (Wi-Fi).
     pub audio_on_unmetered_only: bool,
+    /// The project's leads work from the listening copy (Opus): a story counts as
+    /// delivered once every recording's listening copy is (docs/data-saver.md). The
+    /// lossless copy still goes on an unmetered network, and stays on the phone until
+    /// it has or the reporter frees it.
+    #[serde(default)]
+    pub listening_is_enough: bool,
 }
 
 impl Default for UploadPolicy {
     fn default() -> Self {
         UploadPolicy {
             audio_on_unmetered_only: true,
+            listening_is_enough: false,
         }
     }
 }

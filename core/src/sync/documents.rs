@@ -73,6 +73,8 @@ fn recording(r: &Recording) -> RecordingMeta {
         duration_ms: r.duration_ms(),
         created_at: r.created_at.to_string(),
         delivered: false,
+        pcm_sha256: None,
+        representations: Vec::new(),
     }
 }
 

@@ -86,6 +86,9 @@ pub async fn changes(
                     revision: r.get(4)?,
                     sha256: r.get(5)?,
                     bytes: r.get(6)?,
+                    representation: None,
+                    format: None,
+                    pcm_sha256: None,
                     at: rfc3339(r.get(7)?),
                 })
             })?;
@@ -181,6 +184,9 @@ pub async fn receipt(
         sha256: rec.sha256,
         bytes: rec.bytes,
         received_at: rfc3339(rec.received_at),
+        representation: Default::default(),
+        format: None,
+        pcm_sha256: None,
     }))
 }
 
