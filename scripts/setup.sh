@@ -11,6 +11,10 @@ TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
 TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
 # The lead's exports: xmllint validates every OHMS export against the published schema.
 TELLUS_DEB_PACKAGES+=(libxml2-utils)
+# The data saver's codecs (media/tests, scripts/bench-data-saver.sh) are checked against
+# independent decoders (flac, opusdec, opusinfo) and real recorded speech with its
+# transcripts (pocketsphinx-testdata's LibriVox clips, scored by pocketsphinx).
+TELLUS_DEB_PACKAGES+=(flac opus-tools pocketsphinx pocketsphinx-en-us pocketsphinx-testdata)
 
 # The leads' web page test (tests/web) drives Debian's chromium with playwright-core;
 # tests/web/install.sh installs these when that test runs (the demo never needs them).

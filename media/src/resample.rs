@@ -1,0 +1,1 @@
+//! Resampling for the listening copy (filled in with the Opus encoder).
