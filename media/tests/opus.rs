@@ -271,3 +271,99 @@ fn truncated_or_corrupted_opus_is_an_error_never_a_panic() {
     std::fs::write(&damaged, &appended).expect("write");
     assert!(inspect_ogg_opus(&damaged).is_err());
 }
+
+/// Ogg's CRC-32 (polynomial 0x04c11db7, not reflected), bit by bit: independent of the
+/// crate's table.
+fn ogg_crc(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in data {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The byte offsets of every page.
+fn pages(file: &[u8]) -> Vec<usize> {
+    let mut at = 0;
+    let mut starts = Vec::new();
+    while at + 27 <= file.len() {
+        starts.push(at);
+        let segments = usize::from(file[at + 26]);
+        let body: usize = file[at + 27..at + 27 + segments]
+            .iter()
+            .map(|&l| usize::from(l))
+            .sum();
+        at += 27 + segments + body;
+    }
+    starts
+}
+
+/// Rewrites one page's header bytes and fixes its CRC, as a careless muxer would.
+fn edit_page(file: &mut [u8], page: usize, edit: impl FnOnce(&mut [u8])) {
+    let starts = pages(file);
+    let start = starts[page];
+    let end = starts.get(page + 1).copied().unwrap_or(file.len());
+    edit(&mut file[start..end]);
+    file[start + 22..start + 26].fill(0);
+    let crc = ogg_crc(&file[start..end]);
+    file[start + 22..start + 26].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn well_checksummed_but_inconsistent_streams_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opus = dir.path().join("good.opus");
+    encode_opus(&librivox_clip("0880"), &opus, &OpusSettings::default()).expect("encode");
+    let good = std::fs::read(&opus).expect("read");
+    let last = pages(&good).len() - 1;
+    assert!(last >= 3, "headers, and audio on more than one page");
+    let damaged = dir.path().join("edited.opus");
+    let check = |bytes: &[u8], what: &str| {
+        std::fs::write(&damaged, bytes).expect("write");
+        let (libopus_ok, _) = run_status("opusinfo", &[path_str(&damaged)]);
+        let ours = inspect_ogg_opus(&damaged);
+        assert!(
+            matches!(ours, Err(MediaError::Malformed { .. })),
+            "{what}: {ours:?} (opusinfo accepted it: {libopus_ok})"
+        );
+    };
+    // The control: an edit that changes nothing passes.
+    let mut same = good.clone();
+    edit_page(&mut same, last, |_| {});
+    assert_eq!(same, good);
+
+    let granule_at =
+        |page: &mut [u8], value: u64| page[6..14].copy_from_slice(&value.to_le_bytes());
+    let mut longer = good.clone();
+    edit_page(&mut longer, last, |p| granule_at(p, 10_000_000));
+    check(&longer, "a last granule beyond its packets");
+    let mut backwards = good.clone();
+    edit_page(&mut backwards, 2, |p| granule_at(p, 5_000_000));
+    check(
+        &backwards,
+        "an intermediate granule that does not match its packets",
+    );
+    let mut two_streams = good.clone();
+    edit_page(&mut two_streams, last, |p| p[14] ^= 1);
+    check(&two_streams, "a page of another stream");
+    let mut reordered = good.clone();
+    edit_page(&mut reordered, 2, |p| p[18] = p[18].wrapping_add(1));
+    check(&reordered, "a skipped page sequence number");
+    let mut no_bos = good.clone();
+    edit_page(&mut no_bos, 0, |p| p[5] = 0);
+    check(&no_bos, "no beginning-of-stream flag");
+    let mut bad_head = good.clone();
+    edit_page(&mut bad_head, 0, |p| p[28..36].copy_from_slice(b"OpusHeaD"));
+    check(&bad_head, "no OpusHead");
+    // Without its end-of-stream flag the last page's trimmed granule no longer fits.
+    let mut no_eos = good.clone();
+    edit_page(&mut no_eos, last, |p| p[5] &= !0x04);
+    check(&no_eos, "no end-of-stream flag");
+}
