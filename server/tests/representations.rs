@@ -378,6 +378,12 @@ async fn a_copy_in_a_format_its_representation_does_not_allow_is_refused_with_41
     );
     assert_eq!(server.spool_files(), 0);
     assert_eq!(server.upload_rows(), 0);
+    // Reading a copy by an unknown name is a clear error too.
+    let r = reporter.receipt_of(&new_id(), "preview").await;
+    assert_eq!(
+        refusal(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_representation".into())
+    );
 }
 
 #[tokio::test]
