@@ -166,7 +166,49 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
-    report(ctx, store.as_ref(), &finished)
+    report(ctx, store.as_ref(), &finished)?;
+    prepare(ctx, store.as_ref(), finished.recording.id)
+}
+
+/// Makes the recording's FLAC (verified against the WAV) and listening copy now, so the
+/// files are there when the reporter looks; a failure is said and left to the next sync,
+/// which tries again. The recording itself is kept either way.
+fn prepare(
+    ctx: &Context,
+    store: &tellus_core::Store,
+    recording: tellus_core::model::RecordingId,
+) -> CmdResult {
+    let report = match tellus_core::audio::prepare_recording(store, recording) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!(
+                "note: the recording's copies were not made now ({e}); the next sync makes them"
+            );
+            return Ok(());
+        }
+    };
+    if ctx.json {
+        print_json(&serde_json::json!({ "event": "prepared", "report": report }));
+        return Ok(());
+    }
+    for made in &report.made {
+        say(format_args!(
+            "  {:<10} {} ({} bytes, verified)",
+            made.representation.as_str(),
+            made.format,
+            made.bytes
+        ));
+    }
+    if !report.wav_removed.is_empty() {
+        say("  the WAV was removed: its verified FLAC holds the same samples");
+    }
+    for failure in &report.failed {
+        eprintln!(
+            "note: the {} copy was not made now ({}); the next sync tries again",
+            failure.representation, failure.reason
+        );
+    }
+    Ok(())
 }
 
 /// A terminal: raw-mode keys and a redrawn meter line.

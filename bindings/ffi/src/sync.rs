@@ -63,6 +63,8 @@ pub struct SyncSettingsView {
     pub audio_on_unmetered_only: bool,
     /// Delete a recording's file on this phone once the server's receipt matches it.
     pub remove_local_audio_after_delivery: bool,
+    /// Keep the recorded WAV beside its verified FLAC (default off: the FLAC only).
+    pub keep_wav: bool,
 }
 
 /// The enrolled account, without its token.
@@ -239,6 +241,7 @@ impl From<SyncSettings> for SyncSettingsView {
         SyncSettingsView {
             audio_on_unmetered_only: s.audio_on_unmetered_only,
             remove_local_audio_after_delivery: s.remove_local_audio_after_delivery,
+            keep_wav: s.keep_wav,
         }
     }
 }
@@ -248,6 +251,7 @@ impl From<SyncSettingsView> for SyncSettings {
         SyncSettings {
             audio_on_unmetered_only: s.audio_on_unmetered_only,
             remove_local_audio_after_delivery: s.remove_local_audio_after_delivery,
+            keep_wav: s.keep_wav,
         }
     }
 }
