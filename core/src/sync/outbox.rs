@@ -690,7 +690,9 @@ pub(crate) fn delivery_state_of(
         let propagated = consent_items().all(|i| i.state == ItemState::Delivered);
         return DeliveryState::Withdrawn { propagated };
     }
-    if items.is_empty() {
+    // Queued once ready: the document comes first (anything else without it is a row
+    // set aside, such as a copy that is not wanted).
+    if !items.iter().any(|i| i.kind == ItemKind::Document) {
         return DeliveryState::OnlyOnPhone;
     }
     if let Some(parked) = items.iter().find(|i| i.state == ItemState::Parked) {
@@ -785,4 +787,160 @@ fn has_listening(items: &[OutboxItem], item: &OutboxItem) -> bool {
     items.iter().any(|i| {
         i.state != ItemState::Dropped && i.audio() == Some((recording, Representation::Listening))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConsentState, Recording, RecordingState};
+
+    struct Story {
+        recording: Recording,
+        items: Vec<OutboxItem>,
+    }
+
+    fn item(item_id: String, kind: ItemKind, state: ItemState) -> OutboxItem {
+        OutboxItem {
+            item_id,
+            kind,
+            story_id: StoryId::new(),
+            state,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            sent_revision: None,
+            sent_sha256: None,
+            upload_path: None,
+            confirmed_bytes: 0,
+            receipt: None,
+            local_removed: false,
+            cancelled: false,
+            file_bytes: None,
+        }
+    }
+
+    /// A story whose document and consent went, with one recording: its lossless copy
+    /// (8 MB FLAC) and listening copy (200 kB) in the given states.
+    fn story(lossless: ItemState, listening: ItemState) -> Story {
+        let recording = Recording {
+            id: RecordingId::new(),
+            story_id: StoryId::new(),
+            file_name: "r.wav".into(),
+            format: "wav".into(),
+            sample_rate: 48_000,
+            channels: 1,
+            frames: 7_000_000,
+            bytes: 14_000_044,
+            sha256: "0".repeat(64),
+            state: RecordingState::Complete,
+            created_at: Timestamp::now(),
+            pcm_sha256: None,
+        };
+        let id = recording.id;
+        let mut lossless_item = item(id.to_string(), ItemKind::Audio, lossless);
+        lossless_item.file_bytes = Some(8_000_000);
+        let mut listening_item = item(format!("{id}:listening"), ItemKind::Audio, listening);
+        listening_item.file_bytes = Some(200_000);
+        if listening == ItemState::Delivered {
+            listening_item.confirmed_bytes = 200_000;
+        }
+        Story {
+            recording,
+            items: vec![
+                item("c".into(), ItemKind::Consent, ItemState::Delivered),
+                item("d".into(), ItemKind::Document, ItemState::Delivered),
+                lossless_item,
+                listening_item,
+            ],
+        }
+    }
+
+    fn state(s: &Story, network: Network, policy: &DeliveryPolicy) -> DeliveryState {
+        delivery_state_of(
+            &ConsentState::fold(&[]),
+            std::slice::from_ref(&s.recording),
+            &s.items,
+            network,
+            policy,
+            now_ms(),
+        )
+    }
+
+    const ARCHIVE: DeliveryPolicy = DeliveryPolicy {
+        settings: SyncSettings {
+            audio_on_unmetered_only: true,
+            remove_local_audio_after_delivery: false,
+            keep_wav: false,
+        },
+        listening_is_enough: false,
+    };
+    const ENOUGH: DeliveryPolicy = DeliveryPolicy {
+        listening_is_enough: true,
+        ..ARCHIVE
+    };
+
+    #[test]
+    fn metered_the_lossless_copy_waits_and_the_story_is_not_delivered_without_it() {
+        use ItemState::{Delivered, Pending};
+        // Nothing of the audio yet: on metered the listening copy can go, so it is not
+        // waiting for Wi-Fi.
+        let fresh = story(Pending, Pending);
+        assert_eq!(
+            state(&fresh, Network::Metered, &ARCHIVE),
+            DeliveryState::Uploading { percent: 0 }
+        );
+        // The listening copy went; the lossless copy waits for an unmetered network, and
+        // the percent is of both files' bytes.
+        let half = story(Pending, Delivered);
+        assert_eq!(
+            state(&half, Network::Metered, &ARCHIVE),
+            DeliveryState::WaitingForUnmetered { percent: 2 }
+        );
+        assert_eq!(
+            state(&half, Network::Unmetered, &ARCHIVE),
+            DeliveryState::Uploading { percent: 2 }
+        );
+        let all = story(Delivered, Delivered);
+        assert!(matches!(
+            state(&all, Network::Metered, &ARCHIVE),
+            DeliveryState::Delivered { .. }
+        ));
+        // The reporter allows audio on mobile data: nothing waits.
+        let mut any = ARCHIVE;
+        any.settings.audio_on_unmetered_only = false;
+        assert_eq!(
+            state(&half, Network::Metered, &any),
+            DeliveryState::Uploading { percent: 2 }
+        );
+    }
+
+    #[test]
+    fn listening_is_enough_delivers_a_story_once_its_listening_copies_are() {
+        use ItemState::{Delivered, Dropped, Pending};
+        let half = story(Pending, Delivered);
+        assert!(matches!(
+            state(&half, Network::Metered, &ENOUGH),
+            DeliveryState::Delivered { .. }
+        ));
+        // Only the listening bytes count toward its percent.
+        let mut on_way = story(Pending, Pending);
+        on_way.items[3].confirmed_bytes = 100_000;
+        assert_eq!(
+            state(&on_way, Network::Metered, &ENOUGH),
+            DeliveryState::Uploading { percent: 50 }
+        );
+        // A lossless copy freed by the reporter is not waited for either way.
+        let freed = story(Dropped, Delivered);
+        assert!(matches!(
+            state(&freed, Network::Unmetered, &ARCHIVE),
+            DeliveryState::Delivered { .. }
+        ));
+        // A recording with no listening copy (before issue 20) counts with its lossless.
+        let mut legacy = story(Pending, Dropped);
+        legacy.items.truncate(3);
+        assert!(!matches!(
+            state(&legacy, Network::Unmetered, &ENOUGH),
+            DeliveryState::Delivered { .. }
+        ));
+    }
 }
