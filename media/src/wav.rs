@@ -60,7 +60,6 @@ impl WavSource {
     }
 
     /// Frames not yet read.
-    #[allow(dead_code)]
     pub(crate) fn remaining_frames(&self) -> u64 {
         self.remaining_frames
     }
