@@ -123,13 +123,25 @@ fn a_finished_recording_gets_a_verified_flac_and_listening_copy_and_only_then_lo
     // An independent decode of the FLAC on disk is the WAV's audio, sample for sample.
     assert_eq!(tellus_media::flac_identity(&flac).unwrap(), recorded_pcm);
     let on_disk = tellus_media::sha256_file(&flac).unwrap();
-    assert_eq!((on_disk.bytes, on_disk.sha256), (lossless.bytes, lossless.sha256));
-    assert_eq!(lossless.pcm_sha256.as_deref(), Some(recorded_pcm.pcm_sha256.as_str()));
-    assert!(lossless.bytes < rec.bytes, "a FLAC of speech is smaller than its WAV");
+    assert_eq!(
+        (on_disk.bytes, on_disk.sha256),
+        (lossless.bytes, lossless.sha256)
+    );
+    assert_eq!(
+        lossless.pcm_sha256.as_deref(),
+        Some(recorded_pcm.pcm_sha256.as_str())
+    );
+    assert!(
+        lossless.bytes < rec.bytes,
+        "a FLAC of speech is smaller than its WAV"
+    );
     // The recording's row keeps describing the WAV, with its PCM identity.
     let row = store.recording(rec.id).unwrap();
     assert_eq!((row.bytes, &row.sha256), (rec.bytes, &rec.sha256));
-    assert_eq!(row.pcm_sha256.as_deref(), Some(recorded_pcm.pcm_sha256.as_str()));
+    assert_eq!(
+        row.pcm_sha256.as_deref(),
+        Some(recorded_pcm.pcm_sha256.as_str())
+    );
 
     let listening = store
         .recording_file(rec.id, Representation::Listening)
@@ -137,8 +149,16 @@ fn a_finished_recording_gets_a_verified_flac_and_listening_copy_and_only_then_lo
         .expect("the listening copy is recorded");
     assert_eq!(listening.format, AudioFormat::OggOpus);
     let info = tellus_media::inspect_ogg_opus(&path_of(&store, &listening.file_name)).unwrap();
-    assert!(info.duration_ms.abs_diff(rec.duration_ms()) <= 20, "{info:?}");
-    assert!(listening.bytes * 20 < rec.bytes, "{} of {}", listening.bytes, rec.bytes);
+    assert!(
+        info.duration_ms.abs_diff(rec.duration_ms()) <= 20,
+        "{info:?}"
+    );
+    assert!(
+        listening.bytes * 20 < rec.bytes,
+        "{} of {}",
+        listening.bytes,
+        rec.bytes
+    );
 
     // keep_wav is off by default: the WAV went, after both were recorded.
     assert!(!wav.exists());
@@ -146,7 +166,10 @@ fn a_finished_recording_gets_a_verified_flac_and_listening_copy_and_only_then_lo
     assert!(leftovers(&store).is_empty(), "{:?}", leftovers(&store));
     // Nothing is left to make; a second run does nothing.
     let again = prepare_audio(&store).unwrap();
-    assert!(again.made.is_empty() && again.failed.is_empty(), "{again:?}");
+    assert!(
+        again.made.is_empty() && again.failed.is_empty(),
+        "{again:?}"
+    );
 }
 
 #[test]
@@ -168,7 +191,11 @@ fn with_keep_wav_the_wav_stays_beside_its_verified_flac() {
         .unwrap();
     assert_eq!(lossless.format, AudioFormat::Flac);
     assert!(path_of(&store, &lossless.file_name).exists());
-    assert_eq!(std::fs::read(&wav).unwrap(), before, "the WAV is kept, unchanged");
+    assert_eq!(
+        std::fs::read(&wav).unwrap(),
+        before,
+        "the WAV is kept, unchanged"
+    );
 }
 
 #[test]
@@ -225,7 +252,11 @@ fn a_corrupt_partial_left_by_a_crash_is_removed_at_open_and_the_work_redone() {
             b"fLaC\0\0\0\x22 torn",
         )
         .unwrap();
-        std::fs::write(path_of(&store, &format!("{}.opus.partial", rec.id)), b"OggS").unwrap();
+        std::fs::write(
+            path_of(&store, &format!("{}.opus.partial", rec.id)),
+            b"OggS",
+        )
+        .unwrap();
         std::fs::write(path_of(&store, &format!("{}.preparing", rec.id)), b"").unwrap();
         (rec, wav)
     };
@@ -288,7 +319,10 @@ fn a_recording_recovered_after_a_crash_gets_its_copies_too() {
     }
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.open_report().recovered_recordings.len(), 1);
-    assert_eq!(store.recording(id).unwrap().state, RecordingState::Recovered);
+    assert_eq!(
+        store.recording(id).unwrap().state,
+        RecordingState::Recovered
+    );
     let report = prepare_audio(&store).unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let lossless = store
@@ -315,8 +349,7 @@ fn a_recording_recovered_after_a_crash_gets_its_copies_too() {
 /// delivers the lossless copy; the server's receipt for each matches the file, and for
 /// the lossless copy its PCM identity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_both_receipts_match()
-{
+async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_both_receipts_match() {
     let server = support::Server::start().await;
     let phone = support::Phone::enrolled(&server, &server.url()).await;
     let story = phone.consented_story();
@@ -325,7 +358,10 @@ async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_bot
 
     phone.engine.set_network(Network::Metered);
     let report = phone.engine.sync().await.unwrap();
-    assert!(report.parked.is_empty() && report.failures.is_empty(), "{report:?}");
+    assert!(
+        report.parked.is_empty() && report.failures.is_empty(),
+        "{report:?}"
+    );
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     let listening = phone
         .store
@@ -334,7 +370,10 @@ async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_bot
         .unwrap();
     let receipt = &report.delivered[0];
     assert_eq!(receipt.representation, Representation::Listening);
-    assert_eq!((receipt.bytes, &receipt.sha256), (listening.bytes, &listening.sha256));
+    assert_eq!(
+        (receipt.bytes, &receipt.sha256),
+        (listening.bytes, &listening.sha256)
+    );
     assert_eq!(report.audio_waiting_for_unmetered, 1);
     assert!(matches!(
         phone.engine.delivery_state(story).unwrap(),
@@ -343,7 +382,10 @@ async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_bot
 
     phone.engine.set_network(Network::Unmetered);
     let report = phone.engine.sync().await.unwrap();
-    assert!(report.parked.is_empty() && report.failures.is_empty(), "{report:?}");
+    assert!(
+        report.parked.is_empty() && report.failures.is_empty(),
+        "{report:?}"
+    );
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     let lossless = phone
         .store
@@ -353,7 +395,10 @@ async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_bot
     let receipt = &report.delivered[0];
     assert_eq!(receipt.representation, Representation::Lossless);
     assert_eq!(receipt.format.as_deref(), Some("flac"));
-    assert_eq!((receipt.bytes, &receipt.sha256), (lossless.bytes, &lossless.sha256));
+    assert_eq!(
+        (receipt.bytes, &receipt.sha256),
+        (lossless.bytes, &lossless.sha256)
+    );
     assert_eq!(receipt.pcm_sha256, lossless.pcm_sha256);
     assert!(phone.delivered(story));
     // Both receipts, each as the server gives it now.
