@@ -35,6 +35,10 @@ pub struct PullArgs {
     /// Recordings downloaded at once
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     concurrency: u16,
+    /// Also fetch each recording's listening copy (small Ogg Opus, `<id>.opus`) beside
+    /// its lossless copy (`<id>.flac`, or `.wav` for older recordings)
+    #[arg(long)]
+    listening: bool,
 }
 
 #[derive(Args)]
@@ -218,6 +222,7 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     let mut options = PullOptions::new(server, token, &args.out);
     options.pin = pin;
     options.concurrency = usize::from(args.concurrency);
+    options.listening = args.listening;
     let runtime = crate::runtime()?;
     let bars = Bars::new();
     let result = runtime.block_on(tellus_lead::pull(&options, &bars));
@@ -234,6 +239,21 @@ pub fn pull(ctx: &Context, args: PullArgs) -> CmdResult {
     }
     for id in &report.recordings_gone {
         println!("note: recording {id} is no longer on the server (its story was withdrawn)");
+    }
+    for id in &report.recordings_waiting {
+        println!(
+            "waiting: recording {id}'s lossless copy has not reached the server yet; a later pull fetches it"
+        );
+    }
+    if report.listening_not_fetched > 0 {
+        println!(
+            "{} on the server were left there (`tellus pull --listening` fetches them)",
+            output::count(
+                report.listening_not_fetched as u64,
+                "listening copy",
+                "listening copies"
+            )
+        );
     }
     println!(
         "{} holds {}, each with its SHA-256 in manifest.json",

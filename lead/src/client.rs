@@ -7,7 +7,8 @@ use std::time::Duration;
 use tellus_net::http::{RequestBody, ResponseBody, bytes_body, empty_body, http, read_body};
 use tellus_net::{CertificatePin, HttpClient, Invite, NetError, Trust};
 use tellus_protocol::{
-    API_PREFIX, ApiError, ChangesPage, EnrolRequest, EnrolResponse, Role, StoryDocument,
+    API_PREFIX, ApiError, ChangesPage, EnrolRequest, EnrolResponse, Representation, Role,
+    StoryDocument,
 };
 
 use crate::{Error, Result};
@@ -135,9 +136,17 @@ impl LeadClient {
     /// The recording's audio from byte `from` (0 for all of it). `If-Range` names the
     /// SHA-256 the bytes already held were checked against: if the server's file is
     /// another one, it sends the whole file instead of a range.
-    pub async fn audio(&self, id: &str, from: u64, sha256: &str) -> Result<AudioFetch> {
-        let what = format!("the audio of recording {id}");
-        let mut request = self.get(&format!("/recordings/{id}/audio"));
+    pub async fn audio(
+        &self,
+        id: &str,
+        representation: Representation,
+        from: u64,
+        sha256: &str,
+    ) -> Result<AudioFetch> {
+        let what = format!("the {representation} copy of recording {id}");
+        let mut request = self.get(&format!(
+            "/recordings/{id}/audio?representation={representation}"
+        ));
         if from > 0 {
             request = request
                 .header(http::header::RANGE, format!("bytes={from}-"))

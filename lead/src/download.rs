@@ -1,7 +1,9 @@
-//! One recording's audio into the folder: resumable with Range, verified against the
-//! SHA-256 and size the feed announced, then moved into place. Until then the bytes live
-//! in `.tellus-pull/partial/`, so a killed pull resumes where it stopped and the folder
-//! never holds a recording that is not whole and verified.
+//! One copy of a recording into the folder: resumable with Range, verified against the
+//! SHA-256 and size the feed announced (the server's receipt) and, for a lossless copy
+//! whose receipt carries one, against its PCM identity by decoding it (tellus-media),
+//! then moved into place. Until then the bytes live in `.tellus-pull/partial/`, so a
+//! killed pull resumes where it stopped and the folder never holds a recording that is
+//! not whole and verified.
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -16,23 +18,38 @@ use crate::fsutil::{Durability, hash_file, move_into_place};
 use crate::layout::{Layout, audio_file};
 use crate::manifest::FileEntry;
 use crate::{Error, Result};
+use tellus_protocol::{AudioFormat, Representation};
 
 /// Tries per recording within one run for a network failure or a passing server error;
 /// each try resumes from the bytes already held.
 const ATTEMPTS: u32 = 4;
 
-/// A recording the feed says was delivered.
+/// A copy of a recording the feed says was delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     pub story_id: String,
     pub recording_id: String,
+    pub representation: Representation,
+    pub format: AudioFormat,
     pub sha256: String,
     pub bytes: u64,
+    /// The PCM identity the server computed for a lossless copy (absent for recordings
+    /// delivered before issue 20: their SHA-256 is the check, as it was).
+    pub pcm_sha256: Option<String>,
 }
 
 impl Wanted {
     pub fn rel_path(&self) -> String {
-        audio_file(&self.story_id, &self.recording_id)
+        audio_file(&self.story_id, &self.recording_id, self.format)
+    }
+
+    fn what(&self) -> String {
+        match self.representation {
+            Representation::Lossless => format!("the audio of recording {}", self.recording_id),
+            Representation::Listening => {
+                format!("the listening copy of recording {}", self.recording_id)
+            }
+        }
     }
 
     fn entry(&self) -> FileEntry {
@@ -66,7 +83,11 @@ pub async fn fetch(
         on_bytes(wanted.bytes);
         return Ok(Outcome::AlreadyPresent);
     }
-    let partial = layout.partial(&wanted.story_id, &wanted.recording_id);
+    let partial = layout.partial(
+        &wanted.story_id,
+        &wanted.recording_id,
+        wanted.representation,
+    );
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -103,6 +124,7 @@ async fn fetch_once(
             hash_blocking(partial.to_path_buf()).await?,
             held,
         )
+        .await
         .map(|()| {
             on_bytes(held);
             Outcome::Downloaded {
@@ -112,7 +134,12 @@ async fn fetch_once(
         });
     }
     let (start, mut response) = match client
-        .audio(&wanted.recording_id, held, &wanted.sha256)
+        .audio(
+            &wanted.recording_id,
+            wanted.representation,
+            held,
+            &wanted.sha256,
+        )
         .await?
     {
         AudioFetch::Gone => {
@@ -133,7 +160,7 @@ async fn fetch_once(
         let partial = partial.to_path_buf();
         tokio::task::spawn_blocking(move || write_chunks(&partial, start, rx))
     };
-    let what = format!("the audio of recording {}", wanted.recording_id);
+    let what = wanted.what();
     let mut received = start;
     let streamed: Result<()> = async {
         loop {
@@ -174,15 +201,17 @@ async fn fetch_once(
         .map_err(|e| Error::Folder(format!("a download's writer stopped: {e}")))?
         .map_err(|e| Error::io_at("write", partial, e))?;
     streamed?;
-    finish(partial, target, wanted, written, start).map(|()| Outcome::Downloaded {
-        fetched: wanted.bytes - start,
-        resumed: start,
-    })
+    finish(partial, target, wanted, written, start)
+        .await
+        .map(|()| Outcome::Downloaded {
+            fetched: wanted.bytes - start,
+            resumed: start,
+        })
 }
 
 /// Moves a whole, verified partial into place; a partial that does not verify is
 /// deleted, never moved.
-fn finish(
+async fn finish(
     partial: &Path,
     target: &Path,
     wanted: &Wanted,
@@ -192,21 +221,41 @@ fn finish(
     if found.bytes < wanted.bytes {
         // The body ended early (the connection closed): keep what came, resume later.
         return Err(Error::Incomplete(format!(
-            "the audio of recording {} stopped at {} of {} bytes",
-            wanted.recording_id, found.bytes, wanted.bytes
+            "{} stopped at {} of {} bytes",
+            wanted.what(),
+            found.bytes,
+            wanted.bytes
         )));
     }
     if found != wanted.entry() {
         let _ = fs::remove_file(partial);
         return Err(Error::Integrity(format!(
-            "the audio of recording {} does not match the SHA-256 the server announced{}; it was discarded",
-            wanted.recording_id,
+            "{} does not match the SHA-256 the server announced{}; it was discarded",
+            wanted.what(),
             if resumed > 0 {
                 " (resumed from an earlier run)"
             } else {
                 ""
             }
         )));
+    }
+    if let Some(expected) = wanted.pcm_sha256.clone() {
+        let (path, format) = (partial.to_path_buf(), wanted.format);
+        let decoded = tokio::task::spawn_blocking(move || tellus_media::identity(&path, format))
+            .await
+            .map_err(|e| Error::Folder(format!("decoding stopped: {e}")))?;
+        let problem = match decoded {
+            Ok(identity) if identity.pcm_sha256.eq_ignore_ascii_case(&expected) => None,
+            Ok(_) => Some("decodes to other audio than its receipt's PCM identity".to_string()),
+            Err(e) => Some(format!("does not decode as {format} ({e})")),
+        };
+        if let Some(problem) = problem {
+            let _ = fs::remove_file(partial);
+            return Err(Error::Integrity(format!(
+                "{} {problem}; it was discarded",
+                wanted.what()
+            )));
+        }
     }
     move_into_place(partial, target, Durability::WithPage)
 }

@@ -5,9 +5,12 @@ use std::fs;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use tellus_protocol::{ConsentSummary, IdentityDoc, NoteDoc, StoryDocument};
+use tellus_protocol::{
+    AudioFormat, ConsentSummary, IdentityDoc, NoteDoc, Representation, StoryDocument,
+};
 
-use crate::layout::{self, Layout, audio_file, checked_id};
+use crate::layout::{self, Layout, checked_id, parse_audio_name, story_file};
+use crate::manifest::Manifest;
 use crate::{Error, Result};
 
 /// One story as pulled.
@@ -18,8 +21,22 @@ pub struct PulledStory {
     pub consent: ConsentSummary,
     /// Only present when the server sent it, i.e. while consent allowed it.
     pub identity: Option<IdentityDoc>,
-    /// Folder-relative paths of the recordings held, in the document's order.
-    pub audio: Vec<String>,
+    /// The audio files held (lossless and listening copies), in the document's order
+    /// of recordings, the lossless copy first.
+    pub audio: Vec<HeldAudio>,
+}
+
+/// One audio file of a pulled story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldAudio {
+    pub recording_id: String,
+    pub representation: Representation,
+    pub format: AudioFormat,
+    /// Relative to the pulled folder.
+    pub file: String,
+    /// As the manifest lists it (None for a file the manifest does not know).
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +60,7 @@ impl PulledFolder {
             )));
         }
         let project = read_json::<serde_json::Value>(&layout.root().join(layout::PROJECT)).ok();
+        let manifest = Manifest::load(&layout)?;
         let mut folder = PulledFolder {
             project,
             ..PulledFolder::default()
@@ -66,7 +84,7 @@ impl PulledFolder {
         }
         ids.sort();
         for id in ids {
-            match read_story(&layout, &id) {
+            match read_story(&layout, &manifest, &id) {
                 Ok(Some(story)) => folder.stories.push(story),
                 Ok(None) => {}
                 Err(why) => folder.skipped.push(format!("story {id}: {why}")),
@@ -77,7 +95,11 @@ impl PulledFolder {
 }
 
 /// A story's folder, or None when it holds no document yet (only audio arrived).
-fn read_story(layout: &Layout, id: &str) -> std::result::Result<Option<PulledStory>, String> {
+fn read_story(
+    layout: &Layout,
+    manifest: &Manifest,
+    id: &str,
+) -> std::result::Result<Option<PulledStory>, String> {
     let file = |name: &str| layout.path(&layout::story_file(id, name));
     if !file(layout::STORY_JSON).exists() {
         return Ok(None);
@@ -99,7 +121,7 @@ fn read_story(layout: &Layout, id: &str) -> std::result::Result<Option<PulledSto
     } else {
         None
     };
-    let audio = audio_held(layout, id, &doc)?;
+    let audio = audio_held(layout, manifest, id, &doc)?;
     Ok(Some(PulledStory {
         doc,
         consent,
@@ -108,36 +130,50 @@ fn read_story(layout: &Layout, id: &str) -> std::result::Result<Option<PulledSto
     }))
 }
 
-/// The recordings in the story's `audio/` folder, in the document's order (any the
-/// document does not list yet come last).
+/// The audio files in the story's `audio/` folder, in the document's order (any the
+/// document does not list yet come last), each recording's lossless copy first.
 fn audio_held(
     layout: &Layout,
+    manifest: &Manifest,
     id: &str,
     doc: &StoryDocument,
-) -> std::result::Result<Vec<String>, String> {
+) -> std::result::Result<Vec<HeldAudio>, String> {
     let dir = layout.story_dir(id).join(layout::AUDIO_DIR);
-    let mut held: Vec<String> = match fs::read_dir(&dir) {
+    let mut held: Vec<HeldAudio> = match fs::read_dir(&dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let recording = name.strip_suffix(".wav")?;
-                checked_id(recording, "recording")
-                    .ok()
-                    .filter(|canonical| canonical == recording)
+                let (recording_id, format, representation) = parse_audio_name(&name)?;
+                let file = story_file(id, &format!("{}/{name}", layout::AUDIO_DIR));
+                let listed = manifest.files.get(&file);
+                Some(HeldAudio {
+                    recording_id,
+                    representation,
+                    format,
+                    sha256: listed.map(|f| f.sha256.clone()),
+                    bytes: listed.map(|f| f.bytes),
+                    file,
+                })
             })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("{}: {e}", dir.display())),
     };
-    let position = |recording: &String| {
+    let position = |recording: &str| {
         doc.recordings
             .iter()
-            .position(|r| &r.id == recording)
+            .position(|r| r.id == recording)
             .unwrap_or(usize::MAX)
     };
-    held.sort_by(|a, b| position(a).cmp(&position(b)).then(a.cmp(b)));
-    Ok(held.iter().map(|r| audio_file(id, r)).collect())
+    held.sort_by(|a, b| {
+        (position(&a.recording_id), &a.recording_id, a.representation).cmp(&(
+            position(&b.recording_id),
+            &b.recording_id,
+            b.representation,
+        ))
+    });
+    Ok(held)
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> std::result::Result<T, String> {

@@ -13,11 +13,15 @@
 //!     notes.json         notes and markers, in audio order
 //!     consent.json       the server's view of the storyteller's consent
 //!     identity.json      real name / contact, only while consent allows (rarely there)
-//!     audio/<recording id>.wav
+//!     audio/<recording id>.flac   the lossless copy (.wav for recordings from before
+//!                                  issue 20), verified by SHA-256 and PCM identity
+//!     audio/<recording id>.opus   the listening copy, with `tellus pull --listening`
 //!   .tellus-pull/        the pull's own state: cursor, lock, temporary and partial files
 //! ```
 
 use std::path::{Path, PathBuf};
+
+use tellus_protocol::{AudioFormat, Representation};
 
 use crate::{Error, Result};
 
@@ -77,11 +81,20 @@ impl Layout {
         self.state_dir().join("partial")
     }
 
-    /// The partial file of one recording; named with its story so that a withdrawal
-    /// can find it.
-    pub fn partial(&self, story_id: &str, recording_id: &str) -> PathBuf {
-        self.partial_dir()
-            .join(format!("{story_id}.{recording_id}.part"))
+    /// The partial file of one copy of a recording; named with its story so that a
+    /// withdrawal can find it (the lossless copy's name is the one of every pull before
+    /// issue 20, so that their downloads still resume).
+    pub fn partial(
+        &self,
+        story_id: &str,
+        recording_id: &str,
+        representation: Representation,
+    ) -> PathBuf {
+        let name = match representation {
+            Representation::Lossless => format!("{story_id}.{recording_id}.part"),
+            Representation::Listening => format!("{story_id}.{recording_id}.listening.part"),
+        };
+        self.partial_dir().join(name)
     }
 
     pub fn story_dir(&self, story_id: &str) -> PathBuf {
@@ -99,9 +112,26 @@ pub fn story_file(story_id: &str, name: &str) -> String {
     format!("{STORIES}/{story_id}/{name}")
 }
 
-/// `stories/<story id>/audio/<recording id>.wav`.
-pub fn audio_file(story_id: &str, recording_id: &str) -> String {
-    format!("{STORIES}/{story_id}/{AUDIO_DIR}/{recording_id}.wav")
+/// `stories/<story id>/audio/<recording id>.<wav|flac|opus>`: named by its format, so
+/// the lossless copy and the listening copy sit side by side.
+pub fn audio_file(story_id: &str, recording_id: &str, format: AudioFormat) -> String {
+    format!(
+        "{STORIES}/{story_id}/{AUDIO_DIR}/{recording_id}.{}",
+        format.extension()
+    )
+}
+
+/// An audio file's name read back: its recording id and format, and so which copy it
+/// is (Opus is the listening copy); None for any other name.
+pub fn parse_audio_name(name: &str) -> Option<(String, AudioFormat, Representation)> {
+    let (stem, extension) = name.rsplit_once('.')?;
+    let format = AudioFormat::parse(extension)?;
+    let id = checked_id(stem, "recording").ok().filter(|id| id == stem)?;
+    let representation = match format {
+        AudioFormat::OggOpus => Representation::Listening,
+        AudioFormat::Wav | AudioFormat::Flac => Representation::Lossless,
+    };
+    Some((id, format, representation))
 }
 
 /// An id from the server as the canonical UUID text, or an error: ids become folder
@@ -139,8 +169,23 @@ mod tests {
     fn relative_paths_map_under_the_root() {
         let layout = Layout::new("/data/pulled");
         assert_eq!(
-            layout.path(&audio_file("s", "r")),
-            PathBuf::from("/data/pulled/stories/s/audio/r.wav")
+            layout.path(&audio_file("s", "r", AudioFormat::Flac)),
+            PathBuf::from("/data/pulled/stories/s/audio/r.flac")
         );
+        let id = "0190f0d2-8a6b-7c3d-9e4f-0123456789ab";
+        assert_eq!(
+            parse_audio_name(&format!("{id}.opus")),
+            Some((
+                id.to_string(),
+                AudioFormat::OggOpus,
+                Representation::Listening
+            ))
+        );
+        assert_eq!(
+            parse_audio_name(&format!("{id}.wav")),
+            Some((id.to_string(), AudioFormat::Wav, Representation::Lossless))
+        );
+        assert_eq!(parse_audio_name(&format!("{id}.mp3")), None);
+        assert_eq!(parse_audio_name("../x.wav"), None);
     }
 }

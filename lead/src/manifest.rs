@@ -11,6 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use tellus_protocol::Representation;
 
 use crate::fsutil::{Durability, hash_file, write_atomic};
 use crate::layout::{self, Layout};
@@ -23,10 +24,27 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
+/// What an audio file of the folder is (issue 20): which copy of which recording, in
+/// which format, and the PCM identity it was verified against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioEntry {
+    pub recording_id: String,
+    pub representation: Representation,
+    /// "wav", "flac" or "opus".
+    pub format: String,
+    /// The lossless copy's PCM identity, checked by decoding it after download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcm_sha256: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Folder-relative path (with `/`) → what it must hash to.
     pub files: BTreeMap<String, FileEntry>,
+    /// The audio files among them → what they are (absent from folders pulled before
+    /// issue 20, whose audio is `<recording id>.wav`, the lossless copy).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub audio: BTreeMap<String, AudioEntry>,
 }
 
 impl Manifest {
@@ -63,7 +81,14 @@ impl Manifest {
         self.files.insert(rel, entry);
     }
 
+    /// An audio file, with what it is.
+    pub fn insert_audio(&mut self, rel: String, entry: FileEntry, audio: AudioEntry) {
+        self.files.insert(rel.clone(), entry);
+        self.audio.insert(rel, audio);
+    }
+
     pub fn remove(&mut self, rel: &str) -> Option<FileEntry> {
+        self.audio.remove(rel);
         self.files.remove(rel)
     }
 
@@ -77,6 +102,7 @@ impl Manifest {
             .collect();
         for path in &gone {
             self.files.remove(path);
+            self.audio.remove(path);
         }
         gone
     }

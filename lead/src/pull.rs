@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use tellus_protocol::{ChangeKind, ChangesPage};
+use tellus_protocol::{AudioFormat, ChangeKind, ChangesPage, Representation};
 
 use crate::client::{LeadClient, StoryFetch, server_identity};
 use crate::download::{self, Outcome, Wanted};
@@ -39,6 +39,9 @@ pub struct PullOptions {
     /// The server's key as the lead's invite pinned it (a self-signed server); None:
     /// the web PKI (tellus_net::Trust, the same decision as the phone's).
     pub pin: Option<tellus_net::CertificatePin>,
+    /// Also fetch each recording's listening copy (Ogg Opus, `<id>.opus`) beside its
+    /// lossless copy.
+    pub listening: bool,
 }
 
 impl PullOptions {
@@ -54,6 +57,7 @@ impl PullOptions {
             concurrency: 4,
             page_size: 200,
             pin: None,
+            listening: false,
         }
     }
 }
@@ -82,6 +86,7 @@ pub struct PullReport {
     pub changes: usize,
     /// Story documents written (with their notes and consent).
     pub stories_written: usize,
+    /// Copies of recordings fetched (a lossless and a listening copy count apart).
     pub recordings_downloaded: usize,
     /// Recordings found whole in the folder already (from a run that was stopped).
     pub recordings_already_present: usize,
@@ -97,6 +102,13 @@ pub struct PullReport {
     /// Stories in the feed the server no longer shows (withdrawn since, or no
     /// document yet).
     pub stories_unavailable: Vec<String>,
+    /// Recordings of the stories written whose lossless copy has not reached the server
+    /// yet (the phone sends it later, on an unmetered network): not an error; a later
+    /// pull fetches it.
+    pub recordings_waiting: Vec<String>,
+    /// Listening copies the feed announced that this pull left on the server (ask with
+    /// `listening`).
+    pub listening_not_fetched: usize,
     /// Files the manifest now lists.
     pub files: usize,
     /// Where the next pull starts.
@@ -137,6 +149,12 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
     }
     let mut report = PullReport::default();
     let mut cursor = state.as_ref().map(|s| s.cursor.clone()).unwrap_or_default();
+    // Listening copies asked for the first time: the ones announced before were passed
+    // over, so read the feed again from its start (what is held is hashed and kept).
+    let catch_up = options.listening && state.as_ref().is_some_and(|s| !s.listening);
+    if catch_up {
+        cursor = String::new();
+    }
     loop {
         let page = client.changes(&cursor, options.page_size).await?;
         report.changes += page.changes.len();
@@ -158,13 +176,16 @@ pub async fn pull(options: &PullOptions, progress: &dyn PullProgress) -> Result<
             sync_page(&layout)?;
             manifest.save(&layout)?;
         }
-        if state.is_none() || page.next_cursor != cursor {
+        if state.is_none() || page.next_cursor != cursor || catch_up {
             cursor = page.next_cursor.clone();
             let next = PullState {
                 server: server.clone(),
                 project_id: project_id.clone(),
                 cursor: cursor.clone(),
                 pulled_at: now_rfc3339(),
+                // Once caught up, a pull without `listening` keeps the flag: the copies
+                // it then passes over are counted in its report.
+                listening: options.listening || state.as_ref().is_some_and(|s| s.listening),
             };
             save_state(&layout, &next)?;
             state = Some(next);
@@ -202,7 +223,7 @@ async fn apply_page(
     progress: &dyn PullProgress,
     report: &mut PullReport,
 ) -> Result<()> {
-    let (order, mut plans) = plan(page)?;
+    let (order, mut plans) = plan(page, options.listening, report)?;
     let documents = order.iter().filter(|id| plans[*id].fetch_document).count();
     let wanted: Vec<Wanted> = order
         .iter()
@@ -234,6 +255,11 @@ async fn apply_page(
     while let Some((story_id, fetch)) = fetched.next().await {
         match fetch? {
             StoryFetch::Found(doc) => {
+                for recording in doc.recordings.iter().filter(|r| !r.delivered) {
+                    if !report.recordings_waiting.contains(&recording.id) {
+                        report.recordings_waiting.push(recording.id.clone());
+                    }
+                }
                 write_story(layout, manifest, story_id, *doc)?;
                 report.stories_written += 1;
             }
@@ -258,11 +284,11 @@ async fn apply_page(
                 report.recordings_downloaded += 1;
                 report.bytes_downloaded += fetched;
                 report.bytes_resumed += resumed;
-                manifest.insert(wanted.rel_path(), wanted_entry(wanted));
+                record_audio(manifest, wanted);
             }
             Outcome::AlreadyPresent => {
                 report.recordings_already_present += 1;
-                manifest.insert(wanted.rel_path(), wanted_entry(wanted));
+                record_audio(manifest, wanted);
             }
             Outcome::Gone => report.recordings_gone.push(wanted.recording_id.clone()),
         }
@@ -271,17 +297,30 @@ async fn apply_page(
     Ok(())
 }
 
-fn wanted_entry(wanted: &Wanted) -> crate::manifest::FileEntry {
-    crate::manifest::FileEntry {
-        sha256: wanted.sha256.clone(),
-        bytes: wanted.bytes,
-    }
+fn record_audio(manifest: &mut Manifest, wanted: &Wanted) {
+    manifest.insert_audio(
+        wanted.rel_path(),
+        crate::manifest::FileEntry {
+            sha256: wanted.sha256.clone(),
+            bytes: wanted.bytes,
+        },
+        crate::manifest::AudioEntry {
+            recording_id: wanted.recording_id.clone(),
+            representation: wanted.representation,
+            format: wanted.format.as_str().to_string(),
+            pcm_sha256: wanted.pcm_sha256.clone(),
+        },
+    );
 }
 
 /// The page's changes folded per story, in the order stories first appear. A
 /// withdrawal makes what came before it in the page moot; what comes after it (a story
 /// given consent again) still applies, after the withdrawal.
-fn plan(page: &ChangesPage) -> Result<(Vec<String>, HashMap<String, StoryPlan>)> {
+fn plan(
+    page: &ChangesPage,
+    listening: bool,
+    report: &mut PullReport,
+) -> Result<(Vec<String>, HashMap<String, StoryPlan>)> {
     let mut order = Vec::new();
     let mut plans: HashMap<String, StoryPlan> = HashMap::new();
     for change in &page.changes {
@@ -318,12 +357,44 @@ fn plan(page: &ChangesPage) -> Result<(Vec<String>, HashMap<String, StoryPlan>)>
                     )));
                 }
                 let bytes = change.bytes.ok_or_else(|| missing("size"))?;
-                plan.recordings.retain(|w| w.recording_id != recording_id);
+                // Absent from servers before issue 20: their one file is the WAV.
+                let representation = change.representation.unwrap_or_default();
+                if representation == Representation::Listening && !listening {
+                    report.listening_not_fetched += 1;
+                    continue;
+                }
+                let format = match change.format.as_deref() {
+                    None => match representation {
+                        Representation::Lossless => AudioFormat::Wav,
+                        Representation::Listening => AudioFormat::OggOpus,
+                    },
+                    Some(text) => AudioFormat::parse(text)
+                        .filter(|f| representation.allows(*f))
+                        .ok_or_else(|| {
+                            Error::Protocol(format!(
+                                "recording {recording_id}'s {representation} copy has the format {text:?}"
+                            ))
+                        })?,
+                };
+                let pcm_sha256 = match &change.pcm_sha256 {
+                    Some(pcm) if pcm.len() != 64 || !pcm.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        return Err(Error::Protocol(format!(
+                            "recording {recording_id} has a malformed pcm_sha256"
+                        )));
+                    }
+                    other => other.as_ref().map(|p| p.to_ascii_lowercase()),
+                };
+                plan.recordings.retain(|w| {
+                    w.recording_id != recording_id || w.representation != representation
+                });
                 plan.recordings.push(Wanted {
                     story_id: story_id.clone(),
                     recording_id,
+                    representation,
+                    format,
                     sha256: sha256.to_ascii_lowercase(),
                     bytes,
+                    pcm_sha256,
                 });
             }
         }

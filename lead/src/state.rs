@@ -18,6 +18,10 @@ pub struct PullState {
     pub project_id: Option<String>,
     pub cursor: String,
     pub pulled_at: String,
+    /// Whether the folder is pulled with listening copies (`--listening`); a pull that
+    /// asks for them first reads the feed again from its start to catch up.
+    #[serde(default)]
+    pub listening: bool,
 }
 
 /// Creates the folder (or checks that an existing one is a pulled folder or empty) and

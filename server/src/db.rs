@@ -201,6 +201,45 @@ DROP TABLE pending_withdrawals;
 ALTER TABLE pending_withdrawals_by_project RENAME TO pending_withdrawals;
 CREATE INDEX pending_withdrawals_expiry ON pending_withdrawals(expires_at);
 "#,
+    // 8: a recording has representations (issue 20, docs/data-saver.md): the lossless
+    // copy (FLAC, or the WAV itself) and a listening copy (Ogg Opus), each its own file,
+    // upload, receipt and feed entry. `recordings` is keyed by (id, representation) and
+    // keeps the lossless copy's PCM identity; every row delivered before is the lossless
+    // copy. Uploads say which representation they carry, and the feed announces it.
+    r#"
+CREATE TABLE recordings_by_representation (
+    id TEXT NOT NULL,
+    representation TEXT NOT NULL DEFAULT 'lossless'
+        CHECK (representation IN ('lossless', 'listening')),
+    story_id TEXT NOT NULL REFERENCES stories(id),
+    project_id TEXT NOT NULL,
+    reporter_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    pcm_sha256 TEXT,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (id, representation)
+);
+INSERT INTO recordings_by_representation
+    (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+    SELECT id, 'lossless', story_id, project_id, reporter_id, sha256, bytes, content_type, received_at
+    FROM recordings;
+DROP TABLE recordings;
+ALTER TABLE recordings_by_representation RENAME TO recordings;
+CREATE INDEX recordings_story ON recordings(story_id);
+ALTER TABLE uploads ADD COLUMN representation TEXT NOT NULL DEFAULT 'lossless';
+ALTER TABLE uploads ADD COLUMN pcm_sha256 TEXT;
+ALTER TABLE changes ADD COLUMN representation TEXT;
+ALTER TABLE changes ADD COLUMN format TEXT;
+ALTER TABLE changes ADD COLUMN pcm_sha256 TEXT;
+UPDATE changes SET representation = 'lossless',
+    format = (SELECT CASE lower(r.content_type)
+                  WHEN 'audio/wav' THEN 'wav' WHEN 'audio/flac' THEN 'flac' WHEN 'audio/ogg' THEN 'opus'
+              END
+              FROM recordings r WHERE r.id = changes.recording_id)
+    WHERE kind = 'recording';
+"#,
 ];
 
 #[derive(Clone)]
@@ -350,6 +389,80 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    #[test]
+    fn step_eight_makes_every_delivered_recording_its_lossless_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..7] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 7;
+             INSERT INTO projects VALUES ('p', 'P', '{}', 0);
+             INSERT INTO stories (id, project_id, reporter_id, revision, updated_at) VALUES ('s', 'p', 'r', 0, 0);
+             INSERT INTO recordings VALUES ('r1', 's', 'p', 'r', 'aa', 10, 'audio/wav', 5);
+             INSERT INTO recordings VALUES ('r2', 's', 'p', 'r', 'bb', 20, 'text/html', 6);
+             INSERT INTO changes (project_id, kind, story_id, recording_id, sha256, bytes, at)
+                 VALUES ('p', 'recording', 's', 'r1', 'aa', 10, 5);
+             INSERT INTO changes (project_id, kind, story_id, revision, at) VALUES ('p', 'story', 's', 1, 4);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let rows: Vec<(String, String, String, Option<String>)> = db
+            .with(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT id, representation, content_type, pcm_sha256 FROM recordings ORDER BY id",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("r1".into(), "lossless".into(), "audio/wav".into(), None),
+                ("r2".into(), "lossless".into(), "text/html".into(), None),
+            ]
+        );
+        let feed: Vec<(Option<String>, Option<String>)> = db
+            .with(|c| {
+                let mut stmt =
+                    c.prepare("SELECT representation, format FROM changes ORDER BY seq")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            feed,
+            [(Some("lossless".into()), Some("wav".into())), (None, None)]
+        );
+        // The same recording may now hold its listening copy beside it, once.
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO recordings (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+                 VALUES ('r1', 'listening', 's', 'p', 'r', 'cc', 3, 'audio/ogg', 7)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let again = db.write(|tx| {
+            tx.execute(
+                "INSERT INTO recordings (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+                 VALUES ('r1', 'listening', 's', 'p', 'r', 'dd', 3, 'audio/ogg', 8)",
+                [],
+            )?;
+            Ok(())
+        });
+        assert!(again.is_err(), "one row per recording and representation");
     }
 
     #[test]

@@ -3,59 +3,19 @@
 //! download (a filename made only of safe characters, whatever an id holds).
 
 use axum::http::HeaderValue;
+use tellus_protocol::AudioFormat;
 
-/// The recordings the server takes: what the phone records (WAV) and the compressed
-/// copies DESIGN.md §8 plans (FLAC, Ogg Opus).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioType {
-    Wav,
-    Flac,
-    Ogg,
-}
-
-/// What a refusal tells the client it may declare.
+/// What a refusal tells the client it may declare: exactly the formats of
+/// `tellus_protocol::AudioFormat`, whose `from_content_type` is the one reading of a
+/// declared type.
 pub const ACCEPTED: &str = "audio/wav, audio/flac or audio/ogg";
 
-impl AudioType {
-    /// The type a client declared, in any of its usual spellings (case, `x-` forms,
-    /// parameters such as `codecs=opus`); None for anything that is not one of ours.
-    pub fn from_declared(text: &str) -> Option<AudioType> {
-        let essence = text.split(';').next().unwrap_or_default().trim();
-        if !essence.bytes().all(|b| b.is_ascii_graphic()) {
-            return None;
-        }
-        match essence.to_ascii_lowercase().as_str() {
-            "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => Some(AudioType::Wav),
-            "audio/flac" | "audio/x-flac" => Some(AudioType::Flac),
-            "audio/ogg" | "audio/opus" => Some(AudioType::Ogg),
-            _ => None,
-        }
-    }
-
-    /// The one spelling the server stores and serves.
-    pub fn canonical(self) -> &'static str {
-        match self {
-            AudioType::Wav => "audio/wav",
-            AudioType::Flac => "audio/flac",
-            AudioType::Ogg => "audio/ogg",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            AudioType::Wav => "wav",
-            AudioType::Flac => "flac",
-            AudioType::Ogg => "ogg",
-        }
-    }
-}
-
 /// The `Content-Type` and file extension a stored recording is served with: its
-/// canonical type, or opaque bytes for a row an older server kept with whatever the
-/// client had declared.
+/// format's canonical type, or opaque bytes for a row an older server kept with
+/// whatever the client had declared.
 pub fn served_audio_type(stored: &str) -> (&'static str, &'static str) {
-    match AudioType::from_declared(stored) {
-        Some(t) => (t.canonical(), t.extension()),
+    match AudioFormat::from_content_type(stored) {
+        Some(f) => (f.content_type(), f.extension()),
         None => ("application/octet-stream", "bin"),
     }
 }
@@ -107,18 +67,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn declared_types_map_to_the_canonical_ones_or_nothing() {
+    fn stored_types_are_served_as_their_format_or_as_opaque_bytes() {
+        assert_eq!(served_audio_type("audio/flac"), ("audio/flac", "flac"));
+        assert_eq!(served_audio_type("audio/ogg"), ("audio/ogg", "opus"));
         assert_eq!(
-            AudioType::from_declared("audio/x-wav"),
-            Some(AudioType::Wav)
+            served_audio_type("audio/wav x"),
+            ("application/octet-stream", "bin")
         );
-        assert_eq!(
-            AudioType::from_declared(" Audio/Ogg ; codecs=opus"),
-            Some(AudioType::Ogg)
-        );
-        for refused in ["text/html", "audio/", "", "audio/wav\u{0}", "audio/wav x"] {
-            assert_eq!(AudioType::from_declared(refused), None, "{refused:?}");
-        }
         assert_eq!(
             served_audio_type("text/html"),
             ("application/octet-stream", "bin")

@@ -94,18 +94,39 @@ async fn a_recording_declared_as_anything_but_audio_is_refused_with_415_before_a
     assert_eq!(server.spool_files(), 0, "nothing was spooled");
     assert_eq!(server.upload_rows(), 0, "no upload row was kept");
 
-    // What the phone records and the compressed formats to come are accepted, in any
-    // spelling a client may use.
+    // What the phone records and the compressed formats are accepted, in any
+    // spelling a client may use; an Ogg Opus file only as the listening copy.
     for declared in [
         "audio/wav",
         "audio/x-wav",
         "audio/wave",
         "Audio/WAV",
         "audio/flac",
-        "audio/ogg; codecs=opus",
-        "audio/opus",
     ] {
         let r = create_declaring(&reporter, &story, &new_id(), &data, declared).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{declared:?} was refused");
+    }
+    for declared in ["audio/ogg; codecs=opus", "audio/opus", "audio/ogg"] {
+        let r = create_declaring(&reporter, &story, &new_id(), &data, declared).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{declared:?} is no lossless copy"
+        );
+        let metadata = copy_metadata(
+            &story,
+            &new_id(),
+            &data,
+            declared,
+            &[("representation", "listening")],
+        );
+        let r = reporter
+            .tus(Method::POST, "/api/v1/uploads")
+            .header("Upload-Length", data.len().to_string())
+            .header("Upload-Metadata", metadata)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "{declared:?} was refused");
     }
 }

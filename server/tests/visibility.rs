@@ -279,7 +279,19 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
             revision += 1;
             doc["revision"] = Value::from(revision);
             if recording.is_none() {
-                recording = Some(reporter.upload(&id, &audio(4_000, 7), 4_000).await);
+                let delivered = reporter.upload(&id, &audio(4_000, 7), 4_000).await;
+                // And its listening copy (issue 20): the rule covers every copy.
+                let r = reporter
+                    .upload_copy(
+                        &id,
+                        &delivered,
+                        &listening_copy().opus,
+                        "audio/ogg",
+                        &[("representation", "listening")],
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::CREATED, "{}", case.name);
+                recording = Some(delivered);
             }
         } else {
             recording = None;
@@ -293,6 +305,12 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
     }
 }
 
+/// One real listening copy (tellus-media), made once for every story of the test.
+fn listening_copy() -> &'static Copies {
+    static COPY: std::sync::OnceLock<Copies> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| Copies::make(1, 16_000, 11))
+}
+
 /// A signed-in lead on the web page (the cookie is the lead's token).
 fn web(server: &Server, lead: &Device, path: &str) -> reqwest::RequestBuilder {
     server
@@ -303,7 +321,13 @@ fn web(server: &Server, lead: &Device, path: &str) -> reqwest::RequestBuilder {
 
 /// Whether anything of `story` beyond a tombstone came back from `route`: its title, its
 /// notes, its id in a listing or feed entry that is not a withdrawal, or its audio.
-async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bool {
+async fn leaks(
+    server: &Server,
+    lead: &Device,
+    route: &str,
+    story: &Story,
+    representation: &str,
+) -> bool {
     let id = &story.id;
     let body_has = |body: &str| body.contains(&story.title) || body.contains(id);
     let rec = story.recording.clone().unwrap_or_else(new_id);
@@ -338,11 +362,15 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
             }
             any
         }
-        "/api/v1/recordings/{id}/receipt" => lead.receipt(&rec).await.status() == StatusCode::OK,
+        "/api/v1/recordings/{id}/receipt" => {
+            lead.receipt_of(&rec, representation).await.status() == StatusCode::OK
+        }
         "/api/v1/recordings/{id}/audio" => {
-            lead.get(&format!("/api/v1/recordings/{rec}/audio"))
-                .await
-                .status()
+            lead.get(&format!(
+                "/api/v1/recordings/{rec}/audio?representation={representation}"
+            ))
+            .await
+            .status()
                 == StatusCode::OK
         }
         "/lead" => {
@@ -381,11 +409,15 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
             status == StatusCode::OK && body_has(&r.text().await.unwrap())
         }
         "/lead/recordings/{id}/audio" => {
-            web(server, lead, &format!("/lead/recordings/{rec}/audio"))
-                .send()
-                .await
-                .unwrap()
-                .status()
+            web(
+                server,
+                lead,
+                &format!("/lead/recordings/{rec}/audio?representation={representation}"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
                 == StatusCode::OK
         }
         "/lead/export.csv" => {
@@ -416,17 +448,25 @@ async fn nothing_of_a_story_reaches_a_lead_unless_its_consent_grants_record() {
     }
     let mut failures = Vec::new();
     for route in LEAD_FACING {
+        // A recording route is probed for each copy of the recording.
+        let representations: &[&str] = if route.contains("recordings") {
+            &["lossless", "listening"]
+        } else {
+            &["lossless"]
+        };
         for story in &stories {
-            let leaked = leaks(&server, &lead, route, story).await;
-            // A recording route can only show a story that has a recording.
-            let expected =
-                story.case.visible && (story.recording.is_some() || !route.contains("recordings"));
-            if leaked != expected {
-                failures.push(format!(
-                    "{route} × {}: a lead {} it",
-                    story.case.name,
-                    if leaked { "sees" } else { "does not see" }
-                ));
+            for representation in representations {
+                let leaked = leaks(&server, &lead, route, story, representation).await;
+                // A recording route can only show a story that has a recording.
+                let expected = story.case.visible
+                    && (story.recording.is_some() || !route.contains("recordings"));
+                if leaked != expected {
+                    failures.push(format!(
+                        "{route} ({representation}) × {}: a lead {} it",
+                        story.case.name,
+                        if leaked { "sees" } else { "does not see" }
+                    ));
+                }
             }
         }
     }

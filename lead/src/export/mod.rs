@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use tellus_protocol::Representation;
 
 use crate::folder::{PulledFolder, PulledStory};
 use crate::fsutil::{Access, Durability, replace_file};
@@ -87,11 +88,22 @@ pub struct ExportNote {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportRecording {
     pub id: String,
-    /// Relative to the pulled folder.
+    /// The file this entry points to, relative to the pulled folder: the lossless copy
+    /// when it is held, else the listening copy.
     pub file: String,
+    /// "lossless" or "listening": which copy `file` is.
+    pub representation: Representation,
+    /// "wav", "flac" or "opus".
+    pub format: String,
+    /// The content type of `file` (audio/flac, audio/wav, audio/ogg).
+    pub content_type: String,
+    /// Of `file`, as the manifest verified it.
     pub sha256: String,
     pub bytes: u64,
     pub duration_ms: u64,
+    /// The listening copy too, when it is held beside the lossless one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listening_file: Option<String>,
 }
 
 /// What an export produced: files to write (name → contents) and what went in.
@@ -160,26 +172,28 @@ pub fn select(folder: &PulledFolder, options: &ExportOptions) -> Vec<ExportRecor
 fn record(story: &PulledStory, project: &ProjectInfo, include_contacts: bool) -> ExportRecord {
     let doc = &story.doc;
     let disclosure = scope::disclose(story, include_contacts);
-    let recordings: Vec<ExportRecording> = story
-        .audio
-        .iter()
-        .map(|file| {
-            let id = file
-                .rsplit('/')
-                .next()
-                .and_then(|name| name.strip_suffix(".wav"))
-                .unwrap_or_default()
-                .to_string();
-            let meta = doc.recordings.iter().find(|r| r.id == id);
-            ExportRecording {
-                file: file.clone(),
-                sha256: meta.map(|m| m.sha256.clone()).unwrap_or_default(),
-                bytes: meta.map_or(0, |m| m.bytes),
-                duration_ms: meta.map_or(0, |m| m.duration_ms),
-                id,
+    let mut recordings: Vec<ExportRecording> = Vec::new();
+    // `story.audio` holds each recording's lossless copy before its listening copy.
+    for held in &story.audio {
+        if let Some(known) = recordings.iter_mut().find(|r| r.id == held.recording_id) {
+            if held.representation == Representation::Listening {
+                known.listening_file = Some(held.file.clone());
             }
-        })
-        .collect();
+            continue;
+        }
+        let meta = doc.recordings.iter().find(|r| r.id == held.recording_id);
+        recordings.push(ExportRecording {
+            id: held.recording_id.clone(),
+            file: held.file.clone(),
+            representation: held.representation,
+            format: held.format.as_str().to_string(),
+            content_type: held.format.content_type().to_string(),
+            sha256: held.sha256.clone().unwrap_or_default(),
+            bytes: held.bytes.unwrap_or_default(),
+            duration_ms: meta.map_or(0, |m| m.duration_ms),
+            listening_file: None,
+        });
+    }
     ExportRecord {
         story_id: doc.id.clone(),
         revision: doc.revision,

@@ -54,8 +54,10 @@ pub fn render(
         "interviewee",
         r.credited_name.as_deref().unwrap_or(&r.storyteller),
     );
-    element(&mut x, 4, "format", "audio/wav");
+    // The file the record points to, and its own type (FLAC, WAV, or the Opus listening
+    // copy when that is all that is held).
     if let Some(first) = r.recordings.first() {
+        element(&mut x, 4, "format", &first.content_type);
         element(&mut x, 4, "file_name", &first.file);
     }
     let untimed: Vec<&str> = r

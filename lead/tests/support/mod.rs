@@ -267,6 +267,43 @@ impl Reporter {
         self.consent(story_id, "withdrawn", &[]).await;
     }
 
+    /// One copy of a recording (issue 20) in the creation request, as a phone after
+    /// issue 20 sends it: `content_type` and more metadata (`representation`,
+    /// `pcm_sha256`).
+    pub async fn upload_copy(
+        &self,
+        story_id: &str,
+        recording_id: &str,
+        data: &[u8],
+        content_type: &str,
+        more: &[(&str, &str)],
+    ) {
+        let sha = sha256_hex(data);
+        let metadata = [
+            ("story_id", story_id),
+            ("recording_id", recording_id),
+            ("sha256", sha.as_str()),
+            ("content_type", content_type),
+        ]
+        .iter()
+        .chain(more)
+        .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",");
+        let r = self
+            .req(Method::POST, "/api/v1/uploads")
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", data.len().to_string())
+            .header("Upload-Metadata", metadata)
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+        assert_eq!(r.headers()["tellus-receipt-sha256"].to_str().unwrap(), sha);
+    }
+
     /// tus: create, then one PATCH with a sha256 checksum; the completing response
     /// carries the receipt's SHA-256.
     pub async fn upload(&self, story_id: &str, recording_id: &str, data: &[u8]) {

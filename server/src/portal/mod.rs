@@ -23,9 +23,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use rusqlite::Connection;
+use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use tellus_protocol::storyteller_code::{code_hash, normalize_code};
-use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, items};
+use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, Representation, items};
 
 use crate::App;
 use crate::error::{Error, Result};
@@ -281,7 +282,7 @@ fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<Stor
     });
     let recordings = if consent.grants(items::RECORD) {
         let mut stmt = conn.prepare_cached(
-            "SELECT id FROM recordings WHERE story_id = ?1 ORDER BY received_at, id",
+            "SELECT id FROM recordings WHERE story_id = ?1 GROUP BY id ORDER BY min(received_at), id",
         )?;
         stmt.query_map([story_id], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?
@@ -534,20 +535,30 @@ async fn audio(
     };
     let id = parse_id(&id, "recording")?;
     let key = id.clone();
-    let theirs = app
+    // The best copy delivered: the lossless one, else the listening copy.
+    let best: Option<String> = app
         .db
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
+                    "SELECT representation FROM recordings WHERE id = ?1 AND story_id = ?2
+                     ORDER BY representation = 'lossless' DESC LIMIT 1",
                     [&key, &story_id],
-                    |_| Ok(()),
+                    |r| r.get(0),
                 )
-                .is_ok())
+                .optional()?)
         })
         .await?;
-    if !theirs {
+    let Some(representation) = best.as_deref().and_then(Representation::parse) else {
         return Err(Error::not_found("recording"));
-    }
-    serve_audio(&app, &project_id, &id, &headers, Disposition::Inline).await
+    };
+    serve_audio(
+        &app,
+        &project_id,
+        &id,
+        representation,
+        &headers,
+        Disposition::Inline,
+    )
+    .await
 }

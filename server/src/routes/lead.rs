@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rusqlite::{OptionalExtension, params};
 use tellus_protocol::{
-    Change, ChangeKind, ChangesPage, ExportScope, Receipt, StoryDocument, csv_field,
+    AudioFormat, Change, ChangeKind, ChangesPage, ExportScope, Receipt, Representation,
+    StoryDocument, csv_field,
 };
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
@@ -63,7 +64,8 @@ pub async fn changes(
                 // Withdrawals are tombstones and always go out; anything else only
                 // about a story a lead may see now (visibility.rs).
                 &format!(
-                    "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at
+                    "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at,
+                            c.representation, c.format, c.pcm_sha256
                      FROM changes c
                      WHERE c.project_id = ?1 AND c.seq > ?2
                        AND (c.kind = 'withdrawal' OR EXISTS
@@ -86,9 +88,12 @@ pub async fn changes(
                     revision: r.get(4)?,
                     sha256: r.get(5)?,
                     bytes: r.get(6)?,
-                    representation: None,
-                    format: None,
-                    pcm_sha256: None,
+                    representation: r
+                        .get::<_, Option<String>>(8)?
+                        .as_deref()
+                        .and_then(Representation::parse),
+                    format: r.get(9)?,
+                    pcm_sha256: r.get(10)?,
                     at: rfc3339(r.get(7)?),
                 })
             })?;
@@ -115,17 +120,45 @@ struct Stored {
     sha256: String,
     bytes: u64,
     content_type: String,
+    pcm_sha256: Option<String>,
     received_at: i64,
 }
 
-async fn stored(app: &App, id: &str) -> Result<Option<Stored>> {
+/// The `representation` query parameter of a receipt or an audio request (absent means
+/// `lossless`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WhichCopy {
+    representation: Option<String>,
+}
+
+impl WhichCopy {
+    pub fn parse(&self) -> Result<Representation> {
+        parse_representation(self.representation.as_deref())
+    }
+}
+
+/// A `representation` query parameter; absent or empty means lossless.
+pub fn parse_representation(text: Option<&str>) -> Result<Representation> {
+    match text {
+        None | Some("") => Ok(Representation::Lossless),
+        Some(text) => Representation::parse(text).ok_or_else(|| {
+            Error::bad_request(
+                "invalid_representation",
+                "representation must be 'lossless' or 'listening'",
+            )
+        }),
+    }
+}
+
+async fn stored(app: &App, id: &str, representation: Representation) -> Result<Option<Stored>> {
     let id = id.to_string();
     app.db
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT story_id, project_id, reporter_id, sha256, bytes, content_type, received_at FROM recordings WHERE id = ?1",
-                    [&id],
+                    "SELECT story_id, project_id, reporter_id, sha256, bytes, content_type, received_at, pcm_sha256
+                     FROM recordings WHERE id = ?1 AND representation = ?2",
+                    [id.as_str(), representation.as_str()],
                     |r| {
                         Ok(Stored {
                             story_id: r.get(0)?,
@@ -135,6 +168,7 @@ async fn stored(app: &App, id: &str) -> Result<Option<Stored>> {
                             bytes: r.get(4)?,
                             content_type: r.get(5)?,
                             received_at: r.get(6)?,
+                            pcm_sha256: r.get(7)?,
                         })
                     },
                 )
@@ -157,18 +191,20 @@ async fn lead_may_see(app: &App, rec: &Stored) -> Result<()> {
     }
 }
 
-/// The delivery receipt: for the reporter who uploaded the recording, and for the leads
-/// of its project.
+/// The delivery receipt of one copy of a recording: for the reporter who uploaded it,
+/// and for the leads of its project.
 pub async fn receipt(
     State(app): State<App>,
     who: Principal,
     Path(id): Path<String>,
+    Query(which): Query<WhichCopy>,
 ) -> Result<Json<Receipt>> {
     if who.role == Role::Admin {
         return Err(Error::forbidden("receipts are for reporters and leads"));
     }
     let id = parse_id(&id, "recording")?;
-    let rec = stored(&app, &id)
+    let representation = which.parse()?;
+    let rec = stored(&app, &id, representation)
         .await?
         .filter(|r| match who.role {
             Role::Reporter => r.reporter_id == who.id,
@@ -184,9 +220,9 @@ pub async fn receipt(
         sha256: rec.sha256,
         bytes: rec.bytes,
         received_at: rfc3339(rec.received_at),
-        representation: Default::default(),
-        format: None,
-        pcm_sha256: None,
+        representation,
+        format: AudioFormat::from_content_type(&rec.content_type).map(|f| f.as_str().to_string()),
+        pcm_sha256: rec.pcm_sha256,
     }))
 }
 
@@ -225,24 +261,35 @@ pub async fn audio(
     State(app): State<App>,
     who: Principal,
     Path(id): Path<String>,
+    Query(which): Query<WhichCopy>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let project_id = who.lead("download audio")?.to_string();
     let id = parse_id(&id, "recording")?;
-    serve_audio(&app, &project_id, &id, &headers, Disposition::Attachment).await
+    let representation = which.parse()?;
+    serve_audio(
+        &app,
+        &project_id,
+        &id,
+        representation,
+        &headers,
+        Disposition::Attachment,
+    )
+    .await
 }
 
-/// A delivered recording of `project_id`, whole or one Range of it, with its SHA-256
-/// as ETag (also what the leads' web page plays, `Inline`).
+/// One delivered copy of a recording of `project_id`, whole or one Range of it, with
+/// its SHA-256 as ETag (also what the leads' web page and the portal play, `Inline`).
 pub async fn serve_audio(
     app: &App,
     project_id: &str,
     id: &str,
+    representation: Representation,
     headers: &HeaderMap,
     disposition: Disposition,
 ) -> Result<Response> {
     let id = id.to_string();
-    let rec = stored(app, &id)
+    let rec = stored(app, &id, representation)
         .await?
         .filter(|r| r.project_id == project_id)
         .ok_or_else(|| Error::not_found("delivered recording"))?;
@@ -256,7 +303,7 @@ pub async fn serve_audio(
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let storage = app.storage.clone();
-    let key = id.clone();
+    let key = crate::storage::key(&id, representation);
     let opened = crate::db::blocking(move || {
         storage
             .open(&key)
@@ -319,7 +366,14 @@ pub async fn serve_audio(
     );
     h.insert(
         header::CONTENT_DISPOSITION,
-        content_disposition(disposition, &format!("recording-{id}"), extension),
+        content_disposition(
+            disposition,
+            &match representation {
+                Representation::Lossless => format!("recording-{id}"),
+                Representation::Listening => format!("recording-{id}-listening"),
+            },
+            extension,
+        ),
     );
     set(h, header::CONTENT_LENGTH, len.to_string());
     set(h, header::ACCEPT_RANGES, "bytes".into());
@@ -378,7 +432,7 @@ pub fn csv_row(
         .and_then(|i| i.allowed_by(&consent).name)
         .unwrap_or_default();
     let delivered: u32 = conn.query_row(
-        "SELECT COUNT(*) FROM recordings WHERE story_id = ?1",
+        "SELECT COUNT(DISTINCT id) FROM recordings WHERE story_id = ?1",
         [id],
         |r| r.get(0),
     )?;

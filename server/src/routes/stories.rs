@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use tellus_protocol::{
-    ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentLog, ConsentMethod,
-    ConsentProblem, ConsentStatus, ConsentSummary, IdentityDoc, StoryAccepted, StoryDocument,
-    items,
+    AudioFormat, ConsentAccepted, ConsentEventDoc, ConsentForm, ConsentKind, ConsentLog,
+    ConsentMethod, ConsentProblem, ConsentStatus, ConsentSummary, IdentityDoc, Representation,
+    RepresentationMeta, StoryAccepted, StoryDocument, items,
 };
 
 use super::{over_limit, parse_id};
@@ -479,6 +479,7 @@ fn forget_identity_beyond(tx: &Connection, story_id: &str, consent: &ConsentSumm
 
 /// Files to delete once the withdrawal is committed.
 pub struct Purge {
+    /// Storage keys of every copy of every recording (`storage::key`).
     recordings: Vec<String>,
     uploads: Vec<String>,
 }
@@ -494,8 +495,8 @@ impl Purge {
         let storage = app.storage.clone();
         let recordings = self.recordings;
         let result = tokio::task::spawn_blocking(move || {
-            for id in &recordings {
-                storage.delete(id)?;
+            for key in &recordings {
+                storage.delete(key)?;
             }
             Ok::<_, std::io::Error>(())
         })
@@ -514,7 +515,22 @@ fn withdraw(tx: &Connection, project_id: &str, story_id: &str) -> Result<Purge> 
         let rows = stmt.query_map([story_id], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     };
-    let recordings = ids("SELECT id FROM recordings WHERE story_id = ?1")?;
+    // Every copy of every recording: the lossless and the listening one.
+    let recordings = {
+        let mut stmt =
+            tx.prepare("SELECT id, representation FROM recordings WHERE story_id = ?1")?;
+        let rows = stmt.query_map([story_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            row.map(|(id, representation)| {
+                // A row of another kind cannot exist (CHECK); lossless is the fallback.
+                let representation = Representation::parse(&representation).unwrap_or_default();
+                crate::storage::key(&id, representation)
+            })
+        })
+        .collect::<rusqlite::Result<Vec<String>>>()?
+    };
     let uploads = ids("SELECT id FROM uploads WHERE story_id = ?1")?;
     tx.execute("DELETE FROM recordings WHERE story_id = ?1", [story_id])?;
     tx.execute("DELETE FROM uploads WHERE story_id = ?1", [story_id])?;
@@ -577,16 +593,61 @@ pub fn lead_view(conn: &Connection, project_id: &str, id: &str) -> Result<StoryD
         .unwrap_or_default()
         .allowed_by(&consent);
     doc.identity = (!identity.is_empty()).then_some(identity);
-    for recording in &mut doc.recordings {
-        recording.delivered = conn
-            .query_row(
-                "SELECT 1 FROM recordings WHERE id = ?1 AND story_id = ?2",
-                [&recording.id, id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-    }
+    fill_delivered(conn, id, &mut doc)?;
     doc.consent = Some(consent);
     Ok(doc)
+}
+
+/// Marks what the server holds of each recording of `doc`: `delivered` (the lossless
+/// copy) and each representation's `delivered`. A copy delivered that the document does
+/// not list (a phone that sent its story before making it) is listed, with the size and
+/// SHA-256 of the file the server holds.
+fn fill_delivered(conn: &Connection, story_id: &str, doc: &mut StoryDocument) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT representation, sha256, bytes, content_type FROM recordings WHERE id = ?1 AND story_id = ?2",
+    )?;
+    for recording in &mut doc.recordings {
+        let held = stmt
+            .query_map([&recording.id, story_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for meta in &mut recording.representations {
+            meta.delivered = false;
+        }
+        recording.delivered = false;
+        for (representation, sha256, bytes, content_type) in held {
+            let Some(representation) = Representation::parse(&representation) else {
+                continue;
+            };
+            if representation == Representation::Lossless {
+                recording.delivered = true;
+            }
+            let format = AudioFormat::from_content_type(&content_type)
+                .map_or("", |f| f.as_str())
+                .to_string();
+            // What the server holds is what a lead can fetch: its facts win.
+            let held = RepresentationMeta {
+                representation,
+                format,
+                bytes,
+                sha256,
+                delivered: true,
+            };
+            match recording
+                .representations
+                .iter_mut()
+                .find(|m| m.representation == representation)
+            {
+                Some(meta) => *meta = held,
+                None => recording.representations.push(held),
+            }
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod headers;
 mod receive;
 mod state;
+mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,14 +21,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tellus_protocol::headers as h;
-use tellus_protocol::{ConsentStatus, items, metadata};
+use tellus_protocol::{AudioFormat, ConsentStatus, Representation, items, metadata};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::App;
 use crate::auth::Principal;
 use crate::clock::{http_date, now_ms};
 use crate::error::{Error, Result};
-use crate::media::{ACCEPTED, AudioType};
+use crate::media::ACCEPTED;
 use crate::routes::parse_id;
 use crate::routes::stories::{load_consent, load_story};
 use receive::{Outcome, receive};
@@ -43,20 +44,20 @@ pub struct Locks {
     /// that completion need not read the whole file again. Lost on restart; completion
     /// then hashes the file.
     hashes: Mutex<HashMap<String, (u64, sha2::Sha256)>>,
-    /// Recordings whose upload is being completed right now.
+    /// Copies of recordings (storage keys) whose upload is being completed right now.
     completing: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
-/// While it lives, no other upload of the same recording can complete.
+/// While it lives, no other upload of the same copy of a recording can complete.
 pub struct Completing {
     set: Arc<Mutex<std::collections::HashSet<String>>>,
-    recording_id: String,
+    key: String,
 }
 
 impl Drop for Completing {
     fn drop(&mut self) {
         if let Ok(mut set) = self.set.lock() {
-            set.remove(&self.recording_id);
+            set.remove(&self.key);
         }
     }
 }
@@ -98,12 +99,13 @@ impl Locks {
         tokio::time::timeout(wait, lock.lock_owned()).await.ok()
     }
 
-    /// Marks `recording_id` as completing; None when another upload of it already is.
-    fn completing(&self, recording_id: &str) -> Option<Completing> {
+    /// Marks the copy `key` (`storage::key`) as completing; None when another upload
+    /// of it already is.
+    fn completing(&self, key: &str) -> Option<Completing> {
         let mut set = self.completing.lock().ok()?;
-        set.insert(recording_id.to_string()).then(|| Completing {
+        set.insert(key.to_string()).then(|| Completing {
             set: self.completing.clone(),
-            recording_id: recording_id.to_string(),
+            key: key.to_string(),
         })
     }
 
@@ -240,6 +242,8 @@ struct Declared {
     recording_id: String,
     sha256: String,
     content_type: String,
+    representation: Representation,
+    pcm_sha256: Option<String>,
 }
 
 fn declared(headers: &HeaderMap) -> Result<Declared> {
@@ -261,23 +265,54 @@ fn declared(headers: &HeaderMap) -> Result<Declared> {
     // serves that, never the client's words (a declared text/html would otherwise be
     // served as a page under the lead's origin).
     let declared_type = text(metadata::CONTENT_TYPE)?;
-    let content_type = AudioType::from_declared(&declared_type)
-        .ok_or_else(|| {
-            Error::refused(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!(
-                    "a recording must be audio: declare {ACCEPTED} in Upload-Metadata 'content_type'"
-                ),
-            )
-        })?
-        .canonical()
-        .to_string();
+    let format = AudioFormat::from_content_type(&declared_type).ok_or_else(|| {
+        Error::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "a recording must be audio: declare {ACCEPTED} in Upload-Metadata 'content_type'"
+            ),
+        )
+    })?;
+    // Absent = lossless: every phone before issue 20 uploads its WAV so.
+    let representation = match pairs.remove(metadata::REPRESENTATION) {
+        None => Representation::Lossless,
+        Some(value) => std::str::from_utf8(&value)
+            .ok()
+            .and_then(Representation::parse)
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_representation",
+                    "Upload-Metadata 'representation' must be 'lossless' or 'listening'",
+                )
+            })?,
+    };
+    if !representation.allows(format) {
+        return Err(Error::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "format_not_allowed",
+            format!(
+                "a {representation} copy cannot be {}: the lossless copy is audio/flac or audio/wav, the listening copy audio/ogg (Opus)",
+                format.content_type()
+            ),
+        ));
+    }
+    let pcm_sha256 = pairs
+        .remove(metadata::PCM_SHA256)
+        .map(|v| headers::parse_sha256_hex(&v).map_err(|e| bad(format!("pcm_sha256: {e}"))))
+        .transpose()?;
+    if pcm_sha256.is_some() && representation != Representation::Lossless {
+        return Err(bad(
+            "Upload-Metadata 'pcm_sha256' belongs to the lossless copy only; a listening copy has no PCM identity".into(),
+        ));
+    }
     Ok(Declared {
         story_id,
         recording_id,
         sha256,
-        content_type,
+        content_type: format.content_type().to_string(),
+        representation,
+        pcm_sha256,
     })
 }
 
@@ -337,6 +372,8 @@ async fn create(
         recording_id: declared.recording_id,
         sha256: declared.sha256,
         content_type: declared.content_type,
+        representation: declared.representation,
+        pcm_sha256: declared.pcm_sha256,
         length,
         offset: 0,
         expires_at,
@@ -370,14 +407,17 @@ async fn create(
                 return Err(Error::refused(StatusCode::FORBIDDEN, "consent_required", why));
             }
             let delivered: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT story_id FROM recordings WHERE id = ?1",
-                [&row.recording_id],
+                "SELECT story_id FROM recordings WHERE id = ?1 AND representation = ?2",
+                [&row.recording_id, row.representation.as_str()],
                 |r| r.get(0),
             ))?;
             if delivered.is_some() {
                 return Err(Error::conflict(
                     "already_delivered",
-                    "this recording is already delivered; fetch its receipt",
+                    format!(
+                        "this recording's {} copy is already delivered; fetch its receipt",
+                        row.representation
+                    ),
                 ));
             }
             state::insert(tx, &row)
@@ -387,7 +427,7 @@ async fn create(
         let _ = state::remove(&app, &upload.id).await;
         return Err(e);
     }
-    tracing::info!(upload = %upload.id, recording = %upload.recording_id, "upload created");
+    tracing::info!(upload = %upload.id, recording = %upload.recording_id, representation = %upload.representation, "upload created");
     let location = format!("{}/uploads/{}", crate::API_PREFIX, upload.id);
     let mut upload = upload;
     let mut receipt = None;
@@ -399,7 +439,7 @@ async fn create(
             Ok(sha256) => receipt = sha256,
             // The upload exists with what was stored of the body (a chunk that failed
             // its checksum is not); the client resumes from the offset.
-            Err(Error::Refused { code, .. }) if code != "file_mismatch" && code != "not_found" => {}
+            Err(Error::Refused { code, .. }) if !state::discarded(code) => {}
             Err(e @ Error::Refused { .. }) => return Err(e),
             Err(e) => {
                 let _ = state::remove(&app, &upload.id).await;

@@ -8,14 +8,15 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use tellus_protocol::items;
+use tellus_protocol::{AudioFormat, Representation, items};
 
+use super::verify;
 use crate::App;
 use crate::clock::now_ms;
 use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::routes::stories::load_consent;
-use crate::storage::sync_dir;
+use crate::storage::{self, sync_dir};
 
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -25,7 +26,12 @@ pub struct Upload {
     pub story_id: String,
     pub recording_id: String,
     pub sha256: String,
+    /// The canonical type of an allowed format (`AudioFormat::content_type`).
     pub content_type: String,
+    /// Which copy of the recording this upload carries.
+    pub representation: Representation,
+    /// The PCM identity the phone declared for a lossless copy.
+    pub pcm_sha256: Option<String>,
     /// None until a deferred length is declared.
     pub length: Option<u64>,
     /// Bytes received and fsynced.
@@ -39,9 +45,9 @@ pub fn spool_path(app: &App, id: &str) -> PathBuf {
 
 pub fn insert(conn: &Connection, u: &Upload) -> Result<()> {
     conn.execute(
-        "INSERT INTO uploads (id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![u.id, u.reporter_id, u.project_id, u.story_id, u.recording_id, u.sha256, u.content_type, u.length, u.offset, now_ms(), u.expires_at],
+        "INSERT INTO uploads (id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, created_at, expires_at, representation, pcm_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![u.id, u.reporter_id, u.project_id, u.story_id, u.recording_id, u.sha256, u.content_type, u.length, u.offset, now_ms(), u.expires_at, u.representation.as_str(), u.pcm_sha256],
     )?;
     Ok(())
 }
@@ -52,7 +58,7 @@ pub async fn load(app: &App, id: &str) -> Result<Option<Upload>> {
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, expires_at
+                    "SELECT id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, expires_at, representation, pcm_sha256
                      FROM uploads WHERE id = ?1",
                     [&id],
                     |r| {
@@ -67,6 +73,10 @@ pub async fn load(app: &App, id: &str) -> Result<Option<Upload>> {
                             length: r.get(7)?,
                             offset: r.get(8)?,
                             expires_at: r.get(9)?,
+                            // Anything unexpected in the row is the default, lossless.
+                            representation: Representation::parse(&r.get::<_, String>(10)?)
+                                .unwrap_or_default(),
+                            pcm_sha256: r.get(11)?,
                         })
                     },
                 )
@@ -185,23 +195,26 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
             "the whole file does not match the SHA-256 and size declared at creation; nothing was kept, upload it again",
         ));
     }
-    // One completion per recording at a time, and never over a delivered recording: two
-    // uploads of the same recording id must not overwrite each other's file.
-    let Some(_completing) = app.uploads.completing(&upload.recording_id) else {
+    // One completion per recording and representation at a time, and never over a
+    // delivered one: two uploads of the same copy must not overwrite each other's file.
+    let Some(_completing) = app
+        .uploads
+        .completing(&storage::key(&upload.recording_id, upload.representation))
+    else {
         return Err(Error::refused(
             StatusCode::LOCKED,
             "upload_busy",
             "another upload of this recording is completing; ask for its receipt",
         ));
     };
-    let recording = upload.recording_id.clone();
+    let (recording, representation) = (upload.recording_id.clone(), upload.representation);
     let delivered: Option<String> = app
         .db
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT sha256 FROM recordings WHERE id = ?1",
-                    [&recording],
+                    "SELECT sha256 FROM recordings WHERE id = ?1 AND representation = ?2",
+                    [&recording, representation.as_str()],
                     |r| r.get(0),
                 )
                 .optional()?)
@@ -215,20 +228,53 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
         } else {
             Err(Error::conflict(
                 "already_delivered",
-                "a different file was already delivered under this recording id; nothing was kept",
+                format!(
+                    "a different file was already delivered as this recording's {} copy; nothing was kept",
+                    upload.representation
+                ),
             ))
         };
     }
+    // Read as the audio it claims to be, off the async threads; refused keeps nothing.
+    let format = AudioFormat::from_content_type(&upload.content_type).ok_or_else(|| {
+        Error::Config(format!(
+            "upload {} holds an unknown content type",
+            upload.id
+        ))
+    })?;
+    let (path, representation, declared) = (
+        spool_path(app, &upload.id),
+        upload.representation,
+        upload.pcm_sha256.clone(),
+    );
+    let checked = blocking(move || {
+        if !path.exists() {
+            return Err(gone());
+        }
+        verify::check(&path, representation, format, declared.as_deref())
+    })
+    .await;
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            remove(app, &upload.id).await?;
+            tracing::warn!(upload = %upload.id, error = %e, "audio check failed; upload discarded");
+            return Err(e);
+        }
+    };
     let storage = app.storage.clone();
-    let (recording, spool) = (upload.recording_id.clone(), spool_path(app, &upload.id));
+    let key = storage::key(&upload.recording_id, upload.representation);
+    let spool = spool_path(app, &upload.id);
     // A withdrawal may have deleted the spool file under this PATCH: the upload is gone.
-    blocking(move || match storage.put(&recording, &spool) {
+    let stored_key = key.clone();
+    blocking(move || match storage.put(&stored_key, &spool) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(gone()),
         other => other.map_err(|e| Error::io("cannot move the audio into storage", e)),
     })
     .await?;
     let u = upload.clone();
     let hash = sha256.clone();
+    let pcm = checked.pcm_sha256.clone();
     let recorded = app
         .db
         .call_write(move |tx| {
@@ -242,14 +288,14 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
             }
             let now = now_ms();
             tx.execute(
-                "INSERT INTO recordings (id, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
-                params![u.recording_id, u.story_id, u.project_id, u.reporter_id, hash, bytes, u.content_type, now],
+                "INSERT INTO recordings (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, pcm_sha256, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id, representation) DO NOTHING",
+                params![u.recording_id, u.representation.as_str(), u.story_id, u.project_id, u.reporter_id, hash, bytes, u.content_type, pcm, now],
             )?;
             tx.execute(
-                "INSERT INTO changes (project_id, kind, story_id, recording_id, sha256, bytes, at)
-                 VALUES (?1, 'recording', ?2, ?3, ?4, ?5, ?6)",
-                params![u.project_id, u.story_id, u.recording_id, hash, bytes, now],
+                "INSERT INTO changes (project_id, kind, story_id, recording_id, sha256, bytes, representation, format, pcm_sha256, at)
+                 VALUES (?1, 'recording', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![u.project_id, u.story_id, u.recording_id, hash, bytes, u.representation.as_str(), format.as_str(), pcm, now],
             )?;
             tx.execute("DELETE FROM uploads WHERE id = ?1", [&u.id])?;
             Ok(true)
@@ -258,17 +304,20 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     app.uploads.forget(&upload.id);
     if !recorded {
         let storage = app.storage.clone();
-        let recording = upload.recording_id.clone();
-        let _ = blocking(move || {
-            storage
-                .delete(&recording)
-                .map_err(|e| Error::io("delete", e))
-        })
-        .await;
+        let _ = blocking(move || storage.delete(&key).map_err(|e| Error::io("delete", e))).await;
         return Err(gone());
     }
-    tracing::info!(upload = %upload.id, recording = %upload.recording_id, bytes, "recording delivered and verified");
+    tracing::info!(upload = %upload.id, recording = %upload.recording_id, representation = %upload.representation, bytes, "recording delivered and verified");
     Ok(sha256)
+}
+
+/// Refusals after which the upload no longer exists: the whole file did not match, or
+/// did not read as its audio (the client starts a new upload), or it was gone already.
+pub fn discarded(code: &str) -> bool {
+    matches!(
+        code,
+        "file_mismatch" | "not_found" | "pcm_mismatch" | "undecodable" | "invalid_opus"
+    )
 }
 
 /// Brings the data folder back to a consistent state after a crash: spool files are cut
@@ -327,17 +376,22 @@ pub fn recover(app: &App) -> Result<()> {
         .storage
         .list()
         .map_err(|e| Error::io("cannot list the audio folder", e))?;
-    for id in stored {
+    for key in stored {
+        let (id, representation) = storage::parse_key(&key);
         let named = app.db.with(|conn| {
             Ok(conn
-                .query_row("SELECT 1 FROM recordings WHERE id = ?1", [&id], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM recordings WHERE id = ?1 AND representation = ?2",
+                    [id, representation.as_str()],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some())
         })?;
         if !named {
-            tracing::warn!(recording = %id, "deleting stored audio that no recording names");
+            tracing::warn!(file = %key, "deleting stored audio that no recording names");
             app.storage
-                .delete(&id)
+                .delete(&key)
                 .map_err(|e| Error::io("cannot delete orphaned audio", e))?;
         }
     }

@@ -24,7 +24,9 @@ use crate::auth::lookup_token;
 use crate::error::Error;
 use crate::https::Https;
 use crate::media::{Disposition, content_disposition};
-use crate::routes::lead::{CSV_HEADER, csv_row, parse_scope, project_csv, serve_audio};
+use crate::routes::lead::{
+    CSV_HEADER, csv_row, parse_representation, parse_scope, project_csv, serve_audio,
+};
 use crate::routes::parse_id;
 use crate::routes::stories::lead_view;
 use crate::throttle::{Attempt, ClientAddr};
@@ -361,6 +363,8 @@ async fn export_csv(
 #[derive(Deserialize)]
 struct AudioQuery {
     download: Option<String>,
+    /// Which copy (absent = lossless), as the story page names it.
+    representation: Option<String>,
 }
 
 async fn audio(
@@ -371,9 +375,18 @@ async fn audio(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id, "recording")?;
+    let representation = parse_representation(q.representation.as_deref())?;
     let disposition = match q.download {
         Some(_) => Disposition::Attachment,
         None => Disposition::Inline,
     };
-    Ok(serve_audio(&app, &lead.project_id, &id, &headers, disposition).await?)
+    Ok(serve_audio(
+        &app,
+        &lead.project_id,
+        &id,
+        representation,
+        &headers,
+        disposition,
+    )
+    .await?)
 }

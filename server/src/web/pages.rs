@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use tellus_protocol::{
-    ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, NoteDoc,
-    RecordingMeta, StoryDocument,
+    AudioFormat, ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary,
+    NoteDoc, RecordingMeta, Representation, StoryDocument,
 };
 
 use super::format;
@@ -390,6 +390,88 @@ fn consent_panel(
 /// Where a note plays from: the player of the delivered recording it is in (by number),
 /// or none while that recording is not delivered. A note from a phone before notes
 /// carried their recording is in the first recording.
+/// One delivered copy of a recording, as the page offers it.
+struct Copy {
+    representation: Representation,
+    format: Option<AudioFormat>,
+    bytes: u64,
+}
+
+impl Copy {
+    fn format_name(&self) -> &'static str {
+        self.format.map_or("unknown format", |f| match f {
+            AudioFormat::Wav => "WAV",
+            AudioFormat::Flac => "FLAC",
+            AudioFormat::OggOpus => "Opus",
+        })
+    }
+
+    /// What the player plays, in plain words.
+    fn label(&self) -> String {
+        let format = self.format_name();
+        match self.representation {
+            Representation::Lossless => format!("Lossless ({format})"),
+            Representation::Listening => format!("Listening copy (smaller, {format})"),
+        }
+    }
+
+    /// A download link's words: the format first, then which copy and its size.
+    fn download_label(&self, number: usize) -> String {
+        let which = match self.representation {
+            Representation::Lossless => "lossless",
+            Representation::Listening => "listening copy",
+        };
+        format!(
+            "Recording {number} ({}, {which}, {})",
+            self.format_name(),
+            format::size(self.bytes)
+        )
+    }
+
+    /// The page's audio route for this copy of recording `id`.
+    fn src(&self, id: &str, download: bool) -> String {
+        let mut query = Vec::new();
+        if self.representation != Representation::Lossless {
+            query.push(format!("representation={}", self.representation));
+        }
+        if download {
+            query.push("download=1".to_string());
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        format!("/lead/recordings/{id}/audio{query}")
+    }
+}
+
+/// The copies of `r` the server holds, lossless first. A recording from a phone before
+/// issue 20 lists no representations: its one file is the WAV it describes.
+fn copies(r: &RecordingMeta) -> Vec<Copy> {
+    let mut out = Vec::new();
+    for representation in Representation::ALL {
+        let listed = r
+            .representations
+            .iter()
+            .find(|m| m.representation == representation && m.delivered);
+        match (representation, listed) {
+            (_, Some(m)) => out.push(Copy {
+                representation,
+                format: AudioFormat::parse(&m.format),
+                bytes: m.bytes,
+            }),
+            (Representation::Lossless, None) if r.delivered => out.push(Copy {
+                representation,
+                format: AudioFormat::parse(&r.format),
+                bytes: r.bytes,
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn player_of(note: &NoteDoc, delivered: &[&RecordingMeta]) -> Option<(String, usize)> {
     let index = match &note.recording_id {
         Some(id) => delivered.iter().position(|r| &r.id == id)?,
@@ -456,7 +538,15 @@ fn timeline_entry(
 
 pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Response {
     let consent = doc.consent.clone().unwrap_or_default();
-    let delivered: Vec<_> = doc.recordings.iter().filter(|r| r.delivered).collect();
+    // What can be played: every recording with a copy delivered, the best copy first
+    // (lossless, else the listening copy).
+    let playable: Vec<(&RecordingMeta, Vec<Copy>)> = doc
+        .recordings
+        .iter()
+        .map(|r| (r, copies(r)))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    let delivered: Vec<&RecordingMeta> = playable.iter().map(|(r, _)| *r).collect();
     let waiting = doc.recordings.len() - delivered.len();
     let several = delivered.len() > 1;
     let mut notes: Vec<(&NoteDoc, Option<(String, usize)>)> = doc
@@ -501,17 +591,23 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                     @if delivered.is_empty() {
                         p.empty { "No recording of this story has been delivered yet." }
                     }
-                    @for (i, r) in delivered.iter().enumerate() {
+                    @for (i, (r, copies)) in playable.iter().enumerate() {
+                        @let best = &copies[0];
                         figure.recording {
                             audio #{ "player-" (r.id) } controls preload="metadata"
-                                src={ "/lead/recordings/" (r.id) "/audio" }
+                                src=(best.src(&r.id, false))
                                 aria-describedby={ "cap-" (r.id) } {
-                                a href={ "/lead/recordings/" (r.id) "/audio?download=1" } { "Download the recording" }
+                                a href=(best.src(&r.id, true)) { "Download the recording" }
                             }
                             figcaption #{ "cap-" (r.id) } {
                                 "Recording " (i + 1) " · " (format::position(r.duration_ms))
                                 " · " (r.sample_rate / 1000) "." ((r.sample_rate % 1000) / 100) " kHz, "
                                 @if r.channels == 1 { "mono" } @else { "stereo" }
+                                br;
+                                span.copy data-representation=(best.representation) { "Playing: " (best.label()) }
+                                @if best.representation == Representation::Listening {
+                                    " · the lossless copy has not arrived yet"
+                                }
                             }
                         }
                     }
@@ -539,9 +635,10 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                 section.card.downloads aria-labelledby="downloads" {
                     h2 #downloads { "Downloads" }
                     ul {
-                        @for (i, r) in delivered.iter().enumerate() {
-                            li { a href={ "/lead/recordings/" (r.id) "/audio?download=1" } download {
-                                "Recording " (i + 1) " (WAV, " (format::size(r.bytes)) ")" } }
+                        @for (i, (r, copies)) in playable.iter().enumerate() {
+                            @for copy in copies {
+                                li { a href=(copy.src(&r.id, true)) download { (copy.download_label(i + 1)) } }
+                            }
                         }
                         li { a href={ "/lead/stories/" (doc.id) "/story.json" } download { "The story (JSON)" } }
                         @if consent.grants(tellus_protocol::items::RECORD) {

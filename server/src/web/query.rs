@@ -335,7 +335,7 @@ pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Li
         };
         let (document, reporter, withdrawn_at, delivered) = conn.query_row(
             "SELECT s.document, coalesce(p.label, ''), s.withdrawn_at,
-                    (SELECT COUNT(*) FROM recordings r WHERE r.story_id = s.id)
+                    (SELECT COUNT(DISTINCT r.id) FROM recordings r WHERE r.story_id = s.id)
              FROM stories s LEFT JOIN principals p ON p.id = s.reporter_id WHERE s.id = ?1",
             [&id],
             |r| {

@@ -203,6 +203,29 @@ pub fn metadata(story_id: &str, recording_id: &str, sha256: &str) -> String {
     .join(",")
 }
 
+/// `Upload-Metadata` of one copy of a recording (issue 20): its content type and any
+/// more pairs (`representation`, `pcm_sha256`).
+pub fn copy_metadata(
+    story_id: &str,
+    recording_id: &str,
+    data: &[u8],
+    content_type: &str,
+    more: &[(&str, &str)],
+) -> String {
+    let sha256 = sha256_hex(data);
+    [
+        ("story_id", story_id),
+        ("recording_id", recording_id),
+        ("sha256", sha256.as_str()),
+        ("content_type", content_type),
+    ]
+    .iter()
+    .chain(more)
+    .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
 pub fn checksum(algorithm: &str, data: &[u8]) -> String {
     let digest = match algorithm {
         "sha1" => {
@@ -363,6 +386,37 @@ impl Device {
         recording
     }
 
+    /// Uploads one copy of a recording whole, in the creation request
+    /// (creation-with-upload); the server's answer.
+    pub async fn upload_copy(
+        &self,
+        story_id: &str,
+        recording_id: &str,
+        data: &[u8],
+        content_type: &str,
+        more: &[(&str, &str)],
+    ) -> Response {
+        self.tus(Method::POST, "/api/v1/uploads")
+            .header("Upload-Length", data.len().to_string())
+            .header(
+                "Upload-Metadata",
+                copy_metadata(story_id, recording_id, data, content_type, more),
+            )
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The receipt of one copy (`lossless` or `listening`).
+    pub async fn receipt_of(&self, recording_id: &str, representation: &str) -> Response {
+        self.get(&format!(
+            "/api/v1/recordings/{recording_id}/receipt?representation={representation}"
+        ))
+        .await
+    }
+
     pub async fn receipt(&self, recording_id: &str) -> Response {
         self.req(
             Method::GET,
@@ -399,5 +453,67 @@ where
             return false;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Real copies of one recording, made as the phone makes them (tellus-media): a
+/// 16-bit WAV of generated speech-like sound, its FLAC and its Ogg Opus listening copy.
+pub struct Copies {
+    pub wav: Vec<u8>,
+    pub flac: Vec<u8>,
+    pub opus: Vec<u8>,
+    /// The PCM identity of the WAV (and so of the FLAC).
+    pub pcm_sha256: String,
+}
+
+impl Copies {
+    /// `seconds` of mono audio at `rate`, different for every `seed`, and all three files.
+    pub fn make(seconds: u32, rate: u32, seed: u32) -> Copies {
+        let dir = tempfile::tempdir().unwrap();
+        let mut copies = Copies::lossless_in(dir.path(), seconds, rate, seed);
+        let opus = dir.path().join("r.opus");
+        let wav = dir.path().join("r.wav");
+        tellus_media::encode_opus(&wav, &opus, &tellus_media::OpusSettings::default()).unwrap();
+        copies.opus = std::fs::read(&opus).unwrap();
+        copies
+    }
+
+    /// Only the WAV and its FLAC (for tests that need no Opus).
+    pub fn lossless(seconds: u32, rate: u32, seed: u32) -> Copies {
+        let dir = tempfile::tempdir().unwrap();
+        Copies::lossless_in(dir.path(), seconds, rate, seed)
+    }
+
+    fn lossless_in(dir: &std::path::Path, seconds: u32, rate: u32, seed: u32) -> Copies {
+        let wav = dir.join("r.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+        let mut noise = seed.wrapping_mul(2654435761) | 1;
+        for n in 0..seconds * rate {
+            let t = n as f32 / rate as f32;
+            // A voice-like tone whose pitch and loudness wander, and a little noise.
+            let pitch = 140.0 + 40.0 * (t * 0.7 + seed as f32).sin();
+            let envelope = 0.5 + 0.5 * (t * 3.1).sin().abs();
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            let hiss = (noise % 2000) as f32 - 1000.0;
+            let sample = 9000.0 * envelope * (std::f32::consts::TAU * pitch * t).sin() + hiss;
+            writer.write_sample(sample as i16).unwrap();
+        }
+        writer.finalize().unwrap();
+        let flac = dir.join("r.flac");
+        let encoded = tellus_media::encode_flac(&wav, &flac).unwrap();
+        Copies {
+            wav: std::fs::read(&wav).unwrap(),
+            flac: std::fs::read(&flac).unwrap(),
+            opus: Vec::new(),
+            pcm_sha256: encoded.identity.pcm_sha256,
+        }
     }
 }
