@@ -408,3 +408,132 @@ async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_bot
     let report = phone.engine.sync().await.unwrap();
     assert!(report.delivered.is_empty(), "{report:?}");
 }
+
+/// A project that declares the listening copy enough: a metered sync delivers the story
+/// with its listening copy alone; the reporter may then free the lossless copy, which is
+/// refused before that and changes nothing; once freed it is never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_listening_enough_a_story_is_delivered_by_its_listening_copy_and_the_lossless_can_be_freed()
+ {
+    let server = support::Server::start().await;
+    server
+        .db()
+        .with(|c| {
+            let config: String = c.query_row("SELECT config FROM projects", [], |r| r.get(0))?;
+            let mut config: serde_json::Value = serde_json::from_str(&config).unwrap();
+            config["upload_policy"]["listening_is_enough"] = serde_json::json!(true);
+            c.execute("UPDATE projects SET config = ?1", [config.to_string()])?;
+            Ok(())
+        })
+        .unwrap();
+    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    assert!(
+        phone
+            .store
+            .project()
+            .unwrap()
+            .upload_policy
+            .listening_is_enough
+    );
+    let story = phone.consented_story();
+    let rec = recorded(&phone.store, story, 6);
+    phone.store.mark_ready(story).unwrap();
+    tellus_core::audio::prepare_story_audio(&phone.store, story).unwrap();
+    let flac = path_of(
+        &phone.store,
+        &phone
+            .store
+            .recording_file(rec.id, Representation::Lossless)
+            .unwrap()
+            .unwrap()
+            .file_name,
+    );
+
+    // Not delivered yet: freeing is refused and nothing changes.
+    let before = phone.store.testing_dump().unwrap();
+    let refused = tellus_core::audio::free_lossless(&phone.store, story).unwrap_err();
+    assert!(refused.to_string().contains("not delivered"), "{refused}");
+    assert_eq!(phone.store.testing_dump().unwrap(), before);
+    assert!(flac.exists());
+
+    phone.engine.set_network(Network::Metered);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    assert_eq!(
+        report.delivered[0].representation,
+        Representation::Listening
+    );
+    assert!(
+        matches!(
+            phone.engine.delivery_state(story).unwrap(),
+            DeliveryState::Delivered { .. }
+        ),
+        "{:?}",
+        phone.engine.delivery_state(story)
+    );
+    assert!(
+        flac.exists(),
+        "the lossless copy stays until delivered or freed"
+    );
+
+    let freed = tellus_core::audio::free_lossless(&phone.store, story).unwrap();
+    assert_eq!(freed.recordings, vec![rec.id]);
+    assert!(!flac.exists());
+    assert!(!path_of(&phone.store, &rec.file_name).exists());
+    phone.engine.set_network(Network::Unmetered);
+    let report = phone.engine.sync().await.unwrap();
+    assert!(
+        report.delivered.is_empty() && report.parked.is_empty(),
+        "{report:?}"
+    );
+    assert!(phone.delivered(story));
+    assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
+}
+
+/// A withdrawal with erasure deletes every file of the recording: the WAV kept beside
+/// its FLAC, the FLAC and the listening copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_with_erasure_deletes_every_copy() {
+    let server = support::Server::start().await;
+    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    phone
+        .store
+        .set_sync_settings(&SyncSettings {
+            keep_wav: true,
+            ..SyncSettings::default()
+        })
+        .unwrap();
+    let story = phone.consented_story();
+    let rec = recorded(&phone.store, story, 3);
+    prepare_recording(&phone.store, rec.id).unwrap();
+    let names: Vec<String> = std::iter::once(rec.file_name.clone())
+        .chain(
+            phone
+                .store
+                .recording_files(story)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.file_name),
+        )
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| path_of(&phone.store, n).exists()));
+    let mut withdrawal = tellus_core::model::ConsentDraft::withdraw(true);
+    withdrawal.captured_by = "reporter".into();
+    phone.store.record_consent(story, &withdrawal).unwrap();
+    phone.engine.erase_withdrawn_audio().unwrap();
+    for name in &names {
+        assert!(
+            !path_of(&phone.store, name).exists(),
+            "{name} is still there"
+        );
+    }
+    assert!(
+        phone
+            .store
+            .recording_files(story)
+            .unwrap()
+            .iter()
+            .all(|f| f.removed)
+    );
+}

@@ -3,9 +3,9 @@
 //! identity; the listening copy (`<id>.opus`) only with `listening`; a recording whose
 //! lossless copy has not arrived is reported as waiting; exports name the file.
 
-mod support;
 #[path = "support/copies.rs"]
 mod copies;
+mod support;
 
 use std::fs;
 use std::path::Path;
@@ -115,13 +115,19 @@ async fn pull_fetches_the_verified_flac_the_listening_copy_on_request_and_names_
         copies.flac
     );
     assert!(!audio_dir(&whole).join(format!("{whole_rec}.opus")).exists());
-    assert!(!audio_dir(&metered).exists(), "nothing of the waiting recording");
+    assert!(
+        !audio_dir(&metered).exists(),
+        "nothing of the waiting recording"
+    );
     let manifest = Manifest::load(&Layout::new(&out)).unwrap();
     let flac_rel = format!("stories/{whole}/audio/{whole_rec}.flac");
     let entry = &manifest.audio[&flac_rel];
     assert_eq!(entry.representation, Representation::Lossless);
     assert_eq!(entry.format, "flac");
-    assert_eq!(entry.pcm_sha256.as_deref(), Some(copies.pcm_sha256.as_str()));
+    assert_eq!(
+        entry.pcm_sha256.as_deref(),
+        Some(copies.pcm_sha256.as_str())
+    );
 
     // Asked for, the listening copies come, including those announced before.
     let second = pull(&options(&server, &token, &out, true), &NoProgress)

@@ -270,3 +270,94 @@ fn preparation_in(tx: &Transaction<'_>, id: RecordingId) -> Result<Option<Prepar
         recording,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewStory, RecordingState, sample_project};
+
+    /// A phone from before issue 20 whose WAV upload had begun: the WAV stays its lossless
+    /// file (no FLAC, the upload carries on), it gets a listening copy, and nothing of it
+    /// is deleted.
+    #[test]
+    fn a_wav_whose_upload_began_stays_the_lossless_copy_and_still_gets_a_listening_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.set_project(&sample_project()).unwrap();
+        let story = store
+            .create_story(&NewStory {
+                title: "Before the data saver".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let id = RecordingId::new();
+        let file_name = format!("{id}.wav");
+        let path = store.recordings_dir().join(&file_name);
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+        for n in 0..32_000i32 {
+            let t = f64::from(n) / 16_000.0;
+            writer
+                .write_sample(((t * 1_320.0).sin() * 8_000.0) as i16)
+                .unwrap();
+        }
+        writer.finalize().unwrap();
+        let digest = tellus_media::sha256_file(&path).unwrap();
+        let recording = Recording {
+            id,
+            story_id: story,
+            file_name: file_name.clone(),
+            format: "wav".into(),
+            sample_rate: 16_000,
+            channels: 1,
+            frames: 32_000,
+            bytes: digest.bytes,
+            sha256: digest.sha256.clone(),
+            state: RecordingState::Complete,
+            created_at: Timestamp::now(),
+            pcm_sha256: None,
+        };
+        store.add_recording(&recording).unwrap();
+        store
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO outbox (item_id, kind, story_id, state, upload_path, confirmed_bytes, updated_at)
+                     VALUES (?1, 'audio', ?2, 'pending', '/api/v1/uploads/x', 4096, 0)",
+                    params![id, story],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let report = crate::audio::prepare_recording(&store, id).unwrap();
+        assert!(report.failed.is_empty(), "{report:?}");
+        assert!(report.wav_removed.is_empty());
+        let lossless = store
+            .recording_file(id, Representation::Lossless)
+            .unwrap()
+            .unwrap();
+        assert_eq!(lossless.format, AudioFormat::Wav);
+        assert_eq!(lossless.file_name, file_name);
+        assert_eq!(
+            (lossless.bytes, &lossless.sha256),
+            (digest.bytes, &digest.sha256)
+        );
+        assert_eq!(
+            lossless.pcm_sha256,
+            Some(tellus_media::wav_identity(&path).unwrap().pcm_sha256)
+        );
+        assert!(
+            store
+                .recording_file(id, Representation::Listening)
+                .unwrap()
+                .is_some()
+        );
+        assert!(path.exists(), "the WAV is the lossless copy: kept");
+        assert!(!store.recordings_dir().join(format!("{id}.flac")).exists());
+    }
+}
