@@ -507,6 +507,7 @@ impl TellusApp {
     pub fn recordings(&self, story: String) -> Result<Vec<RecordingView>> {
         let story = story_id(&story)?;
         let files = tellus_core::audio::story_files(&self.store, story)?;
+        let dir = self.store.recordings_dir();
         Ok(self
             .store
             .recordings(story)?
@@ -516,7 +517,7 @@ impl TellusApp {
                 view.files = files
                     .iter()
                     .filter(|f| f.recording_id == r.id)
-                    .map(Into::into)
+                    .map(|f| RecordingFileView::new(f, &dir))
                     .collect();
                 view
             })

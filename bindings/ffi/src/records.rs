@@ -209,14 +209,17 @@ pub struct RecordingFileView {
     /// "wav", "flac" or "opus".
     pub format: String,
     pub bytes: u64,
+    /// Where it is (or was) on this phone: what a player opens while `on_this_phone`.
+    pub path: String,
     pub on_this_phone: bool,
     /// The server's receipt for this file matched.
     pub delivered: bool,
 }
 
-impl From<&tellus_core::audio::FileStatus> for RecordingFileView {
-    fn from(f: &tellus_core::audio::FileStatus) -> Self {
+impl RecordingFileView {
+    pub(crate) fn new(f: &tellus_core::audio::FileStatus, dir: &std::path::Path) -> Self {
         RecordingFileView {
+            path: dir.join(&f.file_name).to_string_lossy().into_owned(),
             representation: f
                 .representation
                 .map_or("recorded", |r| r.as_str())

@@ -193,7 +193,10 @@ fn make_lossless(
     })();
     match attempt {
         Ok(file) => {
-            store.record_file(&file).map_err(|e| e.to_string())?;
+            if let Err(e) = store.record_file(&file) {
+                let _ = std::fs::remove_file(&done);
+                return Err(e.to_string());
+            }
             tracing::info!(recording = %rec.id, bytes = file.bytes, wav_bytes = rec.bytes, "lossless FLAC made and verified");
             Ok(file)
         }
@@ -281,7 +284,10 @@ fn make_listening(
     })();
     match attempt {
         Ok(file) => {
-            store.record_file(&file).map_err(|e| e.to_string())?;
+            if let Err(e) = store.record_file(&file) {
+                let _ = std::fs::remove_file(&done);
+                return Err(e.to_string());
+            }
             tracing::info!(recording = %rec.id, bytes = file.bytes, "listening copy made and checked");
             Ok(file)
         }

@@ -116,6 +116,9 @@ impl Store {
                 "SELECT r.id FROM recordings r
                  WHERE r.erased_at IS NULL
                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.item_id = r.id AND o.local_removed = 1)
+                   -- No copies are made of audio whose storyteller withdrew.
+                   AND coalesce((SELECT c.kind FROM consent_events c WHERE c.story_id = r.story_id
+                                 ORDER BY c.seq DESC LIMIT 1), '') != 'withdrawn'
                    AND (NOT EXISTS (SELECT 1 FROM recording_files f
                                     WHERE f.recording_id = r.id AND f.representation = 'lossless')
                         OR NOT EXISTS (SELECT 1 FROM recording_files f
@@ -154,6 +157,18 @@ impl Store {
         }
         let bytes = super::recordings::to_sql_count(file.bytes, "a file's size")?;
         let story = self.write(|tx| {
+            // Audio erased at the storyteller's request while its copy was being made:
+            // the copy is refused here and its file deleted by the caller.
+            let erased: bool = tx.query_row(
+                "SELECT erased_at IS NOT NULL FROM recordings WHERE id = ?1",
+                [file.recording_id],
+                |r| r.get(0),
+            )?;
+            if erased {
+                return Err(Error::invalid(
+                    "the recording's audio was erased at the storyteller's request",
+                ));
+            }
             tx.execute(
                 "INSERT INTO recording_files (recording_id, representation, file_name, format,
                     bytes, sha256, pcm_sha256, verified_at, removed_at)

@@ -67,6 +67,7 @@ class Recorder(unittest.TestCase):
         self.assertEqual(sorted(files), ["listening", "lossless"])
         self.assertEqual((files["lossless"].format, files["listening"].format), ("flac", "opus"))
         self.assertTrue(all(f.on_this_phone and not f.delivered for f in files.values()))
+        self.assertTrue(all(os.path.exists(f.path) for f in files.values()))
         # The identity is the recorded samples' SHA-256 (the WAV's data chunk).
         with open(SPEECH, "rb") as f:
             pcm = f.read(2 * 2 * RATE)
