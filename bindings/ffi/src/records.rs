@@ -209,6 +209,8 @@ pub struct RecordingFileView {
     /// "wav", "flac" or "opus".
     pub format: String,
     pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file (what its receipt must show).
+    pub sha256: String,
     /// Where it is (or was) on this phone: what a player opens while `on_this_phone`.
     pub path: String,
     pub on_this_phone: bool,
@@ -226,6 +228,7 @@ impl RecordingFileView {
                 .to_string(),
             format: f.format.as_str().to_string(),
             bytes: f.bytes,
+            sha256: f.sha256.clone(),
             on_this_phone: f.on_device,
             delivered: f.delivered,
         }

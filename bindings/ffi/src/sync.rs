@@ -128,6 +128,12 @@ pub struct ReceiptView {
     pub sha256: String,
     pub bytes: u64,
     pub received_at: String,
+    /// Which copy of the recording: "lossless" or "listening".
+    pub representation: String,
+    /// "wav", "flac" or "opus", when the server says.
+    pub format: Option<String>,
+    /// A lossless copy's PCM identity, as the server computed it.
+    pub pcm_sha256: Option<String>,
 }
 
 /// What one sync did.
@@ -316,6 +322,9 @@ impl From<&tellus_core::protocol::Receipt> for ReceiptView {
             sha256: r.sha256.clone(),
             bytes: r.bytes,
             received_at: r.received_at.clone(),
+            representation: r.representation.as_str().to_string(),
+            format: r.format.clone(),
+            pcm_sha256: r.pcm_sha256.clone(),
         }
     }
 }

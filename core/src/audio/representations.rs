@@ -464,6 +464,8 @@ pub struct FileStatus {
     pub format: AudioFormat,
     pub file_name: String,
     pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file.
+    pub sha256: String,
     /// The file is on this device now.
     pub on_device: bool,
     /// The server's receipt for it matched.
@@ -491,6 +493,7 @@ pub fn story_files(store: &Store, story: StoryId) -> Result<Vec<FileStatus>> {
                 format: AudioFormat::Wav,
                 file_name: r.file_name.clone(),
                 bytes: r.bytes,
+                sha256: r.sha256.clone(),
                 on_device: true,
                 delivered: false,
             });
@@ -503,6 +506,7 @@ pub fn story_files(store: &Store, story: StoryId) -> Result<Vec<FileStatus>> {
                 format: f.format,
                 file_name: f.file_name.clone(),
                 bytes: f.bytes,
+                sha256: f.sha256.clone(),
                 on_device: !f.removed && dir.join(&f.file_name).exists(),
                 delivered: items
                     .iter()
