@@ -166,7 +166,8 @@ test('on two phones: consent in English and in Spanish, speech recorded, the rec
   check(english.receipt.text.includes(`Your personal code: ${english.receipt.code}`), 'the English receipt shows the code');
   check(spanish.receipt.text.includes(`Su código personal: ${spanish.receipt.code}`), 'the Spanish receipt shows the code');
   await pull();
-  check(existsSync(join(pulled, 'stories', spanish.story, 'audio', `${spanish.recording}.wav`)), 'the lead holds a copy');
+  // The lossless copy a phone delivers is the verified FLAC that replaced its WAV.
+  check(existsSync(join(pulled, 'stories', spanish.story, 'audio', `${spanish.recording}.flac`)), 'the lead holds a copy');
 });
 
 test('the printable receipts pass axe at 320 px, each in its language', async () => {
