@@ -10,6 +10,7 @@
 #  3. peak RSS (/usr/bin/time) encoding and verifying the 60-minute recording;
 #  4. pocketsphinx's word error rate against the reference texts on the WAV (16 kHz), on
 #     our Opus copy and on opusenc's (both decoded with opusdec to 16 kHz).
+# Conversions are not dithered (sox -D), so that runs are repeatable.
 # Usage: scripts/bench-data-saver.sh [MINUTES=60]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ while read -r sentence; do
   id=$(printf 'espeak-%02d' "$n")
   tr 'A-Z' 'a-z' <<<"$sentence" | tr -d '.,?!' >"$work/ref16/$id.txt"
   espeak-ng -v en-us -s 150 -w "$work/espeak.wav" "$sentence"
-  sox "$work/espeak.wav" -r 16000 -b 16 -c 1 "$work/ref16/$id.wav"
+  sox -D "$work/espeak.wav" -r 16000 -b 16 -c 1 "$work/ref16/$id.wav"
 done <<'TEXT'
 The storyteller spoke about the river and the long dry season.
 We recorded the interview in the village hall after the market closed.
@@ -46,7 +47,7 @@ Every story belongs to the person who tells it.
 The reporter asked how the road changed the life of the town.
 TEXT
 for w in "$work"/ref16/*.wav; do
-  sox "$w" -r 48000 -b 16 -c 1 "$work/wav48/$(basename "$w")"
+  sox -D "$w" -r 48000 -b 16 -c 1 "$work/wav48/$(basename "$w")"
 done
 sox "$work"/wav48/sense*.wav "$work/librivox48.wav"
 sox "$work"/wav48/espeak*.wav "$work/espeak48.wav"

@@ -15,7 +15,7 @@ use crate::pcm::{CHUNK_FRAMES, PcmHasher, PcmSource, identity_of};
 use crate::wav::WavSource;
 use crate::{Encoded, MediaError, PcmIdentity, PcmSpec};
 
-/// Samples per channel in each FLAC frame (libFLAC's choice for -5 to -8 as well).
+/// Samples per channel in each FLAC frame (libFLAC's for -3 to -8).
 const BLOCK_SIZE: usize = 4096;
 
 /// "fLaC", the STREAMINFO block's header (last metadata block, type 0, 34 bytes).
@@ -41,8 +41,11 @@ pub fn encode_flac(wav: &Path, out: &Path) -> Result<Encoded, MediaError> {
         what,
         value,
     };
+    if channels > 8 {
+        return Err(unsupported("channel count for FLAC", channels as u64));
+    }
     let mut stream_info = StreamInfo::new(spec.sample_rate as usize, channels, 16)
-        .map_err(|_| unsupported("FLAC sample rate or channel count", spec.sample_rate.into()))?;
+        .map_err(|_| unsupported("sample rate for FLAC", spec.sample_rate.into()))?;
     let config = encoder_config()
         .into_verified()
         .map_err(|(_, e)| encoder_error(out, e))?;
@@ -168,11 +171,11 @@ fn encoder_config() -> flacenc::config::Encoder {
     let mut config = flacenc::config::Encoder::default();
     config.block_size = BLOCK_SIZE;
     config.multithread = false;
-    // libFLAC -8's LPC order. On the benchmark's speech (docs/benchmarks.md) flacenc's
-    // default of 10 came out 1.5% larger than `flac -8`; 12 is 0.7-2% smaller than it
-    // for a third more encoding time (still several hundred times real time); 16 and
-    // 24 gain under 1% more.
-    config.subframe_coding.qlpc.lpc_order = 12;
+    // flacenc's default LPC order of 10 came out 1.5% larger than `flac -8` on the
+    // benchmark's speech (docs/benchmarks.md); libFLAC -8's 12 about as large as it
+    // (-0.7% to +1%); 16 is smaller than it on every file for a sixth more encoding time
+    // (still about 300 times real time on one core); 20 gains another 0.3%.
+    config.subframe_coding.qlpc.lpc_order = 16;
     config
 }
 
