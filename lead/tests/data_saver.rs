@@ -108,7 +108,7 @@ async fn pull_fetches_the_verified_flac_the_listening_copy_on_request_and_names_
         .unwrap();
     assert_eq!(first.recordings_downloaded, 1, "{first:?}");
     assert_eq!(first.listening_not_fetched, 2);
-    assert_eq!(first.recordings_waiting, [metered_rec.clone()]);
+    assert_eq!(first.recordings_waiting, std::slice::from_ref(&metered_rec));
     let audio_dir = |story: &str| out.join("stories").join(story).join("audio");
     assert_eq!(
         fs::read(audio_dir(&whole).join(format!("{whole_rec}.flac"))).unwrap(),

@@ -762,3 +762,60 @@ async fn the_audio_is_sandboxed_and_only_a_trusted_proxy_says_https() {
     }
     assert_eq!(secure, [false, true]);
 }
+
+/// Issue 20: a storyteller whose phone has so far sent only the listening copy hears it
+/// on the portal; once the lossless copy is there, that is what plays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_plays_the_best_copy_delivered() {
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(7);
+    let story = new_id();
+    let mut given = consent_event(&story, "given", &["record"]);
+    given["code_hash"] = code_hash(PROJECT, &code).unwrap().into();
+    assert_eq!(
+        reporter.post_consent(&given).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(reporter.put_story(&story, 1).await.status(), StatusCode::OK);
+    let copies = Copies::make(1, 16_000, 21);
+    let recording = new_id();
+    let r = reporter
+        .upload_copy(
+            &story,
+            &recording,
+            &copies.opus,
+            "audio/ogg",
+            &[("representation", "listening")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let mut browser = Browser::new(&server);
+    let opened = browser.enter(&display_code(&code)).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let page = browser.get("/s/story").await;
+    assert!(page.body.contains(&format!("/s/audio/{recording}")));
+    let played = |browser: &Browser| {
+        browser
+            .http
+            .get(format!("{}/s/audio/{recording}", server.base))
+    };
+    let r = browser.send(played(&browser)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "audio/ogg");
+
+    let r = reporter
+        .upload_copy(
+            &story,
+            &recording,
+            &copies.flac,
+            "audio/flac",
+            &[("pcm_sha256", &copies.pcm_sha256)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = browser.send(played(&browser)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "audio/flac");
+}

@@ -217,6 +217,24 @@ async fn the_story_a_lead_reads_marks_each_copy_delivered() {
             vec![("lossless".into(), false), ("listening".into(), false)]
         )
     );
+    // The lead's web page plays the best copy there is and says which.
+    let page = || async {
+        server
+            .http
+            .get(server.url(&format!("/lead/stories/{story}")))
+            .header("cookie", format!("tellus_lead={}", lead.token))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(
+        page()
+            .await
+            .contains("No recording of this story has been delivered yet")
+    );
     send_opus(&reporter, &story, &recording, &copies).await;
     assert_eq!(
         delivered(&read().await),
@@ -226,6 +244,14 @@ async fn the_story_a_lead_reads_marks_each_copy_delivered() {
         ),
         "only the listening copy is here: the recording is not delivered (lossless) yet"
     );
+    let html = page().await;
+    let listening_src =
+        format!("src=\"/lead/recordings/{recording}/audio?representation=listening\"");
+    assert!(html.contains(&listening_src), "{html}");
+    assert!(
+        html.contains("Plays: Listening copy (smaller, Opus)"),
+        "{html}"
+    );
     send_flac(&reporter, &story, &recording, &copies).await;
     assert_eq!(
         delivered(&read().await),
@@ -233,6 +259,15 @@ async fn the_story_a_lead_reads_marks_each_copy_delivered() {
             true,
             vec![("lossless".into(), true), ("listening".into(), true)]
         )
+    );
+    let html = page().await;
+    let lossless_src = format!("src=\"/lead/recordings/{recording}/audio\"");
+    assert!(html.contains(&lossless_src), "{html}");
+    assert!(html.contains("Plays: Lossless (FLAC)"), "{html}");
+    assert!(html.contains("Recording 1 (FLAC, lossless,"), "{html}");
+    assert!(
+        html.contains("Recording 1 (Opus, listening copy,"),
+        "{html}"
     );
 }
 
@@ -343,6 +378,12 @@ async fn a_copy_in_a_format_its_representation_does_not_allow_is_refused_with_41
     );
     assert_eq!(server.spool_files(), 0);
     assert_eq!(server.upload_rows(), 0);
+    // Reading a copy by an unknown name is a clear error too.
+    let r = reporter.receipt_of(&new_id(), "preview").await;
+    assert_eq!(
+        refusal(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_representation".into())
+    );
 }
 
 #[tokio::test]

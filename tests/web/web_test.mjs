@@ -3,8 +3,10 @@
 // enrol, PUT stories with notes and markers, POST consent and upload a WAV over tus.
 // Run by tests/web/run.sh; prints "web: N passed, N failed" last and saves
 // screenshots into TELLUS_ARTEFACTS.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -70,10 +72,10 @@ async function consent(token, storyId, kind, granted) {
   });
 }
 
-async function upload(token, storyId, data) {
-  const recordingId = id();
+async function upload(token, storyId, data, copy = { content_type: 'audio/wav' }, recordingId = id()) {
   const metadata = [
-    ['story_id', storyId], ['recording_id', recordingId], ['sha256', sha256(data)], ['content_type', 'audio/wav'],
+    ['story_id', storyId], ['recording_id', recordingId], ['sha256', sha256(data)],
+    ...Object.entries(copy),
   ].map(([k, v]) => `${k} ${b64(v)}`).join(',');
   const created = await fetch(`${base}/api/v1/uploads`, {
     method: 'POST',
@@ -169,6 +171,21 @@ await putStory(bo, bus, {
   ],
   recordings: [recordingMeta(busRec1, busAudio1, 3), recordingMeta(busRec2, busAudio2, 6)],
 });
+// Issue 20: a story sent on a metered network, whose lossless copy has not arrived;
+// only its Ogg Opus listening copy (made here by opusenc, opus-tools) is on the server.
+const metered = id();
+const METERED_TITLE = 'Heard on a metered connection';
+await consent(amina, metered, 'given', ['record']);
+const meteredWav = wav(5);
+const opusDir = mkdtempSync(join(tmpdir(), 'tellus-web-opus-'));
+writeFileSync(join(opusDir, 'in.wav'), meteredWav);
+execFileSync('opusenc', ['--quiet', '--bitrate', '20', join(opusDir, 'in.wav'), join(opusDir, 'out.opus')]);
+const meteredOpus = readFileSync(join(opusDir, 'out.opus'));
+const meteredRec = await upload(amina, metered, meteredOpus, { content_type: 'audio/ogg', representation: 'listening' });
+await putStory(amina, metered, {
+  title: METERED_TITLE, created_at: '2026-11-05T09:00:00Z',
+  recordings: [recordingMeta(meteredRec, meteredWav, 5)],
+});
 const gone = id();
 await consent(bo, gone, 'given', ['record']);
 await putStory(bo, gone, { title: 'A story later withdrawn', created_at: '2026-11-10T09:30:00Z' });
@@ -230,7 +247,7 @@ test('a lead signs in; the cookie is HttpOnly and SameSite=Strict', async () => 
     JSON.stringify(cookies));
   check(await page.evaluate(() => document.cookie) === '', 'the page script cannot read the token');
   const cards = await page.locator('ul.stories > li').count();
-  check(cards === 3, `${cards} stories listed`);
+  check(cards === 4, `${cards} stories listed`);
   await shot('2-story-list');
 });
 
@@ -383,6 +400,29 @@ test('a note on recording 2 moves recording 2\'s player, not the first', async (
   check(await players.nth(0).evaluate((a) => a.currentTime) === 0, 'recording 1 stays at the start');
   await players.nth(1).evaluate((a) => a.pause());
   await shot('6-two-recordings-with-notes');
+});
+
+test('a story with only its listening copy plays it and says so', async () => {
+  await page.goto(`${base}/lead`);
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: METERED_TITLE }).click()]);
+  const player = page.locator('audio');
+  check(await player.count() === 1, 'one player');
+  const src = await player.getAttribute('src');
+  check(src === `/lead/recordings/${meteredRec}/audio?representation=listening`, src);
+  const caption = await page.locator('figcaption').innerText();
+  check(caption.includes('Listening copy (smaller, Opus)'), caption);
+  check(caption.includes('lossless copy has not arrived yet'), caption);
+  // The browser decodes the Ogg Opus copy and plays it: data for the current position,
+  // then time moving on.
+  await page.waitForFunction(() => document.querySelector('audio').readyState >= 2, null, { timeout: 15000 });
+  await player.evaluate((a) => { a.muted = true; return a.play(); });
+  await page.waitForFunction(() => document.querySelector('audio').currentTime > 0.3, null, { timeout: 15000 });
+  const duration = await player.evaluate((a) => a.duration);
+  check(Math.abs(duration - 5) < 0.1, `the copy lasts ${duration} s`);
+  await player.evaluate((a) => a.pause());
+  const link = page.getByRole('link', { name: /^Recording 1 \(Opus, listening copy/ });
+  check(await link.count() === 1, 'the download names the listening copy');
+  await shot('7-listening-copy-only');
 });
 
 test('sign-out ends the session', async () => {

@@ -124,20 +124,8 @@ struct Stored {
     received_at: i64,
 }
 
-/// The `representation` query parameter of a receipt or an audio request (absent means
-/// `lossless`).
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct WhichCopy {
-    representation: Option<String>,
-}
-
-impl WhichCopy {
-    pub fn parse(&self) -> Result<Representation> {
-        parse_representation(self.representation.as_deref())
-    }
-}
-
-/// A `representation` query parameter; absent or empty means lossless.
+/// The `representation` query parameter of a receipt or an audio request; absent or
+/// empty means lossless (every client before issue 20).
 pub fn parse_representation(text: Option<&str>) -> Result<Representation> {
     match text {
         None | Some("") => Ok(Representation::Lossless),
@@ -197,13 +185,13 @@ pub async fn receipt(
     State(app): State<App>,
     who: Principal,
     Path(id): Path<String>,
-    Query(which): Query<WhichCopy>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Receipt>> {
     if who.role == Role::Admin {
         return Err(Error::forbidden("receipts are for reporters and leads"));
     }
     let id = parse_id(&id, "recording")?;
-    let representation = which.parse()?;
+    let representation = parse_representation(query.get("representation").map(String::as_str))?;
     let rec = stored(&app, &id, representation)
         .await?
         .filter(|r| match who.role {
@@ -261,12 +249,12 @@ pub async fn audio(
     State(app): State<App>,
     who: Principal,
     Path(id): Path<String>,
-    Query(which): Query<WhichCopy>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let project_id = who.lead("download audio")?.to_string();
     let id = parse_id(&id, "recording")?;
-    let representation = which.parse()?;
+    let representation = parse_representation(query.get("representation").map(String::as_str))?;
     serve_audio(
         &app,
         &project_id,

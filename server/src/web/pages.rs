@@ -604,7 +604,7 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                                 " · " (r.sample_rate / 1000) "." ((r.sample_rate % 1000) / 100) " kHz, "
                                 @if r.channels == 1 { "mono" } @else { "stereo" }
                                 br;
-                                span.copy data-representation=(best.representation) { "Playing: " (best.label()) }
+                                span.copy data-representation=(best.representation) { "Plays: " (best.label()) }
                                 @if best.representation == Representation::Listening {
                                     " · the lossless copy has not arrived yet"
                                 }
