@@ -436,7 +436,7 @@ fn lead_side(
         return Err("the withdrawal did not reach the lead's copy".into());
     }
     // Every file of it: the WAV, its FLAC and its listening copy.
-    let audio_left = tellus_core::audio::story_files(&phone, story)
+    let audio_left = tellus_core::audio::story_files(phone, story)
         .map_err(fail)?
         .iter()
         .any(|f| f.on_device);
