@@ -260,6 +260,35 @@ fn a_sync_killed_while_encoding_leaves_the_wav_and_the_next_one_delivers_each_fi
         store.delivery_state(story).unwrap(),
         tellus_core::sync::DeliveryState::Delivered { .. }
     ));
+    // `tellus story show` lists the files: both copies delivered, the WAV gone.
+    let shown: Value = serde_json::from_str(&ok(
+        &phone,
+        &["--json", "story", "show", &story.to_string()],
+    ))
+    .unwrap();
+    let files: Vec<(String, String, bool, bool)> = shown["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["representation"]
+                    .as_str()
+                    .unwrap_or("recorded")
+                    .to_string(),
+                f["format"].as_str().unwrap().to_string(),
+                f["on_device"].as_bool().unwrap(),
+                f["delivered"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            ("lossless".into(), "flac".into(), true, true),
+            ("listening".into(), "opus".into(), true, true),
+        ]
+    );
     // Exactly two files on the server, nothing half uploaded, and nothing sent again.
     assert_eq!(server_files(&srv), 2);
     let again: Value = serde_json::from_str(&ok(&phone, &["--json", "sync"])).unwrap();

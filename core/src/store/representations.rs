@@ -54,7 +54,8 @@ pub(crate) fn files_between(
 ) -> Result<Vec<RecordingFile>> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {FILE_COLUMNS} FROM recording_files f JOIN recordings r ON r.id = f.recording_id
-         WHERE r.story_id BETWEEN ?1 AND ?2 ORDER BY r.story_id, f.recording_id, f.representation"
+         WHERE r.story_id BETWEEN ?1 AND ?2
+         ORDER BY r.story_id, f.recording_id, f.representation = 'listening'"
     ))?;
     let rows = stmt.query_map([first, last], file_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
