@@ -537,3 +537,38 @@ async fn a_withdrawal_with_erasure_deletes_every_copy() {
             .all(|f| f.removed)
     );
 }
+
+/// A copy another process is making right now (it holds `<id>.preparing`) is waited for:
+/// the sync sends the rest and counts no failure, and a later sync sends the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_being_made_elsewhere_is_waited_for_not_counted_as_a_failure() {
+    let server = support::Server::start().await;
+    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    let story = phone.consented_story();
+    let rec = recorded(&phone.store, story, 3);
+    phone.store.mark_ready(story).unwrap();
+    let lock =
+        std::fs::File::create(path_of(&phone.store, &format!("{}.preparing", rec.id))).unwrap();
+    fs4::FileExt::try_lock(&lock).unwrap();
+
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.documents_sent, 1, "{report:?}");
+    assert!(
+        report.delivered.is_empty() && report.failures.is_empty() && report.parked.is_empty(),
+        "{report:?}"
+    );
+    let audio_attempts: Vec<u32> = phone
+        .store
+        .outbox_items(story)
+        .unwrap()
+        .iter()
+        .filter(|i| i.kind == tellus_core::sync::ItemKind::Audio)
+        .map(|i| i.attempts)
+        .collect();
+    assert_eq!(audio_attempts, vec![0, 0]);
+
+    drop(lock);
+    let report = phone.engine.sync().await.unwrap();
+    assert_eq!(report.delivered.len(), 2, "{report:?}");
+    assert!(phone.delivered(story));
+}

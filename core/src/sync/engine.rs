@@ -23,6 +23,7 @@ use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
 use super::tus::{self, AudioUpload, UploadJob, UploadOutcome};
 use crate::Store;
+use crate::audio::PrepareFailure;
 use crate::model::{ConsentKind, ConsentStatus, Recording, RecordingId, StoryId, Timestamp};
 use crate::observe::{Hub, Observer, Subscription};
 use crate::store::audio_item_id;
@@ -356,9 +357,17 @@ impl SyncEngine {
             progress.story_bytes_sent = 0;
             progress.story_bytes_total = 0;
             self.inner.progress.publish(0, progress.clone());
-            self.prepare_audio_of(story).await?;
-            self.sync_story(&api, story, &settings, network, &mut report, &mut progress)
-                .await?;
+            let unmade = self.prepare_audio_of(story).await?;
+            self.sync_story(
+                &api,
+                story,
+                &settings,
+                network,
+                &unmade,
+                &mut report,
+                &mut progress,
+            )
+            .await?;
             progress.stories_done += 1;
             self.inner.progress.publish(0, progress.clone());
         }
@@ -405,10 +414,10 @@ impl SyncEngine {
     /// anything of the story is sent, on a blocking thread: the document then lists
     /// them, and the uploads find them. A failure is logged and leaves the recording as
     /// it was; its upload waits (and counts a failure) until the files are made.
-    async fn prepare_audio_of(&self, story: StoryId) -> Result<(), SyncError> {
+    async fn prepare_audio_of(&self, story: StoryId) -> Result<Vec<PrepareFailure>, SyncError> {
         let store = self.inner.store.clone();
         if store.consent(story)?.status == ConsentStatus::Withdrawn {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let prepared =
             tokio::task::spawn_blocking(move || crate::audio::prepare_story_audio(&store, story))
@@ -419,20 +428,23 @@ impl SyncEngine {
                 for failure in &report.failed {
                     tracing::warn!(recording = %failure.recording_id, reason = %failure.reason, "a recording's files could not be made");
                 }
+                Ok(report.failed)
             }
             Err(e) => {
-                tracing::warn!(story = %story, error = %e, "the story's audio could not be prepared")
+                tracing::warn!(story = %story, error = %e, "the story's audio could not be prepared");
+                Ok(Vec::new())
             }
         }
-        Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn sync_story(
         &self,
         api: &Api,
         story_id: StoryId,
         settings: &SyncSettings,
         network: Network,
+        unmade: &[PrepareFailure],
         report: &mut SyncReport,
         progress: &mut SyncProgress,
     ) -> Result<(), SyncError> {
@@ -638,13 +650,21 @@ impl SyncEngine {
                 continue;
             }
             let Some(audio) = self.audio_upload(item, recording_id, representation)? else {
-                self.failed(
-                    report,
-                    &item.item_id,
-                    &format!(
-                        "the recording's {representation} copy could not be made on this device yet"
-                    ),
-                )?;
+                // Not made: a failure to make it counts (and parks after six); a copy
+                // another process is making right now goes with a later sync.
+                if let Some(failure) = unmade
+                    .iter()
+                    .find(|f| f.recording_id == recording_id && f.representation == representation)
+                {
+                    self.failed(
+                        report,
+                        &item.item_id,
+                        &format!(
+                            "the recording's {representation} copy could not be made on this device: {}",
+                            failure.reason
+                        ),
+                    )?;
+                }
                 continue;
             };
             let start = item.confirmed_bytes;
