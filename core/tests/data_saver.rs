@@ -572,3 +572,27 @@ async fn a_copy_being_made_elsewhere_is_waited_for_not_counted_as_a_failure() {
     assert_eq!(report.delivered.len(), 2, "{report:?}");
     assert!(phone.delivered(story));
 }
+
+/// No copies are made of audio whose storyteller withdrew (kept on the phone without
+/// erasure, it stays only as recorded).
+#[test]
+fn no_copies_are_made_of_a_withdrawn_storys_audio() {
+    let (_dir, store, story) = new_store();
+    let project = store.project().unwrap();
+    let form = project.current_forms()[0];
+    let mut given =
+        tellus_core::model::ConsentDraft::give(&form.id, form.version, "en", &["record"]);
+    given.captured_by = "reporter".into();
+    store.record_consent(story, &given).unwrap();
+    let rec = recorded(&store, story, 2);
+    let mut withdrawn = tellus_core::model::ConsentDraft::withdraw(false);
+    withdrawn.captured_by = "reporter".into();
+    store.record_consent(story, &withdrawn).unwrap();
+    let report = prepare_audio(&store).unwrap();
+    assert!(
+        report.made.is_empty() && report.failed.is_empty(),
+        "{report:?}"
+    );
+    assert!(store.recording_files(story).unwrap().is_empty());
+    assert!(path_of(&store, &rec.file_name).exists());
+}
