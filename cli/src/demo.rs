@@ -297,13 +297,23 @@ fn journey(
             .iter()
             .find(|r| r.id.to_string() == receipt.recording_id)
             .ok_or("the server sent a receipt for a recording this phone does not have")?;
-        if receipt.sha256 != ours.sha256 || receipt.bytes != ours.bytes {
+        // Each copy (the verified FLAC, the listening copy) has its own receipt.
+        let file = store
+            .recording_file(ours.id, receipt.representation)
+            .map_err(fail)?
+            .ok_or("the server sent a receipt for a copy this phone did not make")?;
+        if receipt.sha256 != file.sha256 || receipt.bytes != file.bytes {
             return Err("a receipt does not match the recording".into());
         }
         if !ctx.json {
             println!(
-                "Receipt for recording {}: {} bytes, SHA-256 {} (matches this phone's file), received {}",
-                receipt.recording_id, receipt.bytes, receipt.sha256, receipt.received_at
+                "Receipt for recording {} ({} copy, {}): {} bytes, SHA-256 {} (matches this phone's file), received {}",
+                receipt.recording_id,
+                receipt.representation,
+                file.format,
+                receipt.bytes,
+                receipt.sha256,
+                receipt.received_at
             );
         }
     }
@@ -425,11 +435,11 @@ fn lead_side(
     if again.withdrawals != 1 || pulled.join("stories").join(story.to_string()).exists() {
         return Err("the withdrawal did not reach the lead's copy".into());
     }
-    let audio_left = phone
-        .recordings(story)
+    // Every file of it: the WAV, its FLAC and its listening copy.
+    let audio_left = tellus_core::audio::story_files(phone, story)
         .map_err(fail)?
         .iter()
-        .any(|r| phone.recordings_dir().join(&r.file_name).exists());
+        .any(|f| f.on_device);
     if audio_left {
         return Err("the withdrawn story's audio is still on the phone".into());
     }

@@ -166,7 +166,34 @@ pub fn record(ctx: &Context, args: RecordArgs) -> CmdResult {
     };
     let finished = recorder.stop().map_err(fail)?;
     done?;
-    report(ctx, store.as_ref(), &finished)
+    let prepared = prepare(store.as_ref(), finished.recording.id);
+    report(ctx, store.as_ref(), &finished, prepared.as_ref())
+}
+
+/// Makes the recording's FLAC (verified against the WAV) and listening copy now, so the
+/// files are there when the reporter looks; a failure is said and left to the next sync,
+/// which tries again. The recording itself is kept either way.
+fn prepare(
+    store: &tellus_core::Store,
+    recording: tellus_core::model::RecordingId,
+) -> Option<tellus_core::audio::PrepareReport> {
+    match tellus_core::audio::prepare_recording(store, recording) {
+        Ok(report) => {
+            for failure in &report.failed {
+                eprintln!(
+                    "note: the {} copy was not made now ({}); the next sync tries again",
+                    failure.representation, failure.reason
+                );
+            }
+            Some(report)
+        }
+        Err(e) => {
+            eprintln!(
+                "note: the recording's copies were not made now ({e}); the next sync makes them"
+            );
+            None
+        }
+    }
 }
 
 /// A terminal: raw-mode keys and a redrawn meter line.
@@ -387,7 +414,12 @@ fn print_json(value: &serde_json::Value) {
     say(value);
 }
 
-fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecording) -> CmdResult {
+fn report(
+    ctx: &Context,
+    store: &tellus_core::Store,
+    finished: &FinishedRecording,
+    prepared: Option<&tellus_core::audio::PrepareReport>,
+) -> CmdResult {
     let capture = store.capture(finished.recording.id).map_err(fail)?;
     if ctx.json {
         print_json(&serde_json::json!({
@@ -398,6 +430,7 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
             "path": finished.path,
             "stats": finished.stats,
             "segments": capture.events,
+            "prepared": prepared,
         }));
         return Ok(());
     }
@@ -430,5 +463,16 @@ fn report(ctx: &Context, store: &tellus_core::Store, finished: &FinishedRecordin
             "pauses"
         )
     ));
+    for made in prepared.iter().flat_map(|p| &p.made) {
+        say(format_args!(
+            "  {:<10} {}, {} bytes, verified",
+            made.representation.as_str(),
+            made.format,
+            made.bytes
+        ));
+    }
+    if prepared.is_some_and(|p| !p.wav_removed.is_empty()) {
+        say("  the WAV was removed: its verified FLAC holds the same samples");
+    }
     Ok(())
 }

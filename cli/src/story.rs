@@ -43,6 +43,12 @@ pub enum StoryCommand {
     },
     /// Mark a story finished and ready to deliver (needs `record` consent)
     Ready { story: String },
+    /// Delete a story's lossless copies from this device without delivering them (only
+    /// when the project says the listening copy is enough and it is delivered)
+    FreeLossless {
+        #[arg(long)]
+        story: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +125,19 @@ pub fn run(ctx: &Context, cmd: StoryCommand) -> CmdResult {
             let story = store.mark_ready(story_id(&story)?).map_err(fail)?;
             done(ctx, &story, "ready to deliver")
         }
+        StoryCommand::FreeLossless { story } => {
+            let freed =
+                tellus_core::audio::free_lossless(&store, story_id(&story)?).map_err(fail)?;
+            if ctx.json {
+                return output::json(&freed);
+            }
+            println!(
+                "Freed {:.1} MB: the lossless copies of {} recording(s) left this device; their listening copies are delivered",
+                freed.bytes_freed as f64 / 1e6,
+                freed.recordings.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -148,6 +167,7 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
     let (story, notes, events) = store.story_with_details(id).map_err(fail)?;
     let identity = store.identity(id).map_err(fail)?;
     let recordings = store.recordings(id).map_err(fail)?;
+    let files = tellus_core::audio::story_files(store, id).map_err(fail)?;
     if ctx.json {
         return output::json(&serde_json::json!({
             "story": story,
@@ -155,6 +175,7 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
             "consent_events": events,
             "identity": identity,
             "recordings": recordings,
+            "files": files,
         }));
     }
     let ids: Vec<_> = recordings.iter().map(|r| r.id).collect();
@@ -172,6 +193,26 @@ pub fn show(ctx: &Context, store: &tellus_core::Store, id: StoryId) -> CmdResult
             ]);
         }
         println!("\nRecordings\n{t}");
+    }
+    if !files.is_empty() {
+        let mut t = output::table(&["#", "copy", "format", "size", "on this device", "delivered"]);
+        for f in &files {
+            let n = recordings
+                .iter()
+                .position(|r| r.id == f.recording_id)
+                .map_or(0, |i| i + 1);
+            t.add_row(vec![
+                n.to_string(),
+                f.representation
+                    .map_or("recorded", |r| r.as_str())
+                    .to_string(),
+                f.format.to_string(),
+                format!("{:.1} MB", f.bytes as f64 / 1e6),
+                if f.on_device { "yes" } else { "no" }.to_string(),
+                if f.delivered { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        println!("\nFiles\n{t}");
     }
     Ok(())
 }

@@ -78,6 +78,9 @@ pub enum SyncCommand {
         /// Delete a recording's local file once the server's receipt matches it
         #[arg(long, value_name = "BOOL")]
         remove_local_audio_after_delivery: Option<bool>,
+        /// Keep each recorded WAV beside its verified FLAC (default: the FLAC only)
+        #[arg(long, value_name = "BOOL")]
+        keep_wav: Option<bool>,
     },
     /// Try parked items again
     Retry,
@@ -153,10 +156,12 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
             if ctx.json {
                 return output::json(&receipts);
             }
-            let mut table = output::table(&["recording", "story", "bytes", "sha256", "received"]);
+            let mut table =
+                output::table(&["recording", "copy", "story", "bytes", "sha256", "received"]);
             for r in receipts {
                 table.add_row(vec![
                     r.recording_id,
+                    r.representation.to_string(),
                     r.story_id,
                     r.bytes.to_string(),
                     r.sha256,
@@ -169,6 +174,7 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
         Some(SyncCommand::Settings {
             audio_on_unmetered_only,
             remove_local_audio_after_delivery,
+            keep_wav,
         }) => {
             let mut settings = store.sync_settings().map_err(fail)?;
             if let Some(v) = audio_on_unmetered_only {
@@ -176,6 +182,9 @@ pub fn run(ctx: &Context, args: SyncArgs) -> CmdResult {
             }
             if let Some(v) = remove_local_audio_after_delivery {
                 settings.remove_local_audio_after_delivery = v;
+            }
+            if let Some(v) = keep_wav {
+                settings.keep_wav = v;
             }
             store.set_sync_settings(&settings).map_err(fail)?;
             return print_settings(ctx, &settings);
@@ -288,6 +297,7 @@ fn print_settings(ctx: &Context, settings: &SyncSettings) -> CmdResult {
         "remove local audio after delivery: {}",
         settings.remove_local_audio_after_delivery
     );
+    println!("keep the WAV beside its FLAC: {}", settings.keep_wav);
     Ok(())
 }
 

@@ -62,6 +62,9 @@ impl Tellus {
             story: String::new(),
         };
         t.run(&["project", "init"], &[]);
+        // These tests compare the recorded WAV with what was played: it stays beside its
+        // FLAC (data saver's own tests cover the FLAC-only default).
+        t.run(&["sync", "settings", "--keep-wav", "true"], &[]);
         let out = t.run(
             &[
                 "--json",

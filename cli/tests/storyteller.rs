@@ -193,21 +193,22 @@ fn add_recording(phone: &Path, story: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(store.recordings_dir()).unwrap();
     let path = store.recordings_dir().join(&file_name);
     std::fs::write(&path, &data).unwrap();
-    store
-        .add_recording(&Recording {
-            id,
-            story_id: story,
-            file_name,
-            format: "wav".into(),
-            sample_rate: 48_000,
-            channels: 1,
-            frames: (data.len() as u64 - 44) / 2,
-            bytes: data.len() as u64,
-            sha256: sha256(&data),
-            state: RecordingState::Complete,
-            created_at: Timestamp::now(),
-        })
-        .unwrap();
+    let recording = Recording {
+        id,
+        story_id: story,
+        file_name,
+        format: "wav".into(),
+        sample_rate: 48_000,
+        channels: 1,
+        frames: (data.len() as u64 - 44) / 2,
+        bytes: data.len() as u64,
+        sha256: sha256(&data),
+        state: RecordingState::Complete,
+        created_at: Timestamp::now(),
+        pcm_sha256: None,
+    };
+    store.add_recording(&recording).unwrap();
+    store.testing_wav_only(&recording).unwrap();
     path
 }
 

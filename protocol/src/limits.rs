@@ -210,6 +210,10 @@ impl Limits {
         }
         for recording in &mut widest.recordings {
             recording.created_at = LONGEST_TIMESTAMP.to_string();
+            // Its PCM identity and files are listed once they are made (issue 20), after
+            // the input that is measured here.
+            recording.pcm_sha256 = Some("0".repeat(64));
+            recording.representations = widest_representations();
         }
         let more = (self.recordings_per_story as u64).saturating_sub(doc.recordings.len() as u64);
         // Each further recording adds its metadata and a comma.
@@ -282,17 +286,22 @@ fn longest_recording_meta() -> u64 {
         created_at: LONGEST_TIMESTAMP.into(),
         delivered: false,
         pcm_sha256: Some("0".repeat(64)),
-        representations: crate::Representation::ALL
-            .iter()
-            .map(|&representation| crate::RepresentationMeta {
-                representation,
-                format: "opus".into(),
-                bytes: u64::MAX,
-                sha256: "0".repeat(64),
-                delivered: false,
-            })
-            .collect(),
+        representations: widest_representations(),
     })
+}
+
+/// Every file a recording may list, at its widest.
+fn widest_representations() -> Vec<crate::RepresentationMeta> {
+    crate::Representation::ALL
+        .iter()
+        .map(|&representation| crate::RepresentationMeta {
+            representation,
+            format: "opus".into(),
+            bytes: u64::MAX,
+            sha256: "0".repeat(64),
+            delivered: false,
+        })
+        .collect()
 }
 
 #[cfg(test)]

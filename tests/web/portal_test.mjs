@@ -57,8 +57,11 @@ function tellus(dir, args) {
 }
 const tellusJson = async (dir, args) => JSON.parse(await tellus(dir, ['--json', ...args]));
 
-/// The .wav files anywhere in a data folder.
-const wavsIn = (dir) => readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.wav'));
+/// The lossless audio files anywhere in a data folder: one per recording (its WAV, or
+/// the verified FLAC that replaced it, docs/data-saver.md).
+const wavsIn = (dir) => readdirSync(dir, { recursive: true }).filter((f) => /\.(wav|flac)$/.test(String(f)));
+/// Every audio file of a data folder: WAV, FLAC and listening copies.
+const audioIn = (dir) => readdirSync(dir, { recursive: true }).filter((f) => /\.(wav|flac|opus)$/.test(String(f)));
 
 /// A reporter's phone: enrolled, then one story with consent in `language`, two seconds
 /// of speech, made ready; its receipt as JSON and as a printable page.
@@ -163,7 +166,8 @@ test('on two phones: consent in English and in Spanish, speech recorded, the rec
   check(english.receipt.text.includes(`Your personal code: ${english.receipt.code}`), 'the English receipt shows the code');
   check(spanish.receipt.text.includes(`Su código personal: ${spanish.receipt.code}`), 'the Spanish receipt shows the code');
   await pull();
-  check(existsSync(join(pulled, 'stories', spanish.story, 'audio', `${spanish.recording}.wav`)), 'the lead holds a copy');
+  // The lossless copy a phone delivers is the verified FLAC that replaced its WAV.
+  check(existsSync(join(pulled, 'stories', spanish.story, 'audio', `${spanish.recording}.flac`)), 'the lead holds a copy');
 });
 
 test('the printable receipts pass axe at 320 px, each in its language', async () => {
@@ -273,7 +277,7 @@ test('the Spanish phone\'s next sync erases its audio and shows the story withdr
   const shown = await tellusJson(spanish.dir, ['story', 'show', spanish.story]);
   check(shown.story.status === 'withdrawn', `withdrawn on the phone: ${shown.story.status}`);
   check(shown.recordings.length === 1 && shown.recordings[0].state === 'erased', `its recording erased: ${JSON.stringify(shown.recordings)}`);
-  check(wavsIn(spanish.dir).length === 0, `no WAV left in the phone's data folder: ${wavsIn(spanish.dir)}`);
+  check(audioIn(spanish.dir).length === 0, `no audio left in the phone's data folder: ${audioIn(spanish.dir)}`);
   const last = shown.consent_events[shown.consent_events.length - 1];
   check(last.kind === 'withdrawn' && last.method.kind === 'storyteller' && last.erase_audio === true, `the storyteller's withdrawal: ${JSON.stringify(last)}`);
   const row = (await tellusJson(spanish.dir, ['story', 'list'])).find((s) => s.id === spanish.story);

@@ -502,14 +502,42 @@ impl TellusApp {
         Arc::new(SubscriptionHandle::new(subscription))
     }
 
-    /// The story's recordings, oldest first.
+    /// The story's recordings, oldest first, each with its files (the WAV as recorded,
+    /// the lossless and listening copies: format, size, on this phone, delivered).
     pub fn recordings(&self, story: String) -> Result<Vec<RecordingView>> {
+        let story = story_id(&story)?;
+        let files = tellus_core::audio::story_files(&self.store, story)?;
+        let dir = self.store.recordings_dir();
         Ok(self
             .store
-            .recordings(story_id(&story)?)?
+            .recordings(story)?
             .iter()
-            .map(Into::into)
+            .map(|r| {
+                let mut view = RecordingView::from(r);
+                view.files = files
+                    .iter()
+                    .filter(|f| f.recording_id == r.id)
+                    .map(|f| RecordingFileView::new(f, &dir))
+                    .collect();
+                view
+            })
             .collect())
+    }
+
+    /// Makes the files recordings still lack: a FLAC verified against the WAV, and the
+    /// listening copy (data saver). Blocking and CPU-heavy (about a minute for an hour
+    /// of audio): call it from background work, never the main thread. A shell calls it
+    /// after a recording stops; the sync does it too before sending audio.
+    pub fn prepare_audio(&self) -> Result<PrepareAudioView> {
+        Ok(tellus_core::audio::prepare_audio(&self.store)?.into())
+    }
+
+    /// Deletes a story's lossless copies from this phone without delivering them: only
+    /// when the project says the listening copy is enough and every recording's
+    /// listening copy is delivered (otherwise `InvalidInput`, nothing changed). Returns
+    /// the bytes freed.
+    pub fn free_lossless(&self, story: String) -> Result<u64> {
+        Ok(tellus_core::audio::free_lossless(&self.store, story_id(&story)?)?.bytes_freed)
     }
 
     /// The limits in force (the server's, sent with the project configuration): what a

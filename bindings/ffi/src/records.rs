@@ -194,6 +194,76 @@ pub struct RecordingView {
     /// Deleted from the phone because the storyteller withdrew and asked for it.
     pub erased: bool,
     pub created_at_ms: i64,
+    /// The PCM identity of the recorded audio, once its lossless copy was verified.
+    pub pcm_sha256: Option<String>,
+    /// Its files on this phone and on the server (filled by `recordings`).
+    pub files: Vec<RecordingFileView>,
+}
+
+/// One file of a recording (data saver, issue 20).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RecordingFileView {
+    /// "lossless", "listening", or "recorded" for the WAV as recorded when it is not
+    /// itself the lossless copy.
+    pub representation: String,
+    /// "wav", "flac" or "opus".
+    pub format: String,
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file (what its receipt must show).
+    pub sha256: String,
+    /// Where it is (or was) on this phone: what a player opens while `on_this_phone`.
+    pub path: String,
+    pub on_this_phone: bool,
+    /// The server's receipt for this file matched.
+    pub delivered: bool,
+}
+
+impl RecordingFileView {
+    pub(crate) fn new(f: &tellus_core::audio::FileStatus, dir: &std::path::Path) -> Self {
+        RecordingFileView {
+            path: dir.join(&f.file_name).to_string_lossy().into_owned(),
+            representation: f
+                .representation
+                .map_or("recorded", |r| r.as_str())
+                .to_string(),
+            format: f.format.as_str().to_string(),
+            bytes: f.bytes,
+            sha256: f.sha256.clone(),
+            on_this_phone: f.on_device,
+            delivered: f.delivered,
+        }
+    }
+}
+
+/// What `prepare_audio` did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PrepareAudioView {
+    /// Files made and verified now.
+    pub files_made: u32,
+    /// WAVs deleted, their verified FLAC recorded in their place.
+    pub wavs_removed: u32,
+    /// Why a file could not be made (each is tried again on the next call).
+    pub failures: Vec<String>,
+}
+
+impl From<tellus_core::audio::PrepareReport> for PrepareAudioView {
+    fn from(r: tellus_core::audio::PrepareReport) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        PrepareAudioView {
+            files_made: count(r.made.len()),
+            wavs_removed: count(r.wav_removed.len()),
+            failures: r
+                .failed
+                .iter()
+                .map(|f| {
+                    format!(
+                        "recording {} ({}): {}",
+                        f.recording_id, f.representation, f.reason
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -474,6 +544,8 @@ impl From<&Recording> for RecordingView {
             recovered: r.state == RecordingState::Recovered,
             erased: r.state == RecordingState::Erased,
             created_at_ms: r.created_at.as_millis(),
+            pcm_sha256: r.pcm_sha256.clone(),
+            files: Vec::new(),
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct SyncSettingsView {
     pub audio_on_unmetered_only: bool,
     /// Delete a recording's file on this phone once the server's receipt matches it.
     pub remove_local_audio_after_delivery: bool,
+    /// Keep the recorded WAV beside its verified FLAC (default off: the FLAC only).
+    pub keep_wav: bool,
 }
 
 /// The enrolled account, without its token.
@@ -126,6 +128,12 @@ pub struct ReceiptView {
     pub sha256: String,
     pub bytes: u64,
     pub received_at: String,
+    /// Which copy of the recording: "lossless" or "listening".
+    pub representation: String,
+    /// "wav", "flac" or "opus", when the server says.
+    pub format: Option<String>,
+    /// A lossless copy's PCM identity, as the server computed it.
+    pub pcm_sha256: Option<String>,
 }
 
 /// What one sync did.
@@ -239,6 +247,7 @@ impl From<SyncSettings> for SyncSettingsView {
         SyncSettingsView {
             audio_on_unmetered_only: s.audio_on_unmetered_only,
             remove_local_audio_after_delivery: s.remove_local_audio_after_delivery,
+            keep_wav: s.keep_wav,
         }
     }
 }
@@ -248,6 +257,7 @@ impl From<SyncSettingsView> for SyncSettings {
         SyncSettings {
             audio_on_unmetered_only: s.audio_on_unmetered_only,
             remove_local_audio_after_delivery: s.remove_local_audio_after_delivery,
+            keep_wav: s.keep_wav,
         }
     }
 }
@@ -312,6 +322,9 @@ impl From<&tellus_core::protocol::Receipt> for ReceiptView {
             sha256: r.sha256.clone(),
             bytes: r.bytes,
             received_at: r.received_at.clone(),
+            representation: r.representation.as_str().to_string(),
+            format: r.format.clone(),
+            pcm_sha256: r.pcm_sha256.clone(),
         }
     }
 }

@@ -103,8 +103,11 @@ pub fn story_with_recording(phone: &Path, bytes: usize) -> (PathBuf, Recording) 
         sha256: hex::encode(Sha256::digest(&data)),
         state: RecordingState::Complete,
         created_at: Timestamp::now(),
+        pcm_sha256: None,
     };
     store.add_recording(&recording).unwrap();
+    // These tests send exactly this WAV (data saver's copies have tests of their own).
+    store.testing_wav_only(&recording).unwrap();
     store.mark_ready(story.id).unwrap();
     (path, recording)
 }

@@ -13,6 +13,7 @@ pub mod level;
 #[cfg(target_os = "linux")]
 mod quiet;
 pub(crate) mod recovery;
+pub mod representations;
 pub mod session;
 pub mod source;
 pub mod synthetic;
@@ -22,6 +23,10 @@ mod writer;
 pub use cpal_source::{CpalSource, InputDevice, list_input_devices};
 pub use level::Level;
 pub use recovery::{AudioFileProblem, DiscardedRecording, RecoveredRecording};
+pub use representations::{
+    FileStatus, FreedLossless, MadeFile, PrepareFailure, PrepareReport, free_lossless,
+    prepare_audio, prepare_recording, prepare_story_audio, remove_recording_files, story_files,
+};
 pub use session::{Recorder, RecorderOptions, RecorderStats, Recording as FinishedRecording};
 pub use source::{
     AudioFormat, AudioSource, CaptureSink, RunningStream, SAMPLE_RATES, StreamFault,

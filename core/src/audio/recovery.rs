@@ -97,6 +97,8 @@ pub(crate) fn recover(store: &Store) -> Findings {
             })
         } else if let Some(id) = name.strip_suffix(".wav") {
             check_finished(store, id)
+        } else if let Some(id) = made_from_recording(&name) {
+            leftover_or_made(store, &path, &name, id)
         } else {
             Err("not a Tellus recording".to_string())
         };
@@ -108,6 +110,45 @@ pub(crate) fn recover(store: &Store) -> Findings {
         }
     }
     found
+}
+
+/// The recording id of a file made from a recording (issue 20): `<id>.flac`,
+/// `<id>.opus`, their `.partial` while being made, and the `<id>.preparing` lock.
+fn made_from_recording(name: &str) -> Option<&str> {
+    use super::representations::{PARTIAL, PREPARING};
+    let stem = name.strip_suffix(PARTIAL).unwrap_or(name);
+    stem.strip_suffix(".flac")
+        .or_else(|| stem.strip_suffix(".opus"))
+        .or_else(|| name.strip_suffix(PREPARING))
+}
+
+/// A FLAC or listening copy of an indexed recording is ours. A `.partial` or a lock a
+/// killed preparation left (no process holds the lock) is removed: the work is done
+/// again on the next run, from the WAV, which is never deleted before its FLAC is
+/// recorded.
+fn leftover_or_made(store: &Store, path: &Path, name: &str, id: &str) -> Result<(), String> {
+    use super::representations::{PARTIAL, PREPARING};
+    let recording: RecordingId = id
+        .parse()
+        .map_err(|_| "not a Tellus recording".to_string())?;
+    if !name.ends_with(PARTIAL) && !name.ends_with(PREPARING) {
+        return check_finished(store, id);
+    }
+    let lock = path.with_file_name(format!("{recording}{PREPARING}"));
+    if let Ok(held) = OpenOptions::new().read(true).open(&lock)
+        && fs4::FileExt::try_lock(&held).is_err()
+    {
+        // Being made right now by another process.
+        return Ok(());
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            tracing::info!(file = %path.display(), "an unfinished copy of a recording was removed; it is made again");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("an unfinished copy that cannot be removed ({e})")),
+    }
 }
 
 fn check_finished(store: &Store, id: &str) -> Result<(), String> {
@@ -196,6 +237,7 @@ fn recover_partial(store: &Store, path: &Path, id: &str) -> Result<Outcome, Stri
         sha256,
         state: RecordingState::Recovered,
         created_at: Timestamp::now(),
+        pcm_sha256: None,
     };
     let stats = CaptureStats {
         frames_captured: frames,

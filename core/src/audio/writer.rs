@@ -437,6 +437,7 @@ impl Writer {
             sha256,
             state: RecordingState::Complete,
             created_at: Timestamp::now(),
+            pcm_sha256: None,
         };
         // Indexed first, renamed second: a crash in between leaves an indexed
         // `.partial.wav`, which recovery completes by renaming it.

@@ -20,7 +20,7 @@ pub use note::{NewNote, Note, NoteKind};
 pub use project::{
     ConsentForm, ConsentItem, FieldDef, ProjectConfig, Question, UploadPolicy, items,
 };
-pub use recording::{Recording, RecordingState};
+pub use recording::{Recording, RecordingFile, RecordingState};
 pub use sample::sample_project;
 pub use story::{NewStory, Participant, Story, StoryEdit, StoryStatus, StorySummary};
 pub use timestamp::Timestamp;

@@ -50,6 +50,11 @@ pub struct Recording {
     pub sha256: String,
     pub state: RecordingState,
     pub created_at: Timestamp,
+    /// The PCM identity of the recorded audio (SHA-256 of its 16-bit little-endian
+    /// samples, see tellus-protocol `representation`), known once its lossless copy was
+    /// made and verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcm_sha256: Option<String>,
 }
 
 impl Recording {
@@ -60,4 +65,23 @@ impl Recording {
             self.frames * 1000 / u64::from(self.sample_rate)
         }
     }
+}
+
+/// One file made from a recording for one representation (lossless FLAC or the WAV
+/// itself, listening Ogg Opus), verified before it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingFile {
+    pub recording_id: RecordingId,
+    pub representation: tellus_protocol::Representation,
+    pub format: tellus_protocol::AudioFormat,
+    /// File name inside `recordings/`, e.g. "<id>.flac".
+    pub file_name: String,
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file.
+    pub sha256: String,
+    /// The PCM identity (lossless only).
+    pub pcm_sha256: Option<String>,
+    pub verified_at: Timestamp,
+    /// Deleted from this device (delivered and removed, freed, or erased).
+    pub removed: bool,
 }

@@ -54,7 +54,8 @@ fn measure(tx: &Transaction<'_>, story: StoryId, limits: &Limits) -> Result<Stor
     let notes = notes::for_story(tx, story)?;
     let recordings = recordings::for_story(tx, story)?;
     let identity = consent::identity_of(tx, story)?;
-    let doc = story_document(&full, &notes, &recordings, &identity, 0);
+    let files = super::representations::files_between(tx, story, story)?;
+    let doc = story_document(&full, &notes, &recordings, &files, &identity, 0);
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(StorySize {
         document_bytes: limits.document_bytes_for_input(&doc),

@@ -11,6 +11,7 @@ mod open;
 mod orphans;
 mod project;
 mod recordings;
+mod representations;
 mod rows;
 pub(crate) mod schema;
 mod stories;
@@ -30,6 +31,7 @@ use crate::sync::secrets::SecretStore;
 pub(crate) mod tx {
     pub(crate) use super::consent::events as consent_events;
     pub(crate) use super::consent::events_between as consent_events_between;
+    pub(crate) use super::project::load as project;
     pub(crate) use super::recordings::for_stories_between as recordings_between;
     pub(crate) use super::recordings::for_story as recordings;
     pub(crate) use super::stories::ensure_exists as ensure_story;
@@ -41,6 +43,7 @@ pub use consent_import::{ConsentImport, SUPERSEDED};
 pub use limits::StorySize;
 pub use open::OpenReport;
 pub use orphans::OrphanRecording;
+pub use representations::{Preparation, audio_item_id, parse_audio_item};
 pub use stories::MAX_PAGE;
 pub use storyteller_code::CODE_KEPT_AFTER_DELIVERY_DAYS;
 

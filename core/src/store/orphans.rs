@@ -147,6 +147,7 @@ impl Store {
             sha256,
             state: RecordingState::Recovered,
             created_at: Timestamp::now(),
+            pcm_sha256: None,
         };
         let frames = recordings::to_sql_count(recording.frames, "a recording's frame count")?;
         let size = recordings::to_sql_count(recording.bytes, "a recording's size")?;

@@ -6,7 +6,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::model::{ProjectConfig, Timestamp};
 
-pub(super) fn load(tx: &Transaction<'_>) -> Result<ProjectConfig> {
+pub(crate) fn load(tx: &Transaction<'_>) -> Result<ProjectConfig> {
     let json: Option<String> = tx
         .query_row(
             "SELECT config_json FROM project WHERE singleton = 1",

@@ -1,9 +1,44 @@
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::rows::parse_enum;
 use super::{Store, stories};
 use crate::error::{Error, Result};
 use crate::model::{Recording, RecordingId, RecordingState, StoryId};
+
+const RECORDING_COLUMNS: &str = "id, story_id, file_name, format, sample_rate, channels, frames,
+    bytes, sha256, state, created_at, erased_at IS NOT NULL, pcm_sha256";
+
+fn recording_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Recording> {
+    Ok(Recording {
+        id: r.get(0)?,
+        story_id: r.get(1)?,
+        file_name: r.get(2)?,
+        format: r.get(3)?,
+        sample_rate: r.get(4)?,
+        channels: r.get(5)?,
+        frames: r.get::<_, i64>(6)? as u64,
+        bytes: r.get::<_, i64>(7)? as u64,
+        sha256: r.get(8)?,
+        state: if r.get::<_, bool>(11)? {
+            RecordingState::Erased
+        } else {
+            parse_enum(r, 9, RecordingState::parse)?
+        },
+        created_at: r.get(10)?,
+        pcm_sha256: r.get(12)?,
+    })
+}
+
+/// One recording, if this database indexes it.
+pub(crate) fn one(tx: &Transaction<'_>, id: RecordingId) -> Result<Option<Recording>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = ?1"),
+            [id],
+            recording_from_row,
+        )
+        .optional()?)
+}
 
 pub(crate) fn for_story(tx: &Transaction<'_>, story: StoryId) -> Result<Vec<Recording>> {
     for_stories_between(tx, story, story)
@@ -15,30 +50,10 @@ pub(crate) fn for_stories_between(
     first: StoryId,
     last: StoryId,
 ) -> Result<Vec<Recording>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, story_id, file_name, format, sample_rate, channels, frames, bytes, sha256,
-                state, created_at, erased_at IS NOT NULL
-         FROM recordings WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, id",
-    )?;
-    let rows = stmt.query_map([first, last], |r| {
-        Ok(Recording {
-            id: r.get(0)?,
-            story_id: r.get(1)?,
-            file_name: r.get(2)?,
-            format: r.get(3)?,
-            sample_rate: r.get(4)?,
-            channels: r.get(5)?,
-            frames: r.get::<_, i64>(6)? as u64,
-            bytes: r.get::<_, i64>(7)? as u64,
-            sha256: r.get(8)?,
-            state: if r.get::<_, bool>(11)? {
-                RecordingState::Erased
-            } else {
-                parse_enum(r, 9, RecordingState::parse)?
-            },
-            created_at: r.get(10)?,
-        })
-    })?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {RECORDING_COLUMNS} FROM recordings WHERE story_id BETWEEN ?1 AND ?2 ORDER BY story_id, id"
+    ))?;
+    let rows = stmt.query_map([first, last], recording_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -104,6 +119,14 @@ impl Store {
         })?;
         self.story_changed(story);
         Ok(())
+    }
+
+    /// One recording by id.
+    pub fn recording(&self, id: RecordingId) -> Result<Recording> {
+        self.read(|tx| one(tx, id))?.ok_or_else(|| Error::NotFound {
+            what: "recording",
+            id: id.to_string(),
+        })
     }
 
     /// The story's recordings, oldest first.

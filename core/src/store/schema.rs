@@ -221,6 +221,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         checked_at INTEGER NOT NULL
     );
     "#,
+    // 11: data saver (issue 20): the files made from each recording, one per
+    // representation (lossless: FLAC, or the WAV itself when its upload began before this
+    // step; listening: Ogg Opus), each verified before it was recorded here; and the PCM
+    // identity of the recorded audio on the recording's own row, which keeps describing
+    // the WAV as recorded.
+    r#"
+    ALTER TABLE recordings ADD COLUMN pcm_sha256 TEXT
+        CHECK (pcm_sha256 IS NULL OR length(pcm_sha256) = 64);
+    CREATE TABLE recording_files (
+        recording_id   TEXT NOT NULL REFERENCES recordings(id),
+        representation TEXT NOT NULL CHECK (representation IN ('lossless', 'listening')),
+        file_name      TEXT NOT NULL UNIQUE,
+        format         TEXT NOT NULL CHECK (format IN ('wav', 'flac', 'opus')),
+        bytes          INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256         TEXT NOT NULL CHECK (length(sha256) = 64),
+        pcm_sha256     TEXT CHECK (pcm_sha256 IS NULL OR length(pcm_sha256) = 64),
+        verified_at    INTEGER NOT NULL,
+        -- The file was deleted from this device (delivered and removed, freed, erased).
+        removed_at     INTEGER,
+        PRIMARY KEY (recording_id, representation)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

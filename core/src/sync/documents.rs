@@ -2,11 +2,12 @@
 
 use sha2::{Digest, Sha256};
 use tellus_protocol::{
-    ConsentEventDoc, IdentityDoc, NoteDoc, RecordingMeta, StoryDocument, StorytellerDoc,
+    ConsentEventDoc, IdentityDoc, NoteDoc, RecordingMeta, Representation, RepresentationMeta,
+    StoryDocument, StorytellerDoc,
 };
 
 use crate::error::{Error, Result};
-use crate::model::{ConsentEvent, Identity, Note, Recording, Story};
+use crate::model::{ConsentEvent, Identity, Note, Recording, RecordingFile, Story};
 
 /// The story document the server keeps. The identity goes only as far as the store
 /// keeps it, which is only while consent grants it; `revision` is the wire revision
@@ -16,6 +17,7 @@ pub fn story_document(
     story: &Story,
     notes: &[Note],
     recordings: &[Recording],
+    files: &[RecordingFile],
     identity: &Identity,
     revision: u32,
 ) -> StoryDocument {
@@ -40,7 +42,7 @@ pub fn story_document(
         recordings: recordings
             .iter()
             .filter(|r| r.state != crate::model::RecordingState::Erased)
-            .map(recording)
+            .map(|r| recording(r, files))
             .collect(),
         identity,
         created_at: story.created_at.to_string(),
@@ -61,7 +63,7 @@ fn note(note: &Note) -> NoteDoc {
     }
 }
 
-fn recording(r: &Recording) -> RecordingMeta {
+fn recording(r: &Recording, files: &[RecordingFile]) -> RecordingMeta {
     RecordingMeta {
         id: r.id.to_string(),
         format: r.format.clone(),
@@ -73,8 +75,24 @@ fn recording(r: &Recording) -> RecordingMeta {
         duration_ms: r.duration_ms(),
         created_at: r.created_at.to_string(),
         delivered: false,
-        pcm_sha256: None,
-        representations: Vec::new(),
+        pcm_sha256: r.pcm_sha256.clone(),
+        // The files made from it, lossless first; one removed from this phone (delivered,
+        // freed) is still the file the server holds or will hold no more of.
+        representations: Representation::ALL
+            .iter()
+            .filter_map(|want| {
+                files
+                    .iter()
+                    .find(|f| f.recording_id == r.id && f.representation == *want)
+            })
+            .map(|f| RepresentationMeta {
+                representation: f.representation,
+                format: f.format.as_str().to_string(),
+                bytes: f.bytes,
+                sha256: f.sha256.clone(),
+                delivered: false,
+            })
+            .collect(),
     }
 }
 

@@ -21,10 +21,13 @@ use super::outbox::{ItemKind, ItemState, OutboxItem};
 use super::overview::{NextAttempt, NextAttemptReason, StoryRow};
 use super::policy::{Network, SyncSettings};
 use super::transport::{Method, Transport};
-use super::tus::{self, UploadJob, UploadOutcome};
+use super::tus::{self, AudioUpload, UploadJob, UploadOutcome};
 use crate::Store;
-use crate::model::{ConsentKind, ConsentStatus, Recording, StoryId, Timestamp};
+use crate::audio::PrepareFailure;
+use crate::model::{ConsentKind, ConsentStatus, Recording, RecordingId, StoryId, Timestamp};
 use crate::observe::{Hub, Observer, Subscription};
+use crate::store::audio_item_id;
+use tellus_protocol::{AudioFormat, Representation};
 
 /// Where a sync is, for a progress bar.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,10 +345,8 @@ impl SyncEngine {
             stories_total: stories.len(),
             ..SyncProgress::default()
         };
-        if settings.audio_allowed(network) {
-            for story in &stories {
-                progress.bytes_total += self.audio_left(*story)?;
-            }
+        for story in &stories {
+            progress.bytes_total += self.audio_left(*story, &settings, network)?;
         }
         self.inner.progress.publish(0, progress.clone());
         for story in stories {
@@ -356,8 +357,17 @@ impl SyncEngine {
             progress.story_bytes_sent = 0;
             progress.story_bytes_total = 0;
             self.inner.progress.publish(0, progress.clone());
-            self.sync_story(&api, story, &settings, network, &mut report, &mut progress)
-                .await?;
+            let unmade = self.prepare_audio_of(story).await?;
+            self.sync_story(
+                &api,
+                story,
+                &settings,
+                network,
+                &unmade,
+                &mut report,
+                &mut progress,
+            )
+            .await?;
             progress.stories_done += 1;
             self.inner.progress.publish(0, progress.clone());
         }
@@ -366,37 +376,75 @@ impl SyncEngine {
         Ok(report)
     }
 
-    /// Audio bytes of `story` the server has not confirmed yet.
-    fn audio_left(&self, story: StoryId) -> Result<u64, SyncError> {
+    /// Audio bytes of `story` that may go on `network` and the server has not
+    /// confirmed yet.
+    fn audio_left(
+        &self,
+        story: StoryId,
+        settings: &SyncSettings,
+        network: Network,
+    ) -> Result<u64, SyncError> {
         let store = &self.inner.store;
+        if store.consent(story)?.status == ConsentStatus::Withdrawn {
+            return Ok(0);
+        }
         let sizes: BTreeMap<String, u64> = store
             .recordings(story)?
             .into_iter()
             .map(|r| (r.id.to_string(), r.bytes))
             .collect();
-        if store.consent(story)?.status == ConsentStatus::Withdrawn {
-            return Ok(0);
-        }
         Ok(store
             .outbox_items(story)?
             .iter()
-            .filter(|i| i.kind == ItemKind::Audio && i.state == ItemState::Pending)
+            .filter(|i| i.state == ItemState::Pending)
+            .filter(|i| {
+                i.representation()
+                    .is_some_and(|r| settings.allows(network, r))
+            })
             .map(|i| {
-                sizes
-                    .get(&i.item_id)
-                    .copied()
+                i.file_bytes
+                    .or_else(|| sizes.get(&i.item_id).copied())
                     .unwrap_or(0)
                     .saturating_sub(i.confirmed_bytes)
             })
             .sum())
     }
 
+    /// Makes the files the story's recordings still lack (FLAC, listening copy) before
+    /// anything of the story is sent, on a blocking thread: the document then lists
+    /// them, and the uploads find them. A failure is logged and leaves the recording as
+    /// it was; its upload waits (and counts a failure) until the files are made.
+    async fn prepare_audio_of(&self, story: StoryId) -> Result<Vec<PrepareFailure>, SyncError> {
+        let store = self.inner.store.clone();
+        if store.consent(story)?.status == ConsentStatus::Withdrawn {
+            return Ok(Vec::new());
+        }
+        let prepared =
+            tokio::task::spawn_blocking(move || crate::audio::prepare_story_audio(&store, story))
+                .await
+                .map_err(|e| SyncError::Store(format!("preparing the audio stopped: {e}")))?;
+        match prepared {
+            Ok(report) => {
+                for failure in &report.failed {
+                    tracing::warn!(recording = %failure.recording_id, reason = %failure.reason, "a recording's files could not be made");
+                }
+                Ok(report.failed)
+            }
+            Err(e) => {
+                tracing::warn!(story = %story, error = %e, "the story's audio could not be prepared");
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn sync_story(
         &self,
         api: &Api,
         story_id: StoryId,
         settings: &SyncSettings,
         network: Network,
+        unmade: &[PrepareFailure],
         report: &mut SyncReport,
         progress: &mut SyncProgress,
     ) -> Result<(), SyncError> {
@@ -515,7 +563,8 @@ impl SyncEngine {
             _ => {}
         }
         let identity = store.identity(story_id)?;
-        let mut doc = story_document(&story, &notes, &recordings, &identity, 0);
+        let files = store.recording_files(story_id)?;
+        let mut doc = story_document(&story, &notes, &recordings, &files, &identity, 0);
         let sha = content_sha256(&doc);
         if doc_item.sent_sha256.as_deref() != Some(sha.as_str()) {
             // Checked against the limits the server sent in this sync's refresh: a story
@@ -573,27 +622,51 @@ impl SyncEngine {
             store.mark_delivered(&doc_item.item_id)?;
         }
 
-        // 4. The recordings, when the network allows audio.
-        let pending: Vec<(&OutboxItem, &Recording)> = items
+        // 4. The recordings' files, one item per representation, in the order the
+        //    network asks for; what the network does not allow yet waits.
+        let order = SyncSettings::upload_order(network);
+        let mut pending: Vec<(&OutboxItem, RecordingId, Representation)> = items
             .iter()
-            .filter(|i| i.kind == ItemKind::Audio && i.state == ItemState::Pending)
-            .filter_map(|i| {
-                Some((
-                    i,
-                    recordings.iter().find(|r| r.id.to_string() == i.item_id)?,
-                ))
-            })
+            .filter(|i| i.state == ItemState::Pending)
+            .filter_map(|i| i.audio().map(|(id, r)| (i, id, r)))
             .collect();
-        if !settings.audio_allowed(network) {
-            report.audio_waiting_for_unmetered += pending.len();
-            return Ok(());
-        }
-        progress.story_bytes_total = pending.iter().map(|(_, r)| r.bytes).sum();
-        for (item, recording) in pending {
+        pending.sort_by_key(|(_, id, r)| (order.iter().position(|o| o == r), *id));
+        let (pending, held): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, _, r)| settings.allows(network, *r));
+        report.audio_waiting_for_unmetered += held.len();
+        let size_of = |item: &OutboxItem, id: RecordingId| {
+            item.file_bytes.unwrap_or_else(|| {
+                recordings
+                    .iter()
+                    .find(|r| r.id == id)
+                    .map_or(0, |r| r.bytes)
+            })
+        };
+        progress.story_bytes_total = pending.iter().map(|(i, id, _)| size_of(i, *id)).sum();
+        for (item, recording_id, representation) in pending {
             if item.next_attempt_at > now {
                 report.waiting_to_retry += 1;
                 continue;
             }
+            let Some(audio) = self.audio_upload(item, recording_id, representation)? else {
+                // Not made: a failure to make it counts (and parks after six); a copy
+                // another process is making right now goes with a later sync.
+                if let Some(failure) = unmade
+                    .iter()
+                    .find(|f| f.recording_id == recording_id && f.representation == representation)
+                {
+                    self.failed(
+                        report,
+                        &item.item_id,
+                        &format!(
+                            "the recording's {representation} copy could not be made on this device: {}",
+                            failure.reason
+                        ),
+                    )?;
+                }
+                continue;
+            };
             let start = item.confirmed_bytes;
             let base_story = progress.story_bytes_sent;
             let base_all = progress.bytes_sent;
@@ -607,32 +680,32 @@ impl SyncEngine {
                 hub.publish(0, p.clone());
             };
             if item.cancelled {
-                store.clear_cancelled(recording.id)?;
+                store.clear_cancelled(&item.item_id)?;
             }
             let job = UploadJob {
-                recording,
-                file: store.recordings_dir().join(&recording.file_name),
+                audio: &audio,
+                file: store.recordings_dir().join(&audio.file_name),
                 upload_path: item.upload_path.clone(),
             };
             let outcome = tus::upload(api, store, job, &on_progress).await;
             *progress = lock(&shown).clone();
             match outcome {
                 UploadOutcome::Delivered(receipt) => {
-                    store.mark_audio_delivered(recording.id, &receipt)?;
-                    tracing::info!(recording = %recording.id, bytes = receipt.bytes, "recording delivered, receipt matches");
-                    report.audio_bytes_confirmed += recording.bytes.saturating_sub(start);
-                    progress.story_bytes_sent = base_story + recording.bytes;
-                    progress.bytes_sent = base_all + recording.bytes.saturating_sub(start);
+                    store.mark_audio_delivered(&item.item_id, &receipt)?;
+                    tracing::info!(recording = %recording_id, %representation, bytes = receipt.bytes, "recording delivered, receipt matches");
+                    report.audio_bytes_confirmed += audio.bytes.saturating_sub(start);
+                    progress.story_bytes_sent = base_story + audio.bytes;
+                    progress.bytes_sent = base_all + audio.bytes.saturating_sub(start);
                     report.delivered.push(receipt);
                     if settings.remove_local_audio_after_delivery
-                        && self.remove_local_audio(recording)?
+                        && self.remove_delivered_file(&audio)?
                     {
                         report.local_audio_removed += 1;
                     }
                 }
                 UploadOutcome::Parked(reason) => {
                     store.park(&item.item_id, &reason)?;
-                    tracing::warn!(recording = %recording.id, %reason, "recording parked");
+                    tracing::warn!(recording = %recording_id, %representation, %reason, "recording parked");
                     report.parked.push(reason);
                 }
                 UploadOutcome::Failed(reason) => self.failed(report, &item.item_id, &reason)?,
@@ -644,12 +717,42 @@ impl SyncEngine {
                 UploadOutcome::Unreachable(failure) => return Err(failure.into()),
                 UploadOutcome::Unauthorized => return self.enrol_again(),
                 UploadOutcome::Cancelled => {
-                    self.note_cancelled(api, recording).await?;
+                    self.note_cancelled(api, &audio, item.upload_path.clone())
+                        .await?;
                     return Err(SyncError::Cancelled);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The file an audio item sends, once it is made: the recording's lossless file
+    /// (its FLAC, or the WAV whose upload began before issue 20) or its listening copy.
+    fn audio_upload(
+        &self,
+        item: &OutboxItem,
+        recording: RecordingId,
+        representation: Representation,
+    ) -> Result<Option<AudioUpload>, SyncError> {
+        let store = &self.inner.store;
+        let Some(file) = store.recording_file(recording, representation)? else {
+            return Ok(None);
+        };
+        if file.removed {
+            return Ok(None);
+        }
+        let rec = store.recording(recording)?;
+        Ok(Some(AudioUpload {
+            item_id: item.item_id.clone(),
+            recording_id: recording,
+            story_id: rec.story_id,
+            representation,
+            format: file.format,
+            file_name: file.file_name,
+            bytes: file.bytes,
+            sha256: file.sha256,
+            pcm_sha256: file.pcm_sha256.or(rec.pcm_sha256),
+        }))
     }
 
     /// Reads the story's consent log on the server and brings in what this phone does
@@ -714,13 +817,19 @@ impl SyncEngine {
     /// Marks an upload cancelled on its way, with what the server kept of it: asked in
     /// one short HEAD (the server keeps what arrived), left as last known when the
     /// server does not answer in time.
-    async fn note_cancelled(&self, api: &Api, recording: &Recording) -> Result<(), SyncError> {
+    async fn note_cancelled(
+        &self,
+        api: &Api,
+        audio: &AudioUpload,
+        known_path: Option<String>,
+    ) -> Result<(), SyncError> {
         let store = &self.inner.store;
         let path = store
-            .outbox_items(recording.story_id)?
+            .outbox_items(audio.story_id)?
             .into_iter()
-            .find(|i| i.item_id == recording.id.to_string())
-            .and_then(|i| i.upload_path);
+            .find(|i| i.item_id == audio.item_id)
+            .and_then(|i| i.upload_path)
+            .or(known_path);
         let on_server = match path {
             Some(path) => {
                 let asking = Api {
@@ -732,7 +841,7 @@ impl SyncEngine {
                     server_pin: api.server_pin,
                     cancel: CancellationToken::new(),
                 };
-                let ask = tus::offset_on_server(&asking, &path, recording.bytes);
+                let ask = tus::offset_on_server(&asking, &path, audio.bytes);
                 tokio::time::timeout(std::time::Duration::from_secs(3), ask)
                     .await
                     .ok()
@@ -740,7 +849,7 @@ impl SyncEngine {
             }
             None => None,
         };
-        store.mark_cancelled(recording.id, on_server)?;
+        store.mark_cancelled(&audio.item_id, on_server)?;
         Ok(())
     }
 
@@ -762,22 +871,49 @@ impl SyncEngine {
         Ok(removed)
     }
 
-    /// Deletes a recording's local file (delivered, or withdrawn with erasure asked for).
-    /// Returns whether a file was removed.
+    /// Deletes every file of a recording from this device (withdrawn with erasure asked
+    /// for): the WAV, its FLAC and its listening copy, and anything half made. Returns
+    /// whether any file was removed.
     fn remove_local_audio(&self, recording: &Recording) -> Result<bool, SyncError> {
         let store = &self.inner.store;
-        let path = store.recordings_dir().join(&recording.file_name);
-        let removed = match std::fs::remove_file(&path) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => {
-                return Err(SyncError::Store(format!(
-                    "cannot delete the audio of recording {}: {e}",
-                    recording.id
-                )));
-            }
-        };
-        store.mark_local_removed(&recording.id.to_string())?;
+        let removed = crate::audio::remove_recording_files(store, recording)
+            .map_err(|e| SyncError::Store(e.to_string()))?;
+        for representation in Representation::ALL {
+            store.mark_local_removed(&audio_item_id(recording.id, representation))?;
+        }
         Ok(removed)
+    }
+
+    /// Deletes a delivered file (the setting asks for it once its receipt matched). The
+    /// WAV a delivered FLAC was made from goes with it once the listening copy is made
+    /// too: the FLAC on the server holds the same samples, verified.
+    fn remove_delivered_file(&self, audio: &AudioUpload) -> Result<bool, SyncError> {
+        let store = &self.inner.store;
+        let dir = store.recordings_dir();
+        let mut removed = remove_if_there(&dir.join(&audio.file_name))?;
+        store.mark_file_removed(audio.recording_id, audio.representation)?;
+        store.mark_local_removed(&audio.item_id)?;
+        if audio.representation == Representation::Lossless && audio.format != AudioFormat::Wav {
+            let listening_made = store
+                .recording_file(audio.recording_id, Representation::Listening)?
+                .is_some();
+            if listening_made {
+                let wav = store.recording(audio.recording_id)?.file_name;
+                removed |= remove_if_there(&dir.join(wav))?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Deletes a file; false when it was not there.
+fn remove_if_there(path: &std::path::Path) -> Result<bool, SyncError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(SyncError::Store(format!(
+            "cannot delete {}: {e}",
+            path.display()
+        ))),
     }
 }

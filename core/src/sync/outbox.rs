@@ -7,10 +7,10 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
-use tellus_protocol::Receipt;
+use tellus_protocol::{Receipt, Representation};
 
 use super::backoff;
-use super::policy::{Network, SyncSettings};
+use super::policy::{DeliveryPolicy, Network, SyncSettings};
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::model::{RecordingId, StoryId, Timestamp};
@@ -125,6 +125,24 @@ pub struct OutboxItem {
     pub local_removed: bool,
     /// A sync was cancelled while this upload was on its way; cleared when it moves again.
     pub cancelled: bool,
+    /// Audio: the size of the file this item sends, once it was made (None before, and
+    /// for other kinds).
+    pub file_bytes: Option<u64>,
+}
+
+impl OutboxItem {
+    /// Audio: the recording and which copy of it this item sends.
+    pub fn audio(&self) -> Option<(RecordingId, Representation)> {
+        match self.kind {
+            ItemKind::Audio => crate::store::parse_audio_item(&self.item_id),
+            _ => None,
+        }
+    }
+
+    /// Audio: which copy this item sends.
+    pub fn representation(&self) -> Option<Representation> {
+        self.audio().map(|(_, r)| r)
+    }
 }
 
 /// Where a story stands, for the reporter (DESIGN.md §1.5), and when nothing moves, why.
@@ -191,12 +209,20 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
         },
         local_removed: r.get(12)?,
         cancelled: r.get(13)?,
+        file_bytes: r.get::<_, Option<i64>>(14)?.map(|b| b.max(0) as u64),
     })
 }
 
 const ITEM_COLUMNS: &str = "o.item_id, o.kind, o.story_id, o.state, o.attempts, o.next_attempt_at,
     o.last_error, o.sent_revision, o.sent_sha256, o.upload_path, o.confirmed_bytes,
-    o.receipt_json, o.local_removed, o.cancelled";
+    o.receipt_json, o.local_removed, o.cancelled, f.bytes";
+
+/// The outbox with, for an audio item, the file it sends (its recording's id is the
+/// item id's first 36 characters; a longer id is the listening copy's).
+const ITEMS_FROM: &str = "outbox o
+    LEFT JOIN recording_files f ON o.kind = 'audio'
+        AND f.recording_id = substr(o.item_id, 1, 36)
+        AND f.representation = CASE WHEN length(o.item_id) > 36 THEN 'listening' ELSE 'lossless' END";
 
 /// The story's items in delivery order: consent events in the order they were recorded,
 /// then the document, then the recordings oldest first.
@@ -212,7 +238,7 @@ pub(super) fn items_between(
     last: StoryId,
 ) -> Result<Vec<OutboxItem>> {
     let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS} FROM outbox o
+        "SELECT {ITEM_COLUMNS} FROM {ITEMS_FROM}
          LEFT JOIN consent_events c ON c.id = o.item_id
          WHERE o.story_id BETWEEN ?1 AND ?2
          ORDER BY o.story_id,
@@ -353,6 +379,16 @@ impl Store {
                  WHERE r.erased_at IS NULL",
                 [now],
             )?;
+            // The listening copy of every recording whose audio is still on this phone
+            // to make it from (a WAV delivered and removed before issue 20 has none).
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (item_id, kind, story_id, state, updated_at)
+                 SELECT r.id || ':listening', 'audio', r.story_id, 'pending', ?1 FROM recordings r
+                 JOIN outbox d ON d.item_id = r.story_id AND d.kind = 'document'
+                 WHERE r.erased_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.item_id = r.id AND l.local_removed = 1)",
+                [now],
+            )?;
             let mut stmt = tx.prepare(
                 "SELECT s.id FROM stories s
                  WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.story_id = s.id)
@@ -372,7 +408,7 @@ impl Store {
     pub fn parked_items(&self) -> Result<Vec<OutboxItem>> {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM outbox o WHERE o.state = 'parked' ORDER BY o.updated_at"
+                "SELECT {ITEM_COLUMNS} FROM {ITEMS_FROM} WHERE o.state = 'parked' ORDER BY o.updated_at"
             ))?;
             let rows = stmt.query_map([], item_from_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -469,55 +505,44 @@ impl Store {
         })
     }
 
-    pub(crate) fn set_upload_path(&self, recording: RecordingId, path: Option<&str>) -> Result<()> {
-        let id = recording.to_string();
-        self.write(|tx| update_item(tx, &id, "upload_path = ?2", &[&path]))
+    pub(crate) fn set_upload_path(&self, item_id: &str, path: Option<&str>) -> Result<()> {
+        self.write(|tx| update_item(tx, item_id, "upload_path = ?2", &[&path]))
     }
 
     /// Marks an upload a sync was cancelled in the middle of, with what the server holds
     /// of it when that is known.
-    pub(crate) fn mark_cancelled(
-        &self,
-        recording: RecordingId,
-        on_server: Option<u64>,
-    ) -> Result<()> {
-        let id = recording.to_string();
+    pub(crate) fn mark_cancelled(&self, item_id: &str, on_server: Option<u64>) -> Result<()> {
+        let id = item_id;
         self.write(|tx| match on_server {
             Some(bytes) => update_item(
                 tx,
-                &id,
+                id,
                 "cancelled = 1, confirmed_bytes = ?2",
                 &[&(bytes.min(i64::MAX as u64) as i64)],
             ),
-            None => update_item(tx, &id, "cancelled = 1", &[]),
+            None => update_item(tx, id, "cancelled = 1", &[]),
         })
     }
 
     /// The upload is on its way again.
-    pub(crate) fn clear_cancelled(&self, recording: RecordingId) -> Result<()> {
-        let id = recording.to_string();
-        self.write(|tx| update_item(tx, &id, "cancelled = 0", &[]))
+    pub(crate) fn clear_cancelled(&self, item_id: &str) -> Result<()> {
+        self.write(|tx| update_item(tx, item_id, "cancelled = 0", &[]))
     }
 
-    pub(crate) fn set_confirmed_bytes(&self, recording: RecordingId, bytes: u64) -> Result<()> {
-        let id = recording.to_string();
+    pub(crate) fn set_confirmed_bytes(&self, item_id: &str, bytes: u64) -> Result<()> {
         let bytes = bytes as i64;
-        self.write(|tx| update_item(tx, &id, "confirmed_bytes = ?2", &[&bytes]))
+        self.write(|tx| update_item(tx, item_id, "confirmed_bytes = ?2", &[&bytes]))
     }
 
-    pub(crate) fn mark_audio_delivered(
-        &self,
-        recording: RecordingId,
-        receipt: &Receipt,
-    ) -> Result<()> {
-        let id = recording.to_string();
+    pub(crate) fn mark_audio_delivered(&self, item_id: &str, receipt: &Receipt) -> Result<()> {
+        let id = item_id;
         let json = serde_json::to_string(receipt)
             .map_err(|e| Error::invalid(format!("a receipt cannot be saved: {e}")))?;
         let bytes = receipt.bytes as i64;
         self.write(|tx| {
             update_item(
                 tx,
-                &id,
+                id,
                 "state = 'delivered', receipt_json = ?2, confirmed_bytes = ?3, upload_path = NULL,
                  attempts = 0, next_attempt_at = 0, last_error = NULL",
                 &[&json, &bytes],
@@ -575,7 +600,7 @@ impl Store {
     pub fn delivery_state_on(&self, story: StoryId, network: Network) -> Result<DeliveryState> {
         self.read(|tx| {
             crate::store::tx::ensure_story(tx, story)?;
-            delivery_state_in(tx, story, network, &settings_in(tx)?, now_ms())
+            delivery_state_in(tx, story, network, &policy_in(tx)?, now_ms())
         })
     }
 }
@@ -594,12 +619,26 @@ pub(super) fn settings_in(tx: &Transaction<'_>) -> Result<SyncSettings> {
         .unwrap_or_default())
 }
 
+/// The settings and the project's upload policy, read inside `tx` (no project yet: the
+/// lossless copy counts).
+pub(super) fn policy_in(tx: &Transaction<'_>) -> Result<DeliveryPolicy> {
+    let listening_is_enough = match crate::store::tx::project(tx) {
+        Ok(project) => project.upload_policy.listening_is_enough,
+        Err(Error::NoProject) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(DeliveryPolicy {
+        settings: settings_in(tx)?,
+        listening_is_enough,
+    })
+}
+
 /// Where `story` stands, read inside `tx` (one story, or each row of a page).
 pub(super) fn delivery_state_in(
     tx: &Transaction<'_>,
     story: StoryId,
     network: Network,
-    settings: &SyncSettings,
+    policy: &DeliveryPolicy,
     now_ms: i64,
 ) -> Result<DeliveryState> {
     let consent = crate::model::ConsentState::fold(&crate::store::tx::consent_events(tx, story)?);
@@ -610,7 +649,7 @@ pub(super) fn delivery_state_in(
         &recordings,
         &items,
         network,
-        settings,
+        policy,
         now_ms,
     ))
 }
@@ -632,13 +671,16 @@ impl DeliveryState {
     }
 }
 
-/// Where a story stands with the phone on `network` and these settings.
+/// Where a story stands with the phone on `network` under `policy`. Audio counts per
+/// file: a story is delivered once every file the policy counts has its receipt (each
+/// recording's lossless and listening copy; only the listening copy when the project
+/// says it is enough), and its percent is of the bytes of those files.
 pub(crate) fn delivery_state_of(
     consent: &crate::model::ConsentState,
     recordings: &[crate::model::Recording],
     items: &[OutboxItem],
     network: Network,
-    settings: &SyncSettings,
+    policy: &DeliveryPolicy,
     now_ms: i64,
 ) -> DeliveryState {
     use crate::model::ConsentStatus;
@@ -648,14 +690,17 @@ pub(crate) fn delivery_state_of(
         let propagated = consent_items().all(|i| i.state == ItemState::Delivered);
         return DeliveryState::Withdrawn { propagated };
     }
-    if items.is_empty() {
+    // Queued once ready: the document comes first (anything else without it is a row
+    // set aside, such as a copy that is not wanted).
+    if !items.iter().any(|i| i.kind == ItemKind::Document) {
         return DeliveryState::OnlyOnPhone;
     }
     if let Some(parked) = items.iter().find(|i| i.state == ItemState::Parked) {
-        let what = match parked.kind {
-            ItemKind::Document => "the story's text",
-            ItemKind::Consent => "a consent event",
-            ItemKind::Audio => "a recording",
+        let what = match parked.representation() {
+            None if parked.kind == ItemKind::Document => "the story's text",
+            None if parked.kind == ItemKind::Consent => "a consent event",
+            Some(Representation::Listening) => "a recording's listening copy",
+            _ => "a recording",
         };
         return DeliveryState::NeedsAttention {
             reason: format!(
@@ -664,14 +709,38 @@ pub(crate) fn delivery_state_of(
             ),
         };
     }
-    let audio: Vec<&OutboxItem> = items.iter().filter(|i| i.kind == ItemKind::Audio).collect();
-    if items.iter().all(|i| i.state == ItemState::Delivered) {
+    // Files the reporter freed or that a test keeps from being made are not waited for.
+    let audio: Vec<&OutboxItem> = items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Audio && i.state != ItemState::Dropped)
+        .collect();
+    let counted = |i: &OutboxItem| match i.representation() {
+        Some(r) => policy.counts(r) || !has_listening(items, i),
+        None => true,
+    };
+    let delivered = items
+        .iter()
+        .filter(|i| i.state != ItemState::Dropped && counted(i))
+        .all(|i| i.state == ItemState::Delivered);
+    if delivered {
         return DeliveryState::Delivered {
             local_audio_removed: !audio.is_empty() && audio.iter().all(|i| i.local_removed),
         };
     }
-    let total: u64 = recordings.iter().map(|r| r.bytes).sum();
-    let confirmed: u64 = audio.iter().map(|i| i.confirmed_bytes).sum();
+    let size = |i: &OutboxItem| match (i.file_bytes, i.audio()) {
+        (Some(bytes), _) => bytes,
+        // The lossless copy not made yet: the WAV is what it is made from.
+        (None, Some((id, Representation::Lossless))) => recordings
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(0, |r| r.bytes),
+        _ => 0,
+    };
+    let counted_audio = || audio.iter().copied().filter(|i| counted(i));
+    let total: u64 = counted_audio().map(size).sum();
+    let confirmed: u64 = counted_audio()
+        .map(|i| i.confirmed_bytes.min(size(i)))
+        .sum();
     // Not delivered yet, so never 100; a story without audio has no share to show.
     let percent = (confirmed.min(total) * 100)
         .checked_div(total)
@@ -693,8 +762,11 @@ pub(crate) fn delivery_state_of(
             reason: next.last_error.clone().unwrap_or_default(),
         };
     }
-    let only_audio_left = pending().all(|i| i.kind == ItemKind::Audio);
-    if only_audio_left && !settings.audio_allowed(network) {
+    let held = |i: &OutboxItem| {
+        i.representation()
+            .is_some_and(|r| !policy.settings.allows(network, r))
+    };
+    if pending().filter(|i| counted(i)).all(held) {
         return DeliveryState::WaitingForUnmetered { percent };
     }
     let anything_sent = items
@@ -704,4 +776,171 @@ pub(crate) fn delivery_state_of(
         return DeliveryState::OnlyOnPhone;
     }
     DeliveryState::Uploading { percent }
+}
+
+/// Whether the recording of the audio item `item` has a listening copy queued (a
+/// recording without one, as before issue 20, counts with its lossless copy).
+fn has_listening(items: &[OutboxItem], item: &OutboxItem) -> bool {
+    let Some((recording, _)) = item.audio() else {
+        return false;
+    };
+    items.iter().any(|i| {
+        i.state != ItemState::Dropped && i.audio() == Some((recording, Representation::Listening))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConsentState, Recording, RecordingState};
+
+    struct Story {
+        recording: Recording,
+        items: Vec<OutboxItem>,
+    }
+
+    fn item(item_id: String, kind: ItemKind, state: ItemState) -> OutboxItem {
+        OutboxItem {
+            item_id,
+            kind,
+            story_id: StoryId::new(),
+            state,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            sent_revision: None,
+            sent_sha256: None,
+            upload_path: None,
+            confirmed_bytes: 0,
+            receipt: None,
+            local_removed: false,
+            cancelled: false,
+            file_bytes: None,
+        }
+    }
+
+    /// A story whose document and consent went, with one recording: its lossless copy
+    /// (8 MB FLAC) and listening copy (200 kB) in the given states.
+    fn story(lossless: ItemState, listening: ItemState) -> Story {
+        let recording = Recording {
+            id: RecordingId::new(),
+            story_id: StoryId::new(),
+            file_name: "r.wav".into(),
+            format: "wav".into(),
+            sample_rate: 48_000,
+            channels: 1,
+            frames: 7_000_000,
+            bytes: 14_000_044,
+            sha256: "0".repeat(64),
+            state: RecordingState::Complete,
+            created_at: Timestamp::now(),
+            pcm_sha256: None,
+        };
+        let id = recording.id;
+        let mut lossless_item = item(id.to_string(), ItemKind::Audio, lossless);
+        lossless_item.file_bytes = Some(8_000_000);
+        let mut listening_item = item(format!("{id}:listening"), ItemKind::Audio, listening);
+        listening_item.file_bytes = Some(200_000);
+        if listening == ItemState::Delivered {
+            listening_item.confirmed_bytes = 200_000;
+        }
+        Story {
+            recording,
+            items: vec![
+                item("c".into(), ItemKind::Consent, ItemState::Delivered),
+                item("d".into(), ItemKind::Document, ItemState::Delivered),
+                lossless_item,
+                listening_item,
+            ],
+        }
+    }
+
+    fn state(s: &Story, network: Network, policy: &DeliveryPolicy) -> DeliveryState {
+        delivery_state_of(
+            &ConsentState::fold(&[]),
+            std::slice::from_ref(&s.recording),
+            &s.items,
+            network,
+            policy,
+            now_ms(),
+        )
+    }
+
+    const ARCHIVE: DeliveryPolicy = DeliveryPolicy {
+        settings: SyncSettings {
+            audio_on_unmetered_only: true,
+            remove_local_audio_after_delivery: false,
+            keep_wav: false,
+        },
+        listening_is_enough: false,
+    };
+    const ENOUGH: DeliveryPolicy = DeliveryPolicy {
+        listening_is_enough: true,
+        ..ARCHIVE
+    };
+
+    #[test]
+    fn metered_the_lossless_copy_waits_and_the_story_is_not_delivered_without_it() {
+        use ItemState::{Delivered, Pending};
+        // Nothing of the audio yet: on metered the listening copy can go, so it is not
+        // waiting for Wi-Fi.
+        let fresh = story(Pending, Pending);
+        assert_eq!(
+            state(&fresh, Network::Metered, &ARCHIVE),
+            DeliveryState::Uploading { percent: 0 }
+        );
+        // The listening copy went; the lossless copy waits for an unmetered network, and
+        // the percent is of both files' bytes.
+        let half = story(Pending, Delivered);
+        assert_eq!(
+            state(&half, Network::Metered, &ARCHIVE),
+            DeliveryState::WaitingForUnmetered { percent: 2 }
+        );
+        assert_eq!(
+            state(&half, Network::Unmetered, &ARCHIVE),
+            DeliveryState::Uploading { percent: 2 }
+        );
+        let all = story(Delivered, Delivered);
+        assert!(matches!(
+            state(&all, Network::Metered, &ARCHIVE),
+            DeliveryState::Delivered { .. }
+        ));
+        // The reporter allows audio on mobile data: nothing waits.
+        let mut any = ARCHIVE;
+        any.settings.audio_on_unmetered_only = false;
+        assert_eq!(
+            state(&half, Network::Metered, &any),
+            DeliveryState::Uploading { percent: 2 }
+        );
+    }
+
+    #[test]
+    fn listening_is_enough_delivers_a_story_once_its_listening_copies_are() {
+        use ItemState::{Delivered, Dropped, Pending};
+        let half = story(Pending, Delivered);
+        assert!(matches!(
+            state(&half, Network::Metered, &ENOUGH),
+            DeliveryState::Delivered { .. }
+        ));
+        // Only the listening bytes count toward its percent.
+        let mut on_way = story(Pending, Pending);
+        on_way.items[3].confirmed_bytes = 100_000;
+        assert_eq!(
+            state(&on_way, Network::Metered, &ENOUGH),
+            DeliveryState::Uploading { percent: 50 }
+        );
+        // A lossless copy freed by the reporter is not waited for either way.
+        let freed = story(Dropped, Delivered);
+        assert!(matches!(
+            state(&freed, Network::Unmetered, &ARCHIVE),
+            DeliveryState::Delivered { .. }
+        ));
+        // A recording with no listening copy (before issue 20) counts with its lossless.
+        let mut legacy = story(Pending, Dropped);
+        legacy.items.truncate(3);
+        assert!(!matches!(
+            state(&legacy, Network::Unmetered, &ENOUGH),
+            DeliveryState::Delivered { .. }
+        ));
+    }
 }

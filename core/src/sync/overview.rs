@@ -11,9 +11,9 @@ use super::backoff;
 use std::collections::HashMap;
 
 use super::outbox::{
-    DeliveryState, delivery_state_in, delivery_state_of, items_between, settings_in,
+    DeliveryState, delivery_state_in, delivery_state_of, items_between, policy_in,
 };
-use super::policy::{Network, SyncSettings};
+use super::policy::{DeliveryPolicy, Network};
 use crate::Store;
 use crate::error::Result;
 use crate::model::{ConsentState, StoryId, StorySummary};
@@ -173,7 +173,7 @@ pub(crate) fn next_attempt_of(pending: &Pending, network: Network, now_ms: i64) 
 fn pending_in(
     tx: &Transaction<'_>,
     network: Network,
-    settings: &SyncSettings,
+    policy: &DeliveryPolicy,
     now_ms: i64,
 ) -> Result<Pending> {
     let mut stmt = tx.prepare_cached(
@@ -195,7 +195,7 @@ fn pending_in(
                 DeliveryState::OnlyOnPhone
             });
         } else {
-            pending.add(&delivery_state_in(tx, story, network, settings, now_ms)?);
+            pending.add(&delivery_state_in(tx, story, network, policy, now_ms)?);
         }
     }
     Ok(pending)
@@ -212,7 +212,7 @@ impl Store {
     ) -> Result<Vec<StoryRow>> {
         let now = crate::model::Timestamp::now().as_millis();
         self.read(|tx| {
-            let settings = settings_in(tx)?;
+            let policy = policy_in(tx)?;
             let stories = crate::store::tx::list_stories(tx, limit, before)?;
             // A page is every story from its oldest id to its newest (ids are UUIDv7,
             // the page a range of the key): three queries for the whole page.
@@ -242,7 +242,7 @@ impl Store {
                         recordings.get(&id).map_or(&[][..], |r| r),
                         items.get(&id).map_or(&[][..], |i| i),
                         network,
-                        &settings,
+                        &policy,
                         now,
                     );
                     StoryRow { story, delivery }
@@ -255,7 +255,7 @@ impl Store {
     pub fn next_attempt_on(&self, network: Network) -> Result<NextAttempt> {
         let now = crate::model::Timestamp::now().as_millis();
         self.read(|tx| {
-            let pending = pending_in(tx, network, &settings_in(tx)?, now)?;
+            let pending = pending_in(tx, network, &policy_in(tx)?, now)?;
             Ok(next_attempt_of(&pending, network, now))
         })
     }

@@ -25,7 +25,8 @@ use tellus_protocol::{Receipt, headers as h, metadata};
 use super::api::{Api, SendError, error_code, parse, refusal};
 use super::transport::{Method, RequestBody};
 use crate::Store;
-use crate::model::Recording;
+use crate::model::{RecordingId, StoryId};
+use tellus_protocol::{AudioFormat, Representation};
 
 /// Bytes of the first chunk after a cut, and the least any chunk carries. A cut costs at
 /// most what had not arrived, because the server keeps the received prefix of a cut PATCH.
@@ -65,10 +66,28 @@ pub(crate) enum UploadOutcome {
     Cancelled,
 }
 
-/// One recording to send: the file and, if an upload was begun before, its path on the
-/// server.
+/// One file of a recording to send (one representation), as the outbox and the store
+/// know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AudioUpload {
+    /// The outbox item it is delivered under.
+    pub item_id: String,
+    pub recording_id: RecordingId,
+    pub story_id: StoryId,
+    pub representation: Representation,
+    pub format: AudioFormat,
+    /// File name inside `recordings/`.
+    pub file_name: String,
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the whole file.
+    pub sha256: String,
+    /// The PCM identity, sent with a lossless copy when it is known.
+    pub pcm_sha256: Option<String>,
+}
+
+/// One file to send and, if an upload was begun before, its path on the server.
 pub(crate) struct UploadJob<'a> {
-    pub recording: &'a Recording,
+    pub audio: &'a AudioUpload,
     pub file: PathBuf,
     pub upload_path: Option<String>,
 }
@@ -109,7 +128,7 @@ pub(crate) async fn upload(
     job: UploadJob<'_>,
     on_progress: &(dyn Fn(u64) + Send + Sync),
 ) -> UploadOutcome {
-    let rec = job.recording;
+    let rec = job.audio;
     match std::fs::metadata(&job.file) {
         Ok(m) if m.len() == rec.bytes => {}
         Ok(m) => {
@@ -135,7 +154,7 @@ pub(crate) async fn upload(
         // Persisted before any byte is sent: a process killed from here on resumes this
         // upload instead of creating another.
         Event::Located(path) => store
-            .set_upload_path(rec.id, path)
+            .set_upload_path(&rec.item_id, path)
             .map_err(|e| e.to_string()),
         // The server's offset is the truth; the stored copy only feeds "uploading n %",
         // so it is written at most once a second rather than after every chunk.
@@ -145,7 +164,7 @@ pub(crate) async fn upload(
             if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 *last = Some(std::time::Instant::now());
                 store
-                    .set_confirmed_bytes(rec.id, bytes)
+                    .set_confirmed_bytes(&rec.item_id, bytes)
                     .map_err(|e| e.to_string())
             } else {
                 Ok(())
@@ -374,24 +393,31 @@ enum Located {
     Done(UploadOutcome),
 }
 
-fn encode_metadata(rec: &Recording) -> String {
-    // The server takes audio only (it refuses anything else with 415).
-    let content_type = match rec.format.as_str() {
-        "wav" => "audio/wav",
-        "flac" => "audio/flac",
-        "ogg" | "opus" => "audio/ogg",
-        _ => "application/octet-stream",
-    };
-    [
+fn encode_metadata(rec: &AudioUpload) -> String {
+    let mut pairs = vec![
         (metadata::STORY_ID, rec.story_id.to_string()),
-        (metadata::RECORDING_ID, rec.id.to_string()),
+        (metadata::RECORDING_ID, rec.recording_id.to_string()),
         (metadata::SHA256, rec.sha256.clone()),
-        (metadata::CONTENT_TYPE, content_type.to_string()),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
-    .collect::<Vec<_>>()
-    .join(",")
+        // The server takes exactly the three audio formats (anything else: 415).
+        (
+            metadata::CONTENT_TYPE,
+            rec.format.content_type().to_string(),
+        ),
+        (
+            metadata::REPRESENTATION,
+            rec.representation.as_str().to_string(),
+        ),
+    ];
+    if rec.representation == Representation::Lossless
+        && let Some(pcm) = &rec.pcm_sha256
+    {
+        pairs.push((metadata::PCM_SHA256, pcm.clone()));
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn offset_of(response: &super::transport::TransportResponse) -> Option<u64> {
@@ -740,18 +766,42 @@ async fn patch(
     })
 }
 
-/// Fetches the receipt and compares it with the recording.
-async fn receipt(api: &Api, rec: &Recording) -> Result<UploadOutcome, SendError> {
-    let request = api.request(Method::Get, &format!("/recordings/{}/receipt", rec.id));
+/// The receipt of one representation: the lossless copy's at the path every server
+/// has, the listening copy's with `?representation=listening`.
+fn receipt_path(rec: &AudioUpload) -> String {
+    match rec.representation {
+        Representation::Lossless => format!("/recordings/{}/receipt", rec.recording_id),
+        Representation::Listening => format!(
+            "/recordings/{}/receipt?representation=listening",
+            rec.recording_id
+        ),
+    }
+}
+
+/// Whether the server's receipt is for exactly this file: the same representation,
+/// SHA-256 and size, and for a lossless copy the same PCM identity when the receipt
+/// carries one (older servers do not).
+pub(crate) fn receipt_matches(receipt: &Receipt, rec: &AudioUpload) -> bool {
+    let pcm_agrees = match (&receipt.pcm_sha256, &rec.pcm_sha256) {
+        (Some(theirs), Some(ours)) => theirs.eq_ignore_ascii_case(ours),
+        _ => true,
+    };
+    receipt.representation == rec.representation
+        && receipt.sha256.eq_ignore_ascii_case(&rec.sha256)
+        && receipt.bytes == rec.bytes
+        && (rec.representation == Representation::Listening || pcm_agrees)
+}
+
+/// Fetches the receipt and compares it with the file.
+async fn receipt(api: &Api, rec: &AudioUpload) -> Result<UploadOutcome, SendError> {
+    let request = api.request(Method::Get, &receipt_path(rec));
     let response = api.send(request).await?;
     Ok(match response.status {
         200 => match parse::<Receipt>(&response) {
-            Ok(r) if r.sha256.eq_ignore_ascii_case(&rec.sha256) && r.bytes == rec.bytes => {
-                UploadOutcome::Delivered(r)
-            }
+            Ok(r) if receipt_matches(&r, rec) => UploadOutcome::Delivered(r),
             Ok(r) => UploadOutcome::Parked(format!(
-                "the server holds different audio for this recording (SHA-256 {}, {} bytes)",
-                r.sha256, r.bytes
+                "the server holds different audio for this recording's {} copy ({}, SHA-256 {}, {} bytes)",
+                rec.representation, r.representation, r.sha256, r.bytes
             )),
             Err(e) => UploadOutcome::Failed(e),
         },

@@ -93,7 +93,8 @@ fun receiptTests() {
             app.markReady(story)
             app.setSyncSettings(app.syncSettings().copy(removeLocalAudioAfterDelivery = false))
             runBlocking { app.syncNow() }
-            expect(File(recorded.path).exists()) { "the audio left the phone before the withdrawal" }
+            // The WAV gave way to its verified FLAC; the copies are still on the phone.
+            expect(app.recordings(story).single().files.count { it.onThisPhone } == 2) { "the audio left the phone before the withdrawal" }
 
             withdrawOnThePortal(receiptServer, app.receipt(story).code)
 
@@ -101,7 +102,8 @@ fun receiptTests() {
             expect(report.consentChangesReceived == 1u) { "$report" }
             expect(app.story(story).state == StoryState.WITHDRAWN) { "${app.story(story)}" }
             expect(app.consentHistory(story).last().how == ConsentHow.Storyteller) { "${app.consentHistory(story)}" }
-            expect(app.recordings(story).single().erased && !File(recorded.path).exists()) { "the audio is still here" }
+            val erased = app.recordings(story).single()
+            expect(erased.erased && !File(recorded.path).exists() && erased.files.none { it.onThisPhone }) { "the audio is still here: $erased" }
             expectThrows<TellusException.ConsentMissing> { app.receipt(story) }
         }
     }

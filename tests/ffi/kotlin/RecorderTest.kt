@@ -57,6 +57,29 @@ fun recorderTests() {
         }
     }
 
+    check("prepareAudio makes a verified FLAC and a listening copy; keepWav keeps the WAV") {
+        freshApp().use { app ->
+            app.setSyncSettings(app.syncSettings().copy(keepWav = true))
+            val story = app.createStory("Kept as recorded", "Participant 3")
+            val done = app.startRecording(story.id, request(2_000)).use { session ->
+                waitUntil { session.hasStopped() }
+                session.stop()
+            }
+            val prepared = app.prepareAudio()
+            expect(prepared.filesMade == 2u && prepared.wavsRemoved == 0u && prepared.failures.isEmpty()) { "$prepared" }
+            val files = app.recordings(story.id).single().files.associateBy { it.representation }
+            expect(files.keys == setOf("recorded", "lossless", "listening")) { "${files.keys}" }
+            expect(files["lossless"]!!.format == "flac" && files["listening"]!!.format == "opus") { "$files" }
+            expect(files["listening"]!!.bytes < files["recorded"]!!.bytes / 10uL) { "$files" }
+            expect(File(done.path).exists()) { "keepWav keeps the WAV" }
+            try {
+                app.freeLossless(story.id)
+                throw AssertionError("freeing an undelivered lossless copy was allowed")
+            } catch (e: TellusException.InvalidInput) {
+            }
+        }
+    }
+
     check("a level observer that sleeps does not cost a single frame (real-time microphone)") {
         freshApp().use { app ->
             val story = app.createStory("Slow meter", "Participant 3")

@@ -52,7 +52,8 @@ fun shellApiTests() {
         val held = readyStoryWithAudio(app, "Held for Wi-Fi")
         app.setNetwork(NetworkKind.METERED)
         var report = runBlocking { app.syncNow() }
-        expect(report.audioWaitingForUnmetered == 1u) { "$report" }
+        // Metered: the listening copy went, the lossless copy waits.
+        expect(report.audioWaitingForUnmetered == 1u && report.delivered.map { it.representation } == listOf("listening")) { "$report" }
         expect(report.nextAttempt == NextAttemptView(NextAttemptReasonView.WAITING_FOR_UNMETERED, null, NetworkNeedView.UNMETERED, true)) {
             "${report.nextAttempt}"
         }
@@ -69,7 +70,8 @@ fun shellApiTests() {
         }
         app.setNetwork(NetworkKind.UNMETERED)
         report = runBlocking { app.syncNow() }
-        expect(report.delivered.size == 2) { "$report" }
+        // The held story's lossless copy, and both copies of the new one.
+        expect(report.delivered.size == 3) { "$report" }
         expect(report.nextAttempt.reason == NextAttemptReasonView.IDLE && !report.nextAttempt.scheduled) { "${report.nextAttempt}" }
         val page = app.storyPage(10u, null)
         expect(page.map { it.story.id } == listOf(fresh.id, held.id)) { "page order" }

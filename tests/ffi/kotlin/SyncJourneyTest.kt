@@ -98,11 +98,17 @@ fun syncJourneyTests() {
             expect(finished.await(10, TimeUnit.SECONDS)) { "no final progress arrived" }
             handle.close()
             expect(progressThread != null && progressThread != Thread.currentThread()) { "progress on $progressThread" }
-            val receipt = report.delivered.single()
-            expect(receipt.recordingId == recording.recordingId && receipt.sha256 == recording.sha256) { "$receipt" }
-            expect(receipt.sha256 == sha256(File(recording.path)) && receipt.bytes == recording.bytes) { "$receipt" }
+            // One receipt per copy (the verified FLAC, the listening copy), each matching
+            // the file of that copy on this phone.
+            val files = app.recordings(story.id).single().files.associateBy { it.representation }
+            expect(report.delivered.map { it.representation }.toSet() == setOf("lossless", "listening")) { "${report.delivered}" }
+            for (receipt in report.delivered) {
+                val file = files.getValue(receipt.representation)
+                expect(receipt.recordingId == recording.recordingId && receipt.sha256 == file.sha256) { "$receipt" }
+                expect(receipt.sha256 == sha256(File(file.path)) && receipt.bytes == file.bytes) { "$receipt" }
+            }
             expect(app.deliveryState(story.id) == DeliveryStateView.Delivered(false)) { "${app.deliveryState(story.id)}" }
-            expect(app.receipts().single().sha256 == recording.sha256) { "${app.receipts()}" }
+            expect(app.receipts().map { it.sha256 }.toSet() == files.values.filter { it.representation != "recorded" }.map { it.sha256 }.toSet()) { "${app.receipts()}" }
             val again = runBlocking { app.syncNow() }
             expect(again.delivered.isEmpty() && again.documentsSent == 0u) { "a second sync sent $again" }
         }
@@ -114,8 +120,12 @@ fun syncJourneyTests() {
         TellusApp.openWithTransport(dir, transport).use { app ->
             val (story, recording) = recordReadyStory(app, "Delivered through the shell")
             val report = runBlocking { app.syncNow() }
-            val receipt = report.delivered.single()
-            expect(receipt.sha256 == recording.sha256 && receipt.bytes == recording.bytes) { "$receipt vs $recording" }
+            val files = app.recordings(story.id).single().files.associateBy { it.representation }
+            expect(report.delivered.size == 2) { "${report.delivered}" }
+            for (receipt in report.delivered) {
+                val file = files.getValue(receipt.representation)
+                expect(receipt.sha256 == file.sha256 && receipt.bytes == file.bytes) { "$receipt vs $file" }
+            }
             expect(app.deliveryState(story.id) == DeliveryStateView.Delivered(false)) { "${app.deliveryState(story.id)}" }
             val failed = transport.seen.indexOf("PATCH failed")
             expect(failed >= 0 && transport.seen.drop(failed).contains("HEAD")) {

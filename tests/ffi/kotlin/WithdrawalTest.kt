@@ -56,7 +56,7 @@ fun withdrawalTests() {
             val second = recordASecond(app, story)
             app.markReady(story)
             val report = runBlocking { app.syncNow() }
-            expect(report.delivered.map { it.recordingId } == listOf(second.recordingId)) { "$report" }
+            expect(report.delivered.map { it.recordingId to it.representation }.toSet() == setOf(second.recordingId to "lossless", second.recordingId to "listening")) { "$report" }
         }
     }
 

@@ -163,11 +163,12 @@ class FfiMachine(RuleBasedStateMachine):
             pass
 
     @rule(network=st.sampled_from([tellus.NetworkKind.NONE, tellus.NetworkKind.METERED, tellus.NetworkKind.UNMETERED]),
-          wifi_only=st.booleans(), remove=st.booleans())
-    def network_and_settings(self, network, wifi_only, remove):
+          wifi_only=st.booleans(), remove=st.booleans(), keep_wav=st.booleans())
+    def network_and_settings(self, network, wifi_only, remove, keep_wav):
         app().set_network(network)
         call(app().set_sync_settings, tellus.SyncSettingsView(audio_on_unmetered_only=wifi_only,
-                                                              remove_local_audio_after_delivery=remove))
+                                                              remove_local_audio_after_delivery=remove,
+                                                              keep_wav=keep_wav))
 
     @rule(cancel_first=st.booleans())
     def sync(self, cancel_first):

@@ -183,10 +183,12 @@ class Limits(unittest.TestCase):
         self.refused(app.add_note, story.id, "!", None)
         self.refused(app.edit_story, story.id, "é" * 39 + "éé", None)
 
-        # Delivered whole: the document, the consent and both recordings' receipts.
+        # Delivered whole: the document (listing each recording's FLAC and listening copy,
+        # which the size measured at input left room for), the consent and the receipts
+        # of both recordings' two copies.
         app.mark_ready(story.id)
         report = asyncio.run(app.sync_now())
-        self.assertEqual((report.documents_sent, len(report.delivered), report.parked), (1, 2, []))
+        self.assertEqual((report.documents_sent, len(report.delivered), report.parked), (1, 4, []))
         self.assertEqual(app.delivery_state(story.id), tellus.DeliveryStateView.DELIVERED(local_audio_removed=False))
 
     def test_a_story_that_no_longer_fits_lowered_limits_is_parked_at_once_with_the_reason(self):

@@ -51,6 +51,33 @@ class Recorder(unittest.TestCase):
         [marker] = app.notes(story.id)
         self.assertEqual((marker.kind, marker.question_id), (tellus.NoteKindView.MARKER, "q1"))
 
+    def test_prepare_audio_makes_a_verified_flac_and_a_listening_copy_then_the_wav_goes(self):
+        app, story, data = fresh_story(with_dir=True)
+        self.assertFalse(app.sync_settings().keep_wav, "FLAC only by default")
+        session = app.start_recording(
+            story.id, tellus.RecordingRequest(device=None, stereo=False, sample_rate=RATE, max_duration_ms=2000)
+        )
+        wait_until(session.has_stopped)
+        done = session.stop()
+        self.assertEqual([f.representation for f in app.recordings(story.id)[0].files], ["recorded"])
+        prepared = app.prepare_audio()
+        self.assertEqual((prepared.files_made, prepared.wavs_removed, prepared.failures), (2, 1, []))
+        [indexed] = app.recordings(story.id)
+        files = {f.representation: f for f in indexed.files}
+        self.assertEqual(sorted(files), ["listening", "lossless"])
+        self.assertEqual((files["lossless"].format, files["listening"].format), ("flac", "opus"))
+        self.assertTrue(all(f.on_this_phone and not f.delivered for f in files.values()))
+        self.assertTrue(all(os.path.exists(f.path) for f in files.values()))
+        # The identity is the recorded samples' SHA-256 (the WAV's data chunk).
+        with open(SPEECH, "rb") as f:
+            pcm = f.read(2 * 2 * RATE)
+        self.assertEqual(indexed.pcm_sha256, hashlib.sha256(pcm).hexdigest())
+        self.assertFalse(os.path.exists(done.path), "the WAV went after its FLAC was recorded")
+        self.assertEqual(app.prepare_audio().files_made, 0, "nothing left to make")
+        # The sample project keeps lossless copies: freeing them is refused, typed.
+        with self.assertRaises(tellus.TellusError.InvalidInput):
+            app.free_lossless(story.id)
+
     def test_levels_reach_an_observer_until_its_handle_is_cancelled(self):
         app, story = fresh_story()
         got = threading.Event()

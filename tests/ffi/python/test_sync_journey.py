@@ -67,11 +67,19 @@ class SyncJourney(unittest.TestCase):
         self.assertTrue(seen.wait(10), f"no final progress: {progress}")
         handle.cancel()
 
-        [receipt] = report.delivered
-        self.assertEqual((receipt.recording_id, receipt.sha256, receipt.bytes),
-                         (recording.recording_id, recording.sha256, recording.bytes))
-        with open(recording.path, "rb") as f:
-            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), receipt.sha256)
+        # One receipt per copy: the verified FLAC and the listening copy, each matching
+        # the file on this phone; the FLAC's PCM identity is the recording's.
+        receipts = {r.representation: r for r in report.delivered}
+        self.assertEqual(sorted(receipts), ["listening", "lossless"])
+        [indexed] = app.recordings(story.id)
+        files = {f.representation: f for f in indexed.files}
+        for copy, receipt in receipts.items():
+            self.assertEqual((receipt.recording_id, receipt.sha256, receipt.bytes),
+                             (recording.recording_id, files[copy].sha256, files[copy].bytes))
+            with open(files[copy].path, "rb") as f:
+                self.assertEqual(hashlib.sha256(f.read()).hexdigest(), receipt.sha256)
+        self.assertEqual(receipts["lossless"].format, "flac")
+        self.assertEqual(receipts["lossless"].pcm_sha256, indexed.pcm_sha256)
         self.assertEqual(app.delivery_state(story.id),
                          tellus.DeliveryStateView.DELIVERED(local_audio_removed=False))
         self.assertEqual(progress[-1].story_id, story.id)

@@ -65,7 +65,9 @@ class Withdrawal(unittest.TestCase):
         second = record_a_second(app, story)
         app.mark_ready(story)
         report = asyncio.run(app.sync_now())
-        self.assertEqual([r.recording_id for r in report.delivered], [second.recording_id])
+        # Both copies of the second recording, nothing of the withdrawn one.
+        self.assertEqual(sorted((r.recording_id, r.representation) for r in report.delivered),
+                         [(second.recording_id, "listening"), (second.recording_id, "lossless")])
 
     def test_the_consent_form_is_checked_by_the_core(self):
         app = tellus.TellusApp.open(tempfile.mkdtemp(prefix="tellus-py-form-"))
