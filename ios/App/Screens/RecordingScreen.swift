@@ -100,6 +100,7 @@ final class RecordingModel: ObservableObject {
         do {
             let done: FinishedRecordingView = try session.stop()
             finished = done
+            prepareAudio()
             if done.framesDropped > 0 || done.streamErrors > 0 {
                 error = "\(done.reasonMessage) \(done.framesDropped) frames were lost and \(done.streamErrors) stream errors were recovered."
             }
@@ -107,6 +108,21 @@ final class RecordingModel: ObservableObject {
             self.error = describe(error)
         }
         audio.deactivate()
+    }
+
+    /// The verified FLAC and the listening copy (data saver, docs/data-saver.md), made
+    /// off the main actor right after the recording stops, so that the next sync finds
+    /// them ready; a failure is retried by that sync, so it is only logged.
+    private func prepareAudio() {
+        let core: TellusApp = self.core
+        Task.detached(priority: .utility) {
+            do {
+                let report: PrepareAudioView = try core.prepareAudio()
+                for failure in report.failures { NSLog("Tellus: audio copy not made yet: \(failure)") }
+            } catch {
+                NSLog("Tellus: audio copies not made yet: \(error.localizedDescription)")
+            }
+        }
     }
 
     private func perform(_ action: (RecorderSession) throws -> Void) {

@@ -32,8 +32,21 @@ import java.util.concurrent.TimeUnit
 object DeliveryScheduler {
     private const val WORK = "deliver"
     private const val WORK_AUDIO = "deliver-audio-on-unmetered"
+    private const val WORK_PREPARE = "prepare-audio"
 
     fun deliverSoon(context: Context) = enqueue(context, FollowUp(0, NetworkNeed.CONNECTED), expedited = true)
+
+    /**
+     * After a recording stops: its verified FLAC and listening copy (data saver,
+     * docs/data-saver.md) made in the background with no network needed, then a delivery.
+     * Several stops in a row queue one run after another, never two at once.
+     */
+    fun prepareAudioSoon(context: Context) {
+        val request = OneTimeWorkRequestBuilder<AudioPreparationWorker>()
+            .setConstraints(Constraints.Builder().setRequiresStorageNotLow(true).build())
+            .build()
+        WorkManager.getInstance(context).enqueueUniqueWork(WORK_PREPARE, ExistingWorkPolicy.APPEND_OR_REPLACE, request)
+    }
 
     fun enqueue(context: Context, next: FollowUp, expedited: Boolean) {
         val request = OneTimeWorkRequestBuilder<DeliveryWorker>()
@@ -116,4 +129,15 @@ object NetworkWatcher {
         // NOT_METERED covers Wi-Fi and unmetered mobile plans alike.
         metered = caps?.hasCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED) != true,
     )
+}
+
+/** Makes the copies the data saver needs; failures are tried again by the next run or sync. */
+class AudioPreparationWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
+    override suspend fun doWork(): Result {
+        val app = applicationContext as TellusApplication
+        val report = app.core.call { it.prepareAudio() }
+        report.failures.forEach { android.util.Log.w("tellus.audio", "audio copy not made yet: $it") }
+        DeliveryScheduler.deliverSoon(applicationContext)
+        return Result.success()
+    }
 }

@@ -101,6 +101,7 @@ class RecordingService : LifecycleService() {
         val state = recording ?: return stopForegroundAndSelf()
         lifecycleScope.launch {
             withContext(Dispatchers.IO) { state.stop() }
+            DeliveryScheduler.prepareAudioSoon(this@RecordingService)
             stopForegroundAndSelf()
         }
     }
