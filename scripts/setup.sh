@@ -11,6 +11,10 @@ TELLUS_DEB_PACKAGES=(pkg-config libasound2-dev gcc libc6-dev)
 TELLUS_DEB_PACKAGES+=(alsa-utils espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
 # The lead's exports: xmllint validates every OHMS export against the published schema.
 TELLUS_DEB_PACKAGES+=(libxml2-utils)
+# Transcripts (issue 22): real recorded speech with reference texts (LibriVox clips in
+# /usr/share/pocketsphinx/test/data/librivox) for the engine's tests and benchmark, and
+# python3-venv for the engine's venv (server/engines/install.sh).
+TELLUS_DEB_PACKAGES+=(pocketsphinx-testdata python3-venv)
 
 # The leads' web page test (tests/web) drives Debian's chromium with playwright-core;
 # tests/web/install.sh installs these when that test runs (the demo never needs them).

@@ -18,6 +18,7 @@ mod routes;
 pub mod search;
 pub mod storage;
 pub mod throttle;
+pub mod transcripts;
 pub mod tus;
 pub mod visibility;
 mod web;
@@ -142,6 +143,22 @@ pub fn router(app: App) -> Router {
         .route("/changes", get(routes::lead::changes))
         .route("/export.csv", get(routes::lead::export_csv))
         .route("/lead/sign-in-link", post(routes::lead::sign_in_link))
+        .route(
+            "/recordings/{id}/transcript",
+            get(transcripts::routes::get_transcript).put(transcripts::routes::put_transcript),
+        )
+        .route(
+            "/recordings/{id}/transcript.vtt",
+            get(transcripts::routes::get_vtt),
+        )
+        .route(
+            "/recordings/{id}/transcript.srt",
+            get(transcripts::routes::get_srt),
+        )
+        .route(
+            "/transcripts/search",
+            get(transcripts::routes::search_transcripts),
+        )
         .layer(json_limit)
         .layer(timeout.clone())
         .merge(tus::routes());
@@ -215,6 +232,7 @@ async fn run(
     // Stopped with the server: a restarted one in the same process must not share its
     // data folder with a sweeper of the old one (whose upload locks it cannot see).
     let sweeper = tus::spawn_expiry_sweeper(app.clone());
+    let transcriber = transcripts::spawn_worker(&app)?;
     let throttle = app.throttle.clone();
     let forgetter = tokio::spawn(async move {
         loop {
@@ -226,6 +244,9 @@ async fn run(
     let served = listen::serve(listeners, &config, router(app), shutdown).await;
     sweeper.abort();
     forgetter.abort();
+    if let Some(t) = transcriber {
+        t.abort();
+    }
     served
 }
 

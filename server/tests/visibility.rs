@@ -114,6 +114,10 @@ const LEAD_FACING: &[&str] = &[
     "/lead/stories/{id}/story.csv",
     "/lead/recordings/{id}/audio",
     "/lead/export.csv",
+    "/api/v1/recordings/{id}/transcript",
+    "/api/v1/recordings/{id}/transcript.vtt",
+    "/api/v1/recordings/{id}/transcript.srt",
+    "/api/v1/transcripts/search",
 ];
 
 #[test]
@@ -279,7 +283,22 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
             revision += 1;
             doc["revision"] = Value::from(revision);
             if recording.is_none() {
-                recording = Some(reporter.upload(&id, &audio(4_000, 7), 4_000).await);
+                let delivered = reporter.upload(&id, &audio(4_000, 7), 4_000).await;
+                // Its transcript says the title, so that search can find it.
+                let (rec, words) = (delivered.clone(), title.clone());
+                server
+                    .db()
+                    .write(move |tx| {
+                        let segments = [tellus_server::transcripts::model::Segment {
+                            start_ms: 0,
+                            end_ms: 1000,
+                            text: words,
+                            speaker: None,
+                        }];
+                        tellus_server::transcripts::model::save_machine(tx, &rec, "en", &segments)
+                    })
+                    .unwrap();
+                recording = Some(delivered);
             }
         } else {
             recording = None;
@@ -387,6 +406,24 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
                 .unwrap()
                 .status()
                 == StatusCode::OK
+        }
+        "/api/v1/recordings/{id}/transcript" => {
+            let r = lead
+                .get(&format!("/api/v1/recordings/{rec}/transcript"))
+                .await;
+            r.status() == StatusCode::OK && body_has(&r.text().await.unwrap())
+        }
+        "/api/v1/recordings/{id}/transcript.vtt" | "/api/v1/recordings/{id}/transcript.srt" => {
+            let r = lead.get(&route.replace("{id}", &rec)).await;
+            r.status() == StatusCode::OK && r.text().await.unwrap().contains(&story.title)
+        }
+        "/api/v1/transcripts/search" => {
+            let marker = story.title.split(' ').nth(1).unwrap_or("none");
+            let r = lead
+                .get(&format!("/api/v1/transcripts/search?q={marker}"))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            body_has(&r.text().await.unwrap())
         }
         "/lead/export.csv" => {
             let mut any = false;

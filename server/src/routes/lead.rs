@@ -79,6 +79,7 @@ pub async fn changes(
                     kind: match kind.as_str() {
                         "story" => ChangeKind::Story,
                         "recording" => ChangeKind::Recording,
+                        "transcript" => ChangeKind::Transcript,
                         _ => ChangeKind::Withdrawal,
                     },
                     story_id: r.get(2)?,

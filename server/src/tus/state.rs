@@ -252,6 +252,7 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
                 params![u.project_id, u.story_id, u.recording_id, hash, bytes, now],
             )?;
             tx.execute("DELETE FROM uploads WHERE id = ?1", [&u.id])?;
+            crate::transcripts::on_delivered(tx, &u.project_id, &u.story_id, &u.recording_id)?;
             Ok(true)
         })
         .await?;
