@@ -119,8 +119,10 @@ impl Worker {
     }
 
     fn lease_ms(&self) -> i64 {
-        // Longer than any run may take, so a live worker never loses its claim.
-        i64::try_from(self.engine.timeout.as_millis()).unwrap_or(i64::MAX / 4) + 60_000
+        // Longer than any run may take (the engine is stopped at its timeout), so a live
+        // worker never loses its claim; twice the timeout, at most a minute more.
+        let timeout = i64::try_from(self.engine.timeout.as_millis()).unwrap_or(i64::MAX / 4);
+        timeout + timeout.min(60_000)
     }
 
     /// Claims and runs one job; false when none was due.
