@@ -85,6 +85,11 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/lead/link/{secret}", "signing in with that link"),
     ("/lead/assets/style.css", "a static asset"),
     ("/lead/assets/player.js", "a static asset"),
+    ("/lead/assets/transcript.js", "a static asset"),
+    (
+        "/lead/transcript-flags/{id}",
+        "a lead accepts or rejects a storyteller's flag (POST); transcripts::flags::decide asks the rule and answers with a redirect, no story text",
+    ),
     (
         "/s",
         "the storytellers' portal: a code opens one story, to its storyteller",
@@ -96,6 +101,14 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     (
         "/s/audio/{id}",
         "the storyteller's own recording, only while it grants record",
+    ),
+    (
+        "/s/transcript/{id}",
+        "the storyteller's own transcript, only while it grants record",
+    ),
+    (
+        "/s/flag",
+        "the storyteller suggests a correction of their own transcript",
     ),
     ("/s/assets/portal.css", "a static asset"),
     ("/s/assets/portal.js", "a static asset"),
@@ -118,6 +131,8 @@ const LEAD_FACING: &[&str] = &[
     "/api/v1/recordings/{id}/transcript.vtt",
     "/api/v1/recordings/{id}/transcript.srt",
     "/api/v1/transcripts/search",
+    "/lead/recordings/{id}/transcript",
+    "/lead/transcripts",
 ];
 
 #[test]
@@ -422,6 +437,22 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
             let r = lead
                 .get(&format!("/api/v1/transcripts/search?q={marker}"))
                 .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            body_has(&r.text().await.unwrap())
+        }
+        "/lead/recordings/{id}/transcript" => {
+            let r = web(server, lead, &format!("/lead/recordings/{rec}/transcript"))
+                .send()
+                .await
+                .unwrap();
+            r.status() == StatusCode::OK && body_has(&r.text().await.unwrap())
+        }
+        "/lead/transcripts" => {
+            let marker = story.title.split(' ').nth(1).unwrap_or("none");
+            let r = web(server, lead, &format!("/lead/transcripts?q={marker}"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::OK);
             body_has(&r.text().await.unwrap())
         }

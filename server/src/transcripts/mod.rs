@@ -4,6 +4,7 @@
 //! (visibility.rs): every lead-facing read asks it, and a withdrawal forgets them.
 
 pub mod engine;
+pub mod flags;
 pub mod model;
 pub mod queue;
 pub mod routes;

@@ -6,10 +6,12 @@
 //! only as tombstones.
 
 mod format;
+pub(crate) use format::position as format_position;
 pub(crate) mod links;
 mod pages;
 mod query;
 pub(crate) mod session;
+mod transcript;
 
 use axum::Form;
 use axum::Router;
@@ -53,6 +55,16 @@ pub fn routes() -> Router<App> {
         .route("/lead/stories/{id}/story.csv", get(story_csv))
         .route("/lead/recordings/{id}/audio", get(audio))
         .route("/lead/export.csv", get(export_csv))
+        .route(
+            "/lead/recordings/{id}/transcript",
+            get(transcript::get_json).post(transcript::save),
+        )
+        .route("/lead/transcripts", get(transcript::search_page))
+        .route("/lead/transcript-flags/{id}", post(transcript::decide_flag))
+        .route(
+            "/lead/assets/transcript.js",
+            get(|| asset(transcript::SCRIPT, "text/javascript")),
+        )
         .route("/lead/assets/style.css", get(|| asset(STYLE, "text/css")))
         .route(
             "/lead/assets/player.js",
