@@ -38,9 +38,10 @@ use tellus_protocol::ExportScope;
 const STYLE: &str = include_str!("assets/style.css");
 const PLAYER: &str = include_str!("assets/player.js");
 
-/// No inline script or style anywhere, so the policy can forbid them.
+/// No inline script or style anywhere, so the policy can forbid them. `connect-src
+/// 'self'`: the transcript editor saves with fetch (web/transcript.rs).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-     media-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     media-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes() -> Router<App> {
     Router::new()
