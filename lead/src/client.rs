@@ -116,6 +116,20 @@ impl LeadClient {
             .map_err(|e| Error::Protocol(format!("{what} is not a page of changes: {e}")))
     }
 
+    /// A recording's transcript as WebVTT (issue 22); None when the server shows none
+    /// (404: not transcribed yet, or its story was withdrawn since).
+    pub async fn transcript_vtt(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let what = format!("the transcript of recording {id}");
+        let response = self
+            .send(&what, self.get(&format!("/recordings/{id}/transcript.vtt")))
+            .await?;
+        if response.status() == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = refuse_unless_ok(&what, response).await?;
+        Ok(Some(body_bytes(&what, response).await?.to_vec()))
+    }
+
     pub async fn story(&self, id: &str) -> Result<StoryFetch> {
         let what = format!("story {id}");
         let response = self

@@ -20,6 +20,8 @@ pub struct PulledStory {
     pub identity: Option<IdentityDoc>,
     /// Folder-relative paths of the recordings held, in the document's order.
     pub audio: Vec<String>,
+    /// Each held recording's transcript cues (`<recording>.vtt`), in the same order.
+    pub transcripts: Vec<Vec<crate::transcripts::Cue>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -100,11 +102,13 @@ fn read_story(layout: &Layout, id: &str) -> std::result::Result<Option<PulledSto
         None
     };
     let audio = audio_held(layout, id, &doc)?;
+    let transcripts = crate::transcripts::held(layout, &audio);
     Ok(Some(PulledStory {
         doc,
         consent,
         identity,
         audio,
+        transcripts,
     }))
 }
 
