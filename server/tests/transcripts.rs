@@ -486,3 +486,51 @@ async fn a_withdrawal_takes_the_transcript_out_of_every_path() {
         .unwrap();
     assert_eq!(left, 0, "nothing of the transcript is kept");
 }
+
+/// An engine that prints no WebVTT, or runs past its timeout, keeps nothing: the job is
+/// retried, then given up after its attempts, with the reason (never the words) kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_or_stuck_engine_keeps_nothing_and_the_job_is_retried_then_given_up() {
+    for (script, timeout_secs, reason) in [
+        ("echo Traceback: no model", 60, "not WebVTT"),
+        ("sleep 30", 1, "longer than"),
+    ] {
+        let server = Server::start_with(|c| {
+            c.transcribe = TranscribeConfig {
+                command: vec!["sh".into(), "-c".into(), script.into()],
+                model: Some(PathBuf::from("/nonexistent-model")),
+                language: "en".into(),
+                timeout_secs,
+                retry_secs: 0,
+                poll_millis: 20,
+            }
+        })
+        .await;
+        let reporter = server.enrol(PROJECT, Role::Reporter).await;
+        let lead = server.enrol(PROJECT, Role::Lead).await;
+        let story = reporter.consented_story().await;
+        let recording = reporter.upload(&story, &audio(4000, 9), 4000).await;
+        let given_up = wait_until(Duration::from_secs(120), || {
+            let db = server.db();
+            let rec = recording.clone();
+            async move {
+                db.with(move |c| queue::status(c, &rec))
+                    .unwrap()
+                    .is_some_and(|(state, _, _)| state == "failed")
+            }
+        })
+        .await;
+        assert!(given_up, "{script}: the job was not given up");
+        let (_, attempts, error) = job(&server, &recording);
+        assert_eq!(attempts, queue::MAX_ATTEMPTS, "{script}");
+        assert!(
+            error.as_deref().unwrap_or_default().contains(reason),
+            "{script}: {error:?}"
+        );
+        assert_eq!(
+            transcript(&lead, &recording).await.status(),
+            StatusCode::NOT_FOUND,
+            "{script}: nothing kept"
+        );
+    }
+}
