@@ -1,7 +1,7 @@
 //! `tellus transcribe-worker`, and the engine flags it shares with `tellus serve`: a
-//! worker that claims transcription jobs from the server's own database (the same data
-//! folder, or one shared with it), so it can run beside the server or in its place. A
-//! worker on another machine over HTTP is not built (docs/transcripts.md).
+//! worker that claims transcription jobs from the server's own database (`--data-dir`,
+//! beside the server), or from a server on another machine over HTTP (`--server URL
+//! --token TOKEN`, an operator's token; docs/transcripts.md).
 
 use std::path::PathBuf;
 
@@ -51,6 +51,12 @@ pub struct WorkerArgs {
     /// Run the jobs that are due, then exit (instead of waiting for more)
     #[arg(long)]
     once: bool,
+    /// Claim jobs from this server over HTTP instead of from a local data folder
+    #[arg(long, value_name = "URL", requires = "token")]
+    server: Option<String>,
+    /// An operator's token for --server (`tellus admin token` on the server)
+    #[arg(long, value_name = "TOKEN", env = "TELLUS_WORKER_TOKEN")]
+    token: Option<String>,
 }
 
 pub fn worker(ctx: &Context, args: WorkerArgs) -> CmdResult {
@@ -61,6 +67,9 @@ pub fn worker(ctx: &Context, args: WorkerArgs) -> CmdResult {
             "no transcription engine: pass --transcribe-command and --transcribe-model (or [transcribe] in --config)"
                 .into(),
         );
+    }
+    if let (Some(server), Some(token)) = (&args.server, &args.token) {
+        return remote(&config, server, token, args.once);
     }
     if !config.db_path().is_file() {
         return Err(format!(
@@ -95,4 +104,92 @@ pub fn worker(ctx: &Context, args: WorkerArgs) -> CmdResult {
             }
         }
     })
+}
+
+/// The worker over HTTP: claim, fetch the audio into a temporary folder, run the engine,
+/// post its WebVTT (or why it failed); the audio copy is deleted after each job.
+fn remote(config: &ServerConfig, server: &str, token: &str, once: bool) -> CmdResult {
+    use tellus_lead::transcribe_client::WorkerClient;
+    let Some(mut engine) = config.transcribe.engine() else {
+        return Err("no transcription engine".into());
+    };
+    let name = format!(
+        "{}-{}-{:08x}",
+        hostname(),
+        std::process::id(),
+        rand_suffix()
+    );
+    let client = WorkerClient::new(server, token, &name, None).map_err(|e| e.to_string())?;
+    // A private folder for the audio copies, removed when the worker exits.
+    let scratch =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    crate::logging::init("info");
+    let runtime = crate::runtime()?;
+    let poll = std::time::Duration::from_millis(config.transcribe.poll_millis.max(10));
+    let result = runtime.block_on(async {
+        let mut done = 0;
+        loop {
+            let job = client.claim().await.map_err(|e| e.to_string())?;
+            let Some(job) = job else {
+                if once {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => continue,
+                    _ = tellus_server::shutdown_signal() => break,
+                }
+            };
+            // Finish well within the server's lease.
+            let lease = std::time::Duration::from_millis(
+                u64::try_from(job.lease_ms / 2).unwrap_or(1).max(1),
+            );
+            engine.timeout = engine.timeout.min(lease);
+            let audio = scratch.path().join(format!("{}.audio", job.recording_id));
+            let outcome = match client.audio_to(&job.recording_id, &audio).await {
+                Ok(()) => engine.run(&audio).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = std::fs::remove_file(&audio);
+            match outcome {
+                Ok(segments) => {
+                    let vtt = tellus_server::transcripts::vtt::write_vtt(&segments);
+                    client
+                        .finish(&job.recording_id, &vtt)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Err(why) => {
+                    eprintln!("transcription of {} failed: {why}", job.recording_id);
+                    client
+                        .fail(&job.recording_id, &why)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            done += 1;
+        }
+        Ok::<_, String>(done)
+    })?;
+    println!("{result} transcription job(s) run");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into())
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish() as u32
 }

@@ -44,7 +44,10 @@ fn delivered(data: &Path) -> (Db, String) {
     let db = App::open_db(&config).unwrap();
     let project = tellus_core::model::sample_project();
     let created = admin::create_project(&db, &project.to_json()).unwrap();
-    let (story, recording) = ("s-1".to_string(), "r-1".to_string());
+    let (story, recording) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
     std::fs::create_dir_all(config.audio_dir()).unwrap();
     let status = std::process::Command::new("espeak-ng")
         .arg("-w")
@@ -102,8 +105,8 @@ fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps
     let claimed_by = |db: &Db| -> Option<String> {
         db.with(|c| {
             Ok(c.query_row(
-                "SELECT claimed_by FROM transcript_jobs WHERE recording_id = 'r-1'",
-                [],
+                "SELECT claimed_by FROM transcript_jobs WHERE recording_id = ?1",
+                [&recording],
                 |r| r.get(0),
             )?)
         })
@@ -198,4 +201,86 @@ fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tellus-transcribe-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A worker on another machine: `--server URL --token TOKEN` (an operator's token)
+/// claims over HTTP, fetches the claimed job's audio, runs the engine and posts the
+/// WebVTT; the server keeps it as the machine draft. Another worker's claim, a lead's
+/// token and an unknown token get nothing.
+#[test]
+fn a_worker_on_another_machine_runs_a_job_over_http_with_an_operator_token() {
+    let dir = tempfile_dir();
+    let data = dir.join("server");
+    let (db, recording) = delivered(&data);
+    let token = admin::create_admin_token(&db, "transcription box")
+        .unwrap()
+        .token;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let running = runtime
+        .block_on(tellus_server::Running::start(ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.clone(),
+            ..ServerConfig::default()
+        }))
+        .unwrap();
+    let url = running.url();
+    let (command, model) = engine();
+    let run = |token: &str| {
+        tellus(&dir.join("worker"))
+            .args([
+                "transcribe-worker",
+                "--server",
+                &url,
+                "--token",
+                token,
+                "--transcribe-command",
+                &command,
+                "--transcribe-model",
+                &model,
+                "--once",
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = run("tellus_not-a-token-of-this-server");
+    assert!(!refused.status.success());
+    let (state, attempts, _) = db.with(|c| queue::status(c, &recording)).unwrap().unwrap();
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("queued", 0),
+        "an unknown token claims nothing"
+    );
+
+    let out = run(&token);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 transcription job(s) run"));
+    let t = db
+        .with(|c| model::load(c, &recording))
+        .unwrap()
+        .expect("a draft");
+    let text = t
+        .segments
+        .iter()
+        .map(|s| s.text.to_lowercase())
+        .collect::<String>();
+    assert!(text.contains("library"), "{text}");
+    assert_eq!((t.revision, t.source), (1, model::Source::Machine));
+    let (state, attempts, _) = db.with(|c| queue::status(c, &recording)).unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+
+    // The audio only to the worker that holds the job's claim.
+    let http = reqwest::blocking::Client::new();
+    let r = http
+        .get(format!("{url}/api/v1/transcribe/jobs/{recording}/audio"))
+        .bearer_auth(&token)
+        .header("tellus-worker", "someone-else")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    runtime.block_on(running.stop()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -178,7 +178,7 @@ impl LeadClient {
 }
 
 /// `http(s)://host[:port]` without a trailing slash; anything else is refused.
-fn normalise_server(server: &str) -> Result<String> {
+pub(crate) fn normalise_server(server: &str) -> Result<String> {
     let trimmed = server.trim().trim_end_matches('/');
     let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
     let host = trimmed.split_once("://").map_or("", |(_, rest)| rest);
@@ -251,13 +251,13 @@ pub async fn enrol(
 }
 
 /// The one HTTP client setup (tellus-net: the trust decision every Tellus client makes).
-fn http_client(pin: Option<CertificatePin>) -> Result<HttpClient> {
+pub(crate) fn http_client(pin: Option<CertificatePin>) -> Result<HttpClient> {
     HttpClient::new(&Trust::for_server(pin), Duration::from_secs(15))
         .map_err(|e| Error::net("set up the HTTP client", e))
 }
 
 /// Sends one request; a server silent for `READ_TIMEOUT` counts as a broken network.
-async fn send(
+pub(crate) async fn send(
     http: &HttpClient,
     what: &str,
     request: http::request::Builder,
@@ -276,7 +276,7 @@ async fn send(
 }
 
 /// A whole (small) body: JSON, an error.
-async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
+pub(crate) async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
     match tokio::time::timeout(READ_TIMEOUT, read_body(response.into_body())).await {
         Ok(read) => read.map_err(|e| Error::net(what, e)),
         Err(_) => Err(Error::net(
@@ -313,7 +313,7 @@ fn content_range_start(headers: &http::HeaderMap) -> Option<u64> {
     start.trim().parse().ok()
 }
 
-async fn refuse_unless_ok(what: &str, response: Response) -> Result<Response> {
+pub(crate) async fn refuse_unless_ok(what: &str, response: Response) -> Result<Response> {
     if response.status().is_success() {
         Ok(response)
     } else {

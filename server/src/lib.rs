@@ -159,6 +159,19 @@ pub fn router(app: App) -> Router {
             "/transcripts/search",
             get(transcripts::routes::search_transcripts),
         )
+        .route("/transcribe/claim", post(transcripts::remote::claim))
+        .route(
+            "/transcribe/jobs/{id}/audio",
+            get(transcripts::remote::audio),
+        )
+        .route(
+            "/transcribe/jobs/{id}/vtt",
+            post(transcripts::remote::result),
+        )
+        .route(
+            "/transcribe/jobs/{id}/failed",
+            post(transcripts::remote::failed),
+        )
         .layer(json_limit)
         .layer(timeout.clone())
         .merge(tus::routes());

@@ -534,3 +534,91 @@ async fn a_broken_or_stuck_engine_keeps_nothing_and_the_job_is_retried_then_give
         );
     }
 }
+
+/// The queue over HTTP (a worker on another machine): only an operator's token claims;
+/// output that is not WebVTT is refused and the job tried again; a story withdrawn
+/// while its job runs keeps nothing, and its audio is no longer served to the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_worker_claims_over_http_and_a_withdrawal_mid_job_keeps_nothing() {
+    // A failed job is due again at once (the default waits a minute).
+    let server = Server::start_with(|c| c.transcribe.retry_secs = 0).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let admin = server.admin();
+    let story = reporter.consented_story().await;
+    let recording = reporter.upload(&story, &audio(4000, 5), 4000).await;
+    let claim = |who: &Device| {
+        who.req(Method::POST, "/api/v1/transcribe/claim")
+            .json(&json!({ "worker": "box-1" }))
+            .send()
+    };
+    assert_eq!(claim(&lead).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        claim(&reporter).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = claim(&admin).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let claimed: Value = r.json().await.unwrap();
+    assert_eq!(claimed["recording_id"], recording.as_str());
+    assert_eq!(
+        claim(&admin).await.unwrap().status(),
+        StatusCode::NO_CONTENT,
+        "held"
+    );
+
+    let job_path = |what: &str| format!("/api/v1/transcribe/jobs/{recording}/{what}");
+    let r = admin
+        .req(Method::GET, &job_path("audio"))
+        .header("tellus-worker", "box-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), audio(4000, 5));
+    let r = admin
+        .req(Method::POST, &job_path("vtt"))
+        .header("tellus-worker", "box-1")
+        .body("Traceback (most recent call last)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(job(&server, &recording).0, "queued", "tried again");
+
+    // Claimed again, then the storyteller withdraws while the engine runs.
+    let r = claim(&admin).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        reporter.consent(&story, "withdrawn", &[]).await.status(),
+        StatusCode::CREATED
+    );
+    let r = admin
+        .req(Method::GET, &job_path("audio"))
+        .header("tellus-worker", "box-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = admin
+        .req(Method::POST, &job_path("vtt"))
+        .header("tellus-worker", "box-1")
+        .body("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nwords of a withdrawn story\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["kept"], false);
+    let left: i64 = server
+        .db()
+        .with(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT COUNT(*) FROM transcripts) + (SELECT COUNT(*) FROM transcript_jobs)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(left, 0);
+}

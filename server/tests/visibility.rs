@@ -66,6 +66,22 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/api/v1/admin/invites", "admin only"),
     ("/api/v1/admin/revoke/{id}", "admin only"),
     (
+        "/api/v1/transcribe/claim",
+        "admin (transcription workers) only; a lead is refused",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/audio",
+        "admin (the worker holding the claim) only; serve_audio asks the rule",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/vtt",
+        "admin (the worker holding the claim) only; returns no story",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/failed",
+        "admin (the worker holding the claim) only; returns no story",
+    ),
+    (
         "/api/v1/stories/{id}/consent",
         "reporters post consent and read their own story's log; a lead is refused",
     ),

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod flags;
 pub mod model;
 pub mod queue;
+pub mod remote;
 pub mod routes;
 pub mod search;
 pub mod vtt;
