@@ -148,6 +148,8 @@ const LEAD_FACING: &[&str] = &[
     "/api/v1/recordings/{id}/transcript.srt",
     "/api/v1/transcripts/search",
     "/lead/recordings/{id}/transcript",
+    "/lead/recordings/{id}/transcript.vtt",
+    "/lead/recordings/{id}/transcript.srt",
     "/lead/transcripts",
 ];
 
@@ -462,6 +464,13 @@ async fn leaks(server: &Server, lead: &Device, route: &str, story: &Story) -> bo
                 .await
                 .unwrap();
             r.status() == StatusCode::OK && body_has(&r.text().await.unwrap())
+        }
+        "/lead/recordings/{id}/transcript.vtt" | "/lead/recordings/{id}/transcript.srt" => {
+            let r = web(server, lead, &route.replace("{id}", &rec))
+                .send()
+                .await
+                .unwrap();
+            r.status() == StatusCode::OK && r.text().await.unwrap().contains(&story.title)
         }
         "/lead/transcripts" => {
             let marker = story.title.split(' ').nth(1).unwrap_or("none");

@@ -149,6 +149,13 @@ test('a lead corrects a passage in place and saves it as a new revision', async 
   check(status === 'Saved (revision 2).', status);
   const t = await (await api('GET', `/api/v1/recordings/${recording}/transcript`, lead)).json();
   check(t.revision === 2 && t.segments[t.segments.length - 1].text === CORRECTED, JSON.stringify(t));
+  // The card's WebVTT download holds the correction.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'WebVTT' }).click()]);
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  const vtt = Buffer.concat(chunks).toString();
+  check(vtt.startsWith('WEBVTT') && vtt.includes(CORRECTED), vtt);
+  check(download.suggestedFilename() === `transcript-${recording}.vtt`, download.suggestedFilename());
   await shot('t1-transcript-corrected');
 });
 

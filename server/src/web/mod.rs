@@ -60,6 +60,8 @@ pub fn routes() -> Router<App> {
             "/lead/recordings/{id}/transcript",
             get(transcript::get_json).post(transcript::save),
         )
+        .route("/lead/recordings/{id}/transcript.vtt", get(transcript::vtt))
+        .route("/lead/recordings/{id}/transcript.srt", get(transcript::srt))
         .route("/lead/transcripts", get(transcript::search_page))
         .route("/lead/transcript-flags/{id}", post(transcript::decide_flag))
         .route(

@@ -125,6 +125,24 @@ pub async fn get_json(
     Ok(axum::Json(api::read(&app, &lead.project_id, &id).await?).into_response())
 }
 
+/// The transcript as a WebVTT download (the card's link).
+pub async fn vtt(State(app): State<App>, lead: Lead, Path(id): Path<String>) -> Result<Response> {
+    let id = parse_id(&id, "recording")?;
+    Ok(api::download(
+        &api::read(&app, &lead.project_id, &id).await?,
+        "vtt",
+    ))
+}
+
+/// The transcript as an SRT download (the card's link).
+pub async fn srt(State(app): State<App>, lead: Lead, Path(id): Path<String>) -> Result<Response> {
+    let id = parse_id(&id, "recording")?;
+    Ok(api::download(
+        &api::read(&app, &lead.project_id, &id).await?,
+        "srt",
+    ))
+}
+
 /// A save from the page: JSON only (a cross-site form cannot send it without the
 /// browser asking first) and from this origin.
 pub async fn save(
