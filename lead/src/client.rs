@@ -107,7 +107,7 @@ impl LeadClient {
     pub async fn changes(&self, cursor: &str, limit: u32) -> Result<ChangesPage> {
         let what = "the changes feed";
         let request = self.get(&format!(
-            "/changes?after={}&limit={limit}",
+            "/changes?after={}&limit={limit}&with=transcript",
             query_value(cursor)
         ));
         let response = self.send(what, request).await?;

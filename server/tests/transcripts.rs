@@ -162,7 +162,7 @@ async fn the_engine_drafts_generated_and_recorded_speech_and_a_lead_finds_the_mo
     assert!(srt.starts_with("1\n00:00:00,000 --> "), "{srt}");
 
     // The feed tells a lead a transcript arrived.
-    let page = lead.changes("0").await;
+    let page = lead.changes("0&with=transcript").await;
     let kinds: Vec<(&str, &str)> = page["changes"]
         .as_array()
         .unwrap()
@@ -176,6 +176,16 @@ async fn the_engine_drafts_generated_and_recorded_speech_and_a_lead_finds_the_mo
         })
         .collect();
     assert_eq!(kinds.len(), 2, "{page}");
+    // A lead that does not ask for them (one built before transcripts) gets none.
+    let old = lead.changes("0").await;
+    assert!(
+        old["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] != "transcript"),
+        "{old}"
+    );
     assert!(kinds.contains(&(generated.as_str(), story.as_str())));
 }
 
@@ -260,7 +270,7 @@ async fn a_restarted_server_finishes_a_job_whose_worker_died_after_its_claim_onc
         1,
         "one revision from the machine"
     );
-    let page = lead.changes("0").await;
+    let page = lead.changes("0&with=transcript").await;
     let transcript_changes = page["changes"]
         .as_array()
         .unwrap()
@@ -463,7 +473,7 @@ async fn a_withdrawal_takes_the_transcript_out_of_every_path() {
         .await
         .unwrap();
     assert_eq!(hits["hits"], json!([]));
-    let page = lead.changes("0").await;
+    let page = lead.changes("0&with=transcript").await;
     assert!(
         page["changes"]
             .as_array()

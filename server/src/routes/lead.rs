@@ -56,6 +56,9 @@ pub async fn changes(
                 )
             })?,
     };
+    // Transcript changes (issue 22) only to clients that ask for them (`with=transcript`):
+    // a lead built before them cannot read that kind.
+    let with_transcripts = crate::transcripts::feed_wants_transcripts(&query);
     let page = app
         .db
         .call(move |conn| {
@@ -65,14 +68,14 @@ pub async fn changes(
                 &format!(
                     "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at
                      FROM changes c
-                     WHERE c.project_id = ?1 AND c.seq > ?2
+                     WHERE c.project_id = ?1 AND c.seq > ?2 AND (c.kind != 'transcript' OR ?4)
                        AND (c.kind = 'withdrawal' OR EXISTS
                             (SELECT 1 FROM stories s WHERE s.id = c.story_id AND {}))
                      ORDER BY c.seq LIMIT ?3",
                     crate::visibility::VISIBLE_SQL
                 ),
             )?;
-            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1], |r| {
+            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1, with_transcripts], |r| {
                 let kind: String = r.get(1)?;
                 Ok(Change {
                     cursor: r.get::<_, i64>(0)?.to_string(),

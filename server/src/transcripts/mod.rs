@@ -70,6 +70,14 @@ impl TranscribeConfig {
     }
 }
 
+/// Whether a changes-feed request asks for `transcript` changes (`with=transcript`);
+/// a client from before issue 22 would fail on a kind it does not know.
+pub fn feed_wants_transcripts(query: &std::collections::HashMap<String, String>) -> bool {
+    query
+        .get("with")
+        .is_some_and(|w| w.split(',').any(|k| k.trim() == "transcript"))
+}
+
 /// Called in the transaction that records a delivered recording.
 pub fn on_delivered(
     conn: &Connection,
