@@ -71,6 +71,7 @@ impl App {
             .limits
             .validate()
             .map_err(|e| Error::Config(e.to_string()))?;
+        config.transcribe.check()?;
         let db = Db::open(&config.db_path())?;
         let storage = LocalStorage::new(config.audio_dir())
             .map_err(|e| Error::io("cannot create the audio folder", e))?;

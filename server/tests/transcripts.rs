@@ -508,7 +508,7 @@ async fn a_broken_or_stuck_engine_keeps_nothing_and_the_job_is_retried_then_give
         let server = Server::start_with(|c| {
             c.transcribe = TranscribeConfig {
                 command: vec!["sh".into(), "-c".into(), script.into()],
-                model: Some(PathBuf::from("/nonexistent-model")),
+                model: Some(std::env::temp_dir()),
                 language: "en".into(),
                 timeout_secs,
                 retry_secs: 0,
@@ -631,4 +631,24 @@ async fn a_remote_worker_claims_over_http_and_a_withdrawal_mid_job_keeps_nothing
         })
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_folder_that_is_not_there_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tellus_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("server"),
+        transcribe: TranscribeConfig {
+            command: vec!["python3".into(), "engine.py".into()],
+            model: Some(dir.path().join("no-such-model")),
+            ..TranscribeConfig::default()
+        },
+        ..tellus_server::ServerConfig::default()
+    };
+    let err = tellus_server::Running::start(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("no-such-model"), "{err}");
 }

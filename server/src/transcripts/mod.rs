@@ -58,6 +58,17 @@ impl Default for TranscribeConfig {
 }
 
 impl TranscribeConfig {
+    /// Said at start, not found out job by job: a model folder that is not there.
+    pub fn check(&self) -> Result<()> {
+        match self.engine() {
+            Some(engine) if !engine.model.is_dir() => Err(Error::Config(format!(
+                "the transcription model folder {} does not exist ([transcribe] model)",
+                engine.model.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The engine, when one is configured.
     pub fn engine(&self) -> Option<engine::Engine> {
         let model = self.model.clone()?;
@@ -116,6 +127,7 @@ impl Worker {
         let engine = config.engine().ok_or_else(|| {
             Error::Config("transcription needs [transcribe] command and model".into())
         })?;
+        config.check()?;
         let id = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         sweep_scratch(&data_dir.join("transcribe"));
         Ok(Worker {
