@@ -15,6 +15,9 @@ TELLUS_DEB_PACKAGES+=(libxml2-utils)
 # independent decoders (flac, opusdec, opusinfo) and real recorded speech with its
 # transcripts (pocketsphinx-testdata's LibriVox clips, scored by pocketsphinx).
 TELLUS_DEB_PACKAGES+=(flac opus-tools pocketsphinx pocketsphinx-en-us pocketsphinx-testdata)
+# Transcripts (issue 22): python3-venv for the engine's venv (server/engines/install.sh);
+# its tests and benchmark use the LibriVox clips above.
+TELLUS_DEB_PACKAGES+=(python3-venv)
 
 # The leads' web page test (tests/web) drives Debian's chromium with playwright-core;
 # tests/web/install.sh installs these when that test runs (the demo never needs them).

@@ -12,6 +12,8 @@ cargo clippy --workspace --all-targets --locked -q -- -D warnings
 echo "== what the phones link: no platform verifier, aws-lc, OpenSSL or cmake"
 log_deps=$(mktemp)
 bash scripts/check-deps.sh | tee "$log_deps"
+echo "== the transcription engine (server/engines/install.sh)"
+. server/engines/install.sh
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

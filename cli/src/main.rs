@@ -12,6 +12,7 @@ mod record;
 mod server;
 mod story;
 mod sync;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,8 @@ enum Command {
     /// The leads' web page: `tellus lead open` prints a one-time sign-in link
     #[command(subcommand)]
     Lead(lead::LeadCommand),
+    /// Run transcription jobs from the server's database (--data-dir of the server)
+    TranscribeWorker(transcribe::WorkerArgs),
     /// Join a project server with an invite code
     Enrol(sync::EnrolArgs),
     /// Deliver ready stories to the project server (--watch keeps going)
@@ -164,7 +167,10 @@ fn main() -> ExitCode {
         Err(e) => return argument_error(e),
     };
     // `serve` installs its own default (info); every other command logs only when asked.
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::TranscribeWorker(_)
+    ) {
         logging::init("off");
     }
     let ctx = Context {
@@ -185,6 +191,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => lead::pull(&ctx, args),
         Command::Export(args) => lead::export_cmd(&ctx, args),
         Command::Lead(cmd) => lead::run(&ctx, cmd),
+        Command::TranscribeWorker(args) => transcribe::worker(&ctx, args),
         Command::Enrol(args) => sync::enrol(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
     };

@@ -48,6 +48,8 @@ pub struct ServeArgs {
     /// With TLS: also answer plain HTTP here, redirecting every request to HTTPS
     #[arg(long, value_name = "ADDR", env = "TELLUS_REDIRECT_HTTP_FROM")]
     redirect_http_from: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    transcribe: crate::transcribe::EngineArgs,
 }
 
 #[derive(Subcommand)]
@@ -95,7 +97,7 @@ pub enum AdminProjectCommand {
 }
 
 /// The server's data folder: `--data-dir`, else `<user data folder>/server`.
-fn server_config(ctx: &Context, file: Option<&PathBuf>) -> Result<ServerConfig, String> {
+pub fn server_config(ctx: &Context, file: Option<&PathBuf>) -> Result<ServerConfig, String> {
     let mut config = match file {
         Some(path) => ServerConfig::from_toml_file(path).map_err(|e| e.to_string())?,
         None => ServerConfig::default(),
@@ -133,6 +135,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     if let Some(v) = args.redirect_http_from {
         config.redirect_http_from = Some(v);
     }
+    args.transcribe.apply(&mut config.transcribe);
     crate::logging::init("info");
     let pin = match config.tls().map_err(|e| e.to_string())? {
         Some((cert, _)) => Some(CertificatePin::of_pem_file(cert).map_err(|e| e.to_string())?),

@@ -108,13 +108,27 @@ impl LeadClient {
     pub async fn changes(&self, cursor: &str, limit: u32) -> Result<ChangesPage> {
         let what = "the changes feed";
         let request = self.get(&format!(
-            "/changes?after={}&limit={limit}",
+            "/changes?after={}&limit={limit}&with=transcript",
             query_value(cursor)
         ));
         let response = self.send(what, request).await?;
         let response = refuse_unless_ok(what, response).await?;
         serde_json::from_slice(&body_bytes(what, response).await?)
             .map_err(|e| Error::Protocol(format!("{what} is not a page of changes: {e}")))
+    }
+
+    /// A recording's transcript as WebVTT (issue 22); None when the server shows none
+    /// (404: not transcribed yet, or its story was withdrawn since).
+    pub async fn transcript_vtt(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let what = format!("the transcript of recording {id}");
+        let response = self
+            .send(&what, self.get(&format!("/recordings/{id}/transcript.vtt")))
+            .await?;
+        if response.status() == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = refuse_unless_ok(&what, response).await?;
+        Ok(Some(body_bytes(&what, response).await?.to_vec()))
     }
 
     pub async fn story(&self, id: &str) -> Result<StoryFetch> {
@@ -173,7 +187,7 @@ impl LeadClient {
 }
 
 /// `http(s)://host[:port]` without a trailing slash; anything else is refused.
-fn normalise_server(server: &str) -> Result<String> {
+pub(crate) fn normalise_server(server: &str) -> Result<String> {
     let trimmed = server.trim().trim_end_matches('/');
     let scheme_ok = trimmed.starts_with("https://") || trimmed.starts_with("http://");
     let host = trimmed.split_once("://").map_or("", |(_, rest)| rest);
@@ -246,13 +260,13 @@ pub async fn enrol(
 }
 
 /// The one HTTP client setup (tellus-net: the trust decision every Tellus client makes).
-fn http_client(pin: Option<CertificatePin>) -> Result<HttpClient> {
+pub(crate) fn http_client(pin: Option<CertificatePin>) -> Result<HttpClient> {
     HttpClient::new(&Trust::for_server(pin), Duration::from_secs(15))
         .map_err(|e| Error::net("set up the HTTP client", e))
 }
 
 /// Sends one request; a server silent for `READ_TIMEOUT` counts as a broken network.
-async fn send(
+pub(crate) async fn send(
     http: &HttpClient,
     what: &str,
     request: http::request::Builder,
@@ -271,7 +285,7 @@ async fn send(
 }
 
 /// A whole (small) body: JSON, an error.
-async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
+pub(crate) async fn body_bytes(what: &str, response: Response) -> Result<bytes::Bytes> {
     match tokio::time::timeout(READ_TIMEOUT, read_body(response.into_body())).await {
         Ok(read) => read.map_err(|e| Error::net(what, e)),
         Err(_) => Err(Error::net(
@@ -308,7 +322,7 @@ fn content_range_start(headers: &http::HeaderMap) -> Option<u64> {
     start.trim().parse().ok()
 }
 
-async fn refuse_unless_ok(what: &str, response: Response) -> Result<Response> {
+pub(crate) async fn refuse_unless_ok(what: &str, response: Response) -> Result<Response> {
     if response.status().is_success() {
         Ok(response)
     } else {

@@ -24,6 +24,9 @@ pub struct PulledStory {
     /// The audio files held (lossless and listening copies), in the document's order
     /// of recordings, the lossless copy first.
     pub audio: Vec<HeldAudio>,
+    /// Each held recording's transcript cues (`<recording>.vtt`), one entry per recording
+    /// in the order of `audio`'s first file of it.
+    pub transcripts: Vec<Vec<crate::transcripts::Cue>>,
 }
 
 /// One audio file of a pulled story.
@@ -122,11 +125,19 @@ fn read_story(
         None
     };
     let audio = audio_held(layout, manifest, id, &doc)?;
+    let mut recording_ids: Vec<&str> = Vec::new();
+    for held in &audio {
+        if !recording_ids.contains(&held.recording_id.as_str()) {
+            recording_ids.push(&held.recording_id);
+        }
+    }
+    let transcripts = crate::transcripts::held(layout, id, &recording_ids);
     Ok(Some(PulledStory {
         doc,
         consent,
         identity,
         audio,
+        transcripts,
     }))
 }
 

@@ -16,6 +16,8 @@ pub mod pull;
 pub mod scope;
 mod state;
 mod story_files;
+pub mod transcribe_client;
+pub mod transcripts;
 pub mod withdrawals;
 
 mod download;

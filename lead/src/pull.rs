@@ -95,6 +95,8 @@ pub struct PullReport {
     /// Audio bytes an interrupted run had already fetched, resumed with a Range.
     pub bytes_resumed: u64,
     pub withdrawals: usize,
+    /// Transcripts written as `<recording id>.vtt` beside the audio.
+    pub transcripts_written: usize,
     /// Files removed because their story was withdrawn.
     pub files_removed: usize,
     /// Recordings in the feed that the server no longer holds (withdrawn since).
@@ -210,6 +212,8 @@ struct StoryPlan {
     withdrawal: Option<(String, String)>,
     fetch_document: bool,
     recordings: Vec<Wanted>,
+    /// Recordings whose transcript changed (issue 22).
+    transcripts: Vec<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -294,6 +298,16 @@ async fn apply_page(
         }
         progress.recording_done();
     }
+    drop(downloads);
+    for story_id in &order {
+        for recording_id in &plans[story_id].transcripts {
+            if crate::transcripts::pull_one(client, layout, manifest, story_id, recording_id)
+                .await?
+            {
+                report.transcripts_written += 1;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -334,6 +348,7 @@ fn plan(
                 plan.withdrawal = Some((change.cursor.clone(), change.at.clone()));
                 plan.fetch_document = false;
                 plan.recordings.clear();
+                plan.transcripts.clear();
             }
             ChangeKind::Story => plan.fetch_document = true,
             ChangeKind::Recording => {
@@ -397,6 +412,17 @@ fn plan(
                     pcm_sha256,
                 });
             }
+            ChangeKind::Transcript => {
+                if let Some(id) = change.recording_id.as_deref() {
+                    let id = checked_id(id, "recording")?;
+                    if !plan.transcripts.contains(&id) {
+                        plan.transcripts.push(id);
+                    }
+                }
+            }
+            // A kind from a newer server is skipped, so that an older lead keeps pulling
+            // what it understands.
+            ChangeKind::Unknown => {}
         }
     }
     Ok((order, plans))

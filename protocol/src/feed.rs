@@ -35,6 +35,12 @@ pub enum ChangeKind {
     Recording,
     /// The storyteller withdrew: the audio is gone; delete every copy.
     Withdrawal,
+    /// A recording's transcript was drafted or corrected (see `recording_id`,
+    /// `revision`); fetch `/recordings/{id}/transcript`.
+    Transcript,
+    /// A kind this client does not know (from a newer server): skip it.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,4 +78,23 @@ pub struct ChangesPage {
     pub next_cursor: String,
     /// More changes are waiting beyond this page.
     pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transcript_change_is_read_and_a_kind_from_a_newer_server_is_skippable() {
+        let page: ChangesPage = serde_json::from_str(
+            r#"{"changes":[
+                {"cursor":"1","kind":"transcript","story_id":"s","recording_id":"r","revision":2,"at":"2026-01-01T00:00:00Z"},
+                {"cursor":"2","kind":"something_new","story_id":"s","at":"2026-01-01T00:00:00Z"}
+            ],"next_cursor":"2","more":false}"#,
+        )
+        .unwrap();
+        assert_eq!(page.changes[0].kind, ChangeKind::Transcript);
+        assert_eq!(page.changes[0].revision, Some(2));
+        assert_eq!(page.changes[1].kind, ChangeKind::Unknown);
+    }
 }

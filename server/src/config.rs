@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub redirect_http_from: Option<SocketAddr>,
     /// With TLS: `Strict-Transport-Security: max-age=` this (0: no HSTS header).
     pub hsts_max_age_secs: u64,
+    /// `[transcribe]`: the engine that drafts transcripts (docs/transcripts.md).
+    pub transcribe: crate::transcripts::TranscribeConfig,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             tls_reload_check_secs: 10,
             redirect_http_from: None,
             hsts_max_age_secs: 365 * 24 * 3600,
+            transcribe: Default::default(),
         }
     }
 }

@@ -240,6 +240,70 @@ UPDATE changes SET representation = 'lossless',
               FROM recordings r WHERE r.id = changes.recording_id)
     WHERE kind = 'recording';
 "#,
+    // 9: transcripts (issue 22, transcripts/): the current text of each recording's
+    // transcript and every revision of it, the machine-draft queue (one job per
+    // recording, claimed with a lease), storytellers' flags, and a full-text index with
+    // one row per segment so that a hit names the moment. All keyed by story too, so a
+    // withdrawal forgets them in one statement each.
+    r#"
+CREATE TABLE transcripts (
+    recording_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    language TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('machine', 'person')),
+    revision INTEGER NOT NULL,
+    reviewed INTEGER NOT NULL DEFAULT 0,
+    segments TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX transcripts_story ON transcripts(story_id);
+CREATE TABLE transcript_revisions (
+    recording_id TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    segments TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    saved_at INTEGER NOT NULL,
+    PRIMARY KEY (recording_id, revision)
+);
+CREATE INDEX transcript_revisions_story ON transcript_revisions(story_id);
+CREATE TABLE transcript_jobs (
+    recording_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL,
+    claimed_by TEXT,
+    lease_until INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX transcript_jobs_due ON transcript_jobs(state, not_before);
+CREATE INDEX transcript_jobs_story ON transcript_jobs(story_id);
+CREATE TABLE transcript_flags (
+    id TEXT PRIMARY KEY,
+    recording_id TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    segment_start_ms INTEGER NOT NULL,
+    suggested TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'accepted', 'rejected')),
+    created_at INTEGER NOT NULL,
+    decided_at INTEGER
+);
+CREATE INDEX transcript_flags_story ON transcript_flags(story_id);
+CREATE INDEX transcript_flags_open ON transcript_flags(project_id, state);
+CREATE VIRTUAL TABLE transcript_search USING fts5(
+    recording_id UNINDEXED,
+    story_id UNINDEXED,
+    start_ms UNINDEXED,
+    text,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+"#,
 ];
 
 #[derive(Clone)]

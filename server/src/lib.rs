@@ -18,6 +18,7 @@ mod routes;
 pub mod search;
 pub mod storage;
 pub mod throttle;
+pub mod transcripts;
 pub mod tus;
 pub mod visibility;
 mod web;
@@ -70,6 +71,7 @@ impl App {
             .limits
             .validate()
             .map_err(|e| Error::Config(e.to_string()))?;
+        config.transcribe.check()?;
         let db = Db::open(&config.db_path())?;
         let storage = LocalStorage::new(config.audio_dir())
             .map_err(|e| Error::io("cannot create the audio folder", e))?;
@@ -142,6 +144,35 @@ pub fn router(app: App) -> Router {
         .route("/changes", get(routes::lead::changes))
         .route("/export.csv", get(routes::lead::export_csv))
         .route("/lead/sign-in-link", post(routes::lead::sign_in_link))
+        .route(
+            "/recordings/{id}/transcript",
+            get(transcripts::routes::get_transcript).put(transcripts::routes::put_transcript),
+        )
+        .route(
+            "/recordings/{id}/transcript.vtt",
+            get(transcripts::routes::get_vtt),
+        )
+        .route(
+            "/recordings/{id}/transcript.srt",
+            get(transcripts::routes::get_srt),
+        )
+        .route(
+            "/transcripts/search",
+            get(transcripts::routes::search_transcripts),
+        )
+        .route("/transcribe/claim", post(transcripts::remote::claim))
+        .route(
+            "/transcribe/jobs/{id}/audio",
+            get(transcripts::remote::audio),
+        )
+        .route(
+            "/transcribe/jobs/{id}/vtt",
+            post(transcripts::remote::result),
+        )
+        .route(
+            "/transcribe/jobs/{id}/failed",
+            post(transcripts::remote::failed),
+        )
         .layer(json_limit)
         .layer(timeout.clone())
         .merge(tus::routes());
@@ -215,6 +246,7 @@ async fn run(
     // Stopped with the server: a restarted one in the same process must not share its
     // data folder with a sweeper of the old one (whose upload locks it cannot see).
     let sweeper = tus::spawn_expiry_sweeper(app.clone());
+    let transcriber = transcripts::spawn_worker(&app)?;
     let throttle = app.throttle.clone();
     let forgetter = tokio::spawn(async move {
         loop {
@@ -226,6 +258,9 @@ async fn run(
     let served = listen::serve(listeners, &config, router(app), shutdown).await;
     sweeper.abort();
     forgetter.abort();
+    if let Some(t) = transcriber {
+        t.abort();
+    }
     served
 }
 

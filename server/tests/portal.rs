@@ -819,3 +819,185 @@ async fn the_portal_plays_the_best_copy_delivered() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "audio/flac");
 }
+
+/// Issue 22: the storyteller reads the transcript of their recording on the portal and
+/// suggests what they said; the lead sees the suggestion on the story page and accepts
+/// it (the text changes, in a new revision) or rejects it (nothing changes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storytellers_suggestion_accepted_by_the_lead_changes_the_transcript() {
+    use tellus_server::transcripts::model::{Segment, save_machine};
+    let server = Server::start().await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let code = new_code(7);
+    let (story, recording) = story_with_code(&reporter, &code).await;
+    // The document names its recording, so that the lead's page shows its player.
+    let mut doc = story_doc(&story, 2, "ready");
+    doc["recordings"] = serde_json::json!([{
+        "id": recording, "format": "wav", "sample_rate": 16000, "channels": 1,
+        "frames": 3000, "bytes": 6000, "sha256": "0".repeat(64),
+        "duration_ms": 3000, "created_at": "2026-11-22T10:00:00Z"
+    }]);
+    let r = reporter
+        .req(reqwest::Method::PUT, &format!("/api/v1/stories/{story}"))
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rec = recording.clone();
+    server
+        .db()
+        .write(move |tx| {
+            let segments = [
+                Segment {
+                    start_ms: 0,
+                    end_ms: 1500,
+                    text: "We moved here in ninety two".into(),
+                    speaker: None,
+                },
+                Segment {
+                    start_ms: 1500,
+                    end_ms: 3000,
+                    text: "the mill was still open".into(),
+                    speaker: None,
+                },
+            ];
+            save_machine(tx, &rec, "en", &segments)
+        })
+        .unwrap();
+
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.enter(&code).await.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/s/story").await;
+    assert!(
+        page.body.contains(&format!("/s/transcript/{recording}")),
+        "a link to the text"
+    );
+    let page = browser.get(&format!("/s/transcript/{recording}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("the mill was still open"));
+    let csrf = page.csrf();
+
+    // Without the form's token nothing is filed.
+    let refused = browser
+        .post(
+            "/s/flag",
+            &[
+                ("csrf", "wrong"),
+                ("recording", &recording),
+                ("start_ms", "0"),
+                ("suggested", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let flag = |start: &str, text: &str| {
+        [
+            ("csrf", csrf.clone()),
+            ("lang", "en".to_string()),
+            ("recording", recording.clone()),
+            ("start_ms", start.to_string()),
+            ("suggested", text.to_string()),
+        ]
+    };
+    for (start, text) in [
+        ("0", "We moved here in nineteen ninety-two"),
+        ("1500", "the mill was closed"),
+    ] {
+        let fields = flag(start, text);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sent = browser.post("/s/flag", &fields).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+        assert!(sent.location().contains("done=flagged"));
+    }
+    // A passage that does not exist is refused.
+    let fields = flag("999", "x");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        browser.post("/s/flag", &fields).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The lead sees both on the story page.
+    let lead_page = |path: String| {
+        server
+            .http
+            .get(server.url(&path))
+            .header("cookie", format!("tellus_lead={}", lead.token))
+            .send()
+    };
+    let body = lead_page(format!("/lead/stories/{story}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Machine draft"), "the draft is labelled");
+    let flag_ids: Vec<String> = body
+        .match_indices("action=\"/lead/transcript-flags/")
+        .map(|(at, m)| {
+            let rest = &body[at + m.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .collect();
+    assert_eq!(flag_ids.len(), 2, "{body}");
+    assert!(body.contains("We moved here in nineteen ninety-two"));
+
+    let decide = |id: String, decision: &'static str| {
+        server
+            .http
+            .post(server.url(&format!("/lead/transcript-flags/{id}")))
+            .header("cookie", format!("tellus_lead={}", lead.token))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("decision={decision}"))
+            .send()
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    drop(client);
+    let r = decide(flag_ids[0].clone(), "accept").await.unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let r = decide(flag_ids[1].clone(), "reject").await.unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    // Deciding twice is refused.
+    let r = decide(flag_ids[1].clone(), "accept").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let t: Value = lead
+        .get(&format!("/api/v1/recordings/{recording}/transcript"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["revision"], 2);
+    assert_eq!(t["source"], "person");
+    assert_eq!(
+        t["segments"][0]["text"],
+        "We moved here in nineteen ninety-two"
+    );
+    assert_eq!(
+        t["segments"][1]["text"], "the mill was still open",
+        "the rejected one changed nothing"
+    );
+    let body = lead_page(format!("/lead/stories/{story}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !body.contains("/lead/transcript-flags/"),
+        "no open flag left"
+    );
+}

@@ -66,6 +66,22 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/api/v1/admin/invites", "admin only"),
     ("/api/v1/admin/revoke/{id}", "admin only"),
     (
+        "/api/v1/transcribe/claim",
+        "admin (transcription workers) only; a lead is refused",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/audio",
+        "admin (the worker holding the claim) only; serve_audio asks the rule",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/vtt",
+        "admin (the worker holding the claim) only; returns no story",
+    ),
+    (
+        "/api/v1/transcribe/jobs/{id}/failed",
+        "admin (the worker holding the claim) only; returns no story",
+    ),
+    (
         "/api/v1/stories/{id}/consent",
         "reporters post consent and read their own story's log; a lead is refused",
     ),
@@ -85,6 +101,11 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     ("/lead/link/{secret}", "signing in with that link"),
     ("/lead/assets/style.css", "a static asset"),
     ("/lead/assets/player.js", "a static asset"),
+    ("/lead/assets/transcript.js", "a static asset"),
+    (
+        "/lead/transcript-flags/{id}",
+        "a lead accepts or rejects a storyteller's flag (POST); transcripts::flags::decide asks the rule and answers with a redirect, no story text",
+    ),
     (
         "/s",
         "the storytellers' portal: a code opens one story, to its storyteller",
@@ -96,6 +117,14 @@ const NOT_LEAD_FACING: &[(&str, &str)] = &[
     (
         "/s/audio/{id}",
         "the storyteller's own recording, only while it grants record",
+    ),
+    (
+        "/s/transcript/{id}",
+        "the storyteller's own transcript, only while it grants record",
+    ),
+    (
+        "/s/flag",
+        "the storyteller suggests a correction of their own transcript",
     ),
     ("/s/assets/portal.css", "a static asset"),
     ("/s/assets/portal.js", "a static asset"),
@@ -114,6 +143,14 @@ const LEAD_FACING: &[&str] = &[
     "/lead/stories/{id}/story.csv",
     "/lead/recordings/{id}/audio",
     "/lead/export.csv",
+    "/api/v1/recordings/{id}/transcript",
+    "/api/v1/recordings/{id}/transcript.vtt",
+    "/api/v1/recordings/{id}/transcript.srt",
+    "/api/v1/transcripts/search",
+    "/lead/recordings/{id}/transcript",
+    "/lead/recordings/{id}/transcript.vtt",
+    "/lead/recordings/{id}/transcript.srt",
+    "/lead/transcripts",
 ];
 
 #[test]
@@ -291,6 +328,20 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
                     )
                     .await;
                 assert_eq!(r.status(), StatusCode::CREATED, "{}", case.name);
+                // Its transcript says the title, so that search can find it.
+                let (rec, words) = (delivered.clone(), title.clone());
+                server
+                    .db()
+                    .write(move |tx| {
+                        let segments = [tellus_server::transcripts::model::Segment {
+                            start_ms: 0,
+                            end_ms: 1000,
+                            text: words,
+                            speaker: None,
+                        }];
+                        tellus_server::transcripts::model::save_machine(tx, &rec, "en", &segments)
+                    })
+                    .unwrap();
                 recording = Some(delivered);
             }
         } else {
@@ -419,6 +470,47 @@ async fn leaks(
             .unwrap()
             .status()
                 == StatusCode::OK
+        }
+        "/api/v1/recordings/{id}/transcript" => {
+            let r = lead
+                .get(&format!("/api/v1/recordings/{rec}/transcript"))
+                .await;
+            r.status() == StatusCode::OK && body_has(&r.text().await.unwrap())
+        }
+        "/api/v1/recordings/{id}/transcript.vtt" | "/api/v1/recordings/{id}/transcript.srt" => {
+            let r = lead.get(&route.replace("{id}", &rec)).await;
+            r.status() == StatusCode::OK && r.text().await.unwrap().contains(&story.title)
+        }
+        "/api/v1/transcripts/search" => {
+            let marker = story.title.split(' ').nth(1).unwrap_or("none");
+            let r = lead
+                .get(&format!("/api/v1/transcripts/search?q={marker}"))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            body_has(&r.text().await.unwrap())
+        }
+        "/lead/recordings/{id}/transcript" => {
+            let r = web(server, lead, &format!("/lead/recordings/{rec}/transcript"))
+                .send()
+                .await
+                .unwrap();
+            r.status() == StatusCode::OK && body_has(&r.text().await.unwrap())
+        }
+        "/lead/recordings/{id}/transcript.vtt" | "/lead/recordings/{id}/transcript.srt" => {
+            let r = web(server, lead, &route.replace("{id}", &rec))
+                .send()
+                .await
+                .unwrap();
+            r.status() == StatusCode::OK && r.text().await.unwrap().contains(&story.title)
+        }
+        "/lead/transcripts" => {
+            let marker = story.title.split(' ').nth(1).unwrap_or("none");
+            let r = web(server, lead, &format!("/lead/transcripts?q={marker}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            body_has(&r.text().await.unwrap())
         }
         "/lead/export.csv" => {
             let mut any = false;

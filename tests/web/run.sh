@@ -11,16 +11,17 @@ cd "$(dirname "$0")/../.."
 cargo build -q --locked -p tellus-cli
 TELLUS_BIN="${CARGO_TARGET_DIR:-target}/debug/tellus"
 # The script runs from beside node_modules so that its import resolves.
-cp tests/web/web_test.mjs tests/web/portal_test.mjs "$WEB_NODE_DIR/"
+cp tests/web/web_test.mjs tests/web/portal_test.mjs tests/web/transcript_test.mjs "$WEB_NODE_DIR/"
 artefacts="$PWD/build/artefacts/web"
 rm -rf "$artefacts"
 mkdir -p "$artefacts"
 
 data=$(mktemp -d)
+transcripts_data=$(mktemp -d)
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$data"
+  rm -rf "$data" "$transcripts_data"
 }
 trap cleanup EXIT
 
@@ -49,3 +50,18 @@ TELLUS_URL="$url" \
   TELLUS_ARTEFACTS="$artefacts" \
   TELLUS_CHROMIUM="$WEB_CHROMIUM" \
   node "$WEB_NODE_DIR/portal_test.mjs"
+
+echo "== transcripts (issue 22): a server running the shipped engine, the lead's page and the portal in headless chromium"
+. server/engines/install.sh
+kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+tellus_serve "$TELLUS_BIN" "$transcripts_data" \
+  --transcribe-command "$TELLUS_ENGINE_PYTHON $PWD/server/engines/faster_whisper_vtt.py" \
+  --transcribe-model "$TELLUS_WHISPER_MODEL"
+server_pid=$TELLUS_SERVE_PID url=$TELLUS_SERVE_URL
+TELLUS_URL="$url" \
+  TELLUS_REPORTER_INVITE="$(tellus_invite reporter)" \
+  TELLUS_LEAD_INVITE="$(tellus_invite lead)" \
+  TELLUS_WORK="$transcripts_data" \
+  TELLUS_ARTEFACTS="$artefacts" \
+  TELLUS_CHROMIUM="$WEB_CHROMIUM" \
+  node "$WEB_NODE_DIR/transcript_test.mjs"

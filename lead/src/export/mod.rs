@@ -66,6 +66,10 @@ pub struct ExportRecord {
     pub consent_granted: Vec<String>,
     pub notes: Vec<ExportNote>,
     pub recordings: Vec<ExportRecording>,
+    /// The recordings' transcripts on one timeline (each recording's cues shifted by
+    /// the recordings before it); a speaker's name only with `credit_by_name`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<crate::transcripts::Cue>,
     pub duration_ms: u64,
     pub created_at: String,
     pub updated_at: String,
@@ -194,7 +198,22 @@ fn record(story: &PulledStory, project: &ProjectInfo, include_contacts: bool) ->
             listening_file: None,
         });
     }
+    let mut transcript = Vec::new();
+    let mut offset = 0;
+    for (i, recording) in recordings.iter().enumerate() {
+        for cue in story.transcripts.get(i).into_iter().flatten() {
+            transcript.push(crate::transcripts::Cue {
+                start_ms: cue.start_ms + offset,
+                end_ms: cue.end_ms + offset,
+                text: cue.text.clone(),
+                // A quote under quote_anonymously (or no credit) carries no name.
+                speaker: cue.speaker.clone().filter(|_| disclosure.name.is_some()),
+            });
+        }
+        offset += recording.duration_ms;
+    }
     ExportRecord {
+        transcript,
         story_id: doc.id.clone(),
         revision: doc.revision,
         status: doc.status.clone(),

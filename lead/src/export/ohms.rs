@@ -60,6 +60,9 @@ pub fn render(
         element(&mut x, 4, "format", &first.content_type);
         element(&mut x, 4, "file_name", &first.file);
     }
+    if !r.transcript.is_empty() {
+        element(&mut x, 4, "sync", &sync(&r.transcript));
+    }
     let untimed: Vec<&str> = r
         .notes
         .iter()
@@ -98,6 +101,9 @@ pub fn render(
     x.push_str("    </index>\n");
     if !r.summary.is_empty() {
         element(&mut x, 4, "description", &r.summary);
+    }
+    if !r.transcript.is_empty() {
+        element(&mut x, 4, "transcript", &transcript_text(&r.transcript));
     }
     element(
         &mut x,
@@ -150,6 +156,35 @@ fn date_of(rfc3339: &str) -> String {
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let d = parsed.date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The transcript as OHMS shows it: one line per passage, "Name: " before it when a
+/// speaker may be named.
+fn transcript_text(cues: &[crate::transcripts::Cue]) -> String {
+    cues.iter()
+        .map(|c| match &c.speaker {
+            Some(name) => format!("{name}: {}", c.text),
+            None => c.text.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// OHMS sync points, one a minute: `1:|LINE(WORD)|...`, where each entry is the line
+/// (1-based, in `transcript_text`) and the word within it (0: its start) at which that
+/// minute of the audio begins; the passage that starts first at or after the minute.
+fn sync(cues: &[crate::transcripts::Cue]) -> String {
+    let end = cues.last().map_or(0, |c| c.end_ms.max(c.start_ms));
+    let mut out = String::from("1:");
+    let mut minute = 1;
+    while minute * 60_000 <= end {
+        let at = minute * 60_000;
+        if let Some(line) = cues.iter().position(|c| c.start_ms >= at) {
+            let _ = write!(out, "|{}(0)", line + 1);
+        }
+        minute += 1;
+    }
+    out
 }
 
 #[cfg(test)]

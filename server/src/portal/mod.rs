@@ -12,6 +12,7 @@
 pub mod codes;
 mod pages;
 pub mod session;
+mod transcript;
 mod words;
 
 use std::collections::{BTreeSet, HashMap};
@@ -61,6 +62,8 @@ pub fn routes() -> Router<App> {
         .route("/s/withdraw", post(withdraw))
         .route("/s/leave", post(leave))
         .route("/s/audio/{id}", get(audio))
+        .route("/s/transcript/{id}", get(transcript::page))
+        .route("/s/flag", post(transcript::flag))
         .route("/s/assets/portal.css", get(|| asset(STYLE, "text/css")))
         .route(
             "/s/assets/portal.js",
@@ -289,12 +292,19 @@ fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<Stor
     } else {
         Vec::new()
     };
+    let mut transcribed = Vec::new();
+    for id in &recordings {
+        if crate::transcripts::model::load(conn, id)?.is_some() {
+            transcribed.push(id.clone());
+        }
+    }
     Ok(StoryView {
         project_name,
         form,
         consent,
         events,
         recordings,
+        transcribed,
     })
 }
 

@@ -19,6 +19,8 @@ pub struct StoryView {
     pub events: Vec<ConsentEventDoc>,
     /// Delivered recordings the storyteller may play (none unless `record` is granted).
     pub recordings: Vec<String>,
+    /// Those of them that have a transcript (portal/transcript.rs).
+    pub transcribed: Vec<String>,
 }
 
 /// A notice at the top of a page, after a change.
@@ -75,7 +77,7 @@ fn notice(w: &Words, n: Option<Notice>) -> Markup {
     }
 }
 
-fn layout(w: &Words, path: &str, script: bool, content: Markup) -> Markup {
+pub(super) fn layout(w: &Words, path: &str, script: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(w.lang) {
@@ -275,6 +277,10 @@ pub fn story(w: &Words, view: &StoryView, csrf: &str, shown: Option<Notice>) -> 
                             span #{ "rec-" (n) } { (w.recording) " " (n + 1) }
                             br;
                             audio controls preload="none" src={ "/s/audio/" (id) } aria-labelledby={ "rec-" (n) } {}
+                            @if view.transcribed.contains(id) {
+                                br;
+                                a href={ "/s/transcript/" (id) "?lang=" (w.lang) } { "Read the text and suggest corrections" }
+                            }
                         }
                     }
                 }

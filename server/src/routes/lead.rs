@@ -57,6 +57,9 @@ pub async fn changes(
                 )
             })?,
     };
+    // Transcript changes (issue 22) only to clients that ask for them (`with=transcript`):
+    // a lead built before them cannot read that kind.
+    let with_transcripts = crate::transcripts::feed_wants_transcripts(&query);
     let page = app
         .db
         .call(move |conn| {
@@ -67,20 +70,21 @@ pub async fn changes(
                     "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at,
                             c.representation, c.format, c.pcm_sha256
                      FROM changes c
-                     WHERE c.project_id = ?1 AND c.seq > ?2
+                     WHERE c.project_id = ?1 AND c.seq > ?2 AND (c.kind != 'transcript' OR ?4)
                        AND (c.kind = 'withdrawal' OR EXISTS
                             (SELECT 1 FROM stories s WHERE s.id = c.story_id AND {}))
                      ORDER BY c.seq LIMIT ?3",
                     crate::visibility::VISIBLE_SQL
                 ),
             )?;
-            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1], |r| {
+            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1, with_transcripts], |r| {
                 let kind: String = r.get(1)?;
                 Ok(Change {
                     cursor: r.get::<_, i64>(0)?.to_string(),
                     kind: match kind.as_str() {
                         "story" => ChangeKind::Story,
                         "recording" => ChangeKind::Recording,
+                        "transcript" => ChangeKind::Transcript,
                         _ => ChangeKind::Withdrawal,
                     },
                     story_id: r.get(2)?,
@@ -136,6 +140,16 @@ pub fn parse_representation(text: Option<&str>) -> Result<Representation> {
             )
         }),
     }
+}
+
+/// The best copy of a recording the server holds: lossless, else the listening copy.
+pub async fn best_delivered(app: &App, id: &str) -> Result<Option<Representation>> {
+    for representation in Representation::ALL {
+        if stored(app, id, representation).await?.is_some() {
+            return Ok(Some(representation));
+        }
+    }
+    Ok(None)
 }
 
 async fn stored(app: &App, id: &str, representation: Representation) -> Result<Option<Stored>> {

@@ -535,6 +535,7 @@ fn withdraw(tx: &Connection, project_id: &str, story_id: &str) -> Result<Purge> 
     tx.execute("DELETE FROM recordings WHERE story_id = ?1", [story_id])?;
     tx.execute("DELETE FROM uploads WHERE story_id = ?1", [story_id])?;
     crate::search::forget_story(tx, story_id)?;
+    crate::transcripts::on_withdrawn(tx, story_id)?;
     tx.execute(
         "UPDATE stories SET document = NULL, identity = NULL, withdrawn_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![story_id, now_ms()],

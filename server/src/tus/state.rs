@@ -298,6 +298,7 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
                 params![u.project_id, u.story_id, u.recording_id, hash, bytes, u.representation.as_str(), format.as_str(), pcm, now],
             )?;
             tx.execute("DELETE FROM uploads WHERE id = ?1", [&u.id])?;
+            crate::transcripts::on_delivered(tx, &u.project_id, &u.story_id, &u.recording_id)?;
             Ok(true)
         })
         .await?;

@@ -6,10 +6,12 @@
 //! only as tombstones.
 
 mod format;
+pub(crate) use format::position as format_position;
 pub(crate) mod links;
 mod pages;
 mod query;
 pub(crate) mod session;
+mod transcript;
 
 use axum::Form;
 use axum::Router;
@@ -38,9 +40,10 @@ use tellus_protocol::ExportScope;
 const STYLE: &str = include_str!("assets/style.css");
 const PLAYER: &str = include_str!("assets/player.js");
 
-/// No inline script or style anywhere, so the policy can forbid them.
+/// No inline script or style anywhere, so the policy can forbid them. `connect-src
+/// 'self'`: the transcript editor saves with fetch (web/transcript.rs).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-     media-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     media-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -55,6 +58,18 @@ pub fn routes() -> Router<App> {
         .route("/lead/stories/{id}/story.csv", get(story_csv))
         .route("/lead/recordings/{id}/audio", get(audio))
         .route("/lead/export.csv", get(export_csv))
+        .route(
+            "/lead/recordings/{id}/transcript",
+            get(transcript::get_json).post(transcript::save),
+        )
+        .route("/lead/recordings/{id}/transcript.vtt", get(transcript::vtt))
+        .route("/lead/recordings/{id}/transcript.srt", get(transcript::srt))
+        .route("/lead/transcripts", get(transcript::search_page))
+        .route("/lead/transcript-flags/{id}", post(transcript::decide_flag))
+        .route(
+            "/lead/assets/transcript.js",
+            get(|| asset(transcript::SCRIPT, "text/javascript")),
+        )
         .route("/lead/assets/style.css", get(|| asset(STYLE, "text/css")))
         .route(
             "/lead/assets/player.js",

@@ -27,6 +27,7 @@ fn layout(title: &str, project: Option<&str>, content: Markup) -> Markup {
                 title { (title) " · Tellus" }
                 link rel="stylesheet" href="/lead/assets/style.css";
                 script src="/lead/assets/player.js" defer {}
+                script src="/lead/assets/transcript.js" defer {}
             }
             body {
                 a.skip href="#main" { "Skip to the content" }
@@ -41,6 +42,7 @@ fn layout(title: &str, project: Option<&str>, content: Markup) -> Markup {
                     @if project.is_some() {
                         nav aria-label="Account" {
                             a href="/lead" { "All stories" }
+                            a href="/lead/transcripts" { "Search transcripts" }
                             form method="post" action="/lead/sign-out" {
                                 button.link type="submit" { "Sign out" }
                             }
@@ -58,6 +60,11 @@ fn layout(title: &str, project: Option<&str>, content: Markup) -> Markup {
 
 fn respond(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
+}
+
+/// A signed-in page of the project (the transcript search).
+pub fn page(title: &str, project: &str, content: Markup) -> Response {
+    respond(StatusCode::OK, layout(title, Some(project), content))
 }
 
 /// The sign-in form, with a notice when a token was refused.
@@ -615,6 +622,10 @@ pub fn story(project: &Project, doc: &StoryDocument, extras: &StoryExtras) -> Re
                         p.hint { (waiting) " more recording(s) not delivered yet." }
                     }
                     p.visually-hidden #player-status role="status" aria-live="polite" {}
+                }
+                @for (i, r) in delivered.iter().enumerate() {
+                    (super::transcript::section(&r.id, i + 1, several,
+                        extras.transcripts.iter().find(|(id, _)| *id == r.id).map(|(_, s)| s)))
                 }
                 section.card aria-labelledby="timeline" {
                     h2 #timeline { "Markers and notes" }

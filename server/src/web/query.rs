@@ -382,6 +382,8 @@ pub struct StoryExtras {
     pub withdrawn_at: Option<i64>,
     /// The consent events in the order they arrived.
     pub events: Vec<ConsentEventDoc>,
+    /// The delivered recordings' transcripts and open flags (web/transcript.rs).
+    pub transcripts: Vec<(String, super::transcript::Shown)>,
 }
 
 /// None when the story is not in this project.
@@ -406,9 +408,15 @@ pub fn story_extras(conn: &Connection, project_id: &str, id: &str) -> Result<Opt
         .iter()
         .filter_map(|b| serde_json::from_str(b).ok())
         .collect();
+    let mut stmt =
+        conn.prepare("SELECT id FROM recordings WHERE story_id = ?1 ORDER BY received_at")?;
+    let recordings = stmt
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(Some(StoryExtras {
         reporter,
         withdrawn_at,
         events,
+        transcripts: super::transcript::load_for(conn, &recordings)?,
     }))
 }
