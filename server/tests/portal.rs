@@ -874,9 +874,19 @@ async fn a_storytellers_suggestion_accepted_by_the_lead_changes_the_transcript()
         page.body.contains(&format!("/s/transcript/{recording}")),
         "a link to the text"
     );
+    // In the storyteller's language, like every portal page.
+    let spanish = browser
+        .get(&format!("/s/transcript/{recording}?lang=es"))
+        .await;
+    assert_eq!(spanish.status, StatusCode::OK);
+    for words in ["Lo que se escribió", "Lo que dije", "Proponer esto"] {
+        assert!(spanish.body.contains(words), "{words}");
+    }
+    assert!(!spanish.body.contains("What I said"));
     let page = browser.get(&format!("/s/transcript/{recording}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("the mill was still open"));
+    assert!(page.body.contains("What I said"));
     let csrf = page.csrf();
 
     // Without the form's token nothing is filed.

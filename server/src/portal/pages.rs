@@ -279,7 +279,7 @@ pub fn story(w: &Words, view: &StoryView, csrf: &str, shown: Option<Notice>) -> 
                             audio controls preload="none" src={ "/s/audio/" (id) } aria-labelledby={ "rec-" (n) } {}
                             @if view.transcribed.contains(id) {
                                 br;
-                                a href={ "/s/transcript/" (id) "?lang=" (w.lang) } { "Read the text and suggest corrections" }
+                                a href={ "/s/transcript/" (id) "?lang=" (w.lang) } { (w.transcript_link) }
                             }
                         }
                     }

@@ -75,12 +75,12 @@ pub async fn page(
     let flagged = q.done.as_deref() == Some("flagged");
     let content = html! {
         p { a href={ "/s/story?lang=" (w.lang) } { "← " (w.title) } }
-        h1 { "What was written down" }
+        h1 { (w.transcript_heading) }
         @if flagged {
-            p.notice role="status" { "Thank you. The project will look at your suggestion." }
+            p.notice role="status" { (w.transcript_thanks) }
         }
-        p { "This is the text of your recording, passage by passage. If a passage is wrong, write what you said and send it: the project's team will look at it." }
-        @if !t.reviewed { p { "The text was made by a computer and may have mistakes." } }
+        p { (w.transcript_lede) }
+        @if !t.reviewed { p { (w.transcript_machine) } }
         ol.passages {
             @for s in &t.segments {
                 li {
@@ -90,8 +90,8 @@ pub async fn page(
                         input type="hidden" name="lang" value=(w.lang);
                         input type="hidden" name="recording" value=(id);
                         input type="hidden" name="start_ms" value=(s.start_ms);
-                        label { "What I said" br; textarea name="suggested" rows="2" {} }
-                        button type="submit" { "Suggest this" }
+                        label { (w.transcript_said) br; textarea name="suggested" rows="2" {} }
+                        button type="submit" { (w.transcript_suggest) }
                     }
                 }
             }

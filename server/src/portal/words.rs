@@ -57,6 +57,13 @@ pub struct Words {
     pub stale_form: &'static str,
     pub failed: &'static str,
     pub footer: &'static str,
+    pub transcript_link: &'static str,
+    pub transcript_heading: &'static str,
+    pub transcript_thanks: &'static str,
+    pub transcript_lede: &'static str,
+    pub transcript_machine: &'static str,
+    pub transcript_said: &'static str,
+    pub transcript_suggest: &'static str,
 }
 
 const EN: Words = Words {
@@ -111,6 +118,13 @@ const EN: Words = Words {
     stale_form: "This form is too old or came from another site. Open the page again and retry.",
     failed: "This did not work. Please try again later.",
     footer: "Your code is never kept by this page. Close it when you are done.",
+    transcript_link: "Read the text and suggest corrections",
+    transcript_heading: "What was written down",
+    transcript_thanks: "Thank you. The project will look at your suggestion.",
+    transcript_lede: "This is the text of your recording, passage by passage. If a passage is wrong, write what you said and send it: the project's team will look at it.",
+    transcript_machine: "The text was made by a computer and may have mistakes.",
+    transcript_said: "What I said",
+    transcript_suggest: "Suggest this",
 };
 
 const ES: Words = Words {
@@ -165,6 +179,13 @@ const ES: Words = Words {
     stale_form: "Este formulario es demasiado antiguo o viene de otro sitio. Abra la página de nuevo y vuelva a intentarlo.",
     failed: "Esto no funcionó. Inténtelo de nuevo más tarde.",
     footer: "Esta página nunca guarda su código. Ciérrela cuando termine.",
+    transcript_link: "Leer el texto y proponer correcciones",
+    transcript_heading: "Lo que se escribió",
+    transcript_thanks: "Gracias. El proyecto revisará su propuesta.",
+    transcript_lede: "Este es el texto de su grabación, pasaje por pasaje. Si un pasaje está mal, escriba lo que dijo y envíelo: el equipo del proyecto lo revisará.",
+    transcript_machine: "El texto lo hizo un ordenador y puede tener errores.",
+    transcript_said: "Lo que dije",
+    transcript_suggest: "Proponer esto",
 };
 
 /// The portal's words in `lang`, English when it has none.
