@@ -8,32 +8,19 @@ mod support;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{ok, server_address, tellus};
+use support::{invite, ok, server_address, tellus, wait_until};
 use tellus_core::Store;
 use tellus_core::model::{
     ConsentDraft, NewStory, Recording, RecordingId, RecordingState, StoryId, Timestamp, items,
 };
 
-const PROJECT: &str = "coproduction-stories-2026";
-
 fn kill(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-}
-
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
 }
 
 /// A long 16 kHz mono WAV of speech-like audio, written streaming; returns its size,
@@ -150,19 +137,7 @@ fn a_sync_killed_while_encoding_leaves_the_wav_and_the_next_one_delivers_each_fi
     let srv = root.path().join("server");
     let phone = root.path().join("phone");
     ok(&srv, &["admin", "project", "create"]);
-    let invite: Value = serde_json::from_str(&ok(
-        &srv,
-        &[
-            "--json",
-            "admin",
-            "invite",
-            "--project",
-            PROJECT,
-            "--role",
-            "reporter",
-        ],
-    ))
-    .unwrap();
+    let invite = invite(&srv, "reporter", &[]);
     let mut server = tellus(&srv)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())

@@ -10,11 +10,11 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{ok, server_address, story_with_recording, tellus};
+use support::{ok, server_address, story_with_recording, tellus, wait_until};
 
 const PROJECT: &str = "coproduction-stories-2026";
 
@@ -33,17 +33,6 @@ fn serve(dir: &Path, listen: &str) -> (Child, std::net::SocketAddr) {
 fn kill(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-}
-
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    condition()
 }
 
 /// Bytes in the server's upload spool (the upload in progress).

@@ -8,9 +8,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::tellus;
+use support::{tellus, wait_until};
 use tellus_server::transcripts::{model, queue};
 use tellus_server::{App, Db, ServerConfig, admin};
 
@@ -86,17 +86,6 @@ fn worker(data: &Path, timeout_secs: &str) -> std::process::Command {
     cmd
 }
 
-fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
-
 #[test]
 fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps_one_draft() {
     let dir = tempfile_dir();
@@ -137,7 +126,7 @@ fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps
             .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
     };
     assert!(
-        wait_for(Duration::from_secs(60), || claimed_by(&db).is_some()
+        wait_until(Duration::from_secs(60), || claimed_by(&db).is_some()
             && copied(scratch_of_first())),
         "the worker never claimed the job"
     );
@@ -155,7 +144,7 @@ fn a_worker_killed_after_its_claim_leaves_the_job_to_the_next_worker_which_keeps
 
     // The next worker finds nothing due until the lease runs out, then runs it.
     let mut runs = Vec::new();
-    let finished = wait_for(Duration::from_secs(120), || {
+    let finished = wait_until(Duration::from_secs(120), || {
         let out = worker(&data, "120").arg("--once").output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout).to_string();

@@ -127,3 +127,15 @@ pub fn invite(dir: &Path, role: &str, extra: &[&str]) -> serde_json::Value {
     args.extend_from_slice(extra);
     serde_json::from_str(&ok(dir, &args)).unwrap()
 }
+
+/// Polls `condition` until it holds or `limit` passes; whether it held.
+pub fn wait_until(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    condition()
+}

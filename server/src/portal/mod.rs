@@ -272,6 +272,23 @@ fn form_session(
     Ok((id, s, w))
 }
 
+/// A form posted from an opened story's page (`form_session`'s checks): the words to
+/// answer in, and the story's project and id; a session with no story goes back to `/s`.
+fn story_form(
+    app: &App,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> std::result::Result<(&'static Words, String, String), Box<Response>> {
+    let (_, s, w) = form_session(app, headers, fields)?;
+    match s.opened {
+        Opened::Story {
+            project_id,
+            story_id,
+        } => Ok((w, project_id, story_id)),
+        Opened::Nothing { .. } => Err(Box::new(see_other("/s".into()))),
+    }
+}
+
 fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<StoryView> {
     let project_name: String = conn.query_row(
         "SELECT name FROM projects WHERE id = ?1",
@@ -348,16 +365,9 @@ async fn narrow(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (_, s, w) = match form_session(&app, &headers, &fields) {
+    let (w, project_id, story_id) = match story_form(&app, &headers, &fields) {
         Ok(found) => found,
         Err(page) => return *page,
-    };
-    let Opened::Story {
-        project_id,
-        story_id,
-    } = s.opened
-    else {
-        return see_other("/s".into());
     };
     let keep: BTreeSet<String> = fields
         .keys()

@@ -15,7 +15,7 @@ use maud::html;
 use super::pages::{layout, respond};
 use super::session::{Opened, Session};
 use super::words::{choose, words};
-use super::{PageQuery, accept_language, failed, form_session, see_other};
+use super::{PageQuery, accept_language, failed, see_other, story_form};
 use crate::App;
 use crate::error::{Error, Result};
 use crate::routes::parse_id;
@@ -109,16 +109,9 @@ pub async fn flag(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (_, s, w) = match form_session(&app, &headers, &fields) {
+    let (w, project_id, story_id) = match story_form(&app, &headers, &fields) {
         Ok(found) => found,
         Err(page) => return *page,
-    };
-    let Opened::Story {
-        project_id,
-        story_id,
-    } = s.opened
-    else {
-        return see_other("/s".into());
     };
     let Ok(recording) = parse_id(
         fields
