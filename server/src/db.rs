@@ -330,7 +330,7 @@ impl Db {
         let mut conn = self
             .conn
             .lock()
-            .map_err(|_| Error::Config("the database lock was poisoned".into()))?;
+            .map_err(|_| Error::internal("the database lock was poisoned"))?;
         f(&mut conn)
     }
 
@@ -369,7 +369,7 @@ pub async fn blocking<R: Send + 'static>(
 ) -> Result<R> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Config(format!("a blocking task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("a blocking task failed: {e}")))?
 }
 
 fn migrate(conn: &Connection) -> Result<()> {

@@ -39,6 +39,11 @@ pub enum Error {
 
     #[error("configuration: {0}")]
     Config(String),
+
+    /// A fault inside the server (a stored value that cannot be read back, a poisoned
+    /// lock, a failed blocking task): 500, details to the log only.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,6 +75,10 @@ impl Error {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::refused(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::Internal(what.into())
     }
 
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {

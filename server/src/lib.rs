@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 mod clock;
 pub mod config;
+pub mod data;
 pub mod db;
 pub mod error;
 mod https;
@@ -49,6 +50,8 @@ use storage::{AudioStorage, LocalStorage};
 #[derive(Clone)]
 pub struct App {
     pub db: Db,
+    /// Everything stored (the data layer); `db` goes once every area has moved behind it.
+    pub data: Arc<dyn data::Data>,
     pub config: Arc<ServerConfig>,
     pub storage: Arc<dyn AudioStorage>,
     pub uploads: Arc<tus::Locks>,
@@ -82,6 +85,7 @@ impl App {
             Duration::from_secs(config.attempt_every_secs_per_client),
         );
         let app = App {
+            data: Arc::new(data::SqliteData::new(db.clone())),
             db,
             config: Arc::new(config),
             storage: Arc::new(storage),
@@ -91,6 +95,15 @@ impl App {
         };
         tus::recover(&app)?;
         Ok(app)
+    }
+
+    /// Runs a data-layer operation on a blocking thread (every backend's calls block).
+    pub async fn data<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn data::Data) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let data = self.data.clone();
+        db::blocking(move || f(&*data)).await
     }
 
     /// Opens only the database, for the operator's commands.

@@ -1,0 +1,29 @@
+//! The server's data layer (issue 19): the one module that knows how projects,
+//! principals, invites, stories, consent, uploads, recordings, the feed, web links, the
+//! portal's codes and transcripts are stored. Routes, tus, the web pages, the portal and
+//! the transcription queue call its named operations; there is no SQL outside `data/`.
+//!
+//! Shape (the contract both backends implement):
+//! - One trait per area, each a set of *domain operations* (`withdraw_story`,
+//!   `complete_upload`, `claim_transcript_job`…), not table accessors: an operation that
+//!   must be atomic (read, decide, write) is one method, and its implementation owns the
+//!   transaction. Rules that decide (consent, visibility, merging) stay pure functions
+//!   outside the backends, and the backends call them, so both apply the same rule.
+//! - The traits are synchronous and object-safe: every storage call already runs on a
+//!   blocking thread (`App::data`), and a `dyn Data` lets `App` hold either backend.
+//! - `sqlite/` is the embedded default (the file `server.db`, its migration ladder in
+//!   `PRAGMA user_version`); a PostgreSQL implementation of the same traits comes next.
+//! - Values crossing the interface are plain Rust types (protocol types, or small
+//!   structs in the area's module), never a backend's row or connection type.
+//! - A stored value that cannot be read back, a poisoned lock or a failed blocking task
+//!   is `Error::Internal`, not `Error::Config`.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteData;
+
+/// Everything the server stores, whichever backend holds it. Each area's trait is added
+/// to this list as it moves behind the interface.
+pub trait Data: Send + Sync + 'static {}
+
+impl Data for SqliteData {}

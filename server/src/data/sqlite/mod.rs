@@ -1,0 +1,20 @@
+//! The embedded backend: one SQLite file (`server.db`) under the data folder.
+
+use crate::db::Db;
+
+/// The SQLite implementation of the data layer's traits.
+#[derive(Clone)]
+pub struct SqliteData {
+    db: Db,
+}
+
+impl SqliteData {
+    pub fn new(db: Db) -> Self {
+        SqliteData { db }
+    }
+
+    /// The connection, for the operations of this backend.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
