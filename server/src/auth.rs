@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 use tellus_protocol::Role;
 
@@ -137,33 +136,14 @@ pub enum TokenCheck {
 /// Looks a bearer token up by its SHA-256 (the clear token is never stored).
 pub async fn lookup_token(app: &App, token: &str) -> Result<TokenCheck> {
     let hash = sha256_hex(token);
-    let found = app
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, role, project_id, revoked_at FROM principals WHERE token_hash = ?1",
-                    [&hash],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, Option<String>>(2)?,
-                            r.get::<_, Option<i64>>(3)?,
-                        ))
-                    },
-                )
-                .optional()?)
-        })
-        .await?;
+    let found = app.data(move |d| d.principal_by_token(&hash)).await?;
     Ok(match found {
         None => TokenCheck::Unknown,
-        Some((_, _, _, Some(_))) => TokenCheck::Revoked,
-        Some((id, role, project_id, None)) => TokenCheck::Valid(Principal {
-            id,
-            role: Role::parse(&role)
-                .ok_or_else(|| Error::Config(format!("unknown role '{role}' in the database")))?,
-            project_id,
+        Some(p) if p.revoked => TokenCheck::Revoked,
+        Some(p) => TokenCheck::Valid(Principal {
+            id: p.id,
+            role: p.role,
+            project_id: p.project_id,
         }),
     })
 }

@@ -18,12 +18,13 @@
 //! - A stored value that cannot be read back, a poisoned lock or a failed blocking task
 //!   is `Error::Internal`, not `Error::Config`.
 
+pub mod accounts;
 pub mod sqlite;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: Send + Sync + 'static {}
+pub trait Data: accounts::Accounts + Send + Sync + 'static {}
 
 impl Data for SqliteData {}

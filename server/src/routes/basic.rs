@@ -4,13 +4,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rusqlite::OptionalExtension;
 use tellus_protocol::{EnrolRequest, EnrolResponse, InviteRequest, InviteResponse};
 
 use crate::App;
 use crate::admin::{self, ProjectCreated, Revoked};
 use crate::auth::{Principal, sha256_hex};
-use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::json::JsonBody;
 use crate::routes::{over_limit, project_with_limits};
@@ -35,9 +33,9 @@ pub async fn enrol(
         client.0,
         &crate::auth::normalize_code(&req.invite_code),
     )?;
-    let db = app.db.clone();
-    let mut response =
-        blocking(move || admin::enrol(&db, &req.invite_code, &req.device_label, req.role)).await?;
+    let mut response = app
+        .data(move |d| admin::enrol(d, &req.invite_code, &req.device_label, req.role))
+        .await?;
     response.project = project_with_limits(&response.project.to_string(), &app.config.limits)?;
     tracing::info!(principal = %response.reporter_id, role = response.role.as_str(), "device enrolled");
     Ok((StatusCode::CREATED, Json(response)))
@@ -59,16 +57,7 @@ pub async fn project(
         _ => who.project_id.clone().unwrap_or_default(),
     };
     let config = app
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT config FROM projects WHERE id = ?1",
-                    [&project_id],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?)
-        })
+        .data(move |d| d.project_config(&project_id))
         .await?
         .ok_or_else(|| Error::not_found("project"))?;
     // The ETag covers the limits too: a phone learns of changed limits at its next sync.
@@ -97,8 +86,9 @@ pub async fn admin_create_project(
     JsonBody(config): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<ProjectCreated>)> {
     who.admin("create projects")?;
-    let db = app.db.clone();
-    let created = blocking(move || admin::create_project(&db, &config.to_string())).await?;
+    let created = app
+        .data(move |d| admin::create_project(d, &config.to_string()))
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -108,10 +98,10 @@ pub async fn admin_invite(
     JsonBody(req): JsonBody<InviteRequest>,
 ) -> Result<(StatusCode, Json<InviteResponse>)> {
     who.admin("create invites")?;
-    let db = app.db.clone();
     let ttl = app.config.invite_expiry_secs;
-    let invite =
-        blocking(move || admin::create_invite(&db, &req.project_id, req.role, ttl)).await?;
+    let invite = app
+        .data(move |d| admin::create_invite(d, &req.project_id, req.role, ttl))
+        .await?;
     Ok((StatusCode::CREATED, Json(invite)))
 }
 
@@ -121,8 +111,7 @@ pub async fn admin_revoke(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
     who.admin("revoke invites and devices")?;
-    let db = app.db.clone();
-    let what = blocking(move || admin::revoke(&db, &id)).await?;
+    let what = app.data(move |d| admin::revoke(d, &id)).await?;
     Ok(Json(
         serde_json::json!({ "revoked": what == Revoked::Token || what == Revoked::Invite, "kind": what }),
     ))

@@ -19,13 +19,13 @@ pub fn over_limit(e: OverLimit) -> Error {
 /// this server enforces under `limits`.
 pub fn project_with_limits(config: &str, limits: &Limits) -> Result<serde_json::Value> {
     let mut value: serde_json::Value = serde_json::from_str(config).map_err(|e| {
-        Error::Config(format!(
+        Error::internal(format!(
             "a stored project configuration cannot be read: {e}"
         ))
     })?;
     if let Some(object) = value.as_object_mut() {
         let limits = serde_json::to_value(limits)
-            .map_err(|e| Error::Config(format!("the limits cannot be written: {e}")))?;
+            .map_err(|e| Error::internal(format!("the limits cannot be written: {e}")))?;
         object.insert("limits".into(), limits);
     }
     Ok(value)
