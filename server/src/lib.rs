@@ -16,6 +16,7 @@ mod listen;
 pub mod media;
 mod portal;
 mod routes;
+pub mod rules;
 pub mod search;
 pub mod storage;
 pub mod throttle;

@@ -4,41 +4,19 @@
 //! is rewritten whenever a story document is stored and emptied when the storyteller
 //! withdraws, so a withdrawn story's words can never be found again.
 
-use rusqlite::{Connection, params};
 use tellus_protocol::StoryDocument;
 
-use crate::error::Result;
+/// Kept here for callers that write the index in a transaction of their own.
+pub use crate::data::sqlite::search::{forget_story, index_story};
 
-/// Replaces the story's row in the index with the text of `doc`, and notes its date
-/// for sorting and filtering.
-pub fn index_story(conn: &Connection, story_id: &str, doc: &StoryDocument) -> Result<()> {
-    forget_story(conn, story_id)?;
-    conn.execute(
-        "UPDATE stories SET story_date = ?2 WHERE id = ?1",
-        params![story_id, doc.created_at],
-    )?;
-    let notes = doc
-        .notes
+/// The notes of a story as one indexed text, one note a line.
+pub fn notes_text(doc: &StoryDocument) -> String {
+    doc.notes
         .iter()
         .map(|n| n.text.as_str())
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
-        .join("\n");
-    conn.execute(
-        "INSERT INTO story_search (story_id, title, summary, notes) VALUES (?1, ?2, ?3, ?4)",
-        params![story_id, doc.title, doc.summary, notes],
-    )?;
-    Ok(())
-}
-
-/// Removes every word of the story (and its date) from the index.
-pub fn forget_story(conn: &Connection, story_id: &str) -> Result<()> {
-    conn.execute("DELETE FROM story_search WHERE story_id = ?1", [story_id])?;
-    conn.execute(
-        "UPDATE stories SET story_date = NULL WHERE id = ?1",
-        [story_id],
-    )?;
-    Ok(())
+        .join("\n")
 }
 
 /// An FTS5 query for what a person typed: every word must occur (as a word or the start

@@ -7,13 +7,13 @@
 //! - **hidden** while there is no consent at all: stored, perhaps, but nothing of it
 //!   reaches a lead (not its title, not that it exists).
 //!
-//! The answer is kept per story in `stories.lead_visibility` so that lists filter by it
-//! in SQL; it is written only by `record`, which every consent event goes through.
+//! The answer is kept per story beside it so that lists filter by it (in SQLite,
+//! `stories.lead_visibility`, data/sqlite/visibility.rs); it is written only with a
+//! consent event, on the one path every event goes through (`accept_event`).
 
-use rusqlite::{Connection, OptionalExtension, params};
 use tellus_protocol::{ConsentStatus, ConsentSummary, items};
 
-use crate::error::Result;
+pub use crate::data::sqlite::visibility::{LISTED_SQL, VISIBLE_SQL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {
@@ -40,7 +40,7 @@ impl Visibility {
         }
     }
 
-    fn parse(text: &str) -> Visibility {
+    pub fn parse(text: &str) -> Visibility {
         match text {
             "visible" => Visibility::Visible,
             "withdrawn" => Visibility::Withdrawn,
@@ -49,33 +49,3 @@ impl Visibility {
         }
     }
 }
-
-/// Keeps the story's visibility in step with its consent (called with every consent
-/// event the server accepts, in the same transaction).
-pub fn record(conn: &Connection, story_id: &str, consent: &ConsentSummary) -> Result<()> {
-    conn.execute(
-        "UPDATE stories SET lead_visibility = ?2 WHERE id = ?1",
-        params![story_id, Visibility::of(consent).as_str()],
-    )?;
-    Ok(())
-}
-
-impl Visibility {
-    /// What a lead of `project_id` may see of the story; `Hidden` for an unknown story
-    /// or another project's.
-    pub fn of_story(conn: &Connection, project_id: &str, story_id: &str) -> Result<Visibility> {
-        let text: Option<String> = conn
-            .query_row(
-                "SELECT lead_visibility FROM stories WHERE id = ?1 AND project_id = ?2",
-                params![story_id, project_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(text.map_or(Visibility::Hidden, |t| Visibility::parse(&t)))
-    }
-}
-
-/// The SQL condition, on a `stories` row aliased `s`, of a story a lead may see in full.
-pub const VISIBLE_SQL: &str = "s.lead_visibility = 'visible'";
-/// The SQL condition of a story a lead may see at least as a tombstone.
-pub const LISTED_SQL: &str = "s.lead_visibility IN ('visible', 'withdrawn')";

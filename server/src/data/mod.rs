@@ -20,11 +20,12 @@
 
 pub mod accounts;
 pub mod sqlite;
+pub mod stories;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: accounts::Accounts + Send + Sync + 'static {}
+pub trait Data: accounts::Accounts + stories::Stories + Send + Sync + 'static {}
 
 impl Data for SqliteData {}

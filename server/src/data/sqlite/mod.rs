@@ -1,6 +1,10 @@
 //! The embedded backend: one SQLite file (`server.db`) under the data folder.
 
 mod accounts;
+pub mod consent;
+pub mod search;
+pub mod stories;
+pub mod visibility;
 
 use crate::db::Db;
 
