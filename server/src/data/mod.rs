@@ -21,11 +21,15 @@
 pub mod accounts;
 pub mod sqlite;
 pub mod stories;
+pub mod uploads;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: accounts::Accounts + stories::Stories + Send + Sync + 'static {}
+pub trait Data:
+    accounts::Accounts + stories::Stories + uploads::Uploads + Send + Sync + 'static
+{
+}
 
 impl Data for SqliteData {}

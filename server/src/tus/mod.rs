@@ -1,8 +1,8 @@
 //! tus 1.0 at `/api/v1/uploads`: core, creation, creation-with-upload,
 //! creation-defer-length, checksum (sha1, sha256), termination, expiration.
 //!
-//! An upload is a row in `uploads` (its offset is what was received, fsynced) and a
-//! spool file `spool/<upload id>`. On the last byte the whole file is hashed, compared
+//! An upload is its state in the data layer (`data::Uploads`: its offset is what was
+//! received, fsynced) and a spool file `spool/<upload id>`. On the last byte the whole file is hashed, compared
 //! with the SHA-256 and size declared at creation, moved into storage and the receipt is
 //! written; a mismatch keeps nothing.
 
@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tellus_protocol::headers as h;
-use tellus_protocol::{AudioFormat, ConsentStatus, Representation, items, metadata};
+use tellus_protocol::{AudioFormat, Representation, metadata};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::App;
@@ -30,7 +30,6 @@ use crate::clock::{http_date, now_ms};
 use crate::error::{Error, Result};
 use crate::media::ACCEPTED;
 use crate::routes::parse_id;
-use crate::routes::stories::{load_consent, load_story};
 use receive::{Outcome, receive};
 pub use state::{Upload, delete_spool, recover, spawn_expiry_sweeper};
 
@@ -381,48 +380,7 @@ async fn create(
     // Consent and ownership are checked before the spool file exists: an upload for a
     // story without `record` consent stores nothing at all.
     let row = upload.clone();
-    app.db
-        .call_write(move |tx| {
-            let story = load_story(tx, &row.story_id)?;
-            match story {
-                Some(s) if s.reporter_id != row.reporter_id || s.project_id != row.project_id => {
-                    return Err(Error::forbidden("this story belongs to another reporter"));
-                }
-                Some(_) => {}
-                None => {
-                    return Err(Error::refused(
-                        StatusCode::FORBIDDEN,
-                        "consent_required",
-                        "the server has no consent for this story; send its consent event (with 'record' granted) first",
-                    ));
-                }
-            }
-            let consent = load_consent(tx, &row.story_id)?;
-            if !consent.grants(items::RECORD) {
-                let why = if consent.status == ConsentStatus::Withdrawn {
-                    "the storyteller withdrew consent for this story; its audio is not accepted"
-                } else {
-                    "the storyteller has not granted 'record' for this story; no audio is accepted"
-                };
-                return Err(Error::refused(StatusCode::FORBIDDEN, "consent_required", why));
-            }
-            let delivered: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT story_id FROM recordings WHERE id = ?1 AND representation = ?2",
-                [&row.recording_id, row.representation.as_str()],
-                |r| r.get(0),
-            ))?;
-            if delivered.is_some() {
-                return Err(Error::conflict(
-                    "already_delivered",
-                    format!(
-                        "this recording's {} copy is already delivered; fetch its receipt",
-                        row.representation
-                    ),
-                ));
-            }
-            state::insert(tx, &row)
-        })
-        .await?;
+    app.data(move |d| d.create_upload(&row, now_ms())).await?;
     if let Err(e) = state::create_spool(&app, &upload.id).await {
         let _ = state::remove(&app, &upload.id).await;
         return Err(e);
@@ -582,7 +540,7 @@ async fn write_detached(
         (result, upload)
     })
     .await
-    .map_err(|e| Error::Config(format!("an upload task failed: {e}")))
+    .map_err(|e| Error::internal(format!("an upload task failed: {e}")))
 }
 
 /// Writes one PATCH (or creation-with-upload) body at the upload's offset. Returns the

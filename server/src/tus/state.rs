@@ -1,4 +1,5 @@
-//! Uploads as the server keeps them: a row in `uploads` and a spool file; completion
+//! Uploads as the server keeps them: their state in the data layer (`data::Uploads`) and a
+//! spool file; completion
 //! (verify, move into storage, receipt), crash recovery and expiry.
 
 use std::io::Read;
@@ -6,83 +7,26 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use tellus_protocol::{AudioFormat, Representation, items};
+use tellus_protocol::AudioFormat;
 
 use super::verify;
 use crate::App;
 use crate::clock::now_ms;
+use crate::data::uploads::Delivery;
 use crate::db::blocking;
 use crate::error::{Error, Result};
-use crate::routes::stories::load_consent;
 use crate::storage::{self, sync_dir};
 
-#[derive(Debug, Clone)]
-pub struct Upload {
-    pub id: String,
-    pub reporter_id: String,
-    pub project_id: String,
-    pub story_id: String,
-    pub recording_id: String,
-    pub sha256: String,
-    /// The canonical type of an allowed format (`AudioFormat::content_type`).
-    pub content_type: String,
-    /// Which copy of the recording this upload carries.
-    pub representation: Representation,
-    /// The PCM identity the phone declared for a lossless copy.
-    pub pcm_sha256: Option<String>,
-    /// None until a deferred length is declared.
-    pub length: Option<u64>,
-    /// Bytes received and fsynced.
-    pub offset: u64,
-    pub expires_at: i64,
-}
+pub use crate::data::uploads::Upload;
 
 pub fn spool_path(app: &App, id: &str) -> PathBuf {
     app.config.spool_dir().join(id)
 }
 
-pub fn insert(conn: &Connection, u: &Upload) -> Result<()> {
-    conn.execute(
-        "INSERT INTO uploads (id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, created_at, expires_at, representation, pcm_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![u.id, u.reporter_id, u.project_id, u.story_id, u.recording_id, u.sha256, u.content_type, u.length, u.offset, now_ms(), u.expires_at, u.representation.as_str(), u.pcm_sha256],
-    )?;
-    Ok(())
-}
-
 pub async fn load(app: &App, id: &str) -> Result<Option<Upload>> {
     let id = id.to_string();
-    app.db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, reporter_id, project_id, story_id, recording_id, sha256, content_type, length, offset, expires_at, representation, pcm_sha256
-                     FROM uploads WHERE id = ?1",
-                    [&id],
-                    |r| {
-                        Ok(Upload {
-                            id: r.get(0)?,
-                            reporter_id: r.get(1)?,
-                            project_id: r.get(2)?,
-                            story_id: r.get(3)?,
-                            recording_id: r.get(4)?,
-                            sha256: r.get(5)?,
-                            content_type: r.get(6)?,
-                            length: r.get(7)?,
-                            offset: r.get(8)?,
-                            expires_at: r.get(9)?,
-                            // Anything unexpected in the row is the default, lossless.
-                            representation: Representation::parse(&r.get::<_, String>(10)?)
-                                .unwrap_or_default(),
-                            pcm_sha256: r.get(11)?,
-                        })
-                    },
-                )
-                .optional()?)
-        })
-        .await
+    app.data(move |d| d.upload(&id)).await
 }
 
 fn gone() -> Error {
@@ -95,30 +39,14 @@ fn gone() -> Error {
 
 pub async fn set_offset(app: &App, id: &str, offset: u64) -> Result<()> {
     let id = id.to_string();
-    let changed = app
-        .db
-        .call(move |conn| {
-            Ok(conn.execute(
-                "UPDATE uploads SET offset = ?2 WHERE id = ?1",
-                params![id, offset],
-            )?)
-        })
-        .await?;
-    if changed == 0 { Err(gone()) } else { Ok(()) }
+    let changed = app.data(move |d| d.set_upload_offset(&id, offset)).await?;
+    if changed { Ok(()) } else { Err(gone()) }
 }
 
 pub async fn set_length(app: &App, id: &str, length: u64) -> Result<()> {
     let id = id.to_string();
-    let changed = app
-        .db
-        .call(move |conn| {
-            Ok(conn.execute(
-                "UPDATE uploads SET length = ?2 WHERE id = ?1 AND length IS NULL",
-                params![id, length],
-            )?)
-        })
-        .await?;
-    if changed == 0 { Err(gone()) } else { Ok(()) }
+    let changed = app.data(move |d| d.set_upload_length(&id, length)).await?;
+    if changed { Ok(()) } else { Err(gone()) }
 }
 
 pub async fn create_spool(app: &App, id: &str) -> Result<()> {
@@ -146,9 +74,7 @@ pub fn delete_spool(app: &App, id: &str) {
 /// Forgets an upload: its row and its spool file.
 pub async fn remove(app: &App, id: &str) -> Result<()> {
     let key = id.to_string();
-    app.db
-        .call(move |conn| Ok(conn.execute("DELETE FROM uploads WHERE id = ?1", [&key])?))
-        .await?;
+    app.data(move |d| d.remove_upload(&key)).await?;
     delete_spool(app, id);
     app.uploads.forget(id);
     Ok(())
@@ -208,17 +134,8 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
         ));
     };
     let (recording, representation) = (upload.recording_id.clone(), upload.representation);
-    let delivered: Option<String> = app
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT sha256 FROM recordings WHERE id = ?1 AND representation = ?2",
-                    [&recording, representation.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
+    let delivered = app
+        .data(move |d| d.delivered_sha256(&recording, representation))
         .await?;
     if let Some(delivered) = delivered {
         remove(app, &upload.id).await?;
@@ -237,7 +154,7 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     }
     // Read as the audio it claims to be, off the async threads; refused keeps nothing.
     let format = AudioFormat::from_content_type(&upload.content_type).ok_or_else(|| {
-        Error::Config(format!(
+        Error::internal(format!(
             "upload {} holds an unknown content type",
             upload.id
         ))
@@ -273,35 +190,14 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     })
     .await?;
     let u = upload.clone();
-    let hash = sha256.clone();
-    let pcm = checked.pcm_sha256.clone();
-    let recorded = app
-        .db
-        .call_write(move |tx| {
-            let still_there = tx
-                .query_row("SELECT 1 FROM uploads WHERE id = ?1", [&u.id], |_| Ok(()))
-                .optional()?
-                .is_some();
-            // A withdrawal (or termination) won the race: keep nothing.
-            if !still_there || !load_consent(tx, &u.story_id)?.grants(items::RECORD) {
-                return Ok(false);
-            }
-            let now = now_ms();
-            tx.execute(
-                "INSERT INTO recordings (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, pcm_sha256, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id, representation) DO NOTHING",
-                params![u.recording_id, u.representation.as_str(), u.story_id, u.project_id, u.reporter_id, hash, bytes, u.content_type, pcm, now],
-            )?;
-            tx.execute(
-                "INSERT INTO changes (project_id, kind, story_id, recording_id, sha256, bytes, representation, format, pcm_sha256, at)
-                 VALUES (?1, 'recording', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![u.project_id, u.story_id, u.recording_id, hash, bytes, u.representation.as_str(), format.as_str(), pcm, now],
-            )?;
-            tx.execute("DELETE FROM uploads WHERE id = ?1", [&u.id])?;
-            crate::transcripts::on_delivered(tx, &u.project_id, &u.story_id, &u.recording_id)?;
-            Ok(true)
-        })
-        .await?;
+    let delivery = Delivery {
+        sha256: sha256.clone(),
+        bytes,
+        format,
+        pcm_sha256: checked.pcm_sha256.clone(),
+        at: now_ms(),
+    };
+    let recorded = app.data(move |d| d.complete_upload(&u, &delivery)).await?;
     app.uploads.forget(&upload.id);
     if !recorded {
         let storage = app.storage.clone();
@@ -327,14 +223,11 @@ pub fn discarded(code: &str) -> bool {
 /// recording names (a withdrawal or completion cut short) is deleted.
 pub fn recover(app: &App) -> Result<()> {
     let spool_dir = app.config.spool_dir();
-    let uploads: Vec<(String, u64, i64)> = app.db.with(|conn| {
-        let mut stmt = conn.prepare("SELECT id, offset, expires_at FROM uploads")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    })?;
+    let uploads = app.data.uploads_in_progress()?;
     let now = now_ms();
     let mut known = std::collections::HashSet::new();
-    for (id, offset, expires_at) in uploads {
+    for upload in uploads {
+        let (id, offset, expires_at) = (upload.id, upload.offset, upload.expires_at);
         let path = spool_dir.join(&id);
         let len = std::fs::metadata(&path).map(|m| m.len()).ok();
         match len {
@@ -349,18 +242,12 @@ pub fn recover(app: &App) -> Result<()> {
                     file.sync_all()
                         .map_err(|e| Error::io("cannot trim a spool file", e))?;
                 } else if len < offset {
-                    app.db.with(|conn| {
-                        Ok(conn.execute(
-                            "UPDATE uploads SET offset = ?2 WHERE id = ?1",
-                            params![id, len],
-                        )?)
-                    })?;
+                    app.data.set_upload_offset(&id, len)?;
                 }
                 known.insert(id);
             }
             _ => {
-                app.db
-                    .with(|conn| Ok(conn.execute("DELETE FROM uploads WHERE id = ?1", [&id])?))?;
+                app.data.remove_upload(&id)?;
                 let _ = std::fs::remove_file(&path);
             }
         }
@@ -379,16 +266,7 @@ pub fn recover(app: &App) -> Result<()> {
         .map_err(|e| Error::io("cannot list the audio folder", e))?;
     for key in stored {
         let (id, representation) = storage::parse_key(&key);
-        let named = app.db.with(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT 1 FROM recordings WHERE id = ?1 AND representation = ?2",
-                    [id, representation.as_str()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
-        })?;
+        let named = app.data.delivered_sha256(id, representation)?.is_some();
         if !named {
             tracing::warn!(file = %key, "deleting stored audio that no recording names");
             app.storage
@@ -405,14 +283,8 @@ pub fn spawn_expiry_sweeper(app: App) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let expired = app
-                .db
-                .call(|conn| {
-                    let mut stmt = conn.prepare("SELECT id FROM uploads WHERE expires_at <= ?1")?;
-                    let rows = stmt.query_map([now_ms()], |r| r.get::<_, String>(0))?;
-                    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
-                })
-                .await;
+            let now = now_ms();
+            let expired = app.data(move |d| d.expired_uploads(now)).await;
             for id in expired.unwrap_or_default() {
                 if let Some(_guard) = app.uploads.try_lock(&id) {
                     let _ = remove(&app, &id).await;

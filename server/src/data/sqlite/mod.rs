@@ -4,6 +4,7 @@ mod accounts;
 pub mod consent;
 pub mod search;
 pub mod stories;
+mod uploads;
 pub mod visibility;
 
 use crate::db::Db;
