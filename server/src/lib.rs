@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod db;
 pub mod error;
+mod export;
 mod https;
 mod json;
 mod linger;

@@ -19,6 +19,7 @@
 //!   is `Error::Internal`, not `Error::Config`.
 
 pub mod accounts;
+pub mod feed;
 pub mod sqlite;
 pub mod stories;
 pub mod uploads;
@@ -28,7 +29,7 @@ pub use sqlite::SqliteData;
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
 pub trait Data:
-    accounts::Accounts + stories::Stories + uploads::Uploads + Send + Sync + 'static
+    accounts::Accounts + feed::Feed + stories::Stories + uploads::Uploads + Send + Sync + 'static
 {
 }
 

@@ -10,23 +10,22 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rusqlite::{OptionalExtension, params};
-use tellus_protocol::{
-    AudioFormat, Change, ChangeKind, ChangesPage, ExportScope, Receipt, Representation,
-    StoryDocument, csv_field,
-};
+use tellus_protocol::{AudioFormat, ChangesPage, ExportScope, Receipt, Representation};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use super::parse_id;
-use super::stories::load_consent;
 use crate::App;
 use crate::auth::Principal;
 use crate::clock::rfc3339;
+use crate::data::feed::StoredRecording as Stored;
 use crate::error::{Error, Result};
 use crate::media::{Disposition, content_disposition, served_audio_type};
 use crate::visibility::Visibility;
 use tellus_protocol::Role;
+
+pub use crate::data::sqlite::feed::{csv_row, project_csv};
+pub use crate::export::CSV_HEADER;
 
 pub async fn changes(
     State(app): State<App>,
@@ -61,71 +60,9 @@ pub async fn changes(
     // a lead built before them cannot read that kind.
     let with_transcripts = crate::transcripts::feed_wants_transcripts(&query);
     let page = app
-        .db
-        .call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                // Withdrawals are tombstones and always go out; anything else only
-                // about a story a lead may see now (visibility.rs).
-                &format!(
-                    "SELECT c.seq, c.kind, c.story_id, c.recording_id, c.revision, c.sha256, c.bytes, c.at,
-                            c.representation, c.format, c.pcm_sha256
-                     FROM changes c
-                     WHERE c.project_id = ?1 AND c.seq > ?2 AND (c.kind != 'transcript' OR ?4)
-                       AND (c.kind = 'withdrawal' OR EXISTS
-                            (SELECT 1 FROM stories s WHERE s.id = c.story_id AND {}))
-                     ORDER BY c.seq LIMIT ?3",
-                    crate::visibility::VISIBLE_SQL
-                ),
-            )?;
-            let rows = stmt.query_map(params![project_id, after, i64::from(limit) + 1, with_transcripts], |r| {
-                let kind: String = r.get(1)?;
-                Ok(Change {
-                    cursor: r.get::<_, i64>(0)?.to_string(),
-                    kind: match kind.as_str() {
-                        "story" => ChangeKind::Story,
-                        "recording" => ChangeKind::Recording,
-                        "transcript" => ChangeKind::Transcript,
-                        _ => ChangeKind::Withdrawal,
-                    },
-                    story_id: r.get(2)?,
-                    recording_id: r.get(3)?,
-                    revision: r.get(4)?,
-                    sha256: r.get(5)?,
-                    bytes: r.get(6)?,
-                    representation: r
-                        .get::<_, Option<String>>(8)?
-                        .as_deref()
-                        .and_then(Representation::parse),
-                    format: r.get(9)?,
-                    pcm_sha256: r.get(10)?,
-                    at: rfc3339(r.get(7)?),
-                })
-            })?;
-            let mut changes = rows.collect::<rusqlite::Result<Vec<Change>>>()?;
-            let more = changes.len() > limit as usize;
-            changes.truncate(limit as usize);
-            let next_cursor = changes
-                .last()
-                .map_or(after.to_string(), |c| c.cursor.clone());
-            Ok(ChangesPage {
-                changes,
-                next_cursor,
-                more,
-            })
-        })
+        .data(move |d| d.changes(&project_id, after, limit, with_transcripts))
         .await?;
     Ok(Json(page))
-}
-
-struct Stored {
-    story_id: String,
-    project_id: String,
-    reporter_id: String,
-    sha256: String,
-    bytes: u64,
-    content_type: String,
-    pcm_sha256: Option<String>,
-    received_at: i64,
 }
 
 /// The `representation` query parameter of a receipt or an audio request; absent or
@@ -154,38 +91,13 @@ pub async fn best_delivered(app: &App, id: &str) -> Result<Option<Representation
 
 async fn stored(app: &App, id: &str, representation: Representation) -> Result<Option<Stored>> {
     let id = id.to_string();
-    app.db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT story_id, project_id, reporter_id, sha256, bytes, content_type, received_at, pcm_sha256
-                     FROM recordings WHERE id = ?1 AND representation = ?2",
-                    [id.as_str(), representation.as_str()],
-                    |r| {
-                        Ok(Stored {
-                            story_id: r.get(0)?,
-                            project_id: r.get(1)?,
-                            reporter_id: r.get(2)?,
-                            sha256: r.get(3)?,
-                            bytes: r.get(4)?,
-                            content_type: r.get(5)?,
-                            received_at: r.get(6)?,
-                            pcm_sha256: r.get(7)?,
-                        })
-                    },
-                )
-                .optional()?)
-        })
-        .await
+    app.data(move |d| d.recording(&id, representation)).await
 }
 
 /// A lead reaches a recording only while its story is visible (visibility.rs).
 async fn lead_may_see(app: &App, rec: &Stored) -> Result<()> {
     let (project, story) = (rec.project_id.clone(), rec.story_id.clone());
-    let seen = app
-        .db
-        .call(move |conn| Visibility::of_story(conn, &project, &story))
-        .await?;
+    let seen = app.data(move |d| d.visibility(&project, &story)).await?;
     if seen == Visibility::Visible {
         Ok(())
     } else {
@@ -398,94 +310,6 @@ pub fn parse_scope(text: Option<&str>) -> Result<ExportScope> {
     }
 }
 
-/// The header line of every CSV export (the whole project's and one story's).
-pub const CSV_HEADER: &str = "story_id,revision,status,title,summary,storyteller,credited_name,tags,recordings,consent_granted,updated_at\n";
-
-/// One story's CSV line (newline included), or None when its consent does not allow
-/// it in `scope` (or it was withdrawn, or holds no document).
-pub fn csv_row(
-    conn: &rusqlite::Connection,
-    id: &str,
-    scope: ExportScope,
-) -> Result<Option<String>> {
-    let Some(row) = super::stories::load_story(conn, id)? else {
-        return Ok(None);
-    };
-    if Visibility::of_story(conn, &row.project_id, id)? != Visibility::Visible {
-        return Ok(None);
-    }
-    let Some(document) = row.document else {
-        return Ok(None);
-    };
-    let consent = load_consent(conn, id)?;
-    if !scope.admits(&consent) {
-        return Ok(None);
-    }
-    let Ok(doc) = serde_json::from_str::<StoryDocument>(&document) else {
-        return Ok(None);
-    };
-    let updated_at: i64 =
-        conn.query_row("SELECT updated_at FROM stories WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
-    let name = row
-        .identity
-        .and_then(|t| serde_json::from_str::<tellus_protocol::IdentityDoc>(&t).ok())
-        .and_then(|i| i.allowed_by(&consent).name)
-        .unwrap_or_default();
-    let delivered: u32 = conn.query_row(
-        "SELECT COUNT(DISTINCT id) FROM recordings WHERE story_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    let fields = [
-        id.to_string(),
-        doc.revision.to_string(),
-        doc.status,
-        doc.title,
-        doc.summary,
-        doc.storyteller.label,
-        name,
-        doc.tags.join(";"),
-        delivered.to_string(),
-        consent
-            .granted
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(";"),
-        rfc3339(updated_at),
-    ];
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push('\n');
-    Ok(Some(line))
-}
-
-/// Every story of the project that `scope` allows, as CSV.
-pub fn project_csv(
-    conn: &rusqlite::Connection,
-    project_id: &str,
-    scope: ExportScope,
-) -> Result<String> {
-    let mut out = String::from(CSV_HEADER);
-    let mut stmt = conn.prepare(
-        "SELECT id FROM stories WHERE project_id = ?1 AND document IS NOT NULL ORDER BY id",
-    )?;
-    let ids = stmt
-        .query_map([project_id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    for id in ids {
-        if let Some(row) = csv_row(conn, &id, scope)? {
-            out.push_str(&row);
-        }
-    }
-    Ok(out)
-}
-
 pub async fn export_csv(
     State(app): State<App>,
     who: Principal,
@@ -494,10 +318,7 @@ pub async fn export_csv(
     let project_id = who.lead("export stories")?.to_string();
     let scope = parse_scope(query.get("scope").map(String::as_str))?;
     let name = format!("{project_id}-{}", scope.as_str());
-    let csv = app
-        .db
-        .call(move |conn| project_csv(conn, &project_id, scope))
-        .await?;
+    let csv = app.data(move |d| d.project_csv(&project_id, scope)).await?;
     Ok((
         [
             (

@@ -23,7 +23,7 @@ pub use crate::data::stories::Purge;
 pub use crate::data::sqlite::consent::{
     accept_event, load_consent, load_consent_events, project_forms,
 };
-pub use crate::data::sqlite::stories::{lead_view, load_story};
+pub use crate::data::sqlite::stories::lead_view;
 pub use crate::rules::storyteller_event;
 
 /// The reporter who owns a story reads its whole consent log, so that its phone learns

@@ -2,6 +2,7 @@
 
 mod accounts;
 pub mod consent;
+pub mod feed;
 pub mod search;
 pub mod stories;
 mod uploads;
