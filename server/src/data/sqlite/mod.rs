@@ -1,8 +1,10 @@
 //! The embedded backend: one SQLite file (`server.db`) under the data folder.
 
 mod accounts;
+pub mod conn;
 pub mod consent;
 pub mod feed;
+mod schema;
 pub mod search;
 pub mod stories;
 mod uploads;
