@@ -19,11 +19,12 @@
 //!   is `Error::Internal`, not `Error::Config`.
 
 pub mod sqlite;
+pub mod transcripts;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: Send + Sync + 'static {}
+pub trait Data: transcripts::Transcripts + Send + Sync + 'static {}
 
 impl Data for SqliteData {}

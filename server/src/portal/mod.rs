@@ -311,7 +311,7 @@ fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<Stor
     };
     let mut transcribed = Vec::new();
     for id in &recordings {
-        if crate::transcripts::model::load(conn, id)?.is_some() {
+        if crate::data::sqlite::transcripts::load(conn, id)?.is_some() {
             transcribed.push(id.clone());
         }
     }

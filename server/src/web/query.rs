@@ -417,6 +417,6 @@ pub fn story_extras(conn: &Connection, project_id: &str, id: &str) -> Result<Opt
         reporter,
         withdrawn_at,
         events,
-        transcripts: super::transcript::load_for(conn, &recordings)?,
+        transcripts: crate::data::sqlite::transcripts::shown_for(conn, &recordings)?,
     }))
 }

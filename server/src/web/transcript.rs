@@ -11,7 +11,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::format;
@@ -20,35 +19,13 @@ use super::session::{self, Lead};
 use crate::App;
 use crate::error::{Error, Result};
 use crate::routes::parse_id;
-use crate::transcripts::flags::{self, Flag};
-use crate::transcripts::model::{self, Save, Source, Transcript};
+use crate::transcripts::model::{Save, Source};
 use crate::transcripts::routes as api;
 
 pub const SCRIPT: &str = include_str!("assets/transcript.js");
 
 /// A recording's transcript and its open flags, as the story page shows them.
-pub struct Shown {
-    pub transcript: Transcript,
-    pub flags: Vec<Flag>,
-}
-
-/// The transcripts of a visible story's delivered recordings (the caller checked the
-/// story's visibility).
-pub fn load_for(conn: &Connection, recording_ids: &[String]) -> Result<Vec<(String, Shown)>> {
-    let mut out = Vec::new();
-    for id in recording_ids {
-        if let Some(transcript) = model::load(conn, id)? {
-            out.push((
-                id.clone(),
-                Shown {
-                    transcript,
-                    flags: flags::open_for(conn, id)?,
-                },
-            ));
-        }
-    }
-    Ok(out)
-}
+pub use crate::data::transcripts::ShownTranscript as Shown;
 
 /// The transcript card of recording `number` (1-based) of the story page.
 pub fn section(recording_id: &str, number: usize, several: bool, shown: Option<&Shown>) -> Markup {
@@ -200,21 +177,12 @@ pub async fn decide_flag(
         }
     };
     let project_id = lead.project_id;
-    let recording = app
-        .db
-        .call_write(move |tx| {
-            let recording = flags::decide(tx, &project_id, &id, accept, "web")?;
-            let story: String = tx.query_row(
-                "SELECT story_id FROM recordings WHERE id = ?1",
-                [&recording],
-                |r| r.get(0),
-            )?;
-            Ok((story, recording))
-        })
+    let decided = app
+        .data(move |d| d.decide_transcript_flag(&project_id, &id, accept, "web"))
         .await?;
     let mut response = Redirect::to(&format!(
         "/lead/stories/{}#card-transcript-{}",
-        recording.0, recording.1
+        decided.story_id, decided.recording_id
     ))
     .into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
@@ -239,7 +207,7 @@ pub async fn search_page(
         .db
         .call(move |conn| {
             let project = super::query::Project::load(conn, &project_id)?;
-            let hits = crate::transcripts::search::search(conn, &project_id, &typed, 50)?;
+            let hits = crate::data::sqlite::transcripts::search(conn, &project_id, &typed, 50)?;
             let mut titled = Vec::new();
             for hit in hits {
                 let title: Option<String> = conn

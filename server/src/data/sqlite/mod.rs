@@ -1,5 +1,7 @@
 //! The embedded backend: one SQLite file (`server.db`) under the data folder.
 
+pub mod transcripts;
+
 use crate::db::Db;
 
 /// The SQLite implementation of the data layer's traits.
