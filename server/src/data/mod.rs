@@ -18,6 +18,7 @@
 //! - A stored value that cannot be read back, a poisoned lock or a failed blocking task
 //!   is `Error::Internal`, not `Error::Config`.
 
+pub mod portal;
 pub mod sqlite;
 pub mod transcripts;
 
@@ -25,6 +26,6 @@ pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: transcripts::Transcripts + Send + Sync + 'static {}
+pub trait Data: portal::Portal + transcripts::Transcripts + Send + Sync + 'static {}
 
 impl Data for SqliteData {}

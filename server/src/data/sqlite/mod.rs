@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file (`server.db`) under the data folder.
 
+pub mod portal;
 pub mod transcripts;
 
 use crate::db::Db;
