@@ -21,11 +21,15 @@
 pub mod portal;
 pub mod sqlite;
 pub mod transcripts;
+pub mod web;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
-pub trait Data: portal::Portal + transcripts::Transcripts + Send + Sync + 'static {}
+pub trait Data:
+    portal::Portal + transcripts::Transcripts + web::WebPages + Send + Sync + 'static
+{
+}
 
 impl Data for SqliteData {}

@@ -3,8 +3,8 @@
 //! as a new revision (transcript.js, JSON to `/lead/recordings/{id}/transcript`); the
 //! machine draft labelled as such until a person marked it reviewed; the storyteller's
 //! open flags to accept or reject; and a search page whose results open the story with
-//! the player at the moment (`#t=SECONDS&rec=ID`). Every read goes through
-//! transcripts::model::visible_recording or the search's visibility SQL.
+//! the player at the moment (`#t=SECONDS&rec=ID`). Every read goes through the data
+//! layer's transcript operations, which ask the visibility rule (data::transcripts).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -203,25 +203,15 @@ pub async fn search_page(
 ) -> Result<Response, PageError> {
     let project_id = lead.project_id.clone();
     let typed = query.q.clone();
-    let (project, hits) = app
-        .db
-        .call(move |conn| {
-            let project = super::query::Project::load(conn, &project_id)?;
-            let hits = crate::data::sqlite::transcripts::search(conn, &project_id, &typed, 50)?;
-            let mut titled = Vec::new();
-            for hit in hits {
-                let title: Option<String> = conn
-                    .query_row(
-                        "SELECT json_extract(document, '$.title') FROM stories WHERE id = ?1",
-                        [&hit.story_id],
-                        |r| r.get(0),
-                    )
-                    .unwrap_or(None);
-                titled.push((title.unwrap_or_default(), hit));
-            }
-            Ok((project, titled))
+    let (settings, hits) = app
+        .data(move |d| {
+            Ok((
+                d.project_settings(&project_id)?,
+                d.titled_transcript_hits(&project_id, &typed, 50)?,
+            ))
         })
         .await?;
+    let project = super::query::Project::from_settings(&lead.project_id, settings);
     let content = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
         h1 { "Search transcripts" }

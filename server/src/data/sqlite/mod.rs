@@ -2,6 +2,7 @@
 
 pub mod portal;
 pub mod transcripts;
+pub mod web;
 
 use crate::db::Db;
 
