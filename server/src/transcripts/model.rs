@@ -231,6 +231,54 @@ mod tests {
     }
 
     #[test]
+    fn a_save_over_a_newer_revision_is_merged_or_conflicts_and_a_future_base_is_refused() {
+        let current = Transcript {
+            recording_id: "r".into(),
+            story_id: "s".into(),
+            language: "en".into(),
+            source: Source::Person,
+            revision: 2,
+            reviewed: true,
+            segments: vec![seg(0, "a"), seg(1000, "B")],
+            updated_at: String::new(),
+        };
+        let save = |base_revision: u32, segments: Vec<Segment>| Save {
+            base_revision,
+            segments,
+            language: None,
+            reviewed: None,
+        };
+        let base = vec![seg(0, "a"), seg(1000, "b")];
+        let mine = save(1, vec![seg(0, "A"), seg(1000, "b")]);
+        assert!(needs_base(Some(&current), &mine));
+        match plan_save(Some(&current), &mine, Some(base.clone())).unwrap() {
+            Plan::Write {
+                segments,
+                revision,
+                reviewed,
+                language,
+            } => {
+                assert_eq!(segments, [seg(0, "A"), seg(1000, "B")]);
+                assert_eq!((revision, reviewed, language.as_str()), (3, true, "en"));
+            }
+            Plan::Conflict(_) => panic!("different segments merge"),
+        }
+        let clash = save(1, vec![seg(0, "a"), seg(1000, "x")]);
+        assert!(matches!(
+            plan_save(Some(&current), &clash, Some(base)).unwrap(),
+            Plan::Conflict(_)
+        ));
+        let future = save(3, vec![seg(0, "a")]);
+        assert!(plan_save(Some(&current), &future, None).is_err());
+        let first = save(0, vec![seg(0, "a")]);
+        assert!(!needs_base(None, &first));
+        assert!(matches!(
+            plan_save(None, &first, None).unwrap(),
+            Plan::Write { revision: 1, .. }
+        ));
+    }
+
+    #[test]
     fn segments_out_of_order_or_backwards_are_refused() {
         assert!(check(&[seg(1000, "a"), seg(0, "b")], "en").is_err());
         let backwards = Segment {

@@ -26,3 +26,21 @@ pub fn after_failure(attempts: u32, retry_ms: i64) -> (i64, bool) {
         .min(3_600_000);
     (delay, attempts < MAX_ATTEMPTS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_job_waits_twice_as_long_each_time_and_stops_after_the_last_attempt() {
+        assert_eq!(after_failure(1, 1000), (1000, true));
+        assert_eq!(after_failure(2, 1000), (2000, true));
+        assert_eq!(after_failure(4, 1000), (8000, true));
+        assert_eq!(after_failure(MAX_ATTEMPTS, 1000), (16_000, false));
+        assert_eq!(
+            after_failure(3, 3_000_000),
+            (3_600_000, true),
+            "at most an hour"
+        );
+    }
+}

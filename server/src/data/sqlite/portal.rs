@@ -305,3 +305,35 @@ impl Portal for SqliteData {
             .find(|r| held.iter().any(|h| h == r.as_str())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn the_best_copy_follows_representation_order_within_the_storytellers_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("server.db")).unwrap();
+        db.write(|tx| {
+            tx.execute_batch(
+                "INSERT INTO projects VALUES ('p', 'P', '{}', 0);
+                 INSERT INTO stories (id, project_id, reporter_id, revision, updated_at)
+                 VALUES ('mine', 'p', 'r', 1, 0), ('other', 'p', 'r', 1, 0);
+                 INSERT INTO recordings (id, representation, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+                 VALUES ('both', 'listening', 'mine', 'p', 'r', 'a', 1, 'audio/ogg', 1),
+                        ('both', 'lossless', 'mine', 'p', 'r', 'b', 1, 'audio/flac', 2),
+                        ('small', 'listening', 'mine', 'p', 'r', 'c', 1, 'audio/ogg', 3),
+                        ('theirs', 'lossless', 'other', 'p', 'r', 'd', 1, 'audio/wav', 4);",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let data = SqliteData::new(db);
+        let best = |recording: &str| data.storyteller_best_copy("mine", recording).unwrap();
+        assert_eq!(best("both"), Some(Representation::Lossless));
+        assert_eq!(best("small"), Some(Representation::Listening));
+        assert_eq!(best("theirs"), None, "another story's recording");
+        assert_eq!(best("missing"), None);
+    }
+}
