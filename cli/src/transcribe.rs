@@ -82,7 +82,7 @@ pub fn worker(ctx: &Context, args: WorkerArgs) -> CmdResult {
     let storage = LocalStorage::new(config.audio_dir())
         .map_err(|e| format!("cannot open the audio folder: {e}"))?;
     let worker = Worker::new(
-        db,
+        std::sync::Arc::new(tellus_server::data::SqliteData::new(db)),
         std::sync::Arc::new(storage),
         &config.data_dir,
         &config.transcribe,

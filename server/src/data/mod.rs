@@ -20,16 +20,28 @@
 
 pub mod accounts;
 pub mod feed;
+pub mod portal;
 pub mod sqlite;
 pub mod stories;
+pub mod transcripts;
 pub mod uploads;
+pub mod web;
 
 pub use sqlite::SqliteData;
 
 /// Everything the server stores, whichever backend holds it. Each area's trait is added
 /// to this list as it moves behind the interface.
 pub trait Data:
-    accounts::Accounts + feed::Feed + stories::Stories + uploads::Uploads + Send + Sync + 'static
+    accounts::Accounts
+    + feed::Feed
+    + portal::Portal
+    + stories::Stories
+    + transcripts::Transcripts
+    + uploads::Uploads
+    + web::WebPages
+    + Send
+    + Sync
+    + 'static
 {
 }
 

@@ -23,24 +23,19 @@ use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use rusqlite::Connection;
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
-use tellus_protocol::storyteller_code::{code_hash, normalize_code};
-use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, Representation, items};
+use tellus_protocol::storyteller_code::normalize_code;
 
 use crate::App;
+use crate::data::portal::CodeLookup;
 use crate::error::{Error, Result};
 use crate::https::Https;
 use crate::media::Disposition;
 use crate::routes::lead::serve_audio;
 use crate::routes::parse_id;
-use crate::routes::stories::{
-    Purge, accept_event, load_consent_events, project_forms, storyteller_event,
-};
 use crate::throttle::{Attempt, ClientAddr};
 use crate::web::asset;
-use pages::{Notice, StoryView, respond};
+use pages::{Notice, respond};
 use session::{ENTRY_COOKIE, Opened, Session, origin_allowed, same_secret};
 use words::{Words, choose, words};
 
@@ -160,40 +155,6 @@ fn failed(w: &Words, e: &Error) -> Response {
     refused(w, e.status(), Notice::Failed)
 }
 
-/// Every project's id: a code is looked up under each one's salt.
-fn project_ids(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM projects ORDER BY id")?;
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(ids)
-}
-
-/// What a code was found to open: the (project, story) if any, and the code's hash
-/// under every project's salt.
-struct Lookup {
-    found: Option<(String, String)>,
-    hashes: Vec<codes::ProjectHash>,
-}
-
-/// The story `code` opens, and its hash under every project's salt. The same work for
-/// every code: all hashes are made and all are looked up.
-fn look_up(conn: &Connection, code: &str) -> Result<Lookup> {
-    let mut found = None;
-    let mut hashes = Vec::new();
-    for project in project_ids(conn)? {
-        let Some(hash) = code_hash(&project, code) else {
-            continue;
-        };
-        let hit = codes::story_of(conn, &project, &hash)?;
-        if found.is_none() {
-            found = hit.map(|story| (project.clone(), story));
-        }
-        hashes.push((project, hash));
-    }
-    Ok(Lookup { found, hashes })
-}
-
 async fn enter(
     State(app): State<App>,
     Https(secure): Https,
@@ -222,8 +183,8 @@ async fn enter(
             pages::entry(w, &entry_token, Some(Notice::NotACode)),
         );
     };
-    let looked = app.db.call(move |conn| look_up(conn, &code)).await;
-    let Lookup { found, hashes } = match looked {
+    let looked = app.data(move |d| d.find_story_by_code(&code)).await;
+    let CodeLookup { found, hashes } = match looked {
         Ok(found) => found,
         Err(e) => return failed(w, &e),
     };
@@ -289,42 +250,6 @@ fn story_form(
     }
 }
 
-fn load_view(conn: &Connection, project_id: &str, story_id: &str) -> Result<StoryView> {
-    let project_name: String = conn.query_row(
-        "SELECT name FROM projects WHERE id = ?1",
-        [project_id],
-        |r| r.get(0),
-    )?;
-    let events = load_consent_events(conn, story_id)?;
-    let consent = ConsentSummary::fold(&events);
-    let form = project_forms(conn, project_id)?.into_iter().find(|f| {
-        Some(f.id.as_str()) == consent.form_id.as_deref() && Some(f.version) == consent.form_version
-    });
-    let recordings = if consent.grants(items::RECORD) {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM recordings WHERE story_id = ?1 GROUP BY id ORDER BY min(received_at), id",
-        )?;
-        stmt.query_map([story_id], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?
-    } else {
-        Vec::new()
-    };
-    let mut transcribed = Vec::new();
-    for id in &recordings {
-        if crate::transcripts::model::load(conn, id)?.is_some() {
-            transcribed.push(id.clone());
-        }
-    }
-    Ok(StoryView {
-        project_name,
-        form,
-        consent,
-        events,
-        recordings,
-        transcribed,
-    })
-}
-
 async fn story_page(
     State(app): State<App>,
     headers: HeaderMap,
@@ -343,8 +268,7 @@ async fn story_page(
         return see_other("/s".into());
     };
     let view = app
-        .db
-        .call(move |conn| load_view(conn, &project_id, &story_id))
+        .data(move |d| d.storyteller_story(&project_id, &story_id))
         .await;
     match view {
         Ok(view) => {
@@ -375,30 +299,7 @@ async fn narrow(
         .map(str::to_string)
         .collect();
     let changed = app
-        .db
-        .call_write(move |tx| {
-            let events = load_consent_events(tx, &story_id)?;
-            let consent = ConsentSummary::fold(&events);
-            let Some(last) = events.last() else {
-                return Ok(false);
-            };
-            // Only what is granted now can stay; `record` always stays (taking it away
-            // is a withdrawal, offered apart).
-            let granted: BTreeSet<String> = consent
-                .granted
-                .iter()
-                .filter(|k| k.as_str() == items::RECORD || keep.contains(*k))
-                .cloned()
-                .collect();
-            if consent.status != ConsentStatus::Active || granted == consent.granted {
-                return Ok(false);
-            }
-            let event = storyteller_event(last, ConsentKind::Amended, granted, false);
-            let text = serde_json::to_string(&event)
-                .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
-            accept_event(tx, &project_id, &story_id, &event, &text)?;
-            Ok(true)
-        })
+        .data(move |d| d.narrow_storyteller_consent(&project_id, &story_id, &keep))
         .await;
     match changed {
         Ok(true) => {
@@ -408,28 +309,6 @@ async fn narrow(
         Ok(false) => see_other(format!("/s/story?lang={}&done=unchanged", w.lang)),
         Err(e) => failed(w, &e),
     }
-}
-
-/// Withdraws the story `story_id` as its storyteller, unless it already is.
-fn withdraw_story(
-    tx: &Connection,
-    project_id: &str,
-    story_id: &str,
-    erase_audio: bool,
-) -> Result<Option<Purge>> {
-    let events = load_consent_events(tx, story_id)?;
-    let consent = ConsentSummary::fold(&events);
-    let Some(last) = events.last() else {
-        return Ok(None);
-    };
-    if consent.status != ConsentStatus::Active {
-        return Ok(None);
-    }
-    let event = storyteller_event(last, ConsentKind::Withdrawn, BTreeSet::new(), erase_audio);
-    let text = serde_json::to_string(&event)
-        .map_err(|e| Error::Config(format!("cannot serialise consent: {e}")))?;
-    let (_, purge) = accept_event(tx, project_id, story_id, &event, &text)?;
-    Ok(purge)
 }
 
 async fn withdraw(
@@ -449,8 +328,7 @@ async fn withdraw(
             story_id,
         } => {
             let purge = app
-                .db
-                .call_write(move |tx| withdraw_story(tx, &project_id, &story_id, erase_audio))
+                .data(move |d| d.withdraw_as_storyteller(&project_id, &story_id, erase_audio))
                 .await;
             match purge {
                 Ok(purge) => {
@@ -474,35 +352,10 @@ async fn withdraw(
             if let Err(e) = app.throttle.ask_pending(client.0) {
                 return too_many(w, &e);
             }
+            // The story may have arrived since the code was entered: then it is
+            // withdrawn now; otherwise the request waits for it.
             let purges = app
-                .db
-                .call_write(move |tx| {
-                    // The story may have arrived since the code was entered: then it is
-                    // withdrawn now, and nothing waits (a code opens one story, so a
-                    // full table of waiting requests can never undo this); otherwise the
-                    // request waits for it.
-                    let mut purges = Vec::new();
-                    let mut arrived = false;
-                    let mut waiting = Vec::new();
-                    for (project_id, hash) in hashes {
-                        match codes::story_of(tx, &project_id, &hash)? {
-                            Some(story_id) => {
-                                arrived = true;
-                                purges.extend(withdraw_story(
-                                    tx,
-                                    &project_id,
-                                    &story_id,
-                                    erase_audio,
-                                )?);
-                            }
-                            None => waiting.push((project_id, hash)),
-                        }
-                    }
-                    if !arrived {
-                        codes::ask_pending(tx, &waiting, erase_audio)?;
-                    }
-                    Ok(purges)
-                })
+                .data(move |d| d.withdraw_by_code(&hashes, erase_audio))
                 .await;
             match purges {
                 Ok(purges) => {
@@ -556,20 +409,10 @@ async fn audio(
     let id = parse_id(&id, "recording")?;
     let key = id.clone();
     // The best copy delivered: the lossless one, else the listening copy.
-    let best: Option<String> = app
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT representation FROM recordings WHERE id = ?1 AND story_id = ?2
-                     ORDER BY representation = 'lossless' DESC LIMIT 1",
-                    [&key, &story_id],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
+    let best = app
+        .data(move |d| d.storyteller_best_copy(&story_id, &key))
         .await?;
-    let Some(representation) = best.as_deref().and_then(Representation::parse) else {
+    let Some(representation) = best else {
         return Err(Error::not_found("recording"));
     };
     serve_audio(

@@ -4,24 +4,12 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
-use tellus_protocol::{
-    ConsentEventDoc, ConsentForm, ConsentKind, ConsentMethod, ConsentStatus, ConsentSummary, items,
-};
+use tellus_protocol::{ConsentEventDoc, ConsentKind, ConsentMethod, ConsentStatus, items};
 
 use super::words::{LANGUAGES, Words, words};
 
 /// Everything the story page shows.
-pub struct StoryView {
-    pub project_name: String,
-    /// The form the consent in force was given on, when the project still has it.
-    pub form: Option<ConsentForm>,
-    pub consent: ConsentSummary,
-    pub events: Vec<ConsentEventDoc>,
-    /// Delivered recordings the storyteller may play (none unless `record` is granted).
-    pub recordings: Vec<String>,
-    /// Those of them that have a transcript (portal/transcript.rs).
-    pub transcribed: Vec<String>,
-}
+pub use crate::data::portal::StorytellerStory as StoryView;
 
 /// A notice at the top of a page, after a change.
 #[derive(Clone, Copy)]

@@ -17,26 +17,9 @@ use super::session::{Opened, Session};
 use super::words::{choose, words};
 use super::{PageQuery, accept_language, failed, see_other, story_form};
 use crate::App;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::routes::parse_id;
-use crate::transcripts::{flags, model};
-use crate::visibility::Visibility;
 use crate::web::format_position;
-
-/// The transcript of a recording of the storyteller's story, while it is visible.
-fn theirs(
-    conn: &rusqlite::Connection,
-    project_id: &str,
-    story_id: &str,
-    recording_id: &str,
-) -> Result<model::Transcript> {
-    if Visibility::of_story(conn, project_id, story_id)? != Visibility::Visible {
-        return Err(Error::not_found("transcript"));
-    }
-    model::load(conn, recording_id)?
-        .filter(|t| t.story_id == story_id)
-        .ok_or_else(|| Error::not_found("transcript"))
-}
 
 pub async fn page(
     State(app): State<App>,
@@ -65,8 +48,7 @@ pub async fn page(
     };
     let key = id.clone();
     let loaded = app
-        .db
-        .call(move |conn| theirs(conn, &project_id, &story_id, &key))
+        .data(move |d| d.storyteller_transcript(&project_id, &story_id, &key))
         .await;
     let t = match loaded {
         Ok(t) => t,
@@ -128,10 +110,8 @@ pub async fn flag(
     let suggested = fields.get("suggested").cloned().unwrap_or_default();
     let key = recording.clone();
     let filed = app
-        .db
-        .call_write(move |tx| {
-            theirs(tx, &project_id, &story_id, &key)?;
-            flags::suggest(tx, &story_id, &key, start_ms, &suggested)
+        .data(move |d| {
+            d.suggest_transcript_flag(&project_id, &story_id, &key, start_ms, &suggested)
         })
         .await;
     match filed {

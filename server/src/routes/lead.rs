@@ -24,7 +24,7 @@ use crate::media::{Disposition, content_disposition, served_audio_type};
 use crate::visibility::Visibility;
 use tellus_protocol::Role;
 
-pub use crate::data::sqlite::feed::{csv_row, project_csv};
+pub use crate::data::sqlite::feed::csv_row;
 pub use crate::export::CSV_HEADER;
 
 pub async fn changes(

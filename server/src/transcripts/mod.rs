@@ -16,12 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Connection;
 use serde::Deserialize;
 use tellus_protocol::Representation;
 
 use crate::clock::now_ms;
-use crate::db::{Db, blocking};
+use crate::data::Data;
+use crate::db::blocking;
 use crate::error::{Error, Result};
 use crate::storage::AudioStorage;
 
@@ -90,24 +90,13 @@ pub fn feed_wants_transcripts(query: &std::collections::HashMap<String, String>)
         .is_some_and(|w| w.split(',').any(|k| k.trim() == "transcript"))
 }
 
-/// Called in the transaction that records a delivered recording.
-pub fn on_delivered(
-    conn: &Connection,
-    project_id: &str,
-    story_id: &str,
-    recording_id: &str,
-) -> Result<()> {
-    queue::enqueue(conn, project_id, story_id, recording_id, now_ms())
-}
-
-/// Called in the transaction of a withdrawal.
-pub fn on_withdrawn(conn: &Connection, story_id: &str) -> Result<()> {
-    model::forget_story(conn, story_id)
-}
+/// Called in the transaction that records a delivered recording, and in the one of a
+/// withdrawal (SQLite; tus and routes::stories run them inside their own transaction).
+pub use crate::data::sqlite::transcripts::{on_delivered, on_withdrawn};
 
 /// Runs queued jobs with one engine, one at a time.
 pub struct Worker {
-    pub db: Db,
+    pub data: Arc<dyn Data>,
     pub storage: Arc<dyn AudioStorage>,
     pub engine: engine::Engine,
     /// Unique per process, so that a claim names who holds it.
@@ -120,7 +109,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(
-        db: Db,
+        data: Arc<dyn Data>,
         storage: Arc<dyn AudioStorage>,
         data_dir: &std::path::Path,
         config: &TranscribeConfig,
@@ -132,7 +121,7 @@ impl Worker {
         let id = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         sweep_scratch(&data_dir.join("transcribe"));
         Ok(Worker {
-            db,
+            data,
             storage,
             engine,
             scratch: data_dir.join("transcribe").join(&id),
@@ -149,12 +138,20 @@ impl Worker {
         timeout + timeout.min(60_000)
     }
 
+    /// Runs a data-layer operation on a blocking thread (as `App::data`).
+    async fn data<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Data) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let data = self.data.clone();
+        blocking(move || f(&*data)).await
+    }
+
     /// Claims and runs one job; false when none was due.
     pub async fn run_once(&self) -> Result<bool> {
         let (worker, lease) = (self.id.clone(), self.lease_ms());
         let job = self
-            .db
-            .call_write(move |tx| queue::claim(tx, &worker, now_ms(), lease))
+            .data(move |d| d.claim_transcript_job(&worker, now_ms(), lease))
             .await?;
         let Some(job) = job else {
             return Ok(false);
@@ -166,20 +163,18 @@ impl Worker {
         match outcome {
             Ok(segments) => {
                 let kept = self
-                    .db
-                    .call_write(move |tx| {
-                        queue::finish(tx, &worker, &recording, &language, &segments)
+                    .data(move |d| {
+                        d.finish_transcript_job(&worker, &recording, &language, &segments)
                     })
                     .await?;
                 tracing::info!(recording = %job.recording_id, attempt = job.attempt, kept, "transcription draft done");
             }
             Err(message) => {
                 tracing::warn!(recording = %job.recording_id, attempt = job.attempt, error = %message, "transcription failed; retried later");
-                self.db
-                    .call_write(move |tx| {
-                        queue::fail(tx, &worker, &recording, &message, now_ms(), retry_ms)
-                    })
-                    .await?;
+                self.data(move |d| {
+                    d.fail_transcript_job(&worker, &recording, &message, now_ms(), retry_ms)
+                })
+                .await?;
             }
         }
         Ok(true)
@@ -247,7 +242,7 @@ pub fn spawn_worker(app: &crate::App) -> Result<Option<tokio::task::JoinHandle<(
         return Ok(None);
     }
     let worker = Worker::new(
-        app.db.clone(),
+        app.data.clone(),
         app.storage.clone(),
         &app.config.data_dir,
         &app.config.transcribe,

@@ -4,12 +4,10 @@
 //! revision is merged segment by segment when the two edits touch different segments,
 //! and refused (409, with the current text) when they touch the same one.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{now_ms, rfc3339};
+pub use crate::data::sqlite::transcripts::{load, save_machine};
 use crate::error::{Error, Result};
-use crate::visibility::Visibility;
 
 /// Longest text of one segment, and most segments in one transcript.
 pub const MAX_SEGMENT_CHARS: usize = 4000;
@@ -35,7 +33,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    /// How the source is named where it is stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Machine => "machine",
             Source::Person => "person",
@@ -77,90 +76,6 @@ pub enum Saved {
     Conflict(Transcript),
 }
 
-/// The story of a recording of `project_id` that a lead may see (visibility.rs), or 404.
-pub fn visible_recording(
-    conn: &Connection,
-    project_id: &str,
-    recording_id: &str,
-) -> Result<String> {
-    let story: Option<String> = conn
-        .query_row(
-            "SELECT story_id FROM recordings WHERE id = ?1 AND project_id = ?2",
-            params![recording_id, project_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match story {
-        Some(story) if Visibility::of_story(conn, project_id, &story)? == Visibility::Visible => {
-            Ok(story)
-        }
-        _ => Err(Error::not_found("delivered recording")),
-    }
-}
-
-fn source_of(text: &str) -> Source {
-    if text == "machine" {
-        Source::Machine
-    } else {
-        Source::Person
-    }
-}
-
-fn segments_of(text: &str) -> Result<Vec<Segment>> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::Config(format!("a stored transcript cannot be read: {e}")))
-}
-
-/// The current transcript of a recording, whoever asks (callers check visibility).
-pub fn load(conn: &Connection, recording_id: &str) -> Result<Option<Transcript>> {
-    let row = conn
-        .query_row(
-            "SELECT story_id, language, source, revision, reviewed, segments, updated_at
-             FROM transcripts WHERE recording_id = ?1",
-            [recording_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u32>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((story_id, language, source, revision, reviewed, segments, at)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(Transcript {
-        recording_id: recording_id.to_string(),
-        story_id,
-        language,
-        source: source_of(&source),
-        revision,
-        reviewed,
-        segments: segments_of(&segments)?,
-        updated_at: rfc3339(at),
-    }))
-}
-
-fn segments_at(
-    conn: &Connection,
-    recording_id: &str,
-    revision: u32,
-) -> Result<Option<Vec<Segment>>> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT segments FROM transcript_revisions WHERE recording_id = ?1 AND revision = ?2",
-            params![recording_id, revision],
-            |r| r.get(0),
-        )
-        .optional()?;
-    text.map(|t| segments_of(&t)).transpose()
-}
-
 /// Refuses segments a transcript cannot hold.
 pub fn check(segments: &[Segment], language: &str) -> Result<()> {
     let bad = |m: String| Error::bad_request("invalid_transcript", m);
@@ -200,98 +115,39 @@ pub fn check(segments: &[Segment], language: &str) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn store(
-    conn: &Connection,
-    project_id: &str,
-    story_id: &str,
-    recording_id: &str,
-    language: &str,
-    source: Source,
-    revision: u32,
-    reviewed: bool,
-    segments: &[Segment],
-    by: &str,
-) -> Result<()> {
-    let text = serde_json::to_string(segments)
-        .map_err(|e| Error::Config(format!("a transcript cannot be written: {e}")))?;
-    let now = now_ms();
-    conn.execute(
-        "INSERT INTO transcripts (recording_id, story_id, project_id, language, source, revision, reviewed, segments, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT(recording_id) DO UPDATE SET language = ?4, source = ?5, revision = ?6,
-             reviewed = ?7, segments = ?8, updated_at = ?9",
-        params![recording_id, story_id, project_id, language, source.as_str(), revision, reviewed, text, now],
-    )?;
-    conn.execute(
-        "INSERT INTO transcript_revisions (recording_id, story_id, revision, source, segments, saved_by, saved_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![recording_id, story_id, revision, source.as_str(), text, by, now],
-    )?;
-    super::search::index(conn, story_id, recording_id, segments)?;
-    conn.execute(
-        "INSERT INTO changes (project_id, kind, story_id, recording_id, revision, at)
-         VALUES (?1, 'transcript', ?2, ?3, ?4, ?5)",
-        params![project_id, story_id, recording_id, revision, now],
-    )?;
-    Ok(())
+/// What a person's save comes to, decided from the current transcript and the
+/// segments of the revision the save was edited from (`base`, read by the backend when
+/// the save names an older revision than the current one).
+#[derive(Debug)]
+pub enum Plan {
+    /// Store these as revision `revision`.
+    Write {
+        language: String,
+        segments: Vec<Segment>,
+        reviewed: bool,
+        revision: u32,
+    },
+    /// Someone else's save touched the same segments: keep nothing.
+    Conflict(Transcript),
 }
 
-/// The engine's draft for a recording, kept only while its story is visible and no
-/// transcript exists yet (a person's text is never overwritten by a machine). Returns
-/// whether it was kept.
-pub fn save_machine(
-    conn: &Connection,
-    recording_id: &str,
-    language: &str,
-    segments: &[Segment],
-) -> Result<bool> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT story_id, project_id FROM recordings WHERE id = ?1",
-            [recording_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((story_id, project_id)) = row else {
-        return Ok(false);
-    };
-    if Visibility::of_story(conn, &project_id, &story_id)? != Visibility::Visible
-        || load(conn, recording_id)?.is_some()
-    {
-        return Ok(false);
-    }
-    check(segments, language)?;
-    store(
-        conn,
-        &project_id,
-        &story_id,
-        recording_id,
-        language,
-        Source::Machine,
-        1,
-        false,
-        segments,
-        "engine",
-    )?;
-    Ok(true)
+/// Whether a save over `current` needs the segments of its base revision.
+pub fn needs_base(current: Option<&Transcript>, save: &Save) -> bool {
+    current.is_some_and(|c| c.revision != save.base_revision)
 }
 
-/// A person's save of a recording's transcript (the caller checked visibility).
-pub fn save_person(
-    conn: &Connection,
-    project_id: &str,
-    story_id: &str,
-    recording_id: &str,
+/// The one rule of saving over revisions (both backends call it): check the segments,
+/// refuse a base revision that does not exist, merge over a newer one or conflict.
+pub fn plan_save(
+    current: Option<&Transcript>,
     save: &Save,
-    by: &str,
-) -> Result<Saved> {
-    let current = load(conn, recording_id)?;
-    let current_revision = current.as_ref().map_or(0, |t| t.revision);
+    base: Option<Vec<Segment>>,
+) -> Result<Plan> {
+    let current_revision = current.map_or(0, |t| t.revision);
     let language = save
         .language
         .clone()
-        .or_else(|| current.as_ref().map(|t| t.language.clone()))
+        .or_else(|| current.map(|t| t.language.clone()))
         .unwrap_or_else(|| "en".into());
     check(&save.segments, &language)?;
     if save.base_revision > current_revision {
@@ -300,33 +156,21 @@ pub fn save_person(
             format!("base_revision {} does not exist yet", save.base_revision),
         ));
     }
-    let segments = match &current {
+    let segments = match current {
         Some(current) if save.base_revision != current.revision => {
-            let base = segments_at(conn, recording_id, save.base_revision)?;
             match base.and_then(|base| merge(&base, &save.segments, &current.segments)) {
                 Some(merged) => merged,
-                None => return Ok(Saved::Conflict(current.clone())),
+                None => return Ok(Plan::Conflict(current.clone())),
             }
         }
         _ => save.segments.clone(),
     };
-    let reviewed = save.reviewed.unwrap_or(false) || current.as_ref().is_some_and(|t| t.reviewed);
-    let revision = current_revision + 1;
-    store(
-        conn,
-        project_id,
-        story_id,
-        recording_id,
-        &language,
-        Source::Person,
-        revision,
-        reviewed,
-        &segments,
-        by,
-    )?;
-    load(conn, recording_id)?
-        .map(Saved::Saved)
-        .ok_or_else(|| Error::Config("a saved transcript was not found again".into()))
+    Ok(Plan::Write {
+        language,
+        segments,
+        reviewed: save.reviewed.unwrap_or(false) || current.is_some_and(|t| t.reviewed),
+        revision: current_revision + 1,
+    })
 }
 
 /// A three-way merge of two edits of `base`, segment by segment: possible when neither
@@ -354,27 +198,6 @@ pub fn merge(base: &[Segment], mine: &[Segment], theirs: &[Segment]) -> Option<V
             }
         })
         .collect()
-}
-
-/// Forgets every transcript, revision, job and flag of a story (its withdrawal).
-pub fn forget_story(conn: &Connection, story_id: &str) -> Result<()> {
-    for table in [
-        "transcripts",
-        "transcript_revisions",
-        "transcript_jobs",
-        "transcript_flags",
-    ] {
-        conn.execute(
-            &format!("DELETE FROM {table} WHERE story_id = ?1"),
-            [story_id],
-        )?;
-    }
-    super::search::forget_story(conn, story_id)?;
-    conn.execute(
-        "DELETE FROM changes WHERE story_id = ?1 AND kind = 'transcript'",
-        [story_id],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -405,6 +228,54 @@ mod tests {
         assert_eq!(merge(&base, &mine, &same).unwrap(), mine);
         let retimed = [seg(0, "a"), seg(1500, "b"), seg(2000, "c")];
         assert_eq!(merge(&base, &retimed, &theirs), None);
+    }
+
+    #[test]
+    fn a_save_over_a_newer_revision_is_merged_or_conflicts_and_a_future_base_is_refused() {
+        let current = Transcript {
+            recording_id: "r".into(),
+            story_id: "s".into(),
+            language: "en".into(),
+            source: Source::Person,
+            revision: 2,
+            reviewed: true,
+            segments: vec![seg(0, "a"), seg(1000, "B")],
+            updated_at: String::new(),
+        };
+        let save = |base_revision: u32, segments: Vec<Segment>| Save {
+            base_revision,
+            segments,
+            language: None,
+            reviewed: None,
+        };
+        let base = vec![seg(0, "a"), seg(1000, "b")];
+        let mine = save(1, vec![seg(0, "A"), seg(1000, "b")]);
+        assert!(needs_base(Some(&current), &mine));
+        match plan_save(Some(&current), &mine, Some(base.clone())).unwrap() {
+            Plan::Write {
+                segments,
+                revision,
+                reviewed,
+                language,
+            } => {
+                assert_eq!(segments, [seg(0, "A"), seg(1000, "B")]);
+                assert_eq!((revision, reviewed, language.as_str()), (3, true, "en"));
+            }
+            Plan::Conflict(_) => panic!("different segments merge"),
+        }
+        let clash = save(1, vec![seg(0, "a"), seg(1000, "x")]);
+        assert!(matches!(
+            plan_save(Some(&current), &clash, Some(base)).unwrap(),
+            Plan::Conflict(_)
+        ));
+        let future = save(3, vec![seg(0, "a")]);
+        assert!(plan_save(Some(&current), &future, None).is_err());
+        let first = save(0, vec![seg(0, "a")]);
+        assert!(!needs_base(None, &first));
+        assert!(matches!(
+            plan_save(None, &first, None).unwrap(),
+            Plan::Write { revision: 1, .. }
+        ));
     }
 
     #[test]

@@ -9,10 +9,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
-use super::{queue, vtt};
+use super::vtt;
 use crate::App;
 use crate::auth::Principal;
 use crate::clock::now_ms;
@@ -77,8 +76,7 @@ pub async fn claim(
     let worker = claimant(&who, &req.worker)?;
     let lease = lease_ms(&app);
     let job = app
-        .db
-        .call_write(move |tx| queue::claim(tx, &worker, now_ms(), lease))
+        .data(move |d| d.claim_transcript_job(&worker, now_ms(), lease))
         .await?;
     Ok(match job {
         None => StatusCode::NO_CONTENT.into_response(),
@@ -94,17 +92,7 @@ pub async fn claim(
 
 /// The project of a job `worker` holds; 404 otherwise.
 async fn held(app: &App, worker: String, recording_id: String) -> Result<String> {
-    app.db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT project_id FROM transcript_jobs
-                     WHERE recording_id = ?1 AND claimed_by = ?2 AND state = 'queued'",
-                    [&recording_id, &worker],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?)
-        })
+    app.data(move |d| d.held_transcript_job(&worker, &recording_id))
         .await?
         .ok_or_else(|| Error::not_found("claimed job"))
 }
@@ -168,8 +156,7 @@ pub async fn result(
             let (w, rec) = (worker.clone(), id.clone());
             let retry = i64::try_from(app.config.transcribe.retry_secs).unwrap_or(60) * 1000;
             let reason = format!("the worker's output is not WebVTT: {}", e.0);
-            app.db
-                .call_write(move |tx| queue::fail(tx, &w, &rec, &reason, now_ms(), retry))
+            app.data(move |d| d.fail_transcript_job(&w, &rec, &reason, now_ms(), retry))
                 .await?;
             return Err(Error::refused(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,8 +166,7 @@ pub async fn result(
         }
     };
     let kept = app
-        .db
-        .call_write(move |tx| queue::finish(tx, &worker, &id, &language, &segments))
+        .data(move |d| d.finish_transcript_job(&worker, &id, &language, &segments))
         .await?;
     Ok(Json(Finished { kept }))
 }
@@ -196,8 +182,7 @@ pub async fn failed(
     let id = parse_id(&id, "recording")?;
     let retry = i64::try_from(app.config.transcribe.retry_secs).unwrap_or(60) * 1000;
     let error: String = f.error.chars().take(300).collect();
-    app.db
-        .call_write(move |tx| queue::fail(tx, &worker, &id, &error, now_ms(), retry))
+    app.data(move |d| d.fail_transcript_job(&worker, &id, &error, now_ms(), retry))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! A lead's transcript routes (under /api/v1, bearer token): read and save a
 //! recording's transcript, export it as WebVTT or SRT, and search every transcript of
-//! the project. Each asks the visibility rule first (model::visible_recording, and the
-//! search's SQL), so a withdrawn or unconsented story's words never come back.
+//! the project. Each data-layer operation asks the visibility rule first
+//! (data::transcripts), so a withdrawn or unconsented story's words never come back.
 
 use std::collections::HashMap;
 
@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::model::{self, Save, Saved, Transcript};
-use super::search::{self, Hit};
+use super::model::{Save, Saved, Transcript};
+use super::search::Hit;
 use super::vtt;
 use crate::App;
 use crate::auth::Principal;
@@ -23,17 +23,7 @@ use crate::routes::parse_id;
 /// The recording's transcript as a lead of `project_id` may see it.
 pub async fn read(app: &App, project_id: &str, recording_id: &str) -> Result<Transcript> {
     let (project, recording) = (project_id.to_string(), recording_id.to_string());
-    app.db
-        .call(move |conn| {
-            model::visible_recording(conn, &project, &recording)?;
-            model::load(conn, &recording)?.ok_or_else(|| {
-                Error::refused(
-                    StatusCode::NOT_FOUND,
-                    "no_transcript",
-                    "this recording has no transcript yet",
-                )
-            })
-        })
+    app.data(move |d| d.lead_transcript(&project, &recording))
         .await
 }
 
@@ -52,11 +42,7 @@ pub async fn write(
         by.to_string(),
     );
     let saved = app
-        .db
-        .call_write(move |tx| {
-            let story = model::visible_recording(tx, &project, &recording)?;
-            model::save_person(tx, &project, &story, &recording, &save, &by)
-        })
+        .data(move |d| d.save_lead_transcript(&project, &recording, &save, &by))
         .await?;
     Ok(match saved {
         Saved::Saved(t) => (StatusCode::OK, Json(t)).into_response(),
@@ -85,8 +71,7 @@ fn conflict(current: Transcript) -> Response {
 
 pub async fn hits(app: &App, project_id: &str, typed: &str) -> Result<Vec<Hit>> {
     let (project, typed) = (project_id.to_string(), typed.to_string());
-    app.db
-        .call(move |conn| search::search(conn, &project, &typed, 50))
+    app.data(move |d| d.search_transcripts(&project, &typed, 50))
         .await
 }
 

@@ -10,12 +10,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Principal, sha256_hex};
 use crate::clock::{now_ms, rfc3339};
+use crate::data::SqliteData;
+use crate::data::web::{StoredLink, WebPages};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -47,7 +48,7 @@ fn token_bytes(token: &str) -> Option<[u8; 32]> {
 }
 
 /// A link for `lead`, whose token (the one the request came with) is `token`.
-pub fn create(db: &Db, lead: &Principal, token: &str) -> Result<SignInLink> {
+pub fn issue<D: WebPages + ?Sized>(data: &D, lead: &Principal, token: &str) -> Result<SignInLink> {
     let token = token_bytes(token)
         .ok_or_else(|| Error::bad_request("invalid_token", "this token cannot open a link"))?;
     let mut secret = [0u8; 32];
@@ -55,20 +56,15 @@ pub fn create(db: &Db, lead: &Principal, token: &str) -> Result<SignInLink> {
     let secret_text = URL_SAFE_NO_PAD.encode(secret);
     let now = now_ms();
     let expires_at = now + LINK_TTL_MS;
-    db.write(|tx| {
-        tx.execute("DELETE FROM web_links WHERE expires_at <= ?1", [now])?;
-        tx.execute(
-            "INSERT INTO web_links (secret_hash, principal_id, sealed_token, expires_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                sha256_hex(&secret_text),
-                lead.id,
-                hex::encode(xor(&token, &pad(&secret))),
-                expires_at
-            ],
-        )?;
-        Ok(())
-    })?;
+    data.store_sign_in_link(
+        &StoredLink {
+            secret_hash: sha256_hex(&secret_text),
+            principal_id: lead.id.clone(),
+            sealed_token: hex::encode(xor(&token, &pad(&secret))),
+            expires_at,
+        },
+        now,
+    )?;
     Ok(SignInLink {
         path: format!("/lead/link/{secret_text}"),
         expires_at: rfc3339(expires_at),
@@ -76,7 +72,7 @@ pub fn create(db: &Db, lead: &Principal, token: &str) -> Result<SignInLink> {
 }
 
 /// Spends a link: the lead's token, once, while it has not expired; None otherwise.
-pub fn redeem(db: &Db, secret_text: &str) -> Result<Option<String>> {
+pub fn spend<D: WebPages + ?Sized>(data: &D, secret_text: &str) -> Result<Option<String>> {
     let Some(secret) = URL_SAFE_NO_PAD
         .decode(secret_text)
         .ok()
@@ -84,16 +80,7 @@ pub fn redeem(db: &Db, secret_text: &str) -> Result<Option<String>> {
     else {
         return Ok(None);
     };
-    let row = db.write(|tx| {
-        let row: Option<(String, i64)> = tx
-            .query_row(
-                "DELETE FROM web_links WHERE secret_hash = ?1 RETURNING sealed_token, expires_at",
-                [sha256_hex(secret_text)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(row)
-    })?;
+    let row = data.take_sign_in_link(&sha256_hex(secret_text))?;
     let Some((sealed, expires_at)) = row else {
         return Ok(None);
     };
@@ -109,6 +96,17 @@ pub fn redeem(db: &Db, secret_text: &str) -> Result<Option<String>> {
         "tellus_{}",
         URL_SAFE_NO_PAD.encode(xor(&sealed, &pad(&secret)))
     )))
+}
+
+/// [`issue`] on a server database (`routes::lead::sign_in_link` holds a `Db`).
+pub fn create(db: &Db, lead: &Principal, token: &str) -> Result<SignInLink> {
+    issue(&SqliteData::new(db.clone()), lead, token)
+}
+
+/// [`spend`] on a server database.
+#[cfg(test)]
+pub fn redeem(db: &Db, secret_text: &str) -> Result<Option<String>> {
+    spend(&SqliteData::new(db.clone()), secret_text)
 }
 
 #[cfg(test)]

@@ -23,19 +23,15 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::auth::lookup_token;
+use crate::data::web::LeadStory;
 use crate::error::Error;
 use crate::https::Https;
 use crate::media::{Disposition, content_disposition};
-use crate::routes::lead::{
-    CSV_HEADER, csv_row, parse_representation, parse_scope, project_csv, serve_audio,
-};
+use crate::routes::lead::{CSV_HEADER, parse_representation, parse_scope, serve_audio};
 use crate::routes::parse_id;
-use crate::routes::stories::lead_view;
 use crate::throttle::{Attempt, ClientAddr};
-use crate::visibility::Visibility;
 use pages::PageError;
 use session::Lead;
-use tellus_protocol::ExportScope;
 
 const STYLE: &str = include_str!("assets/style.css");
 const PLAYER: &str = include_str!("assets/player.js");
@@ -193,8 +189,7 @@ async fn link_sign_in(
     if !session::same_origin(&headers) {
         return Ok(cross_site());
     }
-    let db = app.db.clone();
-    let token = crate::db::blocking(move || links::redeem(&db, &secret)).await?;
+    let token = app.data(move |d| links::spend(d, &secret)).await?;
     let Some(token) = token else {
         return Ok(pages::sign_in(
             Some(
@@ -233,24 +228,27 @@ async fn list(
     Query(filters): Query<query::Filters>,
 ) -> Result<Response, PageError> {
     filters.check()?;
+    let lead_project = lead.project_id.clone();
     let project_id = lead.project_id;
-    let response = app
-        .db
-        .call(move |conn| {
-            let project = query::Project::load(conn, &project_id)?;
-            let listing = query::list(conn, &project_id, &filters)?;
-            let reporters = query::reporters(conn, &project_id)?;
-            let item_keys = project.item_keys();
-            Ok(pages::list(pages::ListPage {
-                project: &project,
-                filters: &filters,
-                listing: &listing,
-                reporters: &reporters,
-                item_keys: &item_keys,
-            }))
+    let filter = filters.resolved();
+    let (settings, listing, reporters) = app
+        .data(move |d| {
+            Ok((
+                d.project_settings(&project_id)?,
+                d.list_stories(&project_id, &filter)?,
+                d.project_reporters(&project_id)?,
+            ))
         })
         .await?;
-    Ok(response)
+    let project = query::Project::from_settings(&lead_project, settings);
+    let item_keys = project.item_keys();
+    Ok(pages::list(pages::ListPage {
+        project: &project,
+        filters: &filters,
+        listing: &listing,
+        reporters: &reporters,
+        item_keys: &item_keys,
+    }))
 }
 
 async fn story(
@@ -260,28 +258,17 @@ async fn story(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id, "story")?;
     let project_id = lead.project_id;
-    let response = app
-        .db
-        .call(move |conn| {
-            let project = query::Project::load(conn, &project_id)?;
-            let page = (|| {
-                let seen = Visibility::of_story(conn, &project_id, &id)?;
-                if seen == Visibility::Hidden {
-                    return Err(Error::not_found("story"));
-                }
-                let extras = query::story_extras(conn, &project_id, &id)?
-                    .ok_or_else(|| Error::not_found("story"))?;
-                if seen == Visibility::Withdrawn {
-                    return Ok(pages::tombstone(&project, extras.withdrawn_at));
-                }
-                let doc = lead_view(conn, &project_id, &id)?;
-                Ok(pages::story(&project, &doc, &extras))
-            })();
-            // A story that is not there (or not this lead's) is still this lead's page.
-            Ok(page.unwrap_or_else(|e: Error| pages::error_page(&e, Some(&project.name))))
-        })
+    let key = project_id.clone();
+    let (settings, found) = app
+        .data(move |d| Ok((d.project_settings(&key)?, d.lead_story_page(&key, &id))))
         .await?;
-    Ok(response)
+    let project = query::Project::from_settings(&project_id, settings);
+    // A story that is not there (or not this lead's) is still this lead's page.
+    Ok(match found {
+        Ok(LeadStory::Withdrawn { withdrawn_at }) => pages::tombstone(&project, withdrawn_at),
+        Ok(LeadStory::Visible { doc, extras }) => pages::story(&project, &doc, &extras),
+        Err(e) => pages::error_page(&e, Some(&project.name)),
+    })
 }
 
 /// A download named `stem.extension` (made safe by `media::content_disposition`).
@@ -308,12 +295,9 @@ async fn story_json(
     let id = parse_id(&id, "story")?;
     let project_id = lead.project_id;
     let key = id.clone();
-    let doc = app
-        .db
-        .call(move |conn| lead_view(conn, &project_id, &key))
-        .await?;
+    let doc = app.data(move |d| d.lead_story(&project_id, &key)).await?;
     let body = serde_json::to_string_pretty(&doc)
-        .map_err(|e| Error::Config(format!("cannot serialise a story: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot serialise a story: {e}")))?;
     Ok(attachment(
         &format!("story-{id}"),
         "json",
@@ -332,12 +316,7 @@ async fn story_csv(
     let project_id = lead.project_id;
     let key = id.clone();
     let row = app
-        .db
-        .call(move |conn| {
-            // lead_view refuses another project's story (404) and a withdrawn one (410).
-            lead_view(conn, &project_id, &key)?;
-            csv_row(conn, &key, ExportScope::All)
-        })
+        .data(move |d| d.lead_story_csv_row(&project_id, &key))
         .await?
         .ok_or_else(|| {
             Error::refused(
@@ -368,10 +347,7 @@ async fn export_csv(
     let project_id = lead.project_id;
     let name = format!("{project_id}-{}", scope.as_str());
     let key = project_id.clone();
-    let csv = app
-        .db
-        .call(move |conn| project_csv(conn, &key, scope))
-        .await?;
+    let csv = app.data(move |d| d.project_csv(&key, scope)).await?;
     Ok(attachment(&name, "csv", "text/csv; charset=utf-8", csv))
 }
 

@@ -1,18 +1,15 @@
-//! What the web page reads from the database: the project's configuration (for consent
-//! wording, guide questions and tags), the filtered and searched story list, and one
-//! story with its consent history.
+//! What the web page reads: the project's configuration (for consent wording, guide
+//! questions and tags), the list's filters as a person types them, and the story list
+//! and story page the data layer reads (data::web).
 
-use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Deserialize;
 use serde_json::Value;
-use tellus_protocol::{ConsentEventDoc, ConsentForm, ConsentStatus, ConsentSummary, StoryDocument};
+use tellus_protocol::ConsentForm;
 
+use crate::data::web::StoryFilter;
+pub use crate::data::web::{ListedStory, Listing, StoryExtras};
 use crate::error::{Error, Result};
-use crate::routes::stories::load_consent;
 use crate::search;
-
-/// Stories on one page of the list.
-pub const PAGE_SIZE: usize = 50;
 
 /// The parts of the project's configuration the page shows.
 pub struct Project {
@@ -24,17 +21,8 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn load(conn: &Connection, project_id: &str) -> Result<Project> {
-        let text: Option<String> = conn
-            .query_row(
-                "SELECT config FROM projects WHERE id = ?1",
-                [project_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let config: Value = text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
+    /// The project as its stored configuration (`WebPages::project_settings`) says.
+    pub fn from_settings(project_id: &str, config: Value) -> Project {
         let name = config["name"].as_str().unwrap_or(project_id).to_string();
         let tags = config["tags"]
             .as_array()
@@ -45,12 +33,12 @@ impl Project {
             })
             .unwrap_or_default();
         let forms = crate::admin::consent_forms(&config).unwrap_or_default();
-        Ok(Project {
+        Project {
             name,
             tags,
             config,
             forms,
-        })
+        }
     }
 
     /// The text of interview-guide question `id`.
@@ -158,6 +146,20 @@ impl Filters {
         .any(|f| !f.trim().is_empty())
     }
 
+    /// The filters as the data layer applies them (blank fields are "any").
+    pub fn resolved(&self) -> StoryFilter {
+        let consent = self.consent.trim();
+        StoryFilter {
+            matching: search::match_expression(&self.q),
+            reporter: none_if_blank(&self.reporter),
+            tag: none_if_blank(&self.tag),
+            from: day_param(&self.from),
+            to: day_param(&self.to),
+            consent: (!consent.is_empty()).then(|| consent.to_string()),
+            page: self.page,
+        }
+    }
+
     /// A date field must be a real day.
     pub fn check(&self) -> Result<()> {
         for (name, value) in [("from", &self.from), ("to", &self.to)] {
@@ -218,205 +220,7 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-/// One line of the story list.
-pub struct ListedStory {
-    pub id: String,
-    /// None after a withdrawal (the text is gone).
-    pub doc: Option<StoryDocument>,
-    pub reporter: String,
-    pub consent: ConsentSummary,
-    pub withdrawn_at: Option<i64>,
-    pub delivered: u32,
-    /// Where the search words matched, with \u{2} and \u{3} around each match.
-    pub snippet: Option<String>,
-}
-
-/// One page of the stories that pass the filters.
-pub struct Listing {
-    pub stories: Vec<ListedStory>,
-    /// How many stories pass the filters in all.
-    pub total: usize,
-    /// 1-based, clamped to the pages there are.
-    pub page: usize,
-    pub pages: usize,
-}
-
 fn none_if_blank(text: &str) -> Option<String> {
     let t = text.trim();
     (!t.is_empty()).then(|| t.to_string())
-}
-
-/// The project's stories that pass every filter, one page of them: newest first, or
-/// best match first when searching. Only the ids are read for every match; documents,
-/// consent and counts only for the page shown (consent for every match only when
-/// filtering by it). Stubs (consent without a story document yet) are left out;
-/// withdrawn stories appear as tombstones, which no search, tag or date matches.
-pub fn list(conn: &Connection, project_id: &str, filters: &Filters) -> Result<Listing> {
-    let matching = search::match_expression(&filters.q);
-    let mut sql = String::from("SELECT s.id");
-    // The snippet is made later for the page shown only (by the index row): making
-    // it for every match costs more than the whole rest of the search.
-    sql.push_str(if matching.is_some() {
-        ", m.rowid FROM stories s
-           JOIN (SELECT story_id, rank, rowid FROM story_search WHERE story_search MATCH :q) m
-                ON m.story_id = s.id AND s.document IS NOT NULL AND s.lead_visibility = 'visible'"
-    } else {
-        ", NULL FROM stories s"
-    });
-    sql.push_str(
-        " WHERE s.project_id = :project
-            AND ((s.document IS NOT NULL AND s.lead_visibility = 'visible')
-                 OR s.lead_visibility = 'withdrawn')
-            AND (:reporter IS NULL OR s.reporter_id = :reporter)
-            AND (:tag IS NULL OR EXISTS
-                   (SELECT 1 FROM json_each(s.document, '$.tags') t WHERE t.value = :tag))
-            AND (:from IS NULL OR substr(s.story_date, 1, 10) >= :from)
-            AND (:to IS NULL OR substr(s.story_date, 1, 10) <= :to)",
-    );
-    sql.push_str(if matching.is_some() {
-        " ORDER BY m.rank, s.id"
-    } else {
-        " ORDER BY s.withdrawn_at IS NOT NULL, s.story_date DESC, s.updated_at DESC, s.id"
-    });
-    let reporter = none_if_blank(&filters.reporter);
-    let tag = none_if_blank(&filters.tag);
-    let from = day_param(&filters.from);
-    let to = day_param(&filters.to);
-    let mut params: Vec<(&str, &dyn ToSql)> = vec![
-        (":project", &project_id),
-        (":reporter", &reporter),
-        (":tag", &tag),
-        (":from", &from),
-        (":to", &to),
-    ];
-    if let Some(q) = &matching {
-        params.push((":q", q));
-    }
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt
-        .query_map(params.as_slice(), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let consent_filter = filters.consent.trim();
-    if !consent_filter.is_empty() {
-        let mut kept = Vec::with_capacity(rows.len());
-        for (id, search_row) in rows {
-            let consent = load_consent(conn, &id)?;
-            let keep = match consent_filter {
-                "withdrawn" => consent.status == ConsentStatus::Withdrawn,
-                item => consent.grants(item),
-            };
-            if keep {
-                kept.push((id, search_row));
-            }
-        }
-        rows = kept;
-    }
-    let total = rows.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = filters.page.clamp(1, pages);
-    let mut stories = Vec::with_capacity(PAGE_SIZE);
-    for (id, search_row) in rows
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-    {
-        let snippet = match (&matching, search_row) {
-            (Some(q), Some(rowid)) => conn
-                .query_row(
-                    "SELECT snippet(story_search, -1, char(2), char(3), '…', 16)
-                     FROM story_search WHERE story_search MATCH ?1 AND rowid = ?2",
-                    params![q, rowid],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?,
-            _ => None,
-        };
-        let (document, reporter, withdrawn_at, delivered) = conn.query_row(
-            "SELECT s.document, coalesce(p.label, ''), s.withdrawn_at,
-                    (SELECT COUNT(DISTINCT r.id) FROM recordings r WHERE r.story_id = s.id)
-             FROM stories s LEFT JOIN principals p ON p.id = s.reporter_id WHERE s.id = ?1",
-            [&id],
-            |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, u32>(3)?,
-                ))
-            },
-        )?;
-        stories.push(ListedStory {
-            doc: document.and_then(|d| serde_json::from_str(&d).ok()),
-            consent: load_consent(conn, &id)?,
-            id,
-            reporter,
-            withdrawn_at,
-            delivered,
-            snippet,
-        });
-    }
-    Ok(Listing {
-        stories,
-        total,
-        page,
-        pages,
-    })
-}
-
-/// The reporters of the project, for the filter: (id, device label).
-pub fn reporters(conn: &Connection, project_id: &str) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, label FROM principals WHERE project_id = ?1 AND role = 'reporter' ORDER BY label, id",
-    )?;
-    let rows = stmt
-        .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
-    Ok(rows)
-}
-
-/// What the story page needs besides the lead's view of the document.
-pub struct StoryExtras {
-    pub reporter: String,
-    pub withdrawn_at: Option<i64>,
-    /// The consent events in the order they arrived.
-    pub events: Vec<ConsentEventDoc>,
-    /// The delivered recordings' transcripts and open flags (web/transcript.rs).
-    pub transcripts: Vec<(String, super::transcript::Shown)>,
-}
-
-/// None when the story is not in this project.
-pub fn story_extras(conn: &Connection, project_id: &str, id: &str) -> Result<Option<StoryExtras>> {
-    let row: Option<(String, Option<i64>)> = conn
-        .query_row(
-            "SELECT coalesce(p.label, ''), s.withdrawn_at FROM stories s
-             LEFT JOIN principals p ON p.id = s.reporter_id
-             WHERE s.id = ?1 AND s.project_id = ?2",
-            [id, project_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((reporter, withdrawn_at)) = row else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare("SELECT body FROM consent_events WHERE story_id = ?1 ORDER BY seq")?;
-    let events = stmt
-        .query_map([id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?
-        .iter()
-        .filter_map(|b| serde_json::from_str(b).ok())
-        .collect();
-    let mut stmt =
-        conn.prepare("SELECT id FROM recordings WHERE story_id = ?1 ORDER BY received_at")?;
-    let recordings = stmt
-        .query_map([id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(Some(StoryExtras {
-        reporter,
-        withdrawn_at,
-        events,
-        transcripts: super::transcript::load_for(conn, &recordings)?,
-    }))
 }

@@ -3,15 +3,14 @@
 //! as a new revision (transcript.js, JSON to `/lead/recordings/{id}/transcript`); the
 //! machine draft labelled as such until a person marked it reviewed; the storyteller's
 //! open flags to accept or reject; and a search page whose results open the story with
-//! the player at the moment (`#t=SECONDS&rec=ID`). Every read goes through
-//! transcripts::model::visible_recording or the search's visibility SQL.
+//! the player at the moment (`#t=SECONDS&rec=ID`). Every read goes through the data
+//! layer's transcript operations, which ask the visibility rule (data::transcripts).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::format;
@@ -20,35 +19,13 @@ use super::session::{self, Lead};
 use crate::App;
 use crate::error::{Error, Result};
 use crate::routes::parse_id;
-use crate::transcripts::flags::{self, Flag};
-use crate::transcripts::model::{self, Save, Source, Transcript};
+use crate::transcripts::model::{Save, Source};
 use crate::transcripts::routes as api;
 
 pub const SCRIPT: &str = include_str!("assets/transcript.js");
 
 /// A recording's transcript and its open flags, as the story page shows them.
-pub struct Shown {
-    pub transcript: Transcript,
-    pub flags: Vec<Flag>,
-}
-
-/// The transcripts of a visible story's delivered recordings (the caller checked the
-/// story's visibility).
-pub fn load_for(conn: &Connection, recording_ids: &[String]) -> Result<Vec<(String, Shown)>> {
-    let mut out = Vec::new();
-    for id in recording_ids {
-        if let Some(transcript) = model::load(conn, id)? {
-            out.push((
-                id.clone(),
-                Shown {
-                    transcript,
-                    flags: flags::open_for(conn, id)?,
-                },
-            ));
-        }
-    }
-    Ok(out)
-}
+pub use crate::data::transcripts::ShownTranscript as Shown;
 
 /// The transcript card of recording `number` (1-based) of the story page.
 pub fn section(recording_id: &str, number: usize, several: bool, shown: Option<&Shown>) -> Markup {
@@ -200,21 +177,12 @@ pub async fn decide_flag(
         }
     };
     let project_id = lead.project_id;
-    let recording = app
-        .db
-        .call_write(move |tx| {
-            let recording = flags::decide(tx, &project_id, &id, accept, "web")?;
-            let story: String = tx.query_row(
-                "SELECT story_id FROM recordings WHERE id = ?1",
-                [&recording],
-                |r| r.get(0),
-            )?;
-            Ok((story, recording))
-        })
+    let decided = app
+        .data(move |d| d.decide_transcript_flag(&project_id, &id, accept, "web"))
         .await?;
     let mut response = Redirect::to(&format!(
         "/lead/stories/{}#card-transcript-{}",
-        recording.0, recording.1
+        decided.story_id, decided.recording_id
     ))
     .into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
@@ -235,25 +203,15 @@ pub async fn search_page(
 ) -> Result<Response, PageError> {
     let project_id = lead.project_id.clone();
     let typed = query.q.clone();
-    let (project, hits) = app
-        .db
-        .call(move |conn| {
-            let project = super::query::Project::load(conn, &project_id)?;
-            let hits = crate::transcripts::search::search(conn, &project_id, &typed, 50)?;
-            let mut titled = Vec::new();
-            for hit in hits {
-                let title: Option<String> = conn
-                    .query_row(
-                        "SELECT json_extract(document, '$.title') FROM stories WHERE id = ?1",
-                        [&hit.story_id],
-                        |r| r.get(0),
-                    )
-                    .unwrap_or(None);
-                titled.push((title.unwrap_or_default(), hit));
-            }
-            Ok((project, titled))
+    let (settings, hits) = app
+        .data(move |d| {
+            Ok((
+                d.project_settings(&project_id)?,
+                d.titled_transcript_hits(&project_id, &typed, 50)?,
+            ))
         })
         .await?;
+    let project = super::query::Project::from_settings(&lead.project_id, settings);
     let content = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/lead" { "← All stories" } }
         h1 { "Search transcripts" }

@@ -4,11 +4,14 @@ mod accounts;
 pub mod conn;
 pub mod consent;
 pub mod feed;
+pub mod portal;
 mod schema;
 pub mod search;
 pub mod stories;
+pub mod transcripts;
 mod uploads;
 pub mod visibility;
+pub mod web;
 
 use crate::db::Db;
 
