@@ -237,10 +237,7 @@ impl Reporter {
             .upload_copy(story_id, recording_id, data, content_type, more)
             .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-        assert_eq!(
-            r.headers()["tellus-receipt-sha256"].to_str().unwrap(),
-            sha256_hex(data)
-        );
+        assert_receipt(&r, data);
     }
 
     /// tus: create, then one PATCH with a sha256 checksum; the completing response
@@ -251,9 +248,14 @@ impl Reporter {
             .patch(&path, 0, data, Some(checksum("sha256", data)))
             .await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
-        assert_eq!(
-            r.headers()["tellus-receipt-sha256"].to_str().unwrap(),
-            sha256_hex(data)
-        );
+        assert_receipt(&r, data);
     }
+}
+
+/// The completing answer carries the receipt of exactly `data`.
+fn assert_receipt(r: &Response, data: &[u8]) {
+    assert_eq!(
+        r.headers()["tellus-receipt-sha256"].to_str().unwrap(),
+        sha256_hex(data)
+    );
 }

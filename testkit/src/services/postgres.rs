@@ -22,6 +22,8 @@ const SERVICE: &str = "PostgreSQL";
 const INSTALL_HINT: &str = "on Debian: apt-get install postgresql";
 /// The superuser and database the URL names.
 const USER: &str = "tellus";
+/// The system user the server runs as when the tests run as root (Debian's).
+const SERVER_USER: &str = "postgres";
 const DATABASE: &str = "tellus_test";
 /// How long the server may take to accept connections.
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -56,7 +58,14 @@ impl Postgres {
                 });
             }
         }
-        let run_as = if is_root() { Some("postgres") } else { None };
+        let run_as = if is_root() { Some(SERVER_USER) } else { None };
+        if run_as.is_some() && !user_exists(SERVER_USER) {
+            return Err(ServiceError::Setup(format!(
+                "PostgreSQL refuses to run as root, and there is no '{SERVER_USER}' user to run \
+                 it as (Debian's postgresql package makes one); install it, or run the tests \
+                 as a normal user"
+            )));
+        }
         let dir = tempfile::Builder::new()
             .prefix("tellus-postgres-")
             .tempdir()
@@ -292,6 +301,13 @@ fn pg_isready(bin: &Path, port: u16) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+fn user_exists(user: &str) -> bool {
+    Command::new("id")
+        .args(["-u", user])
+        .output()
+        .is_ok_and(|out| out.status.success())
 }
 
 /// Gives `dir` (and what is in it) to `user`, who runs the server.
