@@ -8,7 +8,8 @@
 //! else from the folder of `initdb` on `PATH`. PostgreSQL refuses to run as root: run as
 //! root (this sandbox, CI), the server's own commands run as Debian's `postgres` user
 //! through `runuser`, the way Debian's own cluster tools do, and the temp folder is
-//! handed to that user; run as anyone else, they run as that user.
+//! handed to that user (so the temp folder's parent, `TMPDIR` or `/tmp`, must be one it
+//! can enter); run as anyone else, they run as that user.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
