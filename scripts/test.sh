@@ -14,7 +14,12 @@ log_deps=$(mktemp)
 bash scripts/check-deps.sh | tee "$log_deps"
 echo "== the transcription engine (server/engines/install.sh)"
 . server/engines/install.sh
-echo "== cargo test"
+echo "== the services the tests start on loopback (testkit/src/services): PostgreSQL"
+# Debian's server binaries; each test runs its own (initdb + pg_ctl on a private port).
+if command -v dpkg-query >/dev/null 2>&1; then tellus_apt_install postgresql; fi
+# A missing service fails its tests here instead of skipping them.
+export TELLUS_REQUIRE_SERVICES=1
+echo "== cargo test (the workspace, tellus-testkit's own tests among them)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cat "$log_deps" >"$log"

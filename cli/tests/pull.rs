@@ -3,9 +3,6 @@
 //! with every file verified and no partial file left; `--verify` reports an altered
 //! file; exports write files that validate.
 
-#[path = "../../lead/tests/support/mod.rs"]
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::*;
+use tellus_testkit::checks::{files_under, sha256sum_check, xmllint_ohms};
+use tellus_testkit::fixtures::audio;
+use tellus_testkit::story::StorySpec;
+use tellus_testkit::{PROJECT, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

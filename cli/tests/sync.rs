@@ -4,8 +4,6 @@
 //! SIGKILL mid-upload and restarted; the upload resumes from the server's offset each
 //! time, with no duplicate, no corruption, and no byte sent twice beyond what was cut.
 
-#[path = "../../core/tests/support/proxy.rs"]
-mod proxy;
 mod support;
 
 use std::path::Path;
@@ -15,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{ok, server_address, story_with_recording, tellus, wait_until};
+use tellus_testkit::proxy;
 
 const PROJECT: &str = "coproduction-stories-2026";
 

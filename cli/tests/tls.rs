@@ -7,8 +7,6 @@
 
 #[path = "../../tests/support/pki.rs"]
 mod pki;
-#[path = "../../core/tests/support/proxy.rs"]
-mod proxy;
 mod support;
 
 use std::path::Path;
@@ -18,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{invite, ok, server_address, story_with_recording, tellus};
 use tellus_core::net::DEBUG_TRUST_CA_ENV;
+use tellus_testkit::proxy;
 
 /// Runs `tellus ARGS` on `dir` (without the test CA unless `trusting` names it).
 fn run(dir: &Path, args: &[&str], trusting: Option<&Path>) -> std::process::Output {

@@ -227,7 +227,7 @@ fn our_upload(
     bytes: u64,
     round: u64,
 ) -> (f64, u64, CpuClock) {
-    let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
+    let phone = rt.block_on(support::Phone::enrolled(server, &server.base));
     let story = phone.consented_story();
     let id = RecordingId::new();
     let file_name = format!("{id}.wav");
@@ -305,7 +305,7 @@ fn curl_upload(
     round: u64,
     with_checksum: bool,
 ) -> (f64, CpuClock) {
-    let phone = rt.block_on(support::Phone::enrolled(server, &server.url()));
+    let phone = rt.block_on(support::Phone::enrolled(server, &server.base));
     let story = phone.consented_story();
     phone.store.mark_ready(story).unwrap();
     rt.block_on(phone.engine.sync()).unwrap(); // consent + story document on the server
@@ -334,7 +334,7 @@ fn curl_upload(
         .args(["-H", "Expect:"])
         .arg("-T")
         .arg(&path)
-        .arg(format!("{}/api/v1/uploads", server.url()))
+        .arg(format!("{}/api/v1/uploads", server.base))
         .output()
         .unwrap();
     let secs = start.elapsed().as_secs_f64();

@@ -97,8 +97,8 @@ fn main() {
     let root = CertificateDer::from(ca.cert.cert_der.clone());
     let plain: Arc<dyn Transport> = Arc::new(HttpTransport::new().unwrap());
     let tls: Arc<dyn Transport> = Arc::new(HttpTransport::new().unwrap().with_root(root));
-    let phone_http = rt.block_on(Phone::enrolled_through(&http, &http.url(), plain));
-    let phone_https = rt.block_on(Phone::enrolled_through(&https, &https.url(), tls));
+    let phone_http = rt.block_on(Phone::enrolled_through(&http, &http.base, plain));
+    let phone_https = rt.block_on(Phone::enrolled_through(&https, &https.base, tls));
 
     println!(
         "tellus TLS benchmark: {mb} MB deliveries over HTTP and HTTPS, {ROUNDS} rounds each, interleaved"

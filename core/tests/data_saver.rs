@@ -351,7 +351,7 @@ fn a_recording_recovered_after_a_crash_gets_its_copies_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metered_delivers_only_the_listening_copy_and_unmetered_the_lossless_both_receipts_match() {
     let server = support::Server::start().await;
-    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    let phone = support::Phone::enrolled(&server, &server.base).await;
     let story = phone.consented_story();
     let rec = recorded(&phone.store, story, 20);
     phone.store.mark_ready(story).unwrap();
@@ -426,7 +426,7 @@ async fn with_listening_enough_a_story_is_delivered_by_its_listening_copy_and_th
             Ok(())
         })
         .unwrap();
-    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    let phone = support::Phone::enrolled(&server, &server.base).await;
     assert!(
         phone
             .store
@@ -495,7 +495,7 @@ async fn with_listening_enough_a_story_is_delivered_by_its_listening_copy_and_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawal_with_erasure_deletes_every_copy() {
     let server = support::Server::start().await;
-    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    let phone = support::Phone::enrolled(&server, &server.base).await;
     phone
         .store
         .set_sync_settings(&SyncSettings {
@@ -543,7 +543,7 @@ async fn a_withdrawal_with_erasure_deletes_every_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_being_made_elsewhere_is_waited_for_not_counted_as_a_failure() {
     let server = support::Server::start().await;
-    let phone = support::Phone::enrolled(&server, &server.url()).await;
+    let phone = support::Phone::enrolled(&server, &server.base).await;
     let story = phone.consented_story();
     let rec = recorded(&phone.store, story, 3);
     phone.store.mark_ready(story).unwrap();

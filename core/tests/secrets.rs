@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::{Phone, Server, http_transport};
+use support::{PROJECT, Phone, Server, http_transport};
 use tellus_core::sync::{DEVICE_TOKEN, DeliveryState, SecretStore, SyncError};
 use tellus_core::{Error, Store};
 use tellus_server::Role;
@@ -79,14 +79,14 @@ async fn enrolled_with_secrets(server: &Server) -> (Phone, Arc<MemorySecrets>) {
 }
 
 async fn enrol(phone: &Phone, server: &Server) -> Result<(), SyncError> {
-    enrol_with(phone, server, &server.invite(Role::Reporter)).await
+    enrol_with(phone, server, &server.invite(PROJECT, Role::Reporter)).await
 }
 
 async fn enrol_with(phone: &Phone, server: &Server, code: &str) -> Result<(), SyncError> {
     tellus_core::sync::enrol(
         &phone.store,
         phone.counter.clone(),
-        &server.url(),
+        &server.base,
         code,
         "phone",
     )

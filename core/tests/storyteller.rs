@@ -50,7 +50,7 @@ impl Portal {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            base: server.url(),
+            base: server.base.clone(),
             cookies: Vec::new(),
         }
     }
@@ -144,7 +144,7 @@ fn requests(phone: &Phone) -> Vec<(Method, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawal_with_erasure_on_the_portal_reaches_the_phone_before_its_audio_is_sent() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(400_000, 1);
     let (other, other_recording) = phone.story_with_recording(300_000, 2);
     // On a metered network: consent and document go, the audio waits for Wi-Fi.
@@ -157,7 +157,7 @@ async fn a_withdrawal_with_erasure_on_the_portal_reaches_the_phone_before_its_au
     let receipt = phone.store.consent_receipt(story).unwrap();
     assert_eq!(
         receipt.portal_url.as_deref(),
-        Some(format!("{}/s#{}", server.url(), receipt.code).as_str())
+        Some(format!("{}/s#{}", server.base, receipt.code).as_str())
     );
     Portal::new(&server).withdraw(&receipt.code, true).await;
 
@@ -186,7 +186,7 @@ async fn a_withdrawal_with_erasure_on_the_portal_reaches_the_phone_before_its_au
     // only uploads of this sync are the other story's.
     let sent = requests(&phone);
     let story_path = format!("/stories/{story}/consent");
-    assert!(sent.contains(&(Method::Get, format!("{}/api/v1{story_path}", server.url()))));
+    assert!(sent.contains(&(Method::Get, format!("{}/api/v1{story_path}", server.base))));
     assert!(
         sent.iter()
             .all(|(m, url)| *m == Method::Get || !url.contains(&story.to_string())),
@@ -226,7 +226,7 @@ async fn a_withdrawal_with_erasure_on_the_portal_reaches_the_phone_before_its_au
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_narrowing_on_the_portal_applies_as_an_amendment_and_supersedes_an_unsent_one() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let story = phone
         .store
         .create_story(&tellus_core::model::NewStory {
@@ -348,7 +348,7 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
     let server = Server::start().await;
     let phone = Phone::enrolled_through(
         &server,
-        &server.url(),
+        &server.base,
         Arc::new(OlderServer(http_transport())),
     )
     .await;
@@ -371,7 +371,7 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivered_stories_are_asked_about_while_their_code_is_kept_then_once_a_day() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     for i in 0..5 {
         phone.story_with_recording(50_000, 10 + i);
     }
@@ -402,7 +402,7 @@ async fn delivered_stories_are_asked_about_while_their_code_is_kept_then_once_a_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_used_before_the_story_arrived_withdraws_it_as_its_consent_arrives() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(250_000, 4);
     let code = phone.store.consent_receipt(story).unwrap().code;
 
@@ -451,7 +451,7 @@ async fn a_code_used_before_the_story_arrived_withdraws_it_as_its_consent_arrive
 async fn a_code_used_while_the_audio_is_half_uploaded_ends_the_upload_and_erases_the_audio() {
     use std::sync::atomic::Ordering;
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(20 * 1024 * 1024, 5);
     // One 8 MiB chunk gets through, then the network fails.
     phone.counter.in_chunks();

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use support::proxy::{Faults, Proxy};
-use support::{Phone, Server, file_sha256, wait_until};
+use support::{PROJECT, Phone, Server, file_sha256, wait_until};
 use tellus_core::model::{ConsentDraft, NewNote};
 use tellus_core::sync::{
     DeliveryState, Method, Network, NetworkNeed, NextAttemptReason, SyncError, SyncSettings,
@@ -29,7 +29,7 @@ fn sizes(n: usize) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_stories_are_delivered_verified_and_a_second_sync_sends_nothing() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let mut recordings = Vec::new();
     for (i, size) in sizes(99).into_iter().enumerate() {
         recordings.push(phone.story_with_recording(size, i as u64 + 1));
@@ -145,7 +145,7 @@ async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_and_a_tombstone() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(30 * 1024 * 1024, 9);
     // Two 8 MiB chunks get through, then the network fails.
     phone.counter.in_chunks();
@@ -244,7 +244,7 @@ async fn a_fresh_upload_is_one_patch_checked_against_the_recorded_hash_with_prog
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_that_changed_after_recording_is_parked_and_never_delivered() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(3_000_000, 22);
     // One byte of the file changes on the phone (same size): storage gone bad.
     let path = phone.audio_path(&recording);
@@ -275,7 +275,7 @@ async fn audio_that_changed_after_recording_is_parked_and_never_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (_, recording) = phone.story_with_recording(40 * 1024 * 1024, 3);
     // Two 8 MiB chunks get through (a platform transport's first two; the chunks after
     // a cut start at 8 MiB too), then the network fails.
@@ -408,7 +408,7 @@ impl tellus_core::sync::Transport for RefusingDocuments {
 async fn a_story_refused_as_too_large_is_parked_at_once_with_the_reason() {
     let server = Server::start().await;
     let proxy = RefusingDocuments::new(413, "the proxy takes bodies of up to 1 kB", u32::MAX);
-    let phone = Phone::enrolled_through(&server, &server.url(), proxy).await;
+    let phone = Phone::enrolled_through(&server, &server.base, proxy).await;
     let story = phone.consented_story();
     phone.store.mark_ready(story).unwrap();
     let report = phone.engine.sync().await.unwrap();
@@ -432,7 +432,7 @@ async fn a_story_refused_as_too_large_is_parked_at_once_with_the_reason() {
 async fn a_failure_shows_when_it_is_tried_again_and_offline_says_so() {
     let server = Server::start().await;
     let gateway = RefusingDocuments::new(500, "the gateway failed", 1);
-    let phone = Phone::enrolled_through(&server, &server.url(), gateway).await;
+    let phone = Phone::enrolled_through(&server, &server.base, gateway).await;
     let (story, _) = phone.story_with_recording(100_000, 3);
     phone.engine.set_network(Network::None);
     assert_eq!(
@@ -475,7 +475,7 @@ async fn a_failure_shows_when_it_is_tried_again_and_offline_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_syncs_coalesce_into_one() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     for i in 0..3 {
         phone.story_with_recording(2_000_000, i);
     }
@@ -507,7 +507,7 @@ async fn concurrent_syncs_coalesce_into_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(500_000, 1);
     phone.engine.set_network(Network::None);
     assert_eq!(phone.engine.sync().await, Err(SyncError::Offline));
@@ -591,7 +591,7 @@ async fn audio_waits_for_an_unmetered_network_and_metadata_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_too_large_for_the_server_is_parked_with_its_reason() {
     let server = Server::start_with(|c| c.limits.recording_bytes = 1_000_000).await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, _) = phone.story_with_recording(1_500_000, 1);
     let report = phone.engine.sync().await.unwrap();
     assert_eq!(report.parked.len(), 1, "{report:?}");
@@ -610,7 +610,7 @@ async fn a_recording_too_large_for_the_server_is_parked_with_its_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_device_stops_and_is_asked_to_enrol_again() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     phone.story_with_recording(200_000, 1);
     let account = phone.store.sync_account().unwrap().unwrap();
     tellus_server::admin::revoke(&server.db(), &account.reporter_id).unwrap();
@@ -670,7 +670,7 @@ async fn enrolment_refuses_a_bad_invite_and_changes_nothing() {
     let bad = tellus_core::sync::enrol(
         &store,
         transport.clone(),
-        &server.url(),
+        &server.base,
         "AAAA-BBBB-CCCC-DDDD",
         "x",
     )
@@ -687,11 +687,11 @@ async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
     let server = Server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = tellus_core::Store::open(dir.path()).unwrap();
-    let code = server.invite(Role::Lead);
+    let code = server.invite(PROJECT, Role::Lead);
     let refused = tellus_core::sync::enrol(
         &store,
         support::http_transport(),
-        &server.url(),
+        &server.base,
         &code,
         "phone",
     )
@@ -709,7 +709,7 @@ async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
         1
     );
     let lead = reqwest::Client::new()
-        .post(format!("{}/api/v1/enrol", server.url()))
+        .post(format!("{}/api/v1/enrol", server.base))
         .json(&serde_json::json!({ "invite_code": code, "device_label": "laptop", "role": "lead" }))
         .send()
         .await
@@ -720,7 +720,7 @@ async fn a_leads_invite_on_a_phone_is_refused_and_stays_usable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawn_audio_is_erased_even_without_a_network() {
     let server = Server::start().await;
-    let phone = Phone::enrolled(&server, &server.url()).await;
+    let phone = Phone::enrolled(&server, &server.base).await;
     let (story, recording) = phone.story_with_recording(300_000, 1);
     let (kept_story, kept) = phone.story_with_recording(300_000, 2);
     let mut withdraw = ConsentDraft::withdraw(true);

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::proxy::Proxy;
-use support::{Phone, Server, wait_until};
+use support::{PROJECT, Phone, Server, wait_until};
 use tellus_core::Store;
 use tellus_core::net::{CertificateDer, CertificatePin, Invite};
 use tellus_core::sync::{DeliveryState, HttpTransport, SyncError, SyncProgress, Transport};
@@ -29,7 +29,7 @@ async fn https_server(cert: &pki::Issued) -> (Server, tempfile::TempDir) {
         c.tls_key = Some(key_path);
     })
     .await;
-    assert!(server.url().starts_with("https://"));
+    assert!(server.base.starts_with("https://"));
     (server, files)
 }
 
@@ -47,7 +47,7 @@ fn plain() -> Arc<dyn Transport> {
 
 fn link(server: &Server, code: String, pin: Option<CertificatePin>) -> String {
     Invite {
-        server: Some(server.url()),
+        server: Some(server.base.clone()),
         code,
         pin,
     }
@@ -85,7 +85,7 @@ async fn with_the_default_trust_a_certificate_from_a_trusted_authority_syncs() {
     let why = enrol_refused(
         &server,
         plain(),
-        link(&server, server.invite(Role::Reporter), None),
+        link(&server, server.invite(PROJECT, Role::Reporter), None),
     )
     .await;
     assert!(
@@ -93,7 +93,7 @@ async fn with_the_default_trust_a_certificate_from_a_trusted_authority_syncs() {
         "{why}"
     );
 
-    let phone = Phone::enrolled_through(&server, &server.url(), trusting(&ca)).await;
+    let phone = Phone::enrolled_through(&server, &server.base, trusting(&ca)).await;
     assert_eq!(
         phone.store.sync_account().unwrap().unwrap().server_pin,
         None
@@ -114,10 +114,10 @@ async fn a_self_signed_server_is_trusted_through_the_pin_its_invite_carries() {
     let (server, _files) = https_server(&community).await;
 
     // The bare code, without the pin: refused, the invite unspent.
-    let code = server.invite(Role::Reporter);
+    let code = server.invite(PROJECT, Role::Reporter);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let err = tellus_core::sync::enrol(&store, plain(), &server.url(), &code, "phone")
+    let err = tellus_core::sync::enrol(&store, plain(), &server.base, &code, "phone")
         .await
         .unwrap_err();
     assert!(
@@ -139,7 +139,7 @@ async fn a_self_signed_server_is_trusted_through_the_pin_its_invite_carries() {
     .unwrap();
     let account = phone.store.sync_account().unwrap().unwrap();
     assert_eq!(account.server_pin, Some(pin.to_string()));
-    assert_eq!(account.server_url, server.url());
+    assert_eq!(account.server_url, server.base);
     let (story, _) = phone.story_with_recording(500_000, 2);
     phone.engine.sync().await.unwrap();
     assert!(phone.delivered(story));
@@ -161,7 +161,7 @@ async fn a_wrong_pin_is_refused_and_names_both_keys() {
     let why = enrol_refused(
         &server,
         plain(),
-        link(&server, server.invite(Role::Reporter), Some(other)),
+        link(&server, server.invite(PROJECT, Role::Reporter), Some(other)),
     )
     .await;
     let actual = CertificatePin::of_certificate(&community.cert_der).unwrap();
@@ -179,7 +179,7 @@ async fn an_expired_certificate_is_refused_with_its_date() {
     let why = enrol_refused(
         &server,
         trusting(&ca),
-        link(&server, server.invite(Role::Reporter), None),
+        link(&server, server.invite(PROJECT, Role::Reporter), None),
     )
     .await;
     assert!(why.contains("expired on"), "{why}");
@@ -197,7 +197,7 @@ async fn a_pinned_phone_refuses_a_server_whose_key_changed_and_keeps_everything(
         &phone.store,
         phone.counter.clone(),
         "",
-        &link(&server, server.invite(Role::Reporter), Some(pin)),
+        &link(&server, server.invite(PROJECT, Role::Reporter), Some(pin)),
         "phone",
     )
     .await
@@ -238,7 +238,7 @@ async fn a_sync_cancelled_mid_upload_shows_what_a_pinned_server_holds() {
     let phone = Phone::with_store(dir, store, plain());
     let invite = Invite {
         server: Some(format!("https://{}", proxy.addr)),
-        code: server.invite(Role::Reporter),
+        code: server.invite(PROJECT, Role::Reporter),
         pin: Some(pin),
     };
     tellus_core::sync::enrol(

@@ -4,11 +4,10 @@
 //!
 //! Usage: bench_populate URL REPORTER_TOKEN STORIES BYTES_PER_RECORDING
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use futures_util::stream::{self, StreamExt};
-use support::{Reporter, StorySpec, audio};
+use tellus_testkit::Device;
+use tellus_testkit::fixtures::audio;
+use tellus_testkit::story::{Reporter, StorySpec};
 
 #[tokio::main]
 async fn main() {
@@ -22,9 +21,13 @@ async fn main() {
         std::process::exit(2);
     };
     let reporter = Reporter {
-        token: token.clone(),
-        base: base.trim_end_matches('/').to_string(),
-        http: reqwest::Client::new(),
+        device: Device {
+            token: token.clone(),
+            // The reporter's id is not needed to deliver.
+            id: String::new(),
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        },
     };
     stream::iter(0..stories)
         .map(|i| {

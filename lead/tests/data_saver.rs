@@ -3,14 +3,11 @@
 //! identity; the listening copy (`<id>.opus`) only with `listening`; a recording whose
 //! lossless copy has not arrived is reported as waiting; exports name the file.
 
-#[path = "support/copies.rs"]
-mod copies;
 mod support;
 
 use std::fs;
 use std::path::Path;
 
-use copies::Copies;
 use serde_json::json;
 use support::*;
 use tellus_lead::export::{ExportOptions, Format, select};

@@ -17,7 +17,7 @@ use tellus_server::{App, Role, ServerConfig, admin, search};
 const STORIES: usize = 5_000;
 const NOTES: usize = 5;
 const ROUNDS: usize = 200;
-const PROJECT: &str = include_str!("../../core/src/model/sample_project.json");
+const PROJECT: &str = tellus_testkit::SAMPLE_PROJECT;
 
 /// Made-up words, so that every story has its own text and a word matches a few.
 fn word(n: usize) -> String {

@@ -21,6 +21,6 @@ pub use project::{
     ConsentForm, ConsentItem, FieldDef, ProjectConfig, Question, UploadPolicy, items,
 };
 pub use recording::{Recording, RecordingFile, RecordingState};
-pub use sample::sample_project;
+pub use sample::{SAMPLE_PROJECT_JSON, sample_project};
 pub use story::{NewStory, Participant, Story, StoryEdit, StoryStatus, StorySummary};
 pub use timestamp::Timestamp;

@@ -1,6 +1,8 @@
 use super::ProjectConfig;
 
-const SAMPLE_PROJECT_JSON: &str = include_str!("sample_project.json");
+/// The sample project's configuration as written (`sample_project.json`): what the
+/// server's tests and the demo load into a server, byte for byte.
+pub const SAMPLE_PROJECT_JSON: &str = include_str!("sample_project.json");
 
 /// A sample project modelled on a community-reporting project about co-production in
 /// local services. The demo and the tests use it; it also documents the config format.

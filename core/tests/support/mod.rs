@@ -1,15 +1,13 @@
-//! Sync test support: a real tellus-server on 127.0.0.1 in this process (real SQLite, real
-//! audio folder in a temp dir), phones with real stores, and transports that count or
-//! fail requests on purpose.
-#![allow(dead_code)]
+//! Sync test support: the shared harness (tellus-testkit: a real tellus-server on
+//! 127.0.0.1 in this process, real SQLite and audio folder in a temp dir, the proxy), and
+//! what is the core's own: phones with real stores, and transports that count or fail
+//! requests on purpose.
+#![allow(dead_code, unused_imports)]
 
-pub mod proxy;
-
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tellus_core::Store;
@@ -21,120 +19,11 @@ use tellus_core::sync::{
     HttpTransport, Method, PreparedRequest, SyncEngine, Transport, TransportError,
     TransportResponse,
 };
-use tellus_server::{App, Db, Role, Running, ServerConfig, admin};
-
-pub const PROJECT: &str = "coproduction-stories-2026";
-pub const SAMPLE_PROJECT: &str = include_str!("../../src/model/sample_project.json");
-
-pub struct Server {
-    pub addr: SocketAddr,
-    pub config: ServerConfig,
-    pub dir: tempfile::TempDir,
-    running: Option<Running>,
-}
-
-impl Server {
-    pub async fn start() -> Server {
-        Server::start_with(|_| {}).await
-    }
-
-    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("server"),
-            ..ServerConfig::default()
-        };
-        adjust(&mut config);
-        let db = App::open_db(&config).unwrap();
-        admin::create_project(&db, SAMPLE_PROJECT).unwrap();
-        drop(db);
-        Server::run(dir, config).await
-    }
-
-    async fn run(dir: tempfile::TempDir, config: ServerConfig) -> Server {
-        let running = Running::start(config.clone()).await.unwrap();
-        Server {
-            addr: running.addr(),
-            config,
-            dir,
-            running: Some(running),
-        }
-    }
-
-    /// Stops the server and starts it again on the same address and data folder.
-    pub async fn restart(mut self) -> Server {
-        if let Some(running) = self.running.take() {
-            running.stop().await.unwrap();
-        }
-        let mut config = self.config.clone();
-        config.listen = self.addr;
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Server::run(dir, config).await
-    }
-
-    /// `https://` when the server serves TLS itself (`tls_cert`), else `http://`.
-    pub fn url(&self) -> String {
-        let scheme = if self.config.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{}", self.addr)
-    }
-
-    pub fn db(&self) -> Db {
-        App::open_db(&self.config).unwrap()
-    }
-
-    pub fn invite(&self, role: Role) -> String {
-        admin::create_invite(&self.db(), PROJECT, role, 3600)
-            .unwrap()
-            .code
-    }
-
-    pub fn count(&self, sql: &str) -> i64 {
-        self.db()
-            .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-            .unwrap()
-    }
-
-    pub fn spool_files(&self) -> usize {
-        std::fs::read_dir(self.config.spool_dir()).unwrap().count()
-    }
-
-    pub fn audio_files(&self) -> usize {
-        std::fs::read_dir(self.config.audio_dir()).unwrap().count()
-    }
-
-    pub fn audio_path(&self, recording: RecordingId) -> PathBuf {
-        self.config.audio_dir().join(recording.to_string())
-    }
-
-    /// A lead's view of the changes feed, as JSON.
-    pub async fn feed(&self) -> serde_json::Value {
-        let code = self.invite(Role::Lead);
-        let http = reqwest::Client::new();
-        let enrolled: serde_json::Value = http
-            .post(format!("{}/api/v1/enrol", self.url()))
-            .json(&serde_json::json!({ "invite_code": code, "device_label": "lead" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = enrolled["token"].as_str().unwrap();
-        http.get(format!("{}/api/v1/changes?after=0&limit=500", self.url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
+use tellus_server::Role;
+pub use tellus_testkit::fixtures::{file_sha256, wav_bytes};
+pub use tellus_testkit::proxy;
+pub use tellus_testkit::wait::until as wait_until;
+pub use tellus_testkit::{PROJECT, TestServer as Server};
 
 /// A phone: a real store in a temp folder and a sync engine.
 pub struct Phone {
@@ -154,7 +43,7 @@ impl Phone {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let phone = Phone::with_store(dir, store, inner);
-        let code = server.invite(Role::Reporter);
+        let code = server.invite(PROJECT, Role::Reporter);
         tellus_core::sync::enrol(
             &phone.store,
             phone.counter.clone(),
@@ -276,48 +165,6 @@ pub fn http_transport() -> Arc<dyn Transport> {
     Arc::new(HttpTransport::with_stall_timeout(Duration::from_secs(3)).unwrap())
 }
 
-/// 16-bit mono 48 kHz WAV of exactly `bytes` bytes (at least 46), deterministic noise.
-pub fn wav_bytes(bytes: usize, seed: u64) -> Vec<u8> {
-    let data_len = (bytes - 44) as u32;
-    let mut out = Vec::with_capacity(bytes);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&48_000u32.to_le_bytes());
-    out.extend_from_slice(&96_000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let take = (bytes - out.len()).min(8);
-        out.extend_from_slice(&x.to_le_bytes()[..take]);
-    }
-    out
-}
-
-pub fn file_sha256(path: &Path) -> String {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    hex::encode(h.finalize())
-}
-
 /// A transport that counts requests by method and body bytes, and can fail requests on
 /// purpose: `fail_patches_after` lets that many PATCHes through, then fails the rest as a
 /// network failure would. `in_chunks()` makes it say it cannot count bytes as they leave,
@@ -413,18 +260,6 @@ impl Transport for Counting {
     fn counts_sent_bytes(&self) -> bool {
         self.counts_sent.load(Ordering::SeqCst) && self.inner.counts_sent_bytes()
     }
-}
-
-/// Polls `condition` until it holds or `limit` passes.
-pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    condition()
 }
 
 pub fn response(status: u16) -> TransportResponse {

@@ -2,7 +2,6 @@
 //! server and, on purpose, cuts every connection after a number of client→server bytes,
 //! delays every piece it forwards, and stalls some connections (holds them silent, then
 //! drops them). It counts every byte the client sent through it.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
