@@ -21,6 +21,7 @@
 pub mod accounts;
 pub mod feed;
 pub mod portal;
+pub mod postgres;
 pub mod sqlite;
 pub mod stories;
 pub mod transcripts;
