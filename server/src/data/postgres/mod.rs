@@ -10,6 +10,14 @@
 //! pool's connections live on that runtime whichever runtime (or none, for `tellus
 //! admin`) the caller has. Never call it from an async task.
 
+#[macro_use]
+mod tx;
+mod reads;
+#[cfg(test)]
+mod testdb;
+pub mod transcripts;
+mod tsquery;
+
 use std::future::Future;
 
 use futures_util::future::BoxFuture;
