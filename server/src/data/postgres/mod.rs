@@ -10,19 +10,53 @@
 //! pool's connections live on that runtime whichever runtime (or none, for `tellus
 //! admin`) the caller has. Never call it from an async task.
 
-#[macro_use]
-mod tx;
-mod reads;
+/// Runs `$body` (an expression that may `.await`) with `$tx`, a `&mut PgConnection` in
+/// one transaction of `$data`'s pool, on its runtime; committed when the body gives a
+/// value, rolled back (dropped uncommitted) when it fails.
+macro_rules! in_tx {
+    ($data:expr, |$tx:ident| $body:expr) => {
+        $data.run(async {
+            let mut transaction = $data.pool().begin().await?;
+            let $tx: &mut sqlx_postgres::PgConnection = &mut transaction;
+            let out = $body;
+            transaction.commit().await?;
+            Ok::<_, $crate::error::Error>(out)
+        })
+    };
+}
+
+/// Runs `$body` with `$conn`, one connection of `$data`'s pool (reads that need no
+/// transaction), on its runtime.
+macro_rules! with_conn {
+    ($data:expr, |$conn:ident| $body:expr) => {
+        $data.run(async {
+            let mut pooled = $data.pool().acquire().await?;
+            let $conn: &mut sqlx_postgres::PgConnection = &mut pooled;
+            Ok::<_, $crate::error::Error>($body)
+        })
+    };
+}
+
+mod accounts;
+pub mod consent;
+pub mod feed;
+pub mod hooks;
+mod portal;
+pub mod search;
+pub mod stories;
 #[cfg(test)]
 mod testdb;
 pub mod transcripts;
-mod tsquery;
+mod uploads;
+pub mod visibility;
+mod web;
 
 use std::future::Future;
 
 use futures_util::future::BoxFuture;
 use sqlx_core::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx_postgres::{PgPool, PgPoolOptions};
+use sqlx_core::query::Query;
+use sqlx_postgres::{PgArguments, PgPool, PgPoolOptions, Postgres};
 
 use crate::error::{Error, Result};
 
@@ -107,6 +141,21 @@ impl PgData {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A query on this backend (sqlx's `query`, named once for the modules here).
+pub fn q(sql: &str) -> Query<'_, Postgres, PgArguments> {
+    sqlx_core::query::query(sql)
+}
+
+/// A count or size kept as BIGINT, read back as the unsigned type the interface uses.
+pub fn unsigned<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T> {
+    T::try_from(value).map_err(|_| Error::internal(format!("a stored {what} is out of range")))
+}
+
+/// An unsigned count or size as BIGINT (sizes beyond i64 are refused long before here).
+pub fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl Drop for PgData {

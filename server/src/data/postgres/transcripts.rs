@@ -1,9 +1,9 @@
 //! Transcripts on PostgreSQL: `transcripts`, `transcript_revisions`, `transcript_jobs`,
-//! `transcript_flags` and `transcript_search` (a tsvector per segment, tsquery.rs). The
+//! `transcript_flags` and `transcript_search` (a tsvector per segment, `search::prefix_query`). The
 //! same pure rules as SQLite decide (transcripts::model, ::flags, ::queue); what
 //! PostgreSQL adds is for replicas working at once:
 //! - every write of a transcript takes the story's lock before it asks whether the
-//!   story is visible (`reads::visibility_of` with `hold`): two saves cannot both build
+//!   story is visible (`visibility_of` with `hold`): two saves cannot both build
 //!   revision N+1, and a withdrawal (which takes the same lock) waits for the write and
 //!   then forgets it; rows are locked only after it, in the order a withdrawal takes;
 //! - the feed's lock is taken before a revision enters `changes` (`lock_for_append`);
@@ -20,7 +20,9 @@ use sqlx_core::query_scalar::query_scalar;
 use sqlx_postgres::{PgConnection, Postgres};
 
 use super::PgData;
-use super::reads::{lock_for_append, signed, unsigned, visibility_of};
+use super::feed::lock_for_append;
+use super::stories::lock_story;
+use super::{signed, unsigned};
 use crate::clock::{now_ms, rfc3339};
 use crate::data::transcripts::{
     DecidedFlag, Flag, Hit, Job, Save, Saved, Segment, ShownTranscript, Transcript, Transcripts,
@@ -29,6 +31,21 @@ use crate::error::{Error, Result};
 use crate::transcripts::model::{self, Plan, Source};
 use crate::transcripts::{flags, queue};
 use crate::visibility::Visibility;
+
+/// What a lead of `project_id` may see of the story; with `hold`, the story's lock is
+/// taken first and held until the transaction ends, so a withdrawal waits for a write
+/// made under a `Visible` answer, and then forgets what it wrote.
+async fn visibility_of(
+    conn: &mut PgConnection,
+    project_id: &str,
+    story_id: &str,
+    hold: bool,
+) -> Result<Visibility> {
+    if hold {
+        lock_story(conn, story_id).await?;
+    }
+    super::visibility::of_story(conn, project_id, story_id).await
+}
 
 /// The story of a recording of `project_id` that a lead may see, or 404; with `hold`,
 /// the story stays visible until the transaction ends.
@@ -189,7 +206,7 @@ async fn index(
         )
         .bind(recording_id)
         .bind(story_id)
-        .bind(signed(s.start_ms, "segment start")?)
+        .bind(signed(s.start_ms))
         .bind(&s.text)
         .execute(&mut *conn)
         .await?;
@@ -292,7 +309,7 @@ pub async fn search(
     typed: &str,
     limit: u32,
 ) -> Result<Vec<Hit>> {
-    let Some(terms) = super::tsquery::prefix_query(typed) else {
+    let Some(terms) = super::search::prefix_query(typed) else {
         return Ok(Vec::new());
     };
     let rows: Vec<(String, String, i64, String)> =
@@ -405,7 +422,7 @@ async fn suggest(
     .bind(recording_id)
     .bind(story_id)
     .bind(project_id)
-    .bind(signed(segment_start_ms, "segment start")?)
+    .bind(signed(segment_start_ms))
     .bind(suggested)
     .bind(now_ms())
     .execute(&mut *conn)
@@ -621,7 +638,7 @@ pub async fn status(
 
 impl Transcripts for PgData {
     fn lead_transcript(&self, project_id: &str, recording_id: &str) -> Result<Transcript> {
-        in_tx!(self, conn => async {
+        in_tx!(self, |conn| async {
             visible_recording(conn, project_id, recording_id, false).await?;
             load(conn, recording_id).await?.ok_or_else(|| {
                 Error::refused(
@@ -630,7 +647,8 @@ impl Transcripts for PgData {
                     "this recording has no transcript yet",
                 )
             })
-        }.await)
+        }
+        .await?)
     }
 
     fn save_lead_transcript(
@@ -640,14 +658,15 @@ impl Transcripts for PgData {
         save: &Save,
         by: &str,
     ) -> Result<Saved> {
-        in_tx!(self, conn => async {
+        in_tx!(self, |conn| async {
             let story = visible_recording(conn, project_id, recording_id, true).await?;
             save_person(conn, project_id, &story, recording_id, save, by).await
-        }.await)
+        }
+        .await?)
     }
 
     fn search_transcripts(&self, project_id: &str, typed: &str, limit: u32) -> Result<Vec<Hit>> {
-        in_tx!(self, conn => search(conn, project_id, typed, limit).await)
+        in_tx!(self, |conn| search(conn, project_id, typed, limit).await?)
     }
 
     fn decide_transcript_flag(
@@ -657,7 +676,8 @@ impl Transcripts for PgData {
         accept: bool,
         by: &str,
     ) -> Result<DecidedFlag> {
-        in_tx!(self, conn => decide(conn, project_id, flag_id, accept, by).await)
+        in_tx!(self, |conn| decide(conn, project_id, flag_id, accept, by)
+            .await?)
     }
 
     fn storyteller_transcript(
@@ -666,7 +686,14 @@ impl Transcripts for PgData {
         story_id: &str,
         recording_id: &str,
     ) -> Result<Transcript> {
-        in_tx!(self, conn => storytellers(conn, project_id, story_id, recording_id, false).await)
+        in_tx!(self, |conn| storytellers(
+            conn,
+            project_id,
+            story_id,
+            recording_id,
+            false
+        )
+        .await?)
     }
 
     fn suggest_transcript_flag(
@@ -677,11 +704,19 @@ impl Transcripts for PgData {
         segment_start_ms: u64,
         suggested: &str,
     ) -> Result<String> {
-        in_tx!(self, conn => suggest(conn, project_id, story_id, recording_id, segment_start_ms, suggested).await)
+        in_tx!(self, |conn| suggest(
+            conn,
+            project_id,
+            story_id,
+            recording_id,
+            segment_start_ms,
+            suggested
+        )
+        .await?)
     }
 
     fn claim_transcript_job(&self, worker: &str, now: i64, lease_ms: i64) -> Result<Option<Job>> {
-        in_tx!(self, conn => claim(conn, worker, now, lease_ms).await)
+        in_tx!(self, |conn| claim(conn, worker, now, lease_ms).await?)
     }
 
     fn finish_transcript_job(
@@ -691,7 +726,14 @@ impl Transcripts for PgData {
         language: &str,
         segments: &[Segment],
     ) -> Result<bool> {
-        in_tx!(self, conn => finish(conn, worker, recording_id, language, segments).await)
+        in_tx!(self, |conn| finish(
+            conn,
+            worker,
+            recording_id,
+            language,
+            segments
+        )
+        .await?)
     }
 
     fn fail_transcript_job(
@@ -702,11 +744,19 @@ impl Transcripts for PgData {
         now: i64,
         retry_ms: i64,
     ) -> Result<()> {
-        in_tx!(self, conn => fail(conn, worker, recording_id, error, now, retry_ms).await)
+        in_tx!(self, |conn| fail(
+            conn,
+            worker,
+            recording_id,
+            error,
+            now,
+            retry_ms
+        )
+        .await?)
     }
 
     fn held_transcript_job(&self, worker: &str, recording_id: &str) -> Result<Option<String>> {
-        in_tx!(self, conn => held(conn, worker, recording_id, false).await)
+        in_tx!(self, |conn| held(conn, worker, recording_id, false).await?)
     }
 }
 
