@@ -12,7 +12,7 @@
 //! - The traits are synchronous and object-safe: every storage call already runs on a
 //!   blocking thread (`App::data`), and a `dyn Data` lets `App` hold either backend.
 //! - `sqlite/` is the embedded default (the file `server.db`, its migration ladder in
-//!   `PRAGMA user_version`); a PostgreSQL implementation of the same traits comes next.
+//!   `PRAGMA user_version`); `postgres/` implements the same traits for replicas.
 //! - Values crossing the interface are plain Rust types (protocol types, or small
 //!   structs in the area's module), never a backend's row or connection type.
 //! - A stored value that cannot be read back, a poisoned lock or a failed blocking task
@@ -47,3 +47,4 @@ pub trait Data:
 }
 
 impl Data for SqliteData {}
+impl Data for postgres::PgData {}

@@ -108,6 +108,8 @@ pub async fn take_pending(
     project_id: &str,
     hash: &str,
 ) -> Result<Option<bool>> {
+    // A withdrawal asked for on the portal now waits, or sees this story's code.
+    super::portal::lock_code(tx, project_id, hash).await?;
     let erase = q("SELECT erase_audio FROM pending_withdrawals
                    WHERE project_id IN ($1, '') AND code_hash = $2 AND expires_at > $3
                    ORDER BY asked_at DESC LIMIT 1")

@@ -41,10 +41,15 @@ mod accounts;
 pub mod consent;
 pub mod feed;
 pub mod hooks;
+mod portal;
 pub mod search;
 pub mod stories;
+#[cfg(test)]
+mod testdb;
+pub mod transcripts;
 mod uploads;
 pub mod visibility;
+mod web;
 
 use std::future::Future;
 

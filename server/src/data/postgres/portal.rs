@@ -1,0 +1,343 @@
+//! The portal on PostgreSQL: `storyteller_codes` and `pending_withdrawals`, both keyed
+//! by project. A storyteller's change of consent goes through the one path a reporter's
+//! event takes (`consent::accept_event`), which also remembers codes and applies a
+//! waiting withdrawal (hooks.rs). For replicas working at once: the story's lock is
+//! taken before its consent is read and a new event decided; a code's lock
+//! (`lock_code`) before a withdrawal is left waiting for it; the waiting withdrawals
+//! are counted and added under one advisory lock, so their bound holds.
+
+use std::collections::BTreeSet;
+
+use sqlx_core::query::query;
+use sqlx_core::query_as::query_as;
+use sqlx_core::query_scalar::query_scalar;
+use sqlx_postgres::{PgConnection, Postgres};
+use subtle::ConstantTimeEq;
+use tellus_protocol::storyteller_code::code_hash;
+use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, Representation, items};
+
+use super::PgData;
+use super::consent::{load_consent_events as consent_events, project_forms};
+use super::stories::lock_story;
+use crate::clock::now_ms;
+use crate::data::portal::{CodeLookup, Portal, ProjectHash, StorytellerStory};
+use crate::data::stories::Purge;
+use crate::error::{Error, Result};
+use crate::portal::codes::{MAX_PENDING, PENDING_MS};
+use crate::rules::storyteller_event;
+
+/// The story `hash` (the code's hash under `project_id`'s salt) opens in that project,
+/// if any: found by the key, then compared in constant time.
+async fn story_of(conn: &mut PgConnection, project_id: &str, hash: &str) -> Result<Option<String>> {
+    let row: Option<(String, String)> = query_as::<Postgres, (String, String)>(
+        "SELECT code_hash, story_id FROM storyteller_codes WHERE project_id = $1 AND code_hash = $2",
+    )
+    .bind(project_id)
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|(stored, story)| {
+        bool::from(stored.as_bytes().ct_eq(hash.as_bytes())).then_some(story)
+    }))
+}
+
+/// Asks for the withdrawal of the story `hashes` will name once it arrives. Refused
+/// (503 `busy`) when [`MAX_PENDING`] wait already; asking again for the same hash keeps
+/// one row (the newest choice about the audio).
+async fn ask_pending(
+    conn: &mut PgConnection,
+    hashes: &[ProjectHash],
+    erase_audio: bool,
+) -> Result<()> {
+    // One request at a time counts and adds, so the bound holds across replicas.
+    query::<Postgres>("SELECT pg_advisory_xact_lock(hashtextextended('pending_withdrawals', 0))")
+        .execute(&mut *conn)
+        .await?;
+    let now = now_ms();
+    query::<Postgres>("DELETE FROM pending_withdrawals WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let waiting: i64 = query_scalar::<Postgres, i64>("SELECT COUNT(*) FROM pending_withdrawals")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut fresh = 0;
+    for (project, hash) in hashes {
+        let known: Option<i32> = query_scalar::<Postgres, i32>(
+            "SELECT 1 FROM pending_withdrawals WHERE project_id = $1 AND code_hash = $2",
+        )
+        .bind(project)
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+        fresh += i64::from(known.is_none());
+    }
+    if waiting + fresh > MAX_PENDING {
+        return Err(Error::refused(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server cannot take more requests like this now; try again later",
+        ));
+    }
+    for (project, hash) in hashes {
+        query::<Postgres>(
+            "INSERT INTO pending_withdrawals (project_id, code_hash, erase_audio, asked_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (project_id, code_hash) DO UPDATE SET erase_audio = $3, asked_at = $4, expires_at = $5",
+        )
+        .bind(project)
+        .bind(hash)
+        .bind(erase_audio)
+        .bind(now)
+        .bind(now + PENDING_MS)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn look_up(conn: &mut PgConnection, code: &str) -> Result<CodeLookup> {
+    let projects: Vec<String> =
+        query_scalar::<Postgres, String>("SELECT id FROM projects ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut found = None;
+    let mut hashes = Vec::new();
+    for project in projects {
+        let Some(hash) = code_hash(&project, code) else {
+            continue;
+        };
+        let hit = story_of(conn, &project, &hash).await?;
+        if found.is_none() {
+            found = hit.map(|story| (project.clone(), story));
+        }
+        hashes.push((project, hash));
+    }
+    Ok(CodeLookup { found, hashes })
+}
+
+async fn load_view(
+    conn: &mut PgConnection,
+    project_id: &str,
+    story_id: &str,
+) -> Result<StorytellerStory> {
+    let project_name: String =
+        query_scalar::<Postgres, String>("SELECT name FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let events = consent_events(conn, story_id).await?;
+    let consent = ConsentSummary::fold(&events);
+    let form = project_forms(conn, project_id)
+        .await?
+        .into_iter()
+        .find(|f| {
+            Some(f.id.as_str()) == consent.form_id.as_deref()
+                && Some(f.version) == consent.form_version
+        });
+    let recordings = if consent.grants(items::RECORD) {
+        query_scalar::<Postgres, String>(
+            "SELECT id FROM recordings WHERE story_id = $1 GROUP BY id ORDER BY min(received_at), id",
+        )
+        .bind(story_id)
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let mut transcribed = Vec::new();
+    for id in &recordings {
+        if super::transcripts::load(conn, id).await?.is_some() {
+            transcribed.push(id.clone());
+        }
+    }
+    Ok(StorytellerStory {
+        project_name,
+        form,
+        consent,
+        events,
+        recordings,
+        transcribed,
+    })
+}
+
+/// Takes the story's lock for the rest of the transaction (a consent decision reads
+/// the log and appends to it), and reads its consent log (none for another project's).
+async fn locked_events(
+    conn: &mut PgConnection,
+    project_id: &str,
+    story_id: &str,
+) -> Result<Vec<tellus_protocol::ConsentEventDoc>> {
+    lock_story(conn, story_id).await?;
+    let exists: Option<String> = query_scalar::<Postgres, String>(
+        "SELECT id FROM stories WHERE id = $1 AND project_id = $2",
+    )
+    .bind(story_id)
+    .bind(project_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    consent_events(conn, story_id).await
+}
+
+async fn narrow(
+    conn: &mut PgConnection,
+    project_id: &str,
+    story_id: &str,
+    keep: &BTreeSet<String>,
+) -> Result<bool> {
+    let events = locked_events(conn, project_id, story_id).await?;
+    let consent = ConsentSummary::fold(&events);
+    let Some(last) = events.last() else {
+        return Ok(false);
+    };
+    // Only what is granted now can stay; `record` always stays (taking it away is a
+    // withdrawal, offered apart).
+    let granted: BTreeSet<String> = consent
+        .granted
+        .iter()
+        .filter(|k| k.as_str() == items::RECORD || keep.contains(*k))
+        .cloned()
+        .collect();
+    if consent.status != ConsentStatus::Active || granted == consent.granted {
+        return Ok(false);
+    }
+    let event = storyteller_event(last, ConsentKind::Amended, granted, false);
+    let text = serde_json::to_string(&event)
+        .map_err(|e| Error::internal(format!("cannot serialise consent: {e}")))?;
+    super::consent::accept_event(conn, project_id, story_id, &event, &text).await?;
+    Ok(true)
+}
+
+/// Withdraws the story as its storyteller, unless it already is.
+async fn withdraw_story(
+    conn: &mut PgConnection,
+    project_id: &str,
+    story_id: &str,
+    erase_audio: bool,
+) -> Result<Option<Purge>> {
+    let events = locked_events(conn, project_id, story_id).await?;
+    let consent = ConsentSummary::fold(&events);
+    let Some(last) = events.last() else {
+        return Ok(None);
+    };
+    if consent.status != ConsentStatus::Active {
+        return Ok(None);
+    }
+    let event = storyteller_event(last, ConsentKind::Withdrawn, BTreeSet::new(), erase_audio);
+    let text = serde_json::to_string(&event)
+        .map_err(|e| Error::internal(format!("cannot serialise consent: {e}")))?;
+    let (_, purge) =
+        super::consent::accept_event(conn, project_id, story_id, &event, &text).await?;
+    Ok(purge)
+}
+
+/// The lock of one code in one project, until the transaction ends. A withdrawal
+/// asked for with a code that opens nothing yet takes it before it looks for the story
+/// the last time and leaves the request waiting; a consent event carrying the code must
+/// take it before it looks for a waiting withdrawal (`hooks::take_pending`), so the
+/// story cannot arrive between the look and the wait, unseen by both.
+pub async fn lock_code(conn: &mut PgConnection, project_id: &str, hash: &str) -> Result<()> {
+    query::<Postgres>(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0x636f6465))",
+    )
+    .bind(project_id)
+    .bind(hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn withdraw_by_code(
+    conn: &mut PgConnection,
+    hashes: &[ProjectHash],
+    erase_audio: bool,
+) -> Result<Vec<Purge>> {
+    // The story may have arrived since the code was entered: then it is withdrawn now,
+    // and nothing waits; otherwise the request waits for it. Looked for once freely
+    // (the story's lock comes before the code's, as in a consent event), then again
+    // under the codes' locks before waiting.
+    for pass in [false, true] {
+        let mut purges = Vec::new();
+        let mut arrived = false;
+        let mut waiting = Vec::new();
+        for (project_id, hash) in hashes {
+            if pass {
+                lock_code(conn, project_id, hash).await?;
+            }
+            match story_of(conn, project_id, hash).await? {
+                Some(story_id) => {
+                    arrived = true;
+                    purges.extend(withdraw_story(conn, project_id, &story_id, erase_audio).await?);
+                }
+                None => waiting.push((project_id.clone(), hash.clone())),
+            }
+        }
+        if arrived {
+            return Ok(purges);
+        }
+        if pass {
+            ask_pending(conn, &waiting, erase_audio).await?;
+        }
+    }
+    Ok(Vec::new())
+}
+
+impl Portal for PgData {
+    fn find_story_by_code(&self, code: &str) -> Result<CodeLookup> {
+        in_tx!(self, |conn| look_up(conn, code).await?)
+    }
+
+    fn storyteller_story(&self, project_id: &str, story_id: &str) -> Result<StorytellerStory> {
+        in_tx!(self, |conn| load_view(conn, project_id, story_id).await?)
+    }
+
+    fn narrow_storyteller_consent(
+        &self,
+        project_id: &str,
+        story_id: &str,
+        keep: &BTreeSet<String>,
+    ) -> Result<bool> {
+        in_tx!(self, |conn| narrow(conn, project_id, story_id, keep)
+            .await?)
+    }
+
+    fn withdraw_as_storyteller(
+        &self,
+        project_id: &str,
+        story_id: &str,
+        erase_audio: bool,
+    ) -> Result<Option<Purge>> {
+        in_tx!(self, |conn| withdraw_story(
+            conn,
+            project_id,
+            story_id,
+            erase_audio
+        )
+        .await?)
+    }
+
+    fn withdraw_by_code(&self, hashes: &[ProjectHash], erase_audio: bool) -> Result<Vec<Purge>> {
+        in_tx!(self, |conn| withdraw_by_code(conn, hashes, erase_audio)
+            .await?)
+    }
+
+    fn storyteller_best_copy(
+        &self,
+        story_id: &str,
+        recording_id: &str,
+    ) -> Result<Option<Representation>> {
+        let held: Vec<String> = in_tx!(self, |conn| query_scalar::<Postgres, String>(
+            "SELECT representation FROM recordings WHERE id = $1 AND story_id = $2",
+        )
+        .bind(recording_id)
+        .bind(story_id)
+        .fetch_all(&mut *conn)
+        .await?)?;
+        Ok(Representation::ALL
+            .into_iter()
+            .find(|r| held.iter().any(|h| h == r.as_str())))
+    }
+}
