@@ -14,6 +14,10 @@ log_deps=$(mktemp)
 bash scripts/check-deps.sh | tee "$log_deps"
 echo "== the transcription engine (server/engines/install.sh)"
 . server/engines/install.sh
+echo "== SeaweedFS for the object storage tests (server/tests/services/install-seaweed.sh)"
+. server/tests/services/install-seaweed.sh
+# The tests that need a real service (SeaweedFS) fail instead of skipping when it is missing.
+export TELLUS_REQUIRE_SERVICES=1
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -6,6 +6,7 @@
 
 mod local;
 mod object;
+mod transport;
 pub mod url;
 
 use std::io;
@@ -19,6 +20,7 @@ use tellus_protocol::Representation;
 
 pub use local::LocalStorage;
 pub use object::ObjectStorage;
+pub use transport::RustlsConnector;
 pub use url::StorageUrl;
 
 const LISTENING_SUFFIX: &str = ".listening";

@@ -15,8 +15,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-    WriteMultipart,
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
 };
 use tokio::io::AsyncReadExt;
 
@@ -134,7 +133,6 @@ fn with_prefix(store: object_store::aws::AmazonS3, prefix: &str) -> Arc<dyn Obje
 /// plain HTTP only when the endpoint says http://. Never the instance metadata service:
 /// a server without a key is told so instead of reaching out to find one.
 fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
-    install_rustls_provider();
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let access_key_id = s3
         .access_key_id
@@ -160,11 +158,7 @@ fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
         .with_region(region)
         .with_access_key_id(access_key_id)
         .with_secret_access_key(secret)
-        .with_client_options(
-            ClientOptions::new()
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(60)),
-        );
+        .with_http_connector(super::transport::RustlsConnector);
     if let Some(token) = s3
         .session_token
         .clone()
@@ -178,13 +172,6 @@ fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
             .with_allow_http(endpoint.starts_with("http://"));
     }
     Ok(builder)
-}
-
-/// reqwest's rustls is built without a provider of its own (its default is aws-lc, C and
-/// cmake): ring, as everywhere else in Tellus. Another part of the process may have
-/// installed one already, which is as good.
-fn install_rustls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn to_io(e: object_store::Error) -> io::Error {
