@@ -303,3 +303,50 @@ async fn a_wrong_or_unreachable_storage_url_refuses_to_start_with_a_clear_error(
         assert!(!message.contains("wrong"), "{message}");
     }
 }
+
+/// The transcription worker reads the audio from the bucket: the engine is handed the
+/// delivered bytes, and its draft is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transcription_worker_reads_the_audio_from_the_bucket() {
+    let Some(seaweed) = Seaweed::shared().await else {
+        return;
+    };
+    let prefix = format!("transcribe-{}", new_id());
+    let seen = tempfile::tempdir().unwrap();
+    let copy = seen.path().join("engine-input");
+    // Run as `sh -c SCRIPT AUDIO MODEL LANGUAGE`: AUDIO is $0.
+    let script = format!(
+        "cp \"$0\" '{}' && printf 'WEBVTT\\n\\n00:00:00.000 --> 00:00:01.000\\nfrom the bucket\\n'",
+        copy.display()
+    );
+    let url = seaweed.storage_url(&prefix);
+    let server = Server::start_with(move |c| {
+        c.storage = Some(url);
+        c.transcribe = tellus_server::transcripts::TranscribeConfig {
+            command: vec!["sh".into(), "-c".into(), script],
+            model: Some(std::env::temp_dir()),
+            language: "en".into(),
+            timeout_secs: 60,
+            retry_secs: 1,
+            poll_millis: 20,
+        };
+    })
+    .await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let lead = server.enrol(PROJECT, Role::Lead).await;
+    let story = reporter.consented_story().await;
+    let data = audio(700_000, 4);
+    let recording = reporter.upload(&story, &data, 256 * 1024).await;
+    let path = format!("/api/v1/recordings/{recording}/transcript");
+    assert!(
+        wait_until(std::time::Duration::from_secs(120), || async {
+            lead.get(&path).await.status() == StatusCode::OK
+        })
+        .await,
+        "no draft"
+    );
+    let draft: serde_json::Value = lead.get(&path).await.json().await.unwrap();
+    assert!(draft.to_string().contains("from the bucket"), "{draft}");
+    assert_eq!(std::fs::read(&copy).unwrap(), data);
+    assert_eq!(local_audio_files(&server), 0);
+}
