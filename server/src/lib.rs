@@ -220,6 +220,11 @@ pub async fn serve(
 /// Listens on `config.listen` (and `redirect_http_from`), checks the certificate, and
 /// opens the data folder.
 async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
+    // A storage URL that does not parse is refused before the address is taken (that
+    // the store answers is checked when the data folder opens, before serving).
+    if let Some(url) = config.storage.as_deref().filter(|u| !u.trim().is_empty()) {
+        storage::StorageUrl::parse(url)?;
+    }
     let listeners = listen::bind(&config).await?;
     if let Some((cert, key)) = config.tls()? {
         // A certificate that does not load is reported before the server says it listens.

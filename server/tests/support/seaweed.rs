@@ -7,7 +7,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -19,13 +19,18 @@ pub const SECRET_KEY: &str = "tellus-test-secret";
 
 pub struct Seaweed {
     child: Child,
+    /// Every port it was given (its gRPC sockets in /tmp are named after them).
+    ports: Vec<u16>,
     /// `http://127.0.0.1:PORT`, the S3 endpoint.
     pub endpoint: String,
     dir: tempfile::TempDir,
 }
 
-/// One server shared by the tests of a binary that run at the same time.
-static SHARED: Mutex<Weak<Seaweed>> = Mutex::new(Weak::new());
+/// One server shared by the tests of a binary that run at the same time; held while one
+/// starts, so that two never pick ports at once.
+static SHARED: tokio::sync::Mutex<Weak<Seaweed>> = tokio::sync::Mutex::const_new(Weak::new());
+/// Starts tried before giving up (a port taken between picking and binding).
+const ATTEMPTS: usize = 3;
 
 /// `weed`: $TELLUS_WEED, else the venv scripts/test.sh installs, else the PATH.
 fn weed_binary() -> Option<PathBuf> {
@@ -52,11 +57,9 @@ impl Seaweed {
     /// installed and TELLUS_REQUIRE_SERVICES is not set; with it set, a missing `weed`
     /// fails the test.
     pub async fn shared() -> Option<Arc<Seaweed>> {
-        {
-            let shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(running) = shared.upgrade() {
-                return Some(running);
-            }
+        let mut shared = SHARED.lock().await;
+        if let Some(running) = shared.upgrade() {
+            return Some(running);
         }
         let Some(weed) = weed_binary() else {
             if std::env::var_os("TELLUS_REQUIRE_SERVICES").is_some() {
@@ -69,17 +72,25 @@ impl Seaweed {
             );
             return None;
         };
-        let started = Arc::new(Seaweed::start(&weed).await);
-        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-        // Another test may have started one meanwhile: use that, drop ours.
-        if let Some(running) = shared.upgrade() {
-            return Some(running);
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match Seaweed::start(&weed).await {
+                Ok(started) => {
+                    let started = Arc::new(started);
+                    *shared = Arc::downgrade(&started);
+                    return Some(started);
+                }
+                Err(why) => failures.push(why),
+            }
         }
-        *shared = Arc::downgrade(&started);
-        Some(started)
+        panic!(
+            "weed mini did not start in {ATTEMPTS} tries:\n{}",
+            failures.join("\n----\n")
+        );
     }
 
-    async fn start(weed: &std::path::Path) -> Seaweed {
+    /// One try: started and answering, or why not (its log).
+    async fn start(weed: &std::path::Path) -> Result<Seaweed, String> {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -131,6 +142,8 @@ impl Seaweed {
             .arg("mini")
             .args(&args)
             .current_dir(dir.path())
+            // Its logs (glog writes to the temp folder), deleted with the data.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(dir.path().join("weed.err")).unwrap())
@@ -138,26 +151,30 @@ impl Seaweed {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", weed.display()));
         let mut seaweed = Seaweed {
             child,
+            ports: ports.clone(),
             endpoint: format!("http://127.0.0.1:{}", ports[6]),
             dir,
         };
-        seaweed.wait_ready().await;
-        seaweed
+        seaweed.wait_ready().await?;
+        Ok(seaweed)
     }
 
     /// Polls until the bucket answers a signed listing (the S3 gateway is up, the
     /// credentials are loaded and the bucket exists).
-    async fn wait_ready(&mut self) {
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let store = self.client(BUCKET, 0);
-        let deadline = Instant::now() + Duration::from_secs(90);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("weed mini exited ({status}):\n{}", self.log_tail());
+                return Err(format!("weed mini exited ({status}):\n{}", self.log_tail()));
             }
             match store.list_with_delimiter(None).await {
-                Ok(_) => return,
+                Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
-                    panic!("weed mini not ready in 90 s: {e}\n{}", self.log_tail())
+                    return Err(format!(
+                        "weed mini not ready in 60 s: {e}\n{}",
+                        self.log_tail()
+                    ));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -213,15 +230,37 @@ impl Drop for Seaweed {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The gRPC sockets it makes in /tmp whatever TMPDIR says.
+        for port in &self.ports {
+            for kind in [
+                "admin-grpc",
+                "filer-grpc",
+                "master-grpc",
+                "s3-grpc",
+                "volume-grpc",
+            ] {
+                let _ = std::fs::remove_file(format!("/tmp/seaweedfs-{kind}-{port}.sock"));
+            }
+        }
     }
 }
 
-/// `n` distinct loopback ports free right now (held together while picked, so that
-/// they differ).
+/// `n` distinct loopback ports free right now, below Linux's ephemeral range (32768 and
+/// up), where the system hands out ports to outgoing connections and `:0` binds (the
+/// tests' own servers) that could take one before weed binds it. Held together while
+/// picked, so that they differ.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
+    let mut held: Vec<TcpListener> = Vec::new();
+    let start = 20_000 + rand::random::<u16>() % 10_000;
+    for port in (start..32_000).chain(20_000..start) {
+        if held.len() == n {
+            break;
+        }
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    assert_eq!(held.len(), n, "no {n} free loopback ports under 32000");
     held.iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect()
