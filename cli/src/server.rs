@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// With TLS: also answer plain HTTP here, redirecting every request to HTTPS
     #[arg(long, value_name = "ADDR", env = "TELLUS_REDIRECT_HTTP_FROM")]
     redirect_http_from: Option<std::net::SocketAddr>,
+    /// Keep audio here instead of the data folder's audio/:
+    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION (docs/deploy.md)
+    #[arg(long, value_name = "URL", env = "TELLUS_STORAGE")]
+    storage: Option<String>,
     #[command(flatten)]
     transcribe: crate::transcribe::EngineArgs,
 }
@@ -134,6 +138,9 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     }
     if let Some(v) = args.redirect_http_from {
         config.redirect_http_from = Some(v);
+    }
+    if let Some(v) = args.storage {
+        config.storage = Some(v);
     }
     args.transcribe.apply(&mut config.transcribe);
     crate::logging::init("info");

@@ -46,7 +46,7 @@ pub use error::{Error, Result};
 pub use listen::load_certificate;
 pub use tellus_protocol::{API_PREFIX, Role};
 
-use storage::{AudioStorage, LocalStorage};
+use storage::AudioStorage;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -64,9 +64,10 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (or creates) the data folder: database, audio storage and upload spool, and
+    /// Opens (or creates) the data folder: database, audio storage (the `audio/` folder
+    /// or the object store `storage` names, checked reachable) and upload spool, and
     /// tidies what a crash may have left (see `tus::recover`).
-    pub fn open(config: ServerConfig) -> Result<App> {
+    pub async fn open(config: ServerConfig) -> Result<App> {
         if config.data_dir.as_os_str().is_empty() {
             return Err(Error::Config("no data folder is set (data_dir)".into()));
         }
@@ -78,8 +79,7 @@ impl App {
             .map_err(|e| Error::Config(e.to_string()))?;
         config.transcribe.check()?;
         let db = Db::open(&config.db_path())?;
-        let storage = LocalStorage::new(config.audio_dir())
-            .map_err(|e| Error::io("cannot create the audio folder", e))?;
+        let storage = storage::open(config.storage.as_deref(), &config.audio_dir()).await?;
         std::fs::create_dir_all(config.spool_dir())
             .map_err(|e| Error::io("cannot create the upload spool folder", e))?;
         let throttle = throttle::Throttle::new(
@@ -90,12 +90,12 @@ impl App {
             data: Arc::new(data::SqliteData::new(db.clone())),
             db,
             config: Arc::new(config),
-            storage: Arc::new(storage),
+            storage,
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),
             portal: Arc::new(portal::session::Sessions::default()),
         };
-        tus::recover(&app)?;
+        tus::recover(&app).await?;
         Ok(app)
     }
 
@@ -235,12 +235,17 @@ pub async fn serve(
 /// Listens on `config.listen` (and `redirect_http_from`), checks the certificate, and
 /// opens the data folder.
 async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
+    // A storage URL that does not parse is refused before the address is taken (that
+    // the store answers is checked when the data folder opens, before serving).
+    if let Some(url) = config.storage.as_deref().filter(|u| !u.trim().is_empty()) {
+        storage::StorageUrl::parse(url)?;
+    }
     let listeners = listen::bind(&config).await?;
     if let Some((cert, key)) = config.tls()? {
         // A certificate that does not load is reported before the server says it listens.
         load_certificate(cert, key)?;
     }
-    let app = App::open(config)?;
+    let app = App::open(config).await?;
     let scheme = if app.config.tls()?.is_some() {
         "https"
     } else {
