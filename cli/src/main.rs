@@ -5,6 +5,7 @@ mod consent;
 mod demo;
 mod lead;
 mod logging;
+mod migrate;
 mod note;
 mod output;
 mod project;

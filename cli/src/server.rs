@@ -95,6 +95,10 @@ pub enum AdminCommand {
         #[arg(long, default_value = "operator")]
         label: String,
     },
+    /// Copy this server (SQLite and its audio folder) to PostgreSQL and object storage,
+    /// checking every audio file's SHA-256; stop the server first. Safe to run again:
+    /// a second run copies nothing (docs/deploy.md)
+    Migrate(crate::migrate::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -187,6 +191,14 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
 }
 
 pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
+    match cmd {
+        // Opens its source and target itself: never the store the others use.
+        AdminCommand::Migrate(args) => crate::migrate::migrate(ctx, args),
+        cmd => admin_on_store(ctx, cmd),
+    }
+}
+
+fn admin_on_store(ctx: &Context, cmd: AdminCommand) -> CmdResult {
     let mut config = server_config(ctx, None)?;
     // The database `tellus serve --database` uses, when it was given by the environment.
     if let Ok(url) = std::env::var(DATABASE_ENV) {
@@ -319,6 +331,7 @@ pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
             println!("{t}");
             Ok(())
         }
+        AdminCommand::Migrate(args) => crate::migrate::migrate(ctx, args),
         AdminCommand::Token { label } => {
             let token = admin::create_admin_token(&db, &label).map_err(|e| e.to_string())?;
             if ctx.json {

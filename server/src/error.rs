@@ -44,6 +44,11 @@ pub enum Error {
     /// lock, a failed blocking task): 500, details to the log only.
     #[error("internal: {0}")]
     Internal(String),
+
+    /// `tellus admin migrate` stopped: the source or the target is not as it must be
+    /// (a damaged audio file, a target holding other data). Nothing was committed.
+    #[error("migrate: {0}")]
+    Migrate(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,6 +15,7 @@ mod json;
 mod linger;
 mod listen;
 pub mod media;
+pub mod migrate;
 mod portal;
 mod routes;
 pub mod rules;

@@ -20,6 +20,7 @@
 
 pub mod accounts;
 pub mod feed;
+pub mod migrate;
 pub mod portal;
 pub mod postgres;
 pub mod sqlite;
