@@ -220,7 +220,8 @@ pub fn discarded(code: &str) -> bool {
 /// recording names (a withdrawal or completion cut short) is deleted.
 pub async fn recover(app: &App) -> Result<()> {
     let spool_dir = app.config.spool_dir();
-    let uploads = app.data.uploads_in_progress()?;
+    // Data-layer calls block (PostgreSQL runs its own runtime): off the async threads.
+    let uploads = app.data(|d| d.uploads_in_progress()).await?;
     let now = now_ms();
     let mut known = std::collections::HashSet::new();
     for upload in uploads {
@@ -239,12 +240,14 @@ pub async fn recover(app: &App) -> Result<()> {
                     file.sync_all()
                         .map_err(|e| Error::io("cannot trim a spool file", e))?;
                 } else if len < offset {
-                    app.data.set_upload_offset(&id, len)?;
+                    let upload = id.clone();
+                    app.data(move |d| d.set_upload_offset(&upload, len)).await?;
                 }
                 known.insert(id);
             }
             _ => {
-                app.data.remove_upload(&id)?;
+                let upload = id.clone();
+                app.data(move |d| d.remove_upload(&upload)).await?;
                 let _ = std::fs::remove_file(&path);
             }
         }
@@ -264,7 +267,11 @@ pub async fn recover(app: &App) -> Result<()> {
         .map_err(|e| Error::io("cannot list the stored audio", e))?;
     for key in stored {
         let (id, representation) = storage::parse_key(&key);
-        let named = app.data.delivered_sha256(id, representation)?.is_some();
+        let id = id.to_string();
+        let named = app
+            .data(move |d| d.delivered_sha256(&id, representation))
+            .await?
+            .is_some();
         if !named {
             tracing::warn!(file = %key, "deleting stored audio that no recording names");
             app.storage
