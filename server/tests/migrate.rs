@@ -245,6 +245,18 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     assert!(last_seq(&after) > before);
     assert!(after.to_string().contains(&new.story_id));
     served.stop().await.unwrap();
+
+    // The target has been written since: migrating again is refused and changes nothing
+    // (the old source must not overwrite, or bring back, what the target holds now).
+    let e = run(&config, &target).await.unwrap_err().to_string();
+    assert!(
+        e.contains("differ") && e.contains("Nothing was committed"),
+        "{e}"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM stories").unwrap(),
+        (STORIES + 1).to_string()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
