@@ -540,3 +540,71 @@ async fn set_sequence_past(conn: &mut PgConnection, table: &str) -> Result<()> {
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tables of the SQLite schema that migrate leaves behind, and why.
+    const NOT_COPIED: &[&str] = &[
+        // Unfinished uploads: their bytes are in the source's spool folder.
+        "uploads",
+    ];
+
+    /// Every table of the SQLite schema is copied with all its columns, or named in
+    /// NOT_COPIED: a table or column added to the ladder cannot be left behind unseen.
+    #[test]
+    fn every_table_and_column_of_the_schema_is_copied_or_named_as_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("server.db")).unwrap();
+        let schema: Vec<(String, Vec<String>)> = db
+            .with(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'
+                     AND name NOT LIKE 'sqlite_%'
+                     AND sql NOT LIKE 'CREATE TABLE ''%' ORDER BY name",
+                )?;
+                let names = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut tables = Vec::new();
+                for name in names {
+                    let mut info = c.prepare(&format!("PRAGMA table_info({name})"))?;
+                    let columns = info
+                        .query_map([], |r| r.get::<_, String>(1))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    tables.push((name, columns));
+                }
+                Ok(tables)
+            })
+            .unwrap();
+        // FTS5's own shadow tables (story_search_data, ...) belong to their index.
+        let fts: Vec<&str> = ["story_search", "transcript_search"].to_vec();
+        let mut seen = Vec::new();
+        for (name, columns) in &schema {
+            if fts.iter().any(|f| name.starts_with(&format!("{f}_"))) {
+                continue;
+            }
+            if NOT_COPIED.contains(&name.as_str()) {
+                continue;
+            }
+            let table = TABLES
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("table {name} is neither copied nor in NOT_COPIED"));
+            let mut copied: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+            let mut there: Vec<&str> = columns.iter().map(String::as_str).collect();
+            copied.sort_unstable();
+            there.sort_unstable();
+            assert_eq!(copied, there, "the columns of {name}");
+            seen.push(name.as_str());
+        }
+        for table in TABLES {
+            assert!(
+                seen.contains(&table.name),
+                "{} is not in the schema",
+                table.name
+            );
+        }
+    }
+}
