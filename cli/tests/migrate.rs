@@ -6,12 +6,12 @@
 mod support;
 
 use support::{ok, tellus};
-use tellus_testkit::TestServer;
 use tellus_testkit::fixtures::{audio, new_id};
 use tellus_testkit::services::or_skip;
 use tellus_testkit::services::postgres::Postgres;
 use tellus_testkit::services::seaweed::Seaweed;
 use tellus_testkit::story::StorySpec;
+use tellus_testkit::{Database, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_copies_then_says_nothing_is_new_and_asks_for_a_missing_target() {
@@ -21,7 +21,11 @@ async fn migrate_copies_then_says_nothing_is_new_and_asks_for_a_missing_target()
     let Some(pg) = or_skip(Postgres::start(), "cli migrate") else {
         return;
     };
-    let source = TestServer::start().await;
+    // A one-machine server whichever backend the suite runs on.
+    let source = TestServer::options()
+        .database(Database::Sqlite)
+        .start()
+        .await;
     let reporter = source.reporter().await;
     for i in 0..2 {
         reporter

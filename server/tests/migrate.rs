@@ -16,8 +16,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use support::*;
 use tellus_lead::pull::{NoProgress, PullOptions, pull};
+use tellus_server::data::migrate::TABLES;
 use tellus_server::migrate::{MigrateReport, Target, migrate};
 use tellus_server::{Role, Running, ServerConfig};
+use tellus_testkit::Database;
 use tellus_testkit::checks::files_under;
 use tellus_testkit::fixtures::file_sha256;
 use tellus_testkit::services::or_skip;
@@ -88,6 +90,11 @@ fn on(device: &Device, base: &str) -> Device {
     }
 }
 
+/// The source: SQLite and its audio folder (what migrate copies from).
+async fn sqlite_server() -> Server {
+    Server::options().database(Database::Sqlite).start().await
+}
+
 async fn run(source: &ServerConfig, target: &Target) -> tellus_server::Result<MigrateReport> {
     migrate(source, target, &|line| eprintln!("migrate: {line}")).await
 }
@@ -112,7 +119,8 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     let Some(pg) = or_skip(Postgres::start(), "migrate") else {
         return;
     };
-    let source = Server::start().await;
+    // A one-machine server whichever backend the suite runs on.
+    let source = sqlite_server().await;
     let reporter: Reporter = source.reporter().await;
     let lead = source.enrol(PROJECT, Role::Lead).await;
     let listening = Copies::make(1, 16_000, 5).opus;
@@ -188,6 +196,23 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     assert!(!first.nothing_new());
     let stories = first.tables.iter().find(|t| t.table == "stories").unwrap();
     assert_eq!(stories.rows, STORIES as u64);
+    // Every column of the PostgreSQL tables is copied, but the ones it computes itself
+    // (the search indexes' tsvectors, transcript_search's own id).
+    for table in TABLES {
+        let mut there: Vec<String> = pg
+            .psql(&format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{}' AND is_generated = 'NEVER' AND NOT (table_name = 'transcript_search' AND column_name = 'id')",
+                table.name
+            ))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let mut copied: Vec<String> = table.columns.iter().map(|(c, _)| c.to_string()).collect();
+        there.sort();
+        copied.sort();
+        assert_eq!(copied, there, "the columns of {}", table.name);
+    }
 
     let started = Instant::now();
     let second = run(&config, &target).await.unwrap();
@@ -267,7 +292,8 @@ async fn a_damaged_audio_file_stops_migrate_naming_it_and_a_rerun_after_repair_f
     let Some(pg) = or_skip(Postgres::start(), "migrate") else {
         return;
     };
-    let source = Server::start().await;
+    // A one-machine server whichever backend the suite runs on.
+    let source = sqlite_server().await;
     let reporter = source.reporter().await;
     let mut recordings = Vec::new();
     for i in 0..3 {
