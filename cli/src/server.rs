@@ -12,6 +12,9 @@ use tellus_server::{App, ServerConfig, admin};
 
 use crate::{CmdResult, Context, output};
 
+/// The environment variable naming the server's PostgreSQL database (`--database`).
+const DATABASE_ENV: &str = "TELLUS_DATABASE";
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// A TOML file with the server's settings (flags and environment override it)
@@ -48,6 +51,10 @@ pub struct ServeArgs {
     /// With TLS: also answer plain HTTP here, redirecting every request to HTTPS
     #[arg(long, value_name = "ADDR", env = "TELLUS_REDIRECT_HTTP_FROM")]
     redirect_http_from: Option<std::net::SocketAddr>,
+    /// Keep everything but audio in this PostgreSQL database (a postgres:// URL), for
+    /// several replicas [default: SQLite in the data folder]
+    #[arg(long, value_name = "URL", env = DATABASE_ENV)]
+    database: Option<String>,
     #[command(flatten)]
     transcribe: crate::transcribe::EngineArgs,
 }
@@ -135,6 +142,9 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     if let Some(v) = args.redirect_http_from {
         config.redirect_http_from = Some(v);
     }
+    if let Some(url) = args.database {
+        config.database = Some(url);
+    }
     args.transcribe.apply(&mut config.transcribe);
     crate::logging::init("info");
     let pin = match config.tls().map_err(|e| e.to_string())? {
@@ -170,8 +180,12 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
 }
 
 pub fn admin(ctx: &Context, cmd: AdminCommand) -> CmdResult {
-    let config = server_config(ctx, None)?;
-    let db = App::open_db(&config).map_err(|e| e.to_string())?;
+    let mut config = server_config(ctx, None)?;
+    // The database `tellus serve --database` uses, when it was given by the environment.
+    if let Ok(url) = std::env::var(DATABASE_ENV) {
+        config.database = Some(url);
+    }
+    let db = App::open_data(&config).map_err(|e| e.to_string())?;
     match cmd {
         AdminCommand::Project(AdminProjectCommand::Create { config: file }) => {
             let project = match file {

@@ -16,6 +16,10 @@ pub struct ServerConfig {
     /// Holds `server.db`, `audio/` and `spool/` (empty: the caller chooses; the CLI
     /// uses `<user data folder>/server`).
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`) holding
+    /// what the server stores, for several replicas; absent, the embedded SQLite file
+    /// `server.db` in `data_dir`. Audio and the upload spool stay in `data_dir`.
+    pub database: Option<String>,
     /// What a story may hold (`[limits]`): enforced on every story and upload, and sent
     /// to phones with the project configuration so they refuse the same at input.
     pub limits: tellus_protocol::Limits,
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::new(),
+            database: None,
             limits: tellus_protocol::Limits::default(),
             max_json_bytes: 1024 * 1024,
             upload_expiry_secs: 7 * 24 * 3600,

@@ -51,8 +51,7 @@ use storage::{AudioStorage, LocalStorage};
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct App {
-    pub db: Db,
-    /// Everything stored (the data layer); `db` goes once every area has moved behind it.
+    /// Everything stored (the data layer): PostgreSQL or SQLite, as configured.
     pub data: Arc<dyn data::Data>,
     pub config: Arc<ServerConfig>,
     pub storage: Arc<dyn AudioStorage>,
@@ -65,7 +64,8 @@ pub struct App {
 
 impl App {
     /// Opens (or creates) the data folder: database, audio storage and upload spool, and
-    /// tidies what a crash may have left (see `tus::recover`).
+    /// tidies what a crash may have left (see `tus::recover`). Blocks (on PostgreSQL it
+    /// connects and migrates): call it from a blocking thread, not an async task.
     pub fn open(config: ServerConfig) -> Result<App> {
         if config.data_dir.as_os_str().is_empty() {
             return Err(Error::Config("no data folder is set (data_dir)".into()));
@@ -77,7 +77,7 @@ impl App {
             .validate()
             .map_err(|e| Error::Config(e.to_string()))?;
         config.transcribe.check()?;
-        let db = Db::open(&config.db_path())?;
+        let data = App::open_data(&config)?;
         let storage = LocalStorage::new(config.audio_dir())
             .map_err(|e| Error::io("cannot create the audio folder", e))?;
         std::fs::create_dir_all(config.spool_dir())
@@ -87,8 +87,7 @@ impl App {
             Duration::from_secs(config.attempt_every_secs_per_client),
         );
         let app = App {
-            data: Arc::new(data::SqliteData::new(db.clone())),
-            db,
+            data,
             config: Arc::new(config),
             storage: Arc::new(storage),
             uploads: Arc::new(tus::Locks::default()),
@@ -108,7 +107,17 @@ impl App {
         db::blocking(move || f(&*data)).await
     }
 
-    /// Opens only the database, for the operator's commands.
+    /// Opens only the data layer the configuration names, for the operator's commands
+    /// (`admin::Store`): PostgreSQL at `database`, else SQLite in the data folder.
+    pub fn open_data(config: &ServerConfig) -> Result<Arc<dyn data::Data>> {
+        match &config.database {
+            Some(url) => open_postgres(url),
+            None => Ok(Arc::new(data::SqliteData::new(App::open_db(config)?))),
+        }
+    }
+
+    /// Opens only the SQLite database in the data folder (tools and tests that read
+    /// `server.db` itself).
     pub fn open_db(config: &ServerConfig) -> Result<Db> {
         if config.data_dir.as_os_str().is_empty() {
             return Err(Error::Config("no data folder is set (data_dir)".into()));
@@ -117,6 +126,17 @@ impl App {
             .map_err(|e| Error::io(format!("cannot create {}", config.data_dir.display()), e))?;
         Db::open(&config.db_path())
     }
+}
+
+/// The PostgreSQL backend at `url`.
+fn open_postgres(url: &str) -> Result<Arc<dyn data::Data>> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::Config(
+            "database must be a postgres:// URL (leave it out for SQLite in the data folder)"
+                .into(),
+        ));
+    }
+    Ok(Arc::new(data::postgres::PgData::connect(url)?))
 }
 
 /// Every route of DESIGN.md §4, plus the admin routes and the lead's CSV export.
@@ -240,7 +260,8 @@ async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
         // A certificate that does not load is reported before the server says it listens.
         load_certificate(cert, key)?;
     }
-    let app = App::open(config)?;
+    // Opening blocks (PostgreSQL connects and migrates on a runtime of its own).
+    let app = db::blocking(move || App::open(config)).await?;
     let scheme = if app.config.tls()?.is_some() {
         "https"
     } else {

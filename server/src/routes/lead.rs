@@ -349,7 +349,8 @@ pub async fn sign_in_link(
         .and_then(crate::auth::bearer_token)
         .unwrap_or_default()
         .to_string();
-    let db = app.db.clone();
-    let link = crate::db::blocking(move || crate::web::links::create(&db, &who, &token)).await?;
+    let link = app
+        .data(move |d| crate::web::links::issue(d, &who, &token))
+        .await?;
     Ok((StatusCode::CREATED, Json(link)))
 }

@@ -15,8 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{Principal, sha256_hex};
 use crate::clock::{now_ms, rfc3339};
+#[cfg(test)]
 use crate::data::SqliteData;
 use crate::data::web::{StoredLink, WebPages};
+#[cfg(test)]
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -98,7 +100,8 @@ pub fn spend<D: WebPages + ?Sized>(data: &D, secret_text: &str) -> Result<Option
     )))
 }
 
-/// [`issue`] on a server database (`routes::lead::sign_in_link` holds a `Db`).
+/// [`issue`] on a SQLite server database.
+#[cfg(test)]
 pub fn create(db: &Db, lead: &Principal, token: &str) -> Result<SignInLink> {
     issue(&SqliteData::new(db.clone()), lead, token)
 }
