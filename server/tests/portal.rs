@@ -667,6 +667,11 @@ async fn ask_withdrawal_before_arrival(browser: &mut Browser, code: &str) -> Pag
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_asks_for_few_withdrawals_a_day_and_a_full_table_never_undoes_a_withdrawal() {
+    if tellus_testkit::server::sqlite_only(
+        "one_address_asks_for_few_withdrawals_a_day_and_a_full_table_never_undoes_a_withdrawal",
+    ) {
+        return;
+    }
     // Code attempts are let through freely here, to reach the daily quota of asks.
     let server = Server::start_with(|c| c.attempts_burst_per_client = 10_000).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
@@ -825,6 +830,11 @@ async fn the_portal_plays_the_best_copy_delivered() {
 /// it (the text changes, in a new revision) or rejects it (nothing changes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storytellers_suggestion_accepted_by_the_lead_changes_the_transcript() {
+    if tellus_testkit::server::sqlite_only(
+        "a_storytellers_suggestion_accepted_by_the_lead_changes_the_transcript",
+    ) {
+        return;
+    }
     use tellus_server::transcripts::model::{Segment, save_machine};
     let server = Server::start().await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
