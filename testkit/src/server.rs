@@ -2,28 +2,67 @@
 //! holding the sample project: plain HTTP, or HTTPS when the test gives it a
 //! certificate (`tls_cert`/`tls_key` in [`ServerOptions::start_with`]'s adjustment).
 //!
-//! [`ServerOptions`] says where its data lives. Today that is the embedded default, a
-//! SQLite file and an audio folder in a temp folder; [`Database`] and [`Storage`] are
-//! where PostgreSQL and an object store will be chosen once the server has them, so that
-//! every suite can run against either backend without a copy.
+//! [`ServerOptions`] says where its data lives: by default a SQLite file and an audio
+//! folder in a temp folder; [`Database::Postgres`] a fresh database of its own on the
+//! test process's shared PostgreSQL (`shared_postgres.rs`). `TELLUS_TEST_DATABASE=postgres`
+//! makes PostgreSQL the default, so every suite runs against either backend without a
+//! copy; a test that reads `server.db` itself asks [`sqlite_only`] first.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use tellus_server::data::Data;
 use tellus_server::{App, Db, Running, ServerConfig, admin};
 use tempfile::TempDir;
 
 use crate::sample::SAMPLE_PROJECT;
 
 /// Where the server keeps its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Database {
     /// The embedded default: a SQLite file in the data folder.
-    #[default]
     Sqlite,
+    /// A database of its own on the shared PostgreSQL on 127.0.0.1.
+    Postgres,
 }
+
+/// Names the default [`Database`] of every test server: `postgres`, or (unset) `sqlite`.
+pub const DATABASE_ENV: &str = "TELLUS_TEST_DATABASE";
+
+impl Default for Database {
+    /// `TELLUS_TEST_DATABASE`: `postgres` or `sqlite` (the default when unset). Anything
+    /// else is a mistake in the test run's setup, and says so.
+    fn default() -> Self {
+        match std::env::var(DATABASE_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Database::Sqlite,
+            Ok("postgres") => Database::Postgres,
+            Ok(other) => panic!("{DATABASE_ENV}={other}: expected postgres or sqlite"),
+        }
+    }
+}
+
+/// For a test that reads or writes `server.db` itself (rusqlite): true, saying so on
+/// stderr, when this run's servers keep their data in PostgreSQL, so the test returns
+/// at once instead of reading a file no server writes.
+pub fn sqlite_only(test: &str) -> bool {
+    let postgres = Database::default() == Database::Postgres;
+    if postgres {
+        eprintln!("skipped {test} on PostgreSQL: it reads the SQLite file server.db itself");
+    }
+    postgres
+}
+
+/// `text` as an SQL string literal (for [`TestServer::execute`] and friends).
+pub fn sql_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The file in a test server's temp folder naming its PostgreSQL database, so a server
+/// restarted on that folder (`in_dir`) finds its data again.
+const DATABASE_URL_FILE: &str = "postgres-url";
 
 /// Where the server keeps audio.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,18 +121,35 @@ impl ServerOptions {
         };
         match self.database {
             Database::Sqlite => {}
+            Database::Postgres => {
+                let file = dir.path().join(DATABASE_URL_FILE);
+                let url = match std::fs::read_to_string(&file) {
+                    Ok(url) if reused => url,
+                    _ => {
+                        let url = crate::shared_postgres::fresh_database();
+                        std::fs::write(&file, &url).expect("note the test server's database");
+                        url
+                    }
+                };
+                config.database = Some(url);
+            }
         }
         match self.storage {
             Storage::Folder => {}
         }
         adjust(&mut config);
-        let db = App::open_db(&config).expect("open the test server's database");
-        let created = admin::create_project(&db, SAMPLE_PROJECT);
+        let opening = config.clone();
+        // On a blocking thread: PostgreSQL's backend blocks on a runtime of its own.
+        let created = tokio::task::spawn_blocking(move || {
+            let data = App::open_data(&opening).expect("open the test server's database");
+            admin::create_project(&data, SAMPLE_PROJECT)
+        })
+        .await
+        .expect("the sample project's task");
         // A data folder the test hands back in holds the project already.
         if !reused {
             created.expect("the sample project loads into a new server");
         }
-        drop(db);
         TestServer::run(dir, config).await
     }
 }
@@ -163,15 +219,66 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's data layer, whichever backend holds it, for the operator's commands
+    /// (`admin::create_invite(&server.store(), …)`).
+    pub fn store(&self) -> Arc<dyn Data> {
+        App::open_data(&self.config).expect("open the test server's database")
+    }
+
+    /// The SQLite file itself, for a test that asked [`sqlite_only`] first.
     pub fn db(&self) -> Db {
+        assert!(
+            self.config.database.is_none(),
+            "this server keeps its data in PostgreSQL: ask sqlite_only() before db()"
+        );
         App::open_db(&self.config).expect("open the test server's database")
     }
 
-    /// The number a `SELECT COUNT(...)`-like query gives.
+    /// The number a `SELECT COUNT(...)`-like query gives (SQL both backends read alike),
+    /// from SQLite, or from PostgreSQL through `psql`.
     pub fn count(&self, sql: &str) -> i64 {
-        self.db()
-            .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        match &self.config.database {
+            Some(url) => crate::shared_postgres::scalar(url, sql)
+                .parse()
+                .unwrap_or_else(|e| panic!("{sql}: not a number: {e}")),
+            None => self
+                .db()
+                .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
+    /// The first column of the first row `sql` gives, as text (None for NULL or no
+    /// row), from either backend; for SQL both read alike, a text column.
+    pub fn text(&self, sql: &str) -> Option<String> {
+        match &self.config.database {
+            Some(url) => crate::shared_postgres::text(url, sql),
+            None => self
+                .db()
+                .with(|c| {
+                    let mut stmt = c.prepare(sql)?;
+                    let mut rows = stmt.query([])?;
+                    Ok(match rows.next()? {
+                        Some(row) => row.get::<_, Option<String>>(0)?,
+                        None => None,
+                    })
+                })
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
+    /// Runs `sql` (one statement both backends read alike) on the server's database, as
+    /// an older server or a hand at the database would have written it.
+    pub fn execute(&self, sql: &str) {
+        match &self.config.database {
+            Some(url) => {
+                crate::shared_postgres::scalar(url, sql);
+            }
+            None => self
+                .db()
+                .with(|c| Ok(c.execute_batch(sql)?))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
     }
 
     /// Uploads the server holds open.
@@ -204,7 +311,7 @@ impl TestServer {
     pub fn other_project(&self) -> &'static str {
         let mut config: serde_json::Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
         config["id"] = serde_json::json!("other-project");
-        let _ = admin::create_project(&self.db(), &config.to_string());
+        let _ = admin::create_project(&self.store(), &config.to_string());
         "other-project"
     }
 }
