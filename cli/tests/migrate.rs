@@ -34,12 +34,25 @@ async fn migrate_copies_then_says_nothing_is_new_and_asks_for_a_missing_target()
             )
             .await;
     }
+    let addr = source.addr;
     let kept = source.stop().await;
     let data = kept.path().join("server");
+    // The source's own settings: migrate checks nothing listens on its address (not on
+    // the default 127.0.0.1:8080, which another program of this machine may hold).
+    let source_toml = kept.path().join("source.toml");
+    std::fs::write(&source_toml, format!("listen = \"{addr}\"\n")).unwrap();
+    let source_toml = source_toml.to_str().unwrap();
     let storage = seaweed.storage_url(&format!("cli-migrate-{}", new_id()));
 
     let out = tellus(&data)
-        .args(["admin", "migrate", "--database", pg.url()])
+        .args([
+            "admin",
+            "migrate",
+            "--config",
+            source_toml,
+            "--database",
+            pg.url(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -74,7 +87,14 @@ async fn migrate_copies_then_says_nothing_is_new_and_asks_for_a_missing_target()
     .unwrap();
     let again = ok(
         &data,
-        &["admin", "migrate", "--to-config", toml.to_str().unwrap()],
+        &[
+            "admin",
+            "migrate",
+            "--config",
+            source_toml,
+            "--to-config",
+            toml.to_str().unwrap(),
+        ],
     );
     assert!(again.starts_with("Nothing new to copy"), "{again}");
     let json = ok(
