@@ -76,6 +76,27 @@ async fn receipts(device: &Device, copies: &[(String, &'static str)]) -> Vec<Val
     all
 }
 
+/// Each transcript, then what a search for a word of them all finds.
+async fn transcripts(lead: &Device, recordings: &[String]) -> Vec<Value> {
+    let mut all = Vec::new();
+    for recording in recordings {
+        let r = lead
+            .get(&format!("/api/v1/recordings/{recording}/transcript"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        all.push(r.json().await.unwrap());
+    }
+    let r = lead.get("/api/v1/transcripts/search?q=landlord").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut found: Value = r.json().await.unwrap();
+    // Equal matches may rank in either order (FTS5 and PostgreSQL break ties apart).
+    if let Some(hits) = found["hits"].as_array_mut() {
+        hits.sort_by_key(|hit| hit.to_string());
+    }
+    all.push(found);
+    all
+}
+
 async fn feed(lead: &Device) -> Value {
     let r = lead.get("/api/v1/changes?after=0&limit=500").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -126,6 +147,7 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     let listening = Copies::make(1, 16_000, 5).opus;
     let mut copies: Vec<(String, &'static str)> = Vec::new();
     let mut withdrawn = 0;
+    let mut transcribed = Vec::new();
     for i in 0..STORIES {
         let spec = StorySpec::new(&format!("Story {i} of the estate"), &["record"])
             .audio(vec![audio(20_000 + i * 97, i as u8)]);
@@ -147,6 +169,23 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
             withdrawn += 1;
             continue;
         }
+        if i % 10 == 2 {
+            // A lead's transcript: its revisions and search index move too.
+            let r = lead
+                .req(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/recordings/{recording}/transcript"),
+                )
+                .json(&serde_json::json!({ "base_revision": 0, "segments": [
+                    { "start_ms": 0, "end_ms": 900, "text": format!("the kettle in stairwell {i}") },
+                    { "start_ms": 1000, "end_ms": 1900, "text": "and the landlord never fixed the damp" },
+                ]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+            transcribed.push(recording.clone());
+        }
         copies.push((recording.clone(), "lossless"));
         if i % 10 == 4 {
             copies.push((recording, "listening"));
@@ -154,6 +193,14 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     }
     assert_eq!(withdrawn, 5);
     let feed_before = feed(&lead).await;
+    let transcripts_before = transcripts(&lead, &transcribed).await;
+    assert_eq!(
+        transcripts_before.last().unwrap()["hits"]
+            .as_array()
+            .map(Vec::len),
+        Some(transcribed.len()),
+        "{transcripts_before:?}"
+    );
     let receipts_before = receipts(&lead, &copies).await;
     let pulls = tempfile::tempdir().unwrap();
     lead_pull(&source.base, &lead.token, &pulls.path().join("before")).await;
@@ -230,6 +277,11 @@ async fn fifty_stories_move_to_postgres_and_s3_and_serve_the_same_feed_receipts_
     let base = served.url();
     let lead_there = on(&lead, &base);
     assert_eq!(feed(&lead_there).await, feed_before, "the same feed");
+    assert_eq!(
+        transcripts(&lead_there, &transcribed).await,
+        transcripts_before,
+        "the same transcripts, found by the same search"
+    );
     assert_eq!(
         receipts(&lead_there, &copies).await,
         receipts_before,
