@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use support::*;
 use tellus_server::{Role, admin};
+use tellus_testkit::server::sql_text;
 
 /// Creates an upload declaring `content_type` for a consented story of `reporter`.
 async fn create_declaring(
@@ -133,11 +134,6 @@ async fn a_recording_declared_as_anything_but_audio_is_refused_with_415_before_a
 
 #[tokio::test]
 async fn a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_disposition() {
-    if tellus_testkit::server::sqlite_only(
-        "a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_disposition",
-    ) {
-        return;
-    }
     let server = Server::start().await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let lead = server.enrol(PROJECT, Role::Lead).await;
@@ -152,16 +148,9 @@ async fn a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_dispo
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     // A row an older server kept with the client's words, as the finding had it.
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "UPDATE recordings SET content_type = 'text/html' WHERE id = ?1",
-                [&recording],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    server.execute(&format!(
+        "UPDATE recordings SET content_type = 'text/html' WHERE id = '{recording}'"
+    ));
 
     let cookie = signed_in_cookie(&server, &lead).await;
     let api = lead
@@ -197,16 +186,9 @@ async fn a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_dispo
     }
 
     // A well-typed recording is served as the canonical type the server chose.
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "UPDATE recordings SET content_type = 'audio/x-wav' WHERE id = ?1",
-                [&recording],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    server.execute(&format!(
+        "UPDATE recordings SET content_type = 'audio/x-wav' WHERE id = '{recording}'"
+    ));
     let r = lead
         .get(&format!("/api/v1/recordings/{recording}/audio"))
         .await;
@@ -280,26 +262,16 @@ async fn project_ids_and_what_an_operator_types_are_checked_where_they_are_creat
 
 #[tokio::test]
 async fn a_project_id_an_older_server_let_through_never_breaks_a_download() {
-    if tellus_testkit::server::sqlite_only(
-        "a_project_id_an_older_server_let_through_never_breaks_a_download",
-    ) {
-        return;
-    }
     let server = Server::start().await;
     // As an older server stored it, before ids were checked.
     let hostile = "bad\nid\"../x";
     let mut config: Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
     config["id"] = json!(hostile);
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "INSERT INTO projects (id, name, config, created_at) VALUES (?1, 'Old', ?2, 0)",
-                [hostile, &config.to_string()],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    server.execute(&format!(
+        "INSERT INTO projects (id, name, config, created_at) VALUES ({}, 'Old', {}, 0)",
+        sql_text(hostile),
+        sql_text(&config.to_string())
+    ));
     let code = admin::create_invite(&server.store(), hostile, Role::Lead, 3600)
         .unwrap()
         .code;

@@ -55,6 +55,11 @@ pub fn sqlite_only(test: &str) -> bool {
     postgres
 }
 
+/// `text` as an SQL string literal (for [`TestServer::execute`] and friends).
+pub fn sql_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// The file in a test server's temp folder naming its PostgreSQL database, so a server
 /// restarted on that folder (`in_dir`) finds its data again.
 const DATABASE_URL_FILE: &str = "postgres-url";
@@ -258,6 +263,20 @@ impl TestServer {
                         None => None,
                     })
                 })
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
+    /// Runs `sql` (one statement both backends read alike) on the server's database, as
+    /// an older server or a hand at the database would have written it.
+    pub fn execute(&self, sql: &str) {
+        match &self.config.database {
+            Some(url) => {
+                crate::shared_postgres::scalar(url, sql);
+            }
+            None => self
+                .db()
+                .with(|c| Ok(c.execute_batch(sql)?))
                 .unwrap_or_else(|e| panic!("{sql}: {e}")),
         }
     }
