@@ -485,4 +485,63 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_transcript_saved_while_the_story_is_withdrawn_never_outlives_the_withdrawal() {
+        use crate::data::transcripts::{Save, Segment, Transcripts};
+
+        let Some(db) = TestDb::start("pg transcript vs withdrawal") else {
+            return;
+        };
+        crate::admin::create_project(&db.data as &dyn Data, SAMPLE_PROJECT).expect("project");
+        for round in 0..12 {
+            let story = uuid::Uuid::now_v7().to_string();
+            let recording = format!("rec-{round}");
+            consent(&db.data, &story, "given", None);
+            db.exec(&format!(
+                "INSERT INTO recordings (id, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+                 VALUES ('{recording}', '{story}', '{PROJECT}', 'reporter', 'x', 1, 'audio/flac', 0)"
+            ));
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for base in 0..20 {
+                        let save = Save {
+                            base_revision: base,
+                            segments: vec![Segment {
+                                start_ms: 0,
+                                end_ms: 900,
+                                text: format!("words {base}"),
+                                speaker: None,
+                            }],
+                            language: None,
+                            reviewed: None,
+                        };
+                        // Refused (404) once the story is withdrawn; never an error else.
+                        if db
+                            .data
+                            .save_lead_transcript(PROJECT, &recording, &save, "lead")
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                scope.spawn(|| {
+                    db.data
+                        .withdraw_as_storyteller(PROJECT, &story, true)
+                        .expect("withdrawn")
+                });
+            });
+            let left = db.text(&format!(
+                "SELECT ((SELECT COUNT(*) FROM transcripts WHERE story_id = '{story}')
+                       + (SELECT COUNT(*) FROM transcript_search WHERE story_id = '{story}')
+                       + (SELECT COUNT(*) FROM changes WHERE story_id = '{story}' AND kind = 'transcript'))::text"
+            ));
+            assert_eq!(
+                left.as_deref(),
+                Some("0"),
+                "round {round}: a transcript outlived the withdrawal"
+            );
+        }
+    }
 }
