@@ -9,11 +9,11 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::io::AsyncWriteExt;
 
 use super::object::{absent_is_none, to_io};
@@ -48,6 +48,21 @@ impl BucketSpool {
 
     fn of(&self, id: &str, name: &str) -> ObjectPath {
         self.path(&format!("{FOLDER}/{id}/{name}"))
+    }
+
+    /// The ids of the uploads that have objects in the bucket (to sweep away those whose
+    /// upload the database no longer holds).
+    pub async fn uploads(&self) -> io::Result<Vec<String>> {
+        let listed = self
+            .s3
+            .list_with_delimiter(Some(&self.path(FOLDER)))
+            .await
+            .map_err(to_io)?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect())
     }
 
     pub async fn create_multipart(&self, id: &str) -> io::Result<String> {
@@ -134,6 +149,26 @@ impl BucketSpool {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(to_io(e)),
         }
+    }
+
+    /// Deletes every object of the upload (whatever the state names or not); one not
+    /// there is fine.
+    pub async fn delete_all(&self, id: &str) -> io::Result<()> {
+        let folder = self.path(&format!("{FOLDER}/{id}"));
+        let listed: Vec<ObjectPath> = self
+            .s3
+            .list(Some(&folder))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(to_io)?;
+        for path in listed {
+            match self.s3.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(to_io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Streams an object of the upload into the file `to` (fsynced); its size.

@@ -128,8 +128,10 @@ pub async fn create(spool: &BucketSpool, id: &str) -> Result<()> {
 }
 
 /// Deletes everything of an upload from the bucket: its multipart upload (and the parts
-/// sent to it), its tail, an assembled copy and its state. Best effort: what fails is
-/// logged (the bucket's rule for incomplete multipart uploads is the backstop).
+/// sent to it), its tails, an assembled copy and its state (last, so that a discard cut
+/// short can still find the multipart upload). Best effort: what fails is logged (the
+/// sweep at the next start, and the bucket's rule for incomplete multipart uploads, are
+/// the backstop).
 pub async fn discard(spool: &BucketSpool, id: &str) {
     let mut failed = Vec::new();
     match load_info(spool, id).await {
@@ -137,19 +139,12 @@ pub async fn discard(spool: &BucketSpool, id: &str) {
             if let Err(e) = spool.abort_multipart(id, &info.multipart_id).await {
                 failed.push(e.to_string());
             }
-            if let Some(tail) = &info.tail {
-                if let Err(e) = spool.delete(id, &tail.name).await {
-                    failed.push(e.to_string());
-                }
-            }
         }
         Ok(None) => {}
         Err(e) => failed.push(e.to_string()),
     }
-    for name in [DATA, INFO] {
-        if let Err(e) = spool.delete(id, name).await {
-            failed.push(e.to_string());
-        }
+    if let Err(e) = spool.delete_all(id).await {
+        failed.push(e.to_string());
     }
     if !failed.is_empty() {
         tracing::warn!(upload = %id, errors = ?failed, "cannot delete all of an upload from the bucket");

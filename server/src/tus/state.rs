@@ -288,6 +288,9 @@ pub async fn recover(app: &App) -> Result<()> {
             }
         }
     }
+    if let Some(spool) = &bucket {
+        sweep_bucket(app, spool).await?;
+    }
     let entries =
         std::fs::read_dir(&spool_dir).map_err(|e| Error::io("cannot list the spool folder", e))?;
     for entry in entries.flatten() {
@@ -310,6 +313,25 @@ pub async fn recover(app: &App) -> Result<()> {
                 .delete(&key)
                 .await
                 .map_err(|e| Error::io("cannot delete orphaned audio", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the bucket objects of uploads the database no longer holds (a replica stopped
+/// between forgetting an upload and deleting its objects). An upload's row is written
+/// before its objects and forgotten before they are deleted, so an object without a row
+/// is never one in use; the row is looked up again right before, as another replica may
+/// have created it since the list was read.
+async fn sweep_bucket(app: &App, spool: &crate::storage::BucketSpool) -> Result<()> {
+    let ids = spool
+        .uploads()
+        .await
+        .map_err(|e| Error::io("cannot list the uploads in the bucket", e))?;
+    for id in ids {
+        if app.data.upload(&id)?.is_none() {
+            tracing::warn!(upload = %id, "deleting the bucket objects of an upload no longer held");
+            bucket::discard(spool, &id).await;
         }
     }
     Ok(())
