@@ -2,7 +2,9 @@
 //! creation-defer-length, checksum (sha1, sha256), termination, expiration.
 //!
 //! An upload is its state in the data layer (`data::Uploads`: its offset is what was
-//! received, fsynced) and a spool file `spool/<upload id>`. On the last byte the whole file is hashed, compared
+//! received, durably) and its spooled bytes: a file `spool/<upload id>` with the local
+//! folder (`receive.rs`), objects under `tus/<upload id>/` on an object store, where any
+//! replica can resume it (`bucket.rs`). On the last byte the whole file is hashed, compared
 //! with the SHA-256 and size declared at creation, moved into storage and the receipt is
 //! written; a mismatch keeps nothing.
 
