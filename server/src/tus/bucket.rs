@@ -336,7 +336,13 @@ pub async fn receive(
     let mut hash = hash.ok_or_else(|| Error::internal("an upload's running hash was lost"))?;
     let tail_bytes = buffer.freeze();
     let skip = hashed_through.saturating_sub(buffer_start) as usize;
-    hash.update(&tail_bytes[skip.min(tail_bytes.len())..]);
+    let hashed = tail_bytes.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        hash.update(&hashed[skip.min(hashed.len())..]);
+        hash
+    })
+    .await
+    .map_err(|e| Error::internal(format!("hashing the tail failed: {e}")))?;
     let tail = if tail_bytes.is_empty() {
         None
     } else {
