@@ -173,7 +173,7 @@ impl Purge {
     pub async fn run(self, app: &App) {
         for upload in &self.uploads {
             app.uploads.forget(upload);
-            crate::tus::delete_spool(app, upload);
+            crate::tus::discard_spool(app, upload).await;
         }
         let mut result = Ok(());
         for key in &self.recordings {

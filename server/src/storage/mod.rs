@@ -4,6 +4,7 @@
 //! a recording's lossless copy by its id (as every server before issue 20 stored it)
 //! and its listening copy `<id>.listening`.
 
+pub mod bucket_spool;
 mod local;
 mod object;
 mod transport;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use tellus_protocol::Representation;
 
+pub use bucket_spool::BucketSpool;
 pub use local::LocalStorage;
 pub use object::ObjectStorage;
 pub use transport::RustlsConnector;
@@ -59,6 +61,11 @@ pub trait AudioStorage: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> io::Result<()>;
     /// The keys of every stored copy (to sweep away orphans after a crash).
     async fn list(&self) -> io::Result<Vec<String>>;
+    /// On an object store, where tus uploads in progress keep their bytes so that any
+    /// replica can resume them; None keeps the local spool folder.
+    fn spool_bucket(&self) -> Option<Arc<BucketSpool>> {
+        None
+    }
 }
 
 /// The storage `url` names (`storage` in the config), else the folder `default_dir`.

@@ -34,6 +34,8 @@ pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
     /// For log lines and errors (never the secret).
     describe: String,
+    /// Where tus uploads in progress keep their bytes (`tus::bucket`).
+    spool: Arc<super::BucketSpool>,
 }
 
 impl ObjectStorage {
@@ -64,16 +66,22 @@ impl ObjectStorage {
                 "audio storage {describe} does not answer (is the endpoint right, does the bucket exist, may the key list it?): {e}"
             ))
         })?;
-        let store = with_prefix(
-            build(RetryConfig {
-                max_retries: 5,
-                retry_timeout: Duration::from_secs(30),
-                ..RetryConfig::default()
-            })?,
+        let s3_store = build(RetryConfig {
+            max_retries: 5,
+            retry_timeout: Duration::from_secs(30),
+            ..RetryConfig::default()
+        })?;
+        let spool = Arc::new(super::BucketSpool::new(
+            Arc::new(s3_store.clone()),
             &s3.prefix,
-        );
+        ));
+        let store = with_prefix(s3_store, &s3.prefix);
         tracing::info!(storage = %describe, "audio on object storage");
-        Ok(ObjectStorage { store, describe })
+        Ok(ObjectStorage {
+            store,
+            describe,
+            spool,
+        })
     }
 
     fn path(key: &str) -> ObjectPath {
@@ -174,14 +182,14 @@ fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
     Ok(builder)
 }
 
-fn to_io(e: object_store::Error) -> io::Error {
+pub(super) fn to_io(e: object_store::Error) -> io::Error {
     match e {
         object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
         e => io::Error::other(e),
     }
 }
 
-fn absent_is_none<T>(result: object_store::Result<T>) -> io::Result<Option<T>> {
+pub(super) fn absent_is_none<T>(result: object_store::Result<T>) -> io::Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -231,6 +239,10 @@ impl AudioStorage for ObjectStorage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(to_io(e)),
         }
+    }
+
+    fn spool_bucket(&self) -> Option<Arc<super::BucketSpool>> {
+        Some(self.spool.clone())
     }
 
     async fn list(&self) -> io::Result<Vec<String>> {

@@ -2,10 +2,13 @@
 //! creation-defer-length, checksum (sha1, sha256), termination, expiration.
 //!
 //! An upload is its state in the data layer (`data::Uploads`: its offset is what was
-//! received, fsynced) and a spool file `spool/<upload id>`. On the last byte the whole file is hashed, compared
+//! received, durably) and its spooled bytes: a file `spool/<upload id>` with the local
+//! folder (`receive.rs`), objects under `tus/<upload id>/` on an object store, where any
+//! replica can resume it (`bucket.rs`). On the last byte the whole file is hashed, compared
 //! with the SHA-256 and size declared at creation, moved into storage and the receipt is
 //! written; a mismatch keeps nothing.
 
+mod bucket;
 pub mod headers;
 mod receive;
 pub mod resumable_sha256;
@@ -32,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::media::ACCEPTED;
 use crate::routes::parse_id;
 use receive::{Outcome, receive};
-pub use state::{Upload, delete_spool, recover, spawn_expiry_sweeper};
+pub use state::{Upload, discard_spool, recover, spawn_expiry_sweeper};
 
 /// One lock per upload in progress: two PATCHes on one upload never interleave; the
 /// second waits briefly, then is refused with 423 (tus clients retry it after asking
@@ -585,7 +588,11 @@ async fn write_chunk(
             });
         }
     }
-    match receive(app, upload, checksum, body, limit).await? {
+    let outcome = match app.storage.spool_bucket() {
+        Some(spool) => bucket::receive(app, &spool, upload, checksum, body, limit).await?,
+        None => receive(app, upload, checksum, body, limit).await?,
+    };
+    match outcome {
         Outcome::Cut => Err(Error::bad_request(
             "connection_cut",
             "the body ended early; the bytes received are kept, ask for the offset",

@@ -32,20 +32,20 @@ pub enum Outcome {
 const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 const WRITE_BUFFER: usize = 1024 * 1024;
 
-enum Hasher {
+pub(super) enum Hasher {
     Sha1(Sha1),
     Sha256(Sha256),
 }
 
 impl Hasher {
-    fn new(algorithm: Algorithm) -> Self {
+    pub(super) fn new(algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Sha1 => Hasher::Sha1(Sha1::new()),
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
         }
     }
 
-    fn finish(self) -> Vec<u8> {
+    pub(super) fn finish(self) -> Vec<u8> {
         match self {
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
@@ -184,18 +184,7 @@ pub async fn receive(
             if let Some(before) = before {
                 app.uploads.keep_hash(&upload.id, start, before);
             }
-            return Err(Error::refused(
-                StatusCode::from_u16(tellus_protocol::headers::STATUS_CHECKSUM_MISMATCH)
-                    .unwrap_or(StatusCode::BAD_REQUEST),
-                "checksum_mismatch",
-                format!(
-                    "the chunk does not match its {} checksum and was discarded; the offset is still {start}",
-                    match algorithm {
-                        Algorithm::Sha1 => "sha1",
-                        Algorithm::Sha256 => "sha256",
-                    }
-                ),
-            ));
+            return Err(checksum_mismatch(algorithm, start));
         }
     }
 
@@ -212,6 +201,22 @@ pub async fn receive(
         app.uploads.keep_hash(&upload.id, upload.offset, hash);
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
+}
+
+/// 460: the body did not match its `Upload-Checksum`; nothing of it was kept.
+pub(super) fn checksum_mismatch(algorithm: Algorithm, start: u64) -> Error {
+    Error::refused(
+        StatusCode::from_u16(tellus_protocol::headers::STATUS_CHECKSUM_MISMATCH)
+            .unwrap_or(StatusCode::BAD_REQUEST),
+        "checksum_mismatch",
+        format!(
+            "the chunk does not match its {} checksum and was discarded; the offset is still {start}",
+            match algorithm {
+                Algorithm::Sha1 => "sha1",
+                Algorithm::Sha256 => "sha256",
+            }
+        ),
+    )
 }
 
 /// Commits the offset every `CHECKPOINT_BYTES` inside a long body, so that a server crash
@@ -300,7 +305,7 @@ impl Checkpoints {
     }
 }
 
-trait Feed: Send + 'static {
+pub(super) trait Feed: Send + 'static {
     fn feed(&mut self, bytes: &[u8]);
 }
 
@@ -325,7 +330,7 @@ impl Feed for Hasher {
 /// hashes a batch that has arrived, never while the body is still on its way (a slow or
 /// stalled client must not pin pool threads that SQLite and file writes need), and each
 /// hash has at most one batch in flight plus one filling: memory stays about 2 MiB a hash.
-struct Background<H> {
+pub(super) struct Background<H> {
     hashing: Hashing<H>,
     filling: Vec<Bytes>,
     filled: usize,
@@ -344,7 +349,7 @@ impl<H: Feed> Background<H> {
     /// Bytes collected before they are handed to a pool thread.
     const BATCH: usize = 1024 * 1024;
 
-    fn start(hash: H) -> Self {
+    pub(super) fn start(hash: H) -> Self {
         Background {
             hashing: Hashing::Ready(hash),
             filling: Vec::new(),
@@ -352,7 +357,7 @@ impl<H: Feed> Background<H> {
         }
     }
 
-    async fn update(&mut self, frame: Bytes) {
+    pub(super) async fn update(&mut self, frame: Bytes) {
         self.filled += frame.len();
         self.filling.push(frame);
         if self.filled >= Self::BATCH {
@@ -385,7 +390,7 @@ impl<H: Feed> Background<H> {
 
     /// The hash of everything fed; None when a hashing task panicked (then the chunk is
     /// refused, or the whole file is hashed from disk at the end).
-    async fn finish(mut self) -> Option<H> {
+    pub(super) async fn finish(mut self) -> Option<H> {
         if !self.filling.is_empty() {
             self.hand_over().await;
         }

@@ -1,9 +1,9 @@
 //! A SHA-256 whose running state can be saved and resumed elsewhere: the eight words of
 //! the chaining state, the length hashed so far and the unhashed tail (under one 64-byte
-//! block), 105 bytes at most. Groundwork for issue 19's "any replica resumes an upload
-//! without re-reading what it already received": saved next to the upload's offset, the
-//! state lets another process continue the whole-file hash from there. Not wired into
-//! tus yet (uploads hash in memory and re-read the spool file after a restart).
+//! block), 105 bytes at most. Issue 19's "any replica resumes an upload without
+//! re-reading what it already received": saved in the upload's state in the bucket
+//! (`tus/bucket.rs`), it lets another process continue the whole-file hash from there.
+//! The local spool keeps hashing in memory (and re-reads its file after a restart).
 
 use sha2::block_api::compress256;
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use tellus_protocol::AudioFormat;
 
-use super::verify;
+use super::{bucket, verify};
 use crate::App;
 use crate::clock::now_ms;
 use crate::data::uploads::Delivery;
@@ -29,7 +29,7 @@ pub async fn load(app: &App, id: &str) -> Result<Option<Upload>> {
     app.data(move |d| d.upload(&id)).await
 }
 
-fn gone() -> Error {
+pub(super) fn gone() -> Error {
     Error::refused(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -50,6 +50,9 @@ pub async fn set_length(app: &App, id: &str, length: u64) -> Result<()> {
 }
 
 pub async fn create_spool(app: &App, id: &str) -> Result<()> {
+    if let Some(spool) = app.storage.spool_bucket() {
+        return bucket::create(&spool, id).await;
+    }
     let path = spool_path(app, id);
     let dir = app.config.spool_dir();
     blocking(move || {
@@ -71,11 +74,20 @@ pub fn delete_spool(app: &App, id: &str) {
     }
 }
 
-/// Forgets an upload: its row and its spool file.
+/// Deletes an upload's bytes wherever they are spooled: the local file, and on an object
+/// store its multipart upload, tail and state.
+pub async fn discard_spool(app: &App, id: &str) {
+    delete_spool(app, id);
+    if let Some(spool) = app.storage.spool_bucket() {
+        bucket::discard(&spool, id).await;
+    }
+}
+
+/// Forgets an upload: its row and its spooled bytes.
 pub async fn remove(app: &App, id: &str) -> Result<()> {
     let key = id.to_string();
     app.data(move |d| d.remove_upload(&key)).await?;
-    delete_spool(app, id);
+    discard_spool(app, id).await;
     app.uploads.forget(id);
     Ok(())
 }
@@ -99,19 +111,28 @@ fn hash_file(path: &PathBuf) -> std::io::Result<(String, u64)> {
 /// The last byte arrived: hash the whole file, compare it with what was declared, move
 /// it into storage and write the receipt. A mismatch keeps nothing. Returns the SHA-256.
 pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
-    let path = spool_path(app, &upload.id);
-    let running = upload
-        .length
-        .and_then(|length| app.uploads.take_hash(&upload.id, length));
-    let (sha256, bytes) = blocking(move || {
-        let hashed = match running {
-            // Hashed as the bytes arrived; the size on disk is checked all the same.
-            Some(hash) => std::fs::metadata(&path).map(|m| (hex::encode(hash.finalize()), m.len())),
-            None => hash_file(&path),
-        };
-        hashed.map_err(|e| Error::io("cannot read the spool file", e))
-    })
-    .await?;
+    let bucket = app.storage.spool_bucket();
+    let (sha256, bytes) = match &bucket {
+        // The running hash saved with the upload's state covers every byte received.
+        Some(spool) => bucket::hashed(spool, &upload.id).await?,
+        None => {
+            let path = spool_path(app, &upload.id);
+            let running = upload
+                .length
+                .and_then(|length| app.uploads.take_hash(&upload.id, length));
+            blocking(move || {
+                let hashed = match running {
+                    // Hashed as the bytes arrived; the size on disk is checked all the same.
+                    Some(hash) => {
+                        std::fs::metadata(&path).map(|m| (hex::encode(hash.finalize()), m.len()))
+                    }
+                    None => hash_file(&path),
+                };
+                hashed.map_err(|e| Error::io("cannot read the spool file", e))
+            })
+            .await?
+        }
+    };
     if sha256 != upload.sha256 || Some(bytes) != upload.length {
         remove(app, &upload.id).await?;
         tracing::warn!(upload = %upload.id, "whole-file check failed; upload discarded");
@@ -164,13 +185,18 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
         upload.representation,
         upload.pcm_sha256.clone(),
     );
-    let checked = blocking(move || {
-        if !path.exists() {
-            return Err(gone());
+    let checked = match &bucket {
+        Some(spool) => bucket::verify(app, spool, upload, representation, format, declared).await,
+        None => {
+            blocking(move || {
+                if !path.exists() {
+                    return Err(gone());
+                }
+                verify::check(&path, representation, format, declared.as_deref())
+            })
+            .await
         }
-        verify::check(&path, representation, format, declared.as_deref())
-    })
-    .await;
+    };
     let checked = match checked {
         Ok(checked) => checked,
         Err(e) => {
@@ -183,9 +209,12 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     let key = storage::key(&upload.recording_id, upload.representation);
     let spool = spool_path(app, &upload.id);
     // A withdrawal may have deleted the spool file under this PATCH: the upload is gone.
-    match storage.put(&key, &spool).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(gone()),
-        other => other.map_err(|e| Error::io("cannot move the audio into storage", e))?,
+    match &bucket {
+        Some(bucket_spool) => bucket::store(bucket_spool, &upload.id, &key).await?,
+        None => match storage.put(&key, &spool).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(gone()),
+            other => other.map_err(|e| Error::io("cannot move the audio into storage", e))?,
+        },
     }
     let u = upload.clone();
     let delivery = Delivery {
@@ -224,8 +253,18 @@ pub async fn recover(app: &App) -> Result<()> {
     let uploads = app.data(|d| d.uploads_in_progress()).await?;
     let now = now_ms();
     let mut known = std::collections::HashSet::new();
+    let bucket = app.storage.spool_bucket();
     for upload in uploads {
         let (id, offset, expires_at) = (upload.id, upload.offset, upload.expires_at);
+        if let Some(spool) = &bucket {
+            // Spooled in the bucket, where another replica may be writing it right now:
+            // only an expired upload is this start's to delete.
+            if expires_at <= now {
+                app.data.remove_upload(&id)?;
+                bucket::discard(spool, &id).await;
+            }
+            continue;
+        }
         let path = spool_dir.join(&id);
         let len = std::fs::metadata(&path).map(|m| m.len()).ok();
         match len {
@@ -251,6 +290,9 @@ pub async fn recover(app: &App) -> Result<()> {
                 let _ = std::fs::remove_file(&path);
             }
         }
+    }
+    if let Some(spool) = &bucket {
+        sweep_bucket(app, spool).await?;
     }
     let entries =
         std::fs::read_dir(&spool_dir).map_err(|e| Error::io("cannot list the spool folder", e))?;
@@ -278,6 +320,25 @@ pub async fn recover(app: &App) -> Result<()> {
                 .delete(&key)
                 .await
                 .map_err(|e| Error::io("cannot delete orphaned audio", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the bucket objects of uploads the database no longer holds (a replica stopped
+/// between forgetting an upload and deleting its objects). An upload's row is written
+/// before its objects and forgotten before they are deleted, so an object without a row
+/// is never one in use; the row is looked up again right before, as another replica may
+/// have created it since the list was read.
+async fn sweep_bucket(app: &App, spool: &crate::storage::BucketSpool) -> Result<()> {
+    let ids = spool
+        .uploads()
+        .await
+        .map_err(|e| Error::io("cannot list the uploads in the bucket", e))?;
+    for id in ids {
+        if app.data.upload(&id)?.is_none() {
+            tracing::warn!(upload = %id, "deleting the bucket objects of an upload no longer held");
+            bucket::discard(spool, &id).await;
         }
     }
     Ok(())
