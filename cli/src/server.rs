@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// several replicas [default: SQLite in the data folder]
     #[arg(long, value_name = "URL", env = DATABASE_ENV)]
     database: Option<String>,
+    /// Keep audio here instead of the data folder's audio/:
+    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION (docs/deploy.md)
+    #[arg(long, value_name = "URL", env = "TELLUS_STORAGE")]
+    storage: Option<String>,
     #[command(flatten)]
     transcribe: crate::transcribe::EngineArgs,
 }
@@ -144,6 +148,9 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> CmdResult {
     }
     if let Some(url) = args.database {
         config.database = Some(url);
+    }
+    if let Some(v) = args.storage {
+        config.storage = Some(v);
     }
     args.transcribe.apply(&mut config.transcribe);
     crate::logging::init("info");

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use tellus_server::storage::LocalStorage;
 use tellus_server::transcripts::{TranscribeConfig, Worker};
 use tellus_server::{App, ServerConfig};
 
@@ -79,17 +78,19 @@ pub fn worker(ctx: &Context, args: WorkerArgs) -> CmdResult {
     }
     crate::logging::init("info");
     let db = App::open_db(&config).map_err(|e| e.to_string())?;
-    let storage = LocalStorage::new(config.audio_dir())
-        .map_err(|e| format!("cannot open the audio folder: {e}"))?;
-    let worker = Worker::new(
-        std::sync::Arc::new(tellus_server::data::SqliteData::new(db)),
-        std::sync::Arc::new(storage),
-        &config.data_dir,
-        &config.transcribe,
-    )
-    .map_err(|e| e.to_string())?;
     let runtime = crate::runtime()?;
     runtime.block_on(async move {
+        // The server's audio, wherever its `storage` keeps it (the folder or a bucket).
+        let storage = tellus_server::storage::open(config.storage.as_deref(), &config.audio_dir())
+            .await
+            .map_err(|e| e.to_string())?;
+        let worker = Worker::new(
+            std::sync::Arc::new(tellus_server::data::SqliteData::new(db)),
+            storage,
+            &config.data_dir,
+            &config.transcribe,
+        )
+        .map_err(|e| e.to_string())?;
         if args.once {
             let mut done = 0;
             while worker.run_once().await.map_err(|e| e.to_string())? {

@@ -656,3 +656,46 @@ fn logs_sent_to_a_file_are_plain_text_without_colour_codes() {
         "the log file holds terminal colour codes: {text:?}"
     );
 }
+
+/// `--storage` (and `storage` in the TOML file, docs/deploy.md): a URL that is wrong, or
+/// names a store that does not answer, stops `tellus serve` with the reason before it
+/// says it listens, and never shows the secret.
+#[test]
+fn a_wrong_or_unreachable_storage_stops_serve_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstorage = \"s3://audio?endpoint=http://127.0.0.1:{closed}&access_key_id=k&secret_access_key=hunter2\"\n"
+        ),
+    )
+    .unwrap();
+    let serve = |args: &[&str]| {
+        let out = support::tellus(dir.path())
+            .env_remove("TELLUS_STORAGE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(!out.status.success(), "{args:?} served: {stdout}");
+        assert!(!stdout.contains("listening on"), "{stdout}");
+        assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
+        stderr
+    };
+    let err = serve(&["--storage", "gs://bucket"]);
+    assert!(err.contains("'gs://' is not supported"), "{err}");
+    let err = serve(&["--config", config.to_str().unwrap()]);
+    assert!(err.contains("does not answer"), "{err}");
+}

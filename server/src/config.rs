@@ -72,6 +72,10 @@ pub struct ServerConfig {
     pub hsts_max_age_secs: u64,
     /// `[transcribe]`: the engine that drafts transcripts (docs/transcripts.md).
     pub transcribe: crate::transcripts::TranscribeConfig,
+    /// Where audio is kept: unset, the `audio/` folder of `data_dir`; else
+    /// `s3://bucket[/prefix]?endpoint=...&region=...` or `file:///folder`
+    /// (docs/deploy.md).
+    pub storage: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +104,7 @@ impl Default for ServerConfig {
             redirect_http_from: None,
             hsts_max_age_secs: 365 * 24 * 3600,
             transcribe: Default::default(),
+            storage: None,
         }
     }
 }

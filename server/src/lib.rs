@@ -46,7 +46,7 @@ pub use error::{Error, Result};
 pub use listen::load_certificate;
 pub use tellus_protocol::{API_PREFIX, Role};
 
-use storage::{AudioStorage, LocalStorage};
+use storage::AudioStorage;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -63,10 +63,11 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (or creates) the data folder: database, audio storage and upload spool, and
-    /// tidies what a crash may have left (see `tus::recover`). Blocks (on PostgreSQL it
-    /// connects and migrates): call it from a blocking thread, not an async task.
-    pub fn open(config: ServerConfig) -> Result<App> {
+    /// Opens (or creates) the data folder: database (PostgreSQL connects and migrates on a
+    /// blocking thread), audio storage (the `audio/` folder or the object store `storage`
+    /// names, checked reachable) and upload spool, and tidies what a crash may have left
+    /// (see `tus::recover`).
+    pub async fn open(config: ServerConfig) -> Result<App> {
         if config.data_dir.as_os_str().is_empty() {
             return Err(Error::Config("no data folder is set (data_dir)".into()));
         }
@@ -77,9 +78,12 @@ impl App {
             .validate()
             .map_err(|e| Error::Config(e.to_string()))?;
         config.transcribe.check()?;
-        let data = App::open_data(&config)?;
-        let storage = LocalStorage::new(config.audio_dir())
-            .map_err(|e| Error::io("cannot create the audio folder", e))?;
+        let config = Arc::new(config);
+        let data = {
+            let config = config.clone();
+            db::blocking(move || App::open_data(&config)).await?
+        };
+        let storage = storage::open(config.storage.as_deref(), &config.audio_dir()).await?;
         std::fs::create_dir_all(config.spool_dir())
             .map_err(|e| Error::io("cannot create the upload spool folder", e))?;
         let throttle = throttle::Throttle::new(
@@ -88,13 +92,13 @@ impl App {
         );
         let app = App {
             data,
-            config: Arc::new(config),
-            storage: Arc::new(storage),
+            config,
+            storage,
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),
             portal: Arc::new(portal::session::Sessions::default()),
         };
-        tus::recover(&app)?;
+        tus::recover(&app).await?;
         Ok(app)
     }
 
@@ -255,13 +259,17 @@ pub async fn serve(
 /// Listens on `config.listen` (and `redirect_http_from`), checks the certificate, and
 /// opens the data folder.
 async fn bind(config: ServerConfig) -> Result<(listen::Listeners, App)> {
+    // A storage URL that does not parse is refused before the address is taken (that
+    // the store answers is checked when the data folder opens, before serving).
+    if let Some(url) = config.storage.as_deref().filter(|u| !u.trim().is_empty()) {
+        storage::StorageUrl::parse(url)?;
+    }
     let listeners = listen::bind(&config).await?;
     if let Some((cert, key)) = config.tls()? {
         // A certificate that does not load is reported before the server says it listens.
         load_certificate(cert, key)?;
     }
-    // Opening blocks (PostgreSQL connects and migrates on a runtime of its own).
-    let app = db::blocking(move || App::open(config)).await?;
+    let app = App::open(config).await?;
     let scheme = if app.config.tls()?.is_some() {
         "https"
     } else {

@@ -3,7 +3,6 @@
 //! its own recordings.
 
 use std::collections::HashMap;
-use std::io::{Seek, SeekFrom};
 
 use axum::Json;
 use axum::body::Body;
@@ -11,8 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tellus_protocol::{AudioFormat, ChangesPage, ExportScope, Receipt, Representation};
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::parse_id;
 use crate::App;
@@ -216,15 +213,13 @@ pub async fn serve_audio(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let storage = app.storage.clone();
     let key = crate::storage::key(&id, representation);
-    let opened = crate::db::blocking(move || {
-        storage
-            .open(&key)
-            .map_err(|e| Error::io("cannot open stored audio", e))
-    })
-    .await?;
-    let (file, size) = opened.ok_or_else(|| Error::not_found("delivered recording"))?;
+    let size = app
+        .storage
+        .size(&key)
+        .await
+        .map_err(|e| Error::io("cannot open stored audio", e))?
+        .ok_or_else(|| Error::not_found("delivered recording"))?;
     // A Range is honoured unless If-Range names another version.
     let if_range_ok = headers
         .get(header::IF_RANGE)
@@ -248,12 +243,13 @@ pub async fn serve_audio(
         _ => None,
     };
     let (start, len) = range.map_or((0, size), |(s, e)| (s, e - s + 1));
-    let mut file = file;
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io("cannot seek in stored audio", e))?;
-    let reader = tokio::fs::File::from_std(file).take(len);
-    let mut response =
-        Body::from_stream(ReaderStream::with_capacity(reader, 256 * 1024)).into_response();
+    let stream = app
+        .storage
+        .read(&key, start..start + len)
+        .await
+        .map_err(|e| Error::io("cannot read stored audio", e))?
+        .ok_or_else(|| Error::not_found("delivered recording"))?;
+    let mut response = Body::from_stream(stream).into_response();
     *response.status_mut() = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
     } else {

@@ -175,16 +175,11 @@ impl Purge {
             app.uploads.forget(upload);
             crate::tus::delete_spool(app, upload);
         }
-        let storage = app.storage.clone();
-        let recordings = self.recordings;
-        let result = tokio::task::spawn_blocking(move || {
-            for key in &recordings {
-                storage.delete(key)?;
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await;
-        if !matches!(result, Ok(Ok(()))) {
+        let mut result = Ok(());
+        for key in &self.recordings {
+            result = result.and(app.storage.delete(key).await);
+        }
+        if result.is_err() {
             tracing::error!("deleting withdrawn audio failed; the next start sweeps the orphans");
         }
     }

@@ -16,8 +16,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tellus_protocol::Representation;
+use tokio::io::AsyncWriteExt;
 
 use crate::clock::now_ms;
 use crate::data::Data;
@@ -185,40 +187,46 @@ impl Worker {
         &self,
         recording_id: &str,
     ) -> std::result::Result<Vec<model::Segment>, String> {
-        let storage = self.storage.clone();
-        let (scratch, key) = (self.scratch.clone(), recording_id.to_string());
-        let copied = blocking(move || {
-            std::fs::create_dir_all(&scratch)
-                .map_err(|e| Error::io("cannot create the transcription folder", e))?;
-            // The best copy stored: the lossless one, else the listening copy (a phone on
-            // mobile data sends that first, and a draft need not wait for the other).
-            let mut best = None;
-            for representation in Representation::ALL {
-                best = storage
-                    .open(&crate::storage::key(&key, representation))
-                    .map_err(|e| Error::io("cannot open stored audio", e))?;
-                if best.is_some() {
-                    break;
-                }
-            }
-            let Some((mut file, _)) = best else {
-                return Ok(None);
-            };
-            let path = scratch.join(format!("{key}.audio"));
-            let mut out = std::fs::File::create(&path)
-                .map_err(|e| Error::io("cannot write the transcription copy", e))?;
-            std::io::copy(&mut file, &mut out)
-                .map_err(|e| Error::io("cannot write the transcription copy", e))?;
-            Ok(Some(path))
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let copied = self
+            .copy_for_engine(recording_id)
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(path) = copied else {
             return Err("the recording's audio is not stored (withdrawn?)".into());
         };
         let result = self.engine.run(&path).await.map_err(|e| e.to_string());
         let _ = std::fs::remove_file(&path);
         result
+    }
+
+    /// Copies the best stored copy of a recording into the scratch folder for the engine:
+    /// the lossless one, else the listening copy (a phone on mobile data sends that
+    /// first, and a draft need not wait for the other). None when neither is stored.
+    async fn copy_for_engine(&self, recording_id: &str) -> Result<Option<PathBuf>> {
+        let write_error = |e| Error::io("cannot write the transcription copy", e);
+        tokio::fs::create_dir_all(&self.scratch)
+            .await
+            .map_err(|e| Error::io("cannot create the transcription folder", e))?;
+        for representation in Representation::ALL {
+            let key = crate::storage::key(recording_id, representation);
+            let read = |e| Error::io("cannot read stored audio", e);
+            let Some(size) = self.storage.size(&key).await.map_err(read)? else {
+                continue;
+            };
+            let Some(mut stream) = self.storage.read(&key, 0..size).await.map_err(read)? else {
+                continue;
+            };
+            let path = self.scratch.join(format!("{recording_id}.audio"));
+            let mut out = tokio::fs::File::create(&path).await.map_err(write_error)?;
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk.map_err(read)?)
+                    .await
+                    .map_err(write_error)?;
+            }
+            out.flush().await.map_err(write_error)?;
+            return Ok(Some(path));
+        }
+        Ok(None)
     }
 
     /// Runs jobs until the task is dropped or aborted.

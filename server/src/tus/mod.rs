@@ -8,6 +8,7 @@
 
 pub mod headers;
 mod receive;
+pub mod resumable_sha256;
 mod state;
 mod verify;
 

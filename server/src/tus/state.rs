@@ -183,12 +183,10 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     let key = storage::key(&upload.recording_id, upload.representation);
     let spool = spool_path(app, &upload.id);
     // A withdrawal may have deleted the spool file under this PATCH: the upload is gone.
-    let stored_key = key.clone();
-    blocking(move || match storage.put(&stored_key, &spool) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(gone()),
-        other => other.map_err(|e| Error::io("cannot move the audio into storage", e)),
-    })
-    .await?;
+    match storage.put(&key, &spool).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(gone()),
+        other => other.map_err(|e| Error::io("cannot move the audio into storage", e))?,
+    }
     let u = upload.clone();
     let delivery = Delivery {
         sha256: sha256.clone(),
@@ -200,8 +198,7 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     let recorded = app.data(move |d| d.complete_upload(&u, &delivery)).await?;
     app.uploads.forget(&upload.id);
     if !recorded {
-        let storage = app.storage.clone();
-        let _ = blocking(move || storage.delete(&key).map_err(|e| Error::io("delete", e))).await;
+        let _ = app.storage.delete(&key).await;
         return Err(gone());
     }
     tracing::info!(upload = %upload.id, recording = %upload.recording_id, representation = %upload.representation, bytes, "recording delivered and verified");
@@ -221,7 +218,7 @@ pub fn discarded(code: &str) -> bool {
 /// back to their committed offset, uploads without a spool file and spool files without
 /// an upload are dropped, expired uploads are deleted, and stored audio that no
 /// recording names (a withdrawal or completion cut short) is deleted.
-pub fn recover(app: &App) -> Result<()> {
+pub async fn recover(app: &App) -> Result<()> {
     let spool_dir = app.config.spool_dir();
     let uploads = app.data.uploads_in_progress()?;
     let now = now_ms();
@@ -263,7 +260,8 @@ pub fn recover(app: &App) -> Result<()> {
     let stored = app
         .storage
         .list()
-        .map_err(|e| Error::io("cannot list the audio folder", e))?;
+        .await
+        .map_err(|e| Error::io("cannot list the stored audio", e))?;
     for key in stored {
         let (id, representation) = storage::parse_key(&key);
         let named = app.data.delivered_sha256(id, representation)?.is_some();
@@ -271,6 +269,7 @@ pub fn recover(app: &App) -> Result<()> {
             tracing::warn!(file = %key, "deleting stored audio that no recording names");
             app.storage
                 .delete(&key)
+                .await
                 .map_err(|e| Error::io("cannot delete orphaned audio", e))?;
         }
     }

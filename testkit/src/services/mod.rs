@@ -5,6 +5,7 @@
 //! `TELLUS_REQUIRE_SERVICES=1`, and then a missing service fails the test.
 
 pub mod postgres;
+pub mod seaweed;
 
 use std::path::PathBuf;
 
