@@ -34,7 +34,7 @@ impl Device {
 impl TestServer {
     /// A fresh invite code for `role` in `project`, valid for an hour.
     pub fn invite(&self, project: &str, role: Role) -> String {
-        admin::create_invite(&self.db(), project, role, 3600)
+        admin::create_invite(&self.store(), project, role, 3600)
             .expect("the test server makes an invite")
             .code
     }
@@ -78,7 +78,7 @@ impl TestServer {
 
     /// The operator, with an admin token.
     pub fn admin(&self) -> Device {
-        let t = admin::create_admin_token(&self.db(), "test operator")
+        let t = admin::create_admin_token(&self.store(), "test operator")
             .expect("the test server makes an admin token");
         self.device(&t.token, &t.id)
     }

@@ -2,15 +2,19 @@
 //! holding the sample project: plain HTTP, or HTTPS when the test gives it a
 //! certificate (`tls_cert`/`tls_key` in [`ServerOptions::start_with`]'s adjustment).
 //!
-//! [`ServerOptions`] says where its data lives. Today that is the embedded default, a
-//! SQLite file and an audio folder in a temp folder; [`Database`] and [`Storage`] are
-//! where PostgreSQL and an object store will be chosen once the server has them, so that
-//! every suite can run against either backend without a copy.
+//! [`ServerOptions`] says where its data lives: the embedded default, a SQLite file and
+//! an audio folder in a temp folder, or PostgreSQL ([`Database::Postgres`]) and a bucket
+//! ([`Storage::Bucket`]), so that suites can run against either backend without a copy.
+//! Several servers on one database and one bucket are replicas
+//! ([`ServerOptions::replica`]); the operator's commands on PostgreSQL block, so tests
+//! that use it run on tokio's multi-threaded runtime.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use tellus_server::data::Data;
 use tellus_server::{App, Db, Running, ServerConfig, admin};
 use tempfile::TempDir;
 
@@ -23,6 +27,8 @@ pub enum Database {
     /// The embedded default: a SQLite file in the data folder.
     #[default]
     Sqlite,
+    /// PostgreSQL at this URL (`services::postgres::Postgres::url`).
+    Postgres(String),
 }
 
 /// Where the server keeps audio.
@@ -32,6 +38,8 @@ pub enum Storage {
     /// The embedded default: a folder in the data folder.
     #[default]
     Folder,
+    /// An object store at this `storage` URL (`services::seaweed::Seaweed::storage_url`).
+    Bucket(String),
 }
 
 /// How to start a [`TestServer`]: its data folder and its backends.
@@ -40,6 +48,7 @@ pub struct ServerOptions {
     dir: Option<TempDir>,
     database: Database,
     storage: Storage,
+    replica: bool,
 }
 
 impl ServerOptions {
@@ -64,6 +73,13 @@ impl ServerOptions {
         self
     }
 
+    /// Another replica of a server already started on the same database and bucket:
+    /// the sample project is there already.
+    pub fn replica(mut self) -> ServerOptions {
+        self.replica = true;
+        self
+    }
+
     pub async fn start(self) -> TestServer {
         self.start_with(|_| {}).await
     }
@@ -82,19 +98,59 @@ impl ServerOptions {
         };
         match self.database {
             Database::Sqlite => {}
+            Database::Postgres(url) => config.database = Some(url),
         }
         match self.storage {
             Storage::Folder => {}
+            Storage::Bucket(url) => config.storage = Some(url),
         }
         adjust(&mut config);
-        let db = App::open_db(&config).expect("open the test server's database");
-        let created = admin::create_project(&db, SAMPLE_PROJECT);
-        // A data folder the test hands back in holds the project already.
-        if !reused {
+        let store = AdminStore::open(&config);
+        let created = admin::create_project(&store, SAMPLE_PROJECT);
+        // A data folder the test hands back in, or a database another replica uses,
+        // holds the project already.
+        if !reused && !self.replica {
             created.expect("the sample project loads into a new server");
         }
-        drop(db);
-        TestServer::run(dir, config).await
+        let mut server = TestServer::run(dir, config).await;
+        // SQLite is opened afresh for each command, as before; PostgreSQL's pool is kept.
+        if let AdminStore::Shared(_) = store {
+            server.store = Some(store);
+        }
+        server
+    }
+}
+
+/// Where the operator's commands of a test act: the server's SQLite file, or its
+/// PostgreSQL database through a data layer of the test's own.
+#[derive(Clone)]
+pub enum AdminStore {
+    Sqlite(Db),
+    Shared(Arc<dyn Data>),
+}
+
+impl AdminStore {
+    fn open(config: &ServerConfig) -> AdminStore {
+        if config.database.is_some() {
+            let data = tokio::task::block_in_place(|| App::open_data(config))
+                .expect("connect to the test server's database");
+            AdminStore::Shared(data)
+        } else {
+            AdminStore::Sqlite(App::open_db(config).expect("open the test server's database"))
+        }
+    }
+}
+
+impl admin::Store for AdminStore {
+    fn run<R>(
+        &self,
+        f: impl FnOnce(&dyn Data) -> tellus_server::Result<R>,
+    ) -> tellus_server::Result<R> {
+        match self {
+            AdminStore::Sqlite(db) => db.run(f),
+            // PostgreSQL's calls block on a runtime of their own.
+            AdminStore::Shared(data) => tokio::task::block_in_place(|| f(&**data)),
+        }
     }
 }
 
@@ -107,6 +163,7 @@ pub struct TestServer {
     pub dir: TempDir,
     pub http: reqwest::Client,
     running: Option<Running>,
+    store: Option<AdminStore>,
 }
 
 impl TestServer {
@@ -138,6 +195,7 @@ impl TestServer {
             dir,
             http: reqwest::Client::new(),
             running: Some(running),
+            store: None,
         }
     }
 
@@ -153,9 +211,12 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let addr = self.addr;
         let mut config = self.config.clone();
+        let store = self.store.clone();
         let dir = self.stop().await;
         config.listen = addr;
-        TestServer::run(dir, config).await
+        let mut server = TestServer::run(dir, config).await;
+        server.store = store;
+        server
     }
 
     /// The server's address followed by `path`.
@@ -165,6 +226,14 @@ impl TestServer {
 
     pub fn db(&self) -> Db {
         App::open_db(&self.config).expect("open the test server's database")
+    }
+
+    /// Where the operator's commands act (`admin::*`), whichever the database.
+    pub fn store(&self) -> AdminStore {
+        match &self.store {
+            Some(store) => store.clone(),
+            None => AdminStore::open(&self.config),
+        }
     }
 
     /// The number a `SELECT COUNT(...)`-like query gives.
@@ -204,7 +273,7 @@ impl TestServer {
     pub fn other_project(&self) -> &'static str {
         let mut config: serde_json::Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
         config["id"] = serde_json::json!("other-project");
-        let _ = admin::create_project(&self.db(), &config.to_string());
+        let _ = admin::create_project(&self.store(), &config.to_string());
         "other-project"
     }
 }
