@@ -17,10 +17,9 @@ use serde_json::{Value, json};
 use tellus_server::Role;
 use tellus_testkit::balancer::RoundRobin;
 use tellus_testkit::fixtures::{audio, new_id, sha256_hex};
-use tellus_testkit::services::postgres::Postgres;
 use tellus_testkit::services::seaweed::Seaweed;
 use tellus_testkit::story::{Reporter, StorySpec};
-use tellus_testkit::{Database, Device, PROJECT, Storage, TestServer as Server};
+use tellus_testkit::{Database, Device, PROJECT, ServerOptions, Storage, TestServer as Server};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -126,13 +125,6 @@ async fn main() {
         eprintln!("no `weed`: run scripts/bench-replicas.sh");
         std::process::exit(1);
     };
-    let postgres = match tokio::task::block_in_place(Postgres::start) {
-        Ok(postgres) => postgres,
-        Err(e) => {
-            eprintln!("PostgreSQL: {e}");
-            std::process::exit(1);
-        }
-    };
 
     // Every device comes from 127.0.0.1: lift the per-client limit on enrolment attempts.
     let one_address = |c: &mut tellus_server::ServerConfig| {
@@ -143,13 +135,12 @@ async fn main() {
     drop(single);
 
     let prefix = format!("bench-replicas-{}", new_id());
-    let options = || {
-        Server::options()
-            .database(Database::Postgres(postgres.url().to_string()))
-            .storage(Storage::Bucket(seaweed.storage_url(&prefix)))
-    };
-    let a = options().start_with(one_address).await;
-    let b = options().replica().start_with(one_address).await;
+    let a = Server::options()
+        .database(Database::Postgres)
+        .storage(Storage::Bucket(seaweed.storage_url(&prefix)))
+        .start_with(one_address)
+        .await;
+    let b = ServerOptions::replica_of(&a).start_with(one_address).await;
     let balancer = RoundRobin::start(vec![a.addr, b.addr]).await;
     let replicas = load(&a, &balancer.url(), devices, mib, concurrency).await;
     let served = balancer.counts();

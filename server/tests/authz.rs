@@ -7,6 +7,7 @@ mod support;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use support::*;
 use tellus_server::Role;
+use tellus_testkit::server::sql_text;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Who {
@@ -157,7 +158,7 @@ impl World {
                 .json(&serde_json::json!({ "project_id": PROJECT, "role": "reporter" })),
             Route::AdminRevoke => {
                 let invite = tellus_server::admin::create_invite(
-                    &self.server.db(),
+                    &self.server.store(),
                     PROJECT,
                     Role::Reporter,
                     60,
@@ -236,7 +237,7 @@ async fn every_route_for_every_role() {
     let other_lead = server.enrol(other, Role::Lead).await;
     let admin = server.admin();
     let revoked = server.enrol(PROJECT, Role::Reporter).await;
-    tellus_server::admin::revoke(&server.db(), &revoked.id).unwrap();
+    tellus_server::admin::revoke(&server.store(), &revoked.id).unwrap();
     let story = a.consented_story().await;
     let recording = a.upload(&story, &audio(5000, 1), 5000).await;
     let world = World {
@@ -321,7 +322,7 @@ async fn invites_are_single_use_expire_and_can_be_revoked() {
     );
 
     let expired =
-        tellus_server::admin::create_invite(&server.db(), PROJECT, Role::Lead, 0).unwrap();
+        tellus_server::admin::create_invite(&server.store(), PROJECT, Role::Lead, 0).unwrap();
     assert_eq!(
         enrol(expired.code).await.status(),
         StatusCode::FORBIDDEN,
@@ -329,8 +330,8 @@ async fn invites_are_single_use_expire_and_can_be_revoked() {
     );
 
     let revoked =
-        tellus_server::admin::create_invite(&server.db(), PROJECT, Role::Lead, 3600).unwrap();
-    tellus_server::admin::revoke(&server.db(), &revoked.invite_id).unwrap();
+        tellus_server::admin::create_invite(&server.store(), PROJECT, Role::Lead, 3600).unwrap();
+    tellus_server::admin::revoke(&server.store(), &revoked.invite_id).unwrap();
     assert_eq!(
         enrol(revoked.code).await.status(),
         StatusCode::FORBIDDEN,
@@ -339,20 +340,14 @@ async fn invites_are_single_use_expire_and_can_be_revoked() {
 
     // Neither codes nor tokens are stored in clear.
     let token = body["token"].as_str().unwrap().to_string();
-    let dump: Vec<String> = server
-        .db()
-        .with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT token_hash FROM principals UNION ALL SELECT code_hash FROM invites",
-            )?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .unwrap();
-    assert!(
-        dump.iter()
-            .all(|h| h.len() == 64 && *h != token && !h.contains(&code))
-    );
+    let hashes = "(SELECT token_hash AS h FROM principals UNION ALL SELECT code_hash FROM invites) AS stored";
+    assert!(server.count(&format!("SELECT COUNT(*) FROM {hashes}")) > 0);
+    let in_clear = server.count(&format!(
+        "SELECT COUNT(*) FROM {hashes} WHERE length(h) <> 64 OR h = {} OR h LIKE {}",
+        sql_text(&token),
+        sql_text(&format!("%{code}%"))
+    ));
+    assert_eq!(in_clear, 0, "a code or token is stored in clear");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,12 +369,7 @@ async fn an_invite_for_another_role_is_refused_unspent() {
                 .unwrap()
         }
     };
-    let count = |sql: &'static str| {
-        server
-            .db()
-            .with(|c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
-            .unwrap()
-    };
+    let count = |sql: &'static str| server.count(sql);
     let unused = || count("SELECT COUNT(*) FROM invites WHERE used_at IS NULL");
     let devices = || count("SELECT COUNT(*) FROM principals");
     // A lead's code typed into a phone: refused with a reason, not spent, no device made.

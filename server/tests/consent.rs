@@ -140,16 +140,9 @@ async fn a_withdrawal_deletes_the_audio_and_the_feed_shows_the_tombstone() {
         StatusCode::GONE
     );
     // Nothing of the story's text is left in the database.
-    let text: Option<String> = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT document FROM stories WHERE id = ?1",
-                [&story],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let text = server.text(&format!(
+        "SELECT document FROM stories WHERE id = '{story}'"
+    ));
     assert_eq!(text, None);
 }
 
@@ -195,16 +188,9 @@ async fn a_real_name_is_kept_only_with_credit_by_name_and_erased_when_it_goes() 
         .await
         .unwrap();
     assert!(read.get("identity").is_none(), "{read}");
-    let identity: Option<String> = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT identity FROM stories WHERE id = ?1",
-                [&story],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let identity = server.text(&format!(
+        "SELECT identity FROM stories WHERE id = '{story}'"
+    ));
     assert_eq!(
         identity, None,
         "the name is erased from the database, not only hidden"

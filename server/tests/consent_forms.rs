@@ -38,16 +38,14 @@ async fn assert_refused(server: &Server, reporter: &Device, story: &str, event: 
 
 /// (consent events, story rows) the server keeps for `story`.
 fn stored(server: &Server, story: &str) -> (i64, i64) {
-    server
-        .db()
-        .with(|c| {
-            let count = |sql: &str| c.query_row(sql, [story], |r| r.get::<_, i64>(0));
-            Ok((
-                count("SELECT COUNT(*) FROM consent_events WHERE story_id = ?1")?,
-                count("SELECT COUNT(*) FROM stories WHERE id = ?1")?,
-            ))
-        })
-        .unwrap()
+    (
+        server.count(&format!(
+            "SELECT COUNT(*) FROM consent_events WHERE story_id = '{story}'"
+        )),
+        server.count(&format!(
+            "SELECT COUNT(*) FROM stories WHERE id = '{story}'"
+        )),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +107,7 @@ async fn consent_without_a_required_item_of_the_form_is_refused() {
             }
         }
     }
-    tellus_server::admin::create_project(&server.db(), &config.to_string()).unwrap();
+    tellus_server::admin::create_project(&server.store(), &config.to_string()).unwrap();
     let reporter = server.enrol("research-only", Role::Reporter).await;
     let story = new_id();
     let given = consent_event(&story, "given", &["record", "share_publicly"]);
@@ -186,7 +184,7 @@ async fn a_project_whose_consent_forms_are_missing_or_broken_is_refused_at_creat
         ),
     ];
     for (case, config) in cases {
-        let err = tellus_server::admin::create_project(&server.db(), &config.to_string())
+        let err = tellus_server::admin::create_project(&server.store(), &config.to_string())
             .err()
             .unwrap_or_else(|| panic!("{case}: accepted"));
         assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{case}");
@@ -194,5 +192,5 @@ async fn a_project_whose_consent_forms_are_missing_or_broken_is_refused_at_creat
     }
     let mut good = base.clone();
     good["id"] = json!("broken-forms");
-    tellus_server::admin::create_project(&server.db(), &good.to_string()).unwrap();
+    tellus_server::admin::create_project(&server.store(), &good.to_string()).unwrap();
 }

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use support::*;
 use tellus_server::{Role, admin};
+use tellus_testkit::server::sql_text;
 
 /// Creates an upload declaring `content_type` for a consented story of `reporter`.
 async fn create_declaring(
@@ -147,16 +148,9 @@ async fn a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_dispo
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     // A row an older server kept with the client's words, as the finding had it.
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "UPDATE recordings SET content_type = 'text/html' WHERE id = ?1",
-                [&recording],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    server.execute(&format!(
+        "UPDATE recordings SET content_type = 'text/html' WHERE id = '{recording}'"
+    ));
 
     let cookie = signed_in_cookie(&server, &lead).await;
     let api = lead
@@ -192,16 +186,9 @@ async fn a_stored_recording_is_served_with_the_servers_own_type_and_a_safe_dispo
     }
 
     // A well-typed recording is served as the canonical type the server chose.
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "UPDATE recordings SET content_type = 'audio/x-wav' WHERE id = ?1",
-                [&recording],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    server.execute(&format!(
+        "UPDATE recordings SET content_type = 'audio/x-wav' WHERE id = '{recording}'"
+    ));
     let r = lead
         .get(&format!("/api/v1/recordings/{recording}/audio"))
         .await;
@@ -230,7 +217,7 @@ async fn project_ids_and_what_an_operator_types_are_checked_where_they_are_creat
         &"x".repeat(65),
     ] {
         base["id"] = json!(bad);
-        let err = admin::create_project(&server.db(), &base.to_string())
+        let err = admin::create_project(&server.store(), &base.to_string())
             .err()
             .unwrap_or_else(|| panic!("{bad:?} was accepted"));
         assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{bad:?}");
@@ -246,9 +233,9 @@ async fn project_ids_and_what_an_operator_types_are_checked_where_they_are_creat
     }
     base["id"] = json!("good-project_2.0");
     base["name"] = json!("Name with a\u{7}bell");
-    assert!(admin::create_project(&server.db(), &base.to_string()).is_err());
+    assert!(admin::create_project(&server.store(), &base.to_string()).is_err());
     base["name"] = json!("Stories of the Riverside Estate");
-    admin::create_project(&server.db(), &base.to_string()).unwrap();
+    admin::create_project(&server.store(), &base.to_string()).unwrap();
 
     // A device label is shown to the operator: no control characters.
     let code = server.invite(PROJECT, Role::Reporter);
@@ -280,17 +267,12 @@ async fn a_project_id_an_older_server_let_through_never_breaks_a_download() {
     let hostile = "bad\nid\"../x";
     let mut config: Value = serde_json::from_str(SAMPLE_PROJECT).unwrap();
     config["id"] = json!(hostile);
-    server
-        .db()
-        .with(|c| {
-            c.execute(
-                "INSERT INTO projects (id, name, config, created_at) VALUES (?1, 'Old', ?2, 0)",
-                [hostile, &config.to_string()],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    let code = admin::create_invite(&server.db(), hostile, Role::Lead, 3600)
+    server.execute(&format!(
+        "INSERT INTO projects (id, name, config, created_at) VALUES ({}, 'Old', {}, 0)",
+        sql_text(hostile),
+        sql_text(&config.to_string())
+    ));
+    let code = admin::create_invite(&server.store(), hostile, Role::Lead, 3600)
         .unwrap()
         .code;
     let r = server

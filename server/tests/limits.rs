@@ -151,17 +151,7 @@ async fn a_story_at_every_limit_is_stored_and_one_over_any_of_them_is_refused() 
             "{what}: {body}"
         );
     }
-    let stored = server
-        .db()
-        .call(|conn| {
-            Ok(conn.query_row(
-                "SELECT count(*) FROM stories WHERE document IS NOT NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )?)
-        })
-        .await
-        .unwrap();
+    let stored = server.count("SELECT count(*) FROM stories WHERE document IS NOT NULL");
     assert_eq!(stored, 0, "a refused story was stored");
     let response = put(at_limit()).await;
     assert_eq!(

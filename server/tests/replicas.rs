@@ -20,10 +20,10 @@ use tellus_protocol::{ChangeKind, ChangesPage};
 use tellus_server::Role;
 use tellus_testkit::balancer::RoundRobin;
 use tellus_testkit::services::or_skip;
-use tellus_testkit::services::postgres::Postgres;
+use tellus_testkit::services::postgres;
 use tellus_testkit::services::seaweed::Seaweed;
 use tellus_testkit::story::{Delivered, Reporter, StorySpec};
-use tellus_testkit::{Database, Storage};
+use tellus_testkit::{Database, ServerOptions, Storage};
 use tokio::io::AsyncWriteExt;
 
 struct Replicas {
@@ -32,21 +32,24 @@ struct Replicas {
     balancer: RoundRobin,
     store: Arc<dyn ObjectStore>,
     _seaweed: Arc<Seaweed>,
-    _postgres: Postgres,
 }
 
 impl Replicas {
     async fn start(test: &str) -> Option<Replicas> {
-        let postgres = or_skip(tokio::task::block_in_place(Postgres::start), test)?;
+        // The test servers' PostgreSQL (a database of this test's own on it).
+        if or_skip(postgres::bin_dir().map(|_| ()), test).is_none() {
+            return None;
+        }
         let seaweed = Seaweed::shared().await?;
         let prefix = format!("replicas-{}", new_id());
-        let options = || {
-            Server::options()
-                .database(Database::Postgres(postgres.url().to_string()))
-                .storage(Storage::Bucket(seaweed.storage_url(&prefix)))
-        };
-        let a = options().start().await;
-        let b = options().replica().start().await;
+        let a = Server::options()
+            .database(Database::Postgres)
+            .storage(Storage::Bucket(seaweed.storage_url(&prefix)))
+            .start()
+            .await;
+        let b = ServerOptions::replica_of(&a).start().await;
+        assert_eq!(a.config.database, b.config.database, "one database");
+        assert_eq!(a.config.storage, b.config.storage, "one bucket prefix");
         assert_ne!(a.config.data_dir, b.config.data_dir, "a data folder each");
         let balancer = RoundRobin::start(vec![a.addr, b.addr]).await;
         Some(Replicas {
@@ -54,7 +57,6 @@ impl Replicas {
             balancer,
             store: seaweed.store(&prefix),
             _seaweed: seaweed,
-            _postgres: postgres,
         })
     }
 

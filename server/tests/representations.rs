@@ -20,10 +20,7 @@ fn stored_files(server: &Server) -> Vec<String> {
 }
 
 fn recording_rows(server: &Server) -> i64 {
-    server
-        .db()
-        .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM recordings", [], |r| r.get(0))?))
-        .unwrap()
+    server.count("SELECT COUNT(*) FROM recordings")
 }
 
 async fn refusal(r: reqwest::Response) -> (StatusCode, String) {

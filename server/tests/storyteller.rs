@@ -67,18 +67,9 @@ fn code_hash(code: &str) -> String {
 }
 
 fn stored_code(server: &Server, story: &str) -> Option<String> {
-    use rusqlite::OptionalExtension;
-    server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT code_hash FROM storyteller_codes WHERE story_id = ?1",
-                [story],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })
-        .unwrap()
+    server.text(&format!(
+        "SELECT code_hash FROM storyteller_codes WHERE story_id = '{story}'"
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -222,27 +222,28 @@ async fn a_draft_is_made_from_the_listening_copy_when_it_is_the_only_one_deliver
     }
 }
 
+/// The recording's job's state, attempts and last error, on either backend.
 fn job(server: &Server, recording: &str) -> (String, u32, Option<String>) {
-    let recording = recording.to_string();
-    server
-        .db()
-        .with(move |c| queue::status(c, &recording))
-        .unwrap()
-        .expect("a job for every delivered recording")
+    let column = |name: &str| {
+        server.text(&format!(
+            "SELECT {name} FROM transcript_jobs WHERE recording_id = '{recording}'"
+        ))
+    };
+    let state = column("state").expect("a job for every delivered recording");
+    let attempts = server.count(&format!(
+        "SELECT attempts FROM transcript_jobs WHERE recording_id = '{recording}'"
+    ));
+    (
+        state,
+        u32::try_from(attempts).expect("attempts"),
+        column("last_error"),
+    )
 }
 
 fn revisions(server: &Server, recording: &str) -> i64 {
-    let recording = recording.to_string();
-    server
-        .db()
-        .with(move |c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM transcript_revisions WHERE recording_id = ?1",
-                [&recording],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap()
+    server.count(&format!(
+        "SELECT COUNT(*) FROM transcript_revisions WHERE recording_id = '{recording}'"
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,8 +265,8 @@ async fn a_restarted_server_finishes_a_job_whose_worker_died_after_its_claim_onc
     // that is left of it.
     let lease_ms = 2000;
     let claimed = server
-        .db()
-        .write(|tx| queue::claim(tx, "dead-worker", now_ms(), lease_ms))
+        .store()
+        .claim_transcript_job("dead-worker", now_ms(), lease_ms)
         .unwrap()
         .expect("the job is due");
     assert_eq!(claimed.recording_id, recording);
@@ -281,21 +282,18 @@ async fn a_restarted_server_finishes_a_job_whose_worker_died_after_its_claim_onc
     assert_eq!((state.as_str(), attempts), ("done", 2));
     // The dead worker coming back to life cannot keep a second draft.
     let kept = server
-        .db()
-        .write(|tx| {
-            queue::finish(
-                tx,
-                "dead-worker",
-                &recording,
-                "en",
-                &[model::Segment {
-                    start_ms: 0,
-                    end_ms: 1,
-                    text: "a second draft".into(),
-                    speaker: None,
-                }],
-            )
-        })
+        .store()
+        .finish_transcript_job(
+            "dead-worker",
+            &recording,
+            "en",
+            &[model::Segment {
+                start_ms: 0,
+                end_ms: 1,
+                text: "a second draft".into(),
+                speaker: None,
+            }],
+        )
         .unwrap();
     assert!(!kept);
     assert_eq!(
@@ -328,20 +326,19 @@ fn seg(start_ms: u64, text: &str) -> Value {
 async fn drafted(server: &Server, reporter: &Device) -> (String, String) {
     let story = reporter.consented_story().await;
     let recording = reporter.upload(&story, &audio(4000, 3), 4000).await;
-    let rec = recording.clone();
-    let kept = server
-        .db()
-        .write(move |tx| {
-            let claimed = queue::claim(tx, "test-worker", now_ms(), 60_000)?;
-            assert_eq!(claimed.map(|j| j.recording_id), Some(rec.clone()));
-            let segments: Vec<model::Segment> = serde_json::from_value(json!([
-                seg(0, "the kettle in the stairwell"),
-                seg(1000, "was always warm"),
-                seg(2000, "and the landlord never fixed the amp"),
-            ]))
-            .unwrap();
-            queue::finish(tx, "test-worker", &rec, "en", &segments)
-        })
+    let store = server.store();
+    let claimed = store
+        .claim_transcript_job("test-worker", now_ms(), 60_000)
+        .unwrap();
+    assert_eq!(claimed.map(|j| j.recording_id), Some(recording.clone()));
+    let segments: Vec<model::Segment> = serde_json::from_value(json!([
+        seg(0, "the kettle in the stairwell"),
+        seg(1000, "was always warm"),
+        seg(2000, "and the landlord never fixed the amp"),
+    ]))
+    .unwrap();
+    let kept = store
+        .finish_transcript_job("test-worker", &recording, "en", &segments)
         .unwrap();
     assert!(kept);
     (story, recording)
@@ -515,18 +512,11 @@ async fn a_withdrawal_takes_the_transcript_out_of_every_path() {
             .all(|c| c["kind"] != "transcript"),
         "{page}"
     );
-    let left: i64 = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT (SELECT COUNT(*) FROM transcripts) + (SELECT COUNT(*) FROM transcript_revisions)
-                      + (SELECT COUNT(*) FROM transcript_jobs) + (SELECT COUNT(*) FROM transcript_flags)
-                      + (SELECT COUNT(*) FROM transcript_search)",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let left = server.count(
+        "SELECT (SELECT COUNT(*) FROM transcripts) + (SELECT COUNT(*) FROM transcript_revisions)
+              + (SELECT COUNT(*) FROM transcript_jobs) + (SELECT COUNT(*) FROM transcript_flags)
+              + (SELECT COUNT(*) FROM transcript_search)",
+    );
     assert_eq!(left, 0, "nothing of the transcript is kept");
 }
 
@@ -554,13 +544,10 @@ async fn a_broken_or_stuck_engine_keeps_nothing_and_the_job_is_retried_then_give
         let story = reporter.consented_story().await;
         let recording = reporter.upload(&story, &audio(4000, 9), 4000).await;
         let given_up = wait_until(Duration::from_secs(120), || {
-            let db = server.db();
-            let rec = recording.clone();
-            async move {
-                db.with(move |c| queue::status(c, &rec))
-                    .unwrap()
-                    .is_some_and(|(state, _, _)| state == "failed")
-            }
+            let state = server.text(&format!(
+                "SELECT state FROM transcript_jobs WHERE recording_id = '{recording}'"
+            ));
+            async move { state.as_deref() == Some("failed") }
         })
         .await;
         assert!(given_up, "{script}: the job was not given up");
@@ -653,16 +640,9 @@ async fn a_remote_worker_claims_over_http_and_a_withdrawal_mid_job_keeps_nothing
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["kept"], false);
-    let left: i64 = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT (SELECT COUNT(*) FROM transcripts) + (SELECT COUNT(*) FROM transcript_jobs)",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let left = server.count(
+        "SELECT (SELECT COUNT(*) FROM transcripts) + (SELECT COUNT(*) FROM transcript_jobs)",
+    );
     assert_eq!(left, 0);
 }
 

@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::*;
 use tellus_server::Role;
+use tellus_testkit::server::sql_text;
 
 /// Every route the server declares: `.route("PATH"` in the files that build the router
 /// (lib.rs nests the API and the tus routes under /api/v1; web/mod.rs is the lead page).
@@ -277,24 +278,23 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
         // ...but one an older server kept (the hole of issue 15) must not leak either:
         // stored as it was then, in the feed and the search index.
         let text = doc.to_string();
-        let (sid, project, reporter_id) = (id.clone(), PROJECT.to_string(), reporter.id.clone());
-        server
-            .db()
-            .write(move |tx| {
-                tx.execute(
-                    "INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at, story_date)
-                     VALUES (?1, ?2, ?3, 1, ?4, 0, '2026-11-22T10:00:00Z')",
-                    rusqlite::params![sid, project, reporter_id, text],
-                )?;
-                tx.execute(
-                    "INSERT INTO changes (project_id, kind, story_id, revision, at) VALUES (?1, 'story', ?2, 1, 0)",
-                    rusqlite::params![project, sid],
-                )?;
-                let doc: tellus_protocol::StoryDocument = serde_json::from_str(&text).unwrap();
-                tellus_server::search::index_story(tx, &sid, &doc)?;
-                Ok(())
-            })
-            .unwrap();
+        let (sid, project, reporter_id) =
+            (sql_text(&id), sql_text(PROJECT), sql_text(&reporter.id));
+        server.execute(&format!(
+            "INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at, story_date)
+             VALUES ({sid}, {project}, {reporter_id}, 1, {}, 0, '2026-11-22T10:00:00Z')",
+            sql_text(&text)
+        ));
+        server.execute(&format!(
+            "INSERT INTO changes (project_id, kind, story_id, revision, at) VALUES ({project}, 'story', {sid}, 1, 0)"
+        ));
+        let parsed: tellus_protocol::StoryDocument = serde_json::from_str(&text).unwrap();
+        server.execute(&format!(
+            "INSERT INTO story_search (story_id, title, summary, notes) VALUES ({sid}, {}, {}, {})",
+            sql_text(&parsed.title),
+            sql_text(&parsed.summary),
+            sql_text(&tellus_server::search::notes_text(&parsed))
+        ));
         return Story {
             case,
             id,
@@ -329,19 +329,28 @@ async fn build(server: &Server, reporter: &Device, case: Case) -> Story {
                     .await;
                 assert_eq!(r.status(), StatusCode::CREATED, "{}", case.name);
                 // Its transcript says the title, so that search can find it.
-                let (rec, words) = (delivered.clone(), title.clone());
-                server
-                    .db()
-                    .write(move |tx| {
-                        let segments = [tellus_server::transcripts::model::Segment {
-                            start_ms: 0,
-                            end_ms: 1000,
-                            text: words,
-                            speaker: None,
-                        }];
-                        tellus_server::transcripts::model::save_machine(tx, &rec, "en", &segments)
-                    })
+                // Kept as a worker keeps a draft (claimed "later than any job's due time").
+                let segments = [tellus_server::transcripts::model::Segment {
+                    start_ms: 0,
+                    end_ms: 1000,
+                    text: title.clone(),
+                    speaker: None,
+                }];
+                let store = server.store();
+                let claimed = store
+                    .claim_transcript_job("test-worker", i64::MAX / 2, 60_000)
                     .unwrap();
+                assert_eq!(
+                    claimed.map(|j| j.recording_id).as_ref(),
+                    Some(&delivered),
+                    "{}",
+                    case.name
+                );
+                assert!(
+                    store
+                        .finish_transcript_job("test-worker", &delivered, "en", &segments)
+                        .unwrap()
+                );
                 recording = Some(delivered);
             }
         } else {
@@ -585,9 +594,6 @@ async fn a_story_without_consent_is_refused_with_a_clear_error() {
             "{body}"
         );
     }
-    let count: i64 = server
-        .db()
-        .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM stories", [], |r| r.get(0))?))
-        .unwrap();
+    let count: i64 = server.count("SELECT COUNT(*) FROM stories");
     assert_eq!(count, 0);
 }

@@ -97,7 +97,7 @@ async fn only_a_lead_token_signs_in_and_the_cookie_is_httponly_and_strict() {
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let lead = server.enrol(PROJECT, Role::Lead).await;
     let revoked = server.enrol(PROJECT, Role::Lead).await;
-    admin::revoke(&server.db(), &revoked.id).unwrap();
+    admin::revoke(&server.store(), &revoked.id).unwrap();
 
     // Not signed in: the sign-in form, labelled.
     let page = fetch(&server, "/lead", None).await;
@@ -193,7 +193,7 @@ async fn only_a_lead_token_signs_in_and_the_cookie_is_httponly_and_strict() {
     );
 
     // Revoking the lead's device shuts the page on the next request.
-    admin::revoke(&server.db(), &lead.id).unwrap();
+    admin::revoke(&server.store(), &lead.id).unwrap();
     let page = fetch(&server, "/lead", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(page.body.contains("revoked"));
@@ -451,16 +451,9 @@ async fn search_finds_words_in_notes_and_forgets_what_was_changed_or_withdrawn()
     reporter.consent(&mould, "withdrawn", &[]).await;
     assert!(search("repaired").await.is_empty());
     assert!(search("elm").await.is_empty());
-    let rows: i64 = server
-        .db()
-        .with(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM story_search WHERE story_id = ?1",
-                [&mould],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let rows = server.count(&format!(
+        "SELECT COUNT(*) FROM story_search WHERE story_id = '{mould}'"
+    ));
     assert_eq!(rows, 0);
 }
 

@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod sample;
 pub mod server;
 pub mod services;
+mod shared_postgres;
 pub mod story;
 pub mod tus;
 pub mod wait;

@@ -2,12 +2,11 @@
 //! holding the sample project: plain HTTP, or HTTPS when the test gives it a
 //! certificate (`tls_cert`/`tls_key` in [`ServerOptions::start_with`]'s adjustment).
 //!
-//! [`ServerOptions`] says where its data lives: the embedded default, a SQLite file and
-//! an audio folder in a temp folder, or PostgreSQL ([`Database::Postgres`]) and a bucket
-//! ([`Storage::Bucket`]), so that suites can run against either backend without a copy.
-//! Several servers on one database and one bucket are replicas
-//! ([`ServerOptions::replica`]); the operator's commands on PostgreSQL block, so tests
-//! that use it run on tokio's multi-threaded runtime.
+//! [`ServerOptions`] says where its data lives: by default a SQLite file and an audio
+//! folder in a temp folder; [`Database::Postgres`] a fresh database of its own on the
+//! test process's shared PostgreSQL (`shared_postgres.rs`). `TELLUS_TEST_DATABASE=postgres`
+//! makes PostgreSQL the default, so every suite runs against either backend without a
+//! copy; a test that reads `server.db` itself asks [`sqlite_only`] first.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -21,15 +20,49 @@ use tempfile::TempDir;
 use crate::sample::SAMPLE_PROJECT;
 
 /// Where the server keeps its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Database {
     /// The embedded default: a SQLite file in the data folder.
-    #[default]
     Sqlite,
-    /// PostgreSQL at this URL (`services::postgres::Postgres::url`).
-    Postgres(String),
+    /// A database of its own on the shared PostgreSQL on 127.0.0.1.
+    Postgres,
 }
+
+/// Names the default [`Database`] of every test server: `postgres`, or (unset) `sqlite`.
+pub const DATABASE_ENV: &str = "TELLUS_TEST_DATABASE";
+
+impl Default for Database {
+    /// `TELLUS_TEST_DATABASE`: `postgres` or `sqlite` (the default when unset). Anything
+    /// else is a mistake in the test run's setup, and says so.
+    fn default() -> Self {
+        match std::env::var(DATABASE_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Database::Sqlite,
+            Ok("postgres") => Database::Postgres,
+            Ok(other) => panic!("{DATABASE_ENV}={other}: expected postgres or sqlite"),
+        }
+    }
+}
+
+/// For a test that reads or writes `server.db` itself (rusqlite): true, saying so on
+/// stderr, when this run's servers keep their data in PostgreSQL, so the test returns
+/// at once instead of reading a file no server writes.
+pub fn sqlite_only(test: &str) -> bool {
+    let postgres = Database::default() == Database::Postgres;
+    if postgres {
+        eprintln!("skipped {test} on PostgreSQL: it reads the SQLite file server.db itself");
+    }
+    postgres
+}
+
+/// `text` as an SQL string literal (for [`TestServer::execute`] and friends).
+pub fn sql_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The file in a test server's temp folder naming its PostgreSQL database, so a server
+/// restarted on that folder (`in_dir`) finds its data again.
+const DATABASE_URL_FILE: &str = "postgres-url";
 
 /// Where the server keeps audio.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,10 +81,28 @@ pub struct ServerOptions {
     dir: Option<TempDir>,
     database: Database,
     storage: Storage,
-    replica: bool,
+    /// Another replica: the database URL and storage of a server already running.
+    replica_of: Option<(String, Option<String>)>,
 }
 
 impl ServerOptions {
+    /// Another replica of `server` (which keeps its data in PostgreSQL): the same
+    /// database and audio storage, a data folder of its own; the sample project is there
+    /// already.
+    pub fn replica_of(server: &TestServer) -> ServerOptions {
+        let database = server
+            .config
+            .database
+            .clone()
+            .expect("replicas share a PostgreSQL database");
+        ServerOptions {
+            replica_of: Some((database, server.config.storage.clone())),
+            // Not the run's default: no fresh database is made for it.
+            database: Database::Sqlite,
+            ..ServerOptions::default()
+        }
+    }
+
     pub fn new() -> ServerOptions {
         ServerOptions::default()
     }
@@ -73,13 +124,6 @@ impl ServerOptions {
         self
     }
 
-    /// Another replica of a server already started on the same database and bucket:
-    /// the sample project is there already.
-    pub fn replica(mut self) -> ServerOptions {
-        self.replica = true;
-        self
-    }
-
     pub async fn start(self) -> TestServer {
         self.start_with(|_| {}).await
     }
@@ -98,59 +142,43 @@ impl ServerOptions {
         };
         match self.database {
             Database::Sqlite => {}
-            Database::Postgres(url) => config.database = Some(url),
+            Database::Postgres => {
+                let file = dir.path().join(DATABASE_URL_FILE);
+                let url = match std::fs::read_to_string(&file) {
+                    Ok(url) if reused => url,
+                    _ => {
+                        let url = crate::shared_postgres::fresh_database();
+                        std::fs::write(&file, &url).expect("note the test server's database");
+                        url
+                    }
+                };
+                config.database = Some(url);
+            }
         }
         match self.storage {
             Storage::Folder => {}
             Storage::Bucket(url) => config.storage = Some(url),
         }
+        let replica = self.replica_of.is_some();
+        if let Some((database, storage)) = self.replica_of {
+            config.database = Some(database);
+            config.storage = storage;
+        }
         adjust(&mut config);
-        let store = AdminStore::open(&config);
-        let created = admin::create_project(&store, SAMPLE_PROJECT);
-        // A data folder the test hands back in, or a database another replica uses,
-        // holds the project already.
-        if !reused && !self.replica {
+        let opening = config.clone();
+        // On a blocking thread: PostgreSQL's backend blocks on a runtime of its own.
+        let created = tokio::task::spawn_blocking(move || {
+            let data = App::open_data(&opening).expect("open the test server's database");
+            admin::create_project(&data, SAMPLE_PROJECT)
+        })
+        .await
+        .expect("the sample project's task");
+        // A data folder the test hands back in, or another replica's database, holds the
+        // project already.
+        if !reused && !replica {
             created.expect("the sample project loads into a new server");
         }
-        let mut server = TestServer::run(dir, config).await;
-        // SQLite is opened afresh for each command, as before; PostgreSQL's pool is kept.
-        if let AdminStore::Shared(_) = store {
-            server.store = Some(store);
-        }
-        server
-    }
-}
-
-/// Where the operator's commands of a test act: the server's SQLite file, or its
-/// PostgreSQL database through a data layer of the test's own.
-#[derive(Clone)]
-pub enum AdminStore {
-    Sqlite(Db),
-    Shared(Arc<dyn Data>),
-}
-
-impl AdminStore {
-    fn open(config: &ServerConfig) -> AdminStore {
-        if config.database.is_some() {
-            let data = tokio::task::block_in_place(|| App::open_data(config))
-                .expect("connect to the test server's database");
-            AdminStore::Shared(data)
-        } else {
-            AdminStore::Sqlite(App::open_db(config).expect("open the test server's database"))
-        }
-    }
-}
-
-impl admin::Store for AdminStore {
-    fn run<R>(
-        &self,
-        f: impl FnOnce(&dyn Data) -> tellus_server::Result<R>,
-    ) -> tellus_server::Result<R> {
-        match self {
-            AdminStore::Sqlite(db) => db.run(f),
-            // PostgreSQL's calls block on a runtime of their own.
-            AdminStore::Shared(data) => tokio::task::block_in_place(|| f(&**data)),
-        }
+        TestServer::run(dir, config).await
     }
 }
 
@@ -163,7 +191,6 @@ pub struct TestServer {
     pub dir: TempDir,
     pub http: reqwest::Client,
     running: Option<Running>,
-    store: Option<AdminStore>,
 }
 
 impl TestServer {
@@ -195,7 +222,6 @@ impl TestServer {
             dir,
             http: reqwest::Client::new(),
             running: Some(running),
-            store: None,
         }
     }
 
@@ -211,12 +237,9 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let addr = self.addr;
         let mut config = self.config.clone();
-        let store = self.store.clone();
         let dir = self.stop().await;
         config.listen = addr;
-        let mut server = TestServer::run(dir, config).await;
-        server.store = store;
-        server
+        TestServer::run(dir, config).await
     }
 
     /// The server's address followed by `path`.
@@ -224,23 +247,66 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's data layer, whichever backend holds it, for the operator's commands
+    /// (`admin::create_invite(&server.store(), …)`).
+    pub fn store(&self) -> Arc<dyn Data> {
+        App::open_data(&self.config).expect("open the test server's database")
+    }
+
+    /// The SQLite file itself, for a test that asked [`sqlite_only`] first.
     pub fn db(&self) -> Db {
+        assert!(
+            self.config.database.is_none(),
+            "this server keeps its data in PostgreSQL: ask sqlite_only() before db()"
+        );
         App::open_db(&self.config).expect("open the test server's database")
     }
 
-    /// Where the operator's commands act (`admin::*`), whichever the database.
-    pub fn store(&self) -> AdminStore {
-        match &self.store {
-            Some(store) => store.clone(),
-            None => AdminStore::open(&self.config),
+    /// The number a `SELECT COUNT(...)`-like query gives (SQL both backends read alike),
+    /// from SQLite, or from PostgreSQL through `psql`.
+    pub fn count(&self, sql: &str) -> i64 {
+        match &self.config.database {
+            Some(url) => crate::shared_postgres::scalar(url, sql)
+                .parse()
+                .unwrap_or_else(|e| panic!("{sql}: not a number: {e}")),
+            None => self
+                .db()
+                .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
         }
     }
 
-    /// The number a `SELECT COUNT(...)`-like query gives.
-    pub fn count(&self, sql: &str) -> i64 {
-        self.db()
-            .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    /// The first column of the first row `sql` gives, as text (None for NULL or no
+    /// row), from either backend; for SQL both read alike, a text column.
+    pub fn text(&self, sql: &str) -> Option<String> {
+        match &self.config.database {
+            Some(url) => crate::shared_postgres::text(url, sql),
+            None => self
+                .db()
+                .with(|c| {
+                    let mut stmt = c.prepare(sql)?;
+                    let mut rows = stmt.query([])?;
+                    Ok(match rows.next()? {
+                        Some(row) => row.get::<_, Option<String>>(0)?,
+                        None => None,
+                    })
+                })
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
+
+    /// Runs `sql` (one statement both backends read alike) on the server's database, as
+    /// an older server or a hand at the database would have written it.
+    pub fn execute(&self, sql: &str) {
+        match &self.config.database {
+            Some(url) => {
+                crate::shared_postgres::scalar(url, sql);
+            }
+            None => self
+                .db()
+                .with(|c| Ok(c.execute_batch(sql)?))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
     }
 
     /// Uploads the server holds open.

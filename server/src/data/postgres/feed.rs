@@ -223,3 +223,44 @@ impl Feed for PgData {
         with_conn!(self, |conn| project_csv(conn, project_id, scope).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::postgres::testdb::TestDb;
+
+    /// While one transaction holds an append to the feed uncommitted, another cannot
+    /// take a number: without the lock its insert would go through at once, numbered
+    /// after the first, and could commit (and be read past) before it.
+    #[test]
+    fn a_second_append_waits_for_the_first_to_commit() {
+        let Some(db) = TestDb::start("pg feed append lock") else {
+            return;
+        };
+        let data = &db.data;
+        let outcome = data.run(async {
+            let mut first = data.pool().begin().await?;
+            append_story(&mut first, "p", "s1", 1, 0).await?;
+            let mut second = data.pool().begin().await?;
+            q("SET LOCAL lock_timeout = '300ms'")
+                .execute(&mut *second)
+                .await?;
+            let blocked = append_story(&mut second, "p", "s2", 1, 0).await;
+            drop(second);
+            first.commit().await?;
+            // Once the first has committed, the next append goes through.
+            let mut third = data.pool().begin().await?;
+            append_story(&mut third, "p", "s3", 1, 0).await?;
+            third.commit().await?;
+            Ok::<_, crate::error::Error>(blocked)
+        });
+        let blocked = outcome.expect("the first and third appends");
+        let err = blocked.expect_err("the second append went ahead while the first was open");
+        assert!(err.to_string().contains("lock"), "{err}");
+        assert_eq!(
+            db.text("SELECT string_agg(story_id, ',' ORDER BY seq) FROM changes")
+                .as_deref(),
+            Some("s1,s3")
+        );
+    }
+}

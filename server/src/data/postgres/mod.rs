@@ -8,7 +8,8 @@
 //! The data layer's traits are synchronous and called on blocking threads
 //! (`App::data`), so this backend owns a small runtime of its own and blocks on it: the
 //! pool's connections live on that runtime whichever runtime (or none, for `tellus
-//! admin`) the caller has. Never call it from an async task.
+//! admin`) the caller has. Called from an async task it blocks that task's thread: the
+//! server never does (`App::data`); a test's admin helper may.
 
 /// Runs `$body` (an expression that may `.await`) with `$tx`, a `&mut PgConnection` in
 /// one transaction of `$data`'s pool, on its runtime; committed when the body gives a
@@ -112,7 +113,7 @@ impl PgData {
             .enable_all()
             .build()
             .map_err(|e| Error::io("cannot start the database runtime", e))?;
-        let pool = runtime.block_on(async {
+        let pool = block_on(&runtime, async {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .connect(url)
@@ -138,10 +139,10 @@ impl PgData {
         })
     }
 
-    /// Runs `f` to completion on this backend's runtime (from a blocking thread).
+    /// Runs `f` to completion with this backend's runtime (from a blocking thread).
     pub fn run<F: Future>(&self, f: F) -> F::Output {
         match &self.runtime {
-            Some(runtime) => runtime.block_on(f),
+            Some(runtime) => block_on(runtime, f),
             None => unreachable!("the runtime lives until drop"),
         }
     }
@@ -160,6 +161,31 @@ impl PgData {
             Some(runtime) => runtime.handle().clone(),
             None => unreachable!("the runtime lives until drop"),
         }
+    }
+}
+
+/// Polls `f` on the calling thread until it is done, with `runtime` as the context its
+/// sockets and timers register with (the runtime's own threads drive them and wake this
+/// one). Unlike `Runtime::block_on`, this works on a thread that is itself running a
+/// runtime (an async test calling `tellus admin`'s functions, say): it only blocks that
+/// thread, which the data layer's callers do anyway.
+fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let _context = runtime.enter();
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A wake-up that came before this park makes it return at once.
+        std::thread::park();
     }
 }
 

@@ -241,7 +241,7 @@ async fn withdraw_story(
 /// story cannot arrive between the look and the wait, unseen by both.
 pub async fn lock_code(conn: &mut PgConnection, project_id: &str, hash: &str) -> Result<()> {
     query::<Postgres>(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0x636f6465))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('code:' || $1 || ':' || $2, 0))",
     )
     .bind(project_id)
     .bind(hash)
@@ -339,5 +339,209 @@ impl Portal for PgData {
         Ok(Representation::ALL
             .into_iter()
             .find(|r| held.iter().any(|h| h == r.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+    use tellus_protocol::storyteller_code::code_hash;
+    use tellus_testkit::consent::consent_event;
+    use tellus_testkit::{PROJECT, SAMPLE_PROJECT};
+
+    use super::super::testdb::TestDb;
+    use crate::data::Data;
+    use crate::data::portal::Portal;
+    use crate::data::stories::{ConsentPost, Stories};
+    use crate::db::Db;
+    use crate::visibility::Visibility;
+
+    const CODE: &str = "ABCDE-FGHJK-MNPQR-STVWX";
+    const LATER_CODE: &str = "00000-11111-22222-33333";
+
+    fn consent(data: &dyn Data, story: &str, kind: &str, code: Option<&str>) {
+        let mut event: Value =
+            consent_event(story, kind, &["record", "share_publicly", "research_use"]);
+        if let Some(code) = code {
+            event["code_hash"] = code_hash(PROJECT, code).expect("a valid code").into();
+        }
+        let post = ConsentPost {
+            project_id: PROJECT.into(),
+            reporter_id: "reporter".into(),
+            story_id: story.into(),
+            event_id: crate::routes::parse_id(event["id"].as_str().unwrap(), "event").unwrap(),
+            event: serde_json::from_value(event.clone()).expect("an event"),
+            text: event.to_string(),
+        };
+        data.record_consent(&post).expect("consent kept");
+    }
+
+    /// The portal's operations as the portal's routes call them, on either backend.
+    fn portal_flow(data: &dyn Data) {
+        crate::admin::create_project(data, SAMPLE_PROJECT).expect("project");
+        let story = uuid::Uuid::now_v7().to_string();
+        consent(data, &story, "given", Some(CODE));
+
+        let lookup = data.find_story_by_code(CODE).unwrap();
+        assert_eq!(lookup.found, Some((PROJECT.to_string(), story.clone())));
+        assert_eq!(lookup.hashes.len(), 1);
+        assert_eq!(data.find_story_by_code(LATER_CODE).unwrap().found, None);
+
+        let view = data.storyteller_story(PROJECT, &story).unwrap();
+        assert_eq!(view.events.len(), 1);
+        assert!(view.form.is_some(), "the form the consent was given on");
+        assert!(view.consent.grants("research_use"));
+
+        let keep: BTreeSet<String> = ["share_publicly".to_string()].into();
+        assert!(
+            data.narrow_storyteller_consent(PROJECT, &story, &keep)
+                .unwrap()
+        );
+        assert!(
+            !data
+                .narrow_storyteller_consent(PROJECT, &story, &keep)
+                .unwrap(),
+            "nothing left to narrow"
+        );
+        let view = data.storyteller_story(PROJECT, &story).unwrap();
+        assert!(!view.consent.grants("research_use") && view.consent.grants("share_publicly"));
+        assert_eq!(view.events.len(), 2);
+
+        assert!(
+            data.withdraw_as_storyteller(PROJECT, &story, true)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            data.withdraw_as_storyteller(PROJECT, &story, true)
+                .unwrap()
+                .is_none(),
+            "once"
+        );
+        assert_eq!(
+            data.visibility(PROJECT, &story).unwrap(),
+            Visibility::Withdrawn
+        );
+
+        // A code that opens nothing yet: the withdrawal waits for the story it names, and
+        // is applied in the transaction that brings it.
+        let hashes = data.find_story_by_code(LATER_CODE).unwrap().hashes;
+        assert!(data.withdraw_by_code(&hashes, false).unwrap().is_empty());
+        assert!(
+            data.withdraw_by_code(&hashes, true).unwrap().is_empty(),
+            "asked again: one wait"
+        );
+        let late = uuid::Uuid::now_v7().to_string();
+        consent(data, &late, "given", Some(LATER_CODE));
+        assert_eq!(
+            data.visibility(PROJECT, &late).unwrap(),
+            Visibility::Withdrawn
+        );
+        // Now the code opens a withdrawn story: nothing to do, nothing waits.
+        assert!(data.withdraw_by_code(&hashes, true).unwrap().is_empty());
+        assert_eq!(data.storyteller_best_copy(&late, "none").unwrap(), None);
+    }
+
+    #[test]
+    fn the_portal_behaves_alike_on_sqlite_and_postgresql() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = crate::data::SqliteData::new(Db::open(&dir.path().join("server.db")).unwrap());
+        portal_flow(&sqlite);
+        let Some(db) = TestDb::start("pg portal") else {
+            return;
+        };
+        portal_flow(&db.data);
+        assert_eq!(
+            db.text("SELECT COUNT(*)::text FROM pending_withdrawals")
+                .as_deref(),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn a_portal_withdrawal_racing_the_story_it_names_is_applied_either_way() {
+        let Some(db) = TestDb::start("pg portal race") else {
+            return;
+        };
+        crate::admin::create_project(&db.data as &dyn Data, SAMPLE_PROJECT).expect("project");
+        for round in 0..8 {
+            let code = format!("{round:05}-ABCDE-FGHJK-MNPQR");
+            let story = uuid::Uuid::now_v7().to_string();
+            let hashes = db.data.find_story_by_code(&code).unwrap().hashes;
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    db.data
+                        .withdraw_by_code(&hashes, true)
+                        .expect("withdrawal asked")
+                });
+                scope.spawn(|| consent(&db.data, &story, "given", Some(&code)));
+            });
+            assert_eq!(
+                db.data.visibility(PROJECT, &story).unwrap(),
+                Visibility::Withdrawn,
+                "round {round}: the withdrawal was neither applied nor left waiting for nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transcript_saved_while_the_story_is_withdrawn_never_outlives_the_withdrawal() {
+        use crate::data::transcripts::{Save, Segment, Transcripts};
+
+        let Some(db) = TestDb::start("pg transcript vs withdrawal") else {
+            return;
+        };
+        crate::admin::create_project(&db.data as &dyn Data, SAMPLE_PROJECT).expect("project");
+        for round in 0..12 {
+            let story = uuid::Uuid::now_v7().to_string();
+            let recording = format!("rec-{round}");
+            consent(&db.data, &story, "given", None);
+            db.exec(&format!(
+                "INSERT INTO recordings (id, story_id, project_id, reporter_id, sha256, bytes, content_type, received_at)
+                 VALUES ('{recording}', '{story}', '{PROJECT}', 'reporter', 'x', 1, 'audio/flac', 0)"
+            ));
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for base in 0..20 {
+                        let save = Save {
+                            base_revision: base,
+                            segments: vec![Segment {
+                                start_ms: 0,
+                                end_ms: 900,
+                                text: format!("words {base}"),
+                                speaker: None,
+                            }],
+                            language: None,
+                            reviewed: None,
+                        };
+                        // Refused (404) once the story is withdrawn; never an error else.
+                        if db
+                            .data
+                            .save_lead_transcript(PROJECT, &recording, &save, "lead")
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                scope.spawn(|| {
+                    db.data
+                        .withdraw_as_storyteller(PROJECT, &story, true)
+                        .expect("withdrawn")
+                });
+            });
+            let left = db.text(&format!(
+                "SELECT ((SELECT COUNT(*) FROM transcripts WHERE story_id = '{story}')
+                       + (SELECT COUNT(*) FROM transcript_search WHERE story_id = '{story}')
+                       + (SELECT COUNT(*) FROM changes WHERE story_id = '{story}' AND kind = 'transcript'))::text"
+            ));
+            assert_eq!(
+                left.as_deref(),
+                Some("0"),
+                "round {round}: a transcript outlived the withdrawal"
+            );
+        }
     }
 }

@@ -317,7 +317,209 @@ impl WebPages for PgData {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testdb::{PROJECT_WITH_STORIES, TestDb};
     use super::*;
+    use crate::data::transcripts::{Save, Segment, Transcripts};
+
+    const LISTING: &str = "
+        INSERT INTO principals (id, token_hash, role, project_id, label, created_at)
+        VALUES ('rep', 't1', 'reporter', 'p', 'Phone A', 0), ('lead', 't2', 'lead', 'p', 'Lead', 0);
+        UPDATE stories SET document = '{\"title\":\"Damp flats\",\"tags\":[\"housing\"]}',
+               story_date = '2026-11-20T10:00:00Z' WHERE id = 's';
+        INSERT INTO stories (id, project_id, reporter_id, revision, document, updated_at, lead_visibility, story_date)
+        VALUES ('s2', 'p', 'other', 1, '{\"title\":\"Bus routes\",\"tags\":[]}', 5, 'visible', '2026-11-22T09:00:00Z'),
+               ('stub', 'p', 'rep', 0, NULL, 0, 'visible', NULL);
+        UPDATE stories SET withdrawn_at = 7 WHERE id = 'w';
+        INSERT INTO story_search (story_id, title, summary, notes)
+        VALUES ('s', 'Damp flats', 'Mould in every bedroom', 'the landlord never came'),
+               ('s2', 'Bus routes', 'The damp bus stop', ''),
+               ('h', 'Hidden damp', '', '');
+    ";
+
+    fn filter() -> StoryFilter {
+        StoryFilter {
+            page: 1,
+            ..StoryFilter::default()
+        }
+    }
+
+    fn ids(listing: &Listing) -> Vec<&str> {
+        listing.stories.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_story_list_filters_searches_and_pages_only_what_a_lead_may_see() {
+        let Some(db) = TestDb::start("pg web list") else {
+            return;
+        };
+        db.exec(PROJECT_WITH_STORIES);
+        db.exec(LISTING);
+        let data = &db.data;
+        let all = data.list_stories("p", &filter()).unwrap();
+        assert_eq!(
+            ids(&all),
+            ["s2", "s", "w"],
+            "newest first, tombstones last, no stub or hidden story"
+        );
+        assert_eq!((all.total, all.page, all.pages), (3, 1, 1));
+        assert_eq!(all.stories[1].reporter, "Phone A");
+        assert_eq!(all.stories[1].delivered, 2, "recordings, not copies");
+        assert!(all.stories[2].doc.is_none() && all.stories[2].withdrawn_at == Some(7));
+
+        let search = |typed: &str| StoryFilter {
+            matching: crate::search::match_expression(typed),
+            ..filter()
+        };
+        let found = data.list_stories("p", &search("DAMP")).unwrap();
+        assert_eq!(
+            ids(&found),
+            ["s", "s2"],
+            "the title weighs more than the summary"
+        );
+        let snippet = found.stories[0].snippet.as_deref().unwrap_or_default();
+        assert!(snippet.contains("\u{2}Damp\u{3}"), "{snippet:?}");
+        assert_eq!(
+            ids(&data.list_stories("p", &search("damp landl")).unwrap()),
+            ["s"]
+        );
+        assert!(
+            data.list_stories("p", &search("nowhere"))
+                .unwrap()
+                .stories
+                .is_empty()
+        );
+
+        let tagged = StoryFilter {
+            tag: Some("housing".into()),
+            ..filter()
+        };
+        assert_eq!(ids(&data.list_stories("p", &tagged).unwrap()), ["s"]);
+        let by = StoryFilter {
+            reporter: Some("other".into()),
+            ..filter()
+        };
+        assert_eq!(ids(&data.list_stories("p", &by).unwrap()), ["s2"]);
+        let days = StoryFilter {
+            from: Some("2026-11-21".into()),
+            to: Some("2026-11-22".into()),
+            ..filter()
+        };
+        assert_eq!(ids(&data.list_stories("p", &days).unwrap()), ["s2"]);
+        let withdrawn = StoryFilter {
+            consent: Some("withdrawn".into()),
+            ..filter()
+        };
+        assert!(
+            data.list_stories("p", &withdrawn)
+                .unwrap()
+                .stories
+                .is_empty(),
+            "no consent events here"
+        );
+        let far = StoryFilter {
+            page: 9,
+            ..filter()
+        };
+        assert_eq!(data.list_stories("p", &far).unwrap().page, 1, "clamped");
+        assert!(
+            data.list_stories("other", &filter())
+                .unwrap()
+                .stories
+                .is_empty()
+        );
+
+        assert_eq!(
+            data.project_reporters("p").unwrap(),
+            [("rep".to_string(), "Phone A".to_string())]
+        );
+        assert_eq!(data.project_settings("p").unwrap(), serde_json::json!({}));
+        assert_eq!(data.project_settings("none").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn story_pages_refuse_hidden_stories_and_show_tombstones() {
+        let Some(db) = TestDb::start("pg web story") else {
+            return;
+        };
+        db.exec(PROJECT_WITH_STORIES);
+        db.exec(LISTING);
+        for hidden in ["h", "missing"] {
+            assert!(matches!(
+                db.data.lead_story_page("p", hidden),
+                Err(Error::Refused {
+                    status: axum::http::StatusCode::NOT_FOUND,
+                    ..
+                })
+            ));
+        }
+        assert!(matches!(
+            db.data.lead_story_page("p", "w").unwrap(),
+            LeadStory::Withdrawn {
+                withdrawn_at: Some(7)
+            }
+        ));
+        assert!(
+            db.data.lead_story_page("other", "s").is_err(),
+            "another project's"
+        );
+        assert!(db.data.lead_story_csv_row("p", "w").is_err(), "withdrawn");
+
+        let save = Save {
+            base_revision: 0,
+            segments: vec![Segment {
+                start_ms: 0,
+                end_ms: 900,
+                text: "the damp came back".into(),
+                speaker: None,
+            }],
+            language: None,
+            reviewed: None,
+        };
+        db.data
+            .save_lead_transcript("p", "r1", &save, "lead")
+            .unwrap();
+        let hits = db.data.titled_transcript_hits("p", "damp", 5).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            (hits[0].0.as_str(), hits[0].1.recording_id.as_str()),
+            ("Damp flats", "r1")
+        );
+    }
+
+    #[test]
+    fn a_sign_in_link_is_taken_once_and_expired_ones_are_forgotten() {
+        let Some(db) = TestDb::start("pg web links") else {
+            return;
+        };
+        db.exec(PROJECT_WITH_STORIES);
+        db.exec(LISTING);
+        let link = |hash: &str, expires_at| StoredLink {
+            secret_hash: hash.into(),
+            principal_id: "lead".into(),
+            sealed_token: format!("sealed-{hash}"),
+            expires_at,
+        };
+        db.data.store_sign_in_link(&link("old", 100), 50).unwrap();
+        db.data.store_sign_in_link(&link("new", 1000), 200).unwrap();
+        assert_eq!(
+            db.data.take_sign_in_link("old").unwrap(),
+            None,
+            "expired, forgotten"
+        );
+        assert_eq!(
+            db.data.take_sign_in_link("new").unwrap(),
+            Some(("sealed-new".into(), 1000))
+        );
+        assert_eq!(db.data.take_sign_in_link("new").unwrap(), None, "once");
+        let unknown = StoredLink {
+            principal_id: "nobody".into(),
+            ..link("x", 1000)
+        };
+        assert!(
+            db.data.store_sign_in_link(&unknown, 0).is_err(),
+            "a link names a principal"
+        );
+    }
 
     #[test]
     fn the_story_lists_expression_gives_the_same_query_as_the_typed_words() {
