@@ -37,9 +37,7 @@ struct Replicas {
 impl Replicas {
     async fn start(test: &str) -> Option<Replicas> {
         // The test servers' PostgreSQL (a database of this test's own on it).
-        if or_skip(postgres::bin_dir().map(|_| ()), test).is_none() {
-            return None;
-        }
+        or_skip(postgres::bin_dir().map(|_| ()), test)?;
         let seaweed = Seaweed::shared().await?;
         let prefix = format!("replicas-{}", new_id());
         let a = Server::options()
