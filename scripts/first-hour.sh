@@ -72,6 +72,10 @@ walk="$work/walk.sh"
         echo "echo \"(skipped: needs a microphone) \"$quoted"; continue ;;
       *"sync --watch"*)
         echo "echo \"(skipped: runs until stopped) \"$quoted"; continue ;;
+      *"--storage 's3://"* | *"--database 'postgres://"*)
+        # Lines that name a bucket or a PostgreSQL server of the reader's own; the tests
+        # start real ones (server/tests/object_storage.rs, migrate.rs, cli/tests/migrate.rs).
+        echo "echo \"(skipped: needs the reader's own bucket or PostgreSQL) \"$quoted"; continue ;;
       *"story free-lossless"*)
         # The README's project keeps every lossless copy, so the line is refused there by
         # design (its refusal is tested from Python in tests/ffi/python/test_recorder.py);

@@ -64,9 +64,10 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (or creates) the data folder: database, audio storage (the `audio/` folder
-    /// or the object store `storage` names, checked reachable) and upload spool, and
-    /// tidies what a crash may have left (see `tus::recover`).
+    /// Opens (or creates) the data folder: database (PostgreSQL connects and migrates on a
+    /// blocking thread), audio storage (the `audio/` folder or the object store `storage`
+    /// names, checked reachable) and upload spool, and tidies what a crash may have left
+    /// (see `tus::recover`).
     pub async fn open(config: ServerConfig) -> Result<App> {
         if config.data_dir.as_os_str().is_empty() {
             return Err(Error::Config("no data folder is set (data_dir)".into()));
@@ -80,6 +81,7 @@ impl App {
         config.transcribe.check()?;
         // Opening the data layer blocks (PostgreSQL connects and migrates on a runtime of
         // its own), so it runs on a blocking thread.
+        let config = Arc::new(config);
         let data = {
             let config = config.clone();
             db::blocking(move || App::open_data(&config)).await?
@@ -93,7 +95,7 @@ impl App {
         );
         let app = App {
             data,
-            config: Arc::new(config),
+            config,
             storage,
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),

@@ -3,12 +3,14 @@
 //! devices ([`enrol`]), consent events ([`consent`]), story documents and delivered
 //! stories ([`story`]), tus uploads ([`tus`]), generated audio and its real copies
 //! ([`fixtures`]), the sample project ([`sample`]), checks of pulled folders
-//! ([`checks`]), a fault-injecting loopback proxy ([`proxy`]), polling with a deadline
+//! ([`checks`]), a fault-injecting loopback proxy ([`proxy`]), a round-robin balancer for replicas
+//! ([`balancer`]), polling with a deadline
 //! ([`wait`]), and real services started for a test on loopback ([`services`]).
 //!
 //! Helpers panic with a message when something the test relies on fails: they only run
 //! inside tests, where a panic is the failure report.
 
+pub mod balancer;
 pub mod checks;
 pub mod consent;
 pub mod enrol;

@@ -71,6 +71,8 @@ pub enum Storage {
     /// The embedded default: a folder in the data folder.
     #[default]
     Folder,
+    /// An object store at this `storage` URL (`services::seaweed::Seaweed::storage_url`).
+    Bucket(String),
 }
 
 /// How to start a [`TestServer`]: its data folder and its backends.
@@ -79,9 +81,28 @@ pub struct ServerOptions {
     dir: Option<TempDir>,
     database: Database,
     storage: Storage,
+    /// Another replica: the database URL and storage of a server already running.
+    replica_of: Option<(String, Option<String>)>,
 }
 
 impl ServerOptions {
+    /// Another replica of `server` (which keeps its data in PostgreSQL): the same
+    /// database and audio storage, a data folder of its own; the sample project is there
+    /// already.
+    pub fn replica_of(server: &TestServer) -> ServerOptions {
+        let database = server
+            .config
+            .database
+            .clone()
+            .expect("replicas share a PostgreSQL database");
+        ServerOptions {
+            replica_of: Some((database, server.config.storage.clone())),
+            // Not the run's default: no fresh database is made for it.
+            database: Database::Sqlite,
+            ..ServerOptions::default()
+        }
+    }
+
     pub fn new() -> ServerOptions {
         ServerOptions::default()
     }
@@ -136,6 +157,12 @@ impl ServerOptions {
         }
         match self.storage {
             Storage::Folder => {}
+            Storage::Bucket(url) => config.storage = Some(url),
+        }
+        let replica = self.replica_of.is_some();
+        if let Some((database, storage)) = self.replica_of {
+            config.database = Some(database);
+            config.storage = storage;
         }
         adjust(&mut config);
         let opening = config.clone();
@@ -146,8 +173,9 @@ impl ServerOptions {
         })
         .await
         .expect("the sample project's task");
-        // A data folder the test hands back in holds the project already.
-        if !reused {
+        // A data folder the test hands back in, or another replica's database, holds the
+        // project already.
+        if !reused && !replica {
             created.expect("the sample project loads into a new server");
         }
         TestServer::run(dir, config).await

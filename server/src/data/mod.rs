@@ -20,6 +20,7 @@
 
 pub mod accounts;
 pub mod feed;
+pub mod holds;
 pub mod migrate;
 pub mod portal;
 pub mod postgres;
@@ -36,6 +37,7 @@ pub use sqlite::SqliteData;
 pub trait Data:
     accounts::Accounts
     + feed::Feed
+    + holds::Holds
     + portal::Portal
     + stories::Stories
     + transcripts::Transcripts

@@ -37,6 +37,53 @@ use crate::routes::parse_id;
 use receive::{Outcome, receive};
 pub use state::{Upload, discard_spool, recover, spawn_expiry_sweeper};
 
+use crate::data::holds::{Exclusive, Held};
+
+/// A request's hold on one upload: this replica's lock (`Locks`), then the hold across
+/// replicas (`data::holds`). No other request, on any replica, writes the upload while
+/// it lives.
+pub struct UploadHold {
+    _shared: Box<dyn Held>,
+    _local: OwnedMutexGuard<()>,
+}
+
+/// Holds upload `id`, waiting up to `wait` for the request that has it; None when it is
+/// still busy then (the caller answers 423).
+async fn hold_upload(app: &App, id: &str, wait: std::time::Duration) -> Result<Option<UploadHold>> {
+    let started = std::time::Instant::now();
+    let Some(local) = app.uploads.lock_within(id, wait).await else {
+        return Ok(None);
+    };
+    let left = wait.saturating_sub(started.elapsed());
+    let id = id.to_string();
+    let shared = app
+        .data(move |d| d.hold(Exclusive::Upload(&id), left))
+        .await?;
+    Ok(shared.map(|shared| UploadHold {
+        _shared: shared,
+        _local: local,
+    }))
+}
+
+/// Holds upload `id` if nothing has it right now.
+pub(crate) async fn try_hold_upload(app: &App, id: &str) -> Result<Option<UploadHold>> {
+    let Some(local) = app.uploads.try_lock(id) else {
+        return Ok(None);
+    };
+    let id = id.to_string();
+    let shared = app
+        .data(move |d| d.hold(Exclusive::Upload(&id), std::time::Duration::ZERO))
+        .await?;
+    Ok(shared.map(|shared| UploadHold {
+        _shared: shared,
+        _local: local,
+    }))
+}
+
+fn upload_busy(message: &'static str) -> Error {
+    Error::refused(StatusCode::LOCKED, "upload_busy", message)
+}
+
 /// One lock per upload in progress: two PATCHes on one upload never interleave; the
 /// second waits briefly, then is refused with 423 (tus clients retry it after asking
 /// for the offset).
@@ -394,7 +441,8 @@ async fn create(
     let mut upload = upload;
     let mut receipt = None;
     if with_body {
-        let guard = app.uploads.try_lock(&upload.id);
+        // Nobody else knows this upload yet, but the hold keeps a PATCH that guesses it out.
+        let guard = try_hold_upload(&app, &upload.id).await?;
         let (result, written) = write_detached(&app, upload, headers, body, guard).await?;
         upload = written;
         match result {
@@ -452,11 +500,7 @@ async fn head(
     // A client asks for the offset right after its connection broke; the server may
     // still be committing what arrived on it. Waiting briefly for that write to settle
     // answers with the whole received prefix instead of an older offset.
-    let settled = app
-        .uploads
-        .lock_within(&upload.id, LOCK_WAIT)
-        .await
-        .is_some();
+    let settled = matches!(hold_upload(&app, &upload.id, LOCK_WAIT).await, Ok(Some(_)));
     let upload = if settled {
         owned(&app, &who, &id).await?
     } else {
@@ -492,10 +536,8 @@ async fn patch(
         .ok_or_else(|| bad("a PATCH needs Upload-Offset".into()))
         .and_then(|v| headers::parse_u64("Upload-Offset", v).map_err(bad))?;
     let mut upload = owned(&app, &who, &id).await?;
-    let Some(guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
-        return Err(Error::refused(
-            StatusCode::LOCKED,
-            "upload_busy",
+    let Some(guard) = hold_upload(&app, &upload.id, LOCK_WAIT).await? else {
+        return Err(upload_busy(
             "another request is writing to this upload; ask for its offset (HEAD) and try again",
         ));
     };
@@ -535,7 +577,7 @@ async fn write_detached(
     mut upload: Upload,
     headers: HeaderMap,
     body: Body,
-    guard: Option<OwnedMutexGuard<()>>,
+    guard: Option<UploadHold>,
 ) -> Result<(Result<Option<String>>, Upload)> {
     let app = app.clone();
     tokio::spawn(async move {
@@ -616,10 +658,8 @@ async fn terminate(
 ) -> Result<StatusCode> {
     check_resumable(&headers)?;
     let upload = owned(&app, &who, &id).await?;
-    let Some(_guard) = app.uploads.lock_within(&upload.id, LOCK_WAIT).await else {
-        return Err(Error::refused(
-            StatusCode::LOCKED,
-            "upload_busy",
+    let Some(_guard) = hold_upload(&app, &upload.id, LOCK_WAIT).await? else {
+        return Err(upload_busy(
             "another request is writing to this upload; try again",
         ));
     };

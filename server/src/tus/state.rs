@@ -13,6 +13,7 @@ use tellus_protocol::AudioFormat;
 use super::{bucket, verify};
 use crate::App;
 use crate::clock::now_ms;
+use crate::data::holds::Exclusive;
 use crate::data::uploads::Delivery;
 use crate::db::blocking;
 use crate::error::{Error, Result};
@@ -144,10 +145,18 @@ pub async fn complete(app: &App, upload: &Upload) -> Result<String> {
     }
     // One completion per recording and representation at a time, and never over a
     // delivered one: two uploads of the same copy must not overwrite each other's file.
-    let Some(_completing) = app
-        .uploads
-        .completing(&storage::key(&upload.recording_id, upload.representation))
-    else {
+    // On several replicas the copy's hold does the same across them, and keeps the
+    // orphan sweep (`recover`) off the file between its put and its receipt.
+    let copy = storage::key(&upload.recording_id, upload.representation);
+    let completing = app.uploads.completing(&copy);
+    let shared = match completing {
+        Some(_) => {
+            app.data(move |d| d.hold(Exclusive::Copy(&copy), Duration::ZERO))
+                .await?
+        }
+        None => None,
+    };
+    let (Some(_completing), Some(_copy_held)) = (completing, shared) else {
         return Err(Error::refused(
             StatusCode::LOCKED,
             "upload_busy",
@@ -246,8 +255,17 @@ pub fn discarded(code: &str) -> bool {
 /// Brings the data folder back to a consistent state after a crash: spool files are cut
 /// back to their committed offset, uploads without a spool file and spool files without
 /// an upload are dropped, expired uploads are deleted, and stored audio that no
-/// recording names (a withdrawal or completion cut short) is deleted.
+/// recording names (a withdrawal or completion cut short) is deleted. With several
+/// replicas, one sweeps at a time (the others skip it), and a copy being completed is
+/// never taken for an orphan (its hold, `complete`).
 pub async fn recover(app: &App) -> Result<()> {
+    let Some(_sweeping) = app
+        .data(|d| d.hold(Exclusive::Sweep, Duration::ZERO))
+        .await?
+    else {
+        tracing::info!("another replica is sweeping; recovery skipped");
+        return Ok(());
+    };
     let spool_dir = app.config.spool_dir();
     // Data-layer calls block (PostgreSQL runs its own runtime): off the async threads.
     let uploads = app.data(|d| d.uploads_in_progress()).await?;
@@ -308,13 +326,21 @@ pub async fn recover(app: &App) -> Result<()> {
         .await
         .map_err(|e| Error::io("cannot list the stored audio", e))?;
     for key in stored {
-        let (id, representation) = storage::parse_key(&key);
-        let id = id.to_string();
-        let named = app
-            .data(move |d| d.delivered_sha256(&id, representation))
-            .await?
-            .is_some();
-        if !named {
+        let copy = key.clone();
+        let orphan = app
+            .data(move |d| {
+                // Held while deciding, so that a completion cannot put the file between
+                // this check and the delete (it would be refused with 423 and retried).
+                let Some(held) = d.hold(Exclusive::Copy(&copy), Duration::ZERO)? else {
+                    return Ok(None);
+                };
+                let (id, representation) = storage::parse_key(&copy);
+                Ok(d.delivered_sha256(id, representation)?
+                    .is_none()
+                    .then_some(held))
+            })
+            .await?;
+        if let Some(_held) = orphan {
             tracing::warn!(file = %key, "deleting stored audio that no recording names");
             app.storage
                 .delete(&key)
@@ -336,7 +362,8 @@ async fn sweep_bucket(app: &App, spool: &crate::storage::BucketSpool) -> Result<
         .await
         .map_err(|e| Error::io("cannot list the uploads in the bucket", e))?;
     for id in ids {
-        if app.data.upload(&id)?.is_none() {
+        let upload = id.clone();
+        if app.data(move |d| d.upload(&upload)).await?.is_none() {
             tracing::warn!(upload = %id, "deleting the bucket objects of an upload no longer held");
             bucket::discard(spool, &id).await;
         }
@@ -344,19 +371,38 @@ async fn sweep_bucket(app: &App, spool: &crate::storage::BucketSpool) -> Result<
     Ok(())
 }
 
-/// Deletes expired uploads now and then.
+/// Deletes expired uploads now and then; with several replicas, the one that holds the
+/// sweep does (the others find it held and wait for the next tick).
 pub fn spawn_expiry_sweeper(app: App) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let now = now_ms();
-            let expired = app.data(move |d| d.expired_uploads(now)).await;
-            for id in expired.unwrap_or_default() {
-                if let Some(_guard) = app.uploads.try_lock(&id) {
-                    let _ = remove(&app, &id).await;
-                }
+            if let Err(e) = sweep_expired(&app).await {
+                tracing::warn!(error = %e, "the expiry sweep failed; trying again later");
             }
         }
     })
+}
+
+/// One sweep of expired uploads: how many were deleted, or None when another replica
+/// holds the sweep.
+pub async fn sweep_expired(app: &App) -> Result<Option<usize>> {
+    let Some(_sweeping) = app
+        .data(|d| d.hold(Exclusive::Sweep, Duration::ZERO))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let expired = app.data(move |d| d.expired_uploads(now)).await?;
+    let mut deleted = 0;
+    for id in expired {
+        // An upload a request is writing right now is left for the next sweep.
+        if let Some(_held) = super::try_hold_upload(app, &id).await? {
+            remove(app, &id).await?;
+            deleted += 1;
+        }
+    }
+    Ok(Some(deleted))
 }

@@ -154,7 +154,7 @@ impl Postgres {
         for _ in 0..PORT_ATTEMPTS {
             let port = free_loopback_port()?;
             let options = format!(
-                "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off",
+                "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c max_connections=400",
                 socket.display()
             );
             let log = self.log_path();

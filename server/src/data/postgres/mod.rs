@@ -41,6 +41,7 @@ macro_rules! with_conn {
 mod accounts;
 pub mod consent;
 pub mod feed;
+pub mod holds;
 pub mod hooks;
 mod portal;
 pub mod search;
@@ -97,6 +98,8 @@ impl MigrationSource<'static> for Embedded {
 /// The PostgreSQL implementation of the data layer's traits.
 pub struct PgData {
     pool: PgPool,
+    /// Connections that hold advisory locks for a while (`holds`).
+    holds: PgPool,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -123,10 +126,15 @@ impl PgData {
                 .run(&pool)
                 .await
                 .map_err(|e| Error::Config(format!("cannot migrate the database: {e}")))?;
-            Ok::<_, Error>(pool)
+            let holds = PgPoolOptions::new()
+                .max_connections(holds::HOLD_CONNECTIONS)
+                .connect_lazy_with((*pool.connect_options()).clone());
+            Ok::<_, Error>((pool, holds))
         })?;
+        let (pool, holds) = pool;
         Ok(PgData {
             pool,
+            holds,
             runtime: Some(runtime),
         })
     }
@@ -141,6 +149,18 @@ impl PgData {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn holds_pool(&self) -> &PgPool {
+        &self.holds
+    }
+
+    /// This backend's runtime, for work a drop hands off (`holds`).
+    fn runtime_handle(&self) -> tokio::runtime::Handle {
+        match &self.runtime {
+            Some(runtime) => runtime.handle().clone(),
+            None => unreachable!("the runtime lives until drop"),
+        }
     }
 }
 

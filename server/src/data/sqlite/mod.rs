@@ -4,6 +4,7 @@ mod accounts;
 pub mod conn;
 pub mod consent;
 pub mod feed;
+mod holds;
 pub mod portal;
 mod schema;
 pub mod search;
