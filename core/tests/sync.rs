@@ -153,7 +153,7 @@ async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_a
     let first = phone.engine.sync().await;
     assert!(matches!(first, Err(SyncError::Unreachable(_))), "{first:?}");
     assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 1);
-    assert!(server.count("SELECT MAX(offset) FROM uploads") > 0);
+    assert!(server.count("SELECT MAX(\"offset\") FROM uploads") > 0);
     assert!(matches!(
         phone.store.delivery_state(story).unwrap(),
         DeliveryState::Uploading { percent } if percent > 0 && percent < 100
@@ -263,7 +263,7 @@ async fn audio_that_changed_after_recording_is_parked_and_never_delivered() {
     assert_eq!(phone.counter.count(Method::Patch), 1);
     assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 0);
     assert_eq!(server.audio_files(), 0);
-    assert_eq!(server.count("SELECT MAX(offset) FROM uploads"), 0);
+    assert_eq!(server.count("SELECT MAX(\"offset\") FROM uploads"), 0);
     assert!(matches!(
         phone.store.delivery_state(story).unwrap(),
         DeliveryState::NeedsAttention { reason } if reason.contains("changed after it was recorded")
@@ -282,7 +282,7 @@ async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
     phone.counter.in_chunks();
     phone.counter.fail_patches_after.store(2, Ordering::SeqCst);
     assert!(phone.engine.sync().await.is_err());
-    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    let held = server.count("SELECT MAX(\"offset\") FROM uploads") as u64;
     assert!(held > 0 && held < recording.bytes);
 
     let server = server.restart().await;
@@ -332,7 +332,7 @@ async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
     let result = running.await.unwrap();
     assert_eq!(result, Err(SyncError::Cancelled));
     assert!(!phone.engine.is_running());
-    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    let held = server.count("SELECT MAX(\"offset\") FROM uploads") as u64;
     assert!(held < recording.bytes);
     // The story says it was cancelled, with what the server holds (not "0 %").
     let state = phone.engine.delivery_state(story).unwrap();
@@ -613,7 +613,7 @@ async fn a_revoked_device_stops_and_is_asked_to_enrol_again() {
     let phone = Phone::enrolled(&server, &server.base).await;
     phone.story_with_recording(200_000, 1);
     let account = phone.store.sync_account().unwrap().unwrap();
-    tellus_server::admin::revoke(&server.db(), &account.reporter_id).unwrap();
+    tellus_server::admin::revoke(&server.store(), &account.reporter_id).unwrap();
     assert_eq!(phone.engine.sync().await, Err(SyncError::EnrolAgain));
     assert!(phone.store.sync_account().unwrap().unwrap().revoked);
     let next = phone.engine.next_attempt().unwrap();

@@ -293,12 +293,17 @@ async fn a_patch_on_one_replica_keeps_the_other_out_with_423() {
     let mut writing = on(&device, a).raw_patch(&path, None, data.len()).await;
     writing.write_all(&data[..2_000_000]).await.unwrap();
     writing.flush().await.unwrap();
-    // A holds the upload once it writes the body into its spool file.
+    // A holds the upload (a session advisory lock in the shared database, keyed by the
+    // hash of its name) while it receives the body; its spool is in the bucket, so that
+    // lock is what to wait for.
+    let upload_id = path.rsplit('/').next().unwrap_or_default();
+    let name = tellus_server::data::holds::Exclusive::Upload(upload_id).name();
+    let held = format!(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objid::bigint = (hashtext('{name}')::bigint + 4294967296) % 4294967296"
+    );
     assert!(
-        wait_until(Duration::from_secs(30), || async {
-            std::fs::metadata(a.spool_file()).is_ok_and(|m| m.len() > 0)
-        })
-        .await,
+        wait_until(Duration::from_secs(30), || async { a.count(&held) > 0 }).await,
         "replica A is writing"
     );
 
