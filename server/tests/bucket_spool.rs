@@ -46,12 +46,15 @@ async fn replica_a(seaweed: &Seaweed, prefix: &str) -> Server {
     Server::start_with(move |c| c.storage = Some(url)).await
 }
 
-/// A second server on A's data folder (database) and A's bucket prefix.
+/// A second server on A's database (its data folder's SQLite file, or its PostgreSQL
+/// database) and A's bucket prefix.
 async fn replica_b(seaweed: &Seaweed, prefix: &str, a: &Server) -> Server {
     let url = seaweed.storage_url(prefix);
     let data_dir = a.config.data_dir.clone();
+    let database = a.config.database.clone();
     Server::start_in(tempfile::tempdir().unwrap(), move |c| {
         c.data_dir = data_dir;
+        c.database = database;
         c.storage = Some(url);
     })
     .await
@@ -177,7 +180,7 @@ async fn a_replica_killed_mid_body_loses_only_what_it_had_not_saved() {
     let mut stream = reporter.raw_patch(&path, None, data.len()).await;
     stream.write_all(&data[..20 * MIB]).await.unwrap();
     stream.flush().await.unwrap();
-    let offset_in_db = || a.count(&format!("SELECT offset FROM uploads WHERE id = '{id}'"));
+    let offset_in_db = || a.count(&format!("SELECT \"offset\" FROM uploads WHERE id = '{id}'"));
     assert!(
         wait_until(std::time::Duration::from_secs(20), || async {
             offset_in_db() >= (8 * MIB) as i64
