@@ -7,38 +7,19 @@ mod support;
 
 use std::sync::Arc;
 
-use futures_util::TryStreamExt;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode};
 use support::*;
 use tellus_server::Role;
-use tellus_testkit::services::seaweed::{self, Seaweed};
+use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
 use tokio::io::AsyncWriteExt;
 
 const MIB: usize = 1024 * 1024;
 
-async fn keys(store: &Arc<dyn ObjectStore>) -> Vec<String> {
-    let mut keys: Vec<String> = store
-        .list(None)
-        .map_ok(|meta| meta.location.to_string())
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
-}
-
 async fn info(store: &Arc<dyn ObjectStore>, upload: &str) -> serde_json::Value {
-    let bytes = store
-        .get(&ObjectPath::from(format!("tus/{upload}/info.json")))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&object(store, &format!("tus/{upload}/info.json")).await).unwrap()
 }
 
 async fn replica_a(seaweed: &Seaweed, prefix: &str) -> Server {

@@ -5,38 +5,12 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use futures_util::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode, header};
 use support::*;
 use tellus_server::{Role, Running, ServerConfig};
-use tellus_testkit::services::seaweed::{self, Seaweed};
-
-/// The keys under this test's prefix, sorted.
-async fn keys(store: &Arc<dyn ObjectStore>) -> Vec<String> {
-    let mut keys: Vec<String> = store
-        .list(None)
-        .map_ok(|meta| meta.location.to_string())
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
-}
-
-async fn object(store: &Arc<dyn ObjectStore>, key: &str) -> Vec<u8> {
-    store
-        .get(&ObjectPath::from(key))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
-}
+use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
 
 async fn server_on(seaweed: &Seaweed, prefix: &str) -> Server {
     let url = seaweed.storage_url(prefix);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::{ObjectStore, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
 
 pub const BUCKET: &str = "tellus-audio";
 pub const ACCESS_KEY: &str = "tellus-test";
@@ -262,4 +262,29 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     held.iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect()
+}
+
+/// The keys in `store` (a test's prefix), sorted.
+pub async fn keys(store: &Arc<dyn ObjectStore>) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    let mut keys: Vec<String> = store
+        .list(None)
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .expect("list the bucket");
+    keys.sort();
+    keys
+}
+
+/// The bytes of the object `key` in `store`.
+pub async fn object(store: &Arc<dyn ObjectStore>, key: &str) -> Vec<u8> {
+    store
+        .get(&object_store::path::Path::from(key))
+        .await
+        .expect("get the object")
+        .bytes()
+        .await
+        .expect("read the object")
+        .to_vec()
 }
