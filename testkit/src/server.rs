@@ -191,6 +191,9 @@ pub struct TestServer {
     pub dir: TempDir,
     pub http: reqwest::Client,
     running: Option<Running>,
+    /// The data layer [`TestServer::store`] hands out, opened once: on PostgreSQL each
+    /// opening is a pool, a runtime and a migration check.
+    data: std::sync::OnceLock<Arc<dyn Data>>,
 }
 
 impl TestServer {
@@ -222,6 +225,7 @@ impl TestServer {
             dir,
             http: reqwest::Client::new(),
             running: Some(running),
+            data: std::sync::OnceLock::new(),
         }
     }
 
@@ -250,7 +254,9 @@ impl TestServer {
     /// The server's data layer, whichever backend holds it, for the operator's commands
     /// (`admin::create_invite(&server.store(), …)`).
     pub fn store(&self) -> Arc<dyn Data> {
-        App::open_data(&self.config).expect("open the test server's database")
+        self.data
+            .get_or_init(|| App::open_data(&self.config).expect("open the test server's database"))
+            .clone()
     }
 
     /// The SQLite file itself, for a test that asked [`sqlite_only`] first.

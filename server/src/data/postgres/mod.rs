@@ -169,6 +169,12 @@ impl PgData {
 /// one). Unlike `Runtime::block_on`, this works on a thread that is itself running a
 /// runtime (an async test calling `tellus admin`'s functions, say): it only blocks that
 /// thread, which the data layer's callers do anyway.
+///
+/// The future runs outside tokio's cooperative budget: called from inside a task (a
+/// test, a bench), it would otherwise inherit that task's budget, and once the budget is
+/// spent every poll of a semaphore or socket answers "not yet" and wakes itself at once,
+/// and this loop would spin for ever (the budget only refills when the outer task yields,
+/// which it cannot while blocked here).
 fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, f: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
@@ -179,7 +185,7 @@ fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, f: F) -> F::Output {
     let _context = runtime.enter();
     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
     let mut cx = std::task::Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
+    let mut f = std::pin::pin!(tokio::task::unconstrained(f));
     loop {
         if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
             return out;
@@ -216,5 +222,40 @@ impl Drop for PgData {
 impl From<sqlx_core::Error> for Error {
     fn from(e: sqlx_core::Error) -> Self {
         Error::internal(format!("database: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod block_on_tests {
+    use std::time::Duration;
+
+    /// Spends far more than a task's cooperative budget (128) inside `block_on` called
+    /// from a task: it must finish rather than spin (it did, stalling the replicas bench
+    /// once a test helper had made a few hundred calls in one poll).
+    #[test]
+    fn a_task_that_spent_its_budget_can_still_block_on_the_database_runtime() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outer = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let inner = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            outer.block_on(async {
+                for _ in 0..1_000 {
+                    super::block_on(&inner, tokio::task::consume_budget());
+                }
+            });
+            let _ = done.send(());
+            inner.shutdown_background();
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "block_on spun once the calling task's budget was spent"
+        );
     }
 }
