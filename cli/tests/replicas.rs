@@ -297,11 +297,10 @@ async fn an_upload_cut_on_one_replica_resumes_on_the_other_and_survives_a_sigkil
     ));
 
     // 1. The whole-file PATCH is cut on one replica, which keeps what arrived.
+    let cut = || link.cuts.load(std::sync::atomic::Ordering::SeqCst) == 1;
     assert!(
-        wait::until(Duration::from_secs(60), || link
-            .cuts
-            .load(std::sync::atomic::Ordering::SeqCst)
-            == 1)
+        wait::until(Duration::from_secs(60), || cut()
+            && cluster.sent().iter().any(|&b| b >= CUT_AT))
         .await,
         "the link was never cut; relayed {:?}\n{}",
         cluster.sent(),

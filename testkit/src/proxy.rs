@@ -33,6 +33,8 @@ pub struct Proxy {
     /// Client→server bytes forwarded (what the client managed to send).
     pub sent: Arc<AtomicU64>,
     pub connections: Arc<AtomicU64>,
+    /// Connections cut, counted as each cut is decided (just before the bytes up to the
+    /// cut point are forwarded).
     pub cuts: Arc<AtomicU64>,
     /// While set, new connections are refused (closed at once): "no network".
     pub down: Arc<AtomicBool>,
