@@ -95,6 +95,7 @@ async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x()
             stall_every: 7,
             stall_for: Duration::from_secs(5),
             bytes_per_sec: 0,
+            max_cuts: 0,
         },
     )
     .await;

@@ -15,6 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Faults {
     /// Cut the connection after this many client→server bytes on it (0: never).
     pub cut_every: u64,
+    /// Cut only the first this-many connections that reach `cut_every` (0: every one):
+    /// one cut, then a link that holds.
+    pub max_cuts: u64,
     /// Wait this long before forwarding each piece (both directions).
     pub latency: Duration,
     /// Every `stall_every`-th connection (0: none) goes silent for `stall_for` after its
@@ -30,6 +33,8 @@ pub struct Proxy {
     /// Client→server bytes forwarded (what the client managed to send).
     pub sent: Arc<AtomicU64>,
     pub connections: Arc<AtomicU64>,
+    /// Connections cut, counted as each cut is decided (just before the bytes up to the
+    /// cut point are forwarded).
     pub cuts: Arc<AtomicU64>,
     /// While set, new connections are refused (closed at once): "no network".
     pub down: Arc<AtomicBool>,
@@ -109,6 +114,14 @@ impl Proxy {
     }
 }
 
+/// Counts a cut, unless `max_cuts` (0: no limit) were made already; whether to cut.
+fn take_a_cut(cuts: &AtomicU64, max_cuts: u64) -> bool {
+    cuts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |made| {
+        (max_cuts == 0 || made < max_cuts).then_some(made + 1)
+    })
+    .is_ok()
+}
+
 async fn relay(
     client: TcpStream,
     target: SocketAddr,
@@ -138,13 +151,15 @@ async fn relay(
                 return;
             }
             let mut n = n;
-            if faults.cut_every > 0 && on_this + n as u64 >= faults.cut_every {
+            if faults.cut_every > 0
+                && on_this + n as u64 >= faults.cut_every
+                && take_a_cut(&cuts, faults.max_cuts)
+            {
                 // Forward up to the cut point, then drop both sides.
-                n = (faults.cut_every - on_this) as usize;
+                n = faults.cut_every.saturating_sub(on_this) as usize;
                 if n > 0 && sw.write_all(&buf[..n]).await.is_ok() {
                     sent.fetch_add(n as u64, Ordering::SeqCst);
                 }
-                cuts.fetch_add(1, Ordering::SeqCst);
                 return;
             }
             if !latency.is_zero() {
