@@ -157,8 +157,10 @@ async fn a_replica_killed_mid_body_loses_only_what_it_had_not_saved() {
     let path = reporter.new_upload(&story, &recording, &data).await;
     let id = upload_id(&path);
 
-    // A body without a checksum is saved part by part while it streams.
-    let mut stream = reporter.raw_patch(&path, None, data.len()).await;
+    // A body is saved part by part while it streams, with the checksum a phone sends
+    // (still unverifiable when A dies) as without one.
+    let sent = checksum("sha256", &data);
+    let mut stream = reporter.raw_patch(&path, Some(sent), data.len()).await;
     stream.write_all(&data[..20 * MIB]).await.unwrap();
     stream.flush().await.unwrap();
     let offset_in_db = || a.count(&format!("SELECT \"offset\" FROM uploads WHERE id = '{id}'"));
@@ -202,7 +204,7 @@ async fn a_chunk_that_fails_its_checksum_leaves_the_bucket_as_it_was() {
     let server = replica_a(&seaweed, &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
-    let data = audio(20 * MIB, 29);
+    let data = audio(32 * MIB, 29);
     let recording = new_id();
     let path = reporter.new_upload(&story, &recording, &data).await;
     let id = upload_id(&path);
@@ -215,8 +217,10 @@ async fn a_chunk_that_fails_its_checksum_leaves_the_bucket_as_it_was() {
     let before = (keys(&store).await, info(&store, &id).await);
     assert_eq!(before.1["offset"], 9 * MIB);
 
-    // Crossing a part boundary (a part is sent while it streams) and not crossing one.
-    for (len, algorithm) in [(11 * MIB, "sha256"), (MIB, "sha1")] {
+    // Crossing two part boundaries (the first part is checkpointed while the body
+    // streams, and taken back), crossing one (a part is sent while it streams), and
+    // not crossing one.
+    for (len, algorithm) in [(19 * MIB, "sha256"), (11 * MIB, "sha256"), (MIB, "sha1")] {
         let chunk = &data[9 * MIB..9 * MIB + len];
         let mut wrong = chunk.to_vec();
         wrong[len / 2] ^= 1;

@@ -186,6 +186,11 @@ async fn collect(task: PartTask) -> Result<(ResumableSha256, Part)> {
 
 /// Writes one request body at the upload's offset, into the bucket. As `receive::receive`:
 /// a cut body keeps what arrived, a body that fails its checksum keeps nothing (460).
+///
+/// Every whole part is checkpointed while the body streams, checksum or not (a phone
+/// sends one with every request), so a replica that dies mid-body costs the client at
+/// most a part or two. A checksummed body's checkpoints are taken back if the body then
+/// does not match: the state before it, and the tail it named, are kept until then.
 pub async fn receive(
     app: &App,
     spool: &Arc<BucketSpool>,
@@ -235,7 +240,9 @@ pub async fn receive(
     // The running hash covers the upload up to here.
     let mut hashed_through = start;
     let mut parts = info.parts.clone();
-    let checkpoints = checksum.is_none();
+    // The tail the state before this body names stays until a checksummed body is
+    // verified, so that its checkpoints can be taken back.
+    let keep_old_tail = checksum.is_some();
     let mut checker = checksum
         .as_ref()
         .map(|(a, _)| Background::start(Hasher::new(*a)));
@@ -275,17 +282,18 @@ pub async fn receive(
                     }
                     Err(e) => break 'body Some(e),
                 }
-                if checkpoints {
-                    match checkpoint(spool, &id, &info, &parts, hash.as_ref(), &stale_tail).await {
-                        Ok(offset) => {
+                let deleting = if keep_old_tail { &None } else { &stale_tail };
+                match checkpoint(spool, &id, &info, &parts, hash.as_ref(), deleting).await {
+                    Ok(offset) => {
+                        if !keep_old_tail {
                             stale_tail = None;
-                            if let Err(e) = state::set_offset(app, &id, offset).await {
-                                break 'body Some(e);
-                            }
-                            committed = offset;
                         }
-                        Err(e) => break 'body Some(e),
+                        if let Err(e) = state::set_offset(app, &id, offset).await {
+                            break 'body Some(e);
+                        }
+                        committed = offset;
                     }
+                    Err(e) => break 'body Some(e),
                 }
             }
             let part = buffer.split_to(PART_BYTES).freeze();
@@ -325,7 +333,15 @@ pub async fn receive(
             None => None,
         };
         if digest != Some(expected) {
-            // Nothing of this body was saved: the state still names what it did before.
+            // Back to the state before this body. The offset goes back before the state
+            // does: a crash in between leaves a state ahead of the offset, which the next
+            // request moves the offset on to, as after any crash mid-body. Parts sent past
+            // the old state are named by nothing, and overwritten by the next ones.
+            if committed != start {
+                state::set_offset(app, &id, start).await?;
+                save_info(spool, &id, &info).await?;
+            }
+            upload.offset = start;
             return Err(checksum_mismatch(algorithm, start));
         }
     }
@@ -373,7 +389,7 @@ pub async fn receive(
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
 }
 
-/// Saves the state after a part inside a body without a checksum; the offset it reaches.
+/// Saves the state after a part inside a body; the offset it reaches.
 async fn checkpoint(
     spool: &BucketSpool,
     id: &str,
