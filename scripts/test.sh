@@ -27,10 +27,13 @@ trap 'rm -f "$log"' EXIT
 cat "$log_deps" >"$log"
 rm -f "$log_deps"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
-echo "== the server's suites again with every test server on PostgreSQL (TELLUS_TEST_DATABASE)"
+echo "== the server's and the lead's suites again with every test server on PostgreSQL (TELLUS_TEST_DATABASE)"
 # The same tests, no copy: testkit gives each server a fresh database on one PostgreSQL;
-# the few that read server.db itself say they are skipped.
-TELLUS_TEST_DATABASE=postgres cargo test -p tellus-server --locked 2>&1 | tee -a "$log"
+# the few that read server.db itself say they are skipped. The lead's are its pulls and
+# exports; the core's other suites need no server, so only its sync suite runs again.
+TELLUS_TEST_DATABASE=postgres cargo test -p tellus-server -p tellus-lead --locked 2>&1 | tee -a "$log"
+echo "== the core's sync suite on PostgreSQL"
+TELLUS_TEST_DATABASE=postgres cargo test -p tellus-core --test sync --locked 2>&1 | tee -a "$log"
 echo "== a new user's first hour: the README's commands as written (scripts/first-hour.sh)"
 bash scripts/first-hour.sh 2>&1 | tee -a "$log"
 echo "== the FFI library from Kotlin, Python and the Swift header"
@@ -40,7 +43,9 @@ bash tests/ios/run.sh 2>&1 | tee -a "$log"
 echo "== the shells hold no consent rule of their own"
 bash tests/shells/check-consent-rules.sh 2>&1 | tee -a "$log"
 echo "== the official tus clients against the project server"
-bash tests/tus/run.sh 2>&1 | tee -a "$log"
+bash tests/tus/run.sh sqlite 2>&1 | tee -a "$log"
+echo "== the official tus clients against the project server on PostgreSQL and an S3 bucket"
+bash tests/tus/run.sh postgres 2>&1 | tee -a "$log"
 echo "== the leads' web page in headless Chromium"
 bash tests/web/run.sh 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo prints one per test binary; the FFI

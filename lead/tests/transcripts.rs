@@ -12,32 +12,47 @@ use support::*;
 use tellus_lead::export::{ExportOptions, Format, export};
 use tellus_lead::pull::NoProgress;
 use tellus_lead::{ExportScope, Manifest, PullOptions, PulledFolder, layout::Layout, pull};
-use tellus_server::App;
-use tellus_server::transcripts::model::{Segment, save_machine};
+use tellus_server::data::transcripts::Segment;
 
+/// A machine draft of `recording` (the oldest job in the queue) kept through the data
+/// layer, as the transcription worker keeps one, on whichever backend the server uses.
 fn draft(server: &TestServer, recording: &str, speaker: &str) {
-    let db = App::open_db(&server.config).unwrap();
-    let (rec, speaker) = (recording.to_string(), speaker.to_string());
-    let kept = db
-        .write(move |tx| {
-            let segments = [
-                Segment {
-                    start_ms: 0,
-                    end_ms: 30_000,
-                    text: "The kettle in the stairwell".into(),
-                    speaker: Some(speaker.clone()),
-                },
-                Segment {
-                    start_ms: 65_000,
-                    end_ms: 70_000,
-                    text: "the landlord never fixed the damp".into(),
-                    speaker: Some(speaker),
-                },
-            ];
-            save_machine(tx, &rec, "en", &segments)
-        })
+    let store = server.store();
+    let worker = "lead-test-worker";
+    let claimed = store
+        .claim_transcript_job(worker, now_ms(), 60_000)
+        .unwrap()
+        .map(|job| job.recording_id);
+    assert_eq!(
+        claimed.as_deref(),
+        Some(recording),
+        "the oldest job is this recording's"
+    );
+    let segments = [
+        Segment {
+            start_ms: 0,
+            end_ms: 30_000,
+            text: "The kettle in the stairwell".into(),
+            speaker: Some(speaker.to_string()),
+        },
+        Segment {
+            start_ms: 65_000,
+            end_ms: 70_000,
+            text: "the landlord never fixed the damp".into(),
+            speaker: Some(speaker.to_string()),
+        },
+    ];
+    let kept = store
+        .finish_transcript_job(worker, recording, "en", &segments)
         .unwrap();
     assert!(kept);
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since_epoch.as_millis()).unwrap()
 }
 
 fn ohms(out: &Path, scope: ExportScope) -> String {
