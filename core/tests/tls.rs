@@ -102,7 +102,7 @@ async fn with_the_default_trust_a_certificate_from_a_trusted_authority_syncs() {
     phone.engine.sync().await.unwrap();
     assert!(phone.delivered(story));
     assert_eq!(
-        std::fs::read(server.audio_path(recording.id)).unwrap(),
+        server.audio_bytes(recording.id).await,
         std::fs::read(phone.audio_path(&recording)).unwrap()
     );
 }

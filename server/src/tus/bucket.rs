@@ -8,11 +8,14 @@
 //! reach — is the JSON object `tus/<id>/info.json`, written before the database's offset
 //! moves to it: a replica that resumes reads the info and the tail, never the parts.
 //!
-//! A body with an `Upload-Checksum` saves nothing until it has been checked: the parts it
-//! sent are referenced by no info (the next body sends parts of the same numbers again,
-//! which replaces them, and completion or abort drops the rest). A body without one is
-//! checkpointed after each part, so a replica that dies mid-body costs the phone at most
-//! two parts of sending again.
+//! Every long body is checkpointed after each part, so a replica that dies mid-body costs
+//! the phone at most two parts of sending again (phones send a recording as one PATCH
+//! with its SHA-256, so without this a replica killed mid-upload cost the whole file, as
+//! the local spool did before its checkpoints). A body with an `Upload-Checksum` that then
+//! fails it takes its checkpoints back: the offset first, then the info as it was before
+//! the body (the tail that info names is kept until the body has passed); the parts it
+//! sent are then referenced by no info (the next body sends parts of the same numbers
+//! again, which replaces them, and completion or abort drops the rest).
 
 use std::sync::Arc;
 
@@ -235,7 +238,9 @@ pub async fn receive(
     // The running hash covers the upload up to here.
     let mut hashed_through = start;
     let mut parts = info.parts.clone();
-    let checkpoints = checksum.is_none();
+    // Deleting the tail the info before this body names waits, for a checksummed body,
+    // until the body has passed: a mismatch restores that info.
+    let checked = checksum.is_some();
     let mut checker = checksum
         .as_ref()
         .map(|(a, _)| Background::start(Hasher::new(*a)));
@@ -275,17 +280,18 @@ pub async fn receive(
                     }
                     Err(e) => break 'body Some(e),
                 }
-                if checkpoints {
-                    match checkpoint(spool, &id, &info, &parts, hash.as_ref(), &stale_tail).await {
-                        Ok(offset) => {
+                let deletable = if checked { &None } else { &stale_tail };
+                match checkpoint(spool, &id, &info, &parts, hash.as_ref(), deletable).await {
+                    Ok(offset) => {
+                        if !checked {
                             stale_tail = None;
-                            if let Err(e) = state::set_offset(app, &id, offset).await {
-                                break 'body Some(e);
-                            }
-                            committed = offset;
                         }
-                        Err(e) => break 'body Some(e),
+                        if let Err(e) = state::set_offset(app, &id, offset).await {
+                            break 'body Some(e);
+                        }
+                        committed = offset;
                     }
+                    Err(e) => break 'body Some(e),
                 }
             }
             let part = buffer.split_to(PART_BYTES).freeze();
@@ -325,12 +331,20 @@ pub async fn receive(
             None => None,
         };
         if digest != Some(expected) {
-            // Nothing of this body was saved: the state still names what it did before.
+            if committed > start {
+                take_back(app, spool, &id, &info, start).await?;
+                upload.offset = start;
+            }
             return Err(checksum_mismatch(algorithm, start));
         }
     }
     let end = start + received;
     if end == committed {
+        // A checksummed body that passed, ended on a checkpoint: the last one's info
+        // names no tail.
+        if let Some(stale) = stale_tail.filter(|_| committed > start) {
+            let _ = spool.delete(&id, &stale.name).await;
+        }
         return Ok(if cut { Outcome::Cut } else { Outcome::Stored });
     }
     let mut hash = hash.ok_or_else(|| Error::internal("an upload's running hash was lost"))?;
@@ -371,6 +385,20 @@ pub async fn receive(
         }
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
+}
+
+/// Undoes the checkpoints of a body that failed its checksum: the offset back to `start`
+/// first (a stop in between leaves the info ahead, which the next PATCH moves the offset
+/// on to, keeping bytes as any cut body's are), then the info as it was before the body.
+async fn take_back(
+    app: &App,
+    spool: &BucketSpool,
+    id: &str,
+    before: &Info,
+    start: u64,
+) -> Result<()> {
+    state::set_offset(app, id, start).await?;
+    save_info(spool, id, before).await
 }
 
 /// Saves the state after a part inside a body without a checksum; the offset it reaches.
