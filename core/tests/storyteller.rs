@@ -458,7 +458,7 @@ async fn a_code_used_while_the_audio_is_half_uploaded_ends_the_upload_and_erases
     phone.counter.fail_patches_after.store(1, Ordering::SeqCst);
     assert!(phone.engine.sync().await.is_err());
     assert!(
-        server.count("SELECT MAX(offset) FROM uploads") > 0,
+        server.count("SELECT MAX(\"offset\") FROM uploads") > 0,
         "half uploaded"
     );
 

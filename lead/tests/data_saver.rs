@@ -16,6 +16,7 @@ use tellus_lead::{
     Error, ExportScope, Manifest, PullOptions, PulledFolder, layout::Layout, pull, verify,
 };
 use tellus_protocol::Representation;
+use tellus_testkit::server::sql_text;
 
 fn options(server: &TestServer, token: &str, out: &Path, listening: bool) -> PullOptions {
     let mut options = PullOptions::new(&server.base, token, out);
@@ -199,17 +200,11 @@ async fn a_lossless_copy_that_does_not_decode_to_its_receipts_pcm_is_refused_and
     send_flac(&reporter, &story, &recording, &copies).await;
     // The server's record of the PCM identity no longer matches the file (a damaged or
     // tampered store): the file's SHA-256 still matches its receipt.
-    let db = tellus_server::App::open_db(&server.config).unwrap();
-    db.write(|tx| {
-        let other = "0".repeat(64);
-        tx.execute("UPDATE recordings SET pcm_sha256 = ?1", [&other])?;
-        tx.execute(
-            "UPDATE changes SET pcm_sha256 = ?1 WHERE kind = 'recording'",
-            [&other],
-        )?;
-        Ok(())
-    })
-    .unwrap();
+    let other = sql_text(&"0".repeat(64));
+    server.execute(&format!("UPDATE recordings SET pcm_sha256 = {other}"));
+    server.execute(&format!(
+        "UPDATE changes SET pcm_sha256 = {other} WHERE kind = 'recording'"
+    ));
     let token = server.lead_token().await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pulled");
