@@ -265,7 +265,7 @@ async fn a_sync_cancelled_mid_upload_shows_what_a_pinned_server_holds() {
     );
     assert!(phone.engine.cancel());
     assert_eq!(running.await.unwrap(), Err(SyncError::Cancelled));
-    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    let held = server.count("SELECT MAX(\"offset\") FROM uploads") as u64;
     let expected = (held * 100 / recording.bytes) as u8;
     assert!(expected > 0 && held < recording.bytes, "{held}");
     assert_eq!(

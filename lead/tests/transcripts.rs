@@ -12,30 +12,32 @@ use support::*;
 use tellus_lead::export::{ExportOptions, Format, export};
 use tellus_lead::pull::NoProgress;
 use tellus_lead::{ExportScope, Manifest, PullOptions, PulledFolder, layout::Layout, pull};
-use tellus_server::App;
-use tellus_server::transcripts::model::{Segment, save_machine};
+use tellus_server::transcripts::model::Segment;
 
+/// The machine draft of `recording`, kept as a transcription worker keeps it (through the
+/// server's data layer, whichever database it uses): its job is the oldest one due.
 fn draft(server: &TestServer, recording: &str, speaker: &str) {
-    let db = App::open_db(&server.config).unwrap();
-    let (rec, speaker) = (recording.to_string(), speaker.to_string());
-    let kept = db
-        .write(move |tx| {
-            let segments = [
-                Segment {
-                    start_ms: 0,
-                    end_ms: 30_000,
-                    text: "The kettle in the stairwell".into(),
-                    speaker: Some(speaker.clone()),
-                },
-                Segment {
-                    start_ms: 65_000,
-                    end_ms: 70_000,
-                    text: "the landlord never fixed the damp".into(),
-                    speaker: Some(speaker),
-                },
-            ];
-            save_machine(tx, &rec, "en", &segments)
-        })
+    let store = server.store();
+    let job = store
+        .claim_transcript_job("test-worker", i64::MAX / 2, 60_000)
+        .unwrap();
+    assert_eq!(job.map(|j| j.recording_id).as_deref(), Some(recording));
+    let segments = [
+        Segment {
+            start_ms: 0,
+            end_ms: 30_000,
+            text: "The kettle in the stairwell".into(),
+            speaker: Some(speaker.to_string()),
+        },
+        Segment {
+            start_ms: 65_000,
+            end_ms: 70_000,
+            text: "the landlord never fixed the damp".into(),
+            speaker: Some(speaker.to_string()),
+        },
+    ];
+    let kept = store
+        .finish_transcript_job("test-worker", recording, "en", &segments)
         .unwrap();
     assert!(kept);
 }

@@ -13,7 +13,7 @@
 //! (`shared_seaweed.rs`). `TELLUS_TEST_STORAGE=s3` makes the bucket the default. Tests
 //! look at stored audio and spooled uploads through [`TestServer::audio_bytes`] and its
 //! siblings, which read the folder or the bucket; a test about the local folder itself
-//! asks [`folder_only`] first.
+//! (a full disk) asks for [`Storage::Folder`].
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -105,17 +105,6 @@ impl Default for Storage {
             Ok(other) => panic!("{STORAGE_ENV}={other}: expected s3 or folder"),
         }
     }
-}
-
-/// For a test about the local audio or spool folder itself (a full disk under it, a
-/// file's permissions): true, saying so on stderr, when this run's servers keep their
-/// audio in a bucket, so the test returns at once.
-pub fn folder_only(test: &str) -> bool {
-    let bucket = Storage::default() != Storage::Folder;
-    if bucket {
-        eprintln!("skipped {test} on S3 storage: it is about the local audio folder");
-    }
-    bucket
 }
 
 /// How to start a [`TestServer`]: its data folder and its backends.
