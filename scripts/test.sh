@@ -27,13 +27,16 @@ trap 'rm -f "$log"' EXIT
 cat "$log_deps" >"$log"
 rm -f "$log_deps"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
-echo "== the server's and the lead's suites again with every test server on PostgreSQL (TELLUS_TEST_DATABASE)"
-# The same tests, no copy: testkit gives each server a fresh database on one PostgreSQL;
-# the few that read server.db itself say they are skipped. The lead's are its pulls and
-# exports; the core's other suites need no server, so only its sync suite runs again.
-TELLUS_TEST_DATABASE=postgres cargo test -p tellus-server -p tellus-lead --locked 2>&1 | tee -a "$log"
-echo "== the core's sync suite on PostgreSQL"
-TELLUS_TEST_DATABASE=postgres cargo test -p tellus-core --test sync --locked 2>&1 | tee -a "$log"
+echo "== the server's and the lead's suites again on PostgreSQL + S3 (TELLUS_TEST_DATABASE, TELLUS_TEST_STORAGE)"
+# The same tests, no copy: testkit gives each test server a fresh database on one
+# PostgreSQL and a prefix of its own in one SeaweedFS bucket; the few that read server.db
+# itself say they are skipped. The lead's are its pulls and exports.
+export TELLUS_TEST_DATABASE=postgres TELLUS_TEST_STORAGE=s3
+cargo test -p tellus-server -p tellus-lead --locked 2>&1 | tee -a "$log"
+echo "== the core's suites that talk to a server, on PostgreSQL + S3"
+# A separate run: `--test` names would apply to every package named beside them.
+cargo test -p tellus-core --test sync --test storyteller --test tls --locked 2>&1 | tee -a "$log"
+unset TELLUS_TEST_DATABASE TELLUS_TEST_STORAGE
 echo "== a new user's first hour: the README's commands as written (scripts/first-hour.sh)"
 bash scripts/first-hour.sh 2>&1 | tee -a "$log"
 echo "== the FFI library from Kotlin, Python and the Swift header"

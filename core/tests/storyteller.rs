@@ -202,8 +202,8 @@ async fn a_withdrawal_with_erasure_on_the_portal_reaches_the_phone_before_its_au
         report.delivered[0].recording_id,
         other_recording.id.to_string()
     );
-    assert!(!server.audio_path(recording.id).exists());
-    assert!(server.audio_path(other_recording.id).exists());
+    assert!(!server.audio_exists(recording.id).await);
+    assert!(server.audio_exists(other_recording.id).await);
     // Not sent back: the storyteller's event is delivered already.
     assert_eq!(report.consent_events_sent, 0);
     assert_eq!(
@@ -365,7 +365,7 @@ async fn an_older_server_without_the_consent_log_does_not_fail_the_sync() {
             .any(|(m, url)| *m == Method::Get && url.ends_with(&format!("{story}/consent"))),
         "the phone asked"
     );
-    assert!(server.audio_path(recording.id).exists());
+    assert!(server.audio_exists(recording.id).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,7 +444,7 @@ async fn a_code_used_before_the_story_arrived_withdraws_it_as_its_consent_arrive
         "{:?}",
         requests(&phone)
     );
-    assert_eq!(server.audio_files(), 0);
+    assert_eq!(server.audio_files().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +458,7 @@ async fn a_code_used_while_the_audio_is_half_uploaded_ends_the_upload_and_erases
     phone.counter.fail_patches_after.store(1, Ordering::SeqCst);
     assert!(phone.engine.sync().await.is_err());
     assert!(
-        server.count("SELECT MAX(offset) FROM uploads") > 0,
+        server.count("SELECT MAX(\"offset\") FROM uploads") > 0,
         "half uploaded"
     );
 
@@ -482,6 +482,6 @@ async fn a_code_used_while_the_audio_is_half_uploaded_ends_the_upload_and_erases
         tellus_core::sync::DeliveryState::Withdrawn { propagated: true }
     );
     assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
-    assert_eq!(server.spool_files(), 0);
-    assert_eq!(server.audio_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
+    assert_eq!(server.audio_files().await, 0);
 }

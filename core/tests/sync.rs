@@ -9,12 +9,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use support::proxy::{Faults, Proxy};
-use support::{PROJECT, Phone, Server, file_sha256, wait_until};
+use support::{PROJECT, Phone, Server, wait_until};
 use tellus_core::model::{ConsentDraft, NewNote};
 use tellus_core::sync::{
     DeliveryState, Method, Network, NetworkNeed, NextAttemptReason, SyncError, SyncSettings,
 };
 use tellus_server::Role;
+use tellus_testkit::fixtures::sha256_hex;
 
 /// Sizes from 100 kB up to 3 MB, spread geometrically over `n` stories.
 fn sizes(n: usize) -> Vec<usize> {
@@ -54,7 +55,7 @@ async fn a_hundred_stories_are_delivered_verified_and_a_second_sync_sends_nothin
         assert_eq!(receipt.bytes, recording.bytes);
         // Byte-identical on the server's disk.
         assert_eq!(
-            file_sha256(&server.audio_path(recording.id)),
+            sha256_hex(&server.audio_bytes(recording.id).await),
             recording.sha256
         );
         assert_eq!(
@@ -69,7 +70,7 @@ async fn a_hundred_stories_are_delivered_verified_and_a_second_sync_sends_nothin
     assert_eq!(phone.store.receipts().unwrap().len(), 100);
     assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 100);
     assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
-    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
 
     phone.counter.reset();
     let again = phone.engine.sync().await.unwrap();
@@ -116,7 +117,7 @@ async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x()
     assert_eq!(delivered, recordings.len(), "{reports:?}");
     for (story, recording) in &recordings {
         assert_eq!(
-            file_sha256(&server.audio_path(recording.id)),
+            sha256_hex(&server.audio_bytes(recording.id).await),
             recording.sha256
         );
         assert!(phone.delivered(*story));
@@ -127,8 +128,8 @@ async fn through_a_cutting_stalling_proxy_everything_arrives_once_within_1_15x()
         recordings.len() as i64
     );
     assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
-    assert_eq!(server.spool_files(), 0);
-    assert_eq!(server.audio_files(), recordings.len());
+    assert_eq!(server.spooled_uploads().await, 0);
+    assert_eq!(server.audio_files().await, recordings.len());
     let sent = proxy.sent() - sent_before;
     let ratio = sent as f64 / payload as f64;
     println!(
@@ -180,8 +181,8 @@ async fn a_story_withdrawn_while_its_audio_is_half_uploaded_ends_with_no_audio_a
 
     assert_eq!(server.count("SELECT COUNT(*) FROM uploads"), 0);
     assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 0);
-    assert_eq!(server.spool_files(), 0);
-    assert_eq!(server.audio_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
+    assert_eq!(server.audio_files().await, 0);
     assert!(!phone.audio_path(&recording).exists());
     assert_eq!(
         phone.store.delivery_state(story).unwrap(),
@@ -237,7 +238,7 @@ async fn a_fresh_upload_is_one_patch_checked_against_the_recorded_hash_with_prog
     );
     assert_eq!(seen.last(), Some(&recording.bytes));
     assert_eq!(
-        file_sha256(&server.audio_path(recording.id)),
+        sha256_hex(&server.audio_bytes(recording.id).await),
         recording.sha256
     );
 }
@@ -263,7 +264,7 @@ async fn audio_that_changed_after_recording_is_parked_and_never_delivered() {
     // Refused by the server at the end of the one PATCH; not sent again in chunks.
     assert_eq!(phone.counter.count(Method::Patch), 1);
     assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 0);
-    assert_eq!(server.audio_files(), 0);
+    assert_eq!(server.audio_files().await, 0);
     assert_eq!(server.count("SELECT MAX(\"offset\") FROM uploads"), 0);
     assert!(matches!(
         phone.store.delivery_state(story).unwrap(),
@@ -303,7 +304,7 @@ async fn a_server_restarted_mid_upload_is_resumed_from_its_offset() {
         "no new upload was created"
     );
     assert_eq!(
-        file_sha256(&server.audio_path(recording.id)),
+        sha256_hex(&server.audio_bytes(recording.id).await),
         recording.sha256
     );
     assert_eq!(server.count("SELECT COUNT(*) FROM recordings"), 1);
@@ -352,7 +353,7 @@ async fn a_cancelled_sync_stops_and_the_next_one_resumes_without_resending() {
         recording.bytes - held
     );
     assert_eq!(
-        file_sha256(&server.audio_path(recording.id)),
+        sha256_hex(&server.audio_bytes(recording.id).await),
         recording.sha256
     );
     assert!(phone.delivered(story));

@@ -102,7 +102,7 @@ async fn with_the_default_trust_a_certificate_from_a_trusted_authority_syncs() {
     phone.engine.sync().await.unwrap();
     assert!(phone.delivered(story));
     assert_eq!(
-        std::fs::read(server.audio_path(recording.id)).unwrap(),
+        server.audio_bytes(recording.id).await,
         std::fs::read(phone.audio_path(&recording)).unwrap()
     );
 }
@@ -265,7 +265,7 @@ async fn a_sync_cancelled_mid_upload_shows_what_a_pinned_server_holds() {
     );
     assert!(phone.engine.cancel());
     assert_eq!(running.await.unwrap(), Err(SyncError::Cancelled));
-    let held = server.count("SELECT MAX(offset) FROM uploads") as u64;
+    let held = server.count("SELECT MAX(\"offset\") FROM uploads") as u64;
     let expected = (held * 100 / recording.bytes) as u8;
     assert!(expected > 0 && held < recording.bytes, "{held}");
     assert_eq!(

@@ -46,14 +46,9 @@ async fn an_upload_without_record_consent_is_refused_before_any_byte_is_stored()
     );
     let r = reporter.create_upload(&story, &new_id(), &data).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
     assert_eq!(server.upload_rows(), 0);
-    assert_eq!(
-        std::fs::read_dir(server.config.audio_dir())
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(server.audio_files().await, 0);
 
     // Consent without 'record' cannot even be given.
     let r = reporter.consent(&story, "given", &["research_use"]).await;
@@ -83,14 +78,14 @@ async fn a_withdrawal_deletes_the_audio_and_the_feed_shows_the_tombstone() {
     let story = reporter.consented_story().await;
     let data = audio(120_000, 2);
     let delivered = reporter.upload(&story, &data, 50_000).await;
-    assert!(server.audio_path(&delivered).exists());
+    assert!(server.audio_exists(&delivered).await);
     // A second recording half-way through its upload.
     let second = audio(80_000, 3);
     let in_progress = reporter.new_upload(&story, &new_id(), &second).await;
     reporter
         .patch(&in_progress, 0, &second[..30_000], None)
         .await;
-    assert_eq!(server.spool_files(), 1);
+    assert_eq!(server.spooled_uploads().await, 1);
     let before = lead.changes("").await;
 
     let r = reporter.consent(&story, "withdrawn", &[]).await;
@@ -99,11 +94,11 @@ async fn a_withdrawal_deletes_the_audio_and_the_feed_shows_the_tombstone() {
     assert_eq!(body["consent"]["status"], "withdrawn");
 
     assert!(
-        !server.audio_path(&delivered).exists(),
+        !server.audio_exists(&delivered).await,
         "stored audio deleted from disk"
     );
     assert_eq!(
-        server.spool_files(),
+        server.spooled_uploads().await,
         0,
         "the upload in progress is deleted too"
     );

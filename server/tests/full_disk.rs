@@ -1,7 +1,9 @@
 //! A full disk: the PATCH that does not fit gets 507 with a JSON error, the offset and
 //! the spool file are back where they were, and the upload completes once there is
 //! space. Uses a real full file system (a small tmpfs), so it needs root; it says so and
-//! skips without.
+//! skips without. The disk that fills is the local spool folder's, so the server keeps
+//! its audio in the folder whatever storage the run's servers use by default (with a
+//! bucket the spool is in the bucket and no local disk fills).
 
 mod support;
 
@@ -13,6 +15,7 @@ use tmpfs::Tmpfs;
 use reqwest::StatusCode;
 use support::*;
 use tellus_server::Role;
+use tellus_testkit::Storage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_507_and_nothing_is_half_written() {
@@ -22,7 +25,11 @@ async fn a_full_disk_is_507_and_nothing_is_half_written() {
         return;
     };
     let dir = tempfile::tempdir_in(mount_point.path()).unwrap();
-    let server = Server::start_in(dir, |_| {}).await;
+    let server = Server::options()
+        .in_dir(dir)
+        .storage(Storage::Folder)
+        .start()
+        .await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(5_000_000, 1);
@@ -45,12 +52,15 @@ async fn a_full_disk_is_507_and_nothing_is_half_written() {
     assert!(body["message"].as_str().unwrap().contains("full"), "{body}");
     assert_eq!(reporter.offset(&path).await, 1_000_000);
     assert_eq!(
-        std::fs::metadata(server.spool_file()).unwrap().len(),
+        server.spooled_bytes().await,
         1_000_000,
         "the spool file is back at the offset"
     );
+    let spool = server.config.spool_dir();
+    let spooled: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert_eq!(spooled.len(), 1, "one upload's spool file");
     assert_eq!(
-        std::fs::read(server.spool_file()).unwrap(),
+        std::fs::read(spooled[0].as_ref().unwrap().path()).unwrap(),
         &data[..1_000_000]
     );
 

@@ -92,7 +92,7 @@ async fn a_recording_declared_as_anything_but_audio_is_refused_with_415_before_a
             "the refusal names what is accepted: {body}"
         );
     }
-    assert_eq!(server.spool_files(), 0, "nothing was spooled");
+    assert_eq!(server.spooled_uploads().await, 0, "nothing was spooled");
     assert_eq!(server.upload_rows(), 0, "no upload row was kept");
 
     // What the phone records and the compressed formats are accepted, in any
@@ -387,5 +387,5 @@ async fn a_creation_body_longer_than_its_upload_length_is_refused_in_its_own_wor
         "{message}"
     );
     assert!(!message.contains("MB"), "{message}");
-    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
 }

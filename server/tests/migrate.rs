@@ -19,13 +19,13 @@ use tellus_lead::pull::{NoProgress, PullOptions, pull};
 use tellus_server::data::migrate::TABLES;
 use tellus_server::migrate::{MigrateReport, Target, migrate};
 use tellus_server::{Role, Running, ServerConfig};
-use tellus_testkit::Database;
 use tellus_testkit::checks::files_under;
 use tellus_testkit::fixtures::file_sha256;
 use tellus_testkit::services::or_skip;
 use tellus_testkit::services::postgres::Postgres;
 use tellus_testkit::services::seaweed::Seaweed;
 use tellus_testkit::story::{Reporter, StorySpec};
+use tellus_testkit::{Database, Storage};
 
 const STORIES: usize = 50;
 
@@ -113,7 +113,11 @@ fn on(device: &Device, base: &str) -> Device {
 
 /// The source: SQLite and its audio folder (what migrate copies from).
 async fn sqlite_server() -> Server {
-    Server::options().database(Database::Sqlite).start().await
+    Server::options()
+        .database(Database::Sqlite)
+        .storage(Storage::Folder)
+        .start()
+        .await
 }
 
 async fn run(source: &ServerConfig, target: &Target) -> tellus_server::Result<MigrateReport> {
@@ -353,7 +357,7 @@ async fn a_damaged_audio_file_stops_migrate_naming_it_and_a_rerun_after_repair_f
         recordings.push(reporter.deliver(&spec).await.recordings[0].clone());
     }
     let damaged = recordings.last().unwrap().clone();
-    let path = source.audio_path(&damaged);
+    let path = source.config.audio_dir().join(&damaged);
     let config = source.config.clone();
     let _kept = source.stop().await;
     let good = std::fs::read(&path).unwrap();

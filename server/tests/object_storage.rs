@@ -10,6 +10,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode, header};
 use support::*;
 use tellus_server::{Role, Running, ServerConfig};
+use tellus_testkit::Storage;
 use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
 
 async fn server_on(seaweed: &Seaweed, prefix: &str) -> Server {
@@ -47,7 +48,7 @@ async fn a_phone_upload_lands_in_the_bucket_whole_and_reads_back_by_range() {
     assert_eq!(sha256_hex(&stored), sha256_hex(&data));
     assert_eq!(local_audio_files(&server), 0, "nothing kept in the folder");
     assert_eq!(
-        server.spool_files(),
+        server.spooled_uploads().await,
         0,
         "the spool file went into the bucket"
     );
@@ -321,4 +322,68 @@ async fn the_transcription_worker_reads_the_audio_from_the_bucket() {
     assert!(draft.to_string().contains("from the bucket"), "{draft}");
     assert_eq!(std::fs::read(&copy).unwrap(), data);
     assert_eq!(local_audio_files(&server), 0);
+}
+
+/// The prefix in the bucket a server's storage URL names.
+fn prefix_of(server: &Server) -> String {
+    let url = server.config.storage.as_deref().expect("a storage URL");
+    match tellus_server::storage::StorageUrl::parse(url).unwrap() {
+        tellus_server::storage::StorageUrl::S3(s3) => s3.prefix,
+        other => panic!("not a bucket: {other:?}"),
+    }
+}
+
+/// testkit's `Storage::Seaweed` (the default under `TELLUS_TEST_STORAGE=s3`): each server
+/// a prefix of its own in the shared bucket, found again by a server restarted on its
+/// data folder, and the backend-neutral views (`audio_*`, `spooled_*`) reading the bucket.
+#[tokio::test]
+async fn a_test_server_on_the_shared_bucket_keeps_its_own_prefix_across_a_restart() {
+    let Some(seaweed) = Seaweed::shared().await else {
+        return;
+    };
+    let start = || Server::options().storage(Storage::Seaweed).start();
+    let (server, other) = (start().await, start().await);
+    let prefix = prefix_of(&server);
+    assert_ne!(prefix, prefix_of(&other), "a prefix each");
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+
+    let data = audio(300_000, 3);
+    let recording = new_id();
+    let path = reporter.new_upload(&story, &recording, &data).await;
+    assert_eq!(server.spooled_uploads().await, 1, "the upload's state");
+    let r = reporter.patch(&path, 0, &data[..100_000], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.spooled_bytes().await, 100_000);
+    let r = reporter.patch(&path, 100_000, &data[100_000..], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.spooled_uploads().await, 0);
+    assert_eq!(keys(&seaweed.store(&prefix)).await, vec![recording.clone()]);
+    assert_eq!(local_audio_files(&server), 0, "nothing in the folder");
+    assert_eq!(server.audio_keys().await, vec![recording.clone()]);
+    assert_eq!(server.audio_bytes(&recording).await, data);
+    assert!(
+        !other.audio_exists(&recording).await,
+        "not in another's prefix"
+    );
+
+    let dir = server.stop().await;
+    let server = Server::options()
+        .in_dir(dir)
+        .storage(Storage::Seaweed)
+        .start()
+        .await;
+    assert_eq!(
+        prefix_of(&server),
+        prefix,
+        "the same prefix after a restart"
+    );
+    assert_eq!(server.audio_bytes(&recording).await, data);
+    let r = server
+        .enrol(PROJECT, Role::Lead)
+        .await
+        .get(&format!("/api/v1/recordings/{recording}/audio"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap(), data);
 }

@@ -316,7 +316,7 @@ async fn a_storyteller_narrows_listens_and_withdraws_with_their_code() {
     assert_eq!(last["method"]["kind"], "storyteller");
     assert_eq!(last["erase_audio"], true);
     assert!(
-        !server.audio_path(&recording).exists(),
+        !server.audio_exists(&recording).await,
         "the audio is purged"
     );
     let r = lead
@@ -435,7 +435,7 @@ async fn a_withdrawal_asked_before_the_story_arrived_is_applied_before_any_audio
         .create_upload(&story, &new_id(), &audio(100, 1))
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
     assert_eq!(
         reporter.put_story(&story, 1).await.status(),
         StatusCode::GONE
@@ -479,7 +479,7 @@ async fn withdrawing_during_an_upload_refuses_the_rest_and_purges_the_part() {
     let r = reporter.patch(&path, 10_000, &data[10_000..], None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "the rest is refused");
     assert_eq!(server.upload_rows(), 0);
-    assert_eq!(server.spool_files(), 0, "the part is purged");
+    assert_eq!(server.spooled_uploads().await, 0, "the part is purged");
     let r = reporter.create_upload(&story, &new_id(), &data).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

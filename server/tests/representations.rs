@@ -10,15 +10,6 @@ use serde_json::Value;
 use support::*;
 use tellus_server::Role;
 
-fn stored_files(server: &Server) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(server.config.audio_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 fn recording_rows(server: &Server) -> i64 {
     server.count("SELECT COUNT(*) FROM recordings")
 }
@@ -150,10 +141,10 @@ async fn a_flac_and_an_opus_copy_have_their_own_receipts_feed_entries_and_range_
         assert_eq!(&r.bytes().await.unwrap()[..], &data[100..]);
     }
     assert_eq!(
-        stored_files(&server).len(),
+        server.audio_keys().await.len(),
         2,
         "{:?}",
-        stored_files(&server)
+        server.audio_keys().await
     );
 }
 
@@ -316,11 +307,11 @@ async fn a_flac_that_is_not_the_declared_audio_is_refused_and_nothing_is_kept() 
         (StatusCode::UNPROCESSABLE_ENTITY, "undecodable".into())
     );
     assert_eq!(
-        stored_files(&server),
+        server.audio_keys().await,
         Vec::<String>::new(),
         "nothing stored"
     );
-    assert_eq!(server.spool_files(), 0, "no spool file left");
+    assert_eq!(server.spooled_uploads().await, 0, "no spool file left");
     assert_eq!(server.upload_rows(), 0, "no upload left to resume");
     assert_eq!(recording_rows(&server), 0);
     assert_eq!(
@@ -330,7 +321,7 @@ async fn a_flac_that_is_not_the_declared_audio_is_refused_and_nothing_is_kept() 
 
     // The right file then goes through.
     send_flac(&reporter, &story, &recording, &copies).await;
-    assert_eq!(stored_files(&server), [recording]);
+    assert_eq!(server.audio_keys().await, [recording]);
 }
 
 #[tokio::test]
@@ -373,7 +364,7 @@ async fn a_copy_in_a_format_its_representation_does_not_allow_is_refused_with_41
         refusal(r).await,
         (StatusCode::BAD_REQUEST, "invalid_representation".into())
     );
-    assert_eq!(server.spool_files(), 0);
+    assert_eq!(server.spooled_uploads().await, 0);
     assert_eq!(server.upload_rows(), 0);
     // Reading a copy by an unknown name is a clear error too.
     let r = reporter.receipt_of(&new_id(), "preview").await;
@@ -408,10 +399,13 @@ async fn a_listening_copy_that_is_not_ogg_opus_is_refused_and_nothing_is_kept() 
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_opus".into())
         );
     }
-    assert_eq!(stored_files(&server), Vec::<String>::new());
+    assert_eq!(server.audio_keys().await, Vec::<String>::new());
     assert_eq!(server.upload_rows(), 0);
     send_opus(&reporter, &story, &recording, &copies).await;
-    assert_eq!(stored_files(&server), [format!("{recording}.listening")]);
+    assert_eq!(
+        server.audio_keys().await,
+        [format!("{recording}.listening")]
+    );
 }
 
 #[tokio::test]
@@ -448,7 +442,7 @@ async fn a_wav_sent_without_representation_works_as_before_and_gets_its_pcm_iden
         refusal(r).await,
         (StatusCode::CONFLICT, "already_delivered".into())
     );
-    assert_eq!(stored_files(&server), [recording]);
+    assert_eq!(server.audio_keys().await, [recording]);
 }
 
 #[tokio::test]
@@ -462,18 +456,18 @@ async fn a_withdrawal_removes_every_copy_and_a_restart_sweeps_orphans_of_either(
     send_flac(&reporter, &story, &recording, &copies).await;
     send_opus(&reporter, &story, &recording, &copies).await;
     assert_eq!(
-        stored_files(&server),
+        server.audio_keys().await,
         [recording.clone(), format!("{recording}.listening")]
     );
     let r = reporter.consent(&story, "withdrawn", &[]).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert!(
         wait_until(std::time::Duration::from_secs(10), || async {
-            stored_files(&server).is_empty()
+            server.audio_keys().await.is_empty()
         })
         .await,
         "both copies are deleted: {:?}",
-        stored_files(&server)
+        server.audio_keys().await
     );
     for representation in ["lossless", "listening"] {
         assert_eq!(
@@ -489,11 +483,10 @@ async fn a_withdrawal_removes_every_copy_and_a_restart_sweeps_orphans_of_either(
     let kept = new_id();
     send_opus(&reporter, &kept_story, &kept, &copies).await;
     let orphan = new_id();
-    let audio_dir = server.config.audio_dir();
-    std::fs::write(audio_dir.join(&orphan), b"x").unwrap();
-    std::fs::write(audio_dir.join(format!("{orphan}.listening")), b"x").unwrap();
-    std::fs::write(audio_dir.join(&kept), b"x").unwrap();
+    server.put_audio(&orphan, b"x").await;
+    server.put_audio(format!("{orphan}.listening"), b"x").await;
+    server.put_audio(&kept, b"x").await;
     let dir = server.stop().await;
     let server = Server::start_in(dir, |_| {}).await;
-    assert_eq!(stored_files(&server), [format!("{kept}.listening")]);
+    assert_eq!(server.audio_keys().await, [format!("{kept}.listening")]);
 }

@@ -20,6 +20,8 @@ pub mod sample;
 pub mod server;
 pub mod services;
 mod shared_postgres;
+mod shared_seaweed;
+mod stored;
 pub mod story;
 pub mod tus;
 pub mod wait;

@@ -7,10 +7,16 @@
 //! test process's shared PostgreSQL (`shared_postgres.rs`). `TELLUS_TEST_DATABASE=postgres`
 //! makes PostgreSQL the default, so every suite runs against either backend without a
 //! copy; a test that reads `server.db` itself asks [`sqlite_only`] first.
+//!
+//! [`Storage`] says where its audio (and tus spool) lives: the audio folder, or with
+//! [`Storage::Seaweed`] a prefix of its own in the test process's shared SeaweedFS bucket
+//! (`shared_seaweed.rs`). `TELLUS_TEST_STORAGE=s3` makes the bucket the default. Tests
+//! look at stored audio and spooled uploads through [`TestServer::audio_bytes`] and its
+//! siblings, which read the folder or the bucket; a test about the local folder itself
+//! (a full disk) asks for [`Storage::Folder`].
 
 use std::fmt::Display;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tellus_server::data::Data;
@@ -18,6 +24,8 @@ use tellus_server::{App, Db, Running, ServerConfig, admin};
 use tempfile::TempDir;
 
 use crate::sample::SAMPLE_PROJECT;
+use crate::services::seaweed::Seaweed;
+use crate::stored::Stored;
 
 /// Where the server keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +72,39 @@ pub fn sql_text(text: &str) -> String {
 /// restarted on that folder (`in_dir`) finds its data again.
 const DATABASE_URL_FILE: &str = "postgres-url";
 
+/// The file in a test server's temp folder naming its prefix in the shared bucket, so a
+/// server restarted on that folder (`in_dir`) finds its audio again.
+const STORAGE_PREFIX_FILE: &str = "storage-prefix";
+
 /// Where the server keeps audio.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Storage {
     /// The embedded default: a folder in the data folder.
-    #[default]
     Folder,
     /// An object store at this `storage` URL (`services::seaweed::Seaweed::storage_url`).
     Bucket(String),
+    /// A prefix of its own in the test process's shared SeaweedFS bucket (the uploads in
+    /// progress there too).
+    Seaweed,
+}
+
+/// Names the default [`Storage`] of every test server: `s3` (the shared SeaweedFS
+/// bucket), or (unset) `folder`.
+pub const STORAGE_ENV: &str = "TELLUS_TEST_STORAGE";
+
+impl Default for Storage {
+    /// `TELLUS_TEST_STORAGE`: `s3` or `folder` (the default when unset). Anything else is
+    /// a mistake in the test run's setup, and says so. With `s3` and no `weed` installed
+    /// the first server fails to start, whatever TELLUS_REQUIRE_SERVICES says: the run
+    /// asked for a bucket.
+    fn default() -> Self {
+        match std::env::var(STORAGE_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("folder") => Storage::Folder,
+            Ok("s3") => Storage::Seaweed,
+            Ok(other) => panic!("{STORAGE_ENV}={other}: expected s3 or folder"),
+        }
+    }
 }
 
 /// How to start a [`TestServer`]: its data folder and its backends.
@@ -83,6 +115,8 @@ pub struct ServerOptions {
     storage: Storage,
     /// Another replica: the database URL and storage of a server already running.
     replica_of: Option<(String, Option<String>)>,
+    /// Kept running as long as the server that uses it.
+    seaweed: Option<Arc<Seaweed>>,
 }
 
 impl ServerOptions {
@@ -97,8 +131,10 @@ impl ServerOptions {
             .expect("replicas share a PostgreSQL database");
         ServerOptions {
             replica_of: Some((database, server.config.storage.clone())),
-            // Not the run's default: no fresh database is made for it.
+            // Not the run's defaults: no fresh database or bucket prefix is made for it.
             database: Database::Sqlite,
+            storage: Storage::Folder,
+            seaweed: server.seaweed.clone(),
             ..ServerOptions::default()
         }
     }
@@ -155,9 +191,24 @@ impl ServerOptions {
                 config.database = Some(url);
             }
         }
+        let mut seaweed = self.seaweed;
         match self.storage {
             Storage::Folder => {}
             Storage::Bucket(url) => config.storage = Some(url),
+            Storage::Seaweed => {
+                let shared = crate::shared_seaweed::pinned().await;
+                let file = dir.path().join(STORAGE_PREFIX_FILE);
+                let prefix = match std::fs::read_to_string(&file) {
+                    Ok(prefix) if reused => prefix,
+                    _ => {
+                        let prefix = crate::shared_seaweed::fresh_prefix();
+                        std::fs::write(&file, &prefix).expect("note the test server's prefix");
+                        prefix
+                    }
+                };
+                config.storage = Some(shared.storage_url(&prefix));
+                seaweed = Some(shared);
+            }
         }
         let replica = self.replica_of.is_some();
         if let Some((database, storage)) = self.replica_of {
@@ -178,7 +229,7 @@ impl ServerOptions {
         if !reused && !replica {
             created.expect("the sample project loads into a new server");
         }
-        TestServer::run(dir, config).await
+        TestServer::run(dir, config, seaweed).await
     }
 }
 
@@ -194,6 +245,8 @@ pub struct TestServer {
     /// The data layer [`TestServer::store`] hands out, opened once: on PostgreSQL each
     /// opening is a pool, a runtime and a migration check.
     data: std::sync::OnceLock<Arc<dyn Data>>,
+    /// The SeaweedFS holding its audio, when it is the shared one: running while used.
+    seaweed: Option<Arc<Seaweed>>,
 }
 
 impl TestServer {
@@ -214,7 +267,7 @@ impl TestServer {
         ServerOptions::new().in_dir(dir).start_with(adjust).await
     }
 
-    async fn run(dir: TempDir, config: ServerConfig) -> TestServer {
+    async fn run(dir: TempDir, config: ServerConfig, seaweed: Option<Arc<Seaweed>>) -> TestServer {
         let running = Running::start(config.clone())
             .await
             .expect("the test server starts");
@@ -226,6 +279,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             running: Some(running),
             data: std::sync::OnceLock::new(),
+            seaweed,
         }
     }
 
@@ -241,9 +295,10 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let addr = self.addr;
         let mut config = self.config.clone();
+        let seaweed = self.seaweed.clone();
         let dir = self.stop().await;
         config.listen = addr;
-        TestServer::run(dir, config).await
+        TestServer::run(dir, config, seaweed).await
     }
 
     /// The server's address followed by `path`.
@@ -320,25 +375,61 @@ impl TestServer {
         self.count("SELECT COUNT(*) FROM uploads")
     }
 
-    pub fn spool_files(&self) -> usize {
-        std::fs::read_dir(self.config.spool_dir()).unwrap().count()
+    /// What it holds in its audio storage and spool, wherever they are.
+    fn stored(&self) -> Stored {
+        Stored::of(&self.config)
     }
 
-    /// The one upload's spool file.
-    pub fn spool_file(&self) -> PathBuf {
-        let mut files = std::fs::read_dir(self.config.spool_dir()).unwrap();
-        let spool = files.next().unwrap().unwrap().path();
-        assert!(files.next().is_none(), "one upload's spool file");
-        spool
+    /// The uploads whose bytes are spooled: spool files, or uploads' objects in the
+    /// bucket.
+    pub async fn spooled_uploads(&self) -> usize {
+        self.stored().spooled_uploads().await.len()
     }
 
-    pub fn audio_files(&self) -> usize {
-        std::fs::read_dir(self.config.audio_dir()).unwrap().count()
+    /// How many bytes the one upload spooled holds (its spool file's length, or the
+    /// offset of the parts and tail it kept in the bucket).
+    pub async fn spooled_bytes(&self) -> u64 {
+        let stored = self.stored();
+        let uploads = stored.spooled_uploads().await;
+        let [upload] = uploads.as_slice() else {
+            panic!("one upload spooled, not {uploads:?}")
+        };
+        stored.spooled_bytes(upload).await
     }
 
-    /// Where the server keeps a delivered recording.
-    pub fn audio_path(&self, recording_id: impl Display) -> PathBuf {
-        self.config.audio_dir().join(recording_id.to_string())
+    /// The keys of every stored audio copy (a recording's id, `<id>.listening`), sorted.
+    pub async fn audio_keys(&self) -> Vec<String> {
+        self.stored().audio_keys().await
+    }
+
+    /// How many audio copies it stores.
+    pub async fn audio_files(&self) -> usize {
+        self.audio_keys().await.len()
+    }
+
+    /// The stored lossless copy of a delivered recording; None when there is none.
+    pub async fn audio(&self, recording_id: impl Display) -> Option<Vec<u8>> {
+        self.stored().audio(&recording_id.to_string()).await
+    }
+
+    /// The stored lossless copy of a delivered recording, which must be there.
+    pub async fn audio_bytes(&self, recording_id: impl Display) -> Vec<u8> {
+        let id = recording_id.to_string();
+        self.audio(&id)
+            .await
+            .unwrap_or_else(|| panic!("recording {id}'s audio is not stored"))
+    }
+
+    /// Stores `bytes` as the audio copy `key` behind the server's back, as a crash or an
+    /// operator's hand would leave it.
+    pub async fn put_audio(&self, key: impl Display, bytes: &[u8]) {
+        self.stored().put_audio(&key.to_string(), bytes).await
+    }
+
+    /// Whether the lossless copy of a recording is stored.
+    pub async fn audio_exists(&self, recording_id: impl Display) -> bool {
+        let id = recording_id.to_string();
+        self.audio_keys().await.contains(&id)
     }
 
     /// A second project, for "the lead of another project".

@@ -8,11 +8,14 @@
 //! reach — is the JSON object `tus/<id>/info.json`, written before the database's offset
 //! moves to it: a replica that resumes reads the info and the tail, never the parts.
 //!
-//! A body with an `Upload-Checksum` saves nothing until it has been checked: the parts it
-//! sent are referenced by no info (the next body sends parts of the same numbers again,
-//! which replaces them, and completion or abort drops the rest). A body without one is
-//! checkpointed after each part, so a replica that dies mid-body costs the phone at most
-//! two parts of sending again.
+//! Every long body is checkpointed after each part, so a replica that dies mid-body costs
+//! the phone at most two parts of sending again (phones send a recording as one PATCH
+//! with its SHA-256, so without this a replica killed mid-upload cost the whole file, as
+//! the local spool did before its checkpoints). A body with an `Upload-Checksum` that then
+//! fails it takes its checkpoints back: the offset first, then the info as it was before
+//! the body (the tail that info names is kept until the body has passed); the parts it
+//! sent are then referenced by no info (the next body sends parts of the same numbers
+//! again, which replaces them, and completion or abort drops the rest).
 
 use std::sync::Arc;
 
@@ -186,11 +189,6 @@ async fn collect(task: PartTask) -> Result<(ResumableSha256, Part)> {
 
 /// Writes one request body at the upload's offset, into the bucket. As `receive::receive`:
 /// a cut body keeps what arrived, a body that fails its checksum keeps nothing (460).
-///
-/// Every whole part is checkpointed while the body streams, checksum or not (a phone
-/// sends one with every request), so a replica that dies mid-body costs the client at
-/// most a part or two. A checksummed body's checkpoints are taken back if the body then
-/// does not match: the state before it, and the tail it named, are kept until then.
 pub async fn receive(
     app: &App,
     spool: &Arc<BucketSpool>,
@@ -240,9 +238,9 @@ pub async fn receive(
     // The running hash covers the upload up to here.
     let mut hashed_through = start;
     let mut parts = info.parts.clone();
-    // The tail the state before this body names stays until a checksummed body is
-    // verified, so that its checkpoints can be taken back.
-    let keep_old_tail = checksum.is_some();
+    // Deleting the tail the info before this body names waits, for a checksummed body,
+    // until the body has passed: a mismatch restores that info.
+    let checked = checksum.is_some();
     let mut checker = checksum
         .as_ref()
         .map(|(a, _)| Background::start(Hasher::new(*a)));
@@ -282,10 +280,10 @@ pub async fn receive(
                     }
                     Err(e) => break 'body Some(e),
                 }
-                let deleting = if keep_old_tail { &None } else { &stale_tail };
-                match checkpoint(spool, &id, &info, &parts, hash.as_ref(), deleting).await {
+                let deletable = if checked { &None } else { &stale_tail };
+                match checkpoint(spool, &id, &info, &parts, hash.as_ref(), deletable).await {
                     Ok(offset) => {
-                        if !keep_old_tail {
+                        if !checked {
                             stale_tail = None;
                         }
                         if let Err(e) = state::set_offset(app, &id, offset).await {
@@ -333,20 +331,20 @@ pub async fn receive(
             None => None,
         };
         if digest != Some(expected) {
-            // Back to the state before this body. The offset goes back before the state
-            // does: a crash in between leaves a state ahead of the offset, which the next
-            // request moves the offset on to, as after any crash mid-body. Parts sent past
-            // the old state are named by nothing, and overwritten by the next ones.
-            if committed != start {
-                state::set_offset(app, &id, start).await?;
-                save_info(spool, &id, &info).await?;
+            if committed > start {
+                take_back(app, spool, &id, &info, start).await?;
+                upload.offset = start;
             }
-            upload.offset = start;
             return Err(checksum_mismatch(algorithm, start));
         }
     }
     let end = start + received;
     if end == committed {
+        // A checksummed body that passed, ended on a checkpoint: the last one's info
+        // names no tail.
+        if let Some(stale) = stale_tail.filter(|_| committed > start) {
+            let _ = spool.delete(&id, &stale.name).await;
+        }
         return Ok(if cut { Outcome::Cut } else { Outcome::Stored });
     }
     let mut hash = hash.ok_or_else(|| Error::internal("an upload's running hash was lost"))?;
@@ -389,7 +387,21 @@ pub async fn receive(
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
 }
 
-/// Saves the state after a part inside a body; the offset it reaches.
+/// Undoes the checkpoints of a body that failed its checksum: the offset back to `start`
+/// first (a stop in between leaves the info ahead, which the next PATCH moves the offset
+/// on to, keeping bytes as any cut body's are), then the info as it was before the body.
+async fn take_back(
+    app: &App,
+    spool: &BucketSpool,
+    id: &str,
+    before: &Info,
+    start: u64,
+) -> Result<()> {
+    state::set_offset(app, id, start).await?;
+    save_info(spool, id, before).await
+}
+
+/// Saves the state after a part inside a body without a checksum; the offset it reaches.
 async fn checkpoint(
     spool: &BucketSpool,
     id: &str,

@@ -224,6 +224,14 @@ impl Seaweed {
     }
 }
 
+impl std::fmt::Debug for Seaweed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seaweed")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for Seaweed {
     fn drop(&mut self) {
         let _ = self.child.kill();
