@@ -13,6 +13,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode};
 use support::*;
 use tellus_server::Role;
+use tellus_testkit::proxy::{Faults, Proxy};
 use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
 use tokio::io::AsyncWriteExt;
 
@@ -363,4 +364,51 @@ async fn a_withdrawal_mid_upload_and_the_sweep_at_start_clear_the_bucket_spool()
         .unwrap();
     let _server = server.restart().await;
     assert_eq!(keys(&store).await, ["notes.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_whole_in_one_body_crosses_to_the_bucket_once() {
+    let Some(seaweed) = Seaweed::shared().await else {
+        return;
+    };
+    // The server reaches the bucket through a proxy that counts what it sends.
+    let endpoint = seaweed
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(endpoint, Faults::default()).await;
+    let prefix = format!("whole-{}", new_id());
+    let url = seaweed
+        .storage_url(&prefix)
+        .replace(&seaweed.endpoint, &proxy.url());
+    let server = Server::start_with(move |c| c.storage = Some(url)).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(6 * MIB + 123, 31);
+    let recording = new_id();
+    let path = reporter.new_upload(&story, &recording, &data).await;
+
+    let before = proxy.sent();
+    let r = reporter
+        .patch(&path, 0, &data, Some(checksum("sha256", &data)))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
+    assert_eq!(
+        r.headers()["tellus-receipt-sha256"],
+        sha256_hex(&data).as_str()
+    );
+    let sent = proxy.sent() - before;
+    // Stored as the assembled object at once: not as a tail, then sent again as a part.
+    assert!(
+        sent < (data.len() + MIB) as u64,
+        "the server sent the bucket {sent} bytes for a file of {}",
+        data.len()
+    );
+    let store = seaweed.store(&prefix);
+    assert_eq!(keys(&store).await, [recording.as_str()]);
+    assert_eq!(
+        sha256_hex(&object(&store, &recording).await),
+        sha256_hex(&data)
+    );
 }

@@ -52,7 +52,8 @@ struct Info {
     tail: Option<Tail>,
     /// `ResumableSha256` of all `offset` bytes, hex.
     sha256_state: String,
-    /// Bytes held: the parts and the tail.
+    /// Bytes held: the parts and the tail, or (no parts, no tail) the `data` object,
+    /// when the whole upload arrived before a part was sent.
     offset: u64,
 }
 
@@ -357,7 +358,17 @@ pub async fn receive(
     })
     .await
     .map_err(|e| Error::internal(format!("hashing the tail failed: {e}")))?;
+    // The phone's usual case: the whole file in one body (or the rest of it beside a
+    // tail), no part sent. It is stored as the assembled `data` object at once, so that
+    // completion neither reads a tail back nor sends it as a part (`assemble` finds it).
+    let whole = !cut && parts.is_empty() && upload.length == Some(end);
     let tail = if tail_bytes.is_empty() {
+        None
+    } else if whole {
+        spool
+            .put(&id, DATA, tail_bytes)
+            .await
+            .map_err(|e| store_error("cannot save an upload", e))?;
         None
     } else {
         let name = format!("tail-{end}");
