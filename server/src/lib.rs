@@ -59,8 +59,6 @@ pub struct App {
     pub uploads: Arc<tus::Locks>,
     /// Attempts at invite codes and sign-in tokens, per client and per code.
     pub throttle: Arc<throttle::Throttle>,
-    /// The storytellers' portal sessions (in memory, short-lived).
-    pub portal: Arc<portal::session::Sessions>,
 }
 
 impl App {
@@ -99,7 +97,6 @@ impl App {
             storage,
             uploads: Arc::new(tus::Locks::default()),
             throttle: Arc::new(throttle),
-            portal: Arc::new(portal::session::Sessions::default()),
         };
         tus::recover(&app).await?;
         Ok(app)

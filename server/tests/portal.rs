@@ -14,6 +14,8 @@ use serde_json::Value;
 use support::*;
 use tellus_protocol::storyteller_code::{code_from_random, code_hash, display_code};
 use tellus_server::Role;
+use tellus_testkit::services::{or_skip, postgres};
+use tellus_testkit::{Database, ServerOptions};
 
 /// A browser without script: keeps cookies, follows nothing by itself.
 struct Browser {
@@ -354,6 +356,75 @@ async fn a_storyteller_narrows_listens_and_withdraws_with_their_code() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = browser.get("/s/story").await;
     assert!(r.location().contains("done=expired"));
+}
+
+/// Two replicas on one PostgreSQL database, behind a balancer with no stickiness: a
+/// session opened on one is served by the other, with its story and its CSRF token, and
+/// closed on one it is closed on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_on_one_replica_is_served_by_another() {
+    let test = "portal sessions across replicas";
+    if or_skip(postgres::bin_dir().map(|_| ()), test).is_none() {
+        return;
+    }
+    let a = Server::options().database(Database::Postgres).start().await;
+    let b = ServerOptions::replica_of(&a).start().await;
+    assert_eq!(a.config.database, b.config.database, "one database");
+    let reporter = a.enrol(PROJECT, Role::Reporter).await;
+    let code = new_code(11);
+    let (story, _) = story_with_code(&reporter, &code).await;
+
+    // The code is entered on A; the story is read and narrowed on B.
+    let mut browser = Browser::new(&a);
+    let opened = browser.enter(&code).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    browser.base = b.base.clone();
+    let page = browser.get("/s/story").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.location());
+    assert!(page.body.contains("My story may be shared publicly"));
+    let csrf = page.csrf();
+    let r = browser
+        .post(
+            "/s/narrow",
+            &[
+                ("csrf", &csrf),
+                ("lang", "en"),
+                ("keep_research_use", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().contains("done=saved"), "{}", r.location());
+    let log = consent_log(&reporter, &story).await;
+    assert_eq!(log.last().unwrap()["method"]["kind"], "storyteller");
+
+    // Left on B, the session is gone on A too.
+    let r = browser.post("/s/leave", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    browser.base = a.base.clone();
+    let r = browser.get("/s/story").await;
+    assert!(r.location().contains("done=expired"));
+
+    // A code that opens nothing yet: entered on B, its withdrawal asked on A.
+    let later = new_code(12);
+    let mut browser = Browser::new(&b);
+    let page = browser.enter(&later).await;
+    assert_eq!(page.status, StatusCode::OK);
+    browser.base = a.base.clone();
+    let r = browser
+        .post(
+            "/s/withdraw",
+            &[("csrf", &page.csrf()), ("lang", "en"), ("erase", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Your request is recorded"));
+    let late = new_id();
+    let mut given = consent_event(&late, "given", &["record"]);
+    given["code_hash"] = code_hash(PROJECT, &later).unwrap().into();
+    let r = reporter.post_consent(&given).await;
+    let accepted: Value = r.json().await.unwrap();
+    assert_eq!(accepted["consent"]["status"], "withdrawn");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

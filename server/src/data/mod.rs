@@ -1,7 +1,8 @@
 //! The server's data layer (issue 19): the one module that knows how projects,
 //! principals, invites, stories, consent, uploads, recordings, the feed, web links, the
-//! portal's codes and transcripts are stored. Routes, tus, the web pages, the portal and
-//! the transcription queue call its named operations; there is no SQL outside `data/`.
+//! portal's codes and sessions, and transcripts are stored. Routes, tus, the web pages,
+//! the portal and the transcription queue call its named operations; there is no SQL
+//! outside `data/`.
 //!
 //! Shape (the contract both backends implement):
 //! - One trait per area, each a set of *domain operations* (`withdraw_story`,

@@ -1,13 +1,14 @@
 //! The storytellers' portal's storage (issue 21, portal/): personal codes' salted
-//! hashes, withdrawals waiting for a code the server does not know yet, and what a
-//! storyteller sees of and does to their own story. Changes of consent go through the
+//! hashes, withdrawals waiting for a code the server does not know yet, the short
+//! sessions a code opens (any replica serves any session), and what a storyteller sees
+//! of and does to their own story. Changes of consent go through the
 //! one path a reporter's event takes (`routes::stories::accept_event`).
 
 use std::collections::BTreeSet;
 
 use tellus_protocol::{ConsentEventDoc, ConsentForm, ConsentSummary, Representation};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::portal::codes::ProjectHash;
 use crate::routes::stories::Purge;
 
@@ -17,6 +18,28 @@ use crate::routes::stories::Purge;
 pub struct CodeLookup {
     pub found: Option<(String, String)>,
     pub hashes: Vec<ProjectHash>,
+}
+
+/// What an entered code opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Story {
+        project_id: String,
+        story_id: String,
+    },
+    /// No story (yet): the code's hash in every project, for a withdrawal asked for
+    /// before the story arrives.
+    Nothing { hashes: Vec<ProjectHash> },
+}
+
+/// A portal session as it is kept: the cookie's id only as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id_hash: String,
+    pub opened: Opened,
+    /// The session's CSRF token, sent back in every form.
+    pub csrf: String,
+    pub expires_at: i64,
 }
 
 /// Everything the storyteller's story page shows.
@@ -64,6 +87,16 @@ pub trait Portal {
     /// many wait).
     fn withdraw_by_code(&self, hashes: &[ProjectHash], erase_audio: bool) -> Result<Vec<Purge>>;
 
+    /// Keeps a new session, forgetting those expired at `now` and, beyond `most - 1`
+    /// others, the oldest: at most `most` are kept.
+    fn open_portal_session(&self, session: &StoredSession, now: i64, most: usize) -> Result<()>;
+
+    /// The session whose id hashes to `id_hash`, unless it has expired at `now`.
+    fn find_portal_session(&self, id_hash: &str, now: i64) -> Result<Option<StoredSession>>;
+
+    /// Forgets the session whose id hashes to `id_hash`.
+    fn close_portal_session(&self, id_hash: &str) -> Result<()>;
+
     /// The best copy of a recording of the story that was delivered, in
     /// `Representation::ALL`'s order (lossless, then listening).
     fn storyteller_best_copy(
@@ -71,4 +104,42 @@ pub trait Portal {
         story_id: &str,
         recording_id: &str,
     ) -> Result<Option<Representation>>;
+}
+
+/// `Opened::Nothing`'s hashes as they are kept (JSON text).
+fn hashes_text(hashes: &[ProjectHash]) -> Result<String> {
+    serde_json::to_string(hashes)
+        .map_err(|e| Error::internal(format!("portal session hashes: {e}")))
+}
+
+/// A session's row read back: `Opened` from its story columns, or its hashes' text.
+pub fn opened_from_row(
+    project_id: Option<String>,
+    story_id: Option<String>,
+    hashes: Option<String>,
+) -> Result<Opened> {
+    match (project_id, story_id, hashes) {
+        (Some(project_id), Some(story_id), None) => Ok(Opened::Story {
+            project_id,
+            story_id,
+        }),
+        (None, None, Some(text)) => Ok(Opened::Nothing {
+            hashes: serde_json::from_str(&text)
+                .map_err(|e| Error::internal(format!("a stored portal session's hashes: {e}")))?,
+        }),
+        _ => Err(Error::internal(
+            "a stored portal session names neither a story nor hashes",
+        )),
+    }
+}
+
+/// A session's story columns and hashes' text, as both backends store them.
+pub fn opened_columns(opened: &Opened) -> Result<(Option<&str>, Option<&str>, Option<String>)> {
+    Ok(match opened {
+        Opened::Story {
+            project_id,
+            story_id,
+        } => (Some(project_id.as_str()), Some(story_id.as_str()), None),
+        Opened::Nothing { hashes } => (None, None, Some(hashes_text(hashes)?)),
+    })
 }

@@ -188,35 +188,37 @@ async fn enter(
         Ok(found) => found,
         Err(e) => return failed(w, &e),
     };
-    match found {
-        Some((project_id, story_id)) => {
-            let (id, _) = app.portal.open(Opened::Story {
-                project_id,
-                story_id,
-            });
-            let cookie = session::set_cookie(session::COOKIE, &id, session::TTL, secure);
-            with_cookie(see_other(format!("/s/story?lang={}", w.lang)), cookie)
-        }
-        None => {
-            let (id, s) = app.portal.open(Opened::Nothing { hashes });
-            let cookie = session::set_cookie(session::COOKIE, &id, session::TTL, secure);
-            with_cookie(
-                respond(StatusCode::OK, pages::not_opened(w, &s.csrf)),
-                cookie,
-            )
-        }
-    }
+    let opened = match found {
+        Some((project_id, story_id)) => Opened::Story {
+            project_id,
+            story_id,
+        },
+        None => Opened::Nothing { hashes },
+    };
+    let (id, s) = match session::open(&app, opened).await {
+        Ok(opened) => opened,
+        Err(e) => return failed(w, &e),
+    };
+    let cookie = session::set_cookie(session::COOKIE, &id, session::TTL, secure);
+    let page = match s.opened {
+        Opened::Story { .. } => see_other(format!("/s/story?lang={}", w.lang)),
+        Opened::Nothing { .. } => respond(StatusCode::OK, pages::not_opened(w, &s.csrf)),
+    };
+    with_cookie(page, cookie)
 }
 
 /// The session a form was sent in, if its CSRF token matches; else the page to answer.
-fn form_session(
+async fn form_session(
     app: &App,
     headers: &HeaderMap,
     fields: &HashMap<String, String>,
 ) -> std::result::Result<(String, Session, &'static Words), Box<Response>> {
     let lang = fields.get("lang").map(String::as_str);
     let w = words(choose(lang, accept_language(headers), None));
-    let Some((id, s)) = app.portal.find(headers) else {
+    let Some((id, s)) = session::find(app, headers)
+        .await
+        .map_err(|e| Box::new(failed(w, &e)))?
+    else {
         return Err(Box::new(see_other(format!(
             "/s?lang={}&done=expired",
             w.lang
@@ -235,12 +237,12 @@ fn form_session(
 
 /// A form posted from an opened story's page (`form_session`'s checks): the words to
 /// answer in, and the story's project and id; a session with no story goes back to `/s`.
-fn story_form(
+async fn story_form(
     app: &App,
     headers: &HeaderMap,
     fields: &HashMap<String, String>,
 ) -> std::result::Result<(&'static Words, String, String), Box<Response>> {
-    let (_, s, w) = form_session(app, headers, fields)?;
+    let (_, s, w) = form_session(app, headers, fields).await?;
     match s.opened {
         Opened::Story {
             project_id,
@@ -256,9 +258,15 @@ async fn story_page(
     Query(q): Query<PageQuery>,
 ) -> Response {
     let asked = q.lang.as_deref();
-    let Some((_, s)) = app.portal.find(&headers) else {
-        let w = words(choose(asked, accept_language(&headers), None));
-        return see_other(format!("/s?lang={}&done=expired", w.lang));
+    let s = match session::find(&app, &headers).await {
+        Ok(Some((_, s))) => s,
+        found => {
+            let w = words(choose(asked, accept_language(&headers), None));
+            return match found {
+                Err(e) => failed(w, &e),
+                Ok(_) => see_other(format!("/s?lang={}&done=expired", w.lang)),
+            };
+        }
     };
     let Opened::Story {
         project_id,
@@ -289,7 +297,7 @@ async fn narrow(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (w, project_id, story_id) = match story_form(&app, &headers, &fields) {
+    let (w, project_id, story_id) = match story_form(&app, &headers, &fields).await {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -317,7 +325,7 @@ async fn withdraw(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (_, s, w) = match form_session(&app, &headers, &fields) {
+    let (_, s, w) = match form_session(&app, &headers, &fields).await {
         Ok(found) => found,
         Err(page) => return *page,
     };
@@ -376,11 +384,13 @@ async fn leave(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (id, _, w) = match form_session(&app, &headers, &fields) {
+    let (id, _, w) = match form_session(&app, &headers, &fields).await {
         Ok(found) => found,
         Err(page) => return *page,
     };
-    app.portal.close(&id);
+    if let Err(e) = session::close(&app, &id).await {
+        return failed(w, &e);
+    }
     let cookie = session::set_cookie(session::COOKIE, "", std::time::Duration::ZERO, secure);
     with_cookie(see_other(format!("/s?lang={}", w.lang)), cookie)
 }
@@ -402,7 +412,7 @@ async fn audio(
                 },
             ..
         },
-    )) = app.portal.find(&headers)
+    )) = session::find(&app, &headers).await?
     else {
         return Err(Error::not_found("recording"));
     };

@@ -1,12 +1,11 @@
 //! The portal's short sessions: after a code is entered, the browser holds a random id
-//! in an HttpOnly, SameSite=Strict cookie scoped to `/s`, and the server remembers (in
-//! memory only, for [`TTL`]) which one story it opens, or that the code opened none.
-//! Each session has its own CSRF token, sent back in every form. Before a session there
-//! is only the entry form, protected by a double-submit token (cookie and field).
+//! in an HttpOnly, SameSite=Strict cookie scoped to `/s`, and the database remembers
+//! (for [`TTL`], by the id's hash, never the id) which one story it opens, or that the
+//! code opened none, so any replica serves any session. Each session has its own CSRF
+//! token, sent back in every form. Before a session there is only the entry form,
+//! protected by a double-submit token (cookie and field).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -14,7 +13,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
+use crate::App;
 use crate::auth::sha256_hex;
+use crate::clock::now_ms;
+pub use crate::data::portal::Opened;
+/// A live session: what it opened and its CSRF token.
+pub use crate::data::portal::StoredSession as Session;
+use crate::error::Result;
 
 pub const COOKIE: &str = "tellus_portal";
 pub const ENTRY_COOKIE: &str = "tellus_portal_entry";
@@ -22,32 +27,6 @@ pub const ENTRY_COOKIE: &str = "tellus_portal_entry";
 pub const TTL: Duration = Duration::from_secs(15 * 60);
 /// At most this many sessions at once; beyond, the oldest is closed.
 const MAX_SESSIONS: usize = 10_000;
-
-/// What an entered code opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Opened {
-    Story {
-        project_id: String,
-        story_id: String,
-    },
-    /// No story (yet): the code's hash in every project, for a withdrawal asked for
-    /// before the story arrives.
-    Nothing {
-        hashes: Vec<super::codes::ProjectHash>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub opened: Opened,
-    pub csrf: String,
-    expires: Instant,
-}
-
-#[derive(Default)]
-pub struct Sessions {
-    by_id_hash: Mutex<HashMap<String, Session>>,
-}
 
 /// 256 random bits, URL-safe.
 pub fn random_token() -> String {
@@ -61,47 +40,37 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-impl Sessions {
-    /// A new session; returns its id (for the cookie) and the session.
-    pub fn open(&self, opened: Opened) -> (String, Session) {
-        let id = random_token();
-        let session = Session {
-            opened,
-            csrf: random_token(),
-            expires: Instant::now() + TTL,
-        };
-        if let Ok(mut map) = self.by_id_hash.lock() {
-            let now = Instant::now();
-            map.retain(|_, s| s.expires > now);
-            if map.len() >= MAX_SESSIONS {
-                if let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, s)| s.expires)
-                    .map(|(k, _)| k.clone())
-                {
-                    map.remove(&oldest);
-                }
-            }
-            map.insert(sha256_hex(&id), session.clone());
-        }
-        (id, session)
-    }
+/// A new session; returns its id (for the cookie) and the session.
+pub async fn open(app: &App, opened: Opened) -> Result<(String, Session)> {
+    let id = random_token();
+    let now = now_ms();
+    let session = Session {
+        id_hash: sha256_hex(&id),
+        opened,
+        csrf: random_token(),
+        expires_at: now.saturating_add(i64::try_from(TTL.as_millis()).unwrap_or(i64::MAX)),
+    };
+    let kept = session.clone();
+    app.data(move |d| d.open_portal_session(&kept, now, MAX_SESSIONS))
+        .await?;
+    Ok((id, session))
+}
 
-    /// The live session the request's cookie names.
-    pub fn find(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let id = cookie(headers, COOKIE)?;
-        let map = self.by_id_hash.lock().ok()?;
-        let session = map
-            .get(&sha256_hex(&id))
-            .filter(|s| s.expires > Instant::now())?;
-        Some((id, session.clone()))
-    }
+/// The live session the request's cookie names, on whichever replica it was opened.
+pub async fn find(app: &App, headers: &HeaderMap) -> Result<Option<(String, Session)>> {
+    let Some(id) = cookie(headers, COOKIE) else {
+        return Ok(None);
+    };
+    let id_hash = sha256_hex(&id);
+    let found = app
+        .data(move |d| d.find_portal_session(&id_hash, now_ms()))
+        .await?;
+    Ok(found.map(|session| (id, session)))
+}
 
-    pub fn close(&self, id: &str) {
-        if let Ok(mut map) = self.by_id_hash.lock() {
-            map.remove(&sha256_hex(id));
-        }
-    }
+pub async fn close(app: &App, id: &str) -> Result<()> {
+    let id_hash = sha256_hex(id);
+    app.data(move |d| d.close_portal_session(&id_hash)).await
 }
 
 /// A cookie's value, if it has the shape of our tokens.
@@ -136,26 +105,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_session_is_found_by_its_cookie_only_and_closes() {
-        let sessions = Sessions::default();
-        let (id, session) = sessions.open(Opened::Nothing { hashes: vec![] });
+    fn secrets_match_only_when_equal_and_not_empty() {
+        assert!(!same_secret("", ""));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+    }
+
+    #[test]
+    fn only_a_cookie_shaped_like_our_tokens_names_a_session() {
         let mut headers = HeaderMap::new();
+        let id = random_token();
         headers.insert(
             header::COOKIE,
             format!("a=b; {COOKIE}={id}").parse().unwrap(),
         );
-        let (_, found) = sessions.find(&headers).unwrap();
-        assert_eq!(found.csrf, session.csrf);
-        let mut other = HeaderMap::new();
-        other.insert(
-            header::COOKIE,
-            format!("{COOKIE}={}", random_token()).parse().unwrap(),
-        );
-        assert!(sessions.find(&other).is_none());
-        sessions.close(&id);
-        assert!(sessions.find(&headers).is_none());
-        assert!(!same_secret("", ""));
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
+        assert_eq!(cookie(&headers, COOKIE), Some(id));
+        headers.insert(header::COOKIE, format!("{COOKIE}=a.b").parse().unwrap());
+        assert_eq!(cookie(&headers, COOKIE), None);
     }
 }

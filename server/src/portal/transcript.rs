@@ -39,7 +39,10 @@ pub async fn page(
             csrf,
             ..
         },
-    )) = app.portal.find(&headers)
+    )) = (match super::session::find(&app, &headers).await {
+        Ok(found) => found,
+        Err(e) => return failed(w, &e),
+    })
     else {
         return see_other(format!("/s?lang={}&done=expired", w.lang));
     };
@@ -91,7 +94,7 @@ pub async fn flag(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    let (w, project_id, story_id) = match story_form(&app, &headers, &fields) {
+    let (w, project_id, story_id) = match story_form(&app, &headers, &fields).await {
         Ok(found) => found,
         Err(page) => return *page,
     };

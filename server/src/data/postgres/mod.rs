@@ -44,6 +44,7 @@ pub mod feed;
 pub mod holds;
 pub mod hooks;
 mod portal;
+mod portal_sessions;
 pub mod search;
 pub mod stories;
 #[cfg(test)]
@@ -63,11 +64,18 @@ use sqlx_postgres::{PgArguments, PgPool, PgPoolOptions, Postgres};
 use crate::error::{Error, Result};
 
 /// The schema, step by step (append a step, never edit a shipped one).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "portal sessions",
+        include_str!("../../../migrations/postgres/0002_portal_sessions.sql"),
+    ),
+];
 
 /// The embedded migrations as sqlx's migrator reads them.
 #[derive(Debug)]

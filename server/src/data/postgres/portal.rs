@@ -18,9 +18,10 @@ use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, Representation
 
 use super::PgData;
 use super::consent::{load_consent_events as consent_events, project_forms};
+use super::portal_sessions;
 use super::stories::lock_story;
 use crate::clock::now_ms;
-use crate::data::portal::{CodeLookup, Portal, ProjectHash, StorytellerStory};
+use crate::data::portal::{CodeLookup, Portal, ProjectHash, StoredSession, StorytellerStory};
 use crate::data::stories::Purge;
 use crate::error::{Error, Result};
 use crate::portal::codes::{MAX_PENDING, PENDING_MS};
@@ -324,6 +325,20 @@ impl Portal for PgData {
             .await?)
     }
 
+    fn open_portal_session(&self, session: &StoredSession, now: i64, most: usize) -> Result<()> {
+        in_tx!(self, |conn| portal_sessions::open(conn, session, now, most)
+            .await?)
+    }
+
+    fn find_portal_session(&self, id_hash: &str, now: i64) -> Result<Option<StoredSession>> {
+        with_conn!(self, |conn| portal_sessions::find(conn, id_hash, now)
+            .await?)
+    }
+
+    fn close_portal_session(&self, id_hash: &str) -> Result<()> {
+        with_conn!(self, |conn| portal_sessions::close(conn, id_hash).await?)
+    }
+
     fn storyteller_best_copy(
         &self,
         story_id: &str,
@@ -353,7 +368,7 @@ mod tests {
 
     use super::super::testdb::TestDb;
     use crate::data::Data;
-    use crate::data::portal::Portal;
+    use crate::data::portal::{Opened, Portal, StoredSession};
     use crate::data::stories::{ConsentPost, Stories};
     use crate::db::Db;
     use crate::visibility::Visibility;
@@ -444,15 +459,69 @@ mod tests {
         assert_eq!(data.storyteller_best_copy(&late, "none").unwrap(), None);
     }
 
+    /// The portal's sessions: found by their id's hash until they expire, closed, the
+    /// expired forgotten and the oldest closed beyond the bound, on either backend.
+    fn session_flow(data: &dyn Data) {
+        let session = |id: &str, opened: Opened, expires_at| StoredSession {
+            id_hash: id.into(),
+            opened,
+            csrf: format!("csrf-{id}"),
+            expires_at,
+        };
+        let story = Opened::Story {
+            project_id: PROJECT.into(),
+            story_id: "s".into(),
+        };
+        let nothing = Opened::Nothing {
+            hashes: vec![(PROJECT.into(), "h1".into()), ("q".into(), "h2".into())],
+        };
+        let a = session("a", story.clone(), 2000);
+        data.open_portal_session(&a, 1000, 3).unwrap();
+        assert_eq!(data.find_portal_session("a", 1999).unwrap(), Some(a));
+        assert_eq!(
+            data.find_portal_session("a", 2000).unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(data.find_portal_session("x", 1000).unwrap(), None);
+        for (id, expires_at) in [("b", 2001), ("c", 2002)] {
+            data.open_portal_session(&session(id, story.clone(), expires_at), 1000, 3)
+                .unwrap();
+        }
+        let d = session("d", nothing, 2003);
+        data.open_portal_session(&d, 1000, 3).unwrap();
+        assert_eq!(
+            data.find_portal_session("d", 1000).unwrap(),
+            Some(d),
+            "hashes kept"
+        );
+        assert_eq!(
+            data.find_portal_session("a", 1000).unwrap(),
+            None,
+            "oldest closed"
+        );
+        assert!(data.find_portal_session("b", 1000).unwrap().is_some());
+        // Opening at 2002 forgets b and c (expired), so d stays although the bound is 2.
+        data.open_portal_session(&session("e", story, 9000), 2002, 2)
+            .unwrap();
+        assert!(data.find_portal_session("d", 1000).unwrap().is_some());
+        assert_eq!(data.find_portal_session("b", 1000).unwrap(), None, "swept");
+        data.close_portal_session("d").unwrap();
+        assert_eq!(data.find_portal_session("d", 1000).unwrap(), None, "closed");
+        assert!(data.find_portal_session("e", 1000).unwrap().is_some());
+    }
+
     #[test]
     fn the_portal_behaves_alike_on_sqlite_and_postgresql() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = crate::data::SqliteData::new(Db::open(&dir.path().join("server.db")).unwrap());
         portal_flow(&sqlite);
+        session_flow(&sqlite);
         let Some(db) = TestDb::start("pg portal") else {
             return;
         };
         portal_flow(&db.data);
+        session_flow(&db.data);
         assert_eq!(
             db.text("SELECT COUNT(*)::text FROM pending_withdrawals")
                 .as_deref(),

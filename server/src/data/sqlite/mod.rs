@@ -6,6 +6,7 @@ pub mod consent;
 pub mod feed;
 mod holds;
 pub mod portal;
+mod portal_sessions;
 mod schema;
 pub mod search;
 pub mod stories;

@@ -10,8 +10,9 @@ use tellus_protocol::storyteller_code::code_hash;
 use tellus_protocol::{ConsentKind, ConsentStatus, ConsentSummary, Representation, items};
 
 use super::SqliteData;
+use super::portal_sessions;
 use crate::clock::now_ms;
-use crate::data::portal::{CodeLookup, Portal, ProjectHash, StorytellerStory};
+use crate::data::portal::{CodeLookup, Portal, ProjectHash, StoredSession, StorytellerStory};
 use crate::error::{Error, Result};
 use crate::portal::codes::{MAX_PENDING, PENDING_MS};
 use crate::routes::stories::{
@@ -284,6 +285,20 @@ impl Portal for SqliteData {
             }
             Ok(purges)
         })
+    }
+
+    fn open_portal_session(&self, session: &StoredSession, now: i64, most: usize) -> Result<()> {
+        self.db()
+            .write(|tx| portal_sessions::open(tx, session, now, most))
+    }
+
+    fn find_portal_session(&self, id_hash: &str, now: i64) -> Result<Option<StoredSession>> {
+        self.db()
+            .with(|conn| portal_sessions::find(conn, id_hash, now))
+    }
+
+    fn close_portal_session(&self, id_hash: &str) -> Result<()> {
+        self.db().write(|tx| portal_sessions::close(tx, id_hash))
     }
 
     fn storyteller_best_copy(

@@ -300,6 +300,20 @@ CREATE VIRTUAL TABLE transcript_search USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 "#,
+    // 10: the portal's sessions (portal/session.rs), kept here rather than in one
+    // process's memory: the cookie's id only as its hash, what the code opened (a story,
+    // or the code's hashes as JSON), the session's CSRF token, and when it closes.
+    r#"
+CREATE TABLE portal_sessions (
+    id_hash TEXT PRIMARY KEY,
+    project_id TEXT,
+    story_id TEXT,
+    hashes TEXT,
+    csrf TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+"#,
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
