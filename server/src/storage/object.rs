@@ -57,7 +57,8 @@ impl ObjectStorage {
     /// [`Self::open_s3`].
     pub async fn open_azure(az: &AzureLocation) -> Result<ObjectStorage> {
         let describe = super::StorageUrl::Azure(az.clone()).describe();
-        let builder = azure_builder(az, &describe)?;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let builder = azure_builder(az, &describe, env)?;
         Self::open(&describe, &az.prefix, |retry| {
             builder.clone().with_retry(retry).build()
         })
@@ -207,8 +208,11 @@ fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
 /// `https://ACCOUNT.blob.core.windows.net`; plain HTTP only when the endpoint says
 /// http://. A shared key only: never managed identity, the Azure CLI or other ambient
 /// credentials, so that a server without a key is told so.
-fn azure_builder(az: &AzureLocation, describe: &str) -> Result<MicrosoftAzureBuilder> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+fn azure_builder(
+    az: &AzureLocation,
+    describe: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<MicrosoftAzureBuilder> {
     let account = az
         .account
         .clone()
@@ -321,6 +325,58 @@ impl std::fmt::Debug for ObjectStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_credentials_come_from_the_url_else_the_environment() {
+        use object_store::azure::AzureConfigKey;
+        let location = |url: &str| match super::super::StorageUrl::parse(url).unwrap() {
+            super::super::StorageUrl::Azure(az) => az,
+            other => panic!("not azure: {other:?}"),
+        };
+        let environment = |name: &str| match name {
+            "AZURE_STORAGE_ACCOUNT_NAME" => Some("from-env".to_string()),
+            "AZURE_STORAGE_ACCESS_KEY" => Some("ZW52".to_string()),
+            _ => None,
+        };
+        let value = |builder: &MicrosoftAzureBuilder, key| builder.get_config_value(&key);
+
+        let from_env = azure_builder(&location("az://audio"), "t", environment).unwrap();
+        assert_eq!(
+            value(&from_env, AzureConfigKey::AccountName).as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(
+            value(&from_env, AzureConfigKey::AccessKey).as_deref(),
+            Some("ZW52")
+        );
+        assert_eq!(value(&from_env, AzureConfigKey::Endpoint), None);
+
+        let from_url = azure_builder(
+            &location("az://audio?account=acct&access_key=dXJs&endpoint=http://127.0.0.1:1/acct"),
+            "t",
+            environment,
+        )
+        .unwrap();
+        assert_eq!(
+            value(&from_url, AzureConfigKey::AccountName).as_deref(),
+            Some("acct")
+        );
+        assert_eq!(
+            value(&from_url, AzureConfigKey::AccessKey).as_deref(),
+            Some("dXJs")
+        );
+        assert_eq!(
+            value(&from_url, AzureConfigKey::Endpoint).as_deref(),
+            Some("http://127.0.0.1:1/acct")
+        );
+
+        // No key anywhere: refused, naming the variables, not left to ambient credentials.
+        let none = |_: &str| None;
+        let message = azure_builder(&location("az://audio?account=acct"), "t", none)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("AZURE_STORAGE_ACCOUNT_KEY"), "{message}");
+    }
 
     #[test]
     fn only_recording_keys_are_ours() {
