@@ -23,7 +23,8 @@ pub struct MigrateArgs {
     /// The target PostgreSQL database: postgres://user:password@host:port/database
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
-    /// The target object store: s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION
+    /// The target object store: s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION or
+    /// az://CONTAINER[/PREFIX]?account=ACCOUNT&endpoint=URL
     #[arg(long, value_name = "URL")]
     pub storage: Option<String>,
 }

@@ -56,7 +56,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = DATABASE_ENV)]
     database: Option<String>,
     /// Keep audio here instead of the data folder's audio/:
-    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION (docs/deploy.md)
+    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION or
+    /// az://CONTAINER[/PREFIX]?account=ACCOUNT&endpoint=URL (docs/deploy.md)
     #[arg(long, value_name = "URL", env = "TELLUS_STORAGE")]
     storage: Option<String>,
     #[command(flatten)]

@@ -73,7 +73,8 @@ pub struct ServerConfig {
     /// `[transcribe]`: the engine that drafts transcripts (docs/transcripts.md).
     pub transcribe: crate::transcripts::TranscribeConfig,
     /// Where audio is kept: unset, the `audio/` folder of `data_dir`; else
-    /// `s3://bucket[/prefix]?endpoint=...&region=...` or `file:///folder`
+    /// `s3://bucket[/prefix]?endpoint=...&region=...`,
+    /// `az://container[/prefix]?account=...&access_key=...&endpoint=...` or `file:///folder`
     /// (docs/deploy.md).
     pub storage: Option<String>,
 }

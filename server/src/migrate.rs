@@ -33,7 +33,8 @@ use crate::storage::{self, AudioStorage};
 pub struct Target {
     /// `postgres://user:password@host:port/database`.
     pub database: String,
-    /// An object store URL (`s3://bucket[/prefix]?endpoint=...`, docs/deploy.md).
+    /// An object store URL (`s3://bucket[/prefix]?endpoint=...` or
+    /// `az://container[/prefix]?account=...`, docs/deploy.md).
     pub storage: String,
 }
 

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
 use tellus_server::ServerConfig;
 use tellus_server::storage::StorageUrl;
-use tellus_server::storage::url::S3Location;
+use tellus_server::storage::url::{AzureLocation, S3Location};
 
 use crate::services::seaweed;
 
@@ -41,6 +42,7 @@ impl Stored {
             None => Audio::Folder(config.audio_dir()),
             Some(Ok(StorageUrl::Folder(dir))) => Audio::Folder(dir),
             Some(Ok(StorageUrl::S3(s3))) => Audio::Bucket(bucket(&s3)),
+            Some(Ok(StorageUrl::Azure(az))) => Audio::Bucket(container(&az)),
             Some(Err(e)) => panic!("the test server's storage URL: {e}"),
         };
         Stored {
@@ -154,6 +156,35 @@ fn bucket(s3: &S3Location) -> Arc<dyn ObjectStore> {
         Arc::new(client)
     } else {
         Arc::new(PrefixStore::new(client, s3.prefix.as_str()))
+    }
+}
+
+/// A client of the Azure container `az` names, seen from under its prefix.
+fn container(az: &AzureLocation) -> Arc<dyn ObjectStore> {
+    let mut builder = MicrosoftAzureBuilder::new()
+        .with_container_name(&az.container)
+        .with_allow_http(true)
+        .with_http_connector(tellus_server::storage::RustlsConnector)
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            ..RetryConfig::default()
+        });
+    if let Some(account) = &az.account {
+        builder = builder.with_account(account);
+    }
+    if let Some(key) = &az.access_key {
+        builder = builder.with_access_key(key);
+    }
+    if let Some(endpoint) = &az.endpoint {
+        builder = builder.with_endpoint(endpoint.clone());
+    }
+    let client = builder
+        .build()
+        .expect("a client of the test server's container");
+    if az.prefix.is_empty() {
+        Arc::new(client)
+    } else {
+        Arc::new(PrefixStore::new(client, az.prefix.as_str()))
     }
 }
 

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -23,16 +22,22 @@ const FOLDER: &str = "tus";
 pub const DATA: &str = "data";
 pub const INFO: &str = "info.json";
 
+/// A store with multipart uploads whose parts are sent one by one (S3's parts, Azure's
+/// blocks), whatever the service.
+pub trait SpoolStore: ObjectStore + MultipartStore {}
+
+impl<T: ObjectStore + MultipartStore> SpoolStore for T {}
+
 pub struct BucketSpool {
-    s3: Arc<AmazonS3>,
+    bucket: Arc<dyn SpoolStore>,
     /// The storage URL's prefix, without slashes at its ends ("" for none).
     prefix: String,
 }
 
 impl BucketSpool {
-    pub fn new(s3: Arc<AmazonS3>, prefix: &str) -> BucketSpool {
+    pub fn new(bucket: Arc<dyn SpoolStore>, prefix: &str) -> BucketSpool {
         BucketSpool {
-            s3,
+            bucket,
             prefix: prefix.trim_matches('/').to_string(),
         }
     }
@@ -54,7 +59,7 @@ impl BucketSpool {
     /// upload the database no longer holds).
     pub async fn uploads(&self) -> io::Result<Vec<String>> {
         let listed = self
-            .s3
+            .bucket
             .list_with_delimiter(Some(&self.path(FOLDER)))
             .await
             .map_err(to_io)?;
@@ -66,13 +71,13 @@ impl BucketSpool {
     }
 
     pub async fn create_multipart(&self, id: &str) -> io::Result<String> {
-        self.s3
+        self.bucket
             .create_multipart(&self.of(id, DATA))
             .await
             .map_err(to_io)
     }
 
-    /// Sends part `index` (from 0); its ETag.
+    /// Sends part `index` (from 0); its ETag (on Azure, the id of the block it became).
     pub async fn put_part(
         &self,
         id: &str,
@@ -81,7 +86,7 @@ impl BucketSpool {
         bytes: Bytes,
     ) -> io::Result<String> {
         let part = self
-            .s3
+            .bucket
             .put_part(
                 &self.of(id, DATA),
                 &multipart.to_string(),
@@ -104,7 +109,7 @@ impl BucketSpool {
             .into_iter()
             .map(|content_id| PartId { content_id })
             .collect();
-        self.s3
+        self.bucket
             .complete_multipart(&self.of(id, DATA), &multipart.to_string(), parts)
             .await
             .map_err(to_io)?;
@@ -114,7 +119,7 @@ impl BucketSpool {
     /// Drops a multipart upload and every part sent to it; one already gone is fine.
     pub async fn abort_multipart(&self, id: &str, multipart: &str) -> io::Result<()> {
         match self
-            .s3
+            .bucket
             .abort_multipart(&self.of(id, DATA), &multipart.to_string())
             .await
         {
@@ -124,7 +129,7 @@ impl BucketSpool {
     }
 
     pub async fn put(&self, id: &str, name: &str, bytes: Bytes) -> io::Result<()> {
-        self.s3
+        self.bucket
             .put(&self.of(id, name), PutPayload::from(bytes))
             .await
             .map_err(to_io)?;
@@ -133,19 +138,19 @@ impl BucketSpool {
 
     /// An object of the upload whole (the info, a tail); None when it is not there.
     pub async fn get(&self, id: &str, name: &str) -> io::Result<Option<Bytes>> {
-        match absent_is_none(self.s3.get(&self.of(id, name)).await)? {
+        match absent_is_none(self.bucket.get(&self.of(id, name)).await)? {
             Some(got) => Ok(Some(got.bytes().await.map_err(to_io)?)),
             None => Ok(None),
         }
     }
 
     pub async fn size(&self, id: &str, name: &str) -> io::Result<Option<u64>> {
-        Ok(absent_is_none(self.s3.head(&self.of(id, name)).await)?.map(|m| m.size))
+        Ok(absent_is_none(self.bucket.head(&self.of(id, name)).await)?.map(|m| m.size))
     }
 
     /// Deletes an object of the upload; one not there is fine.
     pub async fn delete(&self, id: &str, name: &str) -> io::Result<()> {
-        match self.s3.delete(&self.of(id, name)).await {
+        match self.bucket.delete(&self.of(id, name)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(to_io(e)),
         }
@@ -156,14 +161,14 @@ impl BucketSpool {
     pub async fn delete_all(&self, id: &str) -> io::Result<()> {
         let folder = self.path(&format!("{FOLDER}/{id}"));
         let listed: Vec<ObjectPath> = self
-            .s3
+            .bucket
             .list(Some(&folder))
             .map_ok(|meta| meta.location)
             .try_collect()
             .await
             .map_err(to_io)?;
         for path in listed {
-            match self.s3.delete(&path).await {
+            match self.bucket.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(to_io(e)),
             }
@@ -173,7 +178,7 @@ impl BucketSpool {
 
     /// Streams an object of the upload into the file `to` (fsynced); its size.
     pub async fn download(&self, id: &str, name: &str, to: &FsPath) -> io::Result<u64> {
-        let got = self.s3.get(&self.of(id, name)).await.map_err(to_io)?;
+        let got = self.bucket.get(&self.of(id, name)).await.map_err(to_io)?;
         let mut stream = got.into_stream();
         let mut file = tokio::fs::File::create(to).await?;
         let mut total = 0u64;
@@ -190,7 +195,7 @@ impl BucketSpool {
     /// Moves an object of the upload to a recording's key inside the bucket (a copy on
     /// the server side, then the original goes).
     pub async fn adopt(&self, id: &str, name: &str, audio_key: &str) -> io::Result<()> {
-        self.s3
+        self.bucket
             .copy(&self.of(id, name), &self.path(audio_key))
             .await
             .map_err(to_io)?;

@@ -1,5 +1,5 @@
-//! Where verified audio lives: a local folder (the embedded default) or an S3-compatible
-//! bucket (`url`), behind one trait that every path goes through (the audio route, the
+//! Where verified audio lives: a local folder (the embedded default), an S3-compatible
+//! bucket or an Azure Blob Storage container (`url`), behind one trait that every path goes through (the audio route, the
 //! transcription worker, withdrawals, completion and the sweep after a crash). Both name
 //! a recording's lossless copy by its id (as every server before issue 20 stored it)
 //! and its listening copy `<id>.listening`.
@@ -87,6 +87,7 @@ pub async fn open(url: Option<&str>, default_dir: &Path) -> crate::Result<Arc<dy
             Ok(Arc::new(storage))
         }
         StorageUrl::S3(s3) => Ok(Arc::new(ObjectStorage::open_s3(&s3).await?)),
+        StorageUrl::Azure(az) => Ok(Arc::new(ObjectStorage::open_azure(&az).await?)),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Audio in an object store (S3 and S3-compatible servers, through `object_store`, which
-//! also speaks GCS and Azure should they be wired in): one object per stored copy, under
+//! Audio in an object store (S3 and S3-compatible servers, and Azure Blob Storage, through
+//! `object_store`, which also speaks GCS should it be wired in): one object per stored copy, under
 //! the URL's prefix and the same key as in the folder. A verified spool file is streamed
 //! in with a multipart upload (parts of `PART_BYTES`, at most `PARTS_IN_FLIGHT` in the
 //! air), never held whole in memory; reads are ranged GETs.
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
@@ -19,7 +20,8 @@ use object_store::{
 };
 use tokio::io::AsyncReadExt;
 
-use super::url::S3Location;
+use super::bucket_spool::SpoolStore;
+use super::url::{AzureLocation, S3Location};
 use super::{AudioStorage, ByteStream};
 use crate::error::{Error, Result};
 
@@ -45,12 +47,33 @@ impl ObjectStorage {
     pub async fn open_s3(s3: &S3Location) -> Result<ObjectStorage> {
         let describe = super::StorageUrl::S3(s3.clone()).describe();
         let builder = s3_builder(s3, &describe)?;
+        Self::open(&describe, &s3.prefix, |retry| {
+            builder.clone().with_retry(retry).build()
+        })
+        .await
+    }
+
+    /// Connects to the Azure container `az` names and checks that it answers, as
+    /// [`Self::open_s3`].
+    pub async fn open_azure(az: &AzureLocation) -> Result<ObjectStorage> {
+        let describe = super::StorageUrl::Azure(az.clone()).describe();
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let builder = azure_builder(az, &describe, env)?;
+        Self::open(&describe, &az.prefix, |retry| {
+            builder.clone().with_retry(retry).build()
+        })
+        .await
+    }
+
+    /// The store `build` makes (given how to retry), checked with one listing under
+    /// `prefix`.
+    async fn open<S: SpoolStore + Clone>(
+        describe: &str,
+        prefix: &str,
+        build: impl Fn(RetryConfig) -> object_store::Result<S>,
+    ) -> Result<ObjectStorage> {
         let build = |retry: RetryConfig| {
-            builder
-                .clone()
-                .with_retry(retry)
-                .build()
-                .map_err(|e| Error::Config(format!("audio storage {describe}: {e}")))
+            build(retry).map_err(|e| Error::Config(format!("audio storage {describe}: {e}")))
         };
         // At start one try: an unreachable endpoint is reported at once, not after
         // minutes of backing off.
@@ -59,27 +82,24 @@ impl ObjectStorage {
                 max_retries: 0,
                 ..RetryConfig::default()
             })?,
-            &s3.prefix,
+            prefix,
         );
         checker.list_with_delimiter(None).await.map_err(|e| {
             Error::Config(format!(
-                "audio storage {describe} does not answer (is the endpoint right, does the bucket exist, may the key list it?): {e}"
+                "audio storage {describe} does not answer (is the endpoint right, does the bucket or container exist, may the key list it?): {e}"
             ))
         })?;
-        let s3_store = build(RetryConfig {
+        let bucket = build(RetryConfig {
             max_retries: 5,
             retry_timeout: Duration::from_secs(30),
             ..RetryConfig::default()
         })?;
-        let spool = Arc::new(super::BucketSpool::new(
-            Arc::new(s3_store.clone()),
-            &s3.prefix,
-        ));
-        let store = with_prefix(s3_store, &s3.prefix);
+        let spool = Arc::new(super::BucketSpool::new(Arc::new(bucket.clone()), prefix));
+        let store = with_prefix(bucket, prefix);
         tracing::info!(storage = %describe, "audio on object storage");
         Ok(ObjectStorage {
             store,
-            describe,
+            describe: describe.to_string(),
             spool,
         })
     }
@@ -129,7 +149,7 @@ impl ObjectStorage {
     }
 }
 
-fn with_prefix(store: object_store::aws::AmazonS3, prefix: &str) -> Arc<dyn ObjectStore> {
+fn with_prefix<S: ObjectStore>(store: S, prefix: &str) -> Arc<dyn ObjectStore> {
     if prefix.is_empty() {
         Arc::new(store)
     } else {
@@ -177,6 +197,44 @@ fn s3_builder(s3: &S3Location, describe: &str) -> Result<AmazonS3Builder> {
     if let Some(endpoint) = &s3.endpoint {
         builder = builder
             .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    Ok(builder)
+}
+
+/// The Azure client for `az`: account and shared key from the URL, else
+/// AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or its alias
+/// AZURE_STORAGE_ACCESS_KEY); the endpoint from the URL, else the account's
+/// `https://ACCOUNT.blob.core.windows.net`; plain HTTP only when the endpoint says
+/// http://. A shared key only: never managed identity, the Azure CLI or other ambient
+/// credentials, so that a server without a key is told so.
+fn azure_builder(
+    az: &AzureLocation,
+    describe: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<MicrosoftAzureBuilder> {
+    let account = az
+        .account
+        .clone()
+        .or_else(|| env("AZURE_STORAGE_ACCOUNT_NAME"));
+    let key = az
+        .access_key
+        .clone()
+        .or_else(|| env("AZURE_STORAGE_ACCOUNT_KEY"))
+        .or_else(|| env("AZURE_STORAGE_ACCESS_KEY"));
+    let (Some(account), Some(key)) = (account, key) else {
+        return Err(Error::Config(format!(
+            "audio storage {describe}: no credentials; set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or account and access_key in the URL)"
+        )));
+    };
+    let mut builder = MicrosoftAzureBuilder::new()
+        .with_account(account)
+        .with_container_name(&az.container)
+        .with_access_key(key)
+        .with_http_connector(super::transport::RustlsConnector);
+    if let Some(endpoint) = &az.endpoint {
+        builder = builder
+            .with_endpoint(endpoint.clone())
             .with_allow_http(endpoint.starts_with("http://"));
     }
     Ok(builder)
@@ -267,6 +325,58 @@ impl std::fmt::Debug for ObjectStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_credentials_come_from_the_url_else_the_environment() {
+        use object_store::azure::AzureConfigKey;
+        let location = |url: &str| match super::super::StorageUrl::parse(url).unwrap() {
+            super::super::StorageUrl::Azure(az) => az,
+            other => panic!("not azure: {other:?}"),
+        };
+        let environment = |name: &str| match name {
+            "AZURE_STORAGE_ACCOUNT_NAME" => Some("from-env".to_string()),
+            "AZURE_STORAGE_ACCESS_KEY" => Some("ZW52".to_string()),
+            _ => None,
+        };
+        let value = |builder: &MicrosoftAzureBuilder, key| builder.get_config_value(&key);
+
+        let from_env = azure_builder(&location("az://audio"), "t", environment).unwrap();
+        assert_eq!(
+            value(&from_env, AzureConfigKey::AccountName).as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(
+            value(&from_env, AzureConfigKey::AccessKey).as_deref(),
+            Some("ZW52")
+        );
+        assert_eq!(value(&from_env, AzureConfigKey::Endpoint), None);
+
+        let from_url = azure_builder(
+            &location("az://audio?account=acct&access_key=dXJs&endpoint=http://127.0.0.1:1/acct"),
+            "t",
+            environment,
+        )
+        .unwrap();
+        assert_eq!(
+            value(&from_url, AzureConfigKey::AccountName).as_deref(),
+            Some("acct")
+        );
+        assert_eq!(
+            value(&from_url, AzureConfigKey::AccessKey).as_deref(),
+            Some("dXJs")
+        );
+        assert_eq!(
+            value(&from_url, AzureConfigKey::Endpoint).as_deref(),
+            Some("http://127.0.0.1:1/acct")
+        );
+
+        // No key anywhere: refused, naming the variables, not left to ambient credentials.
+        let none = |_: &str| None;
+        let message = azure_builder(&location("az://audio?account=acct"), "t", none)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("AZURE_STORAGE_ACCOUNT_KEY"), "{message}");
+    }
 
     #[test]
     fn only_recording_keys_are_ours() {

@@ -32,7 +32,7 @@ impl HttpConnector for RustlsConnector {
             .is_some_and(|v| v == "true");
         let tls = tellus_net::Trust::web_pki().client_config().map_err(|e| {
             object_store::Error::Generic {
-                store: "S3",
+                store: "object storage transport",
                 source: Box::new(e),
             }
         })?;

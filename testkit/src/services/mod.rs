@@ -4,6 +4,7 @@
 //! [`or_skip`] says so on stderr. `scripts/test.sh` installs the services and sets
 //! `TELLUS_REQUIRE_SERVICES=1`, and then a missing service fails the test.
 
+pub mod azurite;
 pub mod postgres;
 pub mod seaweed;
 
