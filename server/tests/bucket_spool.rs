@@ -15,6 +15,7 @@ use support::*;
 use tellus_server::Role;
 use tellus_testkit::proxy::{Faults, Proxy};
 use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
+use tellus_testkit::services::{ObjectService, object_stores};
 use tokio::io::AsyncWriteExt;
 
 const MIB: usize = 1024 * 1024;
@@ -23,15 +24,15 @@ async fn info(store: &Arc<dyn ObjectStore>, upload: &str) -> serde_json::Value {
     serde_json::from_slice(&object(store, &format!("tus/{upload}/info.json")).await).unwrap()
 }
 
-async fn replica_a(seaweed: &Seaweed, prefix: &str) -> Server {
-    let url = seaweed.storage_url(prefix);
+async fn replica_a(service: &dyn ObjectService, prefix: &str) -> Server {
+    let url = service.storage_url(prefix);
     Server::start_with(move |c| c.storage = Some(url)).await
 }
 
 /// A second server on A's database (its data folder's SQLite file, or its PostgreSQL
 /// database) and A's bucket prefix.
-async fn replica_b(seaweed: &Seaweed, prefix: &str, a: &Server) -> Server {
-    let url = seaweed.storage_url(prefix);
+async fn replica_b(service: &dyn ObjectService, prefix: &str, a: &Server) -> Server {
+    let url = service.storage_url(prefix);
     let data_dir = a.config.data_dir.clone();
     let database = a.config.database.clone();
     Server::start_in(tempfile::tempdir().unwrap(), move |c| {
@@ -58,11 +59,16 @@ async fn cut_patch(device: &Device, path: &str, body: &[u8], announced: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_cut_on_one_replica_resumes_on_another_from_its_tail() {
-    let Some(seaweed) = Seaweed::shared().await else {
-        return;
-    };
+    for service in object_stores().await {
+        eprintln!("on {}", service.name());
+        resumes_on_another_replica_from_its_tail(service.as_ref()).await;
+    }
+}
+
+/// On Azure Blob the part is an uncommitted block of the blob (not listed either).
+async fn resumes_on_another_replica_from_its_tail(service: &dyn ObjectService) {
     let prefix = format!("resume-{}", new_id());
-    let a = replica_a(&seaweed, &prefix).await;
+    let a = replica_a(service, &prefix).await;
     let reporter = a.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(20 * MIB + 4321, 19);
@@ -79,7 +85,7 @@ async fn an_upload_cut_on_one_replica_resumes_on_another_from_its_tail() {
         "A keeps the 12 MiB that arrived: offset {}",
         reporter.offset(&path).await
     );
-    let store = seaweed.store(&prefix);
+    let store = service.store(&prefix);
     let tail = format!("tus/{id}/tail-{}", 12 * MIB);
     assert_eq!(
         keys(&store).await,
@@ -95,7 +101,7 @@ async fn an_upload_cut_on_one_replica_resumes_on_another_from_its_tail() {
         4 * MIB as u64
     );
 
-    let b = replica_b(&seaweed, &prefix, &a).await;
+    let b = replica_b(service, &prefix, &a).await;
     let phone_on_b = b.device(&reporter.token, &reporter.id);
     assert_eq!(phone_on_b.offset(&path).await, (12 * MIB) as u64);
     let rest = &data[12 * MIB..];
@@ -175,7 +181,7 @@ async fn a_replica_killed_mid_body_loses_only_what_it_had_not_saved() {
     a_runtime.shutdown_background();
     drop(stream);
 
-    let b = replica_b(&seaweed, &prefix, &a).await;
+    let b = replica_b(seaweed.as_ref(), &prefix, &a).await;
     let phone_on_b = b.device(&reporter.token, &reporter.id);
     let offset = phone_on_b.offset(&path).await as usize;
     assert!(
@@ -202,7 +208,7 @@ async fn a_chunk_that_fails_its_checksum_leaves_the_bucket_as_it_was() {
         return;
     };
     let prefix = format!("checksum-{}", new_id());
-    let server = replica_a(&seaweed, &prefix).await;
+    let server = replica_a(seaweed.as_ref(), &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(30 * MIB, 29);
@@ -323,7 +329,7 @@ async fn a_withdrawal_mid_upload_and_the_sweep_at_start_clear_the_bucket_spool()
         return;
     };
     let prefix = format!("withdrawn-{}", new_id());
-    let server = replica_a(&seaweed, &prefix).await;
+    let server = replica_a(seaweed.as_ref(), &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(12 * MIB, 37);

@@ -9,3 +9,18 @@ pub use tellus_testkit::story::story_doc;
 pub use tellus_testkit::tus::{checksum, copy_metadata, metadata};
 pub use tellus_testkit::wait::until_async as wait_until;
 pub use tellus_testkit::{Device, PROJECT, SAMPLE_PROJECT, TestServer as Server};
+
+/// Why a server on `storage` (a `storage` URL) refuses to start: it must.
+pub async fn refused_start(storage: String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tellus_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("server"),
+        storage: Some(storage),
+        ..tellus_server::ServerConfig::default()
+    };
+    match tellus_server::Running::start(config).await {
+        Ok(running) => panic!("a server started on {}", running.url()),
+        Err(e) => e.to_string(),
+    }
+}

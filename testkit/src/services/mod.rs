@@ -63,6 +63,54 @@ fn skip_or_fail<T>(started: Result<T, ServiceError>, test: &str, required: bool)
     }
 }
 
+/// An object store the tests start, seen as a server's `storage` URL and as a client,
+/// each under a prefix of the test's own. Tests about audio in a store run against each
+/// one installed ([`object_stores`]), so a store cannot pass where another fails.
+pub trait ObjectService: Send + Sync {
+    /// Which store, for failure messages.
+    fn name(&self) -> &'static str;
+    fn storage_url(&self, prefix: &str) -> String;
+    fn store(&self, prefix: &str) -> std::sync::Arc<dyn object_store::ObjectStore>;
+}
+
+impl ObjectService for seaweed::Seaweed {
+    fn name(&self) -> &'static str {
+        "S3 (SeaweedFS)"
+    }
+    fn storage_url(&self, prefix: &str) -> String {
+        seaweed::Seaweed::storage_url(self, prefix)
+    }
+    fn store(&self, prefix: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        seaweed::Seaweed::store(self, prefix)
+    }
+}
+
+impl ObjectService for azurite::Azurite {
+    fn name(&self) -> &'static str {
+        "Azure Blob (Azurite)"
+    }
+    fn storage_url(&self, prefix: &str) -> String {
+        azurite::Azurite::storage_url(self, prefix)
+    }
+    fn store(&self, prefix: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        azurite::Azurite::store(self, prefix)
+    }
+}
+
+/// Every object store service installed, started (shared per test process): SeaweedFS's
+/// S3 and Azurite's Azure Blob. One not installed is skipped with a message, or fails
+/// the test under `TELLUS_REQUIRE_SERVICES`.
+pub async fn object_stores() -> Vec<std::sync::Arc<dyn ObjectService>> {
+    let mut stores: Vec<std::sync::Arc<dyn ObjectService>> = Vec::new();
+    if let Some(s3) = seaweed::Seaweed::shared().await {
+        stores.push(s3);
+    }
+    if let Some(azure) = azurite::Azurite::shared().await {
+        stores.push(azure);
+    }
+    stores
+}
+
 /// A free TCP port on 127.0.0.1 (the kernel's choice; the service binds it next).
 pub(crate) fn free_loopback_port() -> Result<u16, ServiceError> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
