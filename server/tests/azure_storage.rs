@@ -7,9 +7,13 @@
 
 mod support;
 
+use reqwest::StatusCode;
 use support::*;
+use tellus_server::Role;
 use tellus_testkit::services::azurite::{self, Azurite};
-use tellus_testkit::services::seaweed::free_ports;
+use tellus_testkit::services::seaweed::{free_ports, keys};
+
+const MIB: usize = 1024 * 1024;
 
 #[tokio::test]
 async fn a_wrong_or_unreachable_container_refuses_to_start_with_a_clear_error() {
@@ -49,4 +53,37 @@ async fn a_wrong_or_unreachable_container_refuses_to_start_with_a_clear_error() 
         assert!(!message.contains(key), "{message}");
         assert!(!message.contains("Eby8vdM02"), "{message}");
     }
+}
+
+#[tokio::test]
+async fn a_withdrawal_mid_upload_leaves_no_uncommitted_block_behind() {
+    let Some(azurite) = Azurite::shared().await else {
+        return;
+    };
+    let prefix = format!("withdrawn-{}", new_id());
+    let url = azurite.storage_url(&prefix);
+    let server = Server::start_with(move |c| c.storage = Some(url)).await;
+    let reporter = server.enrol(PROJECT, Role::Reporter).await;
+    let story = reporter.consented_story().await;
+    let data = audio(12 * MIB, 41);
+    let path = reporter.new_upload(&story, &new_id(), &data).await;
+    let id = path.rsplit('/').next().unwrap().to_string();
+    let r = reporter.patch(&path, 0, &data[..9 * MIB], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // The upload's blob: one 8 MiB part sent as a block, not committed (not listed).
+    let blob = format!("{prefix}/tus/{id}/data");
+    assert_eq!(azurite.uncommitted_blocks(&blob).await, 1);
+
+    let r = reporter.consent(&story, "withdrawn", &[]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || async {
+            keys(&azurite.store(&prefix)).await.is_empty()
+        })
+        .await,
+        "the withdrawn upload's blobs are deleted"
+    );
+    // Azure has no abort of a block blob's uncommitted blocks: the withdrawn story's
+    // audio must not wait there for Azure's week-long clean-up.
+    assert_eq!(azurite.uncommitted_blocks(&blob).await, 0);
 }

@@ -117,15 +117,21 @@ impl BucketSpool {
     }
 
     /// Drops a multipart upload and every part sent to it; one already gone is fine.
+    /// Drops the upload's multipart upload and the parts sent to it. On Azure Blob there
+    /// is no abort (object_store's does nothing there) and the parts are uncommitted
+    /// blocks of the upload's blob, which Azure keeps for a week unless the blob is
+    /// written whole: so an empty object is written over the key, and deleted with the
+    /// rest of the upload (`delete_all`). A withdrawn story's audio must not wait there.
     pub async fn abort_multipart(&self, id: &str, multipart: &str) -> io::Result<()> {
         match self
             .bucket
             .abort_multipart(&self.of(id, DATA), &multipart.to_string())
             .await
         {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(to_io(e)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(to_io(e)),
         }
+        self.put(id, DATA, Bytes::new()).await
     }
 
     pub async fn put(&self, id: &str, name: &str, bytes: Bytes) -> io::Result<()> {
