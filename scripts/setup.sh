@@ -23,6 +23,25 @@ TELLUS_DEB_PACKAGES+=(python3-venv)
 # tests/web/install.sh installs these when that test runs (the demo never needs them).
 TELLUS_WEB_TEST_DEB_PACKAGES=(chromium)
 
+# tellus_npm_ci FROM TO WHAT: installs the npm packages FROM names (its package.json and
+# committed package-lock.json) into the cache folder TO with `npm ci`, Node.js first if
+# there is none. Nothing is fetched when TO holds that lock file's install already; an
+# install that fails leaves no lock file behind, so the next run tries again.
+tellus_npm_ci() {
+  local from=$1 to=$2 what=$3
+  command -v node >/dev/null 2>&1 || tellus_apt_install nodejs npm
+  mkdir -p "$to"
+  if [ -d "$to/node_modules" ] && cmp -s "$from/package-lock.json" "$to/package-lock.json"; then
+    return 0
+  fi
+  echo "tellus setup: installing $what from npm into $to" >&2
+  cp "$from/package.json" "$from/package-lock.json" "$to/"
+  (cd "$to" && npm ci --no-audit --no-fund --loglevel=error >&2) || {
+    rm -f "$to/package-lock.json"
+    return 1
+  }
+}
+
 tellus_missing_debs() {
   local p
   for p in "$@"; do

@@ -78,11 +78,11 @@ async fn resume_elsewhere(
     stream.write_all(&data[..cut]).await.unwrap();
     stream.shutdown().await.unwrap();
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reporter.offset(&path).await != cut as u64 {
-        assert!(Instant::now() < deadline, "A keeps what arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let kept = tellus_testkit::wait::until_async(Duration::from_secs(60), || async {
+        reporter.offset(&path).await == cut as u64
+    })
+    .await;
+    assert!(kept, "A keeps what arrived");
     let store = seaweed.store(prefix);
     let info = store
         .get(&ObjectPath::from(format!("tus/{id}/info.json")))

@@ -61,8 +61,7 @@ async fn a_withdrawal_mid_upload_leaves_no_uncommitted_block_behind() {
         return;
     };
     let prefix = format!("withdrawn-{}", new_id());
-    let url = azurite.storage_url(&prefix);
-    let server = Server::start_with(move |c| c.storage = Some(url)).await;
+    let server = server_on(azurite.as_ref(), &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(12 * MIB, 41);

@@ -24,11 +24,6 @@ async fn info(store: &Arc<dyn ObjectStore>, upload: &str) -> serde_json::Value {
     serde_json::from_slice(&object(store, &format!("tus/{upload}/info.json")).await).unwrap()
 }
 
-async fn replica_a(service: &dyn ObjectService, prefix: &str) -> Server {
-    let url = service.storage_url(prefix);
-    Server::start_with(move |c| c.storage = Some(url)).await
-}
-
 /// A second server on A's database (its data folder's SQLite file, or its PostgreSQL
 /// database) and A's bucket prefix.
 async fn replica_b(service: &dyn ObjectService, prefix: &str, a: &Server) -> Server {
@@ -41,6 +36,20 @@ async fn replica_b(service: &dyn ObjectService, prefix: &str, a: &Server) -> Ser
         c.storage = Some(url);
     })
     .await
+}
+
+/// Sends `data` from byte `from` to its end in one PATCH with its checksum, as a phone
+/// does: the upload must finish with the receipt of the whole of `data`.
+async fn finish(device: &Device, path: &str, data: &[u8], from: usize) {
+    let rest = &data[from..];
+    let r = device
+        .patch(path, from as u64, rest, Some(checksum("sha256", rest)))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
+    assert_eq!(
+        r.headers()["tellus-receipt-sha256"],
+        sha256_hex(data).as_str()
+    );
 }
 
 fn upload_id(path: &str) -> String {
@@ -68,7 +77,7 @@ async fn an_upload_cut_on_one_replica_resumes_on_another_from_its_tail() {
 /// On Azure Blob the part is an uncommitted block of the blob (not listed either).
 async fn resumes_on_another_replica_from_its_tail(service: &dyn ObjectService) {
     let prefix = format!("resume-{}", new_id());
-    let a = replica_a(service, &prefix).await;
+    let a = server_on(service, &prefix).await;
     let reporter = a.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(20 * MIB + 4321, 19);
@@ -104,20 +113,7 @@ async fn resumes_on_another_replica_from_its_tail(service: &dyn ObjectService) {
     let b = replica_b(service, &prefix, &a).await;
     let phone_on_b = b.device(&reporter.token, &reporter.id);
     assert_eq!(phone_on_b.offset(&path).await, (12 * MIB) as u64);
-    let rest = &data[12 * MIB..];
-    let r = phone_on_b
-        .patch(
-            &path,
-            (12 * MIB) as u64,
-            rest,
-            Some(checksum("sha256", rest)),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
-    assert_eq!(
-        r.headers()["tellus-receipt-sha256"],
-        sha256_hex(&data).as_str()
-    );
+    finish(&phone_on_b, &path, &data, 12 * MIB).await;
     let receipt: serde_json::Value = phone_on_b.receipt(&recording).await.json().await.unwrap();
     assert_eq!(receipt["sha256"], sha256_hex(&data));
     let receipt_on_a: serde_json::Value = reporter.receipt(&recording).await.json().await.unwrap();
@@ -188,15 +184,7 @@ async fn a_replica_killed_mid_body_loses_only_what_it_had_not_saved() {
         (8 * MIB..20 * MIB).contains(&offset) && offset.is_multiple_of(8 * MIB),
         "B resumes from the last part A saved: {offset}"
     );
-    let rest = &data[offset..];
-    let r = phone_on_b
-        .patch(&path, offset as u64, rest, Some(checksum("sha256", rest)))
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
-    assert_eq!(
-        r.headers()["tellus-receipt-sha256"],
-        sha256_hex(&data).as_str()
-    );
+    finish(&phone_on_b, &path, &data, offset).await;
     let store = seaweed.store(&prefix);
     assert_eq!(keys(&store).await, [recording.as_str()]);
     drop(a);
@@ -208,7 +196,7 @@ async fn a_chunk_that_fails_its_checksum_leaves_the_bucket_as_it_was() {
         return;
     };
     let prefix = format!("checksum-{}", new_id());
-    let server = replica_a(seaweed.as_ref(), &prefix).await;
+    let server = server_on(seaweed.as_ref(), &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(30 * MIB, 29);
@@ -247,20 +235,7 @@ async fn a_chunk_that_fails_its_checksum_leaves_the_bucket_as_it_was() {
             "nothing of the refused chunk is named in the bucket"
         );
     }
-    let rest = &data[9 * MIB..];
-    let r = reporter
-        .patch(
-            &path,
-            (9 * MIB) as u64,
-            rest,
-            Some(checksum("sha256", rest)),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
-    assert_eq!(
-        r.headers()["tellus-receipt-sha256"],
-        sha256_hex(&data).as_str()
-    );
+    finish(&reporter, &path, &data, 9 * MIB).await;
     assert_eq!(keys(&store).await, [recording.as_str()]);
 }
 
@@ -329,7 +304,7 @@ async fn a_withdrawal_mid_upload_and_the_sweep_at_start_clear_the_bucket_spool()
         return;
     };
     let prefix = format!("withdrawn-{}", new_id());
-    let server = replica_a(seaweed.as_ref(), &prefix).await;
+    let server = server_on(seaweed.as_ref(), &prefix).await;
     let reporter = server.enrol(PROJECT, Role::Reporter).await;
     let story = reporter.consented_story().await;
     let data = audio(12 * MIB, 37);
@@ -396,14 +371,7 @@ async fn a_file_sent_whole_in_one_body_crosses_to_the_bucket_once() {
     let path = reporter.new_upload(&story, &recording, &data).await;
 
     let before = proxy.sent();
-    let r = reporter
-        .patch(&path, 0, &data, Some(checksum("sha256", &data)))
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
-    assert_eq!(
-        r.headers()["tellus-receipt-sha256"],
-        sha256_hex(&data).as_str()
-    );
+    finish(&reporter, &path, &data, 0).await;
     let sent = proxy.sent() - before;
     // Stored as the assembled object at once: not as a tail, then sent again as a part.
     assert!(

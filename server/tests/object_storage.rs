@@ -15,11 +15,6 @@ use tellus_testkit::Storage;
 use tellus_testkit::services::seaweed::{self, Seaweed, keys, object};
 use tellus_testkit::services::{ObjectService, object_stores};
 
-async fn server_on(service: &dyn ObjectService, prefix: &str) -> Server {
-    let url = service.storage_url(prefix);
-    Server::start_with(move |c| c.storage = Some(url)).await
-}
-
 fn local_audio_files(server: &Server) -> usize {
     std::fs::read_dir(server.config.audio_dir()).map_or(0, |d| d.count())
 }

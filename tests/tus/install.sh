@@ -5,16 +5,10 @@
 # (nothing is fetched when the lock files have not changed).
 # Sets TUS_NODE_DIR (node_modules lives there) and TUS_PYTHON.
 tus_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-command -v node >/dev/null 2>&1 || tellus_apt_install nodejs npm
 command -v python3 >/dev/null 2>&1 || tellus_apt_install python3 python3-venv
 tus_cache="${TELLUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tellus}/tus-peers"
 TUS_NODE_DIR="$tus_cache/node"
-mkdir -p "$TUS_NODE_DIR"
-if [ ! -d "$TUS_NODE_DIR/node_modules" ] || ! cmp -s "$tus_here/package-lock.json" "$TUS_NODE_DIR/package-lock.json"; then
-  echo "tellus setup: installing the tus peers from npm into $TUS_NODE_DIR" >&2
-  cp "$tus_here/package.json" "$tus_here/package-lock.json" "$TUS_NODE_DIR/"
-  (cd "$TUS_NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
-fi
+tellus_npm_ci "$tus_here" "$TUS_NODE_DIR" "the tus peers"
 tus_venv="$tus_cache/venv"
 if [ ! -x "$tus_venv/bin/python" ]; then
   python3 -m venv "$tus_venv" >&2 || { tellus_apt_install python3-venv && python3 -m venv "$tus_venv" >&2; }

@@ -112,25 +112,35 @@ fn hashes_text(hashes: &[ProjectHash]) -> Result<String> {
         .map_err(|e| Error::internal(format!("portal session hashes: {e}")))
 }
 
-/// A session's row read back: `Opened` from its story columns, or its hashes' text.
-pub fn opened_from_row(
-    project_id: Option<String>,
-    story_id: Option<String>,
-    hashes: Option<String>,
-) -> Result<Opened> {
-    match (project_id, story_id, hashes) {
-        (Some(project_id), Some(story_id), None) => Ok(Opened::Story {
+/// A session's row as both backends read it: project_id, story_id, hashes (JSON text),
+/// csrf, expires_at.
+pub type SessionRow = (Option<String>, Option<String>, Option<String>, String, i64);
+
+/// The session `id_hash`'s row read back: `Opened` from its story columns, or its
+/// hashes' text.
+pub fn session_from_row(id_hash: &str, row: SessionRow) -> Result<StoredSession> {
+    let (project_id, story_id, hashes, csrf, expires_at) = row;
+    let opened = match (project_id, story_id, hashes) {
+        (Some(project_id), Some(story_id), None) => Opened::Story {
             project_id,
             story_id,
-        }),
-        (None, None, Some(text)) => Ok(Opened::Nothing {
+        },
+        (None, None, Some(text)) => Opened::Nothing {
             hashes: serde_json::from_str(&text)
                 .map_err(|e| Error::internal(format!("a stored portal session's hashes: {e}")))?,
-        }),
-        _ => Err(Error::internal(
-            "a stored portal session names neither a story nor hashes",
-        )),
-    }
+        },
+        _ => {
+            return Err(Error::internal(
+                "a stored portal session names neither a story nor hashes",
+            ));
+        }
+    };
+    Ok(StoredSession {
+        id_hash: id_hash.to_string(),
+        opened,
+        csrf,
+        expires_at,
+    })
 }
 
 /// A session's story columns and hashes' text, as both backends store them.

@@ -20,14 +20,13 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tellus_protocol::{AudioFormat, Representation};
 
 use super::headers::Algorithm;
-use super::receive::{Background, Hasher, Outcome, checksum_mismatch};
+use super::receive::{Background, Hasher, Outcome, checksum_mismatch, past_length};
 use super::resumable_sha256::ResumableSha256;
 use super::state::{self, Upload};
 use super::verify;
@@ -261,11 +260,7 @@ pub async fn receive(
             Ok(Some(Ok(bytes))) => bytes,
         };
         if start + received + bytes.len() as u64 > limit {
-            break Some(Error::refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "beyond_length",
-                "this body goes past the upload's length; nothing past the offset was kept",
-            ));
+            break Some(past_length());
         }
         if let Some(c) = checker.as_mut() {
             c.update(bytes.clone()).await;

@@ -124,11 +124,7 @@ pub async fn receive(
             Ok(Some(Ok(bytes))) => bytes,
         };
         if start + received + bytes.len() as u64 > limit {
-            break Some(Error::refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "beyond_length",
-                "this body goes past the upload's length; nothing past the offset was kept",
-            ));
+            break Some(past_length());
         }
         if let Some(h) = hasher.as_mut() {
             h.update(bytes.clone()).await;
@@ -201,6 +197,16 @@ pub async fn receive(
         app.uploads.keep_hash(&upload.id, upload.offset, hash);
     }
     Ok(if cut { Outcome::Cut } else { Outcome::Stored })
+}
+
+/// 413: the body goes past the upload's length (or the server's limit); the bytes up to
+/// the offset are kept, none past it.
+pub(super) fn past_length() -> Error {
+    Error::refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "beyond_length",
+        "this body goes past the upload's length; nothing past the offset was kept",
+    )
 }
 
 /// 460: the body did not match its `Upload-Checksum`; nothing of it was kept.

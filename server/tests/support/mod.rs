@@ -24,3 +24,12 @@ pub async fn refused_start(storage: String) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// A server keeping its audio (and tus spool) in `service`'s bucket under `prefix`.
+pub async fn server_on(
+    service: &dyn tellus_testkit::services::ObjectService,
+    prefix: &str,
+) -> Server {
+    let url = service.storage_url(prefix);
+    Server::start_with(move |c| c.storage = Some(url)).await
+}

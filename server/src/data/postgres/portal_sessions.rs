@@ -8,7 +8,7 @@ use sqlx_core::query::query;
 use sqlx_core::query_as::query_as;
 use sqlx_postgres::{PgConnection, Postgres};
 
-use crate::data::portal::{StoredSession, opened_columns, opened_from_row};
+use crate::data::portal::{SessionRow, StoredSession, opened_columns, session_from_row};
 use crate::error::Result;
 
 pub async fn open(
@@ -46,14 +46,12 @@ pub async fn open(
     Ok(())
 }
 
-type Row = (Option<String>, Option<String>, Option<String>, String, i64);
-
 pub async fn find(
     conn: &mut PgConnection,
     id_hash: &str,
     now: i64,
 ) -> Result<Option<StoredSession>> {
-    let row: Option<Row> = query_as::<Postgres, Row>(
+    let row: Option<SessionRow> = query_as::<Postgres, SessionRow>(
         "SELECT project_id, story_id, hashes, csrf, expires_at FROM portal_sessions
          WHERE id_hash = $1 AND expires_at > $2",
     )
@@ -61,15 +59,7 @@ pub async fn find(
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|(project_id, story_id, hashes, csrf, expires_at)| {
-        Ok(StoredSession {
-            id_hash: id_hash.to_string(),
-            opened: opened_from_row(project_id, story_id, hashes)?,
-            csrf,
-            expires_at,
-        })
-    })
-    .transpose()
+    row.map(|row| session_from_row(id_hash, row)).transpose()
 }
 
 pub async fn close(conn: &mut PgConnection, id_hash: &str) -> Result<()> {

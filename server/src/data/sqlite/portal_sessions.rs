@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::data::portal::{StoredSession, opened_columns, opened_from_row};
+use crate::data::portal::{StoredSession, opened_columns, session_from_row};
 use crate::error::Result;
 
 pub fn open(tx: &Connection, session: &StoredSession, now: i64, most: usize) -> Result<()> {
@@ -49,15 +49,7 @@ pub fn find(conn: &Connection, id_hash: &str, now: i64) -> Result<Option<StoredS
             },
         )
         .optional()?;
-    row.map(|(project_id, story_id, hashes, csrf, expires_at)| {
-        Ok(StoredSession {
-            id_hash: id_hash.to_string(),
-            opened: opened_from_row(project_id, story_id, hashes)?,
-            csrf,
-            expires_at,
-        })
-    })
-    .transpose()
+    row.map(|row| session_from_row(id_hash, row)).transpose()
 }
 
 pub fn close(tx: &Connection, id_hash: &str) -> Result<()> {
